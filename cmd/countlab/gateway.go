@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/countlab/countlab/engine/gateway"
+	"github.com/countlab/countlab/engine/kafka"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// hotKeyFlag collects repeated --hot-key K=N flags.
+type hotKeyFlag map[string]int
+
+func (h hotKeyFlag) String() string {
+	var parts []string
+	for k, n := range h {
+		parts = append(parts, k+"="+strconv.Itoa(n))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (h hotKeyFlag) Set(s string) error {
+	i := strings.LastIndexByte(s, '=')
+	if i <= 0 {
+		return fmt.Errorf("want KEY=N, got %q", s)
+	}
+	n, err := strconv.Atoi(s[i+1:])
+	if err != nil || n < 1 {
+		return fmt.Errorf("want KEY=N with N >= 1, got %q", s)
+	}
+	h[s[:i]] = n
+	return nil
+}
+
+// gatewayTokenFromEnv reads the gateway's bearer token from COUNTLAB_TOKEN,
+// or from the file COUNTLAB_TOKEN_FILE names ("" when neither is set).
+func gatewayTokenFromEnv() (string, error) {
+	if t := os.Getenv("COUNTLAB_TOKEN"); t != "" {
+		return t, nil
+	}
+	if f := os.Getenv("COUNTLAB_TOKEN_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("COUNTLAB_TOKEN_FILE: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return "", nil
+}
+
+func cmdGateway(ctx context.Context, args []string) error {
+	fs := newFlagSet("gateway")
+	var (
+		brokers     = fs.String("brokers", "", "Kafka seed brokers, host:port[,...] (required)")
+		listen      = fs.String("listen", "127.0.0.1:8080", "HTTP listen address")
+		prefix      = fs.String("topic-prefix", "", "prefix of every topic name")
+		partitions  = fs.Int("partitions", 0, "create missing topics with this many partitions (0: do not create)")
+		replication = fs.Int("replication", -1, "replication factor of created topics (-1: broker default)")
+		maxBody     = fs.Int64("max-body-bytes", gateway.DefaultMaxBodyBytes, "largest request body accepted (413 above)")
+		maxBatch    = fs.Int("max-batch", gateway.DefaultMaxBatch, "most events per request (400 above)")
+		maxInFlight = fs.Int("max-in-flight", gateway.DefaultMaxInFlight, "most events in flight to Kafka over all requests (429 above); >= --max-batch")
+		timeout     = fs.Duration("produce-timeout", gateway.DefaultProduceTimeout, "wait for Kafka's acknowledgement before answering 503")
+		saslMech    = fs.String("sasl-mechanism", "", "Kafka SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (password from COUNTLAB_KAFKA_PASSWORD[_FILE])")
+		saslUser    = fs.String("sasl-user", "", "Kafka SASL user")
+		useTLS      = fs.Bool("tls", false, "connect to Kafka with TLS")
+		hot         = hotKeyFlag{}
+	)
+	fs.Var(hot, "hot-key", "split a hot counted key over N partitions, KEY=N (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: countlab gateway --brokers host:port[,...] [flags]\n\nThe bearer token comes from COUNTLAB_TOKEN or COUNTLAB_TOKEN_FILE (none: no authentication).\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	conn := kafka.Conn{Brokers: kafka.ParseBrokers(*brokers), SASLMechanism: *saslMech, SASLUser: *saslUser, TLS: *useTLS}
+	if len(conn.Brokers) == 0 {
+		return usagef("--brokers is required")
+	}
+	if err := conn.ConnFromEnv(); err != nil {
+		return usagef("%v", err)
+	}
+	token, err := gatewayTokenFromEnv()
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if *replication < -1 || *replication > 32767 {
+		return usagef("--replication must be -1 or 1..32767, got %d", *replication)
+	}
+	topics := kafka.DefaultTopics(*prefix)
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+
+	gw, err := gateway.New(
+		gateway.Kafka(conn),
+		gateway.Topics(topics),
+		gateway.Token(token),
+		gateway.MaxBodyBytes(*maxBody),
+		gateway.MaxBatch(*maxBatch),
+		gateway.MaxInFlight(*maxInFlight),
+		gateway.ProduceTimeout(*timeout),
+		gateway.HotKeys(hot),
+		gateway.Logger(log),
+	)
+	if err != nil {
+		return usageError{err}
+	}
+	defer gw.Close()
+
+	if *partitions > 0 {
+		if err := gatewayCreateTopics(ctx, conn, topics, int32(*partitions), int16(*replication)); err != nil {
+			return err
+		}
+	}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return usagef("--listen: %v", err)
+	}
+	srv := &http.Server{
+		Handler:           gw,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	fmt.Printf("countlab gateway: listening on http://%s (POST /v1/events, GET /healthz, GET /metrics; kafka %s, topic %s; auth %v)\n",
+		ln.Addr(), conn, topics.Events, token != "")
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("gateway: shutting down: draining in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), *timeout+5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("gateway: shutdown", "err", err)
+	}
+	if err := gw.Close(); err != nil {
+		return fmt.Errorf("flushing the producer: %w", err)
+	}
+	log.Info("gateway: stopped")
+	return nil
+}
+
+// gatewayCreateTopics creates countlab's missing topics.
+func gatewayCreateTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, replication int16) error {
+	opts, err := conn.Opts()
+	if err != nil {
+		return usageError{err}
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return kafka.EnsureTopics(ctx, cl, topics, partitions, replication)
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/countlab/countlab/engine/influx"
+	"github.com/countlab/countlab/engine/kafka"
+	"github.com/countlab/countlab/engine/query"
+)
+
+// cmdQueryServer runs the query service: window totals read from the
+// aggregates topic (recent windows, in memory) and InfluxDB (older ones),
+// served as counts, stats and top-N over HTTP JSON.
+//
+// Secrets come from the environment, never flags: COUNTLAB_TOKEN (bearer
+// token the API requires), COUNTLAB_INFLUX_TOKEN[_FILE],
+// COUNTLAB_KAFKA_PASSWORD[_FILE].
+func cmdQueryServer(ctx context.Context, args []string) error {
+	fs := newFlagSet("query-server")
+	brokers := fs.String("brokers", "", "Kafka seed brokers host:port[,...] (the aggregates topic is read from them)")
+	prefix := fs.String("topic-prefix", "", "prefix of countlab's topic names")
+	saslMech := fs.String("sasl-mechanism", "", "Kafka SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (password from COUNTLAB_KAFKA_PASSWORD)")
+	saslUser := fs.String("sasl-user", "", "Kafka SASL user")
+	useTLS := fs.Bool("tls", false, "connect to Kafka with TLS")
+	listen := fs.String("listen", "127.0.0.1:8081", "HTTP listen address")
+	influxURL := fs.String("influx-url", "", "InfluxDB URL for ranges older than --retention (token from COUNTLAB_INFLUX_TOKEN)")
+	influxOrg := fs.String("influx-org", "countlab", "InfluxDB organization (ignored by InfluxDB 1.8)")
+	influxBucket := fs.String("influx-bucket", "countlab/autogen", "InfluxDB bucket (db/rp on InfluxDB 1.8)")
+	influxTimeout := fs.Duration("influx-timeout", query.DefaultInfluxTimeout, "timeout of every InfluxDB query")
+	retention := fs.Duration("retention", query.DefaultRetention, "how far back windows are kept in memory")
+	types := fs.String("types", strings.Join(query.DefaultTypes, ","), "event types queries may name")
+	windows := fs.String("windows", "60s", "window sizes queries may name (the first is the default)")
+	maxRange := fs.Duration("max-range", query.DefaultMaxRange, "longest range a query may ask for")
+	maxTopN := fs.Int("max-top-n", query.DefaultMaxTopN, "largest n of a top query")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+
+	log := slog.Default()
+	opts := []query.Opt{
+		query.Retention(*retention), query.MaxRange(*maxRange), query.MaxTopN(*maxTopN),
+		query.Topic(kafka.DefaultTopics(*prefix).Aggregates), query.InfluxTimeout(*influxTimeout), query.Logger(log),
+	}
+	if ts := strings.FieldsFunc(*types, queryListSep); len(ts) > 0 {
+		opts = append(opts, query.Types(ts...))
+	}
+	var sizes []time.Duration
+	for _, w := range strings.FieldsFunc(*windows, queryListSep) {
+		d, err := time.ParseDuration(w)
+		if err != nil {
+			return usagef("--windows: %v", err)
+		}
+		sizes = append(sizes, d)
+	}
+	opts = append(opts, query.Windows(sizes...))
+	if *brokers == "" && *influxURL == "" {
+		return usagef("give --brokers (recent windows from Kafka) and/or --influx-url (older windows)")
+	}
+	if *brokers != "" {
+		conn := kafka.Conn{Brokers: kafka.ParseBrokers(*brokers), SASLMechanism: *saslMech, SASLUser: *saslUser, TLS: *useTLS}
+		if err := conn.ConnFromEnv(); err != nil {
+			return usagef("%v", err)
+		}
+		opts = append(opts, query.Kafka(conn))
+	}
+	if *influxURL != "" {
+		ic := influx.Config{URL: *influxURL, Org: *influxOrg, Bucket: *influxBucket}
+		if err := ic.TokenFromEnv(); err != nil {
+			return usagef("%v", err)
+		}
+		opts = append(opts, query.Influx(ic))
+	}
+	if tok := os.Getenv("COUNTLAB_TOKEN"); tok != "" {
+		opts = append(opts, query.Token(tok))
+	}
+
+	srv, err := query.New(opts...)
+	if err != nil {
+		return usageError{err}
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *listen, err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      *influxTimeout + 10*time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	log.Info("query-server: listening", "addr", "http://"+ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func queryListSep(r rune) bool { return r == ',' || r == ' ' }

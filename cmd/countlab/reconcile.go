@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/countlab/countlab/engine/influx"
+	"github.com/countlab/countlab/engine/kafka"
+	"github.com/countlab/countlab/engine/reconcile"
+)
+
+// cmdReconcile recounts windows from the raw events topic, repairs the ones
+// InfluxDB has wrong or missing, and prints the result as JSON. Exit 1 with
+// --fail-on-diff when any window differed.
+func cmdReconcile(ctx context.Context, args []string) error {
+	fs := newFlagSet("reconcile")
+	var (
+		brokers      = fs.String("brokers", "", "Kafka seed brokers, host:port[,...] (required)")
+		prefix       = fs.String("topic-prefix", "", "prefix of every topic name")
+		saslMech     = fs.String("sasl-mechanism", "", "Kafka SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (password from COUNTLAB_KAFKA_PASSWORD[_FILE])")
+		saslUser     = fs.String("sasl-user", "", "Kafka SASL user")
+		useTLS       = fs.Bool("tls", false, "connect to Kafka with TLS")
+		fromFlag     = fs.String("from", "", "first window start reconciled: RFC 3339 or unix milliseconds (required)")
+		toFlag       = fs.String("to", "", "end of the window starts reconciled, exclusive: RFC 3339 or unix milliseconds (required)")
+		windows      = fs.String("windows", "1m", "window sizes, comma-separated durations (whole seconds)")
+		influxURL    = fs.String("influx-url", "", "InfluxDB base URL (required; token from COUNTLAB_INFLUX_TOKEN[_FILE])")
+		influxOrg    = fs.String("influx-org", "countlab", "InfluxDB organization (ignored by 1.8)")
+		influxBucket = fs.String("influx-bucket", "countlab/autogen", "InfluxDB bucket (db/rp on 1.8)")
+		dryRun       = fs.Bool("dry-run", false, "compare and report only; write nothing")
+		failOnDiff   = fs.Bool("fail-on-diff", false, "exit 1 when any window differed")
+		timeout      = fs.Duration("influx-timeout", 30*time.Second, "timeout of every InfluxDB call")
+		verbose      = fs.Bool("v", false, "log progress on stderr")
+	)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: countlab reconcile --brokers host:port[,...] --from T --to T --influx-url URL [flags]\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	conn := kafka.Conn{Brokers: kafka.ParseBrokers(*brokers), SASLMechanism: *saslMech, SASLUser: *saslUser, TLS: *useTLS}
+	if len(conn.Brokers) == 0 {
+		return usagef("--brokers is required")
+	}
+	if err := conn.ConnFromEnv(); err != nil {
+		return usagef("%v", err)
+	}
+	from, err := reconcileTime("from", *fromFlag)
+	if err != nil {
+		return err
+	}
+	to, err := reconcileTime("to", *toFlag)
+	if err != nil {
+		return err
+	}
+	if !from.Before(to) {
+		return usagef("--from must be before --to")
+	}
+	var sizes []time.Duration
+	for _, w := range strings.Split(*windows, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(w))
+		if err != nil || d < time.Second || d%time.Second != 0 {
+			return usagef("--windows: %q is not a whole number of seconds", w)
+		}
+		sizes = append(sizes, d)
+	}
+	ic := influx.Config{URL: *influxURL, Org: *influxOrg, Bucket: *influxBucket}
+	if err := ic.TokenFromEnv(); err != nil {
+		return usagef("%v", err)
+	}
+	if err := ic.Validate(); err != nil {
+		return usagef("%v (a managed influxd is not wired to reconcile yet)", err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	if *verbose {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	res, err := reconcile.Run(ctx, reconcile.Config{
+		Kafka: conn, Topics: kafka.DefaultTopics(*prefix), Influx: ic,
+		From: from, To: to, Windows: sizes, DryRun: *dryRun, Timeout: *timeout, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(res); err != nil {
+		return err
+	}
+	if *failOnDiff && res.WindowsDiffering > 0 {
+		return exitError{1, fmt.Errorf("%d of %d windows differed", res.WindowsDiffering, res.WindowsChecked)}
+	}
+	return nil
+}
+
+// reconcileTime parses an RFC 3339 time or unix milliseconds.
+func reconcileTime(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, usagef("--%s is required", name)
+	}
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, usagef("--%s: want RFC 3339 or unix milliseconds, got %q", name, s)
+	}
+	return t.UTC(), nil
+}

@@ -1,0 +1,380 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/countlab/countlab/engine/aggregate"
+	"github.com/countlab/countlab/engine/broker"
+	"github.com/countlab/countlab/engine/gateway"
+	"github.com/countlab/countlab/engine/influx"
+	"github.com/countlab/countlab/engine/influxd"
+	"github.com/countlab/countlab/engine/kafka"
+	"github.com/countlab/countlab/engine/query"
+	"github.com/countlab/countlab/engine/sink"
+)
+
+// stackFlags are the flags of every command that starts the embedded stack
+// (up, selfcheck): where each part listens, or which external cluster and
+// InfluxDB to use instead of the embedded ones.
+type stackFlags struct {
+	brokerListen  string
+	brokers       string
+	gatewayListen string
+	queryListen   string
+	dataDir       string
+	partitions    int
+	workers       int
+	windows       string
+	lateness      time.Duration
+	outOfOrder    time.Duration
+	commitEvery   time.Duration
+	topicPrefix   string
+	influxURL     string
+	influxOrg     string
+	influxBucket  string
+	logLevel      string
+}
+
+func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
+	bl, gl, ql := "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	if fixedPorts {
+		bl, gl, ql = "127.0.0.1:9092", "127.0.0.1:8080", "127.0.0.1:8081"
+	}
+	fs.StringVar(&f.brokerListen, "broker-listen", bl, "embedded broker address(es), host:port[,host:port...] (port 0: a free port)")
+	fs.StringVar(&f.brokers, "brokers", "", "use this Kafka cluster (host:port[,...]) instead of the embedded broker")
+	fs.StringVar(&f.gatewayListen, "gateway-listen", gl, "ingest gateway address, host:port")
+	fs.StringVar(&f.queryListen, "query-listen", ql, "query service address, host:port")
+	fs.StringVar(&f.dataDir, "data-dir", "", "keep broker and InfluxDB data here (default: a temp dir removed at exit)")
+	fs.IntVar(&f.partitions, "partitions", 4, "partitions of each topic the stack creates")
+	fs.IntVar(&f.workers, "workers", 1, "engine aggregator workers (consumer-group members)")
+	fs.StringVar(&f.windows, "windows", "1m", "tumbling window sizes, comma-separated (e.g. 10s,1m,1h)")
+	fs.DurationVar(&f.lateness, "lateness", 15*time.Second, "allowed lateness after a window's end")
+	fs.DurationVar(&f.outOfOrder, "out-of-orderness", 5*time.Second, "bounded out-of-orderness of the watermark")
+	fs.DurationVar(&f.commitEvery, "commit-interval", 100*time.Millisecond, "engine transaction commit interval")
+	fs.StringVar(&f.topicPrefix, "topic-prefix", "", "prefix of every topic name (for shared clusters)")
+	fs.StringVar(&f.influxURL, "influx-url", "", "use this InfluxDB (2.x API) instead of a managed influxd; token from COUNTLAB_INFLUX_TOKEN")
+	fs.StringVar(&f.influxOrg, "influx-org", "", "InfluxDB organization (with --influx-url)")
+	fs.StringVar(&f.influxBucket, "influx-bucket", "", "InfluxDB bucket (with --influx-url; on 1.8: db/rp)")
+	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+}
+
+// windowSizes parses --windows.
+func (f *stackFlags) windowSizes() ([]time.Duration, error) {
+	var out []time.Duration
+	for _, s := range strings.Split(f.windows, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d < time.Second || d%time.Second != 0 {
+			return nil, usagef("--windows: %q is not a whole number of seconds like 10s, 1m, 1h", s)
+		}
+		out = append(out, d)
+	}
+	if len(out) == 0 {
+		return nil, usagef("--windows: give at least one window size, e.g. 1m")
+	}
+	return out, nil
+}
+
+func (f *stackFlags) validate() error {
+	if f.partitions < 1 {
+		return usagef("--partitions must be at least 1, got %d", f.partitions)
+	}
+	if f.workers < 1 {
+		return usagef("--workers must be at least 1, got %d", f.workers)
+	}
+	for name, addr := range map[string]string{"--gateway-listen": f.gatewayListen, "--query-listen": f.queryListen} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return usagef("%s: %q is not host:port (%v)", name, addr, err)
+		}
+	}
+	if f.influxURL != "" && f.influxBucket == "" {
+		return usagef("--influx-bucket is required with --influx-url (on InfluxDB 1.8 it is db/rp)")
+	}
+	if _, err := f.windowSizes(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (f *stackFlags) logger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
+		lvl = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
+}
+
+// stack is a running pipeline: broker (or an external cluster), InfluxDB
+// (managed or external), gateway, engine workers, sink and query service.
+type stack struct {
+	log     *slog.Logger
+	conn    kafka.Conn
+	topics  kafka.Topics
+	influx  influx.Config
+	windows []time.Duration
+
+	broker   *broker.Broker   // nil with --brokers
+	influxd  *influxd.Server  // nil with --influx-url
+	gateway  *gateway.Gateway // closed on Close
+	query    *query.Server
+	sink     *sink.Sink
+	servers  []*http.Server
+	tempDir  string
+	gwAddr   string
+	qAddr    string
+	brokerDA string
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errMu  sync.Mutex
+	errs   []error
+	failed chan struct{} // closed when a part stops with an error
+}
+
+// startStack starts every part and returns once each is serving. On error,
+// what was started is stopped again.
+func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack, err error) {
+	windows, err := f.windowSizes()
+	if err != nil {
+		return nil, err
+	}
+	s := &stack{log: log, topics: kafka.DefaultTopics(f.topicPrefix), windows: windows, failed: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	dataDir := f.dataDir
+	if dataDir == "" {
+		if s.tempDir, err = os.MkdirTemp("", "countlab-"); err != nil {
+			return nil, err
+		}
+		dataDir = s.tempDir
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+
+	// Kafka.
+	if f.brokers != "" {
+		s.conn = kafka.Conn{Brokers: kafka.ParseBrokers(f.brokers)}
+		if err := s.conn.ConnFromEnv(); err != nil {
+			return nil, err
+		}
+		if err := gatewayCreateTopics(ctx, s.conn, s.topics, int32(f.partitions), -1); err != nil {
+			return nil, err
+		}
+	} else {
+		b, err := broker.New(
+			broker.Listen(strings.Split(f.brokerListen, ",")...),
+			broker.DataDir(filepath.Join(dataDir, "kafka")),
+			broker.Partitions(int32(f.partitions)),
+			broker.Topics(s.topics),
+			broker.Logger(log.With("part", "broker")),
+		)
+		if err != nil {
+			return nil, err
+		}
+		s.broker = b
+		s.conn = kafka.Conn{Brokers: b.Addrs()}
+	}
+
+	// InfluxDB.
+	if f.influxURL != "" {
+		s.influx = influx.Config{URL: f.influxURL, Org: f.influxOrg, Bucket: f.influxBucket}
+		if err := s.influx.TokenFromEnv(); err != nil {
+			return nil, err
+		}
+		if err := influxd.Ping(ctx, s.influx); err != nil {
+			return nil, fmt.Errorf("influxdb at %s: %w", s.influx.URL, err)
+		}
+	} else {
+		srv, err := influxd.Start(ctx, influxd.DataDir(filepath.Join(dataDir, "influxdb")), influxd.Logger(log.With("part", "influxd")))
+		if err != nil {
+			return nil, err
+		}
+		s.influxd = srv
+		s.influx = srv.Config()
+	}
+
+	token, err := gatewayTokenFromEnv()
+	if err != nil {
+		return nil, usageError{err}
+	}
+
+	// Engine workers, then the sink: both consume from Kafka.
+	ready := make([]<-chan struct{}, 0, f.workers)
+	for i := 0; i < f.workers; i++ {
+		w, err := aggregate.New(
+			aggregate.Conn(s.conn),
+			aggregate.Topics(s.topics),
+			aggregate.TopicPrefix(f.topicPrefix),
+			aggregate.TransactionalID(fmt.Sprintf("countlab-engine-%d-%d", os.Getpid(), i)),
+			aggregate.Windows(windows...),
+			aggregate.AllowedLateness(f.lateness),
+			aggregate.OutOfOrderness(f.outOfOrder),
+			aggregate.CommitInterval(f.commitEvery),
+			aggregate.Logger(log.With("part", "engine", "worker", i)),
+		)
+		if err != nil {
+			return nil, err
+		}
+		ready = append(ready, w.Ready())
+		s.goRun("engine", w.Run, runCtx)
+	}
+	sk, err := sink.New(
+		sink.Kafka(s.conn),
+		sink.TopicPrefix(f.topicPrefix),
+		sink.Influx(s.influx),
+		sink.Logger(log.With("part", "sink")),
+	)
+	if err != nil {
+		return nil, err
+	}
+	s.sink = sk
+	s.goRun("sink", sk.Run, runCtx)
+
+	// Query service.
+	qopts := []query.Opt{
+		query.Kafka(s.conn),
+		query.Topic(s.topics.Aggregates),
+		query.Influx(s.influx),
+		query.Windows(windows...),
+		query.Logger(log.With("part", "query")),
+	}
+	if token != "" {
+		qopts = append(qopts, query.Token(token))
+	}
+	q, err := query.New(qopts...)
+	if err != nil {
+		return nil, err
+	}
+	s.query = q
+	if s.qAddr, err = s.serve(f.queryListen, q); err != nil {
+		return nil, fmt.Errorf("--query-listen: %w", err)
+	}
+
+	// Gateway last: accepting events means the pipeline is there.
+	gopts := []gateway.Opt{
+		gateway.Kafka(s.conn),
+		gateway.Topics(s.topics),
+		gateway.Logger(log.With("part", "gateway")),
+	}
+	if token != "" {
+		gopts = append(gopts, gateway.Token(token))
+	}
+	gw, err := gateway.New(gopts...)
+	if err != nil {
+		return nil, err
+	}
+	s.gateway = gw
+	if s.gwAddr, err = s.serve(f.gatewayListen, gw); err != nil {
+		return nil, fmt.Errorf("--gateway-listen: %w", err)
+	}
+
+	waitCtx, waitCancel := context.WithTimeout(ctx, 60*time.Second)
+	defer waitCancel()
+	for _, r := range ready {
+		select {
+		case <-r:
+		case <-waitCtx.Done():
+			if err := s.firstErr(); err != nil {
+				return nil, err
+			}
+			return nil, errors.New("engine did not become ready within 60s")
+		}
+	}
+	if err := q.WaitReady(waitCtx); err != nil {
+		return nil, fmt.Errorf("query service not ready: %w", err)
+	}
+	return s, nil
+}
+
+// goRun runs fn until the stack closes, recording an unexpected error.
+func (s *stack) goRun(name string, fn func(context.Context) error, ctx context.Context) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error(name+" stopped", "err", err)
+			s.errMu.Lock()
+			s.errs = append(s.errs, fmt.Errorf("%s: %w", name, err))
+			if len(s.errs) == 1 {
+				close(s.failed)
+			}
+			s.errMu.Unlock()
+		}
+	}()
+}
+
+// stackFailed is closed when a part of st stops with an error.
+func stackFailed(st *stack) <-chan struct{} { return st.failed }
+
+// firstErr is the first error a part stopped with, or nil.
+func (s *stack) firstErr() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	if len(s.errs) == 0 {
+		return nil
+	}
+	return s.errs[0]
+}
+
+// serve listens on addr and serves h until Close; it returns the address.
+func (s *stack) serve(addr string, h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	go func() { _ = srv.Serve(ln) }()
+	return ln.Addr().String(), nil
+}
+
+// Close stops every part, newest first, and removes temp data.
+func (s *stack) Close() {
+	for i := len(s.servers) - 1; i >= 0; i-- {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.servers[i].Shutdown(ctx)
+		cancel()
+	}
+	if s.gateway != nil {
+		_ = s.gateway.Close()
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	if s.query != nil {
+		s.query.Close()
+	}
+	if s.sink != nil {
+		s.sink.Close()
+	}
+	if s.influxd != nil {
+		if err := s.influxd.Stop(); err != nil {
+			s.log.Warn("stop influxd", "err", err)
+		}
+	}
+	if s.broker != nil {
+		s.broker.Close()
+	}
+	if s.tempDir != "" {
+		_ = os.RemoveAll(s.tempDir)
+	}
+}

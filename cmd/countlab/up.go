@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+)
+
+// cmdUp starts the whole embedded stack and keeps it running until Ctrl-C
+// or SIGTERM, then stops it all and removes temp data.
+func cmdUp(ctx context.Context, args []string) error {
+	fs := newFlagSet("up")
+	var sf stackFlags
+	sf.register(fs, true)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := sf.validate(); err != nil {
+		return err
+	}
+	st, err := startStack(ctx, &sf, sf.logger(os.Stderr))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	auth := ""
+	if t, _ := gatewayTokenFromEnv(); t != "" {
+		auth = ` -H "Authorization: Bearer $COUNTLAB_TOKEN"`
+	}
+	fmt.Printf(`countlab up: the embedded stack is running (Ctrl-C stops it and removes temp data)
+  kafka brokers  %s   topics: %s
+  influxdb       %s   bucket %s
+  gateway        http://%s   (POST /v1/events, /healthz, /metrics)
+  query          http://%s   (GET /v1/counts/{key}, /v1/stats/{key}, /v1/top)
+  windows        %v
+
+try:
+  curl -s%s -H 'Content-Type: application/json' http://%s/v1/events \
+    -d '[{"id":"e-1","key":"video-42","type":"VIEW","ts":'$(date +%%s000)',"dims":{"country":"US"}}]'
+  curl -s%s 'http://%s/v1/counts/video-42?type=VIEW'
+  curl -s%s 'http://%s/v1/top?type=VIEW&n=10'
+`, st.conn.String(), st.topics.All(), st.influx.URL, st.influx.Bucket, st.gwAddr, st.qAddr, sf.windows,
+		auth, st.gwAddr, auth, st.qAddr, auth, st.qAddr)
+	select {
+	case <-ctx.Done():
+	case <-stackFailed(st):
+		return st.firstErr()
+	}
+	fmt.Println("countlab up: stopping")
+	return nil
+}

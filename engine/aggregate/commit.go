@@ -1,0 +1,217 @@
+package aggregate
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/countlab/countlab/engine/total"
+)
+
+const reportInterval = time.Second
+
+// commit ends the open batch: it writes the batch's totals (and the Closed
+// totals of every window the watermark passed), one changelog record per
+// changed partition and the consumed offsets in the open transaction, and
+// commits it. If the transaction aborts, every partition's batch is undone
+// and the client has rewound to the committed offsets.
+func (w *Worker) commit(ctx context.Context) error {
+	start := time.Now()
+	w.advanceIdle(start)
+	dues := make(map[*partition][]int64, len(w.parts))
+	anyDue := false
+	for _, p := range w.parts {
+		if d := p.due(); len(d) > 0 {
+			dues[p] = d
+			anyDue = true
+		}
+	}
+	if !w.batchOpen() && !anyDue {
+		w.report(start)
+		return nil
+	}
+	if err := w.begin(); err != nil {
+		return err
+	}
+	var closing []*window
+	var keyBuf []byte
+	for _, p := range w.parts {
+		p.closable(dues[p], func(win *window) {
+			win.closing = true
+			closing = append(closing, win)
+			t := win.t
+			t.Closed = true
+			keyBuf = w.produceTotal(ctx, p.id, &t, keyBuf)
+		})
+		for _, win := range p.dirty {
+			if !win.closing {
+				keyBuf = w.produceTotal(ctx, p.id, &win.t, keyBuf)
+			}
+		}
+		if p.changed && !w.cfg.atLeastOnce {
+			w.produce(ctx, &kgo.Record{
+				Topic:     w.cfg.changelog,
+				Partition: p.id,
+				Key:       []byte(strconv.Itoa(int(p.id))),
+				Value:     appendChangelog(nil, p.wm.wm, p.wm.maxTS, p.dedup.added),
+			})
+		}
+	}
+	if w.beforeEnd != nil {
+		if err := w.beforeEnd(); err != nil {
+			return err
+		}
+	}
+	committed, err := w.end(ctx)
+	if committed {
+		for _, p := range w.parts {
+			p.committed(dues[p], w.cfg.horizon)
+		}
+		w.m.commits.Inc()
+	} else {
+		for _, win := range closing {
+			win.closing = false
+		}
+		w.rollback()
+	}
+	w.m.commitLatency.Observe(time.Since(start).Seconds())
+	w.report(time.Now())
+	return err
+}
+
+func (w *Worker) produceTotal(ctx context.Context, p int32, t *total.Total, keyBuf []byte) []byte {
+	keyBuf = t.AppendRecordKey(keyBuf[:0])
+	w.produce(ctx, &kgo.Record{
+		Topic:     w.cfg.topics.Aggregates,
+		Partition: p,
+		Key:       append([]byte(nil), keyBuf...),
+		Value:     t.Marshal(),
+	})
+	return keyBuf
+}
+
+// end ends the batch: flush + commit (at-least-once mode: flush, then a
+// separate offset commit). It reports whether the batch committed; an
+// error is not retryable.
+func (w *Worker) end(ctx context.Context) (bool, error) {
+	if w.sess == nil {
+		if err := w.cl.Flush(ctx); err != nil {
+			return false, err
+		}
+		if err := w.takeProduceErr(); err != nil {
+			return false, fmt.Errorf("aggregate: produce: %w", err)
+		}
+		if err := w.cl.CommitUncommittedOffsets(ctx); err != nil {
+			w.cfg.log.Warn("offset commit failed (at-least-once mode)", "err", err)
+		}
+		return true, nil
+	}
+	how := kgo.TryCommit
+	if err := w.cl.Flush(ctx); err != nil {
+		return false, err
+	}
+	if err := w.takeProduceErr(); err != nil {
+		w.cfg.log.Warn("produce failed; aborting the transaction", "err", err)
+		how = kgo.TryAbort
+	}
+	committed, err := w.sess.End(ctx, how)
+	w.txnOpen = false
+	if err != nil {
+		return false, fmt.Errorf("aggregate: end transaction: %w", err)
+	}
+	if !committed {
+		w.m.aborted.Inc()
+		w.cfg.log.Info("transaction aborted; batch undone and replayed from the committed offsets")
+	}
+	return committed, nil
+}
+
+// abort ends the open batch without committing it.
+func (w *Worker) abort(ctx context.Context) error {
+	if w.sess != nil && w.txnOpen {
+		_, err := w.sess.End(ctx, kgo.TryAbort)
+		w.txnOpen = false
+		w.m.aborted.Inc()
+		w.takeProduceErr()
+		if err != nil {
+			w.rollback()
+			return fmt.Errorf("aggregate: abort transaction: %w", err)
+		}
+	} else if w.sess == nil {
+		w.cl.SetOffsets(w.cl.CommittedOffsets())
+	}
+	w.rollback()
+	return nil
+}
+
+func (w *Worker) rollback() {
+	for _, p := range w.parts {
+		p.rollback()
+	}
+}
+
+// advanceIdle raises every idle partition's watermark to the worker
+// watermark: the minimum over the partitions that are not idle. A
+// partition that is not idle but has no watermark yet holds it back.
+func (w *Worker) advanceIdle(now time.Time) {
+	wwm := int64(math.MaxInt64)
+	active := false
+	for _, p := range w.parts {
+		if p.wm.idle(now, w.cfg.idleTimeout) {
+			continue
+		}
+		if p.wm.wm == minWatermark {
+			return
+		}
+		active = true
+		wwm = min(wwm, p.wm.wm)
+	}
+	if !active {
+		return
+	}
+	for _, p := range w.parts {
+		if p.wm.idle(now, w.cfg.idleTimeout) && p.wm.wm < wwm {
+			p.wm.raise(wwm)
+			p.changed = true
+		}
+	}
+}
+
+// report updates the gauges and logs hot keys, once per reportInterval.
+func (w *Worker) report(now time.Time) {
+	el := now.Sub(w.lastReport)
+	if el < reportInterval {
+		return
+	}
+	w.lastReport = now
+	var windows, bytes, ids int64
+	w.m.hotKey.Reset()
+	for _, p := range w.parts {
+		windows += int64(len(p.windows))
+		bytes += p.stateBytes()
+		ids += int64(p.dedup.n)
+		p.m.load.Set(float64(p.events) / el.Seconds())
+		p.events = 0
+		if p.wm.wm != minWatermark {
+			p.m.watermark.Set(float64(p.wm.wm) / 1000)
+		}
+		for _, h := range p.hot.hot(p.id, w.cfg.hotShare) {
+			w.m.hotKey.WithLabelValues(strconv.Itoa(int(h.Partition)), h.Key).Set(h.Share)
+			id := strconv.Itoa(int(h.Partition)) + "/" + h.Key
+			if len(w.hotLogged) > 1024 {
+				clear(w.hotLogged)
+			}
+			if !w.hotLogged[id] {
+				w.hotLogged[id] = true
+				w.cfg.log.Info("hot key", "partition", h.Partition, "key", h.Key, "share", h.Share)
+			}
+		}
+	}
+	w.m.openWindows.Set(float64(windows))
+	w.m.stateBytes.Set(float64(bytes))
+	w.m.dedupIDs.Set(float64(ids))
+}

@@ -1,0 +1,239 @@
+package aggregate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/countlab/countlab/engine/total"
+)
+
+// ensureChangelog creates the dedup changelog topic, partitioned like the
+// events topic, when it is missing (retention -1: restore reads it back).
+// It waits for the events topic to exist.
+func (w *Worker) ensureChangelog(ctx context.Context, adm *kadm.Client) error {
+	for {
+		tds, err := adm.ListTopics(ctx, w.cfg.topics.Events)
+		if err == nil {
+			if td, ok := tds[w.cfg.topics.Events]; ok && td.Err == nil && len(td.Partitions) > 0 {
+				if w.cfg.atLeastOnce {
+					return nil
+				}
+				resp, err := adm.CreateTopic(ctx, int32(len(td.Partitions)), -1,
+					map[string]*string{"retention.ms": kadm.StringPtr("-1")}, w.cfg.changelog)
+				if err == nil {
+					err = resp.Err
+				}
+				if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+					return fmt.Errorf("aggregate: create changelog topic %s: %w", w.cfg.changelog, err)
+				}
+				return nil
+			}
+		}
+		w.cfg.log.Info("waiting for the events topic", "topic", w.cfg.topics.Events, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// restore rebuilds the state of partitions ps from Kafka, before any of
+// their records is processed:
+//
+//   - the open windows' totals: the last committed total of every record
+//     key of partition p of the aggregates topic, unless Closed;
+//   - the dedup ids and the watermark: every record of partition p of the
+//     changelog topic, replayed in order, keeping the ids whose bucket is
+//     inside the horizon of the last watermark.
+//
+// Both are read read_committed up to an end where the last stable offset
+// equals the high watermark: no transaction is open on those partitions,
+// so every transaction whose offsets the group coordinator has (the
+// offsets were fetched stable, KIP-447, before this runs) has its output
+// fully visible. The restored state is therefore exactly the state as of
+// the committed consumer offset: the totals, ids and watermark written
+// together with it in the same transactions.
+func (w *Worker) restore(ctx context.Context, adm *kadm.Client, ps []int32) (map[int32]*partition, error) {
+	start := time.Now()
+	out := make(map[int32]*partition, len(ps))
+	for _, p := range ps {
+		out[p] = newPartition(p, w.dedupWidth, start)
+	}
+	if len(ps) == 0 {
+		return out, nil
+	}
+	topics := []string{w.cfg.topics.Aggregates}
+	if !w.cfg.atLeastOnce {
+		topics = append(topics, w.cfg.changelog)
+	}
+	ends, err := w.waitStable(ctx, adm, topics, ps)
+	if err != nil {
+		return nil, err
+	}
+	starts, err := adm.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("aggregate: list start offsets: %w", err)
+	}
+	consume := make(map[string]map[int32]kgo.Offset)
+	remaining := 0
+	for t, m := range ends {
+		for p, end := range m {
+			s, ok := starts.Lookup(t, p)
+			if !ok || s.Err != nil || s.Offset >= end {
+				continue
+			}
+			if consume[t] == nil {
+				consume[t] = make(map[int32]kgo.Offset)
+			}
+			consume[t][p] = kgo.NewOffset().At(s.Offset)
+			remaining++
+		}
+	}
+	last := make(map[int32]map[string]total.Total, len(ps))
+	if remaining > 0 {
+		opts, err := w.cfg.conn.Opts()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, w.cfg.clientOpts...)
+		opts = append(opts,
+			kgo.ConsumePartitions(consume),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.KeepControlRecords(),
+			kgo.FetchMaxWait(100*time.Millisecond),
+		)
+		cl, err := kgo.NewClient(opts...)
+		if err != nil {
+			return nil, err
+		}
+		defer cl.Close()
+		for remaining > 0 {
+			fs := cl.PollFetches(ctx)
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			var ferr error
+			fs.EachError(func(t string, p int32, err error) {
+				ferr = fmt.Errorf("aggregate: restore %s/%d: %w", t, p, err)
+			})
+			if ferr != nil {
+				return nil, ferr
+			}
+			var rerr error
+			fs.EachRecord(func(r *kgo.Record) {
+				end := ends[r.Topic][r.Partition]
+				if r.Offset >= end {
+					return // past the stable end we restore to
+				}
+				if !r.Attrs.IsControl() {
+					if err := w.restoreRecord(out[r.Partition], last, r); err != nil && rerr == nil {
+						rerr = err
+					}
+				}
+				if r.Offset == end-1 {
+					remaining--
+				}
+			})
+			if rerr != nil {
+				return nil, rerr
+			}
+		}
+	}
+	windows := 0
+	for p, st := range out {
+		for _, t := range last[p] {
+			if !t.Closed {
+				st.install(t, w.cfg.lateness)
+				windows++
+			}
+		}
+		st.dedup.expire(st.wm.wm, w.cfg.horizon)
+		st.wmStart = st.wm
+	}
+	d := time.Since(start)
+	w.m.restoreTime.Observe(d.Seconds())
+	w.cfg.log.Info("restored partitions", "partitions", ps, "open_windows", windows, "took", d)
+	return out, nil
+}
+
+func (w *Worker) restoreRecord(p *partition, last map[int32]map[string]total.Total, r *kgo.Record) error {
+	if p == nil {
+		return nil
+	}
+	switch r.Topic {
+	case w.cfg.topics.Aggregates:
+		if r.Value == nil {
+			delete(last[p.id], string(r.Key))
+			return nil
+		}
+		t, err := total.Unmarshal(r.Value)
+		if err != nil {
+			w.cfg.log.Warn("skipping undecodable aggregates record", "partition", r.Partition, "offset", r.Offset, "err", err)
+			return nil
+		}
+		if t.Sub != int(p.id) {
+			return nil
+		}
+		m := last[p.id]
+		if m == nil {
+			m = make(map[string]total.Total)
+			last[p.id] = m
+		}
+		m[string(r.Key)] = t
+	case w.cfg.changelog:
+		wm, maxTS, err := readChangelog(r.Value, p.dedup.restore)
+		if err != nil {
+			return fmt.Errorf("aggregate: changelog %d@%d: %w", r.Partition, r.Offset, err)
+		}
+		p.wm.raise(wm)
+		if maxTS > p.wm.maxTS {
+			p.wm.maxTS = maxTS
+		}
+	}
+	return nil
+}
+
+// waitStable waits until no transaction is open on partitions ps of topics
+// (last stable offset == high watermark) and returns those end offsets.
+func (w *Worker) waitStable(ctx context.Context, adm *kadm.Client, topics []string, ps []int32) (map[string]map[int32]int64, error) {
+	for tries := 0; ; tries++ {
+		hwm, err1 := adm.ListEndOffsets(ctx, topics...)
+		lso, err2 := adm.ListCommittedOffsets(ctx, topics...)
+		stable := err1 == nil && err2 == nil
+		ends := make(map[string]map[int32]int64, len(topics))
+		for _, t := range topics {
+			ends[t] = make(map[int32]int64, len(ps))
+			for _, p := range ps {
+				if !stable {
+					break
+				}
+				h, ok1 := hwm.Lookup(t, p)
+				l, ok2 := lso.Lookup(t, p)
+				if !ok1 || !ok2 || h.Err != nil || l.Err != nil || h.Offset != l.Offset {
+					w.cfg.log.Debug("not stable", "topic", t, "partition", p, "hwm", h, "lso", l)
+					stable = false
+					break
+				}
+				ends[t][p] = h.Offset
+			}
+		}
+		if stable {
+			return ends, nil
+		}
+		if tries%20 == 19 {
+			w.cfg.log.Info("restore waiting for open transactions to end", "topics", topics, "partitions", ps, "err", errors.Join(err1, err2))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,465 @@
+// Package aggregate is the reference engine's exactly-once event-time
+// aggregator: a consumer-group worker that reads raw events, dedups them by
+// event id, counts them into tumbling event-time windows and writes the
+// windows' absolute totals, all inside Kafka transactions.
+//
+// One Worker is one consumer-group member with its own transactional id.
+// For every record of the events topic it decodes and validates the event
+// (malformed: a dead-letter record), drops it if too late (the raw record
+// to the late topic, see watermark.go for the rule), drops it if its id
+// was already counted (dedup.go), and otherwise adds it to the total of
+// its window of every configured size, keyed by (size, type, key, dims,
+// window) with Sub = the record's partition. Every CommitInterval the
+// touched totals (absolute values) go to the aggregates topic, partition
+// = source partition, together with one dedup changelog record per
+// changed partition, the dead-letter and late records, and the consumed
+// offsets, in ONE transaction (kgo.GroupTransactSession). A transaction
+// that aborts (rebalance, fencing, error) is undone in memory from the
+// per-batch undo set (window.go), and the client rewinds to the committed
+// offsets, so the batch is replayed against exactly the committed state.
+//
+// A newly assigned partition's state (open totals, dedup ids, watermark)
+// is restored from the aggregates and changelog topics before any of its
+// records is processed (restore.go). Nothing assumes a key lives in one
+// partition: state is per partition and totals carry Sub.
+package aggregate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/countlab/countlab/engine/event"
+	"github.com/countlab/countlab/engine/kafka"
+)
+
+// Source is the dead-letter source header value of the engine.
+const Source = "engine"
+
+// Worker is one aggregator worker (one consumer-group member).
+type Worker struct {
+	cfg        cfg
+	m          *metrics
+	gatherer   prometheus.Gatherer
+	dedupWidth int64
+
+	sess *kgo.GroupTransactSession // nil in at-least-once mode
+	cl   *kgo.Client
+	adm  *kadm.Client
+
+	parts map[int32]*partition
+
+	mu      sync.Mutex
+	pending []assignment
+
+	ready     chan struct{}
+	readyOnce sync.Once
+
+	txnOpen bool
+
+	prodMu  sync.Mutex
+	prodErr error
+
+	ev      event.Event
+	counts  batchCounts
+	bugN    int
+	sampleN uint
+
+	lastReport time.Time
+	hotLogged  map[string]bool
+
+	// beforeEnd, set by tests, runs before a batch's transaction ends; an
+	// error from it stops the worker there, leaving the transaction open
+	// (a crash mid-transaction).
+	beforeEnd func() error
+}
+
+// assignment is a change of the worker's partitions, applied by the
+// processing loop in order.
+type assignment struct {
+	revoke  []int32
+	install map[int32]*partition
+}
+
+// New makes a worker; it connects in Run.
+func New(opts ...Opt) (*Worker, error) {
+	c := defaultCfg()
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	if c.validator == nil {
+		v, err := event.NewValidator()
+		if err != nil {
+			return nil, err
+		}
+		c.validator = v
+	}
+	w := &Worker{cfg: c, parts: make(map[int32]*partition), ready: make(chan struct{}), hotLogged: map[string]bool{}}
+	reg := c.reg
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		reg, w.gatherer = r, r
+	} else if g, ok := reg.(prometheus.Gatherer); ok {
+		w.gatherer = g
+	}
+	w.m = newMetrics(reg)
+	w.dedupWidth = min(max(c.windows[0], 1), max(c.horizon/16, 1))
+	return w, nil
+}
+
+// Gatherer is the registry the metrics are in (nil when Registerer was
+// given something that is not a Gatherer).
+func (w *Worker) Gatherer() prometheus.Gatherer { return w.gatherer }
+
+// Ready is closed once the worker's first assignment is restored.
+func (w *Worker) Ready() <-chan struct{} { return w.ready }
+
+func (w *Worker) setReady() { w.readyOnce.Do(func() { close(w.ready) }) }
+
+func (w *Worker) clientOpts() ([]kgo.Opt, error) {
+	opts, err := w.cfg.conn.Opts()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts,
+		kgo.ConsumerGroup(w.cfg.group),
+		kgo.ConsumeTopics(w.cfg.topics.Events),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.DisableAutoCommit(),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.OnPartitionsAssigned(w.onAssigned),
+		kgo.OnPartitionsRevoked(w.onRevoked),
+		kgo.OnPartitionsLost(w.onRevoked),
+		kgo.OnOffsetsFetched(w.onFetched),
+		kgo.ProducerLinger(0),
+		kgo.MaxBufferedRecords(1<<20),
+	)
+	if w.cfg.instanceID != "" {
+		opts = append(opts, kgo.InstanceID(w.cfg.instanceID))
+	}
+	if w.cfg.sessionTO > 0 {
+		opts = append(opts, kgo.SessionTimeout(w.cfg.sessionTO))
+	}
+	if !w.cfg.atLeastOnce {
+		opts = append(opts, kgo.TransactionalID(w.cfg.txnID), kgo.TransactionTimeout(10*time.Second))
+	}
+	return append(opts, w.cfg.clientOpts...), nil
+}
+
+// Run consumes, aggregates and produces until ctx is done (then it commits
+// the open batch and leaves the group) or a non-retryable error occurs.
+func (w *Worker) Run(ctx context.Context) error {
+	opts, err := w.clientOpts()
+	if err != nil {
+		return err
+	}
+	if w.cfg.atLeastOnce {
+		w.cl, err = kgo.NewClient(opts...)
+	} else {
+		w.sess, err = kgo.NewGroupTransactSession(opts...)
+		if err == nil {
+			w.cl = w.sess.Client()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("aggregate: %w", err)
+	}
+	w.adm = kadm.NewClient(w.cl)
+	defer w.close()
+	if w.sess != nil {
+		// Initialize the producer id now: with a predecessor's
+		// transactional id this aborts its open transaction at once,
+		// which the restore below would otherwise wait for until the
+		// transaction timeout.
+		if _, _, err := w.cl.ProducerID(ctx); err != nil {
+			return fmt.Errorf("aggregate: init producer id: %w", err)
+		}
+	}
+	if err := w.ensureChangelog(ctx, w.adm); err != nil {
+		return err
+	}
+	w.cfg.log.Info("engine worker starting", "group", w.cfg.group, "txn_id", w.cfg.txnID,
+		"exactly_once", !w.cfg.atLeastOnce, "events", w.cfg.topics.Events, "brokers", w.cfg.conn.String())
+	w.lastReport = time.Now()
+	next := time.Now().Add(w.cfg.commitInterval)
+	for {
+		if err := w.applyPending(ctx); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return w.shutdown()
+		}
+		pctx, cancel := context.WithDeadline(ctx, next)
+		fs := w.cl.PollRecords(pctx, w.cfg.maxPollRecords)
+		cancel()
+		if fs.IsClientClosed() {
+			return nil
+		}
+		fs.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				w.cfg.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			}
+		})
+		if err := w.applyPending(ctx); err != nil {
+			return err
+		}
+		if err := w.process(ctx, fs); err != nil {
+			return err
+		}
+		if now := time.Now(); !now.Before(next) {
+			if err := w.commit(ctx); err != nil {
+				return err
+			}
+			next = time.Now().Add(w.cfg.commitInterval)
+		}
+	}
+}
+
+// shutdown commits the open batch on a graceful stop.
+func (w *Worker) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.commit(ctx); err != nil {
+		return err
+	}
+	w.cfg.log.Info("engine worker stopped")
+	return nil
+}
+
+func (w *Worker) close() {
+	if w.sess != nil {
+		w.sess.Close()
+	} else if w.cl != nil {
+		w.cl.Close()
+	}
+}
+
+func (w *Worker) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	if len(m[w.cfg.topics.Events]) == 0 {
+		w.setReady() // nothing to restore
+	}
+}
+
+func (w *Worker) onRevoked(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	ps := m[w.cfg.topics.Events]
+	if len(ps) == 0 {
+		return
+	}
+	w.mu.Lock()
+	w.pending = append(w.pending, assignment{revoke: ps})
+	w.mu.Unlock()
+}
+
+// onFetched runs after the group's committed offsets for newly assigned
+// partitions were fetched (stable: no transaction pending on them) and
+// before fetching begins: the state is restored here, so it is in place
+// before the first record of a partition is polled.
+func (w *Worker) onFetched(ctx context.Context, _ *kgo.Client, resp *kmsg.OffsetFetchResponse) error {
+	var ps []int32
+	collect := func(topic string, parts []int32) {
+		if topic == w.cfg.topics.Events {
+			ps = append(ps, parts...)
+		}
+	}
+	// v8+ answers per group, older versions per topic.
+	if len(resp.Groups) == 0 {
+		for _, t := range resp.Topics {
+			parts := make([]int32, 0, len(t.Partitions))
+			for _, p := range t.Partitions {
+				parts = append(parts, p.Partition)
+			}
+			collect(t.Topic, parts)
+		}
+	}
+	for _, g := range resp.Groups {
+		for _, t := range g.Topics {
+			parts := make([]int32, 0, len(t.Partitions))
+			for _, p := range t.Partitions {
+				parts = append(parts, p.Partition)
+			}
+			collect(t.Topic, parts)
+		}
+	}
+	st, err := w.restore(ctx, w.adm, ps)
+	if err != nil {
+		w.cfg.log.Error("restore failed; rejoining", "partitions", ps, "err", err)
+		return err
+	}
+	w.mu.Lock()
+	w.pending = append(w.pending, assignment{install: st})
+	w.mu.Unlock()
+	w.setReady()
+	return nil
+}
+
+// applyPending applies the assignment changes the group callbacks queued.
+// A change while a batch is open aborts the batch first (the session
+// aborts it anyway after a revoke; undoing it now keeps memory equal to
+// the committed state).
+func (w *Worker) applyPending(ctx context.Context) error {
+	w.mu.Lock()
+	pend := w.pending
+	w.pending = nil
+	w.mu.Unlock()
+	for _, a := range pend {
+		if w.batchOpen() {
+			if err := w.abort(ctx); err != nil {
+				return err
+			}
+		}
+		for _, p := range a.revoke {
+			if _, ok := w.parts[p]; ok {
+				delete(w.parts, p)
+				w.m.dropPartition(p)
+				w.cfg.log.Info("partition revoked", "partition", p)
+			}
+		}
+		for p, st := range a.install {
+			st.m = w.m.forPartition(p)
+			w.parts[p] = st
+		}
+	}
+	return nil
+}
+
+func (w *Worker) batchOpen() bool {
+	if w.txnOpen {
+		return true
+	}
+	for _, p := range w.parts {
+		if p.changed || len(p.dirty) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// produce sends r in the open transaction; a failure aborts the batch.
+// It is produced with a background context: a canceled run context must
+// not fail records of a batch the shutdown still commits.
+func (w *Worker) produce(_ context.Context, r *kgo.Record) {
+	w.cl.Produce(context.Background(), r, w.promise)
+}
+
+func (w *Worker) promise(_ *kgo.Record, err error) {
+	if err != nil {
+		w.prodMu.Lock()
+		if w.prodErr == nil {
+			w.prodErr = err
+		}
+		w.prodMu.Unlock()
+	}
+}
+
+func (w *Worker) takeProduceErr() error {
+	w.prodMu.Lock()
+	defer w.prodMu.Unlock()
+	err := w.prodErr
+	w.prodErr = nil
+	return err
+}
+
+// process handles one poll's records.
+func (w *Worker) process(ctx context.Context, fs kgo.Fetches) error {
+	if fs.Empty() {
+		return nil
+	}
+	if err := w.begin(); err != nil {
+		return err
+	}
+	now := time.Now()
+	var err error
+	fs.EachPartition(func(ft kgo.FetchTopicPartition) {
+		if err != nil || ft.Topic != w.cfg.topics.Events || len(ft.Records) == 0 {
+			return
+		}
+		p := w.parts[ft.Partition]
+		if p == nil {
+			// Cannot happen (restore runs before fetching starts);
+			// restore here rather than count on an empty state.
+			w.cfg.log.Warn("records for a partition without state; restoring", "partition", ft.Partition)
+			var st map[int32]*partition
+			if st, err = w.restore(ctx, w.adm, []int32{ft.Partition}); err != nil {
+				return
+			}
+			p = st[ft.Partition]
+			p.m = w.m.forPartition(ft.Partition)
+			w.parts[ft.Partition] = p
+		}
+		p.wm.lastRecord = now
+		p.changed = true
+		for _, r := range ft.Records {
+			w.record(ctx, p, r)
+		}
+		last := ft.Records[len(ft.Records)-1].Offset
+		p.m.lag.Set(float64(max(ft.HighWatermark-last-1, 0)))
+		p.events += int64(len(ft.Records))
+	})
+	w.m.add(&w.counts)
+	return err
+}
+
+func (w *Worker) begin() error {
+	if w.sess == nil || w.txnOpen {
+		return nil
+	}
+	if err := w.sess.Begin(); err != nil {
+		return fmt.Errorf("aggregate: begin transaction: %w", err)
+	}
+	w.txnOpen = true
+	return nil
+}
+
+// record handles one events record.
+func (w *Worker) record(ctx context.Context, p *partition, r *kgo.Record) {
+	w.counts.consumed++
+	e := &w.ev
+	e.Reset()
+	_, err := event.Decode(r.Value, e)
+	if err == nil {
+		err = w.cfg.validator.Validate(e)
+	}
+	if err != nil {
+		w.counts.malformed++
+		dl := kafka.DeadLetter(w.cfg.topics.DeadLetter, r.Key, r.Value, err.Error(), Source, r)
+		dl.Partition = r.Partition
+		w.produce(ctx, dl)
+		return
+	}
+	if tooLate(e.TS, p.wm.wm, w.cfg.windows, w.cfg.lateness) {
+		w.counts.late++
+		w.produce(ctx, &kgo.Record{Topic: w.cfg.topics.Late, Partition: r.Partition, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp})
+		return
+	}
+	p.wm.observe(e.TS, w.cfg.outOfOrder)
+	if !p.dedup.insert(hashID(e.ID), e.TS) {
+		w.counts.dups++
+		return
+	}
+	s := p.seriesFor(e)
+	w.counts.counted++
+	if w.sampleN++; w.sampleN&(1<<defaultHotKeySampleLog-1) == 0 {
+		p.hot.observe(s.key)
+	}
+	if w.cfg.plantBug > 0 {
+		if w.bugN++; w.bugN%w.cfg.plantBug == 0 {
+			if (w.bugN/w.cfg.plantBug)%2 == 1 {
+				return // planted bug: dropped
+			}
+			p.add(s, e.TS, e.Value, w.cfg.windows, w.cfg.lateness) // planted bug: counted twice
+		}
+	}
+	p.add(s, e.TS, e.Value, w.cfg.windows, w.cfg.lateness)
+}

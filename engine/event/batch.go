@@ -1,0 +1,142 @@
+package event
+
+import (
+	"strconv"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// Batches, as the ingest gateway takes them: a JSON array of event objects,
+// or a protobuf countlab.v1.EventBatch. One bad event does not spoil the
+// batch: each element is decoded on its own and handed over with its raw
+// bytes, so the caller can send a bad one to the dead-letter topic as it
+// came.
+
+// DecodeJSONBatch decodes the JSON array of events b and calls fn for each
+// element in order: i is its index, raw its bytes within b (without the
+// surrounding whitespace and commas), e the decoded event when err is nil,
+// and err the element's decode error (an *Error: not an object, unknown
+// field, bad ts, ...). The event is not validated. fn must not keep e or
+// raw after it returns: e is reused for the next element; copy what you
+// need (e's strings may be kept, they do not refer to b).
+//
+// DecodeJSONBatch returns an error only when the array itself cannot be
+// parsed (not an array, truncated, an element that is not JSON at all): then
+// fn has been called for the elements before the broken one.
+func DecodeJSONBatch(b []byte, fn func(i int, raw []byte, e *Event, err error)) error {
+	d := getJSONDecoder(b)
+	defer putJSONDecoder(d)
+	d.ws()
+	if d.i >= len(b) || b[d.i] != '[' {
+		if d.i >= len(b) {
+			return errorf("batch", "empty; want a JSON array of events")
+		}
+		return errorf("batch", "not a JSON array: starts with "+quoteByte(b[d.i])+", want '['")
+	}
+	d.i++
+	d.ws()
+	var e Event
+	if d.i < len(b) && b[d.i] == ']' {
+		d.i++
+	} else {
+		for n := 0; ; n++ {
+			start := d.i
+			err := d.event(&e)
+			if err != nil {
+				// Find where the element ends; if it is not JSON, the
+				// array cannot be split.
+				d.i = start
+				if serr := d.skipValue(); serr != nil {
+					return batchErr(n, serr)
+				}
+			}
+			fn(n, b[start:d.i], &e, err)
+			d.ws()
+			if d.i < len(b) && b[d.i] == ',' {
+				d.i++
+				d.ws()
+				continue
+			}
+			if d.i < len(b) && b[d.i] == ']' {
+				d.i++
+				break
+			}
+			return batchErr(n, d.syntaxErr("',' or ']' after an event"))
+		}
+	}
+	d.ws()
+	if d.i != len(b) {
+		return batchErr(-1, d.syntaxErr("the end of input after the array"))
+	}
+	return nil
+}
+
+func batchErr(i int, err error) error {
+	reason := err.Error()
+	if i >= 0 {
+		reason = "element " + strconv.Itoa(i) + ": " + reason
+	}
+	return errorf("batch", reason)
+}
+
+// DecodeProtoBatch decodes the protobuf countlab.v1.EventBatch b and calls
+// fn for each event in order, like DecodeJSONBatch: raw is the event's
+// message bytes within b. Unknown fields of the batch are skipped. It
+// returns an error only when the batch itself cannot be parsed (a bad tag,
+// events with the wrong wire type, truncated): then fn has been called for
+// the events before.
+func DecodeProtoBatch(b []byte, fn func(i int, raw []byte, e *Event, err error)) error {
+	var e Event
+	n := 0
+	for i := 0; i < len(b); {
+		tagAt := i
+		num, wt, m := protoTag(b, i)
+		if m < 0 {
+			return batchErr(n, protoErr(tagAt, "invalid field tag"))
+		}
+		i += m
+		if num != 1 {
+			m := protowire.ConsumeFieldValue(num, wt, b[i:])
+			if m < 0 {
+				return batchErr(n, protoErr(tagAt, "malformed unknown field "+strconv.Itoa(int(num))))
+			}
+			i += m
+			continue
+		}
+		if wt != protowire.BytesType {
+			return batchErr(n, wireTypeErr("events", wt, protowire.BytesType))
+		}
+		lo, hi, ok := protoLen(b, i)
+		if !ok {
+			return batchErr(n, protoErr(tagAt, "truncated event"))
+		}
+		raw := b[lo:hi]
+		fn(n, raw, &e, DecodeProto(raw, &e))
+		n++
+		i = hi
+	}
+	return nil
+}
+
+// AppendJSONBatch appends events as a JSON array to dst.
+func AppendJSONBatch(dst []byte, events []Event) []byte {
+	dst = append(dst, '[')
+	for i := range events {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendJSON(dst, &events[i])
+	}
+	return append(dst, ']')
+}
+
+// AppendProtoBatch appends events as a protobuf countlab.v1.EventBatch to
+// dst.
+func AppendProtoBatch(dst []byte, events []Event) []byte {
+	for i := range events {
+		dst = append(dst, protoTagBatchEvent)
+		dst = protowire.AppendVarint(dst, uint64(sizeProto(&events[i])))
+		dst = AppendProto(dst, &events[i])
+	}
+	return dst
+}

@@ -1,0 +1,69 @@
+package event
+
+// Format is an encoding of events.
+type Format uint8
+
+const (
+	// FormatJSON is the JSON object of DecodeJSON/AppendJSON.
+	FormatJSON Format = iota + 1
+	// FormatProto is the protobuf countlab.v1.Event of event.proto.
+	FormatProto
+)
+
+func (f Format) String() string {
+	switch f {
+	case FormatJSON:
+		return "json"
+	case FormatProto:
+		return "proto"
+	}
+	return "unknown"
+}
+
+// Decode decodes b, JSON or protobuf, into e and says which it was.
+//
+// JSON starts with '{', perhaps after whitespace; a protobuf Event never
+// starts with '{': 0x7B is the tag of field 15 with wire type 3 (start
+// group), and event.proto reserves field 15 and has no groups. One case
+// needs care: '\n' (0x0A) is both JSON whitespace and the tag of field 1
+// (id), so a protobuf Event whose id is 123 bytes long starts "\n{". When b
+// starts with '\n' and then '{' after whitespace, Decode tries JSON and,
+// if that fails, protobuf; if both fail it returns the JSON error. The
+// other whitespace bytes (' ', '\t', '\r') are tags with a wrong wire type
+// for their fields (4, 1, 1), so a valid protobuf Event never starts with
+// them.
+//
+// Empty input (or only whitespace followed by nothing) is an error. On
+// error the Format is the one b was taken for, or 0 for empty input.
+func Decode(b []byte, e *Event) (Format, error) {
+	if len(b) == 0 {
+		return 0, errorf("event", "empty record value; want a JSON object or a protobuf countlab.v1.Event")
+	}
+	if b[0] == '{' {
+		return FormatJSON, DecodeJSON(b, e)
+	}
+	if !isSpace(b[0]) {
+		return FormatProto, DecodeProto(b, e)
+	}
+	i := 0
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	if i == len(b) && b[0] != '\n' {
+		return 0, errorf("event", "only whitespace; want a JSON object or a protobuf countlab.v1.Event")
+	}
+	if i == len(b) || b[i] != '{' {
+		if b[0] == '\n' {
+			return FormatProto, DecodeProto(b, e)
+		}
+		return FormatJSON, DecodeJSON(b, e) // not an event either way; JSON's error is the clearer one
+	}
+	jerr := DecodeJSON(b, e)
+	if jerr == nil || b[0] != '\n' {
+		return FormatJSON, jerr
+	}
+	if DecodeProto(b, e) == nil {
+		return FormatProto, nil
+	}
+	return FormatJSON, jerr
+}

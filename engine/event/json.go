@@ -1,0 +1,499 @@
+package event
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// The JSON form of an event:
+//
+//	{"id":"e-1","key":"video-42","type":"VIEW","value":1,"ts":"2026-11-23T15:21:17Z","dims":{"country":"US"}}
+//
+//   - id, key, type: strings.
+//   - value: a number; 1 when absent.
+//   - ts: RFC 3339 text (a fraction of a second is truncated to
+//     milliseconds) or an integer number of unix milliseconds.
+//   - dims: an object of string values; optional.
+//
+// null is the same as an absent field. Field names are exact and lower
+// case; an unknown field, a field given twice, or a dimension name given
+// twice is an error. Strings are unescaped as encoding/json does.
+
+// Bits of the JSON fields, to find duplicates.
+const (
+	fieldID = 1 << iota
+	fieldKey
+	fieldType
+	fieldValue
+	fieldTS
+	fieldDims
+)
+
+const knownFields = "the fields are id, key, type, value, ts, dims"
+
+// span is a string's place in a decoder's string buffer.
+type span struct{ lo, hi int }
+
+type dimSpan struct{ name, value span }
+
+// jsonDecoder decodes one event object. Every string of the event is
+// unescaped into one buffer, which becomes one string at the end: one
+// allocation for all of them. Decoders are pooled: the buffers escape (they
+// are written through a pointer), so a stack decoder would be moved to the
+// heap on every call.
+type jsonDecoder struct {
+	jsonScanner
+	id, key, typ span
+	dims         []dimSpan
+}
+
+var jsonDecoders = sync.Pool{New: func() any {
+	return &jsonDecoder{jsonScanner: jsonScanner{buf: make([]byte, 0, 256)}, dims: make([]dimSpan, 0, 16)}
+}}
+
+func getJSONDecoder(b []byte) *jsonDecoder {
+	d := jsonDecoders.Get().(*jsonDecoder)
+	d.b, d.i = b, 0
+	return d
+}
+
+// maxPooledBuf bounds the buffers a pooled decoder keeps.
+const maxPooledBuf = 64 << 10
+
+func putJSONDecoder(d *jsonDecoder) {
+	d.b = nil
+	if cap(d.buf) > maxPooledBuf || cap(d.dims) > maxPooledBuf/32 {
+		return
+	}
+	jsonDecoders.Put(d)
+}
+
+// DecodeJSON decodes the JSON event b into e, overwriting all of e and
+// reusing e.Dims' array. b must hold one event object and nothing else but
+// whitespace. e's strings do not refer to b. On error, e is unspecified and
+// the error is an *Error.
+func DecodeJSON(b []byte, e *Event) error {
+	d := getJSONDecoder(b)
+	defer putJSONDecoder(d)
+	if err := d.event(e); err != nil {
+		return err
+	}
+	d.ws()
+	if d.i != len(b) {
+		return d.syntaxErr("the end of input after the event object")
+	}
+	return nil
+}
+
+// event decodes the object at d.i into e.
+func (d *jsonDecoder) event(e *Event) error {
+	d.buf = d.buf[:0]
+	d.dims = d.dims[:0]
+	d.id, d.key, d.typ = span{}, span{}, span{}
+	value, ts := 1.0, int64(0)
+	var seen uint8
+	d.ws()
+	if d.i >= len(d.b) || d.b[d.i] != '{' {
+		if d.i < len(d.b) && (d.b[d.i] == '[' || d.b[d.i] == '"' || d.b[d.i] == '-' || d.b[d.i] >= '0' && d.b[d.i] <= '9' || d.b[d.i] == 't' || d.b[d.i] == 'f' || d.b[d.i] == 'n') {
+			return errorf("event", "must be a JSON object, got "+quoteByte(d.b[d.i])+" at byte "+strconv.Itoa(d.i))
+		}
+		return d.syntaxErr("'{' (an event is a JSON object)")
+	}
+	d.i++
+	d.ws()
+	if d.i < len(d.b) && d.b[d.i] == '}' {
+		d.i++
+		return d.finish(e, value, ts)
+	}
+	for {
+		if d.i >= len(d.b) || d.b[d.i] != '"' {
+			return d.syntaxErr("'\"' starting a field name")
+		}
+		mark := len(d.buf)
+		if err := d.str(); err != nil {
+			return err
+		}
+		var f uint8
+		switch string(d.buf[mark:]) {
+		case "id":
+			f = fieldID
+		case "key":
+			f = fieldKey
+		case "type":
+			f = fieldType
+		case "value":
+			f = fieldValue
+		case "ts":
+			f = fieldTS
+		case "dims":
+			f = fieldDims
+		default:
+			return unknownField(string(d.buf[mark:]))
+		}
+		name := fieldNames[f]
+		d.buf = d.buf[:mark]
+		if seen&f != 0 {
+			return errorf(name, "field given twice; give it once")
+		}
+		seen |= f
+		d.ws()
+		if d.i >= len(d.b) || d.b[d.i] != ':' {
+			return d.syntaxErr("':' after a field name")
+		}
+		d.i++
+		d.ws()
+		if d.i >= len(d.b) {
+			return d.syntaxErr("a value")
+		}
+		var err error
+		if d.b[d.i] == 'n' {
+			err = d.literal("null")
+		} else {
+			switch f {
+			case fieldID:
+				d.id, err = d.stringField(name)
+			case fieldKey:
+				d.key, err = d.stringField(name)
+			case fieldType:
+				d.typ, err = d.stringField(name)
+			case fieldValue:
+				value, err = d.value()
+			case fieldTS:
+				ts, err = d.ts()
+			case fieldDims:
+				err = d.dimsObject()
+			}
+		}
+		if err != nil {
+			return err
+		}
+		d.ws()
+		if d.i < len(d.b) && d.b[d.i] == ',' {
+			d.i++
+			d.ws()
+			continue
+		}
+		if d.i < len(d.b) && d.b[d.i] == '}' {
+			d.i++
+			return d.finish(e, value, ts)
+		}
+		return d.syntaxErr("',' or '}' after a field")
+	}
+}
+
+var fieldNames = [...]string{
+	fieldID:    "id",
+	fieldKey:   "key",
+	fieldType:  "type",
+	fieldValue: "value",
+	fieldTS:    "ts",
+	fieldDims:  "dims",
+}
+
+func unknownField(name string) error {
+	hint := ""
+	for _, known := range []string{"id", "key", "type", "value", "ts", "dims"} {
+		if strings.EqualFold(name, known) {
+			hint = "; field names are lower case: " + known
+		}
+	}
+	if plainName(name) {
+		return errorf(name, "unknown field ("+knownFields+")"+hint)
+	}
+	return errorf("json", "unknown field "+quote(name)+" ("+knownFields+")"+hint)
+}
+
+// finish sets e from the decoded spans.
+func (d *jsonDecoder) finish(e *Event, value float64, ts int64) error {
+	s := string(d.buf)
+	e.ID = s[d.id.lo:d.id.hi]
+	e.Key = s[d.key.lo:d.key.hi]
+	e.Type = s[d.typ.lo:d.typ.hi]
+	e.Value = value
+	e.TS = ts
+	e.Dims = e.Dims[:0]
+	if len(d.dims) == 0 {
+		return nil
+	}
+	for _, ds := range d.dims {
+		e.Dims = append(e.Dims, Dim{Name: s[ds.name.lo:ds.name.hi], Value: s[ds.value.lo:ds.value.hi]})
+	}
+	if dup := sortDims(e.Dims); dup >= 0 {
+		return errorf(dimField(e.Dims[dup].Name), "dimension name "+quote(e.Dims[dup].Name)+" given twice; give it once")
+	}
+	return nil
+}
+
+// sortDims sorts dims by name, stably, and returns the index of the first
+// of two equal names, or -1. Dims are few and usually sorted already:
+// insertion sort, unless there are many (a hostile input must not take
+// quadratic time).
+func sortDims(dims []Dim) int {
+	if len(dims) <= 32 {
+		for i := 1; i < len(dims); i++ {
+			for j := i; j > 0 && dims[j].Name < dims[j-1].Name; j-- {
+				dims[j], dims[j-1] = dims[j-1], dims[j]
+			}
+		}
+	} else {
+		slices.SortStableFunc(dims, func(a, b Dim) int { return strings.Compare(a.Name, b.Name) })
+	}
+	for i := 1; i < len(dims); i++ {
+		if dims[i].Name == dims[i-1].Name {
+			return i - 1
+		}
+	}
+	return -1
+}
+
+// stringField scans a string value into the buffer.
+func (d *jsonDecoder) stringField(name string) (span, error) {
+	if d.b[d.i] != '"' {
+		return span{}, errorf(name, "must be a JSON string, got "+quoteByte(d.b[d.i])+" at byte "+strconv.Itoa(d.i))
+	}
+	lo := len(d.buf)
+	err := d.str()
+	return span{lo, len(d.buf)}, err
+}
+
+func (d *jsonDecoder) value() (float64, error) {
+	if c := d.b[d.i]; c != '-' && (c < '0' || c > '9') {
+		return 0, errorf("value", "must be a JSON number (1 when absent), got "+quoteByte(c)+" at byte "+strconv.Itoa(d.i))
+	}
+	num, isInt, err := d.number()
+	if err != nil {
+		return 0, err
+	}
+	if isInt && len(num) <= 16 {
+		// At most 15 digits and a sign: exact in a float64.
+		digits, neg := num, num[0] == '-'
+		if neg {
+			digits = num[1:]
+		}
+		if len(digits) <= 15 {
+			var n int64
+			for _, c := range digits {
+				n = n*10 + int64(c-'0')
+			}
+			v := float64(n)
+			if neg {
+				v = -v
+			}
+			return v, nil
+		}
+	}
+	v, perr := strconv.ParseFloat(string(num), 64)
+	if perr != nil {
+		return 0, errorf("value", "number "+quote(string(num))+" is out of range for a double")
+	}
+	return v, nil
+}
+
+func (d *jsonDecoder) ts() (int64, error) {
+	start := d.i
+	switch c := d.b[d.i]; {
+	case c == '"':
+		mark := len(d.buf)
+		if err := d.str(); err != nil {
+			return 0, err
+		}
+		ts, ok := parseRFC3339(d.buf[mark:])
+		got := d.buf[mark:]
+		d.buf = d.buf[:mark]
+		if ok {
+			return ts, nil
+		}
+		return 0, tsError(quote(string(got)))
+	case c == '-' || c >= '0' && c <= '9':
+		num, isInt, err := d.number()
+		if err != nil {
+			return 0, err
+		}
+		if isInt {
+			if ts, err := strconv.ParseInt(string(num), 10, 64); err == nil {
+				return ts, nil
+			}
+		}
+	default:
+		if err := d.skipValue(); err != nil {
+			return 0, err
+		}
+	}
+	got := string(d.b[start:d.i])
+	if len(got) > maxQuoted {
+		got = got[:maxQuoted] + "..."
+	}
+	return 0, tsError(got)
+}
+
+// tsError is the error for a bad ts; got is the value as JSON text.
+func tsError(got string) error {
+	return errorf("ts", `not RFC3339 or unix milliseconds: want "2026-11-23T15:21:17.123Z" or 1795447277123, got `+got)
+}
+
+func (d *jsonDecoder) dimsObject() error {
+	if d.b[d.i] != '{' {
+		return errorf("dims", "must be a JSON object of string values, like {\"country\":\"US\"}, got "+quoteByte(d.b[d.i])+" at byte "+strconv.Itoa(d.i))
+	}
+	d.i++
+	d.ws()
+	if d.i < len(d.b) && d.b[d.i] == '}' {
+		d.i++
+		return nil
+	}
+	for {
+		if d.i >= len(d.b) || d.b[d.i] != '"' {
+			return d.syntaxErr("'\"' starting a dimension name")
+		}
+		var ds dimSpan
+		ds.name.lo = len(d.buf)
+		if err := d.str(); err != nil {
+			return err
+		}
+		ds.name.hi = len(d.buf)
+		d.ws()
+		if d.i >= len(d.b) || d.b[d.i] != ':' {
+			return d.syntaxErr("':' after a dimension name")
+		}
+		d.i++
+		d.ws()
+		if d.i >= len(d.b) {
+			return d.syntaxErr("a dimension value")
+		}
+		if d.b[d.i] != '"' {
+			name := string(d.buf[ds.name.lo:ds.name.hi])
+			return errorf(dimField(name), "dimension "+quote(name)+" must have a JSON string value, got "+quoteByte(d.b[d.i])+" at byte "+strconv.Itoa(d.i))
+		}
+		ds.value.lo = len(d.buf)
+		if err := d.str(); err != nil {
+			return err
+		}
+		ds.value.hi = len(d.buf)
+		d.dims = append(d.dims, ds)
+		d.ws()
+		if d.i < len(d.b) && d.b[d.i] == ',' {
+			d.i++
+			d.ws()
+			continue
+		}
+		if d.i < len(d.b) && d.b[d.i] == '}' {
+			d.i++
+			return nil
+		}
+		return d.syntaxErr("',' or '}' after a dimension")
+	}
+}
+
+// AppendJSON appends e as a JSON object to dst:
+//
+//	{"id":"e-1","key":"video-42","type":"VIEW","value":1,"ts":"2026-11-23T15:21:17.123Z","dims":{"country":"US"}}
+//
+// ts is RFC 3339 text in UTC for years 1970 to 9999 and a number of unix
+// milliseconds otherwise; dims is left out when there are none. Invalid
+// UTF-8 is written as U+FFFD. A NaN or infinite Value, which JSON cannot
+// express, is written as the string "NaN", "+Inf" or "-Inf", which
+// DecodeJSON rejects (as Validate would).
+func AppendJSON(dst []byte, e *Event) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = appendJSONString(dst, e.ID)
+	dst = append(dst, `,"key":`...)
+	dst = appendJSONString(dst, e.Key)
+	dst = append(dst, `,"type":`...)
+	dst = appendJSONString(dst, e.Type)
+	dst = append(dst, `,"value":`...)
+	dst = appendJSONFloat(dst, e.Value)
+	dst = append(dst, `,"ts":`...)
+	if e.TS >= 0 && e.TS <= maxRFC3339TS {
+		dst = append(dst, '"')
+		dst = appendRFC3339(dst, e.TS)
+		dst = append(dst, '"')
+	} else {
+		dst = strconv.AppendInt(dst, e.TS, 10)
+	}
+	if len(e.Dims) > 0 {
+		dst = append(dst, `,"dims":{`...)
+		for i, dm := range e.Dims {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, dm.Name)
+			dst = append(dst, ':')
+			dst = appendJSONString(dst, dm.Value)
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}
+
+// appendJSONFloat appends v as encoding/json would.
+func appendJSONFloat(dst []byte, v float64) []byte {
+	switch {
+	case math.IsNaN(v):
+		return append(dst, `"NaN"`...)
+	case math.IsInf(v, 1):
+		return append(dst, `"+Inf"`...)
+	case math.IsInf(v, -1):
+		return append(dst, `"-Inf"`...)
+	case v == 1:
+		return append(dst, '1')
+	}
+	format := byte('f')
+	if abs := math.Abs(v); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, v, format, -1, 64)
+	if format == 'e' {
+		// e-09 to e-9
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || n != 1 {
+				i += n
+				continue
+			}
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			if c < 0x20 {
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+			} else {
+				dst = append(dst, `\ufffd`...)
+			}
+		}
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

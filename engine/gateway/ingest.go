@@ -1,0 +1,268 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/countlab/countlab/engine/event"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Content types of POST /v1/events.
+const (
+	ContentTypeJSON     = "application/json"
+	ContentTypeProtobuf = "application/x-protobuf"
+)
+
+// retryAfter is the Retry-After of 429 and 503 answers, in seconds.
+const retryAfter = "1"
+
+// item is one event of a batch.
+type item struct {
+	id     string
+	key    string // counted key, for the dead-letter record
+	raw    []byte // a rejected event as received
+	err    error  // decode or validation error: rejected
+	k0, k1 int    // record key in batch.keys
+	v0, v1 int    // record value in batch.vals
+}
+
+// batch is the reusable per-request state; the records reference its
+// buffers until Kafka acknowledged them.
+type batch struct {
+	body  bytes.Buffer
+	keys  []byte
+	vals  []byte
+	items []item
+	over  int // events beyond MaxBatch
+
+	// Producing (produce.go).
+	recs  []kgo.Record
+	rctx  []recCtx
+	errs  []error // Kafka's verdict per record, once acked
+	acked []bool
+	mu    sync.Mutex // guards errs, acked, left
+	left  int        // records not yet acked
+	all   chan struct{}
+	refs  atomic.Int32 // the handler and the producer; the last one returns b
+}
+
+func (b *batch) reset() {
+	b.body.Reset()
+	b.keys = b.keys[:0]
+	b.vals = b.vals[:0]
+	clear(b.items) // drop references to strings and errors
+	b.items = b.items[:0]
+	b.over = 0
+	clear(b.recs)
+	clear(b.rctx)
+	clear(b.errs)
+	b.all = nil
+}
+
+// serveEvents handles POST /v1/events.
+func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request) {
+	if !g.authorized(w, r) {
+		return
+	}
+	format, ok := requestFormat(w, r)
+	if !ok {
+		return
+	}
+	if r.ContentLength > g.cfg.maxBody {
+		writeError(w, http.StatusRequestEntityTooLarge, g.tooLarge())
+		return
+	}
+
+	b := g.bufs.Get().(*batch)
+	handedOff := false // to produce, which returns b when Kafka is done with it
+	defer func() {
+		if !handedOff {
+			g.putBatch(b)
+		}
+	}()
+	if r.ContentLength > 0 {
+		b.body.Grow(int(r.ContentLength))
+	}
+	if _, err := b.body.ReadFrom(http.MaxBytesReader(w, r.Body, g.cfg.maxBody)); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, g.tooLarge())
+			return
+		}
+		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())
+		return
+	}
+
+	if err := g.decode(b, format); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if b.over > 0 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("batch has %d events, more than the limit of %d per request (max batch); split it", len(b.items)+b.over, g.cfg.maxBatch))
+		return
+	}
+	n := len(b.items)
+	if n == 0 {
+		writeJSON(w, http.StatusOK, Response{Results: []Result{}})
+		return
+	}
+	if !g.adm.acquire(n) {
+		w.Header().Set("Retry-After", retryAfter)
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many events in flight to Kafka (limit %d, batch of %d does not fit); nothing of this batch was produced, retry later", g.cfg.maxInFlight, n))
+		return
+	}
+	g.m.batch.Observe(float64(n))
+	handedOff = true
+	g.produce(w, r, b)
+}
+
+func (g *Gateway) putBatch(b *batch) {
+	b.reset()
+	g.bufs.Put(b)
+}
+
+func (g *Gateway) tooLarge() string {
+	return "request body larger than the limit of " + strconv.FormatInt(g.cfg.maxBody, 10) + " bytes (max body bytes); split the batch"
+}
+
+// authorized checks the bearer token, answering 401 when it is wrong.
+func (g *Gateway) authorized(w http.ResponseWriter, r *http.Request) bool {
+	if g.cfg.token == "" {
+		return true
+	}
+	h := r.Header.Get("Authorization")
+	const prefix = "bearer "
+	if len(h) > len(prefix) && strings.EqualFold(h[:len(prefix)], prefix) {
+		// Hashing first makes the comparison constant-time in the
+		// token's length too.
+		got := sha256.Sum256([]byte(strings.TrimSpace(h[len(prefix):])))
+		if subtle.ConstantTimeCompare(got[:], g.tokenHash[:]) == 1 {
+			return true
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="countlab", error="invalid_token"`)
+		writeError(w, http.StatusUnauthorized, "invalid bearer token")
+		return false
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="countlab"`)
+	writeError(w, http.StatusUnauthorized, "missing bearer token (send Authorization: Bearer TOKEN)")
+	return false
+}
+
+// requestFormat is the event format the Content-Type names, answering 415
+// for any other.
+func requestFormat(w http.ResponseWriter, r *http.Request) (event.Format, bool) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil {
+		switch mt {
+		case ContentTypeJSON:
+			return event.FormatJSON, true
+		case ContentTypeProtobuf, "application/protobuf":
+			return event.FormatProto, true
+		}
+	}
+	w.Header().Set("Accept-Post", ContentTypeJSON+", "+ContentTypeProtobuf)
+	writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Type %q (use %s for a JSON array of events or %s for an EventBatch)", ct, ContentTypeJSON, ContentTypeProtobuf))
+	return 0, false
+}
+
+// decode decodes and validates every event of the body into b.items,
+// re-encoding good events (in the format received) into b.vals and their
+// record keys into b.keys. It fails only when the body is not a batch.
+func (g *Gateway) decode(b *batch, format event.Format) error {
+	appendEvent := event.AppendJSON
+	decodeBatch := event.DecodeJSONBatch
+	what := "a JSON array of events"
+	if format == event.FormatProto {
+		appendEvent = event.AppendProto
+		decodeBatch = event.DecodeProtoBatch
+		what = "a protobuf EventBatch"
+	}
+	err := decodeBatch(b.body.Bytes(), func(_ int, raw []byte, e *event.Event, err error) {
+		if len(b.items) >= g.cfg.maxBatch {
+			b.over++
+			return
+		}
+		if err == nil {
+			err = g.cfg.validator.Validate(e)
+		}
+		it := item{id: e.ID, key: e.Key, err: err}
+		if err != nil {
+			// The decoder lends raw only during the call; rejects are
+			// rare, so copying them is cheap.
+			it.raw = append([]byte(nil), raw...)
+		} else {
+			it.k0 = len(b.keys)
+			b.keys = appendRecordKey(b.keys, g.cfg.hotKeys, e.Key, e.ID)
+			it.k1 = len(b.keys)
+			it.v0 = len(b.vals)
+			b.vals = appendEvent(b.vals, e)
+			it.v1 = len(b.vals)
+		}
+		b.items = append(b.items, it)
+	})
+	if err != nil {
+		return fmt.Errorf("body is not %s: %w", what, err)
+	}
+	return nil
+}
+
+// respond answers a produced batch; failed(i) is Kafka's verdict on record
+// i (nil: acknowledged).
+func (g *Gateway) respond(w http.ResponseWriter, b *batch, failed func(i int) error) {
+	n := len(b.items)
+	var firstErr error
+	var resp Response
+	resp.Results = []Result{}
+	dlqFailed := 0
+	for i := range b.items {
+		it := &b.items[i]
+		ferr := failed(i)
+		if ferr != nil && firstErr == nil {
+			firstErr = ferr
+		}
+		switch {
+		case it.err != nil:
+			resp.Rejected++
+			resp.Results = append(resp.Results, Result{Index: i, ID: it.id, Status: StatusRejected, Error: it.err.Error()})
+			if ferr != nil {
+				dlqFailed++
+			}
+		case ferr != nil:
+			resp.Failed++
+			resp.Results = append(resp.Results, Result{Index: i, ID: it.id, Status: StatusFailed, Error: ferr.Error()})
+		default:
+			resp.Accepted++
+		}
+	}
+	g.m.accepted.Add(float64(resp.Accepted))
+	g.m.rejected.Add(float64(resp.Rejected))
+	g.m.failed.Add(float64(resp.Failed))
+	g.m.dlqFail.Add(float64(dlqFailed))
+
+	code := http.StatusOK
+	switch {
+	case resp.Failed > 0 || dlqFailed > 0:
+		code = http.StatusServiceUnavailable
+		resp.Error = fmt.Sprintf("Kafka did not acknowledge %d of %d records (%d events, %d dead letters): %v; re-send the batch (the engine deduplicates events by id)", resp.Failed+dlqFailed, n, resp.Failed, dlqFailed, firstErr)
+		w.Header().Set("Retry-After", retryAfter)
+		g.cfg.logger.Warn("gateway: produce failed", "records", n, "failed_events", resp.Failed, "failed_dead_letters", dlqFailed, "err", firstErr)
+	case resp.Accepted == n:
+	case resp.Accepted > 0:
+		code = http.StatusMultiStatus
+	default:
+		code = http.StatusBadRequest
+		resp.Error = fmt.Sprintf("all %d events are invalid (see results)", n)
+	}
+	writeJSON(w, code, resp)
+}

@@ -1,0 +1,80 @@
+package query
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// writeJSON writes v as the JSON body with status code and returns code.
+func writeJSON(w http.ResponseWriter, code int, v any) int {
+	b := bufPool.Get().(*bytes.Buffer)
+	b.Reset()
+	defer bufPool.Put(b)
+	if err := json.NewEncoder(b).Encode(v); err != nil {
+		code = http.StatusInternalServerError
+		b.Reset()
+		b.WriteString(`{"error":"encoding the answer failed"}` + "\n")
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(b.Len()))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	w.Write(b.Bytes())
+	return code
+}
+
+// apiError is the JSON body of every error answer.
+type apiError struct {
+	Error string `json:"error"`
+	Param string `json:"param,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, code int, param, msg string) int {
+	return writeJSON(w, code, apiError{Error: msg, Param: param})
+}
+
+// writeFailure answers err: 400 for a bad parameter, 503 with Retry-After
+// for an InfluxDB failure or a missing InfluxDB, 500 otherwise.
+func (s *Server) writeFailure(w http.ResponseWriter, err error) int {
+	var bp *badParam
+	var ie *influxError
+	switch {
+	case errors.As(err, &bp):
+		return writeError(w, http.StatusBadRequest, bp.param, bp.msg)
+	case errors.As(err, &ie), errors.Is(err, errNoInflux), errors.Is(err, errWarmingUp):
+		w.Header().Set("Retry-After", strconv.Itoa(int((s.cfg.retryAfter+time.Second-1)/time.Second)))
+		return writeError(w, http.StatusServiceUnavailable, "", err.Error())
+	case errors.Is(err, errCanceled):
+		return writeError(w, 499, "", err.Error())
+	}
+	return writeError(w, http.StatusInternalServerError, "", err.Error())
+}
+
+// fmtTime formats unix ms as RFC 3339 in UTC.
+func fmtTime(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano) }
+
+func codeName(code int) string {
+	switch code {
+	case 200:
+		return "200"
+	case 400:
+		return "400"
+	case 401:
+		return "401"
+	case 404:
+		return "404"
+	case 405:
+		return "405"
+	case 503:
+		return "503"
+	}
+	return strconv.Itoa(code)
+}

@@ -1,0 +1,116 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
+	"github.com/influxdata/influxdb-client-go/v2/api/write"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/countlab/countlab/engine/total"
+)
+
+// item is one total to write and the record it came from (nil when it did
+// not come from Kafka).
+type item struct {
+	t   total.Total
+	rec *kgo.Record
+	raw []byte // the record value when it could not be decoded
+}
+
+// rejected is an item InfluxDB (or decoding) refused for good, with why.
+type rejected struct {
+	item
+	reason string
+}
+
+// Permanent reports whether err is a rejection that retrying cannot fix:
+// InfluxDB answered 400 (bad point, field type conflict), 413 (too large)
+// or 422, or the point could not be encoded. Network errors, timeouts,
+// 5xx, 429 and the configuration errors 401/403/404 are transient: they
+// are retried and open the circuit breaker, and never dead-letter a point.
+func Permanent(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var he *ihttp.Error
+	if errors.As(err, &he) {
+		switch he.StatusCode {
+		case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+			return true
+		}
+		return false
+	}
+	return true // encoding error
+}
+
+// writeAll writes items in requests of at most writeBatch points. A
+// request InfluxDB rejects permanently is split in halves until the bad
+// points are alone (InfluxDB 1.8 writes the good points of a partial write
+// anyway, and writing them again is idempotent); those come back as
+// rejected. The error is the first transient failure: retry everything.
+func (s *Sink) writeAll(ctx context.Context, items []item) ([]rejected, error) {
+	var rej []rejected
+	for len(items) > 0 {
+		n := min(len(items), s.cfg.writeBatch)
+		r, err := s.writeSplit(ctx, items[:n])
+		rej = append(rej, r...)
+		if err != nil {
+			return rej, err
+		}
+		items = items[n:]
+	}
+	return rej, nil
+}
+
+func (s *Sink) writeSplit(ctx context.Context, items []item) ([]rejected, error) {
+	err := s.writeOnce(ctx, items)
+	switch {
+	case err == nil:
+		return nil, nil
+	case !Permanent(err):
+		return nil, err
+	case len(items) == 1:
+		return []rejected{{items[0], err.Error()}}, nil
+	}
+	mid := len(items) / 2
+	r1, err := s.writeSplit(ctx, items[:mid])
+	if err != nil {
+		return r1, err
+	}
+	r2, err := s.writeSplit(ctx, items[mid:])
+	return append(r1, r2...), err
+}
+
+// writeOnce is one InfluxDB write request, bounded by the write timeout.
+func (s *Sink) writeOnce(ctx context.Context, items []item) error {
+	pts := make([]*write.Point, len(items))
+	for i := range items {
+		pts[i] = Point(&items[i].t)
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.writeTimeout)
+	defer cancel()
+	start := time.Now()
+	err := s.wapi.WritePoint(cctx, pts...)
+	s.m.writeSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return err
+	}
+	s.m.written.Add(float64(len(items)))
+	s.stats.written.Add(int64(len(items)))
+	return nil
+}
+
+// ping probes InfluxDB's health, bounded by the ping timeout.
+func (s *Sink) ping(ctx context.Context) bool {
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.pingTimeout)
+	defer cancel()
+	ok, err := s.ic.Ping(cctx)
+	return err == nil && ok
+}
