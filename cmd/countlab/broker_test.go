@@ -161,7 +161,7 @@ func startBrokerProc(t testing.TB, bin string, args ...string) *brokerProc {
 	return p
 }
 
-// TestBrokerProcessKill9 kills the broker process with SIGKILL three times
+// TestBrokerProcessKill9 kills the broker process with SIGKILL seven times
 // while a producer is writing, restarting it on the same data dir each
 // time, and checks that every acknowledged record is there exactly once and
 // the group's committed offsets are intact; then SIGTERM stops it with exit
@@ -173,6 +173,7 @@ func TestBrokerProcessKill9(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	bin := buildCountlab(t)
+	t0 := time.Now()
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	args := []string{"--listen", addr, "--data-dir", dir, "--partitions", "4"}
@@ -185,7 +186,7 @@ func TestBrokerProcessKill9(t *testing.T) {
 	// acks=all and idempotence are franz-go's defaults; said anyway.
 	prod, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
-		kgo.ProducerBatchMaxBytes(2048))
+		kgo.ProducerBatchMaxBytes(2048), kgo.MetadataMinAge(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,9 +198,10 @@ func TestBrokerProcessKill9(t *testing.T) {
 		acked = make(map[string]int) // value -> times acknowledged
 		nack  atomic.Int64
 		nfail atomic.Int64
-		// The produce callback asks for the kill the moment the ack
-		// count reaches killAt, while later requests are in flight.
+		// The produce callback kills victim the moment the ack count
+		// reaches killAt, while later requests are in flight.
 		killAt  atomic.Int64
+		victim  atomic.Pointer[brokerProc]
 		killNow = make(chan struct{}, 1)
 	)
 	killAt.Store(1 << 62)
@@ -214,6 +216,7 @@ func TestBrokerProcessKill9(t *testing.T) {
 			acked[v]++
 			mu.Unlock()
 			if n, at := nack.Add(1), killAt.Load(); n >= at && killAt.CompareAndSwap(at, 1<<62) {
+				victim.Load().cmd.Process.Signal(syscall.SIGKILL)
 				killNow <- struct{}{}
 			}
 		})
@@ -234,14 +237,15 @@ func TestBrokerProcessKill9(t *testing.T) {
 	const group = "countlab-kill9"
 	wantCommit := consumeAndCommit(t, ctx, addr, topic, group, perPhase/2)
 
-	// Phase 2: four chunks of records; in each of the first three, kill -9
+	// Phase 2: eight chunks of records; in each but the last, kill -9
 	// the broker as soon as a third of the chunk is acknowledged (small
 	// batches keep several produce requests in flight then), and restart it
 	// on the same dir at once.
-	const chunks = 4
+	const chunks = 8
 	ackedBeforeKill := make(map[string]bool)
 	for k := range chunks {
 		if k < chunks-1 {
+			victim.Store(p)
 			killAt.Store(nack.Load() + perPhase/chunks/3)
 		}
 		for i := range perPhase / chunks {
@@ -255,16 +259,13 @@ func TestBrokerProcessKill9(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("kill %d never happened: %d acknowledged\nstderr:\n%s", k+1, nack.Load(), p.stderr)
 		}
-		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
 		<-p.done
 		mu.Lock()
 		for v := range acked {
 			ackedBeforeKill[v] = true
 		}
 		mu.Unlock()
-		t.Logf("kill -9 #%d with %d records acknowledged (%d in phase 2)", k+1, len(ackedBeforeKill), len(ackedBeforeKill)-perPhase)
+		t.Logf("%v: kill -9 #%d with %d records acknowledged (%d in phase 2)", time.Since(t0).Round(time.Millisecond), k+1, len(ackedBeforeKill), len(ackedBeforeKill)-perPhase)
 		if ps := p.cmd.ProcessState; ps == nil || ps.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 			t.Fatalf("broker exited without being killed: %v\nstderr:\n%s", p.err, p.stderr)
 		}
@@ -274,7 +275,7 @@ func TestBrokerProcessKill9(t *testing.T) {
 	if err := prod.Flush(ctx); err != nil {
 		t.Fatalf("flush phase 2 after restart: %v", err)
 	}
-	t.Logf("after restart: %d acknowledged in all, %d failed", nack.Load(), nfail.Load())
+	t.Logf("%v: after restart: %d acknowledged in all, %d failed", time.Since(t0).Round(time.Millisecond), nack.Load(), nfail.Load())
 
 	// Every acknowledged record is there exactly once; nothing is there
 	// twice; nothing is there that was never produced.
@@ -423,4 +424,25 @@ func readValues(t *testing.T, ctx context.Context, addrs []string, topic string,
 		})
 	}
 	return got
+}
+
+// TestBrokerBadFlags: a bad flag is exit code 2 with the flag named.
+func TestBrokerBadFlags(t *testing.T) {
+	f := func(want string, args ...string) {
+		t.Helper()
+		var stderr bytes.Buffer
+		if code := run(append([]string{"broker"}, args...), &stderr); code != 2 {
+			t.Fatalf("countlab broker %q: exit code %d, want 2\n%s", args, code, &stderr)
+		}
+		if !strings.Contains(stderr.String(), want) {
+			t.Fatalf("countlab broker %q: stderr %q does not say %q", args, &stderr, want)
+		}
+	}
+	f("--partitions must be between 1 and 65536", "--partitions", "0")
+	f("--listen is empty", "--listen", " , ")
+	f("every interface", "--listen", "0.0.0.0:9092")
+	f("--listen", "--listen", "127.0.0.1")
+	f("--log-level", "--log-level", "loud")
+	f("flag provided but not defined: -nope", "--nope")
+	f("unexpected argument", "extra")
 }

@@ -4,21 +4,30 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/countlab/countlab/engine/aggregate"
+	"github.com/countlab/countlab/engine/event"
 	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/reconcile"
 )
 
 // cmdReconcile recounts windows from the raw events topic, repairs the ones
-// InfluxDB has wrong or missing, and prints the result as JSON. Exit 1 with
-// --fail-on-diff when any window differed.
+// the aggregates topic or InfluxDB has wrong or missing (only windows the
+// engine has provably finished: see engine/reconcile/safety.go), and prints
+// the result as JSON. Exit 1 with --fail-on-diff when any window differed.
 func cmdReconcile(ctx context.Context, args []string) error {
+	return runReconcile(ctx, args, os.Stdout)
+}
+
+// runReconcile is cmdReconcile printing the result to out.
+func runReconcile(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("reconcile")
 	var (
 		brokers      = fs.String("brokers", "", "Kafka seed brokers, host:port[,...] (required)")
@@ -33,8 +42,15 @@ func cmdReconcile(ctx context.Context, args []string) error {
 		influxOrg    = fs.String("influx-org", "countlab", "InfluxDB organization (ignored by 1.8)")
 		influxBucket = fs.String("influx-bucket", "countlab/autogen", "InfluxDB bucket (db/rp on 1.8)")
 		dryRun       = fs.Bool("dry-run", false, "compare and report only; write nothing")
+		aggOnly      = fs.Bool("aggregates-only", false, "publish repairs to the aggregates topic only (the sink writes InfluxDB); default: InfluxDB is written directly too")
+		engineGroup  = fs.String("engine-group", aggregate.DefaultGroup, "the engine's consumer group: its committed offsets decide which windows are safe to repair")
+		lateness     = fs.Duration("lateness", aggregate.DefaultLateness, "the engine's allowed lateness (must be the engine's)")
+		outOfOrder   = fs.Duration("out-of-orderness", aggregate.DefaultOutOfOrderness, "the engine's bounded out-of-orderness (must be the engine's)")
+		waitEngine   = fs.Duration("wait-for-engine", 30*time.Second, "how long to wait for the engine to process what reconcile read before skipping a partition's windows (0: do not wait)")
+		txnID        = fs.String("transactional-id", "countlab-reconcile", "transactional id of the aggregates publish (concurrent runs sharing it fence each other)")
 		failOnDiff   = fs.Bool("fail-on-diff", false, "exit 1 when any window differed")
 		timeout      = fs.Duration("influx-timeout", 30*time.Second, "timeout of every InfluxDB call")
+		types        = fs.String("types", "", "accepted event types, comma-separated, as the aggregator's validator (empty: the default set)")
 		verbose      = fs.Bool("v", false, "log progress on stderr")
 	)
 	fs.Usage = func() {
@@ -77,6 +93,24 @@ func cmdReconcile(ctx context.Context, args []string) error {
 	if err := ic.Validate(); err != nil {
 		return usagef("%v (a managed influxd is not wired to reconcile yet)", err)
 	}
+	var vopts []event.ValidatorOpt
+	if *types != "" {
+		vopts = append(vopts, event.Types(strings.Split(*types, ",")...))
+	}
+	validator, err := event.NewValidator(vopts...)
+	if err != nil {
+		return usagef("--types: %v", err)
+	}
+	if *lateness < 0 || *outOfOrder < 0 || *waitEngine < 0 {
+		return usagef("--lateness, --out-of-orderness and --wait-for-engine must be >= 0")
+	}
+	if *engineGroup == "" || *txnID == "" {
+		return usagef("--engine-group and --transactional-id must not be empty")
+	}
+	wait := *waitEngine
+	if wait == 0 {
+		wait = -1 // Config: negative is no wait
+	}
 	log := slog.New(slog.DiscardHandler)
 	if *verbose {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -84,11 +118,14 @@ func cmdReconcile(ctx context.Context, args []string) error {
 	res, err := reconcile.Run(ctx, reconcile.Config{
 		Kafka: conn, Topics: kafka.DefaultTopics(*prefix), Influx: ic,
 		From: from, To: to, Windows: sizes, DryRun: *dryRun, Timeout: *timeout, Logger: log,
+		Validator: validator, AggregatesOnly: *aggOnly, EngineGroup: *engineGroup,
+		Lateness: *lateness, NoLateness: *lateness == 0, OutOfOrderness: *outOfOrder, NoOutOfOrderness: *outOfOrder == 0,
+		WaitForEngine: wait, TransactionalID: *txnID,
 	})
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(os.Stdout)
+	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(res); err != nil {
 		return err

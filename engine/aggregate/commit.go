@@ -38,29 +38,34 @@ func (w *Worker) commit(ctx context.Context) error {
 		return err
 	}
 	var closing []*window
-	var keyBuf []byte
+	var out outBatch
+	keyBuf := w.keyBuf
 	for _, p := range w.parts {
 		p.closable(dues[p], func(win *window) {
 			win.closing = true
 			closing = append(closing, win)
 			t := win.t
 			t.Closed = true
-			keyBuf = w.produceTotal(ctx, p.id, &t, keyBuf)
+			keyBuf = w.produceTotal(ctx, &out, p.id, &t, keyBuf)
 		})
 		for _, win := range p.dirty {
 			if !win.closing {
-				keyBuf = w.produceTotal(ctx, p.id, &win.t, keyBuf)
+				keyBuf = w.produceTotal(ctx, &out, p.id, &win.t, keyBuf)
 			}
 		}
 		if p.changed && !w.cfg.atLeastOnce {
+			// The timestamp is the partition watermark (monotone,
+			// never < 0): restore seeks by it (changelogFrom).
 			w.produce(ctx, &kgo.Record{
 				Topic:     w.cfg.changelog,
 				Partition: p.id,
 				Key:       []byte(strconv.Itoa(int(p.id))),
 				Value:     appendChangelog(nil, p.wm.wm, p.wm.maxTS, p.dedup.added),
+				Timestamp: time.UnixMilli(max(p.wm.wm, 0)),
 			})
 		}
 	}
+	w.keyBuf = keyBuf
 	if w.beforeEnd != nil {
 		if err := w.beforeEnd(); err != nil {
 			return err
@@ -83,15 +88,15 @@ func (w *Worker) commit(ctx context.Context) error {
 	return err
 }
 
-func (w *Worker) produceTotal(ctx context.Context, p int32, t *total.Total, keyBuf []byte) []byte {
-	keyBuf = t.AppendRecordKey(keyBuf[:0])
-	w.produce(ctx, &kgo.Record{
-		Topic:     w.cfg.topics.Aggregates,
-		Partition: p,
-		Key:       append([]byte(nil), keyBuf...),
-		Value:     t.Marshal(),
-	})
-	return keyBuf
+func (w *Worker) produceTotal(ctx context.Context, out *outBatch, p int32, t *total.Total, buf []byte) []byte {
+	r := out.record()
+	r.Topic, r.Partition = w.cfg.topics.Aggregates, p
+	buf = t.AppendRecordKey(buf[:0])
+	r.Key = out.bytes(buf)
+	buf = appendTotalJSON(buf[:0], t)
+	r.Value = out.bytes(buf)
+	w.produce(ctx, r)
+	return buf
 }
 
 // end ends the batch: flush + commit (at-least-once mode: flush, then a
@@ -190,6 +195,7 @@ func (w *Worker) report(now time.Time) {
 	w.lastReport = now
 	var windows, bytes, ids int64
 	w.m.hotKey.Reset()
+	var hot []HotKey
 	for _, p := range w.parts {
 		windows += int64(len(p.windows))
 		bytes += p.stateBytes()
@@ -200,6 +206,7 @@ func (w *Worker) report(now time.Time) {
 			p.m.watermark.Set(float64(p.wm.wm) / 1000)
 		}
 		for _, h := range p.hot.hot(p.id, w.cfg.hotShare) {
+			hot = append(hot, h)
 			w.m.hotKey.WithLabelValues(strconv.Itoa(int(h.Partition)), h.Key).Set(h.Share)
 			id := strconv.Itoa(int(h.Partition)) + "/" + h.Key
 			if len(w.hotLogged) > 1024 {
@@ -211,6 +218,9 @@ func (w *Worker) report(now time.Time) {
 			}
 		}
 	}
+	w.mu.Lock()
+	w.hotKeys = hot
+	w.mu.Unlock()
 	w.m.openWindows.Set(float64(windows))
 	w.m.stateBytes.Set(float64(bytes))
 	w.m.dedupIDs.Set(float64(ids))

@@ -54,9 +54,11 @@ func hashID(id string) idHash {
 // from the changelog written in the same transactions as the totals, with
 // every bucket whose end is > W - H, so the argument holds across restarts
 // and rebalances. A duplicate that IS too late never reaches the set: it
-// goes to the late topic, where reconciliation dedups it. Only O of the
-// required margin is slack (the argument needs H >= S + L); it covers the
-// watermark lag of the restore read position. QED.
+// goes to the late topic, where reconciliation dedups it. QED.
+//
+// The argument itself needs only H >= S + L; the required extra O keeps
+// the bound the same as the one the restore read position is derived
+// from (restore.go, changelogFrom), and costs O of memory.
 type dedupSet struct {
 	width   int64
 	buckets map[int64]map[idHash]struct{}
@@ -94,7 +96,13 @@ func (d *dedupSet) bucket(start int64, create bool) map[idHash]struct{} {
 		if !create {
 			return nil
 		}
-		b = make(map[idHash]struct{}, 64)
+		// Size a new bucket like the newest one, so a steady stream
+		// does not pay for map growth in every bucket.
+		hint := 64
+		if d.lastBucket != nil {
+			hint = max(hint, len(d.lastBucket))
+		}
+		b = make(map[idHash]struct{}, hint)
 		d.buckets[start] = b
 	}
 	d.lastStart, d.lastBucket = start, b

@@ -343,6 +343,11 @@ func gen(parts int32, n, first int, from, span int64) []tev {
 		key := fmt.Sprintf("k%d", id%13)
 		p := int32(id%13) % parts
 		ts := from + int64(i)*span/int64(n) - int64((id*7919)%3000) // jitter < 3s
+		if id%10 == 0 {
+			// A hot key split over every partition by its producers
+			// (record key "hot#N"): one total per partition.
+			key = "hot"
+		}
 		e := event.Event{ID: fmt.Sprintf("id-%d", id), Key: key, Type: types[id%2], Value: float64(id%5 + 1), TS: ts}
 		if id%3 == 0 {
 			e.Dims = []event.Dim{{Name: "country", Value: []string{"US", "DE"}[id%2]}, {Name: "device", Value: "ios"}}
@@ -370,4 +375,11 @@ func withDups(evs []tev, every, lag int) []tev {
 		}
 	}
 	return append(out, pending...)
+}
+
+func kgoLog() []kgo.Opt {
+	if os.Getenv("COUNTLAB_KGO_LOG") == "" {
+		return nil
+	}
+	return []kgo.Opt{kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelDebug, nil))}
 }

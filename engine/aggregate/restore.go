@@ -13,6 +13,20 @@ import (
 	"github.com/countlab/countlab/engine/total"
 )
 
+// ensureChangelogOnce runs ensureChangelog with a short-lived admin client.
+func (w *Worker) ensureChangelogOnce(ctx context.Context) error {
+	opts, err := w.cfg.conn.Opts()
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(append(opts, w.cfg.clientOpts...)...)
+	if err != nil {
+		return fmt.Errorf("aggregate: %w", err)
+	}
+	defer cl.Close()
+	return w.ensureChangelog(ctx, kadm.NewClient(cl))
+}
+
 // ensureChangelog creates the dedup changelog topic, partitioned like the
 // events topic, when it is missing (retention -1: restore reads it back).
 // It waits for the events topic to exist.
@@ -81,12 +95,24 @@ func (w *Worker) restore(ctx context.Context, adm *kadm.Client, ps []int32) (map
 	if err != nil {
 		return nil, fmt.Errorf("aggregate: list start offsets: %w", err)
 	}
+	from, err := w.changelogFrom(ctx, adm)
+	if err != nil {
+		return nil, err
+	}
 	consume := make(map[string]map[int32]kgo.Offset)
 	remaining := 0
 	for t, m := range ends {
 		for p, end := range m {
 			s, ok := starts.Lookup(t, p)
-			if !ok || s.Err != nil || s.Offset >= end {
+			if !ok || s.Err != nil {
+				continue
+			}
+			if t == w.cfg.changelog {
+				if f, ok := from[p]; ok && f > s.Offset {
+					s.Offset = f
+				}
+			}
+			if s.Offset >= end {
 				continue
 			}
 			if consume[t] == nil {
@@ -108,6 +134,7 @@ func (w *Worker) restore(ctx context.Context, adm *kadm.Client, ps []int32) (map
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 			kgo.KeepControlRecords(),
 			kgo.FetchMaxWait(100*time.Millisecond),
+			kgo.MetadataMinAge(250*time.Millisecond),
 		)
 		cl, err := kgo.NewClient(opts...)
 		if err != nil {
@@ -160,6 +187,49 @@ func (w *Worker) restore(ctx context.Context, adm *kadm.Client, ps []int32) (map
 	d := time.Since(start)
 	w.m.restoreTime.Observe(d.Seconds())
 	w.cfg.log.Info("restored partitions", "partitions", ps, "open_windows", windows, "took", d)
+	return out, nil
+}
+
+// changelogFrom is, per changelog partition, the first offset restore must
+// read. Changelog records carry the partition watermark W_r at their commit
+// as their timestamp (monotone, see commit.go). An id in a record with
+// watermark W_r has event time t <= (largest event time seen) <= W_r + O,
+// and restore needs only the ids whose bucket ends after W - H (W: the last
+// record's watermark; buckets start <= t and are width w long), so
+// t > W - H - w, hence W_r > W - H - O - w: every record with a timestamp
+// <= W - H - O - w holds no id still needed. The read starts at the first
+// record with a timestamp >= that bound (Kafka's ListOffsets by time), so
+// restore reads about one horizon of changelog, however long the history.
+func (w *Worker) changelogFrom(ctx context.Context, adm *kadm.Client) (map[int32]int64, error) {
+	if w.cfg.atLeastOnce {
+		return nil, nil
+	}
+	last, err := adm.ListMaxTimestampOffsets(ctx, w.cfg.changelog)
+	if err != nil {
+		return nil, fmt.Errorf("aggregate: list changelog max timestamps: %w", err)
+	}
+	out := make(map[int32]int64)
+	bounds := make(map[int64][]int32)
+	last.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset >= 0 && o.Timestamp >= 0 {
+			b := o.Timestamp - w.cfg.horizon - w.cfg.outOfOrder - w.dedupWidth
+			bounds[b] = append(bounds[b], o.Partition)
+		}
+	})
+	for b, ps := range bounds {
+		if b <= 0 {
+			continue // everything is needed
+		}
+		after, err := adm.ListOffsetsAfterMilli(ctx, b, w.cfg.changelog)
+		if err != nil {
+			return nil, fmt.Errorf("aggregate: list changelog offsets after %d: %w", b, err)
+		}
+		for _, p := range ps {
+			if o, ok := after.Lookup(w.cfg.changelog, p); ok && o.Err == nil && o.Offset >= 0 {
+				out[p] = o.Offset
+			}
+		}
+	}
 	return out, nil
 }
 

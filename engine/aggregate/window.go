@@ -13,6 +13,10 @@ import (
 type series struct {
 	typ, key, dims string
 	refs           int
+	// cache holds, per window size (index into the sizes), the window
+	// last counted into: events of a key mostly arrive in time order,
+	// so most events skip the window map lookup.
+	cache []*window
 }
 
 type winKey struct {
@@ -28,6 +32,7 @@ type window struct {
 	dirty   bool        // touched in the uncommitted batch
 	created bool        // created in the uncommitted batch
 	closing bool        // its Closed total is in the uncommitted batch
+	live    bool        // in the partition's window map
 	prev    total.Total // value at the last commit (when dirty && !created)
 }
 
@@ -108,16 +113,21 @@ func (p *partition) seriesByTotal(t *total.Total) *series {
 
 // add counts value v at event time ts into the window of each size.
 func (p *partition) add(s *series, ts int64, v float64, sizes []int64, lateness int64) {
-	for _, size := range sizes {
+	if len(s.cache) != len(sizes) {
+		s.cache = make([]*window, len(sizes))
+	}
+	for i, size := range sizes {
 		start := total.WindowStart(ts, size)
-		k := winKey{s, size, start}
-		w := p.windows[k]
+		w := s.cache[i]
+		if w == nil || !w.live || w.k.start != start {
+			w = p.windows[winKey{s, size, start}]
+		}
 		if w == nil {
-			w = &window{k: k, created: true, dirty: true, t: total.Total{
+			w = &window{k: winKey{s, size, start}, created: true, dirty: true, live: true, t: total.Total{
 				Key: s.key, Type: s.typ, DimSet: s.dims, Sub: int(p.id), Start: start, Size: size,
 			}}
 			s.refs++
-			p.windows[k] = w
+			p.windows[w.k] = w
 			p.dirty = append(p.dirty, w)
 			closeAt := start + size + lateness
 			p.closing[closeAt] = append(p.closing[closeAt], w)
@@ -126,6 +136,7 @@ func (p *partition) add(s *series, ts int64, v float64, sizes []int64, lateness 
 			w.prev = w.t
 			p.dirty = append(p.dirty, w)
 		}
+		s.cache[i] = w
 		w.t.Add(v)
 	}
 }
@@ -139,7 +150,7 @@ func (p *partition) install(t total.Total, lateness int64) {
 		return
 	}
 	s.refs++
-	w := &window{k: k, t: t}
+	w := &window{k: k, t: t, live: true}
 	p.windows[k] = w
 	closeAt := t.Start + t.Size + lateness
 	p.closing[closeAt] = append(p.closing[closeAt], w)
@@ -177,6 +188,7 @@ func (p *partition) rollback() {
 		if w.created {
 			if p.windows[w.k] == w {
 				delete(p.windows, w.k)
+				w.live = false
 				p.unref(w.k.s)
 			}
 		} else {
@@ -200,6 +212,7 @@ func (p *partition) committed(due []int64, horizon int64) {
 		for _, w := range p.closing[at] {
 			if p.windows[w.k] == w {
 				delete(p.windows, w.k)
+				w.live = false
 				p.unref(w.k.s)
 			}
 		}

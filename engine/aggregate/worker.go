@@ -43,6 +43,8 @@ import (
 // Source is the dead-letter source header value of the engine.
 const Source = "engine"
 
+var errNoState = errors.New("aggregate: no state for partition")
+
 // Worker is one aggregator worker (one consumer-group member).
 type Worker struct {
 	cfg        cfg
@@ -52,12 +54,12 @@ type Worker struct {
 
 	sess *kgo.GroupTransactSession // nil in at-least-once mode
 	cl   *kgo.Client
-	adm  *kadm.Client
 
 	parts map[int32]*partition
 
 	mu      sync.Mutex
 	pending []assignment
+	hotKeys []HotKey
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -72,6 +74,7 @@ type Worker struct {
 	bugN    int
 	sampleN uint
 
+	keyBuf     []byte
 	lastReport time.Time
 	hotLogged  map[string]bool
 
@@ -121,6 +124,16 @@ func New(opts ...Opt) (*Worker, error) {
 // given something that is not a Gatherer).
 func (w *Worker) Gatherer() prometheus.Gatherer { return w.gatherer }
 
+// HotKeys are the keys over the hot-key share of their partition's load
+// in the last report interval (about a second), hottest first per
+// partition. Producers split such keys ("KEY#N"); the engine needs no
+// change for that, as every total is per partition.
+func (w *Worker) HotKeys() []HotKey {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]HotKey(nil), w.hotKeys...)
+}
+
 // Ready is closed once the worker's first assignment is restored.
 func (w *Worker) Ready() <-chan struct{} { return w.ready }
 
@@ -144,6 +157,8 @@ func (w *Worker) clientOpts() ([]kgo.Opt, error) {
 		kgo.OnPartitionsLost(w.onRevoked),
 		kgo.OnOffsetsFetched(w.onFetched),
 		kgo.ProducerLinger(0),
+		// Topics this worker creates (the changelog) must be seen soon.
+		kgo.MetadataMinAge(250*time.Millisecond),
 		kgo.MaxBufferedRecords(1<<20),
 	)
 	if w.cfg.instanceID != "" {
@@ -160,9 +175,15 @@ func (w *Worker) clientOpts() ([]kgo.Opt, error) {
 
 // Run consumes, aggregates and produces until ctx is done (then it commits
 // the open batch and leaves the group) or a non-retryable error occurs.
+// Call it once per Worker.
 func (w *Worker) Run(ctx context.Context) error {
 	opts, err := w.clientOpts()
 	if err != nil {
+		return err
+	}
+	// Create the changelog topic before joining the group: the restore
+	// that runs on the first assignment reads it.
+	if err := w.ensureChangelogOnce(ctx); err != nil {
 		return err
 	}
 	if w.cfg.atLeastOnce {
@@ -176,27 +197,38 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("aggregate: %w", err)
 	}
-	w.adm = kadm.NewClient(w.cl)
 	defer w.close()
 	if w.sess != nil {
 		// Initialize the producer id now: with a predecessor's
 		// transactional id this aborts its open transaction at once,
-		// which the restore below would otherwise wait for until the
+		// which the restore would otherwise wait for until the
 		// transaction timeout.
 		if _, _, err := w.cl.ProducerID(ctx); err != nil {
 			return fmt.Errorf("aggregate: init producer id: %w", err)
 		}
 	}
-	if err := w.ensureChangelog(ctx, w.adm); err != nil {
-		return err
-	}
 	w.cfg.log.Info("engine worker starting", "group", w.cfg.group, "txn_id", w.cfg.txnID,
 		"exactly_once", !w.cfg.atLeastOnce, "events", w.cfg.topics.Events, "brokers", w.cfg.conn.String())
 	w.lastReport = time.Now()
 	next := time.Now().Add(w.cfg.commitInterval)
+	// Transactions end under their own deadline, not the run context: a
+	// stop request must not cut an EndTxn in half.
+	endCtx := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	}
+	stopped := func(err error) error {
+		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			w.cfg.log.Info("engine worker stopped", "while", err)
+			return nil
+		}
+		return err
+	}
 	for {
-		if err := w.applyPending(ctx); err != nil {
-			return err
+		ectx, cancel := endCtx()
+		_, err := w.applyPending(ectx)
+		cancel()
+		if err != nil {
+			return stopped(err)
 		}
 		if ctx.Err() != nil {
 			return w.shutdown()
@@ -212,17 +244,25 @@ func (w *Worker) Run(ctx context.Context) error {
 				w.cfg.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 			}
 		})
-		if err := w.applyPending(ctx); err != nil {
-			return err
-		}
-		if err := w.process(ctx, fs); err != nil {
-			return err
-		}
-		if now := time.Now(); !now.Before(next) {
-			if err := w.commit(ctx); err != nil {
-				return err
+		ectx, cancel = endCtx()
+		// Records polled before an abort rewound the client are
+		// dropped: the client delivers them again, in order.
+		var aborted bool
+		aborted, err = w.applyPending(ectx)
+		if err == nil && !aborted {
+			err = w.process(ctx, fs)
+			if errors.Is(err, errNoState) {
+				w.cfg.log.Error("records of a partition without restored state; aborting the batch", "err", err)
+				err = w.abort(ectx)
 			}
+		}
+		if err == nil && !time.Now().Before(next) {
+			err = w.commit(ectx)
 			next = time.Now().Add(w.cfg.commitInterval)
+		}
+		cancel()
+		if err != nil {
+			return stopped(err)
 		}
 	}
 }
@@ -266,7 +306,7 @@ func (w *Worker) onRevoked(_ context.Context, _ *kgo.Client, m map[string][]int3
 // partitions were fetched (stable: no transaction pending on them) and
 // before fetching begins: the state is restored here, so it is in place
 // before the first record of a partition is polled.
-func (w *Worker) onFetched(ctx context.Context, _ *kgo.Client, resp *kmsg.OffsetFetchResponse) error {
+func (w *Worker) onFetched(ctx context.Context, cl *kgo.Client, resp *kmsg.OffsetFetchResponse) error {
 	var ps []int32
 	collect := func(topic string, parts []int32) {
 		if topic == w.cfg.topics.Events {
@@ -292,7 +332,7 @@ func (w *Worker) onFetched(ctx context.Context, _ *kgo.Client, resp *kmsg.Offset
 			collect(t.Topic, parts)
 		}
 	}
-	st, err := w.restore(ctx, w.adm, ps)
+	st, err := w.restore(ctx, kadm.NewClient(cl), ps)
 	if err != nil {
 		w.cfg.log.Error("restore failed; rejoining", "partitions", ps, "err", err)
 		return err
@@ -308,15 +348,16 @@ func (w *Worker) onFetched(ctx context.Context, _ *kgo.Client, resp *kmsg.Offset
 // A change while a batch is open aborts the batch first (the session
 // aborts it anyway after a revoke; undoing it now keeps memory equal to
 // the committed state).
-func (w *Worker) applyPending(ctx context.Context) error {
+func (w *Worker) applyPending(ctx context.Context) (aborted bool, err error) {
 	w.mu.Lock()
 	pend := w.pending
 	w.pending = nil
 	w.mu.Unlock()
 	for _, a := range pend {
 		if w.batchOpen() {
+			aborted = true
 			if err := w.abort(ctx); err != nil {
-				return err
+				return aborted, err
 			}
 		}
 		for _, p := range a.revoke {
@@ -331,7 +372,7 @@ func (w *Worker) applyPending(ctx context.Context) error {
 			w.parts[p] = st
 		}
 	}
-	return nil
+	return aborted, nil
 }
 
 func (w *Worker) batchOpen() bool {
@@ -387,16 +428,11 @@ func (w *Worker) process(ctx context.Context, fs kgo.Fetches) error {
 		}
 		p := w.parts[ft.Partition]
 		if p == nil {
-			// Cannot happen (restore runs before fetching starts);
-			// restore here rather than count on an empty state.
-			w.cfg.log.Warn("records for a partition without state; restoring", "partition", ft.Partition)
-			var st map[int32]*partition
-			if st, err = w.restore(ctx, w.adm, []int32{ft.Partition}); err != nil {
-				return
-			}
-			p = st[ft.Partition]
-			p.m = w.m.forPartition(ft.Partition)
-			w.parts[ft.Partition] = p
+			// Cannot happen: restore runs before fetching starts and
+			// revoked partitions' records are never polled after
+			// the revoke. Never count them against an empty state.
+			err = fmt.Errorf("%w: partition %d", errNoState, ft.Partition)
+			return
 		}
 		p.wm.lastRecord = now
 		p.changed = true

@@ -276,3 +276,17 @@ func TestListenEmptyHostIsLoopback(t *testing.T) {
 		t.Fatalf("listening on %s, want 127.0.0.1", a)
 	}
 }
+
+func TestDataDirLocked(t *testing.T) {
+	dir := t.TempDir()
+	b := newTestBroker(t, DataDir(dir))
+	if b2, err := New(DataDir(dir)); err == nil {
+		b2.Close()
+		t.Fatal("a second broker opened a data dir in use")
+	} else if !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second broker on the same data dir: %v, want 'in use'", err)
+	}
+	b.Close()
+	b3 := newTestBroker(t, DataDir(dir))
+	b3.Close()
+}

@@ -4,17 +4,26 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// slogLogger sends kfake's log lines to a slog.Logger at their level.
-type slogLogger struct{ l *slog.Logger }
+// slogLogger sends kfake's log lines to a slog.Logger at their level, and
+// counts the errors.
+type slogLogger struct {
+	l    *slog.Logger
+	errs *errCounter
+}
+
+// errCounter counts the error lines kfake logged.
+type errCounter struct{ n atomic.Int64 }
 
 func (s slogLogger) Logf(level kfake.LogLevel, format string, args ...any) {
 	var sl slog.Level
 	switch level {
 	case kfake.LogLevelError:
+		s.errs.n.Add(1)
 		sl = slog.LevelError
 	case kfake.LogLevelWarn:
 		sl = slog.LevelWarn

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"log/slog"
-	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,8 +23,11 @@ import (
 //     timestamp, inTx flag), matched to batches by position.
 //   - seq_windows.json holds the idempotent producers' sequence windows; kfake
 //     writes it only on a clean Close.
+//   - pids.log is an append log of producer id entries (txnrecover.go).
 //
-// Two things go wrong after a crash, and both are fixed here:
+// The data dir holds the file countlab-clean-shutdown only between a clean
+// Close and the next New; without it, New repairs the dir. Three things go
+// wrong after a crash, and all are fixed here:
 //
 //  1. The sequence windows are stale (from the last clean Close, or empty),
 //     so kfake takes a retried batch that it had already written before the
@@ -37,6 +39,7 @@ import (
 //     then be read for the wrong batch (a transactional batch read as not
 //     transactional). Such a batch was never acknowledged, so we drop it
 //     from the .dat file.
+//  3. A transaction open at the crash has no marker (txnrecover.go).
 
 const (
 	cleanMarker    = "countlab-clean-shutdown"
@@ -49,21 +52,22 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// prepareDataDir creates dir, repairs it if the last run did not close it
-// cleanly, and marks it in use (not clean) until Close.
+// prepareDataDir repairs dir if the last run did not close it cleanly, and
+// marks it in use (not clean) until Close.
 func prepareDataDir(dir string, log *slog.Logger) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("broker: data dir: %w", err)
-	}
 	_, metaErr := os.Stat(filepath.Join(dir, "meta.json"))
 	_, cleanErr := os.Stat(filepath.Join(dir, cleanMarker))
-	if os.Getenv("NORECOVER") == "" && metaErr == nil && errors.Is(cleanErr, os.ErrNotExist) {
-		n, err := recoverDataDir(dir)
+	if metaErr == nil && errors.Is(cleanErr, os.ErrNotExist) {
+		rec, err := recoverDataDir(dir)
 		if err != nil {
 			return fmt.Errorf("broker: recover data dir %s after unclean shutdown: %w", dir, err)
 		}
 		log.Warn("broker: data dir was not closed cleanly; rebuilt producer sequence state from the log",
-			"data_dir", dir, "producer_windows", n)
+			"data_dir", dir, "producer_windows", rec.windows, "open_transactions", len(rec.txns))
+		for _, t := range rec.txns {
+			log.Warn("broker: finished a transaction left open by the crash",
+				"topic", t.topic, "partition", t.part, "producer_id", t.pid, "epoch", t.epoch, "commit", t.commit)
+		}
 	}
 	if err := os.Remove(filepath.Join(dir, cleanMarker)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("broker: data dir: %w", err)
@@ -91,70 +95,17 @@ func syncDir(dir string) error {
 	return errors.Join(d.Sync(), d.Close())
 }
 
-// seqWindows mirrors kfake's persistSeqWindows (version 1, entries format).
-type seqWindows struct {
-	Version int         `json:"version"`
-	Windows []seqWindow `json:"windows"`
-}
-
-type seqWindow struct {
-	PID     int64              `json:"pid"`
-	Topic   string             `json:"topic"`
-	Part    int32              `json:"partition"`
-	Entries [windowSize]seqEnt `json:"entries,omitempty"`
-	Count   uint8              `json:"count,omitempty"`
-	At      uint8              `json:"at"`
-	Epoch   int16              `json:"epoch"`
-	Seen    bool               `json:"seen,omitempty"`
-	NextSeq int32              `json:"next_seq,omitempty"`
-}
-
-type seqEnt struct {
-	FirstSeq int32 `json:"first_seq"`
-	NextSeq  int32 `json:"next_seq"`
-	Offset   int64 `json:"offset"`
-}
-
-type windowKey struct {
-	pid   int64
-	topic string
-	part  int32
-}
-
-// push applies one accepted batch the way kfake's pidwindow.pushAndValidate
-// does.
-func (w *seqWindow) push(epoch int16, firstSeq, numRecs int32, offset int64) {
-	next := int32((int64(firstSeq) + int64(numRecs)) % math.MaxInt32)
-	if !w.Seen || epoch != w.Epoch {
-		w.Seen, w.Epoch, w.NextSeq = true, epoch, next
-		w.Entries = [windowSize]seqEnt{{firstSeq, next, offset}}
-		w.At, w.Count = 1, 1
-		return
-	}
-	w.NextSeq = next
-	w.Entries[w.At] = seqEnt{firstSeq, next, offset}
-	w.At = (w.At + 1) % windowSize
-	if w.Count < windowSize {
-		w.Count++
-	}
-}
-
-func (w *seqWindow) lastOffset() int64 {
-	last := int64(-1)
-	for _, e := range w.Entries[:w.Count] {
-		last = max(last, e.Offset)
-	}
-	return last
-}
-
-// recoverDataDir repairs the segment files and rewrites seq_windows.json
-// from them. It returns the number of producer windows written.
-func recoverDataDir(dir string) (int, error) {
-	rebuilt := make(map[windowKey]*seqWindow)
+// recoverDataDir repairs the segment files, finishes the transactions that
+// were open at the crash, and rewrites seq_windows.json from the log.
+func recoverDataDir(dir string) (recovery, error) {
+	var rec recovery
+	windows := make(map[windowKey]*seqWindow)
+	markers := make(map[txnKey]bool)
 	pdirs, err := os.ReadDir(filepath.Join(dir, "partitions"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return 0, err
+		return rec, err
 	}
+	var scans []*partScan
 	for _, pd := range pdirs {
 		if !pd.IsDir() {
 			continue
@@ -163,46 +114,144 @@ func recoverDataDir(dir string) (int, error) {
 		if !ok {
 			continue
 		}
-		if err := scanPartition(filepath.Join(dir, "partitions", pd.Name()), topic, part, rebuilt); err != nil {
-			return 0, err
+		ps := &partScan{dir: filepath.Join(dir, "partitions", pd.Name()), topic: topic, part: part, lastBase: -1}
+		if err := ps.scan(windows, markers); err != nil {
+			return rec, fmt.Errorf("partition %s-%d: %w", topic, part, err)
 		}
+		scans = append(scans, ps)
 	}
-
-	path := filepath.Join(dir, seqWindowsFile)
-	var old seqWindows
-	if raw, err := os.ReadFile(path); err == nil {
-		if err := json.Unmarshal(raw, &old); err != nil {
-			return 0, fmt.Errorf("%s: %w", seqWindowsFile, err)
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return 0, err
+	if rec.txns, err = finishOpenTxns(dir, scans, markers); err != nil {
+		return rec, err
 	}
-	out := seqWindows{Version: seqWindowsVer}
-	for _, w := range old.Windows {
-		k := windowKey{w.PID, w.Topic, w.Part}
-		// A window saved at the last clean Close is newer than what the
-		// log holds only if the log lost those batches (compaction or
-		// retention): keep the saved one then.
-		if r, ok := rebuilt[k]; ok && r.lastOffset() >= w.lastOffset() {
-			continue
-		}
-		delete(rebuilt, k)
-		out.Windows = append(out.Windows, w)
-	}
-	for _, w := range rebuilt {
-		out.Windows = append(out.Windows, *w)
-	}
-	slices.SortFunc(out.Windows, func(a, b seqWindow) int {
-		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
-			return c
-		}
-		if a.Part != b.Part {
-			return int(a.Part - b.Part)
-		}
-		return int(a.PID - b.PID)
-	})
-	return len(out.Windows), writeFileAtomic(path, out)
+	rec.windows, err = writeSeqWindows(dir, windows)
+	return rec, err
 }
+
+// recovery says what recoverDataDir did.
+type recovery struct {
+	windows int          // producer sequence windows written
+	txns    []txnOutcome // transactions open at the crash, and how they ended
+}
+
+// partScan is what one partition's log holds at its end.
+type partScan struct {
+	dir, topic  string
+	part        int32
+	lastBase    int64           // base offset of the last segment, -1: none
+	next        int64           // offset of the next batch
+	leaderEpoch int32           // partition leader epoch of the last batch
+	open        map[int64]int16 // producer id -> epoch of its open transaction
+}
+
+// scan walks the partition's segments in offset order, drops a trailing
+// batch that has no index entry, pushes every idempotent data batch into
+// its producer's window, notes every transaction marker, and keeps the
+// transactions that have data but no marker yet.
+func (ps *partScan) scan(windows map[windowKey]*seqWindow, markers map[txnKey]bool) error {
+	ents, err := os.ReadDir(ps.dir)
+	if err != nil {
+		return err
+	}
+	var bases []int64
+	for _, e := range ents {
+		if n, ok := strings.CutSuffix(e.Name(), ".dat"); ok {
+			if b, err := strconv.ParseInt(n, 10, 64); err == nil {
+				bases = append(bases, b)
+			}
+		}
+	}
+	slices.Sort(bases)
+	ps.open = make(map[int64]int16)
+	for _, base := range bases {
+		ps.lastBase = base
+		datPath := filepath.Join(ps.dir, segmentName(base, ".dat"))
+		raw, err := os.ReadFile(datPath)
+		if err != nil {
+			return err
+		}
+		idxLen := int64(0)
+		if st, err := os.Stat(filepath.Join(ps.dir, segmentName(base, ".idx"))); err == nil {
+			idxLen = st.Size()
+		}
+		nIdx := int(idxLen / idxEntrySize)
+
+		pos, n := 0, 0
+		for pos+batchHeaderLen <= len(raw) {
+			size := 12 + int(int32(binary.BigEndian.Uint32(raw[pos+8:pos+12])))
+			if size < batchHeaderLen || pos+size > len(raw) {
+				break
+			}
+			b := raw[pos : pos+size]
+			if binary.BigEndian.Uint32(b[17:21]) != crc32.Checksum(b[21:], castagnoli) {
+				break
+			}
+			if n >= nIdx {
+				// Written, never acknowledged: its index entry is missing.
+				break
+			}
+			ps.batch(b, windows, markers)
+			pos += size
+			n++
+		}
+		if pos < len(raw) {
+			// kfake would truncate a corrupt tail itself; we also cut a
+			// batch whose index entry is missing.
+			if err := os.Truncate(datPath, int64(pos)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (ps *partScan) batch(b []byte, windows map[windowKey]*seqWindow, markers map[txnKey]bool) {
+	h := parseBatchHeader(b)
+	ps.next = h.baseOffset + int64(h.lastOffsetDelta) + 1
+	ps.leaderEpoch = h.leaderEpoch
+	switch {
+	case h.control():
+		delete(ps.open, h.pid)
+		k := txnKey{h.pid, h.epoch}
+		markers[k] = markers[k] || isCommitMarker(b)
+	case h.pid >= 0:
+		if h.transactional() {
+			if _, ok := ps.open[h.pid]; !ok {
+				ps.open[h.pid] = h.epoch
+			}
+		}
+		pushWindow(windows, h, ps.topic, ps.part)
+	}
+}
+
+// batchHeader is the fixed part of a v2 record batch.
+type batchHeader struct {
+	baseOffset      int64
+	leaderEpoch     int32
+	attrs           int16
+	lastOffsetDelta int32
+	pid             int64
+	epoch           int16
+	firstSeq        int32
+	numRecs         int32
+}
+
+func parseBatchHeader(b []byte) batchHeader {
+	return batchHeader{
+		baseOffset:      int64(binary.BigEndian.Uint64(b[0:8])),
+		leaderEpoch:     int32(binary.BigEndian.Uint32(b[12:16])),
+		attrs:           int16(binary.BigEndian.Uint16(b[21:23])),
+		lastOffsetDelta: int32(binary.BigEndian.Uint32(b[23:27])),
+		pid:             int64(binary.BigEndian.Uint64(b[43:51])),
+		epoch:           int16(binary.BigEndian.Uint16(b[51:53])),
+		firstSeq:        int32(binary.BigEndian.Uint32(b[53:57])),
+		numRecs:         int32(binary.BigEndian.Uint32(b[57:61])),
+	}
+}
+
+func (h batchHeader) control() bool       { return h.attrs&0x20 != 0 }
+func (h batchHeader) transactional() bool { return h.attrs&0x10 != 0 }
+
+func segmentName(base int64, ext string) string { return strconv.FormatInt(base, 10) + ext }
 
 func writeFileAtomic(path string, v any) error {
 	data, err := json.Marshal(v)
@@ -242,84 +291,4 @@ func parsePartDir(name string) (string, int32, bool) {
 		return "", 0, false
 	}
 	return topic, int32(p), true
-}
-
-// scanPartition walks the partition's segments in offset order, drops a
-// trailing batch that has no index entry, and pushes every idempotent data
-// batch into its producer's window.
-func scanPartition(pdir, topic string, part int32, windows map[windowKey]*seqWindow) error {
-	ents, err := os.ReadDir(pdir)
-	if err != nil {
-		return err
-	}
-	var bases []int64
-	for _, e := range ents {
-		if n, ok := strings.CutSuffix(e.Name(), ".dat"); ok {
-			if b, err := strconv.ParseInt(n, 10, 64); err == nil {
-				bases = append(bases, b)
-			}
-		}
-	}
-	slices.Sort(bases)
-	for _, base := range bases {
-		datPath := filepath.Join(pdir, strconv.FormatInt(base, 10)+".dat")
-		raw, err := os.ReadFile(datPath)
-		if err != nil {
-			return err
-		}
-		idxLen := int64(0)
-		if st, err := os.Stat(filepath.Join(pdir, strconv.FormatInt(base, 10)+".idx")); err == nil {
-			idxLen = st.Size()
-		}
-		nIdx := int(idxLen / idxEntrySize)
-
-		pos, n := 0, 0
-		for pos+batchHeaderLen <= len(raw) {
-			size := 12 + int(int32(binary.BigEndian.Uint32(raw[pos+8:pos+12])))
-			if size < batchHeaderLen || pos+size > len(raw) {
-				break
-			}
-			b := raw[pos : pos+size]
-			if binary.BigEndian.Uint32(b[17:21]) != crc32.Checksum(b[21:], castagnoli) {
-				break
-			}
-			if n >= nIdx {
-				// Written, never acknowledged: its index entry is missing.
-				break
-			}
-			pushBatch(b, topic, part, windows)
-			pos += size
-			n++
-		}
-		if pos < len(raw) {
-			// kfake would truncate a corrupt tail itself; we also cut a
-			// batch whose index entry is missing.
-			if err := os.Truncate(datPath, int64(pos)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func pushBatch(b []byte, topic string, part int32, windows map[windowKey]*seqWindow) {
-	attrs := int16(binary.BigEndian.Uint16(b[21:23]))
-	if attrs&0x20 != 0 { // control batch: transaction marker, no sequence
-		return
-	}
-	baseOffset := int64(binary.BigEndian.Uint64(b[0:8]))
-	pid := int64(binary.BigEndian.Uint64(b[43:51]))
-	epoch := int16(binary.BigEndian.Uint16(b[51:53]))
-	firstSeq := int32(binary.BigEndian.Uint32(b[53:57]))
-	numRecs := int32(binary.BigEndian.Uint32(b[57:61]))
-	if pid < 0 || firstSeq < 0 {
-		return
-	}
-	k := windowKey{pid, topic, part}
-	w := windows[k]
-	if w == nil {
-		w = &seqWindow{PID: pid, Topic: topic, Part: part}
-		windows[k] = w
-	}
-	w.push(epoch, firstSeq, numRecs, baseOffset)
 }

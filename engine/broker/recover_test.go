@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"encoding/binary"
 	"hash/crc32"
 	"os"
 	"testing"
@@ -227,4 +228,145 @@ func TestSeqWindowPush(t *testing.T) {
 	if w.Count != 1 || w.NextSeq != 4 || w.Epoch != 1 || w.At != 1 {
 		t.Fatalf("window after epoch bump: %+v", w)
 	}
+}
+
+// TestCrashImageKeepsTransactions: after a crash (a copy of the live data
+// dir), committed transactions are visible under read_committed, aborted
+// ones are not, the transaction open at the crash is aborted, and the
+// transactional id commits again.
+func TestCrashImageKeepsTransactions(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	b := newTestBroker(t, DataDir(dir), Partitions(2))
+	topic := b.Topics().Aggregates
+	const txid = "countlab-crash-tx"
+	cl := newClient(t, b.Addrs(), kgo.TransactionalID(txid), kgo.DefaultProduceTopic(topic))
+
+	var committed []rec
+	begin := func() {
+		t.Helper()
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatalf("begin: %v", err)
+		}
+	}
+	end := func(rs []rec, commit bool) {
+		t.Helper()
+		if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatalf("end txn: %v", err)
+		}
+		if commit {
+			committed = append(committed, rs...)
+		}
+	}
+	begin()
+	end(produce(t, ctx, cl, topic, "commit1", 300), true)
+	begin()
+	end(produce(t, ctx, cl, topic, "abort1", 200), false)
+	begin()
+	end(produce(t, ctx, cl, topic, "commit2", 100), true)
+	begin()
+	produce(t, ctx, cl, topic, "open", 50) // acknowledged, never committed
+
+	crashed := t.TempDir()
+	if err := os.CopyFS(crashed, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	addrs := b.Addrs()
+	b.Close()
+
+	// The restarted broker, on the same address: the producer that had
+	// the transaction open (a zombie now) cannot commit it.
+	b2 := newTestBroker(t, DataDir(crashed), Partitions(2), Listen(addrs...))
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err == nil {
+		t.Fatal("the transaction open at the crash committed after it")
+	} else {
+		t.Logf("commit of the transaction open at the crash: %v", err)
+	}
+	cl.Close()
+	got := readAll(t, addrs, topic, len(committed), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	equalRecs(t, "read_committed after crash", got, committed)
+
+	cl = newClient(t, b2.Addrs(), kgo.TransactionalID(txid), kgo.DefaultProduceTopic(topic))
+	begin()
+	end(produce(t, ctx, cl, topic, "commit3", 20), true)
+	got = readAll(t, addrs, topic, len(committed), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	equalRecs(t, "read_committed after crash and another commit", got, committed)
+}
+
+// TestCrashMidCommitCompletes: a crash while the commit markers are being
+// written leaves the transaction committed in some partitions and open in
+// others; recovery completes the commit everywhere.
+func TestCrashMidCommitCompletes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	b := newTestBroker(t, DataDir(dir), Partitions(2))
+	topic := b.Topics().Aggregates
+	cl := newClient(t, b.Addrs(), kgo.TransactionalID("countlab-midcommit"), kgo.DefaultProduceTopic(topic))
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	want := produce(t, ctx, cl, topic, "c", 200)
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	parts := map[int32]bool{}
+	for _, r := range want {
+		parts[r.Part] = true
+	}
+	if len(parts) != 2 {
+		t.Fatalf("transaction touched %d partitions, want 2", len(parts))
+	}
+	crashed := t.TempDir()
+	if err := os.CopyFS(crashed, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	b.Close()
+
+	// Undo what the commit wrote after the first partition's marker: the
+	// second partition's marker and the endtx and init entries of pids.log.
+	pdir := crashed + "/partitions/" + topic + "-1"
+	raw, err := os.ReadFile(pdir + "/0.dat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := 0
+	for pos := 0; pos < len(raw); {
+		last = pos
+		pos += 12 + int(binary.BigEndian.Uint32(raw[pos+8:]))
+	}
+	if h := parseBatchHeader(raw[last:]); !h.control() || !isCommitMarker(raw[last:]) {
+		t.Fatalf("last batch of partition 1 is not a commit marker: %+v", h)
+	}
+	cut := func(path string, size int64) {
+		t.Helper()
+		if err := os.Truncate(path, size); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cut(pdir+"/0.dat", int64(last))
+	st, err := os.Stat(pdir + "/0.idx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut(pdir+"/0.idx", st.Size()-idxEntrySize)
+	plog, err := os.ReadFile(crashed + "/pids.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := readLogEntries(plog)
+	if len(entries) < 3 {
+		t.Fatalf("pids.log has %d entries, want init, endtx, init", len(entries))
+	}
+	keep := 0
+	for _, e := range entries[:len(entries)-2] {
+		keep += logEntryHeader + len(e)
+	}
+	cut(crashed+"/pids.log", int64(keep))
+
+	b2 := newTestBroker(t, DataDir(crashed), Partitions(2))
+	got := readAll(t, b2.Addrs(), topic, len(want), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	equalRecs(t, "read_committed after a crash mid-commit", got, want)
 }

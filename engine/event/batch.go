@@ -24,8 +24,11 @@ import (
 // parsed (not an array, truncated, an element that is not JSON at all): then
 // fn has been called for the elements before the broken one.
 func DecodeJSONBatch(b []byte, fn func(i int, raw []byte, e *Event, err error)) error {
-	d := getJSONDecoder(b)
-	defer putJSONDecoder(d)
+	if len(b) > maxInput {
+		return tooLarge(len(b))
+	}
+	var d jsonDecoder
+	d.b = b
 	d.ws()
 	if d.i >= len(b) || b[d.i] != '[' {
 		if d.i >= len(b) {

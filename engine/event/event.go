@@ -5,8 +5,10 @@
 // to one counted key (a video, an ad, a URL) at one event time. On Kafka an
 // event is one record whose key is the counted key and whose value is the
 // event encoded as JSON (for any client: curl, kcat, k6) or as protobuf (see
-// event.proto; compact and fast). Decode tells the two apart by the first
-// non-space byte: JSON starts with '{', protobuf never does.
+// event.proto; compact and fast). Decode tells the two apart: JSON starts
+// with '{' (perhaps after whitespace), a protobuf Event never does (Decode
+// documents the one subtle case). Batches (the ingest gateway's bodies) are
+// a JSON array of events or a protobuf EventBatch.
 //
 // A record that decodes as neither, or that fails validation, is a
 // malformed event: it is never counted, and it goes to the dead-letter

@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -145,9 +146,40 @@ func FuzzDecodeJSONBatch(f *testing.F) {
 		if err == nil && !json.Valid(b) {
 			t.Fatalf("DecodeJSONBatch(%q) accepts invalid JSON", b)
 		}
-		var arr []json.RawMessage
-		if err != nil && json.Unmarshal(b, &arr) == nil {
+		var arr []json.RawMessage // stays nil for "null", which is not a batch
+		if err != nil && json.Unmarshal(b, &arr) == nil && arr != nil {
 			t.Fatalf("DecodeJSONBatch(%q) = %v; encoding/json parses the array", b, err)
+		}
+	})
+}
+
+// FuzzDecodeProtoBatch: never panics; each event decodes alone as it did
+// in the batch; a batch the protobuf library parses is not rejected unless
+// for a wrong wire type.
+func FuzzDecodeProtoBatch(f *testing.F) {
+	ex := exampleEvent()
+	f.Add(AppendProtoBatch(nil, []Event{ex, {ID: "b"}, {}}))
+	f.Add([]byte{0x0a, 0x02, 0x08, 0x01, 0x10, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n := 0
+		err := DecodeProtoBatch(b, func(i int, raw []byte, e *Event, err error) {
+			if i != n {
+				t.Fatalf("index %d, want %d", i, n)
+			}
+			n++
+			var alone Event
+			aloneErr := DecodeProto(raw, &alone)
+			if (err == nil) != (aloneErr == nil) || err == nil && !sameEvent(e, &alone) {
+				t.Fatalf("event %d %x: in batch %s, %v; alone %s, %v", i, raw, describe(e), err, describe(&alone), aloneErr)
+			}
+		})
+		var m eventpb.EventBatch
+		libErr := proto.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(b, &m)
+		if err == nil && libErr == nil && n != len(m.Events) {
+			t.Fatalf("DecodeProtoBatch(%x) gave %d events, proto.Unmarshal %d", b, n, len(m.Events))
+		}
+		if err != nil && libErr == nil && !strings.Contains(err.Error(), "wire type") {
+			t.Fatalf("DecodeProtoBatch(%x) = %v; proto.Unmarshal parses it", b, err)
 		}
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 )
 
@@ -35,41 +34,40 @@ const (
 
 const knownFields = "the fields are id, key, type, value, ts, dims"
 
-// span is a string's place in a decoder's string buffer.
-type span struct{ lo, hi int }
-
 type dimSpan struct{ name, value span }
 
-// jsonDecoder decodes one event object. Every string of the event is
-// unescaped into one buffer, which becomes one string at the end: one
-// allocation for all of them. Decoders are pooled: the buffers escape (they
-// are written through a pointer), so a stack decoder would be moved to the
-// heap on every call.
+// jsonDecoder decodes one event object. It lives on the caller's stack:
+// strings are found in place (or unescaped into esc), and all the strings
+// of an event are copied into one new string at the end: one allocation.
 type jsonDecoder struct {
 	jsonScanner
 	id, key, typ span
-	dims         []dimSpan
+	ndims        int
+	dimArr       [8]dimSpan
+	moreDims     []dimSpan // dims beyond len(dimArr)
 }
 
-var jsonDecoders = sync.Pool{New: func() any {
-	return &jsonDecoder{jsonScanner: jsonScanner{buf: make([]byte, 0, 256)}, dims: make([]dimSpan, 0, 16)}
-}}
-
-func getJSONDecoder(b []byte) *jsonDecoder {
-	d := jsonDecoders.Get().(*jsonDecoder)
-	d.b, d.i = b, 0
-	return d
-}
-
-// maxPooledBuf bounds the buffers a pooled decoder keeps.
-const maxPooledBuf = 64 << 10
-
-func putJSONDecoder(d *jsonDecoder) {
-	d.b = nil
-	if cap(d.buf) > maxPooledBuf || cap(d.dims) > maxPooledBuf/32 {
-		return
+func (d *jsonDecoder) addDim(ds dimSpan) {
+	if d.ndims < len(d.dimArr) {
+		d.dimArr[d.ndims] = ds
+	} else {
+		d.moreDims = append(d.moreDims, ds)
 	}
-	jsonDecoders.Put(d)
+	d.ndims++
+}
+
+func (d *jsonDecoder) dim(i int) dimSpan {
+	if i < len(d.dimArr) {
+		return d.dimArr[i]
+	}
+	return d.moreDims[i-len(d.dimArr)]
+}
+
+// maxInput is the largest input the decoders take (offsets are int32).
+const maxInput = math.MaxInt32
+
+func tooLarge(n int) error {
+	return errorf("event", strconv.Itoa(n)+" bytes is too large to decode")
 }
 
 // DecodeJSON decodes the JSON event b into e, overwriting all of e and
@@ -77,8 +75,11 @@ func putJSONDecoder(d *jsonDecoder) {
 // whitespace. e's strings do not refer to b. On error, e is unspecified and
 // the error is an *Error.
 func DecodeJSON(b []byte, e *Event) error {
-	d := getJSONDecoder(b)
-	defer putJSONDecoder(d)
+	if len(b) > maxInput {
+		return tooLarge(len(b))
+	}
+	var d jsonDecoder
+	d.b = b
 	if err := d.event(e); err != nil {
 		return err
 	}
@@ -91,8 +92,9 @@ func DecodeJSON(b []byte, e *Event) error {
 
 // event decodes the object at d.i into e.
 func (d *jsonDecoder) event(e *Event) error {
-	d.buf = d.buf[:0]
-	d.dims = d.dims[:0]
+	d.esc = d.esc[:0]
+	d.ndims = 0
+	d.moreDims = d.moreDims[:0]
 	d.id, d.key, d.typ = span{}, span{}, span{}
 	value, ts := 1.0, int64(0)
 	var seen uint8
@@ -113,12 +115,12 @@ func (d *jsonDecoder) event(e *Event) error {
 		if d.i >= len(d.b) || d.b[d.i] != '"' {
 			return d.syntaxErr("'\"' starting a field name")
 		}
-		mark := len(d.buf)
-		if err := d.str(); err != nil {
+		nameSpan, err := d.str()
+		if err != nil {
 			return err
 		}
 		var f uint8
-		switch string(d.buf[mark:]) {
+		switch name := d.bytes(nameSpan); string(name) {
 		case "id":
 			f = fieldID
 		case "key":
@@ -132,10 +134,9 @@ func (d *jsonDecoder) event(e *Event) error {
 		case "dims":
 			f = fieldDims
 		default:
-			return unknownField(string(d.buf[mark:]))
+			return unknownField(string(name))
 		}
 		name := fieldNames[f]
-		d.buf = d.buf[:mark]
 		if seen&f != 0 {
 			return errorf(name, "field given twice; give it once")
 		}
@@ -149,7 +150,6 @@ func (d *jsonDecoder) event(e *Event) error {
 		if d.i >= len(d.b) {
 			return d.syntaxErr("a value")
 		}
-		var err error
 		if d.b[d.i] == 'n' {
 			err = d.literal("null")
 		} else {
@@ -209,18 +209,41 @@ func unknownField(name string) error {
 
 // finish sets e from the decoded spans.
 func (d *jsonDecoder) finish(e *Event, value float64, ts int64) error {
-	s := string(d.buf)
-	e.ID = s[d.id.lo:d.id.hi]
-	e.Key = s[d.key.lo:d.key.hi]
-	e.Type = s[d.typ.lo:d.typ.hi]
+	n := d.id.len() + d.key.len() + d.typ.len()
+	for i := range d.ndims {
+		ds := d.dim(i)
+		n += ds.name.len() + ds.value.len()
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	sb.Write(d.bytes(d.id))
+	sb.Write(d.bytes(d.key))
+	sb.Write(d.bytes(d.typ))
+	for i := range d.ndims {
+		ds := d.dim(i)
+		sb.Write(d.bytes(ds.name))
+		sb.Write(d.bytes(ds.value))
+	}
+	all := sb.String()
+	off := 0
+	next := func(sp span) string {
+		s := all[off : off+sp.len()]
+		off += sp.len()
+		return s
+	}
+	e.ID = next(d.id)
+	e.Key = next(d.key)
+	e.Type = next(d.typ)
 	e.Value = value
 	e.TS = ts
 	e.Dims = e.Dims[:0]
-	if len(d.dims) == 0 {
+	if d.ndims == 0 {
 		return nil
 	}
-	for _, ds := range d.dims {
-		e.Dims = append(e.Dims, Dim{Name: s[ds.name.lo:ds.name.hi], Value: s[ds.value.lo:ds.value.hi]})
+	for i := range d.ndims {
+		ds := d.dim(i)
+		name := next(ds.name)
+		e.Dims = append(e.Dims, Dim{Name: name, Value: next(ds.value)})
 	}
 	if dup := sortDims(e.Dims); dup >= 0 {
 		return errorf(dimField(e.Dims[dup].Name), "dimension name "+quote(e.Dims[dup].Name)+" given twice; give it once")
@@ -250,14 +273,12 @@ func sortDims(dims []Dim) int {
 	return -1
 }
 
-// stringField scans a string value into the buffer.
+// stringField scans a string value.
 func (d *jsonDecoder) stringField(name string) (span, error) {
 	if d.b[d.i] != '"' {
 		return span{}, errorf(name, "must be a JSON string, got "+quoteByte(d.b[d.i])+" at byte "+strconv.Itoa(d.i))
 	}
-	lo := len(d.buf)
-	err := d.str()
-	return span{lo, len(d.buf)}, err
+	return d.str()
 }
 
 func (d *jsonDecoder) value() (float64, error) {
@@ -297,14 +318,12 @@ func (d *jsonDecoder) ts() (int64, error) {
 	start := d.i
 	switch c := d.b[d.i]; {
 	case c == '"':
-		mark := len(d.buf)
-		if err := d.str(); err != nil {
+		sp, err := d.str()
+		if err != nil {
 			return 0, err
 		}
-		ts, ok := parseRFC3339(d.buf[mark:])
-		got := d.buf[mark:]
-		d.buf = d.buf[:mark]
-		if ok {
+		got := d.bytes(sp)
+		if ts, ok := parseRFC3339(got); ok {
 			return ts, nil
 		}
 		return 0, tsError(quote(string(got)))
@@ -350,11 +369,10 @@ func (d *jsonDecoder) dimsObject() error {
 			return d.syntaxErr("'\"' starting a dimension name")
 		}
 		var ds dimSpan
-		ds.name.lo = len(d.buf)
-		if err := d.str(); err != nil {
+		var err error
+		if ds.name, err = d.str(); err != nil {
 			return err
 		}
-		ds.name.hi = len(d.buf)
 		d.ws()
 		if d.i >= len(d.b) || d.b[d.i] != ':' {
 			return d.syntaxErr("':' after a dimension name")
@@ -365,15 +383,13 @@ func (d *jsonDecoder) dimsObject() error {
 			return d.syntaxErr("a dimension value")
 		}
 		if d.b[d.i] != '"' {
-			name := string(d.buf[ds.name.lo:ds.name.hi])
+			name := string(d.bytes(ds.name))
 			return errorf(dimField(name), "dimension "+quote(name)+" must have a JSON string value, got "+quoteByte(d.b[d.i])+" at byte "+strconv.Itoa(d.i))
 		}
-		ds.value.lo = len(d.buf)
-		if err := d.str(); err != nil {
+		if ds.value, err = d.str(); err != nil {
 			return err
 		}
-		ds.value.hi = len(d.buf)
-		d.dims = append(d.dims, ds)
+		d.addDim(ds)
 		d.ws()
 		if d.i < len(d.b) && d.b[d.i] == ',' {
 			d.i++

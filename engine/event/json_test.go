@@ -1,9 +1,11 @@
 package event
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"math"
+	"math/bits"
 	"strings"
 	"testing"
 )
@@ -182,6 +184,23 @@ func TestAppendJSONMatchesStdlibFloats(t *testing.T) {
 		want, _ := json.Marshal(v)
 		if got := appendJSONFloat(nil, v); string(got) != string(want) {
 			t.Errorf("appendJSONFloat(%v) = %s, encoding/json %s", v, got, want)
+		}
+	}
+}
+
+func TestSpecialBytes(t *testing.T) {
+	plain := func(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
+	for c := range 256 {
+		for pos := range 8 {
+			var w [8]byte
+			for k := range w {
+				w[k] = 'a'
+			}
+			w[pos] = byte(c)
+			m := specialBytes(binary.LittleEndian.Uint64(w[:]))
+			if plain(byte(c)) != (m == 0) || m != 0 && bits.TrailingZeros64(m)>>3 != pos {
+				t.Fatalf("specialBytes(%q) = %#x", w, m)
+			}
 		}
 	}
 }

@@ -1,20 +1,40 @@
 package event
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
 // jsonScanner is a small JSON scanner over b from offset i: whitespace,
-// strings (unescaped into buf), numbers, literals, and skipping any value.
-// It accepts exactly RFC 8259 JSON, like encoding/json, and unescapes
-// strings the way encoding/json does (invalid UTF-8 and unpaired surrogates
-// become U+FFFD).
+// strings, numbers, literals, and skipping any value. It accepts exactly
+// RFC 8259 JSON, like encoding/json, and unescapes strings the way
+// encoding/json does (invalid UTF-8 and unpaired surrogates become U+FFFD).
 type jsonScanner struct {
-	b   []byte
-	i   int
-	buf []byte
+	b []byte
+	i int
+	// esc holds the values of strings that needed unescaping; the others
+	// are read from b where they are.
+	esc []byte
+}
+
+// span is where a scanned string's value is: b[lo:hi], or esc[lo:hi] when
+// it had to be unescaped.
+type span struct {
+	lo, hi int32
+	esc    bool
+}
+
+func (sp span) len() int { return int(sp.hi - sp.lo) }
+
+// bytes is the value of the string at sp.
+func (s *jsonScanner) bytes(sp span) []byte {
+	if sp.esc {
+		return s.esc[sp.lo:sp.hi]
+	}
+	return s.b[sp.lo:sp.hi]
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
@@ -36,54 +56,93 @@ func (s *jsonScanner) syntaxErr(expected string) error {
 	return errorf("json", "invalid character "+quoteByte(s.b[s.i])+at+", expected "+expected)
 }
 
-// str scans the string at s.i, which must be '"', and appends its value to
-// s.buf.
-func (s *jsonScanner) str() error {
+// strPlain[c] reports that c stands for itself in a JSON string: printable
+// ASCII other than '"' and '\\'.
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// specialBytes flags (with its high bit) each byte of the 8 in x that is
+// not plain in a JSON string: '"', '\\', < 0x20 or >= 0x80. The lowest flag
+// is exact; flags above it may be false (borrows), which str never reads.
+func specialBytes(x uint64) uint64 {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (lsb * '"')
+	bs := x ^ (lsb * '\\')
+	return ((x-lsb*0x20)&^x | (q-lsb)&^q | (bs-lsb)&^bs | x) & msb
+}
+
+// str scans the string at s.i, which must be '"', and returns where its
+// value is.
+func (s *jsonScanner) str() (span, error) {
 	b := s.b
 	i := s.i + 1
 	start := i
-	// Fast path: printable ASCII without escapes.
-	for ; i < len(b); i++ {
-		c := b[i]
-		if c == '"' {
-			s.buf = append(s.buf, b[start:i]...)
-			s.i = i + 1
-			return nil
+	// Fast path: no escapes, valid UTF-8: the value is in b.
+	for {
+		for i+8 <= len(b) {
+			if m := specialBytes(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
 		}
-		if c < 0x20 || c == '\\' || c >= utf8.RuneSelf {
+		for i < len(b) && strPlain[b[i]] {
+			i++
+		}
+		if i >= len(b) {
 			break
 		}
+		c := b[i]
+		if c == '"' {
+			s.i = i + 1
+			return span{lo: int32(start), hi: int32(i)}, nil
+		}
+		if c < utf8.RuneSelf {
+			break // '\\' or a control character
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			break
+		}
+		i += n
 	}
-	s.buf = append(s.buf, b[start:i]...)
+	esc := s.esc
+	lo := len(esc)
+	esc = append(esc, b[start:i]...)
 	for i < len(b) {
 		c := b[i]
 		switch {
 		case c == '"':
+			s.esc = esc
 			s.i = i + 1
-			return nil
+			return span{lo: int32(lo), hi: int32(len(esc)), esc: true}, nil
 		case c == '\\':
 			if i+1 >= len(b) {
 				s.i = len(b)
-				return s.syntaxErr("an escape sequence")
+				return span{}, s.syntaxErr("an escape sequence")
 			}
 			switch b[i+1] {
 			case '"', '\\', '/':
-				s.buf = append(s.buf, b[i+1])
+				esc = append(esc, b[i+1])
 			case 'b':
-				s.buf = append(s.buf, '\b')
+				esc = append(esc, '\b')
 			case 'f':
-				s.buf = append(s.buf, '\f')
+				esc = append(esc, '\f')
 			case 'n':
-				s.buf = append(s.buf, '\n')
+				esc = append(esc, '\n')
 			case 'r':
-				s.buf = append(s.buf, '\r')
+				esc = append(esc, '\r')
 			case 't':
-				s.buf = append(s.buf, '\t')
+				esc = append(esc, '\t')
 			case 'u':
 				r := hex4(b, i+2)
 				if r < 0 {
 					s.i = i
-					return errorf("json", "invalid \\u escape at byte "+strconv.Itoa(i)+", expected \\u and four hex digits")
+					return span{}, errorf("json", "invalid \\u escape at byte "+strconv.Itoa(i)+", expected \\u and four hex digits")
 				}
 				i += 6
 				if utf16.IsSurrogate(r) {
@@ -98,31 +157,31 @@ func (s *jsonScanner) str() error {
 						r = utf8.RuneError
 					}
 				}
-				s.buf = utf8.AppendRune(s.buf, r)
+				esc = utf8.AppendRune(esc, r)
 				continue
 			default:
 				s.i = i
-				return errorf("json", "invalid escape "+strconv.Quote(string(b[i:i+2]))+" at byte "+strconv.Itoa(i)+`, expected one of \" \\ \/ \b \f \n \r \t \uXXXX`)
+				return span{}, errorf("json", "invalid escape "+strconv.Quote(string(b[i:i+2]))+" at byte "+strconv.Itoa(i)+`, expected one of \" \\ \/ \b \f \n \r \t \uXXXX`)
 			}
 			i += 2
 		case c < 0x20:
 			s.i = i
-			return errorf("json", "control character "+quoteByte(c)+" in a string at byte "+strconv.Itoa(i)+", escape it (\\n, \\t, \\u00XX)")
+			return span{}, errorf("json", "control character "+quoteByte(c)+" in a string at byte "+strconv.Itoa(i)+", escape it (\\n, \\t, \\u00XX)")
 		case c < utf8.RuneSelf:
-			s.buf = append(s.buf, c)
+			esc = append(esc, c)
 			i++
 		default:
 			r, n := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && n == 1 {
-				s.buf = append(s.buf, "\uFFFD"...)
+				esc = append(esc, "\uFFFD"...)
 			} else {
-				s.buf = append(s.buf, b[i:i+n]...)
+				esc = append(esc, b[i:i+n]...)
 			}
 			i += n
 		}
 	}
 	s.i = len(b)
-	return s.syntaxErr(`'"' closing the string`)
+	return span{}, s.syntaxErr(`'"' closing the string`)
 }
 
 // hex4 is the value of the four hex digits at b[i:], or -1.
@@ -329,9 +388,9 @@ func (s *jsonScanner) skipString() error {
 			return nil
 		case c == '\\', c < 0x20:
 			// Rare: let str check the escapes, then drop the value.
-			mark := len(s.buf)
-			err := s.str()
-			s.buf = s.buf[:mark]
+			mark := len(s.esc)
+			_, err := s.str()
+			s.esc = s.esc[:mark]
 			return err
 		}
 	}

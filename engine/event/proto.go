@@ -100,6 +100,9 @@ func wireTypeErr(field string, got, want protowire.Type) error {
 // all of e and reusing e.Dims' array. e's strings do not refer to b. On
 // error, e is unspecified and the error is an *Error.
 func DecodeProto(b []byte, e *Event) error {
+	if len(b) > maxInput {
+		return tooLarge(len(b))
+	}
 	var (
 		id, key, typ span
 		value        = 1.0
@@ -123,16 +126,16 @@ func DecodeProto(b []byte, e *Event) error {
 			if !ok {
 				return protoErr(tagAt, "truncated field "+protoFieldNames[num])
 			}
-			if !utf8.Valid(b[lo:hi]) {
+			if !validUTF8(b[lo:hi]) {
 				return errorf(protoFieldNames[num], "not valid UTF-8")
 			}
 			switch num {
 			case 1:
-				id = span{lo, hi}
+				id = span{lo: int32(lo), hi: int32(hi)}
 			case 2:
-				key = span{lo, hi}
+				key = span{lo: int32(lo), hi: int32(hi)}
 			case 3:
-				typ = span{lo, hi}
+				typ = span{lo: int32(lo), hi: int32(hi)}
 			}
 			i = hi
 		case 4:
@@ -173,8 +176,8 @@ func DecodeProto(b []byte, e *Event) error {
 	total, lo, hi := 0, len(b), 0
 	cover := func(s span) {
 		if s.hi > s.lo {
-			total += s.hi - s.lo
-			lo, hi = min(lo, s.lo), max(hi, s.hi)
+			total += s.len()
+			lo, hi = min(lo, int(s.lo)), max(hi, int(s.hi))
 		}
 	}
 	cover(id)
@@ -194,7 +197,7 @@ func DecodeProto(b []byte, e *Event) error {
 		case s.hi == s.lo:
 			return ""
 		case compact:
-			return all[s.lo-lo : s.hi-lo]
+			return all[int(s.lo)-lo : int(s.hi)-lo]
 		}
 		return string(b[s.lo:s.hi])
 	}
@@ -214,6 +217,16 @@ func DecodeProto(b []byte, e *Event) error {
 		e.Dims = lastOfEachName(e.Dims)
 	}
 	return nil
+}
+
+// validUTF8 is utf8.Valid, without the call for short ASCII strings.
+func validUTF8(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return utf8.Valid(b)
+		}
+	}
+	return true
 }
 
 // lastOfEachName keeps, of sorted dims with equal names in their original
@@ -255,16 +268,16 @@ func protoDimEntry(b []byte, lo, hi int) (dimSpan, error) {
 		if !ok {
 			return ds, protoErr(tagAt, "truncated dims entry")
 		}
-		if !utf8.Valid(b[slo:shi]) {
+		if !validUTF8(b[slo:shi]) {
 			if num == 1 {
 				return ds, errorf("dims", "dimension name not valid UTF-8")
 			}
 			return ds, errorf("dims", "dimension value not valid UTF-8")
 		}
 		if num == 1 {
-			ds.name = span{slo, shi}
+			ds.name = span{lo: int32(slo), hi: int32(shi)}
 		} else {
-			ds.value = span{slo, shi}
+			ds.value = span{lo: int32(slo), hi: int32(shi)}
 		}
 		i = shi
 	}

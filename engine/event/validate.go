@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -139,6 +140,7 @@ func NewValidator(opts ...ValidatorOpt) (*Validator, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	cfg.types = slices.Clone(cfg.types) // DefaultTypes may change later
 	return &Validator{cfg: cfg, typeList: strings.Join(cfg.types, ", ")}, nil
 }
 

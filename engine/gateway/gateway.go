@@ -2,15 +2,26 @@
 // validates events and produces them to Kafka.
 //
 // POST /v1/events takes a JSON array of events (Content-Type
-// application/json) or a protobuf event.EventBatch (application/x-protobuf).
+// application/json) or a protobuf countlab.v1.EventBatch
+// (application/x-protobuf, engine/event/event.proto).
 // Every event is validated; good events are produced to the events topic,
 // keyed by counted key (split "KEY#i" for configured hot keys) with
 // Kafka's default murmur2 partitioner, and invalid ones to the dead-letter
 // topic with their reason. The answer is sent only after Kafka acknowledged
 // every record (acks=all, idempotent producer), so an accepted event is
-// durable. A batch is admitted whole or not at all against an in-flight
-// limit (429 when full). The gateway does not deduplicate: a re-sent event
-// is produced again and the engine counts it once by its id.
+// durable.
+//
+// A record's value is the event re-encoded in the format it came in
+// (event.AppendJSON or event.AppendProto), not the bytes received: the
+// engine then reads exactly what the gateway validated, in canonical form
+// (the default value of 1 spelled out, ts as RFC 3339, dimensions sorted),
+// whatever the spelling the client used; re-encoding costs less than
+// decoding. Dead-letter records keep the bytes received, unchanged.
+//
+// A batch is admitted whole or not at all against an in-flight limit (429
+// when full). The gateway does not deduplicate: a re-sent event is produced
+// again, under the same record key and so to the same partition, and the
+// engine counts it once by its id.
 //
 // GET /healthz answers 200 when a Kafka broker is reachable, GET /metrics
 // serves Prometheus metrics from the gateway's own registry.

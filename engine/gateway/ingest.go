@@ -2,19 +2,15 @@ package gateway
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/countlab/countlab/engine/event"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Content types of POST /v1/events.
@@ -46,8 +42,6 @@ type batch struct {
 	over  int // events beyond MaxBatch
 
 	// Producing (produce.go).
-	recs  []kgo.Record
-	rctx  []recCtx
 	errs  []error // Kafka's verdict per record, once acked
 	acked []bool
 	mu    sync.Mutex // guards errs, acked, left
@@ -63,8 +57,6 @@ func (b *batch) reset() {
 	clear(b.items) // drop references to strings and errors
 	b.items = b.items[:0]
 	b.over = 0
-	clear(b.recs)
-	clear(b.rctx)
 	clear(b.errs)
 	b.all = nil
 }
@@ -135,29 +127,6 @@ func (g *Gateway) tooLarge() string {
 	return "request body larger than the limit of " + strconv.FormatInt(g.cfg.maxBody, 10) + " bytes (max body bytes); split the batch"
 }
 
-// authorized checks the bearer token, answering 401 when it is wrong.
-func (g *Gateway) authorized(w http.ResponseWriter, r *http.Request) bool {
-	if g.cfg.token == "" {
-		return true
-	}
-	h := r.Header.Get("Authorization")
-	const prefix = "bearer "
-	if len(h) > len(prefix) && strings.EqualFold(h[:len(prefix)], prefix) {
-		// Hashing first makes the comparison constant-time in the
-		// token's length too.
-		got := sha256.Sum256([]byte(strings.TrimSpace(h[len(prefix):])))
-		if subtle.ConstantTimeCompare(got[:], g.tokenHash[:]) == 1 {
-			return true
-		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="countlab", error="invalid_token"`)
-		writeError(w, http.StatusUnauthorized, "invalid bearer token")
-		return false
-	}
-	w.Header().Set("WWW-Authenticate", `Bearer realm="countlab"`)
-	writeError(w, http.StatusUnauthorized, "missing bearer token (send Authorization: Bearer TOKEN)")
-	return false
-}
-
 // requestFormat is the event format the Content-Type names, answering 415
 // for any other.
 func requestFormat(w http.ResponseWriter, r *http.Request) (event.Format, bool) {
@@ -193,10 +162,14 @@ func (g *Gateway) decode(b *batch, format event.Format) error {
 			b.over++
 			return
 		}
+		var it item
 		if err == nil {
+			// e is only meaningful when it decoded: after a decode
+			// error it may hold the previous element.
+			it.id, it.key = e.ID, e.Key
 			err = g.cfg.validator.Validate(e)
 		}
-		it := item{id: e.ID, key: e.Key, err: err}
+		it.err = err
 		if err != nil {
 			// The decoder lends raw only during the call; rejects are
 			// rare, so copying them is cheap.

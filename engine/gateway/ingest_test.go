@@ -44,34 +44,36 @@ type jsonValue struct {
 	Dims  map[string]string `json:"dims"`
 }
 
-// badKind is one kind of malformed event: how to write it and the field
-// its reason must name.
+// badKind is one kind of malformed event: how to write it, the field its
+// reason must name, and whether the gateway can still tell its id (it can
+// when the event decodes but is invalid).
 type badKind struct {
-	name  string
-	field string
-	json  func(i int) string
+	name    string
+	field   string
+	json    func(i int) string
+	knownID bool
 }
 
 var badKinds = []badKind{
-	{"element not an object", "event", func(i int) string { return strconv.Quote(fmt.Sprintf("not-an-event-%d", i)) }},
+	{"element not an object", "event", func(i int) string { return strconv.Quote(fmt.Sprintf("not-an-event-%d", i)) }, false},
 	{"id not a string", "id", func(i int) string {
 		return fmt.Sprintf(`{"id":%d,"key":"k","type":"VIEW","value":1,"ts":%d}`, i, testTS)
-	}},
+	}, false},
 	{"missing id", "id", func(i int) string {
 		return fmt.Sprintf(`{"key":"missing-id-%d","type":"VIEW","value":1,"ts":%d}`, i, testTS)
-	}},
+	}, false},
 	{"bad ts", "ts", func(i int) string {
 		return fmt.Sprintf(`{"id":"bad-%d","key":"k","type":"VIEW","value":1,"ts":"yesterday"}`, i)
-	}},
+	}, false},
 	{"unknown type", "type", func(i int) string {
 		return fmt.Sprintf(`{"id":"bad-%d","key":"k","type":"BOGUS","value":1,"ts":%d}`, i, testTS)
-	}},
+	}, true},
 	{"value out of range", "value", func(i int) string {
 		return fmt.Sprintf(`{"id":"bad-%d","key":"k","type":"VIEW","value":1e999,"ts":%d}`, i, testTS)
-	}},
+	}, false},
 	{"value NaN string", "value", func(i int) string {
 		return fmt.Sprintf(`{"id":"bad-%d","key":"k","type":"VIEW","value":"NaN","ts":%d}`, i, testTS)
-	}},
+	}, false},
 }
 
 var testTypes = []string{"VIEW", "CLICK", "LIKE"}
@@ -107,7 +109,7 @@ func TestJSONBatchesExact(t *testing.T) {
 	badReason := map[string]string{} // raw element -> expected field
 	var elems []string
 	var badIdx []int // indexes in the current batch
-	var badFields []string
+	var badFields, badIDs []string
 	nBad := 0
 	for i := range total {
 		if i%100 == 37 {
@@ -118,6 +120,11 @@ func TestJSONBatchesExact(t *testing.T) {
 			badReason[raw] = k.field
 			badIdx = append(badIdx, len(elems)-1)
 			badFields = append(badFields, k.field)
+			if k.knownID {
+				badIDs = append(badIDs, fmt.Sprintf("bad-%d", i))
+			} else {
+				badIDs = append(badIDs, "")
+			}
 		} else {
 			e := goodEvent("a", i)
 			good[e.id] = e
@@ -137,11 +144,11 @@ func TestJSONBatchesExact(t *testing.T) {
 			t.Fatalf("results %+v, want indexes %v", r.resp.Results, badIdx)
 		}
 		for j, res := range r.resp.Results {
-			if res.Index != badIdx[j] || res.Status != StatusRejected || !strings.HasPrefix(res.Error, badFields[j]+": ") {
-				t.Errorf("result %+v: want index %d rejected with a %q error", res, badIdx[j], badFields[j])
+			if res.Index != badIdx[j] || res.ID != badIDs[j] || res.Status != StatusRejected || !strings.HasPrefix(res.Error, badFields[j]+": ") {
+				t.Errorf("result %+v: want index %d, id %q rejected with a %q error", res, badIdx[j], badIDs[j], badFields[j])
 			}
 		}
-		elems, badIdx, badFields = elems[:0], badIdx[:0], badFields[:0]
+		elems, badIdx, badFields, badIDs = elems[:0], badIdx[:0], badFields[:0], badIDs[:0]
 	}
 	if len(good) != total-total/100 || nBad != total/100 {
 		t.Fatalf("test setup: %d good, %d bad", len(good), nBad)

@@ -16,8 +16,8 @@ import (
 const answerGrace = 100 * time.Millisecond
 
 // recCtx is a record's context: the produce context, and the record's
-// index in its batch for the promise. The batch keeps them, so producing
-// does not allocate one per record.
+// index in its batch for the promise. They are allocated per batch, not
+// per record.
 type recCtx struct {
 	context.Context
 	i int
@@ -30,13 +30,16 @@ type recCtx struct {
 // record, which may be after the answer if the answer timed out.
 func (g *Gateway) produce(w http.ResponseWriter, r *http.Request, b *batch) {
 	n := len(b.items)
-	if cap(b.recs) < n {
-		b.recs = make([]kgo.Record, n)
-		b.rctx = make([]recCtx, n)
+	if cap(b.errs) < n {
 		b.errs = make([]error, n)
 		b.acked = make([]bool, n)
 	}
-	b.recs, b.rctx, b.errs, b.acked = b.recs[:n], b.rctx[:n], b.errs[:n], b.acked[:n]
+	b.errs, b.acked = b.errs[:n], b.acked[:n]
+	// Records and their contexts are not pooled: the client may look at a
+	// record's context after its promise (a goroutine waiting for an
+	// unknown topic's metadata does).
+	recs := make([]kgo.Record, n)
+	rctx := make([]recCtx, n)
 	clear(b.acked)
 	b.left = n
 	b.all = make(chan struct{})
@@ -71,8 +74,8 @@ func (g *Gateway) produce(w http.ResponseWriter, r *http.Request, b *batch) {
 	t := g.cfg.topics
 	for i := range b.items {
 		it := &b.items[i]
-		b.rctx[i] = recCtx{Context: ctx, i: i}
-		rec := &b.recs[i]
+		rctx[i] = recCtx{Context: ctx, i: i}
+		rec := &recs[i]
 		if it.err != nil {
 			var key []byte
 			if it.key != "" {
@@ -82,7 +85,7 @@ func (g *Gateway) produce(w http.ResponseWriter, r *http.Request, b *batch) {
 		} else {
 			*rec = kgo.Record{Topic: t.Events, Key: b.keys[it.k0:it.k1:it.k1], Value: b.vals[it.v0:it.v1:it.v1]}
 		}
-		rec.Context = &b.rctx[i]
+		rec.Context = &rctx[i]
 		g.cl.Produce(ctx, rec, promise)
 	}
 

@@ -21,7 +21,7 @@ const (
 	Org = "countlab"
 	// DefaultStartTimeout bounds how long Start and Restart wait for
 	// GET /health.
-	DefaultStartTimeout = 30 * time.Second
+	DefaultStartTimeout = 90 * time.Second
 	// DefaultStopTimeout is how long Stop waits after SIGTERM before SIGKILL.
 	DefaultStopTimeout = 10 * time.Second
 )
@@ -87,7 +87,7 @@ func Database(name string) Opt { return opt(func(c *cfg) { c.database = name }) 
 func Port(port int) Opt { return opt(func(c *cfg) { c.port = port }) }
 
 // StartTimeout bounds how long Start and Restart wait for the server to
-// answer GET /health (default 30 s).
+// answer GET /health (default 90 s).
 func StartTimeout(d time.Duration) Opt { return opt(func(c *cfg) { c.startTimeout = d }) }
 
 // StopTimeout is how long Stop waits after SIGTERM before SIGKILL

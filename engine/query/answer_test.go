@@ -1,6 +1,8 @@
 package query
 
 import (
+	"encoding/json"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -50,22 +52,29 @@ func TestTopN(t *testing.T) {
 }
 
 func TestFluxStringLexically(t *testing.T) {
-	f := func(in string) {
+	f := func(in string, wantSplit bool) {
 		t.Helper()
 		q := FluxString(in)
-		body := q[1 : len(q)-1]
-		if q[0] != '"' || q[len(q)-1] != '"' {
+		split := strings.HasPrefix(q, "(")
+		if split {
+			q = strings.TrimSuffix(strings.TrimPrefix(q, "("), ")")
+		}
+		if split != wantSplit {
+			t.Fatalf("%q: split %v, want %v: %s", in, split, wantSplit, q)
+		}
+		// decode: literals joined by " + "; in each, every backslash
+		// starts an escape; no bare quote, newline, "${", nor a '$' right
+		// before a backslash (Flux's scanner pairs them) may remain.
+		var out strings.Builder
+		if q == "" || q[0] != '"' {
 			t.Fatalf("%q: not quoted: %s", in, q)
 		}
-		// decode: every backslash starts an escape; no bare quote, newline
-		// or "${" may remain.
-		var out strings.Builder
-		for i := 0; i < len(body); i++ {
-			c := body[i]
+		for i := 1; i < len(q); i++ {
+			c := q[i]
 			switch {
 			case c == '\\':
 				i++
-				switch body[i] {
+				switch q[i] {
 				case 'n':
 					out.WriteByte('\n')
 				case 'r':
@@ -73,25 +82,36 @@ func TestFluxStringLexically(t *testing.T) {
 				case 't':
 					out.WriteByte('\t')
 				case '\\', '"', '$':
-					out.WriteByte(body[i])
+					out.WriteByte(q[i])
 				default:
-					t.Fatalf("%q: unknown escape \\%c in %s", in, body[i], q)
+					t.Fatalf("%q: unknown escape \\%c in %s", in, q[i], q)
 				}
-			case c == '"' || c == '\n' || c == '\r':
+			case c == '"':
+				if i == len(q)-1 {
+					continue
+				}
+				if !strings.HasPrefix(q[i:], `" + "`) {
+					t.Fatalf("%q: bare quote in %s", in, q)
+				}
+				i += len(`" + `)
+			case c == '\n' || c == '\r':
 				t.Fatalf("%q: bare %q in %s", in, c, q)
-			case c == '$' && i+1 < len(body) && body[i+1] == '{':
-				t.Fatalf("%q: bare ${ in %s", in, q)
+			case c == '$' && i+1 < len(q) && (q[i+1] == '{' || q[i+1] == '\\'):
+				t.Fatalf("%q: bare $%c in %s", in, q[i+1], q)
 			default:
 				out.WriteByte(c)
 			}
 		}
 		if out.String() != in {
-			t.Fatalf("%q: decodes to %q", in, out.String())
+			t.Fatalf("%q: decodes to %q (%s)", in, out.String(), q)
 		}
 	}
-	for _, s := range []string{"", "plain", `"`, `\`, `\"`, `"\`, `${x}`, `$${x}`, `\${x}`, `$`, `$\{`, "a\nb", "\r\n\t",
+	for _, s := range []string{"", "plain", `"`, `\`, `\"`, `"\`, `${x}`, `\${x}`, `$`, `$$`, `a$b`, "a\nb", "\r\n\t",
 		`x" or r.key != "`, `") |> drop(columns: ["key"]) //`, `k0\`, "é ✓ \x00 \x7f", `${"${"}`} {
-		f(s)
+		f(s, false)
+	}
+	for _, s := range []string{`$${x}`, `$\{`, `$\`, `$"`, "$\n", `$$$\`} {
+		f(s, true)
 	}
 }
 
@@ -181,4 +201,74 @@ func BenchmarkTopMiss(b *testing.B) {
 		urls = append(urls, "/v1/top?type=VIEW&n=10&from="+strconv.FormatInt(now-5*60_000-int64(i)*60_000, 10)+"&to="+strconv.FormatInt(now, 10))
 	}
 	benchQuery(b, s, urls)
+}
+
+// TestMemTop checks the cached, split (stable + hot windows) in-memory
+// top-N against a brute-force merge, through updates of hot and stable
+// windows.
+func TestMemTop(t *testing.T) {
+	now := time.Now()
+	s, err := New(Retention(24*time.Hour), Clock(func() time.Time { return now }), Logger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const size = 60_000
+	cur := total.WindowStart(now.UnixMilli(), size)
+	rng := rand.New(rand.NewPCG(9, 9))
+	dims := []string{"", "country=US", "country=DE,device=ios", "country=US,device=ios"}
+	all := map[string]total.Total{}
+	put := func(n int, oldest int) {
+		var ts []total.Total
+		for range n {
+			x := total.Total{Key: "k" + strconv.Itoa(rng.IntN(60)), Type: "VIEW", DimSet: dims[rng.IntN(len(dims))], Sub: rng.IntN(2),
+				Start: cur - int64(rng.IntN(oldest))*size, Size: size, Count: int64(rng.IntN(20)), Sum: 1, Min: 1, Max: 1}
+			ts = append(ts, x)
+			all[string(x.RecordKey())] = x
+		}
+		s.st.apply(ts, s.floor)
+	}
+	check := func() {
+		t.Helper()
+		for _, fs := range []string{"", "country:US", "device:ios,country:US"} {
+			f, _ := parseFilter([]string{fs})
+			for _, sp := range [][2]int64{{cur - 10*size, cur + size}, {cur - 3*size, cur - size}, {cur - size, cur + size}, {cur, cur + size}, {cur - 10*size, cur - 2*size}} {
+				want := map[string]int64{}
+				for _, x := range all {
+					if x.Start >= sp[0] && x.Start < sp[1] && f.match(total.ParseDimSet(x.DimSet)) {
+						want[x.Key] += x.Count
+					}
+				}
+				for _, n := range []int{1, 3, 10, 100} {
+					c := common{typ: "VIEW", span: span{size: size, wFrom: sp[0], wTo: sp[1]}, filter: f}
+					if got, w := s.memTop(c, sp[0], n), topN(want, n); !slices.Equal(got, w) {
+						t.Fatalf("filter %q span %v n %d: got %v, want %v", fs, sp, n, got, w)
+					}
+				}
+			}
+		}
+	}
+	put(2000, 12)
+	check()
+	check()
+	for range 5 {
+		put(50, 2) // hot windows only
+		check()
+	}
+	put(20, 12) // late updates of stable windows too
+	check()
+	check()
+}
+
+func TestCountJSON(t *testing.T) {
+	f := func(r countResponse) {
+		t.Helper()
+		want, _ := json.Marshal(r)
+		if got := r.appendJSON(nil); string(got) != string(want)+"\n" {
+			t.Fatalf("got  %s\nwant %s", got, want)
+		}
+	}
+	f(countResponse{Key: "k", Type: "VIEW", Window: "60s", From: "a", To: "b", Count: 42, Windows: 2, Aligned: true, Source: "memory"})
+	f(countResponse{Key: `q"x\y${z} <a>&b é` + "\n\x00\x7f", Type: "VIEW", Window: "60s", Filter: "country:US", From: "a", To: "b", Count: -1, Source: "mixed"})
+	f(countResponse{})
 }

@@ -77,8 +77,8 @@ func (c *consumer) run(ctx context.Context) {
 		batch = batch[:0]
 		fs.EachRecord(func(r *kgo.Record) {
 			c.pos[r.Partition] = r.Offset + 1
-			if r.Attrs.IsControl() {
-				return
+			if r.Attrs.IsControl() || r.Value == nil {
+				return // transaction markers; tombstones (compaction deletes)
 			}
 			t, err := total.Unmarshal(r.Value)
 			if err != nil {

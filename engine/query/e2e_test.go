@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+
+	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/query"
 	"github.com/countlab/countlab/engine/query/client"
 	"github.com/countlab/countlab/engine/total"
@@ -26,6 +30,7 @@ var (
 	injections = []string{
 		`x" or r.key != "`, `k0" or "1"=="1`, `") |> drop(columns: ["key"]) //`, `${r.key}`, `k0${""}`,
 		"k0\n", "a\nb\r\tc", `\`, `\"`, `k0\`, `"`, `k0" or true or "`,
+		`$\`, `k0$" or "1"=="1`, `$$\${r.key}`, `$\"`,
 	}
 )
 
@@ -95,6 +100,13 @@ func TestEndToEnd(t *testing.T) {
 	recent := total.WindowStart(nowMs-30*60_000, size)
 	old := total.WindowStart(nowMs-3*3600_000, size)
 	d := genData(1, append(windowsFrom(old, 8), windowsFrom(recent, 8)...))
+	// a second window size (10 s) for one key: separate from the 60 s answers.
+	for _, base := range []int64{recent, old} {
+		for w := range int64(6) {
+			d.final = append(d.final, total.Total{Key: "k0", Type: "VIEW", DimSet: "country=US", Sub: int(w % 2), Start: base + w*10_000, Size: 10_000,
+				Count: w + 1, Sum: 2 * float64(w+1), Min: 2, Max: 2, Closed: true})
+		}
+	}
 	tr := truth{}
 	tr.add(d.final...)
 
@@ -106,8 +118,8 @@ func TestEndToEnd(t *testing.T) {
 	writeInflux(t, iconf, d.final...)
 
 	srv, c, base := serve(t, query.Kafka(conn), query.Topic(topics.Aggregates), query.Influx(iconf),
-		query.Retention(time.Hour), query.Clock(func() time.Time { return now }), query.InfluxTimeout(2*time.Second),
-		query.RetryAfter(3*time.Second))
+		query.Retention(time.Hour), query.Clock(func() time.Time { return now }), query.InfluxTimeout(15*time.Second),
+		query.RetryAfter(3*time.Second), query.Windows(time.Minute, 10*time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := srv.WaitReady(ctx); err != nil {
@@ -184,6 +196,24 @@ func TestEndToEnd(t *testing.T) {
 		})
 	}
 
+	t.Run("window-10s", func(t *testing.T) {
+		for _, r := range []struct {
+			from, to int64
+			source   string
+		}{{recent, recent + 60_000, "memory"}, {recent + 15_000, recent + 45_000, "memory"}, {old, old + 60_000, "influx"}, {old + 10_000, recent + 30_000, "mixed"}} {
+			wFrom, wTo := total.WindowStart(r.from, 10_000), total.WindowStart(r.to-1, 10_000)+10_000
+			want := tr.sum(10_000, "VIEW", "k0", wFrom, wTo, nil)
+			got, err := c.Stats(ctx, client.StatsRequest{Key: "k0", Fn: "sum", Range: client.Range{Type: "VIEW", From: time.UnixMilli(r.from), To: time.UnixMilli(r.to), Window: 10 * time.Second}})
+			if err != nil || got.Count != want.Count || got.Value != want.Sum || got.Source != r.source || got.Window != "10s" || got.Windows != (wTo-wFrom)/10_000 {
+				t.Fatalf("10s window %v: got %+v, %v; want count %d sum %v from %s", r, got, err, want.Count, want.Sum, r.source)
+			}
+			top, err := c.Top(ctx, client.TopRequest{Range: client.Range{Type: "VIEW", From: time.UnixMilli(r.from), To: time.UnixMilli(r.to), Window: 10 * time.Second}})
+			if wt := tr.top(10_000, "VIEW", wFrom, wTo, nil, 10); err != nil || !reflect.DeepEqual(top.Items, wt) {
+				t.Fatalf("10s top %v: got %+v, %v; want %+v", r, top.Items, err, wt)
+			}
+		}
+	})
+
 	t.Run("injection", func(t *testing.T) {
 		for _, r := range ranges {
 			from, to := time.UnixMilli(r.from), time.UnixMilli(r.to)
@@ -193,6 +223,15 @@ func TestEndToEnd(t *testing.T) {
 					t.Fatalf("%s: key %q: got %+v, %v; want count 0", r.name, key, got, err)
 				}
 				for _, f := range []map[string]string{{"country": key}, {key: "US"}} {
+					if _, ok := f[key]; ok && strings.HasPrefix(query.FluxString("d_"+key), "(") {
+						// a dimension name Flux cannot index: refused.
+						_, err := c.Count(ctx, client.CountRequest{Key: "k0", Range: client.Range{Type: "VIEW", From: from, To: to, Filter: f}})
+						var e *client.Error
+						if !errors.As(err, &e) || e.Status != 400 || e.Param != "filter" {
+							t.Fatalf("%s: filter %q: got %v, want 400 filter", r.name, f, err)
+						}
+						continue
+					}
 					got, err := c.Count(ctx, client.CountRequest{Key: "k0", Range: client.Range{Type: "VIEW", From: from, To: to, Filter: f}})
 					if err != nil || got.Count != 0 {
 						t.Fatalf("%s: filter %q: got %+v, %v; want count 0", r.name, f, got, err)
@@ -229,6 +268,56 @@ func TestEndToEnd(t *testing.T) {
 		}
 		tr.add(fresh)
 		check(t, ranges[0])
+	})
+
+	t.Run("warming-up", func(t *testing.T) {
+		// Kafka unreachable: never ready, so every range comes from InfluxDB
+		// (and is 503 without it).
+		dead := kafka.Conn{Brokers: []string{"127.0.0.1:1"}}
+		_, wc, wbase := serve(t, query.Kafka(dead), query.Influx(iconf), query.Retention(time.Hour),
+			query.Clock(func() time.Time { return now }), query.Logger(discardLogger()))
+		want := tr.sum(size, "VIEW", "k1", recent, recent+8*size, nil)
+		got, err := wc.Count(ctx, client.CountRequest{Key: "k1", Range: client.Range{Type: "VIEW", From: time.UnixMilli(recent), To: time.UnixMilli(recent + 8*size)}})
+		if err != nil || got.Count != want.Count || got.Source != "influx" {
+			t.Fatalf("warming up: got %+v, %v; want %d from influx", got, err, want.Count)
+		}
+		if body := get(t, wbase+"/healthz", ""); !strings.Contains(body, `"ready":false`) {
+			t.Fatalf("healthz: %s", body)
+		}
+		_, nc, _ := serve(t, query.Kafka(dead), query.Logger(discardLogger()))
+		_, err = nc.Count(ctx, client.CountRequest{Key: "k1", Range: client.Range{Type: "VIEW"}})
+		if !client.IsUnavailable(err) {
+			t.Fatalf("warming up without InfluxDB: got %v, want 503", err)
+		}
+	})
+
+	t.Run("flux-string", func(t *testing.T) {
+		// Every hostile string, quoted by FluxString, reads back unchanged
+		// from the real Flux engine.
+		cl := influxdb2.NewClient(iconf.URL, iconf.Token)
+		defer cl.Close()
+		qa := cl.QueryAPI(iconf.Org)
+		for _, in := range append(injections, hostile, "é ✓", `$`, `$${`, `\${`) {
+			q := `from(bucket: ` + query.FluxString(iconf.Bucket) + `) |> range(start: 0) |> limit(n: 1) |> map(fn: (r) => ({r with s: ` + query.FluxString(in) + `}))`
+			res, err := qa.Query(ctx, q)
+			if err != nil {
+				t.Fatalf("%q: %v\n%s", in, err, q)
+			}
+			n := 0
+			for res.Next() {
+				n++
+				// Flux in InfluxDB 1.8 drops carriage returns from string
+				// literals (escaped or not): the one character that does not
+				// read back.
+				if got := res.Record().ValueByKey("s"); got != strings.ReplaceAll(in, "\r", "") {
+					t.Fatalf("%q reads back as %q", in, got)
+				}
+			}
+			if res.Err() != nil || n == 0 {
+				t.Fatalf("%q: %d rows, %v", in, n, res.Err())
+			}
+			res.Close()
+		}
 	})
 
 	t.Run("influx-down", func(t *testing.T) {

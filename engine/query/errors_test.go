@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/countlab/countlab/engine/query"
 )
@@ -103,5 +106,34 @@ func TestBadInput(t *testing.T) {
 	}
 	if body := get(t, base+"/metrics", ""); !strings.Contains(body, `countlab_query_requests_total{code="401",endpoint="counts"} 2`) {
 		t.Fatalf("metrics lack the 401s:\n%s", body)
+	}
+}
+
+// TestOpenAPI checks that openapi.yaml parses and that every path and
+// method it documents is served (no 404 or 405).
+func TestOpenAPI(t *testing.T) {
+	b, err := os.ReadFile("openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		OpenAPI string                    `yaml:"openapi"`
+		Paths   map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") || len(doc.Paths) != 5 {
+		t.Fatalf("openapi %q with %d paths", doc.OpenAPI, len(doc.Paths))
+	}
+	_, _, base := serve(t)
+	for path, methods := range doc.Paths {
+		for m := range methods {
+			p := strings.ReplaceAll(path, "{key}", "k") + "?type=VIEW&fn=sum"
+			code, body, _ := do(t, strings.ToUpper(m), base+p, "")
+			if code == 404 || code == 405 {
+				t.Errorf("%s %s: %d %s", m, path, code, body)
+			}
+		}
 	}
 }

@@ -9,40 +9,69 @@ import (
 	"github.com/countlab/countlab/engine/total"
 )
 
-// FluxString quotes s as a Flux string literal: backslash, double quote and
-// the interpolation opener "${" are escaped, and so are newline, carriage
-// return and tab, so no input can end the literal, interpolate an
-// expression or change the query around it. Every value a query puts into
-// Flux (bucket, key, type, window, dimension names and values) goes through
-// it.
+// FluxString quotes s as a Flux string expression: backslash, double quote,
+// newline, carriage return, tab and the interpolation opener "${" are
+// escaped, so no input can end the literal, interpolate an expression or
+// change the query around it. Every value a query puts into Flux (bucket,
+// key, type, window, dimension values) goes through it.
+//
+// Flux's scanner (as in InfluxDB 1.8) reads '$' and the character after it
+// as one unit, so a '$' directly before an escape would swallow its
+// backslash: there the literal is split, ("a$" + "\\b").
 func FluxString(s string) string {
+	lit, split := fluxQuote(s)
+	if split {
+		return "(" + lit + ")"
+	}
+	return lit
+}
+
+// fluxName quotes a column name for r[...], which takes a single literal:
+// false when s needs a split literal (a '$' before an escaped character).
+func fluxName(s string) (string, bool) {
+	lit, split := fluxQuote(s)
+	return lit, !split
+}
+
+func fluxQuote(s string) (lit string, split bool) {
 	var b strings.Builder
 	b.Grow(len(s) + 2)
 	b.WriteByte('"')
+	dollar := false // the last byte written is an unescaped '$'
+	esc := func(e string) {
+		if dollar {
+			b.WriteString(`" + "`)
+			split = true
+		}
+		b.WriteString(e)
+		dollar = false
+	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case '\\':
-			b.WriteString(`\\`)
+			esc(`\\`)
 		case '"':
-			b.WriteString(`\"`)
+			esc(`\"`)
 		case '\n':
-			b.WriteString(`\n`)
+			esc(`\n`)
 		case '\r':
-			b.WriteString(`\r`)
+			esc(`\r`)
 		case '\t':
-			b.WriteString(`\t`)
+			esc(`\t`)
 		case '$':
 			if i+1 < len(s) && s[i+1] == '{' {
-				b.WriteString(`\$`)
+				esc(`\$`)
 			} else {
 				b.WriteByte('$')
+				dollar = true
 			}
 		default:
 			b.WriteByte(c)
+			dollar = false
 		}
 	}
 	b.WriteByte('"')
-	return b.String()
+	return b.String(), split
 }
 
 // fluxTime is t (unix ms) as a Flux time literal.

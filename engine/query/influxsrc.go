@@ -23,6 +23,10 @@ type influxError struct{ err error }
 func (e *influxError) Error() string { return "influxdb: " + e.err.Error() }
 func (e *influxError) Unwrap() error { return e.err }
 
+// maxCachedKeys bounds the size of a cached per-key answer (the every-key
+// counts of a mixed top-N can be large).
+const maxCachedKeys = 10_000
+
 // keyCount is one key's count.
 type keyCount struct {
 	Key   string `json:"key"`
@@ -117,7 +121,7 @@ func (s *influxSource) keyCounts(ctx context.Context, size int64, typ string, fr
 	if err != nil {
 		return nil, err
 	}
-	if cache {
+	if cache && len(out) <= maxCachedKeys {
 		s.counts.put(q, out)
 	}
 	return out, nil

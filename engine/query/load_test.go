@@ -1,15 +1,20 @@
 package query_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -37,19 +42,30 @@ func (r loadResult) String() string {
 }
 
 // openLoad sends GETs of urls (picked round-robin) at a constant rate for
-// d: a fixed schedule of intended send times, handed to a pool of workers;
-// a late send still counts from its intended time.
-func openLoad(urls []string, rate int, d time.Duration, workers int) loadResult {
-	tr := &http.Transport{MaxIdleConns: workers, MaxIdleConnsPerHost: workers, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	total := int(float64(rate) * d.Seconds())
+// d: a fixed schedule of intended send times, handed to a pool of workers
+// as each time comes; latency counts from the intended time, so a late
+// send (all workers busy) still counts its wait. Each worker speaks plain
+// HTTP/1.1 over its own keep-alive connection (a minimal client, so the
+// generator's cost stays small next to the server's).
+func openLoad(t *testing.T, urls []string, rate int, d time.Duration, workers int) loadResult {
+	t.Helper()
+	reqs := make([][]byte, len(urls))
+	var host string
+	for i, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		host = u.Host
+		reqs[i] = []byte("GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: countlab-load\r\n\r\n")
+	}
+	n := int(float64(rate) * d.Seconds())
 	interval := time.Second / time.Duration(rate)
 	type job struct {
 		at  time.Time
-		url string
+		req []byte
 	}
-	jobs := make(chan job, total)
+	jobs := make(chan job, n)
 	var (
 		mu     sync.Mutex
 		hist   = hdrhistogram.New(1, 60_000_000, 3)
@@ -61,22 +77,26 @@ func openLoad(urls []string, rate int, d time.Duration, workers int) loadResult 
 		go func() {
 			defer wg.Done()
 			local := hdrhistogram.New(1, 60_000_000, 3)
+			var rc *rawConn
 			for j := range jobs {
-				if w := time.Until(j.at); w > 0 {
-					time.Sleep(w)
+				var err error
+				if rc == nil {
+					rc, err = dialRaw(host)
 				}
-				resp, err := hc.Get(j.url)
 				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
+					err = rc.get(j.req)
 				}
 				if err != nil {
 					failed.Add(1)
+					if rc != nil {
+						rc.c.Close()
+						rc = nil
+					}
 				}
 				local.RecordValue(max(1, time.Since(j.at).Microseconds()))
+			}
+			if rc != nil {
+				rc.c.Close()
 			}
 			mu.Lock()
 			hist.Merge(local)
@@ -84,18 +104,67 @@ func openLoad(urls []string, rate int, d time.Duration, workers int) loadResult 
 		}()
 	}
 	start := time.Now().Add(50 * time.Millisecond)
-	// The dispatcher releases each job shortly before its intended time, so
-	// a busy pool cannot delay the schedule, only the sends.
-	for i := range total {
+	for i := range n {
 		at := start.Add(time.Duration(i) * interval)
-		if w := time.Until(at) - time.Millisecond; w > 0 {
+		if w := time.Until(at); w > 200*time.Microsecond {
 			time.Sleep(w)
 		}
-		jobs <- job{at, urls[i%len(urls)]}
+		jobs <- job{at, reqs[i%len(reqs)]}
 	}
 	close(jobs)
 	wg.Wait()
-	return loadResult{sent: int64(total), failed: failed.Load(), hist: hist, elapsed: time.Since(start)}
+	return loadResult{sent: int64(n), failed: failed.Load(), hist: hist, elapsed: time.Since(start)}
+}
+
+// rawConn is a minimal HTTP/1.1 keep-alive client connection.
+type rawConn struct {
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialRaw(host string) (*rawConn, error) {
+	c, err := net.DialTimeout("tcp", host, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &rawConn{c, bufio.NewReaderSize(c, 16<<10)}, nil
+}
+
+// get sends req and reads the whole answer; an answer other than 200 is
+// an error.
+func (rc *rawConn) get(req []byte) error {
+	rc.c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := rc.c.Write(req); err != nil {
+		return err
+	}
+	status, err := rc.r.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	ok := bytes.HasPrefix(status, []byte("HTTP/1.1 200 "))
+	length := -1
+	for {
+		line, err := rc.r.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if len(line) <= 2 {
+			break
+		}
+		if v, found := bytes.CutPrefix(line, []byte("Content-Length: ")); found {
+			length, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
+		}
+	}
+	if length < 0 {
+		return errors.New("no Content-Length")
+	}
+	if _, err := rc.r.Discard(length); err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("status %q", bytes.TrimSpace(status))
+	}
+	return nil
 }
 
 func envInt(name string, def int) int {
@@ -155,9 +224,13 @@ func TestLoad(t *testing.T) {
 	stop := make(chan struct{})
 	var wwg sync.WaitGroup
 	var written atomic.Int64
+	writer := os.Getenv("COUNTLAB_QUERY_LOAD_WRITER") != "0"
 	wwg.Add(1)
 	go func() {
 		defer wwg.Done()
+		if !writer {
+			return
+		}
 		wrng := rand.New(rand.NewPCG(4, 5))
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
@@ -198,18 +271,26 @@ func TestLoad(t *testing.T) {
 			urls = append(urls, base+"/v1/top?"+q.Encode())
 		}
 	}
-	workers := max(64, rate/100)
-	res := openLoad(urls, rate, dur, workers)
+	workers := max(32, rate/200)
+	res := openLoad(t, urls, rate, dur, workers)
 	close(stop)
 	wwg.Wait()
 	t.Logf("query API at %d/s for %v, %d totals written meanwhile: %v", rate, dur, written.Load(), res)
+	if os.Getenv("COUNTLAB_QUERY_LOAD_METRICS") == "1" {
+		for _, line := range strings.Split(get(t, base+"/metrics", ""), "\n") {
+			if strings.HasPrefix(line, "countlab_query_request_duration_seconds_bucket") || strings.HasPrefix(line, "countlab_query_cache") ||
+				strings.HasPrefix(line, "go_gc_duration_seconds") {
+				t.Log(line)
+			}
+		}
+	}
 
 	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"key":"k","type":"VIEW","count":42}`+"\n")
 	}))
 	defer bare.Close()
-	bres := openLoad([]string{bare.URL + "/"}, rate, dur, workers)
+	bres := openLoad(t, []string{bare.URL + "/"}, rate, dur, workers)
 	t.Logf("bare handler at %d/s for %v: %v", rate, dur, bres)
 
 	if res.failed > 0 {

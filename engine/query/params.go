@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/total"
 )
 
@@ -75,6 +76,8 @@ func parseFilter(vals []string) (filter, *badParam) {
 				return nil, bad("filter", "want name:value, got "+strconv.Quote(item))
 			case name == "" || value == "":
 				return nil, bad("filter", "empty dimension name or value in "+strconv.Quote(item))
+			case !fluxNameOK(name):
+				return nil, bad("filter", "unsupported dimension name "+strconv.Quote(name)+" ('$' before '\\', '\"' or a control character)")
 			case !utf8.ValidString(item):
 				return nil, bad("filter", "not UTF-8")
 			}
@@ -191,4 +194,9 @@ func (s *Server) windowNames() string {
 		names[i] = w.String()
 	}
 	return strings.Join(names, ", ")
+}
+
+func fluxNameOK(name string) bool {
+	_, ok := fluxName(influx.DimTagPrefix + name)
+	return ok
 }

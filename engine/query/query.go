@@ -74,7 +74,7 @@ func New(opts ...Opt) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: c, st: newStore(), m: newMetrics(), topCache: newLRU[topEntry](c.cacheSize),
-		stableCache: newLRU[stableEntry](max(1, c.cacheSize/16))}
+		stableCache: newLRU[stableEntry](max(1, c.cacheSize/64))}
 	s.metricsH = promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})
 	s.observe = make(map[string]prometheus.Observer, len(endpoints))
 	for _, e := range endpoints {

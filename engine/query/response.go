@@ -10,7 +10,10 @@ import (
 	"time"
 )
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var (
+	bufPool   = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	bytesPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+)
 
 // writeJSON writes v as the JSON body with status code and returns code.
 func writeJSON(w http.ResponseWriter, code int, v any) int {
@@ -29,6 +32,31 @@ func writeJSON(w http.ResponseWriter, code int, v any) int {
 	w.WriteHeader(code)
 	w.Write(b.Bytes())
 	return code
+}
+
+// writeBody writes b (a complete JSON document) with status code.
+func writeBody(w http.ResponseWriter, code int, b []byte) int {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	w.Write(b)
+	return code
+}
+
+// appendString appends s as a JSON string: plain printable ASCII directly,
+// anything else through encoding/json.
+func appendString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 // apiError is the JSON body of every error answer.

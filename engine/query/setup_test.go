@@ -99,11 +99,12 @@ func (p *producer) txn(commit bool, ts ...total.Total) {
 	if err := p.cl.BeginTransaction(); err != nil {
 		p.t.Fatal(err)
 	}
+	rs := make([]*kgo.Record, len(ts))
 	for i := range ts {
-		r := &kgo.Record{Key: ts[i].RecordKey(), Value: ts[i].Marshal(), Partition: int32(ts[i].Sub % partitions)}
-		if err := p.cl.ProduceSync(ctx, r).FirstErr(); err != nil {
-			p.t.Fatal(err)
-		}
+		rs[i] = &kgo.Record{Key: ts[i].RecordKey(), Value: ts[i].Marshal(), Partition: int32(ts[i].Sub % partitions)}
+	}
+	if err := p.cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+		p.t.Fatal(err)
 	}
 	if err := p.cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
 		p.t.Fatal(err)

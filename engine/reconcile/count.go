@@ -19,6 +19,7 @@ type counter struct {
 
 	seen   map[int32]map[string]struct{}
 	totals map[string]*total.Total
+	parts  map[int32]*partRead
 	ev     event.Event
 	key    []byte
 
@@ -30,11 +31,33 @@ func newCounter(v *event.Validator, sizes []int64, from, to int64) *counter {
 		v: v, sizes: sizes, from: from, to: to,
 		seen:   make(map[int32]map[string]struct{}),
 		totals: make(map[string]*total.Total),
+		parts:  make(map[int32]*partRead),
 	}
+}
+
+// partRead is what the recount read of one events partition: end is one
+// past the offset of the last data record read (X_p of safety.go; 0 when
+// none), maxTS the largest event time of a valid record (M_p; valid is
+// false when there is none).
+type partRead struct {
+	end   int64
+	maxTS int64
+	valid bool
+}
+
+func (c *counter) part(p int32) *partRead {
+	pr := c.parts[p]
+	if pr == nil {
+		pr = &partRead{}
+		c.parts[p] = pr
+	}
+	return pr
 }
 
 func (c *counter) add(r *kgo.Record) {
 	c.read++
+	pr := c.part(r.Partition)
+	pr.end = max(pr.end, r.Offset+1)
 	c.ev.Reset()
 	if _, err := event.Decode(r.Value, &c.ev); err != nil {
 		c.malformed++
@@ -43,6 +66,9 @@ func (c *counter) add(r *kgo.Record) {
 	if err := c.v.Validate(&c.ev); err != nil {
 		c.malformed++
 		return
+	}
+	if !pr.valid || c.ev.TS > pr.maxTS {
+		pr.maxTS, pr.valid = c.ev.TS, true
 	}
 	ids := c.seen[r.Partition]
 	if ids == nil {

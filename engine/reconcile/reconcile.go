@@ -1,5 +1,6 @@
 // Package reconcile recounts window totals from the raw events in Kafka and
-// repairs InfluxDB where it differs.
+// repairs the windows the engine got wrong, where the engine's readers see
+// them: the aggregates topic and InfluxDB.
 //
 // Kafka keeps every event (the events topic has infinite retention), so the
 // truth for any window can be recomputed: Run reads the events topic
@@ -9,15 +10,27 @@
 // counts each event id once per partition (an exact map over everything
 // read), and adds each distinct event to the window (total.WindowStart) of
 // every configured size whose start is in [From, To), with Sub the
-// partition. It then reads what InfluxDB holds for those windows with one
-// Flux query and, unless DryRun, writes the recounted absolute total of
-// every window that differs or is missing (and a zero total over a window
-// InfluxDB has but no event supports). Writing absolute totals makes a
-// rerun harmless: a second run finds nothing to repair.
+// partition. Before that it reads the newest committed total of every such
+// window from the aggregates topic (what the sink and the query service's
+// memory hold), and after it what InfluxDB holds, with one Flux query. A
+// window differs when either is not the recount.
 //
-// Late events (in the late topic) are in the events topic too, so they are
-// already counted; the late topic is read only to report how many fall in
-// the range.
+// Unless DryRun, every differing window that is safe (safety.go: the
+// streaming engine has finished it, proven from its committed offsets and
+// watermark rule) is repaired: its recounted absolute total, Closed, is
+// published to partition Sub of the aggregates topic in one Kafka
+// transaction (so the sink writes it to InfluxDB and the query service's
+// memory updates), and, unless AggregatesOnly, written to InfluxDB directly
+// as well, so the repair is visible at once (both are absolute, so their
+// order does not matter). A window InfluxDB or the topic has but no event
+// supports gets a zero total. Windows that are not safe are reported as
+// skipped and left alone. Writing absolute totals makes a rerun harmless: a
+// second run finds nothing to repair.
+//
+// Too-late events (the engine put them in the late topic and counted them
+// in none of their windows) are in the events topic too, so the recount has
+// them: their windows are what reconcile repairs. The late topic is read
+// only to report how many fall in the range.
 package reconcile
 
 import (
@@ -31,6 +44,7 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/countlab/countlab/engine/aggregate"
 	"github.com/countlab/countlab/engine/event"
 	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/kafka"
@@ -52,6 +66,27 @@ type Config struct {
 	Windows []time.Duration
 	// DryRun compares and reports but writes nothing.
 	DryRun bool
+	// AggregatesOnly publishes repairs to the aggregates topic only and
+	// leaves InfluxDB to the sink (default: InfluxDB is written directly
+	// too).
+	AggregatesOnly bool
+	// EngineGroup is the engine's consumer group (aggregate.DefaultGroup
+	// when empty); its committed offsets decide which windows are safe.
+	EngineGroup string
+	// Lateness and OutOfOrderness are the engine's allowed lateness and
+	// bounded out-of-orderness (aggregate.DefaultLateness and
+	// aggregate.DefaultOutOfOrderness when 0; set NoLateness for a real
+	// 0). They must be the engine's, as must Windows.
+	Lateness, OutOfOrderness time.Duration
+	// NoLateness and NoOutOfOrderness make the zero values above mean 0.
+	NoLateness, NoOutOfOrderness bool
+	// WaitForEngine is how long Run waits for the engine group to commit
+	// past what it read before skipping a partition's windows (30s when
+	// 0; negative: do not wait).
+	WaitForEngine time.Duration
+	// TransactionalID is the transactional id of the aggregates publish
+	// ("countlab-reconcile" when empty). Runs sharing it fence each other.
+	TransactionalID string
 	// Validator decides which events count (event.NewValidator() when nil);
 	// it must be the aggregator's.
 	Validator *event.Validator
@@ -68,29 +103,47 @@ type Config struct {
 
 // Result is what a run found and did.
 type Result struct {
-	From             time.Time    `json:"from"`
-	To               time.Time    `json:"to"`
-	Windows          []string     `json:"windows"`
-	DryRun           bool         `json:"dry_run"`
-	EventsRead       int64        `json:"events_read"`
-	Malformed        int64        `json:"malformed"`
-	Duplicates       int64        `json:"duplicates"`
-	EventsCounted    int64        `json:"events_counted"`
-	LateEvents       int64        `json:"late_events"`
-	WindowsChecked   int          `json:"windows_checked"`
-	WindowsDiffering int          `json:"windows_differing"`
-	WindowsMissing   int          `json:"windows_missing"`
-	WindowsExtra     int          `json:"windows_extra"`
-	WindowsRewritten int          `json:"windows_rewritten"`
-	Differences      []Difference `json:"differences,omitempty"`
-	DurationS        float64      `json:"duration_s"`
+	From             time.Time `json:"from"`
+	To               time.Time `json:"to"`
+	Windows          []string  `json:"windows"`
+	DryRun           bool      `json:"dry_run"`
+	EventsRead       int64     `json:"events_read"`
+	Malformed        int64     `json:"malformed"`
+	Duplicates       int64     `json:"duplicates"`
+	EventsCounted    int64     `json:"events_counted"`
+	LateEvents       int64     `json:"late_events"`
+	WindowsChecked   int       `json:"windows_checked"`
+	WindowsDiffering int       `json:"windows_differing"`
+	WindowsMissing   int       `json:"windows_missing"`
+	WindowsExtra     int       `json:"windows_extra"`
+	// WindowsTopicDiffering counts the differing windows whose newest
+	// aggregates record is not the recount (missing, or another value).
+	WindowsTopicDiffering int `json:"windows_topic_differing"`
+	// WindowsRewritten counts the windows repaired: published to the
+	// aggregates topic, and written to InfluxDB unless AggregatesOnly.
+	WindowsRewritten int  `json:"windows_rewritten"`
+	AggregatesOnly   bool `json:"aggregates_only"`
+	// WindowsSkippedOpen counts the differing windows not written because
+	// the engine may still update them (safety.go); SkippedOpen lists
+	// them (total.RecordKey, sorted, at most MaxDifferences).
+	WindowsSkippedOpen int      `json:"windows_skipped_open"`
+	SkippedOpen        []string `json:"skipped_open,omitempty"`
+	// PartitionsEngineBehind are the events partitions whose engine
+	// committed offset stayed below what reconcile read (after waiting
+	// WaitForEngine): all their differing windows were skipped.
+	PartitionsEngineBehind []int32      `json:"partitions_engine_behind,omitempty"`
+	Differences            []Difference `json:"differences,omitempty"`
+	DurationS              float64      `json:"duration_s"`
 }
 
 // Difference is one window whose stored total is not the recounted one.
 type Difference struct {
 	Window string       `json:"window"` // total.RecordKey
-	Stored *total.Total `json:"stored"` // nil when missing
+	Stored *total.Total `json:"stored"` // InfluxDB's; nil when missing
+	Topic  *total.Total `json:"topic"`  // the newest aggregates record; nil when none
 	Truth  *total.Total `json:"truth"`  // nil when no event supports it
+	// Skipped is set when the window was not written (not safe).
+	Skipped bool `json:"skipped_open,omitempty"`
 }
 
 func (c *Config) defaults() error {
@@ -102,6 +155,24 @@ func (c *Config) defaults() error {
 	}
 	if c.Idle <= 0 {
 		c.Idle = 10 * time.Second
+	}
+	if c.EngineGroup == "" {
+		c.EngineGroup = aggregate.DefaultGroup
+	}
+	if c.Lateness == 0 && !c.NoLateness {
+		c.Lateness = aggregate.DefaultLateness
+	}
+	if c.OutOfOrderness == 0 && !c.NoOutOfOrderness {
+		c.OutOfOrderness = aggregate.DefaultOutOfOrderness
+	}
+	if c.Lateness < 0 || c.OutOfOrderness < 0 {
+		return errors.New("reconcile: lateness and out-of-orderness must be >= 0")
+	}
+	if c.WaitForEngine == 0 {
+		c.WaitForEngine = 30 * time.Second
+	}
+	if c.TransactionalID == "" {
+		c.TransactionalID = "countlab-reconcile"
 	}
 	if c.MaxDifferences <= 0 {
 		c.MaxDifferences = 100
@@ -141,7 +212,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	log := cfg.Logger.With("part", "reconcile")
 	sizes := make([]int64, len(cfg.Windows))
-	res := Result{From: cfg.From.UTC(), To: cfg.To.UTC(), DryRun: cfg.DryRun}
+	res := Result{From: cfg.From.UTC(), To: cfg.To.UTC(), DryRun: cfg.DryRun, AggregatesOnly: cfg.AggregatesOnly}
 	for i, w := range cfg.Windows {
 		sizes[i] = w.Milliseconds()
 		res.Windows = append(res.Windows, w.String())
@@ -153,8 +224,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, fmt.Errorf("reconcile: %w", err)
 	}
 	base = append(base, cfg.KafkaOpts...)
+	from, to := cfg.From.UnixMilli(), cfg.To.UnixMilli()
 
-	cnt := newCounter(cfg.Validator, sizes, cfg.From.UnixMilli(), cfg.To.UnixMilli())
+	// The aggregates topic first: safety.go needs its Closed records to be
+	// older than the events read.
+	view := newTopicView(sizes, from, to)
+	if err := readTopic(ctx, base, cfg.Topics.Aggregates, cfg.Idle, log, view.add); err != nil {
+		return res, err
+	}
+	if view.bad > 0 {
+		log.Warn("undecodable aggregates records skipped", "count", view.bad)
+	}
+	cnt := newCounter(cfg.Validator, sizes, from, to)
 	if err := readTopic(ctx, base, cfg.Topics.Events, cfg.Idle, log, cnt.add); err != nil {
 		return res, err
 	}
@@ -166,7 +247,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 	}
 	res.LateEvents = late.count
-	log.Info("events recounted", "read", res.EventsRead, "counted", res.EventsCounted, "windows", len(cnt.totals))
+	log.Info("events recounted", "read", res.EventsRead, "counted", res.EventsCounted, "windows", len(cnt.totals),
+		"aggregates_windows", len(view.latest))
 
 	ic := influxdb2.NewClientWithOptions(cfg.Influx.URL, cfg.Influx.Token,
 		influxdb2.DefaultOptions().SetPrecision(time.Millisecond).SetHTTPRequestTimeout(uint(max(1, cfg.Timeout/time.Second))))
@@ -178,56 +260,135 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, err
 	}
 
-	var fix []total.Total
-	check := func(k string, truth, got *total.Total) {
+	// Every window anyone has: the recount, InfluxDB, the topic.
+	keys := make([]string, 0, len(cnt.totals)+len(stored))
+	for k := range cnt.totals {
+		keys = append(keys, k)
+	}
+	for k := range stored {
+		if _, ok := cnt.totals[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	for k := range view.latest {
+		if _, ok := cnt.totals[k]; !ok {
+			if _, ok := stored[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+	}
+	slices.Sort(keys)
+	var diffs []Difference
+	for _, k := range keys {
+		truth, got, top := cnt.totals[k], stored[k], view.latest[k]
 		res.WindowsChecked++
-		if equal(truth, got) {
-			return
+		if equal(truth, got) && equal(truth, top) {
+			continue
 		}
 		res.WindowsDiffering++
 		switch {
-		case got == nil:
-			res.WindowsMissing++
 		case truth == nil:
 			res.WindowsExtra++
+		case got == nil:
+			res.WindowsMissing++
 		}
-		if len(res.Differences) < cfg.MaxDifferences {
-			res.Differences = append(res.Differences, Difference{Window: k, Stored: got, Truth: truth})
+		if !equal(truth, top) {
+			res.WindowsTopicDiffering++
 		}
-		if truth == nil {
-			z := *got
-			z.Count, z.Sum, z.Min, z.Max = 0, 0, 0, 0
-			fix = append(fix, z)
-			return
-		}
-		fix = append(fix, *truth)
+		diffs = append(diffs, Difference{Window: k, Stored: got, Topic: top, Truth: truth})
 	}
-	for k, t := range cnt.totals {
-		check(k, t, stored[k])
-	}
-	for k, s := range stored {
-		if _, ok := cnt.totals[k]; !ok {
-			check(k, nil, s)
+
+	// Which differing windows are safe to write (safety.go).
+	sf := &safety{lateness: cfg.Lateness.Milliseconds(), outOfOrder: cfg.OutOfOrderness.Milliseconds(),
+		parts: cnt.parts, ahead: make(map[int32]bool)}
+	need := make(map[int32]int64)
+	for _, d := range diffs {
+		if p := int32(d.sub()); cnt.parts[p] != nil && cnt.parts[p].end > 0 {
+			need[p] = cnt.parts[p].end
 		}
 	}
-	slices.SortFunc(res.Differences, func(a, b Difference) int {
-		switch {
-		case a.Window < b.Window:
-			return -1
-		case a.Window > b.Window:
-			return 1
+	if len(need) > 0 {
+		wait := max(cfg.WaitForEngine, 0)
+		if cfg.DryRun {
+			wait = 0
 		}
-		return 0
-	})
-	if !cfg.DryRun && len(fix) > 0 {
-		if err := rewrite(ctx, ic.WriteAPIBlocking(cfg.Influx.Org, cfg.Influx.Bucket), fix, cfg.Timeout, log); err != nil {
+		cl, adm, err := newAdmin(base)
+		if err != nil {
 			return res, err
+		}
+		behind, seen, err := engineOffsets(ctx, adm, cfg.EngineGroup, cfg.Topics.Events, need, wait)
+		cl.Close()
+		if err != nil {
+			if !cfg.DryRun || ctx.Err() != nil {
+				return res, err
+			}
+			// A dry run still reports the differences; without the
+			// engine's offsets nothing is provably safe.
+			log.Warn("engine offsets unknown; every differing window counts as skipped", "err", err)
+		}
+		for p := range need {
+			sf.ahead[p] = !slices.Contains(behind, p)
+		}
+		res.PartitionsEngineBehind = behind
+		if len(behind) > 0 {
+			log.Warn("engine behind what reconcile read; skipping those partitions' windows",
+				"group", cfg.EngineGroup, "partitions", behind, "committed", seen, "read_to", need, "waited", wait)
+		}
+	}
+	var fix []total.Total
+	for i := range diffs {
+		d := &diffs[i]
+		t := d.Truth
+		if t == nil { // a zero total over what no event supports
+			z := d.Stored
+			if z == nil {
+				z = d.Topic
+			}
+			zt := *z
+			zt.Count, zt.Sum, zt.Min, zt.Max = 0, 0, 0, 0
+			t = &zt
+		}
+		if !sf.safe(t.Sub, t.Start, t.Size, d.Topic != nil && d.Topic.Closed) {
+			d.Skipped = true
+			res.WindowsSkippedOpen++
+			if len(res.SkippedOpen) < cfg.MaxDifferences {
+				res.SkippedOpen = append(res.SkippedOpen, d.Window)
+			}
+			continue
+		}
+		w := *t
+		w.Closed = true
+		fix = append(fix, w)
+	}
+	if len(diffs) > cfg.MaxDifferences {
+		diffs = diffs[:cfg.MaxDifferences]
+	}
+	res.Differences = diffs
+	if !cfg.DryRun && len(fix) > 0 {
+		if err := publish(ctx, base, cfg.Topics.Aggregates, cfg.TransactionalID, fix, cfg.Timeout, log); err != nil {
+			return res, err
+		}
+		if !cfg.AggregatesOnly {
+			if err := rewrite(ctx, ic.WriteAPIBlocking(cfg.Influx.Org, cfg.Influx.Bucket), fix, cfg.Timeout, log); err != nil {
+				return res, err
+			}
 		}
 		res.WindowsRewritten = len(fix)
 	}
 	res.DurationS = time.Since(began).Seconds()
-	log.Info("reconciled", "checked", res.WindowsChecked, "differing", res.WindowsDiffering, "rewritten", res.WindowsRewritten)
+	log.Info("reconciled", "checked", res.WindowsChecked, "differing", res.WindowsDiffering,
+		"rewritten", res.WindowsRewritten, "skipped_open", res.WindowsSkippedOpen)
 	return res, nil
+}
+
+// sub is the partition of d's window.
+func (d *Difference) sub() int {
+	for _, t := range []*total.Total{d.Truth, d.Stored, d.Topic} {
+		if t != nil {
+			return t.Sub
+		}
+	}
+	return 0
 }
 
 // equal reports whether the stored total got is the recounted truth. A

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/countlab/countlab/engine/event"
+	"github.com/countlab/countlab/engine/influxd"
 	"github.com/countlab/countlab/engine/influxd/influxdtest"
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/reconcile"
@@ -42,7 +43,7 @@ type agg struct {
 }
 
 func TestReconcileRepairsExactly(t *testing.T) {
-	srv := influxdtest.Start(t)
+	srv := influxdtest.Start(t, influxd.StartTimeout(2*time.Minute))
 	ic := srv.Config()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
@@ -222,14 +223,22 @@ func TestReconcileRepairsExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// No engine runs here (this test is about the recount): a group of its
+	// own, committed at the end of the events topic, stands for an engine
+	// that has processed everything. Every window is far behind the
+	// largest event time of its partition, so all are safe.
+	const group = "reconcile-test-engine"
+	commitEnd(t, ctx, cl, group, topics.Events)
 	cfg := reconcile.Config{
-		Kafka: kafka.Conn{Brokers: addrs}, Influx: ic, From: from, To: to,
-		Windows: []time.Duration{time.Minute, 5 * time.Minute}, Idle: 3 * time.Second, MaxDifferences: 1000,
+		Kafka: kafka.Conn{Brokers: addrs}, Influx: ic, From: from, To: to, EngineGroup: group,
+		Windows: []time.Duration{time.Minute, 5 * time.Minute}, Idle: 3 * time.Second, MaxDifferences: 10000,
 	}
 	if testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	wantDiff := wrong + missing + 1
+	// The aggregates topic is empty: every window differs there.
+	wantDiff := len(truth) + 1
+	t.Logf("InfluxDB: %d wrong, %d missing", wrong, missing)
 	f := func(name string, dry bool, differing, rewritten int) {
 		t.Helper()
 		cfg.DryRun = dry
@@ -246,9 +255,14 @@ func TestReconcileRepairsExactly(t *testing.T) {
 		wantRead := int64(len(recs)) // every committed record, malformed included
 		if res.EventsRead != wantRead || res.Malformed != int64(len(malformed)) ||
 			res.LateEvents != int64(wantLate) || res.WindowsChecked != len(truth)+1 ||
-			res.WindowsDiffering != differing || res.WindowsRewritten != rewritten {
+			res.WindowsDiffering != differing || res.WindowsRewritten != rewritten ||
+			res.WindowsSkippedOpen != 0 || len(res.PartitionsEngineBehind) != 0 {
 			t.Fatalf("%s: got %+v\nwant read %d malformed %d late %d checked %d differing %d rewritten %d",
 				name, withoutDiffs(res), wantRead, len(malformed), wantLate, len(truth)+1, differing, rewritten)
+		}
+		if differing > 0 && (res.WindowsMissing != missing || res.WindowsExtra != 1 || res.WindowsTopicDiffering != len(truth)) {
+			t.Fatalf("%s: missing %d extra %d topic differing %d, want %d 1 %d", name,
+				res.WindowsMissing, res.WindowsExtra, res.WindowsTopicDiffering, missing, len(truth))
 		}
 	}
 	f("dry run", true, wantDiff, 0)
@@ -273,6 +287,20 @@ func TestReconcileRepairsExactly(t *testing.T) {
 	}
 	if len(got) != len(truth)+2 {
 		t.Fatalf("InfluxDB has %d windows, want %d", len(got), len(truth)+2)
+	}
+	// The aggregates topic: the truth, Closed, and the zeroed ghost.
+	top := latest(t, ctx, addrs, topics.Aggregates)
+	for k, a := range truth {
+		g, ok := top[k]
+		if !ok || !g.Closed || g.Count != a.count || g.Sum != a.sum || g.Min != a.min || g.Max != a.max {
+			t.Fatalf("%s: aggregates topic %+v, truth %+v", k, g, a)
+		}
+	}
+	if g, ok := top[string(extra.RecordKey())]; !ok || g.Count != 0 || g.Sum != 0 {
+		t.Fatalf("extra window in the topic: %+v, want a zero total", g)
+	}
+	if len(top) != len(truth)+1 {
+		t.Fatalf("aggregates topic has %d windows, want %d", len(top), len(truth)+1)
 	}
 }
 

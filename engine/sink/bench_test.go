@@ -7,7 +7,9 @@ import (
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/countlab/countlab/engine/influxd"
 	"github.com/countlab/countlab/engine/influxd/influxdtest"
 	"github.com/countlab/countlab/engine/reconcile"
 	"github.com/countlab/countlab/engine/sink"
@@ -20,7 +22,7 @@ import (
 // them all again under a new consumer group.
 func BenchmarkSinkThroughput(b *testing.B) {
 	const n = 50_000
-	srv := influxdtest.Start(b)
+	srv := influxdtest.Start(b, influxd.StartTimeout(2*time.Minute))
 	ic := srv.Config()
 	addrs := newKafka(b)
 	ctx := ctxT(b, 10*time.Minute)
@@ -65,12 +67,14 @@ func BenchmarkSinkThroughput(b *testing.B) {
 // BenchmarkCommitToVisible: time from a transaction commit of a total to a
 // Flux query returning it (sink running, one window updated per sample).
 func BenchmarkCommitToVisible(b *testing.B) {
-	srv := influxdtest.Start(b)
+	srv := influxdtest.Start(b, influxd.StartTimeout(2*time.Minute))
 	ic := srv.Config()
 	addrs := newKafka(b)
 	ctx := ctxT(b, 10*time.Minute)
 	p := newTxnProducer(b, addrs, "bench-lat")
-	s := startSink(b, addrs, ic)
+	// The client's default fetch max wait (5s): a long poll must still
+	// return as soon as a transaction commits.
+	s := startSink(b, addrs, ic, sink.KafkaOpts(kgo.FetchMaxWait(5*time.Second)))
 	defer s.stop(b)
 	c := influxdb2.NewClient(ic.URL, ic.Token)
 	defer c.Close()

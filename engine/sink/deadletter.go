@@ -121,6 +121,19 @@ func (s *Sink) ReplayDeadLetter(ctx context.Context) (ReplayResult, error) {
 		return res, fmt.Errorf("sink: %w", err)
 	}
 	group := s.cfg.group + "-dead-letter"
+	adm, err := kgo.NewClient(base...)
+	if err != nil {
+		return res, fmt.Errorf("sink: kafka client: %w", err)
+	}
+	pending, size, err := s.pendingDeadLetters(ctx, adm, group)
+	adm.Close()
+	if err != nil {
+		return res, err
+	}
+	s.m.deadLetterSize.Set(float64(size))
+	if len(pending) == 0 {
+		return res, nil
+	}
 	cl, err := kgo.NewClient(append(base,
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(s.cfg.deadLetter),
@@ -131,11 +144,6 @@ func (s *Sink) ReplayDeadLetter(ctx context.Context) (ReplayResult, error) {
 		return res, fmt.Errorf("sink: kafka client: %w", err)
 	}
 	defer cl.Close()
-	pending, size, err := s.pendingDeadLetters(ctx, cl, group)
-	if err != nil {
-		return res, err
-	}
-	s.m.deadLetterSize.Set(float64(size))
 	for len(pending) > 0 {
 		pctx, cancel := context.WithTimeout(ctx, stallTimeout)
 		fs := cl.PollRecords(pctx, s.cfg.maxPoll)

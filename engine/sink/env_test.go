@@ -3,12 +3,16 @@ package sink_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,12 +22,53 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/countlab/countlab/engine/influx"
+	"github.com/countlab/countlab/engine/influxd"
+	"github.com/countlab/countlab/engine/influxd/influxdtest"
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/reconcile"
 	"github.com/countlab/countlab/engine/total"
 )
 
 const partitions = 3
+
+var shared struct {
+	once sync.Once
+	srv  *influxd.Server
+	err  error
+	n    atomic.Int64
+}
+
+// TestMain stops the shared influxd after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.srv != nil {
+		shared.srv.Stop()
+	}
+	os.Exit(code)
+}
+
+// sharedInflux is one influxd for the tests that do not kill it, with a
+// fresh database per call (bucket "<db>/autogen"): starting a server per
+// test is slow on a loaded machine. It skips like influxdtest.Start.
+func sharedInflux(t testing.TB) (*influxd.Server, influx.Config) {
+	t.Helper()
+	shared.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		shared.srv, shared.err = influxd.Start(ctx, influxd.StartTimeout(2*time.Minute))
+	})
+	if errors.Is(shared.err, influxd.ErrNoBinary) && os.Getenv(influxdtest.EnvRequire) != "1" {
+		t.Skipf("skipping: %v (set %s=1 to make this a failure)", shared.err, influxdtest.EnvRequire)
+	}
+	if shared.err != nil {
+		t.Fatalf("start influxd: %v", shared.err)
+	}
+	db := fmt.Sprintf("test%d", shared.n.Add(1))
+	influxQL(t, shared.srv.URL(), "CREATE DATABASE "+db)
+	ic := shared.srv.Config()
+	ic.Bucket = db + "/autogen"
+	return shared.srv, ic
+}
 
 // newKafka starts an in-process kfake cluster with countlab's topics.
 func newKafka(t testing.TB) []string {
@@ -185,7 +230,7 @@ func metric(t testing.TB, reg *prometheus.Registry, name, to string) float64 {
 // the field type conflict and dropping its shard have no v2 API).
 func influxQL(t testing.TB, base, q string) map[string]any {
 	t.Helper()
-	resp, err := http.PostForm(base+"/query", url.Values{"q": {q}, "db": {"countlab"}})
+	resp, err := http.PostForm(base+"/query", url.Values{"q": {q}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,9 +248,9 @@ func influxQL(t testing.TB, base, q string) map[string]any {
 
 // writeLine writes one line of line protocol with the 1.8 write endpoint
 // (ms precision), for setting up a conflict the sink must meet.
-func writeLine(t testing.TB, base, line string) {
+func writeLine(t testing.TB, base, db, line string) {
 	t.Helper()
-	resp, err := http.Post(base+"/write?db=countlab&precision=ms", "text/plain", strings.NewReader(line))
+	resp, err := http.Post(base+"/write?precision=ms&db="+url.QueryEscape(db), "text/plain", strings.NewReader(line))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,8 +261,8 @@ func writeLine(t testing.TB, base, line string) {
 	}
 }
 
-// dropShard2001 drops the countlab shards that start before 2002.
-func dropShard2001(t testing.TB, base string) {
+// dropShard2001 drops db's shards that start before 2002.
+func dropShard2001(t testing.TB, base, db string) {
 	t.Helper()
 	out := influxQL(t, base, "SHOW SHARDS")
 	b, _ := json.Marshal(out)
@@ -236,7 +281,7 @@ func dropShard2001(t testing.TB, base string) {
 	dropped := 0
 	for _, res := range r.Results {
 		for _, s := range res.Series {
-			if s.Name != "countlab" {
+			if s.Name != db {
 				continue
 			}
 			id, start := slices.Index(s.Columns, "id"), slices.Index(s.Columns, "start_time")

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/countlab/countlab/engine/influx"
+	"github.com/countlab/countlab/engine/influxd"
 	"github.com/countlab/countlab/engine/influxd/influxdtest"
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/sink"
@@ -110,8 +111,7 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 // (a) Only committed totals land, and of several versions of a window only
 // the last committed one.
 func TestSinkWritesLastCommittedVersion(t *testing.T) {
-	srv := influxdtest.Start(t)
-	ic := srv.Config()
+	_, ic := sharedInflux(t)
 	addrs := newKafka(t)
 	ctx := ctxT(t, 90*time.Second)
 	p := newTxnProducer(t, addrs, "agg-a")
@@ -175,8 +175,7 @@ func TestSinkWritesLastCommittedVersion(t *testing.T) {
 // (b) The sink is stopped abruptly mid-write and started again: the final
 // content is exact.
 func TestSinkKilledMidWriteRestarts(t *testing.T) {
-	srv := influxdtest.Start(t)
-	ic := srv.Config()
+	_, ic := sharedInflux(t)
 	addrs := newKafka(t)
 	ctx := ctxT(t, 90*time.Second)
 	p := newTxnProducer(t, addrs, "agg-b")
@@ -197,19 +196,24 @@ func TestSinkKilledMidWriteRestarts(t *testing.T) {
 	}
 	want := truthOf(final...)
 
-	for round := 0; ; round++ {
+	// Stop the sink abruptly three times: before its first commit, in the
+	// middle of its second batch, in the middle of its third (a batch is 3
+	// write requests here), each run starting from the last commit.
+	for round := 0; round < 3; round++ {
 		s := startSink(t, addrs, ic, sink.MaxPoll(300), sink.WriteBatch(100))
-		// Stop it as soon as it has written something but (for the first
-		// rounds) not everything.
 		deadline := time.Now().Add(30 * time.Second)
-		for s.Stats().Written <= int64(round*50) && time.Now().Before(deadline) {
+		for {
+			st := s.Stats()
+			if st.Commits >= int64(round) && st.Written > int64(round)*300+50 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: %+v", round, st)
+			}
 			time.Sleep(time.Millisecond)
 		}
 		s.stop(t)
 		t.Logf("round %d: %+v", round, s.Stats())
-		if round == 2 {
-			break
-		}
 	}
 	s := startSink(t, addrs, ic)
 	waitEqual(t, ic, want, 60*time.Second)
@@ -236,7 +240,7 @@ func outage(t testing.TB) time.Duration {
 // port: the breaker opens and closes, and the final content is exact.
 func TestSinkSurvivesInfluxOutage(t *testing.T) {
 	down := outage(t)
-	srv := influxdtest.Start(t)
+	srv := influxdtest.Start(t, influxd.StartTimeout(2*time.Minute))
 	ic := srv.Config()
 	addrs := newKafka(t)
 	ctx := ctxT(t, down+2*time.Minute)
@@ -315,8 +319,8 @@ func TestSinkSurvivesInfluxOutage(t *testing.T) {
 // dead-letter topic with the reason; the others land; once the conflict is
 // gone a replay writes it.
 func TestSinkDeadLettersRejectedPoints(t *testing.T) {
-	srv := influxdtest.Start(t)
-	ic := srv.Config()
+	srv, ic := sharedInflux(t)
+	db := strings.TrimSuffix(ic.Bucket, "/autogen")
 	addrs := newKafka(t)
 	ctx := ctxT(t, 90*time.Second)
 
@@ -324,8 +328,7 @@ func TestSinkDeadLettersRejectedPoints(t *testing.T) {
 	poison := gen(0, 1)
 	poison.Key = "poison"
 	poison.Start = time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
-	influxQL(t, srv.URL(), "SHOW DATABASES") // server up
-	writeLine(t, srv.URL(), fmt.Sprintf(`%s,key=other,type=X,win=60s count="text" %d`, influx.Measurement, poison.Start))
+	writeLine(t, srv.URL(), db, fmt.Sprintf(`%s,key=other,type=X,win=60s count="text" %d`, influx.Measurement, poison.Start))
 
 	p := newTxnProducer(t, addrs, "agg-d")
 	var good []total.Total
@@ -373,7 +376,7 @@ func TestSinkDeadLettersRejectedPoints(t *testing.T) {
 		t.Fatalf("replay with conflict: %+v, %v", r, err)
 	}
 	// Drop the 2001 shard (the conflict) and replay: it lands.
-	dropShard2001(t, srv.URL())
+	dropShard2001(t, srv.URL(), db)
 	r, err = s.ReplayDeadLetter(ctx)
 	if err != nil || r.Read != 1 || r.Written != 1 || r.Rejected != 0 {
 		t.Fatalf("replay: %+v, %v", r, err)
@@ -381,7 +384,7 @@ func TestSinkDeadLettersRejectedPoints(t *testing.T) {
 	// Checked with InfluxQL: InfluxDB 1.8's Flux does not see series first
 	// written to a shard re-created after DROP SHARD (a server quirk of
 	// this test's setup, not of the sink).
-	out := influxQL(t, srv.URL(), `SELECT "count", "sum", "min", "max" FROM window_total WHERE "key" = 'poison'`)
+	out := influxQL(t, srv.URL(), `SELECT "count", "sum", "min", "max" FROM `+db+`.autogen.window_total WHERE "key" = 'poison'`)
 	if got, w := fmt.Sprint(out["results"]), fmt.Sprintf("[2001-01-01T00:00:00Z %d %v %v %v]", poison.Count, poison.Sum, poison.Min, poison.Max); !strings.Contains(got, w) {
 		t.Fatalf("poison after replay: %s, want %s", got, w)
 	}
@@ -393,4 +396,55 @@ func TestSinkDeadLettersRejectedPoints(t *testing.T) {
 		t.Fatalf("dead-letter size %v", got)
 	}
 	s.stop(t)
+}
+
+// Rebalances while totals keep coming (a second sink joins, the first
+// leaves): the final content is exact.
+func TestSinkRebalance(t *testing.T) {
+	_, ic := sharedInflux(t)
+	addrs := newKafka(t)
+	ctx := ctxT(t, 2*time.Minute)
+	p := newTxnProducer(t, addrs, "agg-r")
+	final := map[string]total.Total{}
+	produce := func(v int) {
+		var batch []total.Total
+		for j := range 30 {
+			batch = append(batch, gen((v*11+j)%300, v))
+		}
+		if err := p.txn(ctx, batch, true); err != nil {
+			t.Fatal(err)
+		}
+		for _, t := range batch {
+			final[string(t.RecordKey())] = t
+		}
+	}
+	v := 0
+	for range 10 {
+		v++
+		produce(v)
+	}
+	s1 := startSink(t, addrs, ic, sink.MaxPoll(50), sink.WriteBatch(20))
+	for range 20 {
+		v++
+		produce(v)
+		time.Sleep(20 * time.Millisecond)
+	}
+	s2 := startSink(t, addrs, ic, sink.MaxPoll(50), sink.WriteBatch(20))
+	for range 40 {
+		v++
+		produce(v)
+		time.Sleep(20 * time.Millisecond)
+	}
+	s1.stop(t)
+	for range 20 {
+		v++
+		produce(v)
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitEqual(t, ic, final, 60*time.Second)
+	s2.stop(t)
+	t.Logf("first %+v, second %+v", s1.Stats(), s2.Stats())
+	if s2.Stats().Written == 0 {
+		t.Fatal("the second sink wrote nothing")
+	}
 }

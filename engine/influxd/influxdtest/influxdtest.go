@@ -18,12 +18,19 @@ import (
 // skip into a failure.
 const EnvRequire = "COUNTLAB_REQUIRE_INFLUXD"
 
+// StartTimeout is the start timeout Start uses unless opts set one: more
+// than influxd's 30 s default because a loaded 2-core CI machine running
+// several test binaries was measured taking up to ~29 s to bring influxd
+// up (its Flux initialization is ~2.7 s of CPU).
+const StartTimeout = 2 * time.Minute
+
 // Start starts a managed influxd for t (see influxd.Start) and stops it,
 // removing its data unless influxd.DataDir was given, when t ends.
 func Start(t testing.TB, opts ...influxd.Opt) *influxd.Server {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout+10*time.Second)
 	defer cancel()
+	opts = append([]influxd.Opt{influxd.StartTimeout(StartTimeout)}, opts...)
 	s, err := influxd.Start(ctx, opts...)
 	if errors.Is(err, influxd.ErrNoBinary) && os.Getenv(EnvRequire) != "1" {
 		t.Skipf("skipping: %v (set %s=1 to make this a failure)", err, EnvRequire)

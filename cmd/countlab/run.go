@@ -1,0 +1,529 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/countlab/countlab/engine/aggregate"
+	"github.com/countlab/countlab/engine/query/client"
+	"github.com/countlab/countlab/reports"
+	"github.com/countlab/countlab/scenarios"
+	"github.com/countlab/countlab/sim"
+	"github.com/countlab/countlab/sim/ledger"
+)
+
+// runTestHook, when set (by tests only), may change the loaded scenario
+// before it runs (e.g. shorten it).
+var runTestHook func(*scenarios.Scenario)
+
+// plantBugFlag is the hidden --plant-bug=N flag of run: it adds an engine
+// worker with aggregate.PlantBug(N) to the consumer group, so that the
+// checker's detection of a bad window can be shown. Never for real runs.
+const plantBugFlag = "plant-bug"
+
+// cmdRun runs a scenario against the embedded stack (or the cluster and
+// InfluxDB given by the stack flags), checks every window against the
+// ledger, and writes report.json and report.md.
+func cmdRun(ctx context.Context, args []string) error {
+	args, plantBug, err := takeHiddenInt(args, plantBugFlag)
+	if err != nil {
+		return err
+	}
+	fs := newFlagSet("run")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: countlab run SCENARIO [flags]\n\nSCENARIO is a scenario file or the name of a shipped one (%s).\n\nflags:\n",
+			strings.Join(scenarios.Names(), ", "))
+		fs.PrintDefaults()
+	}
+	var sf stackFlags
+	sf.register(fs, false)
+	reportDir := fs.String("report-dir", "", "write report.json, report.md and ledger.gob here (default reports/out/SCENARIO-<UTC time>)")
+	baseline := fs.String("baseline", "", "compare with this earlier report.json; a metric worse than the scenario's tolerance fails the run")
+	duration := fs.Duration("duration", 0, "override the scenario's duration")
+	name, err := parseWithPositional(fs, args, "SCENARIO")
+	if err != nil {
+		return err
+	}
+	sc, err := scenarios.Lookup(name)
+	if err != nil {
+		return usageError{err}
+	}
+	if *duration > 0 {
+		sc.Duration = *duration
+	}
+	if runTestHook != nil {
+		runTestHook(sc)
+	}
+	if err := sc.Validate(); err != nil {
+		return usageError{err}
+	}
+	applyScenarioEngine(fs, &sf, sc)
+	if err := sf.validate(); err != nil {
+		return err
+	}
+	var base *reports.Report
+	if *baseline != "" {
+		if base, err = reports.ReadFile(*baseline); err != nil {
+			return usagef("--baseline: %v", err)
+		}
+	}
+	dir := *reportDir
+	if dir == "" {
+		dir = filepath.Join("reports", "out", sc.Name+"-"+time.Now().UTC().Format("20060102T150405Z"))
+	}
+	r := &scenarioRun{sc: sc, sf: &sf, out: os.Stdout, errw: os.Stderr, plantBug: plantBug}
+	rep, err := r.run(ctx)
+	if err != nil {
+		return err
+	}
+	if base != nil {
+		rep.Compare(base, *baseline, sc.Baseline.Tolerances, sc.Baseline.Default)
+	}
+	rep.EvaluateSLO(reports.Thresholds{
+		MinThroughputEventsPerS: sc.SLO.MinThroughputEventsPerS,
+		MaxP99IngestAckMS:       sc.SLO.MaxP99IngestAckMS,
+		MaxP99FreshnessMS:       sc.SLO.MaxP99FreshnessMS,
+		MaxP99QueryMS:           sc.SLO.MaxP99QueryMS,
+		AccuracyExact:           sc.SLO.AccuracyExact,
+	})
+	if err := rep.WriteFiles(dir); err != nil {
+		return err
+	}
+	if err := r.ledger.Save(filepath.Join(dir, "ledger.gob")); err != nil {
+		return err
+	}
+	printSummary(r.out, rep, dir)
+	if !rep.Pass {
+		var why []string
+		why = append(why, rep.Failed()...)
+		if rep.Baseline != nil {
+			for _, m := range rep.Baseline.Regressed {
+				why = append(why, "regressed "+m)
+			}
+		}
+		return exitError{1, fmt.Errorf("scenario %s failed: %s", sc.Name, strings.Join(why, "; "))}
+	}
+	return nil
+}
+
+// takeHiddenInt removes --name=N / --name N (or one dash) from args and
+// returns N (0 when absent).
+func takeHiddenInt(args []string, name string) ([]string, int, error) {
+	out := make([]string, 0, len(args))
+	n := 0
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			out = append(out, args[i:]...)
+			break
+		}
+		flagName := strings.TrimLeft(a, "-")
+		if !strings.HasPrefix(a, "-") || !(flagName == name || strings.HasPrefix(flagName, name+"=")) {
+			out = append(out, a)
+			continue
+		}
+		val, ok := strings.CutPrefix(flagName, name+"=")
+		if !ok {
+			if i+1 >= len(args) {
+				return nil, 0, usagef("--%s needs a value", name)
+			}
+			i++
+			val = args[i]
+		}
+		v, err := strconv.Atoi(val)
+		if err != nil || v < 0 {
+			return nil, 0, usagef("--%s: %q is not a whole number >= 0", name, val)
+		}
+		n = v
+	}
+	return out, n, nil
+}
+
+// parseWithPositional parses flags with one positional argument before or
+// after them.
+func parseWithPositional(fs *flag.FlagSet, args []string, what string) (string, error) {
+	var pos string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		pos, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", err
+		}
+		return "", usageError{err}
+	}
+	rest := fs.Args()
+	if pos == "" && len(rest) > 0 {
+		pos, rest = rest[0], rest[1:]
+	}
+	if len(rest) > 0 {
+		return "", usagef("unexpected argument %q", rest[0])
+	}
+	if pos == "" {
+		return "", usagef("missing %s (see -h)", what)
+	}
+	return pos, nil
+}
+
+// applyScenarioEngine sets the stack flags from the scenario's engine
+// section, except those given on the command line.
+func applyScenarioEngine(fs *flag.FlagSet, sf *stackFlags, sc *scenarios.Scenario) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	e := sc.Engine
+	if !set["partitions"] {
+		sf.partitions = e.Partitions
+	}
+	if !set["workers"] {
+		sf.workers = e.Workers
+	}
+	if !set["windows"] {
+		ws := make([]string, len(e.Windows))
+		for i, w := range e.Windows {
+			ws[i] = w.String()
+		}
+		sf.windows = strings.Join(ws, ",")
+	}
+	if !set["lateness"] {
+		sf.lateness = e.Lateness
+	}
+	if !set["out-of-orderness"] {
+		sf.outOfOrder = e.OutOfOrderness
+	}
+	if !set["commit-interval"] {
+		sf.commitEvery = e.CommitInterval
+	}
+}
+
+// scenarioRun is one run of a scenario.
+type scenarioRun struct {
+	sc       *scenarios.Scenario
+	sf       *stackFlags
+	out      io.Writer
+	errw     io.Writer
+	plantBug int
+
+	ledger *ledger.Ledger
+}
+
+func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
+	sc := r.sc
+	log := r.sf.logger(r.errw)
+	fmt.Fprintf(r.out, "countlab run %s: %s\n", sc.Name, sc.Description)
+	t0 := time.Now()
+	st, err := startStack(ctx, r.sf, log)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	fmt.Fprintf(r.out, "  stack up in %.1fs: broker %s, influxdb %s, gateway http://%s, query http://%s\n",
+		time.Since(t0).Seconds(), st.conn.String(), st.influx.URL, st.gwAddr, st.qAddr)
+	if r.plantBug > 0 {
+		// Stopped before the stack closes (defers run last-in first-out):
+		// Close waits for it.
+		bugCtx, stopBug := context.WithCancel(ctx)
+		defer stopBug()
+		if err := r.addBuggyWorker(bugCtx, st); err != nil {
+			return nil, err
+		}
+	}
+
+	token, _ := gatewayTokenFromEnv()
+	r.ledger = ledger.New(st.windows...)
+	start := time.Now()
+	gcfg, err := sc.GeneratorConfig("r"+strconv.FormatInt(start.UnixMilli(), 36)+"-", start)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	gen, err := sim.NewGenerator(gcfg)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	format, _ := sim.ParseFormat(sc.Traffic.Format)
+	var tr sim.Transport
+	if sc.Traffic.Via == "kafka" {
+		k, err := sim.NewKafka(st.conn, st.topics.Events, format)
+		if err != nil {
+			return nil, err
+		}
+		defer k.Close()
+		tr = k
+	} else {
+		tr = sim.NewGateway("http://"+st.gwAddr, token, format, sc.Traffic.Connections)
+	}
+	qc, err := client.New("http://"+st.qAddr, client.Token(token))
+	if err != nil {
+		return nil, err
+	}
+	probeCtx, stopProbes := context.WithCancel(ctx)
+	defer stopProbes()
+	fresh := &reports.Freshness{Client: qc, Window: st.windows[0]}
+	firstType := sc.Traffic.Types[0].Name
+	snd, err := sim.NewSender(sim.SenderConfig{
+		Generator:   gen,
+		Schedule:    sc.Schedule(),
+		Duration:    sc.Duration,
+		Transport:   tr,
+		Connections: sc.Traffic.Connections,
+		BatchMax:    sc.Traffic.Batch.MaxEvents,
+		FlushEvery:  sc.Traffic.Batch.Flush,
+		TracerEvery: sc.Probes.TracerEvery,
+		OnAck: func(it *sim.Item, _ time.Time) {
+			r.ledger.Add(it.Seq, &it.Event, it.Late)
+			if it.Tracer {
+				fresh.Track(probeCtx, it.Event.Key, it.Event.Type, it.Event.Time(), start.Add(it.At))
+			}
+		},
+	})
+	if err != nil {
+		return nil, usageError{err}
+	}
+	keyPick := func(rng *rand.Rand) (string, string) {
+		return sc.Traffic.Keys.Prefix + strconv.Itoa(rng.IntN(min(sc.Traffic.Keys.Count, 100))), firstType
+	}
+	ql := &reports.QueryLoad{Client: qc, Rate: sc.Probes.QueriesPerS, Pick: keyPick, Window: st.windows[0]}
+	qctx, stopQueries := context.WithCancel(probeCtx)
+	defer stopQueries()
+	var qwg sync.WaitGroup
+	qwg.Add(1)
+	go func() { defer qwg.Done(); ql.Run(qctx) }()
+
+	fmt.Fprintf(r.out, "  sending for %s: %s, %d keys (%s), via %s (%s)...\n", sc.Duration, rateText(sc), sc.Traffic.Keys.Count,
+		sc.Traffic.Keys.Distribution, sc.Traffic.Via, sc.Traffic.Format)
+	prog := newProgressLine(r.errw)
+	progDone := make(chan struct{})
+	go func() {
+		defer close(progDone)
+		prog.loop(probeCtx, func() string {
+			p := snd.Progress()
+			return fmt.Sprintf("%s | %s elapsed, %s left", p, p.Elapsed.Round(time.Second), max(sc.Duration-p.Elapsed, 0).Round(time.Second))
+		})
+	}()
+	sendErr := snd.Run(ctx)
+	sendDur := time.Since(start)
+	stopQueries() // the query load runs with the traffic
+	qwg.Wait()
+	p := snd.Progress()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err := st.firstErr(); err != nil {
+		return nil, fmt.Errorf("the stack failed during the run: %w", err)
+	}
+	if sendErr != nil {
+		fmt.Fprintf(r.errw, "countlab run: transport error (the run went on): %v\n", sendErr)
+	}
+
+	// Drain: wait until the query service shows every expected total.
+	fmt.Fprintf(r.out, "  sent: %d acknowledged, %d rejected, %d failed; draining (up to %s)...\n", p.Acked, p.Rejected, p.Failed, sc.DrainTimeout)
+	drainStart := time.Now()
+	prog.set(func() string { return "draining..." })
+	acc, err := reports.Check(ctx, r.ledger, qc, reports.CheckConfig{
+		Drain: sc.DrainTimeout,
+		Progress: func(off, total int) {
+			prog.set(func() string {
+				return fmt.Sprintf("draining: %d of %d windows not yet equal to the ledger (%s)", off, total, time.Since(drainStart).Round(time.Second))
+			})
+		},
+	})
+	fresh.Wait()
+	stopProbes()
+	<-progDone
+	prog.clear()
+	if err != nil {
+		return nil, fmt.Errorf("accuracy check: %w", err)
+	}
+	fmt.Fprintf(r.out, "  checked %d windows in %.1fs after the traffic\n", acc.WindowsChecked, time.Since(drainStart).Seconds())
+
+	qn, qerr := ql.Counts()
+	fn, fmissed := fresh.Counts()
+	ls := r.ledger.Stats()
+	rep := &reports.Report{
+		Scenario:  sc.Name,
+		StartedAt: start.UTC(),
+		DurationS: sendDur.Seconds(),
+		Config:    sc.ConfigMap(),
+		Throughput: reports.Throughput{
+			OfferedEventsPerS:  sc.OfferedEvents() / sc.Duration.Seconds(),
+			AchievedEventsPerS: float64(p.Acked) / sendDur.Seconds(),
+		},
+		Latency: reports.Latencies{
+			IngestAck: reports.FromHistogram(snd.Histogram()),
+			Freshness: reports.FromHistogram(fresh.Histogram()),
+			Query:     reports.FromHistogram(ql.Histogram()),
+		},
+		Accuracy: acc,
+		Traffic: reports.Traffic{Generated: p.Generated, Acked: p.Acked, Rejected: p.Rejected, Failed: p.Failed, Resent: p.Resent,
+			Errors: p.Errors, Duplicates: ls.Duplicates, MaxLagMS: float64(p.MaxLag.Microseconds()) / 1000,
+			Queries: qn, QueryErrs: qerr, Tracers: fn, TracersMissed: fmissed},
+		Faults: []any{},
+	}
+	return rep, nil
+}
+
+// addBuggyWorker joins a worker with aggregate.PlantBug to the engine's
+// consumer group: it takes over some partitions and mis-counts 1 event in
+// N of them.
+func (r *scenarioRun) addBuggyWorker(ctx context.Context, st *stack) error {
+	w, err := aggregate.New(
+		aggregate.Conn(st.conn),
+		aggregate.Topics(st.topics),
+		aggregate.TopicPrefix(r.sf.topicPrefix),
+		aggregate.TransactionalID(fmt.Sprintf("countlab-engine-%d-planted-bug", os.Getpid())),
+		aggregate.Windows(st.windows...),
+		aggregate.AllowedLateness(r.sf.lateness),
+		aggregate.OutOfOrderness(r.sf.outOfOrder),
+		aggregate.CommitInterval(r.sf.commitEvery),
+		aggregate.Logger(st.log.With("part", "engine", "worker", "planted-bug")),
+		aggregate.PlantBug(r.plantBug),
+	)
+	if err != nil {
+		return err
+	}
+	st.goRun("engine", w.Run, ctx)
+	select {
+	case <-w.Ready():
+	case <-time.After(60 * time.Second):
+		return errors.New("the planted-bug worker did not become ready within 60s")
+	}
+	fmt.Fprintf(r.out, "  planted bug: a worker mis-counting 1 event in %d joined the engine (testing only)\n", r.plantBug)
+	return nil
+}
+
+func rateText(sc *scenarios.Scenario) string {
+	r := sc.Traffic.Rate
+	switch r.Shape {
+	case "ramp":
+		return fmt.Sprintf("ramp %.0f -> %.0f events/s over %s", r.EventsPerS, r.ToEventsPerS, r.Over)
+	case "spike":
+		return fmt.Sprintf("%.0f events/s, spike to %.0f at %s for %s", r.EventsPerS, r.PeakEventsPerS, r.At, r.For)
+	case "diurnal":
+		return fmt.Sprintf("diurnal %.0f events/s ±%.0f%%", r.EventsPerS, 100*r.Amplitude)
+	}
+	return fmt.Sprintf("%.0f events/s (%s)", r.EventsPerS, sc.Traffic.Arrival)
+}
+
+// printSummary prints the human summary: verdict first.
+func printSummary(w io.Writer, rep *reports.Report, dir string) {
+	verdict := "PASS"
+	if !rep.Pass {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(w, "\nverdict: %s (%s)\n", verdict, rep.Scenario)
+	for _, s := range rep.SLO {
+		mark := "ok  "
+		if !s.Pass {
+			mark = "FAIL"
+		}
+		rel := ">="
+		if s.Kind == "max" {
+			rel = "<="
+		}
+		if s.Kind == "exact" {
+			fmt.Fprintf(w, "  [%s] %-28s exact=%v\n", mark, s.Name, s.Pass)
+			continue
+		}
+		fmt.Fprintf(w, "  [%s] %-28s %10.1f (%s %g)\n", mark, s.Name, s.Value, rel, s.Threshold)
+	}
+	a := rep.Accuracy
+	fmt.Fprintf(w, "  accuracy: %d windows, %d mismatched; expected %d events, counted %d, lost %d, duplicated %d (late, not expected: %d)\n",
+		a.WindowsChecked, a.MismatchedWindows, a.ExpectedEvents, a.CountedEvents, a.Lost, a.Duplicated, a.LateEvents)
+	for i, d := range a.WorstWindows {
+		if i == 5 {
+			break
+		}
+		fmt.Fprintf(w, "    bad window: %s\n", d)
+	}
+	l := rep.Latency
+	fmt.Fprintf(w, "  latency p50/p99 ms: ingest ack %.1f/%.1f, freshness %.1f/%.1f, query %.1f/%.1f\n",
+		l.IngestAck.P50, l.IngestAck.P99, l.Freshness.P50, l.Freshness.P99, l.Query.P50, l.Query.P99)
+	fmt.Fprintf(w, "  throughput: offered %.0f events/s, achieved %.0f events/s\n", rep.Throughput.OfferedEventsPerS, rep.Throughput.AchievedEventsPerS)
+	if c := rep.Baseline; c != nil {
+		if len(c.Regressed) == 0 {
+			fmt.Fprintf(w, "  baseline %s: no regression in %d metrics\n", c.File, len(c.Metrics))
+		}
+		for _, m := range c.Regressed {
+			fmt.Fprintf(w, "  REGRESSED %s\n", m)
+		}
+	}
+	fmt.Fprintf(w, "  report: %s\n", filepath.Join(dir, "report.json"))
+}
+
+// progressLine is the live progress on stderr: one line rewritten with \r
+// on a terminal, a line every 5 s otherwise.
+type progressLine struct {
+	w    io.Writer
+	tty  bool
+	mu   sync.Mutex
+	text func() string
+	last int
+}
+
+func newProgressLine(w io.Writer) *progressLine {
+	p := &progressLine{w: w}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progressLine) set(f func() string) {
+	p.mu.Lock()
+	p.text = f
+	p.mu.Unlock()
+}
+
+func (p *progressLine) loop(ctx context.Context, f func() string) {
+	p.set(f)
+	every := 5 * time.Second
+	if p.tty {
+		every = 500 * time.Millisecond
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			p.print()
+		}
+	}
+}
+
+func (p *progressLine) print() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.text()
+	if p.tty {
+		pad := ""
+		if n := p.last - len(s); n > 0 {
+			pad = strings.Repeat(" ", n)
+		}
+		fmt.Fprintf(p.w, "\r%s%s", s, pad)
+		p.last = len(s)
+		return
+	}
+	fmt.Fprintln(p.w, s)
+}
+
+func (p *progressLine) clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty && p.last > 0 {
+		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", p.last))
+		p.last = 0
+	}
+}

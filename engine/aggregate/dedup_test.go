@@ -1,0 +1,66 @@
+package aggregate
+
+import (
+	"bytes"
+	"math"
+	"testing"
+
+	"github.com/countlab/countlab/engine/total"
+)
+
+func TestAppendTotalJSON(t *testing.T) {
+	f := func(tt total.Total) {
+		t.Helper()
+		want := tt.Marshal()
+		got := appendTotalJSON(nil, &tt)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("got  %s\nwant %s", got, want)
+		}
+	}
+	f(total.Total{Key: "k", Type: "VIEW", Size: 60000, Start: 1767225600000, Count: 1, Sum: 1, Min: 1, Max: 1})
+	f(total.Total{Key: `a"b\c<d>&é` + "\u2028\x01\t", Type: "CLICK", DimSet: "country=US,device=ios", Sub: 7, Size: 10000, Start: -10000,
+		Count: 3, Sum: 0.1 + 0.2, Min: 1e-7, Max: 1e21, Closed: true})
+	f(total.Total{Key: "x\xffy", Type: "T", Sum: -2.5e-9, Min: math.MaxFloat64, Max: -0.0})
+	f(total.Total{Key: "k", Type: "T", Sum: 123456789012345678, Min: 1e20, Max: 12.5})
+}
+
+func TestChangelogRoundTrip(t *testing.T) {
+	added := []dedupEntry{{20, idHash{1, 2}}, {10, idHash{3, 4}}, {20, idHash{5, 6}}}
+	b := appendChangelog(nil, 1234, -5, added)
+	got := map[idHash]int64{}
+	wm, maxTS, err := readChangelog(b, func(bucket int64, h idHash) { got[h] = bucket })
+	if err != nil || wm != 1234 || maxTS != -5 {
+		t.Fatalf("wm %d maxTS %d err %v", wm, maxTS, err)
+	}
+	if len(got) != 3 || got[idHash{3, 4}] != 10 || got[idHash{1, 2}] != 20 || got[idHash{5, 6}] != 20 {
+		t.Fatalf("ids %v", got)
+	}
+	if _, _, err := readChangelog(b[:len(b)-3], func(int64, idHash) {}); err == nil {
+		t.Fatal("truncated record decoded")
+	}
+}
+
+func TestDedupSet(t *testing.T) {
+	d := newDedupSet(1000)
+	h := hashID("a")
+	if h != hashID("a") || h == hashID("b") {
+		t.Fatal("hash not stable or collides")
+	}
+	if !d.insert(h, 1500) || d.insert(h, 1500) {
+		t.Fatal("insert/dup")
+	}
+	d.rollback()
+	if !d.insert(h, 1500) {
+		t.Fatal("rollback kept the id")
+	}
+	d.committed()
+	d.expire(2000+500, 500) // bucket [1000,2000) ends at 2000 <= 2500-500
+	if d.n != 0 || !d.insert(h, 1500) {
+		t.Fatal("expire kept the bucket")
+	}
+	d.committed()
+	d.expire(2499, 500)
+	if d.insert(h, 1500) {
+		t.Fatal("expired too early")
+	}
+}

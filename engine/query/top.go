@@ -1,0 +1,220 @@
+package query
+
+import (
+	"container/heap"
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/countlab/countlab/engine/total"
+)
+
+// topResponse is the answer of /v1/top.
+type topResponse struct {
+	Type    string     `json:"type"`
+	Window  string     `json:"window"`
+	Filter  string     `json:"filter,omitempty"`
+	From    string     `json:"from"`
+	To      string     `json:"to"`
+	N       int        `json:"n"`
+	Items   []keyCount `json:"items"`
+	Exact   bool       `json:"exact"`
+	Aligned bool       `json:"aligned"`
+	Source  string     `json:"source"`
+}
+
+func (s *Server) handleTop(w http.ResponseWriter, r *http.Request) int {
+	q := r.URL.Query()
+	c, bp := s.parseCommon(q)
+	if bp != nil {
+		return s.writeFailure(w, bp)
+	}
+	n := DefaultTopN
+	if v := q.Get("n"); v != "" {
+		var err error
+		n, err = strconv.Atoi(v)
+		if err != nil || n < 1 || n > s.cfg.maxTopN {
+			return s.writeFailure(w, bad("n", "want an integer from 1 to "+strconv.Itoa(s.cfg.maxTopN)+", got "+strconv.Quote(v)))
+		}
+	}
+	items, p, err := s.top(r.Context(), c, n)
+	if err != nil {
+		return s.writeFailure(w, err)
+	}
+	if items == nil {
+		items = []keyCount{}
+	}
+	return writeJSON(w, http.StatusOK, topResponse{
+		Type: c.typ, Window: total.SizeName(c.span.size), Filter: c.filter.String(),
+		From: fmtTime(c.span.wFrom), To: fmtTime(c.span.wTo), N: n, Items: items,
+		Exact: true, Aligned: c.span.aligned(), Source: p.source(),
+	})
+}
+
+// topEntry is a cached in-memory top-N, valid while its range's stamp holds.
+type topEntry struct {
+	st    stamp
+	items []keyCount
+}
+
+// top is the exact top n keys over the span: from memory (cached while the
+// range does not change), from InfluxDB (sorted and limited by Flux), or
+// both merged (every key's InfluxDB count, then the top of the sum).
+func (s *Server) top(ctx context.Context, c common, n int) ([]keyCount, plan, error) {
+	p, err := s.plan(c.span)
+	if err != nil {
+		return nil, p, err
+	}
+	size := c.span.size
+	var items []keyCount
+	switch {
+	case !p.hasOld():
+		items = s.memTop(c, p.split, n)
+	case !p.hasMem():
+		items, err = s.influx.keyCounts(ctx, size, c.typ, c.span.wFrom, p.split, c.filter, n, p.closed)
+	default:
+		var old []keyCount
+		old, err = s.influx.keyCounts(ctx, size, c.typ, c.span.wFrom, p.split, c.filter, 0, p.closed)
+		if err == nil {
+			counts := make(map[string]int64, len(old))
+			s.st.counts(size, c.typ, p.split, c.span.wTo, c.filter, counts)
+			for _, kc := range old {
+				counts[kc.Key] += kc.Count
+			}
+			items = topN(counts, n)
+		}
+	}
+	if err != nil {
+		return nil, p, ctxErr(ctx, err)
+	}
+	s.m.answers.WithLabelValues(p.source()).Inc()
+	return items, p, nil
+}
+
+// memTop is the exact top n over the in-memory windows [from, wTo). An
+// answer is cached while its range does not change. On a miss the range is
+// split at the hot windows (the current one and the one before, which the
+// aggregator still updates): the rest is merged once into a sorted list,
+// cached while it does not change, and the hot windows are merged on top:
+// a key not in a hot window keeps its stable count, so the answer is the
+// top n of the hot keys' sums and the first n stable keys not among them.
+func (s *Server) memTop(c common, from int64, n int) []keyCount {
+	size, to := c.span.size, c.span.wTo
+	ck := strconv.FormatInt(size, 10) + "|" + c.typ + "|" + strconv.FormatInt(from, 10) + "|" +
+		strconv.FormatInt(to, 10) + "|" + strconv.Itoa(n) + "|" + c.filter.String()
+	if e, ok := s.topCache.get(ck); ok && e.st == s.st.stampOf(size, c.typ, from, to) {
+		s.m.cacheHits.WithLabelValues("top").Inc()
+		return e.items
+	}
+	s.m.cacheMisses.WithLabelValues("top").Inc()
+	hot := total.WindowStart(s.cfg.now().UnixMilli(), size) - size
+	cut := min(max(hot, from), to)
+	var stable stableEntry
+	if cut > from {
+		stable = s.stableCounts(c, from, cut)
+	}
+	st := stable.st
+	hotCounts := make(map[string]int64)
+	if cut < to {
+		hs := s.st.counts(size, c.typ, cut, to, c.filter, hotCounts)
+		st.version = max(st.version, hs.version)
+		st.windows += hs.windows
+	}
+	for k, h := range hotCounts {
+		hotCounts[k] = h + stable.index[k]
+	}
+	added := 0
+	for _, kc := range stable.sorted {
+		if added == n {
+			break
+		}
+		if _, ok := hotCounts[kc.Key]; !ok {
+			hotCounts[kc.Key] = kc.Count
+			added++
+		}
+	}
+	items := topN(hotCounts, n)
+	s.topCache.put(ck, topEntry{st, items})
+	return items
+}
+
+// stableEntry is every key's count over a range of windows, sorted.
+type stableEntry struct {
+	st     stamp
+	sorted []keyCount
+	index  map[string]int64
+}
+
+func (s *Server) stableCounts(c common, from, to int64) stableEntry {
+	size := c.span.size
+	ck := strconv.FormatInt(size, 10) + "|" + c.typ + "|" + strconv.FormatInt(from, 10) + "|" +
+		strconv.FormatInt(to, 10) + "|" + c.filter.String()
+	if e, ok := s.stableCache.get(ck); ok && e.st == s.st.stampOf(size, c.typ, from, to) {
+		s.m.cacheHits.WithLabelValues("stable").Inc()
+		return e
+	}
+	s.m.cacheMisses.WithLabelValues("stable").Inc()
+	index := make(map[string]int64)
+	st := s.st.counts(size, c.typ, from, to, c.filter, index)
+	sorted := make([]keyCount, 0, len(index))
+	for k, n := range index {
+		sorted = append(sorted, keyCount{k, n})
+	}
+	slices.SortFunc(sorted, func(a, b keyCount) int {
+		if before(a, b) {
+			return -1
+		}
+		if before(b, a) {
+			return 1
+		}
+		return 0
+	})
+	e := stableEntry{st, sorted, index}
+	s.stableCache.put(ck, e)
+	return e
+}
+
+// before orders key counts: larger count first, then key ascending.
+func before(a, b keyCount) bool {
+	if a.Count != b.Count {
+		return a.Count > b.Count
+	}
+	return a.Key < b.Key
+}
+
+// topN is the n first of counts' nonzero entries in the order of before.
+func topN(counts map[string]int64, n int) []keyCount {
+	h := make(minHeap, 0, min(n, len(counts)))
+	for k, c := range counts {
+		if c == 0 {
+			continue
+		}
+		kc := keyCount{k, c}
+		if len(h) < n {
+			heap.Push(&h, kc)
+		} else if before(kc, h[0]) {
+			h[0] = kc
+			heap.Fix(&h, 0)
+		}
+	}
+	out := make([]keyCount, len(h))
+	for i := len(h) - 1; i >= 0; i-- {
+		out[i] = heap.Pop(&h).(keyCount)
+	}
+	return out
+}
+
+// minHeap keeps the worst of the best n at the root.
+type minHeap []keyCount
+
+func (h minHeap) Len() int           { return len(h) }
+func (h minHeap) Less(i, j int) bool { return before(h[j], h[i]) }
+func (h minHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *minHeap) Push(x any)        { *h = append(*h, x.(keyCount)) }
+func (h *minHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

@@ -1,0 +1,86 @@
+package reports
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Markdown is report.md: the verdict first, then the SLO table, accuracy,
+// latency, throughput and, with a baseline, the comparison.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	verdict := "PASS"
+	if !r.Pass {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(&b, "# countlab run: %s — %s\n\n", r.Scenario, verdict)
+	fmt.Fprintf(&b, "Started %s, traffic for %.1fs.\n\n", r.StartedAt.UTC().Format(time.RFC3339), r.DurationS)
+	if !r.Pass {
+		b.WriteString("Failed:\n\n")
+		for _, f := range r.Failed() {
+			fmt.Fprintf(&b, "- SLO %s\n", f)
+		}
+		if r.Baseline != nil {
+			for _, m := range r.Baseline.Regressed {
+				fmt.Fprintf(&b, "- regression %s\n", m)
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("## SLOs\n\n| SLO | threshold | value | verdict |\n|---|---:|---:|---|\n")
+	for _, s := range r.SLO {
+		v := "pass"
+		if !s.Pass {
+			v = "**FAIL**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", s.Name, num(s.Threshold), num(s.Value), v)
+	}
+	a := r.Accuracy
+	fmt.Fprintf(&b, "\n## Accuracy\n\n")
+	if a.Exact {
+		fmt.Fprintf(&b, "Exact: every one of %d windows equals the ledger (count and sum).\n\n", a.WindowsChecked)
+	} else {
+		fmt.Fprintf(&b, "**Not exact**: %d of %d windows differ from the ledger.\n\n", a.MismatchedWindows, a.WindowsChecked)
+	}
+	fmt.Fprintf(&b, "| expected events | counted | lost | duplicated | late (not expected) |\n|---:|---:|---:|---:|---:|\n| %d | %d | %d | %d | %d |\n",
+		a.ExpectedEvents, a.CountedEvents, a.Lost, a.Duplicated, a.LateEvents)
+	if len(a.WorstWindows) > 0 {
+		b.WriteString("\nWorst windows:\n\n| window | start | type | key | count (want) | sum (want) |\n|---|---|---|---|---:|---:|\n")
+		for _, w := range a.WorstWindows {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %d (%d) | %g (%g) |\n", w.Window, w.Start.UTC().Format(time.RFC3339), w.Type, w.Key,
+				w.GotCount, w.WantCount, w.GotSum, w.WantSum)
+		}
+	}
+	b.WriteString("\n## Latency (ms, from the intended send time)\n\n| latency | p50 | p90 | p99 | p99.9 | max | samples |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, l := range []struct {
+		name string
+		p    Percentiles
+	}{{"ingest ack", r.Latency.IngestAck}, {"freshness (sent → visible)", r.Latency.Freshness}, {"query", r.Latency.Query}} {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %d |\n", l.name, num(l.p.P50), num(l.p.P90), num(l.p.P99), num(l.p.P999), num(l.p.Max), l.p.Count)
+	}
+	t := r.Traffic
+	fmt.Fprintf(&b, "\n## Throughput\n\nOffered %.0f events/s, achieved %.0f events/s (acknowledged). Generated %d, acknowledged %d (%d duplicates), rejected %d, failed %d, re-sent %d; sender lag at most %.0f ms.\n",
+		r.Throughput.OfferedEventsPerS, r.Throughput.AchievedEventsPerS, t.Generated, t.Acked, t.Duplicates, t.Rejected, t.Failed, t.Resent, t.MaxLagMS)
+	if c := r.Baseline; c != nil {
+		fmt.Fprintf(&b, "\n## Baseline (%s)\n\n| metric | baseline | now | change | tolerance | verdict |\n|---|---:|---:|---:|---:|---|\n", c.File)
+		for _, m := range c.Metrics {
+			v := "ok"
+			if m.Regressed {
+				v = "**REGRESSED**"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %+.1f%% | %.0f%% | %s |\n", m.Name, num(m.Baseline), num(m.Value), 100*m.Change, 100*m.Tolerance, v)
+		}
+	}
+	return b.String()
+}
+
+func num(v float64) string {
+	switch {
+	case v == float64(int64(v)) && v < 1e15 && v > -1e15:
+		return fmt.Sprintf("%d", int64(v))
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
+}

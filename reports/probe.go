@@ -1,0 +1,167 @@
+package reports
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/countlab/countlab/engine/query/client"
+	"github.com/countlab/countlab/engine/total"
+)
+
+func newHist() *hdrhistogram.Histogram {
+	return hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3)
+}
+
+func recordSince(h *hdrhistogram.Histogram, mu *sync.Mutex, from time.Time) {
+	us := max(1, min(time.Since(from).Microseconds(), int64(time.Hour/time.Microsecond)))
+	mu.Lock()
+	_ = h.RecordValue(us)
+	mu.Unlock()
+}
+
+// QueryLoad is an open-model query load: Count queries at a fixed rate,
+// whatever the answers, with latency measured from each query's intended
+// start (coordinated omission corrected).
+type QueryLoad struct {
+	Client *client.Client
+	// Rate is queries a second.
+	Rate float64
+	// Pick chooses each query's key and type.
+	Pick func(r *rand.Rand) (key, typ string)
+	// Window is the window size asked for; the range is the last minute.
+	Window time.Duration
+	// MaxInFlight bounds concurrent queries (default 64); beyond it,
+	// queries wait, and their wait counts in their latency.
+	MaxInFlight int
+
+	mu   sync.Mutex
+	hist *hdrhistogram.Histogram
+	n    atomic.Int64
+	errs atomic.Int64
+}
+
+// Run sends queries until ctx is done.
+func (q *QueryLoad) Run(ctx context.Context) {
+	q.hist = newHist()
+	if q.Rate <= 0 {
+		return
+	}
+	if q.MaxInFlight <= 0 {
+		q.MaxInFlight = 64
+	}
+	sem := make(chan struct{}, q.MaxInFlight)
+	r := rand.New(rand.NewPCG(42, 43))
+	gap := time.Duration(float64(time.Second) / q.Rate)
+	start := time.Now()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for i := 1; ; i++ {
+		intended := start.Add(time.Duration(i) * gap)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(intended)):
+		}
+		key, typ := q.Pick(r)
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			now := time.Now()
+			_, err := q.Client.Count(ctx, client.CountRequest{Key: key, Range: client.Range{Type: typ, From: now.Add(-time.Minute), To: now, Window: q.Window}})
+			if ctx.Err() != nil {
+				return
+			}
+			q.n.Add(1)
+			if err != nil {
+				q.errs.Add(1)
+				return
+			}
+			recordSince(q.hist, &q.mu, intended)
+		}()
+	}
+}
+
+// Histogram is the latency (µs) of the answered queries; after Run.
+func (q *QueryLoad) Histogram() *hdrhistogram.Histogram { return q.hist }
+
+// Counts are the queries sent and the errors.
+func (q *QueryLoad) Counts() (n, errs int64) { return q.n.Load(), q.errs.Load() }
+
+// Freshness measures end-to-end freshness: for each tracer event (a key
+// of its own), the time from its intended send until the query service
+// counts it.
+type Freshness struct {
+	Client *client.Client
+	// Window is the window size asked for.
+	Window time.Duration
+	// Timeout is how long a tracer is polled for (default 60s).
+	Timeout time.Duration
+	// Poll is the polling interval (default 20ms).
+	Poll time.Duration
+
+	once   sync.Once
+	mu     sync.Mutex
+	hist   *hdrhistogram.Histogram
+	wg     sync.WaitGroup
+	n      atomic.Int64
+	missed atomic.Int64
+}
+
+func (f *Freshness) init() {
+	f.once.Do(func() {
+		f.hist = newHist()
+		if f.Timeout <= 0 {
+			f.Timeout = 60 * time.Second
+		}
+		if f.Poll <= 0 {
+			f.Poll = 20 * time.Millisecond
+		}
+	})
+}
+
+// Track polls for the tracer event (key, typ, event time ts) intended to
+// be sent at intended, in the background.
+func (f *Freshness) Track(ctx context.Context, key, typ string, ts, intended time.Time) {
+	f.init()
+	f.wg.Add(1)
+	f.n.Add(1)
+	go func() {
+		defer f.wg.Done()
+		ws := time.UnixMilli(total.WindowStart(ts.UnixMilli(), f.Window.Milliseconds()))
+		rng := client.Range{Type: typ, From: ws, To: ws.Add(f.Window), Window: f.Window}
+		deadline := time.Now().Add(f.Timeout)
+		for time.Now().Before(deadline) {
+			c, err := f.Client.Count(ctx, client.CountRequest{Key: key, Range: rng})
+			if err == nil && c.Count > 0 {
+				recordSince(f.hist, &f.mu, intended)
+				return
+			}
+			select {
+			case <-ctx.Done():
+				f.missed.Add(1)
+				return
+			case <-time.After(f.Poll):
+			}
+		}
+		f.missed.Add(1)
+	}()
+}
+
+// Wait waits for every tracer to be seen or given up on.
+func (f *Freshness) Wait() { f.init(); f.wg.Wait() }
+
+// Histogram is the freshness (µs) of the tracers seen; after Wait.
+func (f *Freshness) Histogram() *hdrhistogram.Histogram { f.init(); return f.hist }
+
+// Counts are the tracers tracked and the ones never seen.
+func (f *Freshness) Counts() (n, missed int64) { return f.n.Load(), f.missed.Load() }

@@ -1,0 +1,112 @@
+// Package reports turns a run into its verdict: the accuracy check of the
+// query service against the ledger, latency percentiles from the run's
+// histograms, SLO evaluation, the comparison with a baseline report, and
+// the report itself (report.json, a stable contract for CI, and
+// report.md for people).
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Report is report.json.
+type Report struct {
+	Scenario   string      `json:"scenario"`
+	StartedAt  time.Time   `json:"started_at"`
+	DurationS  float64     `json:"duration_s"`
+	Config     any         `json:"config"`
+	Throughput Throughput  `json:"throughput"`
+	Latency    Latencies   `json:"latency"`
+	Accuracy   Accuracy    `json:"accuracy"`
+	Traffic    Traffic     `json:"traffic"`
+	Faults     []any       `json:"faults"`
+	SLO        []SLOResult `json:"slo"`
+	Baseline   *Comparison `json:"baseline,omitempty"`
+	Pass       bool        `json:"pass"`
+}
+
+// Throughput is the offered and achieved rates.
+type Throughput struct {
+	// OfferedEventsPerS is the schedule's rate: sends intended a second.
+	OfferedEventsPerS float64 `json:"offered_events_per_s"`
+	// AchievedEventsPerS is events acknowledged a second (duplicates
+	// included, malformed not).
+	AchievedEventsPerS float64 `json:"achieved_events_per_s"`
+}
+
+// Traffic counts what was sent.
+type Traffic struct {
+	Generated     int64   `json:"generated"`
+	Acked         int64   `json:"acked"`
+	Rejected      int64   `json:"rejected"`
+	Failed        int64   `json:"failed"`
+	Resent        int64   `json:"resent"`
+	Errors        int64   `json:"errors"`
+	Duplicates    int64   `json:"duplicates_acked"`
+	MaxLagMS      float64 `json:"max_sender_lag_ms"`
+	Queries       int64   `json:"queries"`
+	QueryErrs     int64   `json:"query_errors"`
+	Tracers       int64   `json:"tracers"`
+	TracersMissed int64   `json:"tracers_missed"`
+}
+
+// Latencies are the three measured latencies.
+type Latencies struct {
+	IngestAck Percentiles `json:"ingest_ack"`
+	Freshness Percentiles `json:"freshness"`
+	Query     Percentiles `json:"query"`
+}
+
+// Percentiles of one latency, in milliseconds.
+type Percentiles struct {
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	P999  float64 `json:"p999"`
+	Max   float64 `json:"max"`
+	Count int64   `json:"count"`
+}
+
+// FromHistogram reads percentiles from a histogram of microseconds.
+func FromHistogram(h *hdrhistogram.Histogram) Percentiles {
+	if h == nil || h.TotalCount() == 0 {
+		return Percentiles{}
+	}
+	ms := func(us int64) float64 { return float64(us) / 1000 }
+	return Percentiles{P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)), P99: ms(h.ValueAtQuantile(99)),
+		P999: ms(h.ValueAtQuantile(99.9)), Max: ms(h.Max()), Count: h.TotalCount()}
+}
+
+// WriteFiles writes report.json and report.md into dir (made if missing).
+func (r *Report) WriteFiles(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(r.Markdown()), 0o644)
+}
+
+// ReadFile reads a report.json.
+func ReadFile(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: not a report.json: %w", path, err)
+	}
+	return &r, nil
+}

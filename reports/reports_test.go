@@ -1,0 +1,187 @@
+package reports
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/countlab/countlab/engine/event"
+	"github.com/countlab/countlab/engine/query/client"
+	"github.com/countlab/countlab/sim/ledger"
+)
+
+// fakeQuery answers from a ledger, with planted differences.
+type fakeQuery struct {
+	mu     sync.Mutex
+	truth  map[string]ledger.Window
+	off    map[string]int64 // key -> count delta
+	calls  int
+	healAt int // after this many calls, the deltas vanish (0: never)
+}
+
+func wkey(key, typ string, size time.Duration, start time.Time) string {
+	return key + "|" + typ + "|" + size.String() + "|" + start.UTC().String()
+}
+
+func (f *fakeQuery) Stats(_ context.Context, r client.StatsRequest) (client.StatsResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	w := f.truth[wkey(r.Key, r.Type, r.Window, r.From)]
+	d := f.off[r.Key]
+	if f.healAt > 0 && f.calls > f.healAt {
+		d = 0
+	}
+	return client.StatsResponse{Key: r.Key, Fn: r.Fn, Count: w.Count + d, Value: w.Sum + float64(d)}, nil
+}
+
+func testLedger() *ledger.Ledger {
+	l := ledger.New(10*time.Second, time.Minute)
+	base := int64(1_700_000_040_000)
+	for i := 0; i < 1000; i++ {
+		e := event.Event{ID: "x", Key: "k" + string(rune('a'+i%7)), Type: []string{"VIEW", "CLICK"}[i%2], Value: float64(i % 10), TS: base + int64(i)*100}
+		l.Add(uint64(i), &e, i%100 == 0)
+	}
+	return l
+}
+
+func fakeFor(l *ledger.Ledger) *fakeQuery {
+	f := &fakeQuery{truth: map[string]ledger.Window{}, off: map[string]int64{}}
+	for _, w := range l.Totals(ledger.ByKey, false) {
+		f.truth[wkey(w.Key, w.Type, w.Size, w.Start)] = w
+	}
+	return f
+}
+
+func TestCheckExact(t *testing.T) {
+	l := testLedger()
+	acc, err := Check(context.Background(), l, fakeFor(l), CheckConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !acc.Exact || acc.MismatchedWindows != 0 || acc.ExpectedEvents != 990 || acc.CountedEvents != 990 || acc.LateEvents != 10 || len(acc.WorstWindows) != 0 {
+		t.Fatalf("accuracy %+v", acc)
+	}
+}
+
+func TestCheckFindsBadWindows(t *testing.T) {
+	l := testLedger()
+	f := fakeFor(l)
+	f.off["kc"] = -2 // lost
+	f.off["ke"] = 1  // double-counted
+	acc, err := Check(context.Background(), l, f, CheckConfig{Parallel: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.Exact || acc.MismatchedWindows == 0 || acc.Lost == 0 || acc.Duplicated == 0 {
+		t.Fatalf("accuracy %+v", acc)
+	}
+	w := acc.WorstWindows[0]
+	if w.Key != "kc" || w.GotCount != w.WantCount-2 {
+		t.Fatalf("worst window %+v, want key kc with 2 lost", w)
+	}
+	if s := w.String(); !strings.Contains(s, "kc") || !strings.Contains(s, "want count") {
+		t.Fatalf("window text %q", s)
+	}
+}
+
+func TestCheckDrainWaits(t *testing.T) {
+	l := testLedger()
+	f := fakeFor(l)
+	f.off["ka"] = -1
+	f.healAt = 200 // the pipeline catches up after a few rounds
+	var rounds int
+	acc, err := Check(context.Background(), l, f, CheckConfig{Drain: 10 * time.Second, Progress: func(off, total int) { rounds++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !acc.Exact || rounds < 2 {
+		t.Fatalf("exact=%v after %d drain rounds", acc.Exact, rounds)
+	}
+}
+
+func sample() *Report {
+	return &Report{
+		Scenario: "t", StartedAt: time.Unix(0, 0).UTC(), DurationS: 10,
+		Throughput: Throughput{OfferedEventsPerS: 1000, AchievedEventsPerS: 990},
+		Latency: Latencies{
+			IngestAck: Percentiles{P50: 2, P90: 5, P99: 20, P999: 40, Max: 50, Count: 100},
+			Freshness: Percentiles{P50: 50, P90: 80, P99: 100, P999: 120, Max: 130, Count: 10},
+			Query:     Percentiles{P50: 1, P90: 2, P99: 3, P999: 4, Max: 5, Count: 100},
+		},
+		Accuracy: Accuracy{Exact: true, WorstWindows: []WindowDiff{}},
+		Faults:   []any{},
+	}
+}
+
+func TestSLO(t *testing.T) {
+	f := func(th Thresholds, mutate func(*Report), wantPass bool, wantFailed string) {
+		t.Helper()
+		r := sample()
+		if mutate != nil {
+			mutate(r)
+		}
+		r.EvaluateSLO(th)
+		if r.Pass != wantPass {
+			t.Errorf("%+v: pass=%v, want %v (%+v)", th, r.Pass, wantPass, r.SLO)
+		}
+		if got := strings.Join(r.Failed(), ";"); !strings.Contains(got, wantFailed) {
+			t.Errorf("failed %q lacks %q", got, wantFailed)
+		}
+	}
+	all := Thresholds{MinThroughputEventsPerS: 900, MaxP99IngestAckMS: 50, MaxP99FreshnessMS: 1000, MaxP99QueryMS: 10, AccuracyExact: true}
+	f(all, nil, true, "")
+	f(all, func(r *Report) { r.Throughput.AchievedEventsPerS = 800 }, false, "min_throughput_events_per_s")
+	f(all, func(r *Report) { r.Latency.IngestAck.P99 = 51 }, false, "max_p99_ingest_ack_ms")
+	f(all, func(r *Report) { r.Latency.Freshness = Percentiles{} }, false, "max_p99_freshness_ms")
+	f(all, func(r *Report) { r.Accuracy.Exact = false }, false, "accuracy_exact")
+	f(Thresholds{}, func(r *Report) { r.Accuracy.Exact = false }, true, "")
+}
+
+func TestBaseline(t *testing.T) {
+	base := sample()
+	cur := sample()
+	cur.Latency.IngestAck.P99 = 30                // +50%
+	cur.Latency.Query.P99 = 3.5                   // +17% but < 1 ms: never a regression
+	cur.Throughput.AchievedEventsPerS = 990 * 0.7 // -30%
+	cur.Latency.Freshness.Max = 1e6               // maxima never regress
+	c := cur.Compare(base, "base.json", map[string]float64{"ingest_ack_p99": 0.6}, 0.25)
+	got := strings.Join(c.Regressed, ";")
+	if !strings.Contains(got, "achieved_events_per_s") || strings.Contains(got, "ingest_ack_p99") || strings.Contains(got, "query_p99") || strings.Contains(got, "freshness_max") {
+		t.Fatalf("regressed %q", got)
+	}
+	c = cur.Compare(base, "base.json", nil, 0.25)
+	if got := strings.Join(c.Regressed, ";"); !strings.Contains(got, "ingest_ack_p99") {
+		t.Fatalf("regressed %q lacks ingest_ack_p99", got)
+	}
+	cur.EvaluateSLO(Thresholds{})
+	if cur.Pass {
+		t.Fatal("a regression passed")
+	}
+}
+
+func TestWriteAndRead(t *testing.T) {
+	r := sample()
+	r.Accuracy = Accuracy{Exact: false, MismatchedWindows: 1, WorstWindows: []WindowDiff{{Window: "10s", Type: "VIEW", Key: "k1", WantCount: 3, GotCount: 2}}}
+	r.EvaluateSLO(Thresholds{AccuracyExact: true, MaxP99IngestAckMS: 100})
+	dir := t.TempDir()
+	if err := r.WriteFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Pass || back.Accuracy.WorstWindows[0].Key != "k1" || back.Latency.IngestAck.P99 != 20 {
+		t.Fatalf("read back %+v", back)
+	}
+	md := r.Markdown()
+	for _, want := range []string{"— FAIL", "| accuracy_exact |", "**FAIL**", "k1", "| ingest ack |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report.md lacks %q:\n%s", want, md)
+		}
+	}
+}

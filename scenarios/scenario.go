@@ -1,0 +1,235 @@
+// Package scenarios holds countlab's declarative scenarios: the YAML
+// schema (Scenario and its sections, every field documented), a strict
+// loader that names the field path of every mistake with a hint, and the
+// scenarios shipped with countlab (embedded, so the binary finds them from
+// anywhere: Lookup("quickstart")).
+//
+// A scenario says what traffic to send (rate shape, key skew, event types,
+// values, dimensions, disorder, duplicates, malformed events, and how: via
+// the gateway or straight to Kafka), how to set up the engine, which
+// faults to inject, the SLOs that decide pass or fail, and the tolerances
+// of a comparison with a baseline report.
+package scenarios
+
+import "time"
+
+// Scenario is one scenario file.
+type Scenario struct {
+	// Name identifies the scenario in reports ([a-z0-9-]+).
+	Name string `yaml:"name"`
+	// Description says what the scenario shows, in a sentence or two.
+	Description string `yaml:"description"`
+	// Duration is how long traffic is sent (e.g. 60s).
+	Duration time.Duration `yaml:"duration"`
+	// Seed makes the traffic reproducible: the same seed sends the same
+	// events.
+	Seed uint64 `yaml:"seed"`
+	// DrainTimeout bounds the wait, after the traffic, for the query
+	// service to show every expected total (default 90s).
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// Traffic is what is sent.
+	Traffic Traffic `yaml:"traffic"`
+	// Probes are the measurements taken while the traffic runs.
+	Probes Probes `yaml:"probes"`
+	// Engine is how the embedded engine is set up.
+	Engine Engine `yaml:"engine"`
+	// Faults are injected during the run (not supported yet: leave empty).
+	Faults []Fault `yaml:"faults"`
+	// SLO decides pass or fail.
+	SLO SLO `yaml:"slo"`
+	// Baseline holds the tolerances of --baseline comparisons.
+	Baseline Baseline `yaml:"baseline"`
+}
+
+// Traffic is the load.
+type Traffic struct {
+	// Rate is the intended send rate over time.
+	Rate Rate `yaml:"rate"`
+	// Arrival is "uniform" (evenly spaced sends) or "poisson" (exponential
+	// gaps at the same mean rate). Default uniform.
+	Arrival string `yaml:"arrival"`
+	// Keys is how counted keys are picked.
+	Keys Keys `yaml:"keys"`
+	// Types are the event types with their shares and values (default:
+	// VIEW only, value 1).
+	Types []Type `yaml:"types"`
+	// Dims are the dimensions every event carries (default none).
+	Dims []Dim `yaml:"dims"`
+	// Disorder shifts event times against send times.
+	Disorder Disorder `yaml:"disorder"`
+	// Duplicates re-send events with the same id.
+	Duplicates Duplicates `yaml:"duplicates"`
+	// Malformed sends invalid events.
+	Malformed Malformed `yaml:"malformed"`
+	// Via is "gateway" (HTTP batches to the ingest gateway) or "kafka"
+	// (a producer straight to the events topic). Default gateway.
+	Via string `yaml:"via"`
+	// Format is "json" or "protobuf". Default json.
+	Format string `yaml:"format"`
+	// Connections is the number of batches in flight at once (default 8).
+	Connections int `yaml:"connections"`
+	// Batch is how events are batched.
+	Batch Batch `yaml:"batch"`
+}
+
+// Rate is a rate shape, in events a second.
+type Rate struct {
+	// Shape is constant, ramp, spike or diurnal. Default constant.
+	Shape string `yaml:"shape"`
+	// EventsPerS is the rate (constant), the start rate (ramp), the base
+	// rate (spike) or the mean rate (diurnal).
+	EventsPerS float64 `yaml:"events_per_s"`
+	// ToEventsPerS is the end rate of a ramp.
+	ToEventsPerS float64 `yaml:"to_events_per_s"`
+	// Over is how long a ramp takes (default: the whole duration).
+	Over time.Duration `yaml:"over"`
+	// PeakEventsPerS is the rate during a spike.
+	PeakEventsPerS float64 `yaml:"peak_events_per_s"`
+	// At is when a spike starts, from the start of the run.
+	At time.Duration `yaml:"at"`
+	// For is how long a spike lasts.
+	For time.Duration `yaml:"for"`
+	// Amplitude is a diurnal rate's swing around its mean, in [0, 1].
+	Amplitude float64 `yaml:"amplitude"`
+	// Period is a diurnal rate's period (default: the whole duration).
+	Period time.Duration `yaml:"period"`
+}
+
+// Keys is the key distribution.
+type Keys struct {
+	// Distribution is zipf, uniform or hotspot. Default zipf.
+	Distribution string `yaml:"distribution"`
+	// Count is the number of distinct keys.
+	Count int `yaml:"count"`
+	// ZipfS is the Zipf exponent (> 0; 1.1 is web-like skew).
+	ZipfS float64 `yaml:"zipf_s"`
+	// Prefix starts every key name (default "k").
+	Prefix string `yaml:"prefix"`
+	// Hot is the size of a hotspot's hot set.
+	Hot int `yaml:"hot"`
+	// HotShare is the share of the events a hotspot's hot set gets.
+	HotShare float64 `yaml:"hot_share"`
+	// HotPeriod is how often a hotspot's hot set moves (0: never).
+	HotPeriod time.Duration `yaml:"hot_period"`
+	// ChurnPerS shifts the key space by this many new keys a second.
+	ChurnPerS float64 `yaml:"churn_per_s"`
+}
+
+// Type is one event type.
+type Type struct {
+	// Name is the event type (VIEW, LIKE, SHARE, CLICK, IMPRESSION, VISIT).
+	Name string `yaml:"name"`
+	// Weight is its share of the events, relative to the other types.
+	Weight float64 `yaml:"weight"`
+	// ValueMin and ValueMax bound its whole-number values (default 1..1).
+	ValueMin int64 `yaml:"value_min"`
+	ValueMax int64 `yaml:"value_max"`
+}
+
+// Dim is one dimension.
+type Dim struct {
+	// Name is the dimension name ([A-Za-z0-9_]+).
+	Name string `yaml:"name"`
+	// Values lists its values; or give Count for v1..vN.
+	Values []string `yaml:"values"`
+	// Count is the number of generated values, when Values is empty.
+	Count int `yaml:"count"`
+	// Skew is the Zipf exponent of the values (0: uniform).
+	Skew float64 `yaml:"skew"`
+}
+
+// Disorder shifts event times.
+type Disorder struct {
+	// OutOfOrder is the fraction of events sent up to MaxDelay after their
+	// event time (within the allowed lateness: still counted).
+	OutOfOrder float64 `yaml:"out_of_order"`
+	// MaxDelay bounds that delay (default 3s).
+	MaxDelay time.Duration `yaml:"max_delay"`
+	// TooLate is the fraction of events sent after their window closed
+	// (beyond the allowed lateness): counted only after a reconcile.
+	TooLate float64 `yaml:"too_late"`
+	// ClockSkew is the largest client clock offset (clients spread over
+	// ±ClockSkew).
+	ClockSkew time.Duration `yaml:"clock_skew"`
+	// Clients is the number of clients with their own clock (default 1).
+	Clients int `yaml:"clients"`
+}
+
+// Duplicates re-sends events.
+type Duplicates struct {
+	// Fraction of the sends that re-send a recent event with its id.
+	Fraction float64 `yaml:"fraction"`
+	// Burst is how many times in a row a duplicate is sent (default 1).
+	Burst int `yaml:"burst"`
+}
+
+// Malformed sends invalid events.
+type Malformed struct {
+	// Fraction of the sends that are invalid events.
+	Fraction float64 `yaml:"fraction"`
+	// Kinds to send (default all): type, key, ts, value_text, ts_text,
+	// dims, unknown_field.
+	Kinds []string `yaml:"kinds"`
+}
+
+// Batch is the batching of sends.
+type Batch struct {
+	// MaxEvents is the most events per batch (default 500).
+	MaxEvents int `yaml:"max_events"`
+	// Flush is how often due events are sent (default 5ms).
+	Flush time.Duration `yaml:"flush"`
+}
+
+// Probes are measurements taken during the run.
+type Probes struct {
+	// QueriesPerS is the rate of the open-model query load whose latency
+	// is reported (default 20; 0 in the file takes the default).
+	QueriesPerS float64 `yaml:"queries_per_s"`
+	// TracerEvery is how often a tracer event is sent to measure
+	// end-to-end freshness (default 1s).
+	TracerEvery time.Duration `yaml:"tracer_every"`
+}
+
+// Engine is the embedded engine's setup.
+type Engine struct {
+	// Partitions of each topic (default 4).
+	Partitions int `yaml:"partitions"`
+	// Workers is the number of aggregator workers (default 1).
+	Workers int `yaml:"workers"`
+	// Windows are the tumbling window sizes, whole seconds (default [1m]).
+	Windows []time.Duration `yaml:"windows"`
+	// Lateness is the allowed lateness after a window's end (default 15s).
+	Lateness time.Duration `yaml:"lateness"`
+	// OutOfOrderness is the watermark's bounded out-of-orderness (default 5s).
+	OutOfOrderness time.Duration `yaml:"out_of_orderness"`
+	// CommitInterval is the engine's transaction commit interval (default 100ms).
+	CommitInterval time.Duration `yaml:"commit_interval"`
+}
+
+// Fault is one fault to inject (reserved for the faults package).
+type Fault map[string]any
+
+// SLO are the thresholds of a pass; a zero threshold is not checked.
+type SLO struct {
+	// MinThroughputEventsPerS is the least achieved (acknowledged) rate.
+	MinThroughputEventsPerS float64 `yaml:"min_throughput_events_per_s"`
+	// MaxP99IngestAckMS is the most p99 ingest acknowledgement latency.
+	MaxP99IngestAckMS float64 `yaml:"max_p99_ingest_ack_ms"`
+	// MaxP99FreshnessMS is the most p99 event-sent-to-visible latency.
+	MaxP99FreshnessMS float64 `yaml:"max_p99_freshness_ms"`
+	// MaxP99QueryMS is the most p99 query latency.
+	MaxP99QueryMS float64 `yaml:"max_p99_query_ms"`
+	// AccuracyExact requires every window to equal the ledger exactly.
+	AccuracyExact bool `yaml:"accuracy_exact"`
+}
+
+// Baseline holds comparison tolerances.
+type Baseline struct {
+	// Tolerances are relative tolerances per metric (0.2 = 20% worse is
+	// still fine). Metrics: achieved_events_per_s, ingest_ack_p99,
+	// freshness_p99, query_p99 (and _p50, _p90, _p999 of each latency).
+	// A metric not listed uses Default.
+	Tolerances map[string]float64 `yaml:"tolerances"`
+	// Default is the tolerance of unlisted metrics (default 0.25).
+	Default float64 `yaml:"default"`
+}

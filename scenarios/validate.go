@@ -1,0 +1,369 @@
+package scenarios
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/countlab/countlab/engine/event"
+	"github.com/countlab/countlab/sim"
+)
+
+// Defaults of fields left out.
+const (
+	DefaultDrainTimeout = 90 * time.Second
+	DefaultConnections  = 8
+	DefaultBatchMax     = 500
+	DefaultFlush        = 5 * time.Millisecond
+	DefaultQueriesPerS  = 20
+	DefaultTracerEvery  = time.Second
+	DefaultPartitions   = 4
+	DefaultWorkers      = 1
+	DefaultLateness     = 15 * time.Second
+	DefaultOutOfOrder   = 5 * time.Second
+	DefaultCommitEvery  = 100 * time.Millisecond
+	DefaultMaxDelay     = 3 * time.Second
+	DefaultTolerance    = 0.25
+	// maxBatchEvents is the ingest gateway's default batch limit.
+	maxBatchEvents = 10_000
+)
+
+// BaselineMetrics are the metrics a baseline comparison knows.
+var BaselineMetrics = func() []string {
+	out := []string{"achieved_events_per_s"}
+	for _, l := range []string{"ingest_ack", "freshness", "query"} {
+		for _, p := range []string{"p50", "p90", "p99", "p999", "max"} {
+			out = append(out, l+"_"+p)
+		}
+	}
+	return out
+}()
+
+func (s *Scenario) applyDefaults() {
+	if s.DrainTimeout == 0 {
+		s.DrainTimeout = DefaultDrainTimeout
+	}
+	t := &s.Traffic
+	if t.Rate.Shape == "" {
+		t.Rate.Shape = "constant"
+	}
+	if t.Rate.Over == 0 {
+		t.Rate.Over = s.Duration
+	}
+	if t.Rate.Period == 0 {
+		t.Rate.Period = s.Duration
+	}
+	if t.Arrival == "" {
+		t.Arrival = "uniform"
+	}
+	if t.Keys.Distribution == "" {
+		t.Keys.Distribution = "zipf"
+	}
+	if t.Keys.Prefix == "" {
+		t.Keys.Prefix = "k"
+	}
+	if len(t.Types) == 0 {
+		t.Types = []Type{{Name: "VIEW", Weight: 1}}
+	}
+	for i := range t.Types {
+		if t.Types[i].Weight == 0 {
+			t.Types[i].Weight = 1
+		}
+		if t.Types[i].ValueMin == 0 && t.Types[i].ValueMax == 0 {
+			t.Types[i].ValueMin, t.Types[i].ValueMax = 1, 1
+		}
+	}
+	if t.Disorder.MaxDelay == 0 {
+		t.Disorder.MaxDelay = DefaultMaxDelay
+	}
+	if t.Duplicates.Burst == 0 {
+		t.Duplicates.Burst = 1
+	}
+	if t.Via == "" {
+		t.Via = "gateway"
+	}
+	if t.Format == "" {
+		t.Format = "json"
+	}
+	if t.Connections == 0 {
+		t.Connections = DefaultConnections
+	}
+	if t.Batch.MaxEvents == 0 {
+		t.Batch.MaxEvents = DefaultBatchMax
+	}
+	if t.Batch.Flush == 0 {
+		t.Batch.Flush = DefaultFlush
+	}
+	if s.Probes.QueriesPerS == 0 {
+		s.Probes.QueriesPerS = DefaultQueriesPerS
+	}
+	if s.Probes.TracerEvery == 0 {
+		s.Probes.TracerEvery = DefaultTracerEvery
+	}
+	e := &s.Engine
+	if e.Partitions == 0 {
+		e.Partitions = DefaultPartitions
+	}
+	if e.Workers == 0 {
+		e.Workers = DefaultWorkers
+	}
+	if len(e.Windows) == 0 {
+		e.Windows = []time.Duration{time.Minute}
+	}
+	if e.Lateness == 0 {
+		e.Lateness = DefaultLateness
+	}
+	if e.OutOfOrderness == 0 {
+		e.OutOfOrderness = DefaultOutOfOrder
+	}
+	if e.CommitInterval == 0 {
+		e.CommitInterval = DefaultCommitEvery
+	}
+	if s.Baseline.Default == 0 {
+		s.Baseline.Default = DefaultTolerance
+	}
+}
+
+var nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+// Validate checks every field and returns Errors naming each bad one with
+// its path and a hint, or nil.
+func (s *Scenario) Validate() error {
+	var es Errors
+	bad := func(path, hint, format string, a ...any) {
+		es = append(es, &FieldError{Path: path, Msg: fmt.Sprintf(format, a...), Hint: hint})
+	}
+	if !nameRe.MatchString(s.Name) {
+		bad("name", "quickstart or steady-50k", "must be lower-case letters, digits and '-' (got %q)", s.Name)
+	}
+	if s.Duration < time.Second {
+		bad("duration", "60s", "must be at least 1s (got %s)", s.Duration)
+	}
+	if s.DrainTimeout < 0 {
+		bad("drain_timeout", "90s", "must be > 0 (got %s)", s.DrainTimeout)
+	}
+	t := &s.Traffic
+	r := &t.Rate
+	posRate := func(path string, v float64) {
+		if !(v > 0) || math.IsInf(v, 0) {
+			bad(path, "2000", "must be > 0 (got %v)", v)
+		}
+	}
+	switch r.Shape {
+	case "constant":
+		posRate("traffic.rate.events_per_s", r.EventsPerS)
+	case "ramp":
+		posRate("traffic.rate.events_per_s", r.EventsPerS)
+		posRate("traffic.rate.to_events_per_s", r.ToEventsPerS)
+	case "spike":
+		posRate("traffic.rate.events_per_s", r.EventsPerS)
+		posRate("traffic.rate.peak_events_per_s", r.PeakEventsPerS)
+		if r.For <= 0 {
+			bad("traffic.rate.for", "10s", "a spike needs a length > 0 (got %s)", r.For)
+		}
+		if r.At < 0 || r.At >= s.Duration {
+			bad("traffic.rate.at", "10s", "a spike must start within the duration %s (got %s)", s.Duration, r.At)
+		}
+	case "diurnal":
+		posRate("traffic.rate.events_per_s", r.EventsPerS)
+		if r.Amplitude < 0 || r.Amplitude > 1 {
+			bad("traffic.rate.amplitude", "0.5", "must be in [0, 1] (got %v)", r.Amplitude)
+		}
+	default:
+		bad("traffic.rate.shape", "constant, ramp, spike or diurnal", "unknown shape %q", r.Shape)
+	}
+	if t.Arrival != "uniform" && t.Arrival != "poisson" {
+		bad("traffic.arrival", "uniform or poisson", "unknown arrival %q", t.Arrival)
+	}
+	k := &t.Keys
+	if k.Count < 1 {
+		bad("traffic.keys.count", "1000", "must be >= 1 (got %d)", k.Count)
+	}
+	switch k.Distribution {
+	case "zipf", "hotspot":
+		if !(k.ZipfS > 0) || math.IsInf(k.ZipfS, 0) {
+			bad("traffic.keys.zipf_s", "1.1", "must be > 0 (got %v)", k.ZipfS)
+		}
+	case "uniform":
+	default:
+		bad("traffic.keys.distribution", "zipf, uniform or hotspot", "unknown distribution %q", k.Distribution)
+	}
+	if k.Distribution == "hotspot" {
+		if k.Hot < 1 || k.Hot > k.Count {
+			bad("traffic.keys.hot", "10", "must be in [1, count] (got %d)", k.Hot)
+		}
+		if k.HotShare <= 0 || k.HotShare > 1 {
+			bad("traffic.keys.hot_share", "0.3", "must be in (0, 1] (got %v)", k.HotShare)
+		}
+	}
+	if k.ChurnPerS < 0 {
+		bad("traffic.keys.churn_per_s", "10", "must be >= 0 (got %v)", k.ChurnPerS)
+	}
+	if k.HotPeriod < 0 {
+		bad("traffic.keys.hot_period", "10s", "must be >= 0 (got %s)", k.HotPeriod)
+	}
+	if checkKey(k.Prefix+"0") != nil {
+		bad("traffic.keys.prefix", "k or video-", "not a valid key prefix: %v", checkKey(k.Prefix+"0"))
+	}
+	seenT := map[string]bool{}
+	for i, ty := range t.Types {
+		p := "traffic.types[" + strconv.Itoa(i) + "]"
+		if !slices.Contains(event.DefaultTypes, ty.Name) {
+			bad(p+".name", strings.Join(event.DefaultTypes, ", "), "unknown event type %q", ty.Name)
+		}
+		if seenT[ty.Name] {
+			bad(p+".name", "a type once", "type %q given twice", ty.Name)
+		}
+		seenT[ty.Name] = true
+		if ty.Weight < 0 {
+			bad(p+".weight", "1", "must be > 0 (got %v)", ty.Weight)
+		}
+		if ty.ValueMin > ty.ValueMax || ty.ValueMin < -1<<40 || ty.ValueMax > 1<<40 {
+			bad(p+".value_min", "value_min: 1, value_max: 300", "need value_min <= value_max, both within ±2^40 (got %d..%d)", ty.ValueMin, ty.ValueMax)
+		}
+	}
+	dimNameRe := regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+	seenD := map[string]bool{}
+	for i, d := range t.Dims {
+		p := "traffic.dims[" + strconv.Itoa(i) + "]"
+		if !dimNameRe.MatchString(d.Name) {
+			bad(p+".name", "country", "must be [A-Za-z0-9_]{1,64} (got %q)", d.Name)
+		}
+		if seenD[d.Name] {
+			bad(p+".name", "each dimension once", "dimension %q given twice", d.Name)
+		}
+		seenD[d.Name] = true
+		if len(d.Values) == 0 && d.Count < 1 {
+			bad(p+".values", "values: [US, DE] or count: 10", "a dimension needs values or a count")
+		}
+		for j, v := range d.Values {
+			if v == "" || strings.ContainsAny(v, ",=|") {
+				bad(p+".values["+strconv.Itoa(j)+"]", "a plain word", "%q is empty or holds ',', '=' or '|'", v)
+			}
+		}
+		if d.Skew < 0 {
+			bad(p+".skew", "0 (uniform) or 1.1", "must be >= 0 (got %v)", d.Skew)
+		}
+	}
+	frac := func(path string, v float64) {
+		if v < 0 || v > 1 || math.IsNaN(v) {
+			bad(path, "0.05", "must be a fraction in [0, 1] (got %v)", v)
+		}
+	}
+	dis := &t.Disorder
+	frac("traffic.disorder.out_of_order", dis.OutOfOrder)
+	frac("traffic.disorder.too_late", dis.TooLate)
+	frac("traffic.duplicates.fraction", t.Duplicates.Fraction)
+	frac("traffic.malformed.fraction", t.Malformed.Fraction)
+	if dis.TooLate+dis.OutOfOrder > 1 {
+		bad("traffic.disorder", "smaller fractions", "out_of_order + too_late must be <= 1 (got %v)", dis.TooLate+dis.OutOfOrder)
+	}
+	if t.Duplicates.Fraction+t.Malformed.Fraction >= 1 {
+		bad("traffic.duplicates.fraction", "smaller fractions", "duplicates + malformed must be < 1")
+	}
+	if dis.MaxDelay < 0 {
+		bad("traffic.disorder.max_delay", "3s", "must be >= 0 (got %s)", dis.MaxDelay)
+	}
+	// Out-of-order events must stay counted: their delay plus any clock
+	// skew must be inside out-of-orderness + lateness, with room.
+	if room := s.Engine.OutOfOrderness + s.Engine.Lateness; dis.OutOfOrder > 0 && dis.MaxDelay+dis.ClockSkew > room/2 {
+		bad("traffic.disorder.max_delay", (room/2).String()+" or less",
+			"max_delay + clock_skew (%s) must be at most half of engine out_of_orderness + lateness (%s) so that out-of-order events still count",
+			dis.MaxDelay+dis.ClockSkew, room)
+	}
+	if dis.ClockSkew < 0 {
+		bad("traffic.disorder.clock_skew", "500ms", "must be >= 0 (got %s)", dis.ClockSkew)
+	}
+	if dis.Clients < 0 {
+		bad("traffic.disorder.clients", "4", "must be >= 0 (got %d)", dis.Clients)
+	}
+	if t.Duplicates.Burst < 1 || t.Duplicates.Burst > 100 {
+		bad("traffic.duplicates.burst", "3", "must be in [1, 100] (got %d)", t.Duplicates.Burst)
+	}
+	for i, kind := range t.Malformed.Kinds {
+		if !slices.Contains(sim.MalformedKinds, kind) {
+			bad("traffic.malformed.kinds["+strconv.Itoa(i)+"]", strings.Join(sim.MalformedKinds, ", "), "unknown kind %q", kind)
+		}
+	}
+	if t.Via != "gateway" && t.Via != "kafka" {
+		bad("traffic.via", "gateway or kafka", "unknown %q", t.Via)
+	}
+	if t.Format != "json" && t.Format != "protobuf" {
+		bad("traffic.format", "json or protobuf", "unknown %q", t.Format)
+	}
+	if t.Connections < 1 || t.Connections > 1024 {
+		bad("traffic.connections", "8", "must be in [1, 1024] (got %d)", t.Connections)
+	}
+	if t.Batch.MaxEvents < 1 || t.Batch.MaxEvents > maxBatchEvents {
+		bad("traffic.batch.max_events", "500", "must be in [1, %d] (got %d)", maxBatchEvents, t.Batch.MaxEvents)
+	}
+	if t.Batch.Flush < time.Millisecond || t.Batch.Flush > time.Second {
+		bad("traffic.batch.flush", "5ms", "must be in [1ms, 1s] (got %s)", t.Batch.Flush)
+	}
+	if s.Probes.QueriesPerS < 0 || s.Probes.QueriesPerS > 10000 {
+		bad("probes.queries_per_s", "20", "must be in [0, 10000] (got %v)", s.Probes.QueriesPerS)
+	}
+	if s.Probes.TracerEvery < 100*time.Millisecond {
+		bad("probes.tracer_every", "1s", "must be at least 100ms (got %s)", s.Probes.TracerEvery)
+	}
+	e := &s.Engine
+	if e.Partitions < 1 || e.Partitions > 1024 {
+		bad("engine.partitions", "4", "must be in [1, 1024] (got %d)", e.Partitions)
+	}
+	if e.Workers < 1 || e.Workers > 64 {
+		bad("engine.workers", "1", "must be in [1, 64] (got %d)", e.Workers)
+	}
+	for i, w := range e.Windows {
+		if w < time.Second || w%time.Second != 0 {
+			bad("engine.windows["+strconv.Itoa(i)+"]", "10s, 1m or 1h", "must be a whole number of seconds (got %s)", w)
+		}
+	}
+	if e.Lateness < 0 {
+		bad("engine.lateness", "15s", "must be >= 0 (got %s)", e.Lateness)
+	}
+	if e.OutOfOrderness < 0 {
+		bad("engine.out_of_orderness", "5s", "must be >= 0 (got %s)", e.OutOfOrderness)
+	}
+	if e.CommitInterval < time.Millisecond {
+		bad("engine.commit_interval", "100ms", "must be at least 1ms (got %s)", e.CommitInterval)
+	}
+	if len(s.Faults) > 0 {
+		bad("faults", "faults: []", "not supported yet (fault injection comes with the faults package)")
+	}
+	slo := &s.SLO
+	for path, v := range map[string]float64{"slo.min_throughput_events_per_s": slo.MinThroughputEventsPerS,
+		"slo.max_p99_ingest_ack_ms": slo.MaxP99IngestAckMS, "slo.max_p99_freshness_ms": slo.MaxP99FreshnessMS, "slo.max_p99_query_ms": slo.MaxP99QueryMS} {
+		if v < 0 || math.IsNaN(v) {
+			bad(path, "0 (not checked) or a positive threshold", "must be >= 0 (got %v)", v)
+		}
+	}
+	for m, v := range s.Baseline.Tolerances {
+		if !slices.Contains(BaselineMetrics, m) {
+			hint := strings.Join(BaselineMetrics, ", ")
+			if c := closest(m, BaselineMetrics); c != "" {
+				hint = strconv.Quote(c)
+			}
+			bad("baseline.tolerances."+m, hint, "unknown metric %q", m)
+		}
+		if v < 0 || math.IsNaN(v) {
+			bad("baseline.tolerances."+m, "0.2", "must be >= 0 (got %v)", v)
+		}
+	}
+	if s.Baseline.Default < 0 {
+		bad("baseline.default", "0.25", "must be >= 0 (got %v)", s.Baseline.Default)
+	}
+	slices.SortStableFunc(es, func(a, b *FieldError) int { return strings.Compare(a.Path, b.Path) })
+	if len(es) > 0 {
+		return es
+	}
+	return nil
+}
+
+func checkKey(k string) error {
+	v, _ := event.NewValidator()
+	return v.Validate(&event.Event{ID: "x", Key: k, Type: event.DefaultTypes[0], Value: 1, TS: 1})
+}

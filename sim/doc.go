@@ -1,0 +1,13 @@
+// Package sim generates countlab's traffic: a deterministic, seeded stream
+// of events with a chosen key skew, arrival shape, event types and values,
+// dimensions, disorder, duplicates and malformed events, and an open-model
+// sender that pushes it through the ingest gateway or straight to Kafka on a
+// fixed schedule of intended send times.
+//
+// Every part is a small type behind a tiny interface (Keys, Rate, Values)
+// so a scenario composes them; Generator puts them together. The same seed
+// gives the same events in the same order.
+//
+// Ground truth is kept by package sim/ledger, fed by the sender with the
+// events the gateway or the broker acknowledged.
+package sim

@@ -1,0 +1,301 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Latency histograms hold microseconds from 1 µs to 1 h, 3 significant
+// digits.
+const (
+	histMin = 1
+	histMax = int64(time.Hour / time.Microsecond)
+	histSig = 3
+)
+
+// NewHistogram is a latency histogram in microseconds, as the sender's.
+func NewHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(histMin, histMax, histSig) }
+
+// SenderConfig sets up a Sender.
+type SenderConfig struct {
+	Generator *Generator
+	Schedule  *Schedule
+	// Duration is how long to send for.
+	Duration  time.Duration
+	Transport Transport
+	// Connections is the number of batches in flight at once (default 8).
+	Connections int
+	// BatchMax is the most items per batch (default 500).
+	BatchMax int
+	// FlushEvery is how often due items are batched and handed to a
+	// connection (default 5ms).
+	FlushEvery time.Duration
+	// MaxAttempts bounds the sends of a failed item (default 10).
+	MaxAttempts int
+	// OnAck is called for every acknowledged item (not for Rejected);
+	// from many goroutines. The ledger's Add goes here.
+	OnAck func(it *Item, ackedAt time.Time)
+	// TracerEvery, when > 0, sends a tracer event (Generator.Tracer) this
+	// often.
+	TracerEvery time.Duration
+	// Behind is how far the schedule may lag before the sender reports it
+	// is falling behind (default 1s).
+	Behind time.Duration
+}
+
+// Sender is an open-model sender: it hands items over on their fixed
+// schedule of intended send times, whatever the answers, and measures
+// acknowledgement latency from the intended send time (so a slow
+// pipeline is not hidden by a sender that waits: coordinated omission is
+// corrected).
+type Sender struct {
+	cfg   SenderConfig
+	start time.Time
+
+	generated, acked, rejected, failed, resent, batches atomic.Int64
+	errs                                                atomic.Int64
+	lagNs, maxLagNs                                     atomic.Int64
+	behindSince                                         atomic.Int64
+
+	mu       sync.Mutex
+	hist     *hdrhistogram.Histogram
+	firstErr error
+}
+
+// NewSender checks cfg.
+func NewSender(cfg SenderConfig) (*Sender, error) {
+	if cfg.Generator == nil || cfg.Schedule == nil || cfg.Transport == nil {
+		return nil, errors.New("sim: sender needs a Generator, a Schedule and a Transport")
+	}
+	if cfg.Duration <= 0 {
+		return nil, errors.New("sim: sender duration must be > 0")
+	}
+	if cfg.Connections <= 0 {
+		cfg.Connections = 8
+	}
+	if cfg.BatchMax <= 0 {
+		cfg.BatchMax = 500
+	}
+	if cfg.FlushEvery <= 0 {
+		cfg.FlushEvery = 5 * time.Millisecond
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 10
+	}
+	if cfg.Behind <= 0 {
+		cfg.Behind = time.Second
+	}
+	return &Sender{cfg: cfg, hist: NewHistogram()}, nil
+}
+
+// Progress is a live view of a Sender.
+type Progress struct {
+	Elapsed   time.Duration
+	Generated int64
+	Acked     int64
+	Rejected  int64
+	Failed    int64 // items given up on after MaxAttempts
+	Resent    int64 // re-sends of failed items
+	Errors    int64 // batches that failed as a whole
+	// Lag is how late (after its intended send time) the oldest item of
+	// the last round was handed to a connection; MaxLag the most it has
+	// been. A lag that grows means the sender falls behind its schedule.
+	Lag, MaxLag time.Duration
+}
+
+// Progress is the sender's progress now.
+func (s *Sender) Progress() Progress {
+	var el time.Duration
+	if !s.start.IsZero() {
+		el = time.Since(s.start)
+	}
+	return Progress{Elapsed: el, Generated: s.generated.Load(), Acked: s.acked.Load(), Rejected: s.rejected.Load(),
+		Failed: s.failed.Load(), Resent: s.resent.Load(), Errors: s.errs.Load(),
+		Lag: time.Duration(s.lagNs.Load()), MaxLag: time.Duration(s.maxLagNs.Load())}
+}
+
+// Histogram is the acknowledgement latency (µs) of every acknowledged
+// item, from its intended send time; valid after Run returns.
+func (s *Sender) Histogram() *hdrhistogram.Histogram { return s.hist }
+
+// Start is when Run started (zero before).
+func (s *Sender) Start() time.Time { return s.start }
+
+type batch struct {
+	items []Item
+}
+
+// Run sends until Duration has passed and every batch is answered. It
+// returns the first transport error, if any (the run goes on after one).
+func (s *Sender) Run(ctx context.Context) error {
+	s.start = time.Now()
+	queue := make(chan batch, 4*s.cfg.Connections)
+	var wg sync.WaitGroup
+	for c := 0; c < s.cfg.Connections; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.conn(ctx, queue)
+		}()
+	}
+	s.schedule(ctx, queue)
+	close(queue)
+	wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.firstErr
+}
+
+// schedule generates every item when it is due and hands batches over.
+func (s *Sender) schedule(ctx context.Context, queue chan<- batch) {
+	g, sch := s.cfg.Generator, s.cfg.Schedule
+	next := sch.Next()
+	nextTracer := s.cfg.TracerEvery / 2
+	tick := time.NewTicker(s.cfg.FlushEvery)
+	defer tick.Stop()
+	cur := make([]Item, 0, s.cfg.BatchMax)
+	for next < s.cfg.Duration {
+		now := time.Since(s.start)
+		firstDue := next
+		for s.cfg.TracerEvery > 0 && nextTracer <= now && nextTracer < s.cfg.Duration {
+			cur = append(cur, g.Tracer(nextTracer))
+			s.generated.Add(1)
+			nextTracer += s.cfg.TracerEvery
+		}
+		for next <= now && next < s.cfg.Duration {
+			cur = append(cur, g.Next(next))
+			s.generated.Add(1)
+			next = sch.Next()
+			if len(cur) == s.cfg.BatchMax {
+				if !s.hand(ctx, queue, cur) {
+					return
+				}
+				cur = make([]Item, 0, s.cfg.BatchMax)
+			}
+		}
+		if len(cur) > 0 {
+			if !s.hand(ctx, queue, cur) {
+				return
+			}
+			cur = make([]Item, 0, s.cfg.BatchMax)
+		}
+		// Lag: how late the oldest item just handed over went.
+		lag := max(time.Since(s.start)-firstDue, 0)
+		s.lagNs.Store(int64(lag))
+		if int64(lag) > s.maxLagNs.Load() {
+			s.maxLagNs.Store(int64(lag))
+		}
+		if next >= s.cfg.Duration {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Sender) hand(ctx context.Context, queue chan<- batch, items []Item) bool {
+	select {
+	case queue <- batch{items: items}:
+		return true
+	default:
+	}
+	// Every connection is busy: the schedule waits, and the lag grows.
+	s.lagNs.Store(int64(time.Since(s.start) - items[0].At))
+	select {
+	case queue <- batch{items: items}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// conn is one connection: it sends batches, re-sends failed items, and
+// records latency.
+func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
+	h := NewHistogram()
+	defer func() {
+		s.mu.Lock()
+		s.hist.Merge(h)
+		s.mu.Unlock()
+	}()
+	out := make([]Outcome, s.cfg.BatchMax)
+	for b := range queue {
+		items := b.items
+		for attempt := 1; len(items) > 0; attempt++ {
+			if ctx.Err() != nil {
+				s.failed.Add(int64(len(items)))
+				break
+			}
+			if len(items) > len(out) {
+				out = make([]Outcome, len(items))
+			}
+			o := out[:len(items)]
+			err := s.cfg.Transport.Send(ctx, items, o)
+			now := time.Now()
+			if err != nil {
+				s.errs.Add(1)
+				s.mu.Lock()
+				if s.firstErr == nil {
+					s.firstErr = err
+				}
+				s.mu.Unlock()
+			}
+			var retry []Item
+			for i := range items {
+				switch o[i] {
+				case Acked:
+					it := &items[i]
+					if it.Kind == KindMalformed {
+						// A malformed event the transport could not tell
+						// apart is acknowledged but never counted.
+						s.rejected.Add(1)
+						continue
+					}
+					s.acked.Add(1)
+					lat := now.Sub(s.start.Add(it.At)).Microseconds()
+					_ = h.RecordValue(max(histMin, min(lat, histMax)))
+					if s.cfg.OnAck != nil {
+						s.cfg.OnAck(it, now)
+					}
+				case Rejected:
+					s.rejected.Add(1)
+				default:
+					retry = append(retry, items[i])
+				}
+			}
+			if len(retry) == 0 {
+				break
+			}
+			if attempt >= s.cfg.MaxAttempts {
+				s.failed.Add(int64(len(retry)))
+				break
+			}
+			s.resent.Add(int64(len(retry)))
+			items = retry
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+			}
+		}
+		s.batches.Add(1)
+	}
+}
+
+// String is a one-line summary of p.
+func (p Progress) String() string {
+	rate := 0.0
+	if p.Elapsed > 0 {
+		rate = float64(p.Acked) / p.Elapsed.Seconds()
+	}
+	return fmt.Sprintf("%.0f ev/s acked=%d rejected=%d failed=%d errors=%d lag=%s", rate, p.Acked, p.Rejected, p.Failed, p.Errors,
+		p.Lag.Round(time.Millisecond))
+}

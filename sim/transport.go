@@ -1,0 +1,231 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/countlab/countlab/engine/event"
+	"github.com/countlab/countlab/engine/kafka"
+)
+
+// Transport sends one batch and says, for each item, what became of it.
+// It is called from many goroutines at once.
+type Transport interface {
+	Send(ctx context.Context, items []Item, out []Outcome) error
+}
+
+// Outcome is what became of one sent item.
+type Outcome uint8
+
+const (
+	// Acked: the gateway or the broker acknowledged the event.
+	Acked Outcome = iota
+	// Rejected: the event was refused as invalid (dead-lettered).
+	Rejected
+	// Failed: the event was not acknowledged; re-sending it is safe.
+	Failed
+)
+
+// Format is the wire format of the events.
+type Format int
+
+const (
+	// JSON events (a JSON array per gateway request).
+	JSON Format = iota
+	// Protobuf events (countlab.v1.EventBatch per gateway request).
+	Protobuf
+)
+
+// ParseFormat parses "json" or "protobuf".
+func ParseFormat(s string) (Format, error) {
+	switch s {
+	case "json", "":
+		return JSON, nil
+	case "protobuf", "proto":
+		return Protobuf, nil
+	}
+	return 0, fmt.Errorf("sim: unknown format %q (json or protobuf)", s)
+}
+
+// Gateway sends batches to an ingest gateway's POST /v1/events.
+type Gateway struct {
+	URL    string // base, http://127.0.0.1:8080
+	Token  string
+	Format Format
+	Client *http.Client
+	bufs   sync.Pool
+}
+
+// NewGateway is a transport to the gateway at baseURL over up to conns
+// connections.
+func NewGateway(baseURL, token string, format Format, conns int) *Gateway {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = conns
+	tr.MaxIdleConnsPerHost = conns
+	tr.MaxConnsPerHost = conns
+	return &Gateway{URL: baseURL, Token: token, Format: format, Client: &http.Client{Timeout: 60 * time.Second, Transport: tr}}
+}
+
+// gatewayResponse is the part of the gateway's answer the sender reads.
+type gatewayResponse struct {
+	Accepted int `json:"accepted"`
+	Rejected int `json:"rejected"`
+	Failed   int `json:"failed"`
+	Results  []struct {
+		Index  int    `json:"index"`
+		Status string `json:"status"`
+	} `json:"results"`
+	Error string `json:"error"`
+}
+
+// Send implements Transport.
+func (g *Gateway) Send(ctx context.Context, items []Item, out []Outcome) error {
+	bp, _ := g.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	body := (*bp)[:0]
+	ctype := "application/json"
+	if g.Format == Protobuf {
+		ctype = "application/x-protobuf"
+		for i := range items {
+			body = appendProtoItem(body, &items[i])
+		}
+	} else {
+		body = append(body, '[')
+		for i := range items {
+			if i > 0 {
+				body = append(body, ',')
+			}
+			if items[i].Raw != nil {
+				body = append(body, items[i].Raw...)
+			} else {
+				body = event.AppendJSON(body, &items[i].Event)
+			}
+		}
+		body = append(body, ']')
+	}
+	defer func() { *bp = body; g.bufs.Put(bp) }()
+	for i := range out {
+		out[i] = Failed
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/events", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", ctype)
+	if g.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+g.Token)
+	}
+	resp, err := g.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusMultiStatus, http.StatusBadRequest, http.StatusServiceUnavailable:
+	case http.StatusTooManyRequests:
+		return nil // nothing produced: every item Failed, re-send
+	default:
+		return fmt.Errorf("gateway: %d: %s", resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	var r gatewayResponse
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("gateway: %d: undecodable answer: %v", resp.StatusCode, err)
+	}
+	if resp.StatusCode == http.StatusBadRequest && r.Rejected == 0 {
+		return fmt.Errorf("gateway: 400: %s", r.Error)
+	}
+	for i := range out {
+		out[i] = Acked
+	}
+	for _, res := range r.Results {
+		if res.Index < 0 || res.Index >= len(out) {
+			return errors.New("gateway: answer names event " + strconv.Itoa(res.Index) + " outside the batch")
+		}
+		if res.Status == "rejected" {
+			out[res.Index] = Rejected
+		} else {
+			out[res.Index] = Failed
+		}
+	}
+	return nil
+}
+
+func appendProtoItem(dst []byte, it *Item) []byte {
+	one := [1]event.Event{it.Event}
+	return event.AppendProtoBatch(dst, one[:])
+}
+
+// Kafka produces events straight to the events topic, one record per
+// event with the counted key as the record key.
+type Kafka struct {
+	Client *kgo.Client
+	Topic  string
+	Format Format
+}
+
+// NewKafka is a producer to topics.Events on conn (idempotent, acks=all).
+func NewKafka(conn kafka.Conn, topic string, format Format) (*Kafka, error) {
+	opts, err := conn.Opts()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(5*time.Millisecond),
+		kgo.MaxBufferedRecords(1_000_000), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Kafka{Client: cl, Topic: topic, Format: format}, nil
+}
+
+// Close closes the producer.
+func (k *Kafka) Close() { k.Client.Close() }
+
+// Send implements Transport. Malformed items are produced too: the engine
+// dead-letters them, and they count as Rejected once acknowledged.
+func (k *Kafka) Send(ctx context.Context, items []Item, out []Outcome) error {
+	var wg sync.WaitGroup
+	wg.Add(len(items))
+	for i := range items {
+		it := &items[i]
+		var v []byte
+		switch {
+		case it.Raw != nil && k.Format == JSON:
+			v = it.Raw
+		case k.Format == Protobuf:
+			v = event.AppendProto(nil, &it.Event)
+		default:
+			v = event.AppendJSON(nil, &it.Event)
+		}
+		i := i
+		k.Client.Produce(ctx, &kgo.Record{Key: []byte(it.Event.Key), Value: v}, func(_ *kgo.Record, err error) {
+			switch {
+			case err != nil:
+				out[i] = Failed
+			case it.Kind == KindMalformed:
+				out[i] = Rejected
+			default:
+				out[i] = Acked
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	return nil
+}
