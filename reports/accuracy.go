@@ -41,6 +41,27 @@ type Accuracy struct {
 	// WorstWindows are up to 10 mismatched windows, largest difference
 	// first.
 	WorstWindows []WindowDiff `json:"worst_windows"`
+	// Reconcile, when late events were sent, is the check before the
+	// reconcile (late events not expected, the engine's late policy) and
+	// what the reconcile did; the fields above are then the check after
+	// it, with the late events expected.
+	Reconcile *ReconcileCheck `json:"reconcile,omitempty"`
+}
+
+// ReconcileCheck is the accuracy before a reconcile and what it did.
+type ReconcileCheck struct {
+	// OnTimeExact and OnTimeMismatched are the check of the on-time
+	// ledger before the reconcile.
+	OnTimeExact      bool `json:"on_time_exact"`
+	OnTimeMismatched int  `json:"on_time_mismatched"`
+	// EventsRecounted is the distinct events the reconcile recounted from
+	// the events topic.
+	EventsRecounted int64 `json:"events_recounted"`
+	// WindowsRewritten is the windows it repaired.
+	WindowsRewritten int `json:"windows_rewritten"`
+	// WindowsSkippedOpen is the windows it left to the engine.
+	WindowsSkippedOpen int     `json:"windows_skipped_open"`
+	DurationS          float64 `json:"duration_s"`
 }
 
 // WindowDiff is one mismatched window.

@@ -43,8 +43,16 @@ func (r *Report) Markdown() string {
 	} else {
 		fmt.Fprintf(&b, "**Not exact**: %d of %d windows differ from the ledger.\n\n", a.MismatchedWindows, a.WindowsChecked)
 	}
-	fmt.Fprintf(&b, "| expected events | counted | lost | duplicated | late (not expected) |\n|---:|---:|---:|---:|---:|\n| %d | %d | %d | %d | %d |\n",
-		a.ExpectedEvents, a.CountedEvents, a.Lost, a.Duplicated, a.LateEvents)
+	lateCol := "late (not expected)"
+	if a.IncludesLate {
+		lateCol = "late (expected, after reconcile)"
+	}
+	fmt.Fprintf(&b, "| expected events | counted | lost | duplicated | %s |\n|---:|---:|---:|---:|---:|\n| %d | %d | %d | %d | %d |\n",
+		lateCol, a.ExpectedEvents, a.CountedEvents, a.Lost, a.Duplicated, a.LateEvents)
+	if rc := a.Reconcile; rc != nil {
+		fmt.Fprintf(&b, "\nLate events were sent. Before the reconcile (late events not counted, as the late policy says): exact=%v, %d windows off. The reconcile recounted %d distinct events from Kafka and rewrote %d windows in %.1fs; the check above expects the late events too.\n",
+			rc.OnTimeExact, rc.OnTimeMismatched, rc.EventsRecounted, rc.WindowsRewritten, rc.DurationS)
+	}
 	if len(a.WorstWindows) > 0 {
 		b.WriteString("\nWorst windows:\n\n| window | start | type | key | count (want) | sum (want) |\n|---|---|---|---|---:|---:|\n")
 		for _, w := range a.WorstWindows {

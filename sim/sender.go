@@ -296,6 +296,10 @@ func (p Progress) String() string {
 	if p.Elapsed > 0 {
 		rate = float64(p.Acked) / p.Elapsed.Seconds()
 	}
-	return fmt.Sprintf("%.0f ev/s acked=%d rejected=%d failed=%d errors=%d lag=%s", rate, p.Acked, p.Rejected, p.Failed, p.Errors,
-		p.Lag.Round(time.Millisecond))
+	behind := ""
+	if p.Lag > time.Second {
+		behind = " FALLING BEHIND"
+	}
+	return fmt.Sprintf("%.0f ev/s acked=%d rejected=%d failed=%d errors=%d lag=%s%s", rate, p.Acked, p.Rejected, p.Failed, p.Errors,
+		p.Lag.Round(time.Millisecond), behind)
 }

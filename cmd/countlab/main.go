@@ -32,7 +32,7 @@ func commands() map[string]command {
 		"gateway":      {"run the ingest gateway against a Kafka cluster", cmdGateway},
 		"engine":       {"run one aggregator worker (a consumer-group member)", cmdEngine},
 		"sink":         {"run the InfluxDB sink (aggregates topic -> InfluxDB)", cmdSink},
-		"reconcile":    {"recount windows from the raw events topic and repair InfluxDB", cmdReconcile},
+		"reconcile":    {"recount windows from the raw events topic and repair closed windows that differ", cmdReconcile},
 		"query-server": {"run the query service (count, stats, top-N)", cmdQueryServer},
 		"version":      {"print the version", cmdVersion},
 	}

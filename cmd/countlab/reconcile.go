@@ -37,7 +37,7 @@ func runReconcile(ctx context.Context, args []string, out io.Writer) error {
 		useTLS       = fs.Bool("tls", false, "connect to Kafka with TLS")
 		fromFlag     = fs.String("from", "", "first window start reconciled: RFC 3339 or unix milliseconds (required)")
 		toFlag       = fs.String("to", "", "end of the window starts reconciled, exclusive: RFC 3339 or unix milliseconds (required)")
-		windows      = fs.String("windows", "1m", "window sizes, comma-separated durations (whole seconds)")
+		windows      = fs.String("windows", "1m", "window sizes, comma-separated durations (whole seconds; the engine's)")
 		influxURL    = fs.String("influx-url", "", "InfluxDB base URL (required; token from COUNTLAB_INFLUX_TOKEN[_FILE])")
 		influxOrg    = fs.String("influx-org", "countlab", "InfluxDB organization (ignored by 1.8)")
 		influxBucket = fs.String("influx-bucket", "countlab/autogen", "InfluxDB bucket (db/rp on 1.8)")

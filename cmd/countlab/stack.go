@@ -223,7 +223,9 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 			aggregate.Conn(s.conn),
 			aggregate.Topics(s.topics),
 			aggregate.TopicPrefix(f.topicPrefix),
-			aggregate.TransactionalID(fmt.Sprintf("countlab-engine-%d-%d", os.Getpid(), i)),
+			// A stable id per worker slot: a restart on the same data dir fences
+			// the previous run's open transaction at once.
+			aggregate.TransactionalID(fmt.Sprintf("countlab-up-engine-%d", i)),
 			aggregate.Windows(windows...),
 			aggregate.AllowedLateness(f.lateness),
 			aggregate.OutOfOrderness(f.outOfOrder),

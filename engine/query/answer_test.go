@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/total"
 )
 
@@ -54,7 +55,7 @@ func TestTopN(t *testing.T) {
 func TestFluxStringLexically(t *testing.T) {
 	f := func(in string, wantSplit bool) {
 		t.Helper()
-		q := FluxString(in)
+		q := influx.FluxString(in)
 		split := strings.HasPrefix(q, "(")
 		if split {
 			q = strings.TrimSuffix(strings.TrimPrefix(q, "("), ")")

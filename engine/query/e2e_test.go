@@ -12,6 +12,7 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 
+	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/query"
 	"github.com/countlab/countlab/engine/query/client"
@@ -223,7 +224,7 @@ func TestEndToEnd(t *testing.T) {
 					t.Fatalf("%s: key %q: got %+v, %v; want count 0", r.name, key, got, err)
 				}
 				for _, f := range []map[string]string{{"country": key}, {key: "US"}} {
-					if _, ok := f[key]; ok && strings.HasPrefix(query.FluxString("d_"+key), "(") {
+					if _, ok := f[key]; ok && strings.HasPrefix(influx.FluxString("d_"+key), "(") {
 						// a dimension name Flux cannot index: refused.
 						_, err := c.Count(ctx, client.CountRequest{Key: "k0", Range: client.Range{Type: "VIEW", From: from, To: to, Filter: f}})
 						var e *client.Error
@@ -298,7 +299,7 @@ func TestEndToEnd(t *testing.T) {
 		defer cl.Close()
 		qa := cl.QueryAPI(iconf.Org)
 		for _, in := range append(injections, hostile, "é ✓", `$`, `$${`, `\${`) {
-			q := `from(bucket: ` + query.FluxString(iconf.Bucket) + `) |> range(start: 0) |> limit(n: 1) |> map(fn: (r) => ({r with s: ` + query.FluxString(in) + `}))`
+			q := `from(bucket: ` + influx.FluxString(iconf.Bucket) + `) |> range(start: 0) |> limit(n: 1) |> map(fn: (r) => ({r with s: ` + influx.FluxString(in) + `}))`
 			res, err := qa.Query(ctx, q)
 			if err != nil {
 				t.Fatalf("%q: %v\n%s", in, err, q)

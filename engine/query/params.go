@@ -197,6 +197,6 @@ func (s *Server) windowNames() string {
 }
 
 func fluxNameOK(name string) bool {
-	_, ok := fluxName(influx.DimTagPrefix + name)
+	_, ok := influx.FluxName(influx.DimTagPrefix + name)
 	return ok
 }

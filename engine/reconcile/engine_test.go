@@ -205,6 +205,9 @@ func TestReconcileWithEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("run 1", res, len(lateWin), len(fixed), open, nil)
+	if res.LateEvents != 6*partitions { // the engine sent every too-late event to the late topic
+		t.Fatalf("run 1: %d late events, want %d", res.LateEvents, 6*partitions)
+	}
 	want := map[string]total.Total{}
 	for k, tt := range truth {
 		want[k] = tt
@@ -270,6 +273,9 @@ func TestReconcileWithEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("run 3 (aggregates only)", res, len(diff2), len(diff2), nil, nil)
+	if res.LateEvents != 7*partitions {
+		t.Fatalf("run 3: %d late events, want %d", res.LateEvents, 7*partitions)
+	}
 	if d := diffTotals(within(latest(t, ctx, addrs, topics.Aggregates), t0, t0+300_000), truth); d != "" {
 		t.Fatalf("aggregates topic after run 3: %s", d)
 	}

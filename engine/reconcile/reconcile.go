@@ -103,19 +103,23 @@ type Config struct {
 
 // Result is what a run found and did.
 type Result struct {
-	From             time.Time `json:"from"`
-	To               time.Time `json:"to"`
-	Windows          []string  `json:"windows"`
-	DryRun           bool      `json:"dry_run"`
-	EventsRead       int64     `json:"events_read"`
-	Malformed        int64     `json:"malformed"`
-	Duplicates       int64     `json:"duplicates"`
-	EventsCounted    int64     `json:"events_counted"`
-	LateEvents       int64     `json:"late_events"`
-	WindowsChecked   int       `json:"windows_checked"`
-	WindowsDiffering int       `json:"windows_differing"`
-	WindowsMissing   int       `json:"windows_missing"`
-	WindowsExtra     int       `json:"windows_extra"`
+	From          time.Time `json:"from"`
+	To            time.Time `json:"to"`
+	Windows       []string  `json:"windows"`
+	DryRun        bool      `json:"dry_run"`
+	EventsRead    int64     `json:"events_read"`
+	Malformed     int64     `json:"malformed"`
+	Duplicates    int64     `json:"duplicates"`
+	EventsCounted int64     `json:"events_counted"`
+	LateEvents    int64     `json:"late_events"`
+	// WindowsChecked counts the windows the recount, InfluxDB or the
+	// aggregates topic has; WindowsDiffering those where InfluxDB or the
+	// topic is not the recount. Of these, WindowsMissing have no InfluxDB
+	// total and WindowsExtra no supporting event.
+	WindowsChecked   int `json:"windows_checked"`
+	WindowsDiffering int `json:"windows_differing"`
+	WindowsMissing   int `json:"windows_missing"`
+	WindowsExtra     int `json:"windows_extra"`
 	// WindowsTopicDiffering counts the differing windows whose newest
 	// aggregates record is not the recount (missing, or another value).
 	WindowsTopicDiffering int `json:"windows_topic_differing"`
@@ -127,11 +131,11 @@ type Result struct {
 	// the engine may still update them (safety.go); SkippedOpen lists
 	// them (total.RecordKey, sorted, at most MaxDifferences).
 	WindowsSkippedOpen int      `json:"windows_skipped_open"`
-	SkippedOpen        []string `json:"skipped_open,omitempty"`
+	SkippedOpen        []string `json:"skipped_open"`
 	// PartitionsEngineBehind are the events partitions whose engine
 	// committed offset stayed below what reconcile read (after waiting
 	// WaitForEngine): all their differing windows were skipped.
-	PartitionsEngineBehind []int32      `json:"partitions_engine_behind,omitempty"`
+	PartitionsEngineBehind []int32      `json:"partitions_engine_behind"`
 	Differences            []Difference `json:"differences,omitempty"`
 	DurationS              float64      `json:"duration_s"`
 }
@@ -212,7 +216,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	log := cfg.Logger.With("part", "reconcile")
 	sizes := make([]int64, len(cfg.Windows))
-	res := Result{From: cfg.From.UTC(), To: cfg.To.UTC(), DryRun: cfg.DryRun, AggregatesOnly: cfg.AggregatesOnly}
+	res := Result{From: cfg.From.UTC(), To: cfg.To.UTC(), DryRun: cfg.DryRun, AggregatesOnly: cfg.AggregatesOnly,
+		SkippedOpen: []string{}, PartitionsEngineBehind: []int32{}}
 	for i, w := range cfg.Windows {
 		sizes[i] = w.Milliseconds()
 		res.Windows = append(res.Windows, w.String())
@@ -329,7 +334,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		for p := range need {
 			sf.ahead[p] = !slices.Contains(behind, p)
 		}
-		res.PartitionsEngineBehind = behind
+		if len(behind) > 0 {
+			res.PartitionsEngineBehind = behind
+		}
 		if len(behind) > 0 {
 			log.Warn("engine behind what reconcile read; skipping those partitions' windows",
 				"group", cfg.EngineGroup, "partitions", behind, "committed", seen, "read_to", need, "waited", wait)

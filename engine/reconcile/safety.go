@@ -35,7 +35,9 @@ import (
 //   - A(w) says the newest committed aggregates record of w, read BEFORE
 //     the events read began, has Closed = true.
 //
-// The engine facts used (aggregate/watermark.go, worker.go, commit.go):
+// The engine facts used (aggregate/watermark.go, worker.go, commit.go; the
+// engine in its default exactly-once mode: aggregate.AtLeastOnce keeps no
+// watermark across restarts, and nothing here holds for it):
 //
 //	E1. A batch's totals, the Closed totals of the windows due at its
 //	    commit, its changelog record (holding the partition watermark W_p)

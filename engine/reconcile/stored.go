@@ -20,12 +20,12 @@ import (
 func Stored(ctx context.Context, q api.QueryAPI, bucket string, from, to time.Time, sizes []int64) (map[string]*total.Total, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "from(bucket: %s)\n  |> range(start: %s, stop: %s)\n  |> filter(fn: (r) => r._measurement == %s)\n",
-		FluxString(bucket), from.UTC().Format(time.RFC3339Nano), to.UTC().Format(time.RFC3339Nano),
-		FluxString(influx.Measurement))
+		influx.FluxString(bucket), from.UTC().Format(time.RFC3339Nano), to.UTC().Format(time.RFC3339Nano),
+		influx.FluxString(influx.Measurement))
 	if len(sizes) > 0 {
 		conds := make([]string, len(sizes))
 		for i, s := range sizes {
-			conds[i] = "r." + influx.TagWindow + " == " + FluxString(total.SizeName(s))
+			conds[i] = "r." + influx.TagWindow + " == " + influx.FluxString(total.SizeName(s))
 		}
 		fmt.Fprintf(&b, "  |> filter(fn: (r) => %s)\n", strings.Join(conds, " or "))
 	}
@@ -105,28 +105,4 @@ func setField(t *total.Total, field string, v any) error {
 		t.Max = f
 	}
 	return nil
-}
-
-// FluxString is s as a Flux string literal: quoted, with backslash, double
-// quote and interpolation ("${") escaped.
-func FluxString(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\', '"':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case '$':
-			if i+1 < len(s) && s[i+1] == '{' {
-				b.WriteByte('\\')
-			}
-			b.WriteByte(c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }
