@@ -30,6 +30,11 @@ type Accuracy struct {
 	MismatchedWindows int `json:"mismatched_windows"`
 	// WindowsChecked is the windows compared.
 	WindowsChecked int `json:"windows_checked"`
+	// UnexpectedKeys is the (window, key) totals the query service serves
+	// that the ledger does not have: events counted that were never
+	// acknowledged (looked for with a top-N query in every window of the
+	// smallest size with fewer than 1000 keys).
+	UnexpectedKeys int `json:"unexpected_keys"`
 	// LateEvents is the acknowledged events sent after their window
 	// closed, not expected before a reconcile.
 	LateEvents int64 `json:"late_events"`
@@ -84,7 +89,12 @@ func (d WindowDiff) String() string {
 // Querier is the part of the query client the checker uses.
 type Querier interface {
 	Stats(ctx context.Context, req client.StatsRequest) (client.StatsResponse, error)
+	Top(ctx context.Context, req client.TopRequest) (client.TopResponse, error)
 }
+
+// maxTopN is the query service's default top-N limit: windows with fewer
+// keys than this are also checked for keys the ledger does not have.
+const maxTopN = 1000
 
 // CheckConfig tunes Check.
 type CheckConfig struct {
@@ -166,6 +176,16 @@ func Check(ctx context.Context, l *ledger.Ledger, q Querier, cfg CheckConfig) (A
 				WantCount: w.Count, GotCount: g.Count, WantSum: w.Sum, GotSum: g.Value})
 		}
 	}
+	extra, err := unexpectedKeys(ctx, q, want)
+	if err != nil {
+		return acc, err
+	}
+	acc.UnexpectedKeys = len(extra)
+	for _, d := range extra {
+		acc.Duplicated += d.GotCount
+		acc.CountedEvents += d.GotCount
+	}
+	diffs = append(diffs, extra...)
 	acc.MismatchedWindows = len(diffs)
 	acc.Exact = len(diffs) == 0
 	slices.SortStableFunc(diffs, func(a, b WindowDiff) int {
@@ -235,4 +255,48 @@ func queryAll(ctx context.Context, q Querier, ws []ledger.Window, parallel int) 
 		return nil, first
 	}
 	return out, ctx.Err()
+}
+
+// unexpectedKeys asks, for every (type, window) of the smallest size whose
+// ledger has fewer than maxTopN keys, for the top maxTopN keys, and
+// returns the keys the ledger does not expect there.
+func unexpectedKeys(ctx context.Context, q Querier, want []ledger.Window) ([]WindowDiff, error) {
+	if len(want) == 0 {
+		return nil, nil
+	}
+	type tw struct {
+		typ   string
+		start time.Time
+	}
+	size := want[0].Size
+	keys := map[tw]map[string]bool{}
+	for _, w := range want {
+		if w.Size != size {
+			break
+		}
+		k := tw{w.Type, w.Start}
+		if keys[k] == nil {
+			keys[k] = map[string]bool{}
+		}
+		keys[k][w.Key] = true
+	}
+	var out []WindowDiff
+	for k, ks := range keys {
+		if len(ks) >= maxTopN {
+			continue
+		}
+		top, err := q.Top(ctx, client.TopRequest{N: maxTopN, Range: client.Range{Type: k.typ, From: k.start, To: k.start.Add(size), Window: size}})
+		if err != nil {
+			return nil, fmt.Errorf("top keys of %s %s window %s: %w", size, k.typ, k.start.Format(time.RFC3339), err)
+		}
+		for _, it := range top.Items {
+			if !ks[it.Key] && it.Count != 0 {
+				out = append(out, WindowDiff{Window: size.String(), Type: k.typ, Key: it.Key, Start: k.start, GotCount: it.Count})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b WindowDiff) int {
+		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Type, b.Type), cmp.Compare(a.Key, b.Key))
+	})
+	return out, nil
 }

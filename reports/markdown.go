@@ -41,7 +41,8 @@ func (r *Report) Markdown() string {
 	if a.Exact {
 		fmt.Fprintf(&b, "Exact: every one of %d windows equals the ledger (count and sum).\n\n", a.WindowsChecked)
 	} else {
-		fmt.Fprintf(&b, "**Not exact**: %d of %d windows differ from the ledger.\n\n", a.MismatchedWindows, a.WindowsChecked)
+		fmt.Fprintf(&b, "**Not exact**: %d of %d windows differ from the ledger (%d of them keys the ledger never had).\n\n",
+			a.MismatchedWindows, a.WindowsChecked, a.UnexpectedKeys)
 	}
 	lateCol := "late (not expected)"
 	if a.IncludesLate {

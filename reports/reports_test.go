@@ -15,11 +15,12 @@ import (
 
 // fakeQuery answers from a ledger, with planted differences.
 type fakeQuery struct {
-	mu     sync.Mutex
-	truth  map[string]ledger.Window
-	off    map[string]int64 // key -> count delta
-	calls  int
-	healAt int // after this many calls, the deltas vanish (0: never)
+	mu      sync.Mutex
+	truth   map[string]ledger.Window
+	off     map[string]int64 // key -> count delta
+	calls   int
+	healAt  int    // after this many calls, the deltas vanish (0: never)
+	phantom string // a key top-N answers with that the ledger lacks
 }
 
 func wkey(key, typ string, size time.Duration, start time.Time) string {
@@ -36,6 +37,21 @@ func (f *fakeQuery) Stats(_ context.Context, r client.StatsRequest) (client.Stat
 		d = 0
 	}
 	return client.StatsResponse{Key: r.Key, Fn: r.Fn, Count: w.Count + d, Value: w.Sum + float64(d)}, nil
+}
+
+func (f *fakeQuery) Top(_ context.Context, r client.TopRequest) (client.TopResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var resp client.TopResponse
+	for _, w := range f.truth {
+		if w.Type == r.Type && w.Size == r.Window && w.Start.Equal(r.From) {
+			resp.Items = append(resp.Items, client.TopItem{Key: w.Key, Count: w.Count})
+		}
+	}
+	if f.phantom != "" && r.Window == 10*time.Second && r.Type == "VIEW" {
+		resp.Items = append(resp.Items, client.TopItem{Key: f.phantom, Count: 3})
+	}
+	return resp, nil
 }
 
 func testLedger() *ledger.Ledger {
@@ -85,6 +101,19 @@ func TestCheckFindsBadWindows(t *testing.T) {
 	}
 	if s := w.String(); !strings.Contains(s, "kc") || !strings.Contains(s, "want count") {
 		t.Fatalf("window text %q", s)
+	}
+}
+
+func TestCheckFindsUnexpectedKeys(t *testing.T) {
+	l := testLedger()
+	f := fakeFor(l)
+	f.phantom = "never-sent"
+	acc, err := Check(context.Background(), l, f, CheckConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.Exact || acc.UnexpectedKeys == 0 || acc.Duplicated != 3*int64(acc.UnexpectedKeys) || acc.WorstWindows[0].Key != "never-sent" {
+		t.Fatalf("accuracy %+v", acc)
 	}
 }
 

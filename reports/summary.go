@@ -33,8 +33,8 @@ func (r *Report) WriteSummary(w io.Writer, path string) {
 	if a.IncludesLate {
 		late = fmt.Sprintf("including %d late events, after the reconcile", a.LateEvents)
 	}
-	fmt.Fprintf(w, "  accuracy: %d windows, %d mismatched; expected %d events, counted %d, lost %d, duplicated %d (%s)\n",
-		a.WindowsChecked, a.MismatchedWindows, a.ExpectedEvents, a.CountedEvents, a.Lost, a.Duplicated, late)
+	fmt.Fprintf(w, "  accuracy: %d windows, %d mismatched, %d unexpected keys; expected %d events, counted %d, lost %d, duplicated %d (%s)\n",
+		a.WindowsChecked, a.MismatchedWindows, a.UnexpectedKeys, a.ExpectedEvents, a.CountedEvents, a.Lost, a.Duplicated, late)
 	for i, d := range a.WorstWindows {
 		if i == 5 {
 			break

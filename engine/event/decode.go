@@ -1,5 +1,7 @@
 package event
 
+import "errors"
+
 // Format is an encoding of events.
 type Format uint8
 
@@ -43,7 +45,14 @@ func Decode(b []byte, e *Event) (Format, error) {
 		return FormatJSON, DecodeJSON(b, e)
 	}
 	if !isSpace(b[0]) {
-		return FormatProto, DecodeProto(b, e)
+		err := DecodeProto(b, e)
+		var pe *Error
+		if err != nil && errors.As(err, &pe) {
+			// Say both things a reader needs: it is not JSON, and why it
+			// is not a protobuf Event either.
+			pe.Reason += " (and not JSON: it does not start with '{')"
+		}
+		return FormatProto, err
 	}
 	i := 0
 	for i < len(b) && isSpace(b[i]) {

@@ -75,7 +75,7 @@ func (s *Server) sum(ctx context.Context, c common, key string) (total.Total, pl
 		}
 		t.Merge(old)
 	}
-	s.m.answers.WithLabelValues(p.source()).Inc()
+	s.m.answer(p.source())
 	return t, p, nil
 }
 

@@ -20,6 +20,20 @@ type metrics struct {
 	ready         prometheus.Gauge
 	windows       prometheus.Gauge
 	cells         prometheus.Gauge
+
+	// Children of the vectors for the hot path, looked up once.
+	topHits, topMisses       prometheus.Counter
+	stableHits, stableMisses prometheus.Counter
+	answerBy                 map[string]prometheus.Counter // source
+}
+
+// answer counts an answer from source.
+func (m *metrics) answer(source string) {
+	if c, ok := m.answerBy[source]; ok {
+		c.Inc()
+		return
+	}
+	m.answers.WithLabelValues(source).Inc()
 }
 
 func newMetrics() *metrics {
@@ -80,5 +94,11 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(m.latency, m.requests, m.cacheHits, m.cacheMisses, m.answers,
 		m.influxErrors, m.influxSeconds, m.records, m.badRecords, m.ready, m.windows, m.cells,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.topHits, m.topMisses = m.cacheHits.WithLabelValues("top"), m.cacheMisses.WithLabelValues("top")
+	m.stableHits, m.stableMisses = m.cacheHits.WithLabelValues("stable"), m.cacheMisses.WithLabelValues("stable")
+	m.answerBy = make(map[string]prometheus.Counter, 3)
+	for _, src := range []string{sourceMemory, sourceInflux, sourceMixed} {
+		m.answerBy[src] = m.answers.WithLabelValues(src)
+	}
 	return m
 }

@@ -55,6 +55,10 @@ type Server struct {
 	stableCache *lru[stableEntry]
 	metricsH    http.Handler
 	observe     map[string]prometheus.Observer
+	served      map[string]prometheus.Counter // endpoint -> requests answered 200
+
+	flightMu sync.Mutex
+	flights  map[string]*flight // top-N answers being computed
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -74,11 +78,13 @@ func New(opts ...Opt) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: c, st: newStore(), m: newMetrics(), topCache: newLRU[topEntry](c.cacheSize),
-		stableCache: newLRU[stableEntry](max(1, c.cacheSize/64))}
+		stableCache: newLRU[stableEntry](max(1, c.cacheSize/64)), flights: make(map[string]*flight)}
 	s.metricsH = promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})
 	s.observe = make(map[string]prometheus.Observer, len(endpoints))
+	s.served = make(map[string]prometheus.Counter, len(endpoints))
 	for _, e := range endpoints {
 		s.observe[e] = s.m.latency.WithLabelValues(e)
+		s.served[e] = s.m.requests.WithLabelValues(e, "200")
 	}
 	if len(c.conn.Brokers) > 0 {
 		cons, err := newConsumer(&c, s.st, s.floor, s.m)
@@ -162,6 +168,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	endpoint, handle := s.route(r.URL.Path)
 	code := s.serve(w, r, endpoint, handle)
 	s.observe[endpoint].Observe(time.Since(start).Seconds())
+	if code == http.StatusOK {
+		s.served[endpoint].Inc()
+		return
+	}
 	s.m.requests.WithLabelValues(endpoint, codeName(code)).Inc()
 }
 

@@ -1,21 +1,48 @@
 package query
 
 import (
+	"hash/maphash"
 	"sync"
+	"sync/atomic"
 
 	"github.com/countlab/countlab/engine/total"
 )
+
+// storeShards is the number of shards of the store's data; a power of two.
+const storeShards = 32
+
+// applyChunk bounds the totals applied under one shard lock, so a reader
+// never waits for more than one chunk of a large batch.
+const applyChunk = 64
 
 // store is the in-memory materialization of the recent windows of the
 // aggregates topic: the newest total of every series, indexed by
 // (size, type, key) -> window -> cell for counts and by
 // (size, type, window) -> key -> cell for top-N. A cell is one key's window:
 // the newest total of each (dims, sub) series and their sum.
+//
+// Locking: the cells are sharded by key, each shard under its own RWMutex,
+// so a count or stats query read-locks one shard and a batch of totals
+// from the consumer is applied shard by shard in small chunks: readers
+// never queue behind a whole batch. The version of every window (for the
+// caches of top-N answers) is kept apart, under a small mutex, and bumped
+// after the data it stamps is written, so a reader that reads the stamp
+// and then the data never caches data newer than its stamp claims (only
+// older, which the next stamp check catches).
 type store struct {
+	seed   maphash.Seed
+	shards [storeShards]shard
+	cells  atomic.Int64 // number of cells (metrics)
+
+	vmu  sync.Mutex
+	gen  uint64                       // version stamp source, bumped by every change
+	vers map[tableID]map[int64]uint64 // window start -> gen at its last change
+}
+
+type shard struct {
 	mu     sync.RWMutex
 	tables map[tableID]*table
-	gen    uint64 // version stamp source, bumped by every change
-	cells  int    // number of cells (metrics)
+	_      [64]byte // keep shards' locks on separate cache lines
 }
 
 type tableID struct {
@@ -29,8 +56,7 @@ type table struct {
 }
 
 type window struct {
-	cells   map[string]*cell // key -> cell
-	version uint64           // gen at the last change
+	cells map[string]*cell // key -> cell
 }
 
 type cell struct {
@@ -46,14 +72,28 @@ type part struct {
 	t    total.Total
 }
 
-func newStore() *store { return &store{tables: make(map[tableID]*table)} }
+func newStore() *store {
+	s := &store{seed: maphash.MakeSeed(), vers: make(map[tableID]map[int64]uint64)}
+	for i := range s.shards {
+		s.shards[i].tables = make(map[tableID]*table)
+	}
+	return s
+}
+
+func (s *store) shardOf(key string) *shard {
+	return &s.shards[maphash.String(s.seed, key)&(storeShards-1)]
+}
+
+type winID struct {
+	id    tableID
+	start int64
+}
 
 // apply stores the totals of one batch, in offset order: a newer total of a
 // series replaces the older. Totals of windows starting before floor(size)
 // are dropped (they are InfluxDB's). It returns how many were kept.
 func (s *store) apply(ts []total.Total, floor func(size int64) int64) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	var byShard [storeShards][]int32
 	kept := 0
 	for i := range ts {
 		t := &ts[i]
@@ -61,34 +101,81 @@ func (s *store) apply(ts []total.Total, floor func(size int64) int64) int {
 			continue
 		}
 		kept++
-		id := tableID{t.Size, t.Type}
-		tb := s.tables[id]
-		if tb == nil {
-			tb = &table{wins: make(map[int64]*window), keys: make(map[string]map[int64]*cell)}
-			s.tables[id] = tb
+		sh := maphash.String(s.seed, t.Key) & (storeShards - 1)
+		byShard[sh] = append(byShard[sh], int32(i))
+	}
+	touched := make(map[winID]struct{}, 2)
+	var last winID
+	for sh := range byShard {
+		idx := byShard[sh]
+		if len(idx) == 0 {
+			continue
 		}
-		w := tb.wins[t.Start]
-		if w == nil {
-			w = &window{cells: make(map[string]*cell)}
-			tb.wins[t.Start] = w
-		}
-		c := w.cells[t.Key]
-		if c == nil {
-			c = &cell{}
-			w.cells[t.Key] = c
-			kw := tb.keys[t.Key]
-			if kw == nil {
-				kw = make(map[int64]*cell)
-				tb.keys[t.Key] = kw
+		shd := &s.shards[sh]
+		for len(idx) > 0 {
+			chunk := idx[:min(len(idx), applyChunk)]
+			idx = idx[len(chunk):]
+			added := 0
+			shd.mu.Lock()
+			for _, i := range chunk {
+				t := &ts[i]
+				if shd.put(t) {
+					added++
+				}
+				if w := (winID{tableID{t.Size, t.Type}, t.Start}); w != last {
+					touched[w] = struct{}{}
+					last = w
+				}
 			}
-			kw[t.Start] = c
-			s.cells++
+			shd.mu.Unlock()
+			s.cells.Add(int64(added))
 		}
-		c.put(t)
+	}
+	if len(touched) > 0 {
+		s.vmu.Lock()
 		s.gen++
-		w.version = s.gen
+		for w := range touched {
+			vs := s.vers[w.id]
+			if vs == nil {
+				vs = make(map[int64]uint64)
+				s.vers[w.id] = vs
+			}
+			vs[w.start] = s.gen
+		}
+		s.vmu.Unlock()
 	}
 	return kept
+}
+
+// put stores t in the shard (locked) and reports whether it made a new
+// cell.
+func (sh *shard) put(t *total.Total) bool {
+	id := tableID{t.Size, t.Type}
+	tb := sh.tables[id]
+	if tb == nil {
+		tb = &table{wins: make(map[int64]*window), keys: make(map[string]map[int64]*cell)}
+		sh.tables[id] = tb
+	}
+	w := tb.wins[t.Start]
+	if w == nil {
+		w = &window{cells: make(map[string]*cell)}
+		tb.wins[t.Start] = w
+	}
+	c := w.cells[t.Key]
+	added := false
+	if c == nil {
+		c = &cell{}
+		w.cells[t.Key] = c
+		kw := tb.keys[t.Key]
+		if kw == nil {
+			kw = make(map[int64]*cell)
+			tb.keys[t.Key] = kw
+		}
+		kw[t.Start] = c
+		added = true
+	}
+	c.put(t)
+	return added
 }
 
 func (c *cell) put(t *total.Total) {
@@ -112,27 +199,43 @@ func (c *cell) put(t *total.Total) {
 
 // evict drops the windows starting before floor(size).
 func (s *store) evict(floor func(size int64) int64) (windows int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id, tb := range s.tables {
-		f := floor(id.size)
-		for start, w := range tb.wins {
-			if start >= f {
-				continue
-			}
-			for key := range w.cells {
-				kw := tb.keys[key]
-				delete(kw, start)
-				if len(kw) == 0 {
-					delete(tb.keys, key)
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for id, tb := range sh.tables {
+			f := floor(id.size)
+			for start, w := range tb.wins {
+				if start >= f {
+					continue
 				}
+				for key := range w.cells {
+					kw := tb.keys[key]
+					delete(kw, start)
+					if len(kw) == 0 {
+						delete(tb.keys, key)
+					}
+				}
+				s.cells.Add(-int64(len(w.cells)))
+				delete(tb.wins, start)
 			}
-			s.cells -= len(w.cells)
-			delete(tb.wins, start)
-			windows++
+			if len(tb.wins) == 0 {
+				delete(sh.tables, id)
+			}
 		}
-		if len(tb.wins) == 0 {
-			delete(s.tables, id)
+		sh.mu.Unlock()
+	}
+	s.vmu.Lock()
+	defer s.vmu.Unlock()
+	for id, vs := range s.vers {
+		f := floor(id.size)
+		for start := range vs {
+			if start < f {
+				delete(vs, start)
+				windows++
+			}
+		}
+		if len(vs) == 0 {
+			delete(s.vers, id)
 		}
 	}
 	return windows
@@ -141,9 +244,10 @@ func (s *store) evict(floor func(size int64) int64) (windows int) {
 // sum merges key's totals over the windows [from, to) matching f.
 func (s *store) sum(size int64, typ, key string, from, to int64, f filter) total.Total {
 	var out total.Total
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	tb := s.tables[tableID{size, typ}]
+	sh := s.shardOf(key)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	tb := sh.tables[tableID{size, typ}]
 	if tb == nil {
 		return out
 	}
@@ -202,36 +306,58 @@ type stamp struct {
 }
 
 // counts adds every key's count over the windows [from, to) matching f to
-// into, and returns the stamp of the range.
+// into, and returns the stamp of the range, read before the data.
 func (s *store) counts(size int64, typ string, from, to int64, f filter, into map[string]int64) stamp {
-	var st stamp
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	tb := s.tables[tableID{size, typ}]
-	if tb == nil {
+	id := tableID{size, typ}
+	st := s.stampOf(size, typ, from, to)
+	if into == nil || st.windows == 0 {
 		return st
 	}
-	s.eachWindow(tb, size, from, to, func(w *window) {
-		st.windows++
-		st.version = max(st.version, w.version)
-		if into == nil {
-			return
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		if tb := sh.tables[id]; tb != nil {
+			eachWindow(tb, size, from, to, func(w *window) {
+				for key, c := range w.cells {
+					if n := c.count(f); n != 0 {
+						into[key] += n
+					}
+				}
+			})
 		}
-		for key, c := range w.cells {
-			if n := c.count(f); n != 0 {
-				into[key] += n
-			}
-		}
-	})
+		sh.mu.RUnlock()
+	}
 	return st
 }
 
 // stampOf is the stamp of the windows [from, to).
 func (s *store) stampOf(size int64, typ string, from, to int64) stamp {
-	return s.counts(size, typ, from, to, nil, nil)
+	var st stamp
+	s.vmu.Lock()
+	defer s.vmu.Unlock()
+	vs := s.vers[tableID{size, typ}]
+	if vs == nil {
+		return st
+	}
+	if int64(len(vs)) < (to-from)/size {
+		for start, v := range vs {
+			if start >= from && start < to {
+				st.windows++
+				st.version = max(st.version, v)
+			}
+		}
+		return st
+	}
+	for start := from; start < to; start += size {
+		if v, ok := vs[start]; ok {
+			st.windows++
+			st.version = max(st.version, v)
+		}
+	}
+	return st
 }
 
-func (s *store) eachWindow(tb *table, size, from, to int64, fn func(*window)) {
+func eachWindow(tb *table, size, from, to int64, fn func(*window)) {
 	if int64(len(tb.wins)) < (to-from)/size {
 		for start, w := range tb.wins {
 			if start >= from && start < to {
@@ -249,10 +375,10 @@ func (s *store) eachWindow(tb *table, size, from, to int64, fn func(*window)) {
 
 // size is the number of windows and cells held.
 func (s *store) size() (windows, cells int) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, tb := range s.tables {
-		windows += len(tb.wins)
+	s.vmu.Lock()
+	for _, vs := range s.vers {
+		windows += len(vs)
 	}
-	return windows, s.cells
+	s.vmu.Unlock()
+	return windows, int(s.cells.Load())
 }

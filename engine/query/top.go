@@ -88,7 +88,7 @@ func (s *Server) top(ctx context.Context, c common, n int) ([]keyCount, plan, er
 	if err != nil {
 		return nil, p, ctxErr(ctx, err)
 	}
-	s.m.answers.WithLabelValues(p.source()).Inc()
+	s.m.answer(p.source())
 	return items, p, nil
 }
 
@@ -99,15 +99,51 @@ func (s *Server) top(ctx context.Context, c common, n int) ([]keyCount, plan, er
 // cached while it does not change, and the hot windows are merged on top:
 // a key not in a hot window keeps its stable count, so the answer is the
 // top n of the hot keys' sums and the first n stable keys not among them.
+//
+// Concurrent misses of one answer are merged: a request arriving while
+// another computes the answer for the stamp it sees itself waits for that
+// answer instead of computing it again (the answer reads the data after
+// that stamp, so it holds every change the request could have seen).
 func (s *Server) memTop(c common, from int64, n int) []keyCount {
 	size, to := c.span.size, c.span.wTo
 	ck := strconv.FormatInt(size, 10) + "|" + c.typ + "|" + strconv.FormatInt(from, 10) + "|" +
 		strconv.FormatInt(to, 10) + "|" + strconv.Itoa(n) + "|" + c.filter.String()
-	if e, ok := s.topCache.get(ck); ok && e.st == s.st.stampOf(size, c.typ, from, to) {
-		s.m.cacheHits.WithLabelValues("top").Inc()
+	cur := s.st.stampOf(size, c.typ, from, to)
+	if e, ok := s.topCache.get(ck); ok && e.st == cur {
+		s.m.topHits.Inc()
 		return e.items
 	}
-	s.m.cacheMisses.WithLabelValues("top").Inc()
+	s.flightMu.Lock()
+	if f := s.flights[ck]; f != nil && f.st == cur {
+		s.flightMu.Unlock()
+		<-f.done
+		s.m.topHits.Inc()
+		return f.items
+	}
+	f := &flight{st: cur, done: make(chan struct{})}
+	s.flights[ck] = f
+	s.flightMu.Unlock()
+	s.m.topMisses.Inc()
+
+	f.items = s.memTopCompute(c, from, n, ck)
+	s.flightMu.Lock()
+	if s.flights[ck] == f {
+		delete(s.flights, ck)
+	}
+	s.flightMu.Unlock()
+	close(f.done)
+	return f.items
+}
+
+// flight is one computation of a top-N answer others may wait for.
+type flight struct {
+	st    stamp // of the range, read before the computation
+	done  chan struct{}
+	items []keyCount
+}
+
+func (s *Server) memTopCompute(c common, from int64, n int, ck string) []keyCount {
+	size, to := c.span.size, c.span.wTo
 	hot := total.WindowStart(s.cfg.now().UnixMilli(), size) - size
 	cut := min(max(hot, from), to)
 	var stable stableEntry
@@ -115,14 +151,16 @@ func (s *Server) memTop(c common, from int64, n int) []keyCount {
 		stable = s.stableCounts(c, from, cut)
 	}
 	st := stable.st
-	hotCounts := make(map[string]int64)
+	var hotCounts map[string]int64
 	if cut < to {
+		hotCounts = make(map[string]int64, min(len(stable.index), 1<<16))
 		hs := s.st.counts(size, c.typ, cut, to, c.filter, hotCounts)
 		st.version = max(st.version, hs.version)
 		st.windows += hs.windows
 	}
-	for k, h := range hotCounts {
-		hotCounts[k] = h + stable.index[k]
+	h := make(minHeap, 0, n)
+	for k, hc := range hotCounts {
+		h.offer(keyCount{k, hc + stable.index[k]}, n)
 	}
 	added := 0
 	for _, kc := range stable.sorted {
@@ -130,11 +168,11 @@ func (s *Server) memTop(c common, from int64, n int) []keyCount {
 			break
 		}
 		if _, ok := hotCounts[kc.Key]; !ok {
-			hotCounts[kc.Key] = kc.Count
+			h.offer(kc, n)
 			added++
 		}
 	}
-	items := topN(hotCounts, n)
+	items := h.sorted()
 	s.topCache.put(ck, topEntry{st, items})
 	return items
 }
@@ -151,10 +189,10 @@ func (s *Server) stableCounts(c common, from, to int64) stableEntry {
 	ck := strconv.FormatInt(size, 10) + "|" + c.typ + "|" + strconv.FormatInt(from, 10) + "|" +
 		strconv.FormatInt(to, 10) + "|" + c.filter.String()
 	if e, ok := s.stableCache.get(ck); ok && e.st == s.st.stampOf(size, c.typ, from, to) {
-		s.m.cacheHits.WithLabelValues("stable").Inc()
+		s.m.stableHits.Inc()
 		return e
 	}
-	s.m.cacheMisses.WithLabelValues("stable").Inc()
+	s.m.stableMisses.Inc()
 	index := make(map[string]int64)
 	st := s.st.counts(size, c.typ, from, to, c.filter, index)
 	sorted := make([]keyCount, 0, len(index))
@@ -187,20 +225,28 @@ func before(a, b keyCount) bool {
 func topN(counts map[string]int64, n int) []keyCount {
 	h := make(minHeap, 0, min(n, len(counts)))
 	for k, c := range counts {
-		if c == 0 {
-			continue
-		}
-		kc := keyCount{k, c}
-		if len(h) < n {
-			heap.Push(&h, kc)
-		} else if before(kc, h[0]) {
-			h[0] = kc
-			heap.Fix(&h, 0)
-		}
+		h.offer(keyCount{k, c}, n)
 	}
-	out := make([]keyCount, len(h))
-	for i := len(h) - 1; i >= 0; i-- {
-		out[i] = heap.Pop(&h).(keyCount)
+	return h.sorted()
+}
+
+// offer adds kc to h, a heap of at most n of the best nonzero counts.
+func (h *minHeap) offer(kc keyCount, n int) {
+	switch {
+	case kc.Count == 0:
+	case len(*h) < n:
+		heap.Push(h, kc)
+	case before(kc, (*h)[0]):
+		(*h)[0] = kc
+		heap.Fix(h, 0)
+	}
+}
+
+// sorted empties h into a slice in the order of before.
+func (h *minHeap) sorted() []keyCount {
+	out := make([]keyCount, len(*h))
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i] = heap.Pop(h).(keyCount)
 	}
 	return out
 }

@@ -19,7 +19,7 @@ import (
 const EnvRequire = "COUNTLAB_REQUIRE_INFLUXD"
 
 // StartTimeout is the start timeout Start uses unless opts set one: more
-// than influxd's 30 s default because a loaded 2-core CI machine running
+// than influxd's default because a loaded 2-core CI machine running
 // several test binaries was measured taking up to ~29 s to bring influxd
 // up (its Flux initialization is ~2.7 s of CPU).
 const StartTimeout = 2 * time.Minute
@@ -44,4 +44,19 @@ func Start(t testing.TB, opts ...influxd.Opt) *influxd.Server {
 		}
 	})
 	return s
+}
+
+// Require skips t when the influxd binary is missing (fails it when
+// COUNTLAB_REQUIRE_INFLUXD=1), for tests that start influxd some other way
+// (a countlab process, the embedded stack).
+func Require(t testing.TB) {
+	t.Helper()
+	_, err := influxd.FindBinary()
+	if err == nil {
+		return
+	}
+	if os.Getenv(EnvRequire) != "1" {
+		t.Skipf("skipping: %v (set %s=1 to make this a failure)", err, EnvRequire)
+	}
+	t.Fatalf("influxd: %v", err)
 }
