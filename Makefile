@@ -13,7 +13,7 @@ FUZZTIME    ?= 10s
 
 export COUNTLAB_INFLUXD := $(INFLUXD)
 
-.PHONY: all build influxd run up test test-short vet fuzz bench clean
+.PHONY: all build influxd run selfcheck smoke up test test-short vet fuzz bench clean
 
 all: build influxd
 
@@ -27,10 +27,20 @@ $(INFLUXD):
 	@mkdir -p $(BIN)
 	GOBIN=$(BIN) GOFLAGS= $(GO) install github.com/influxdata/influxdb/cmd/influxd@$(INFLUXD_VER)
 
-# The main job on the embedded default stack (broker + managed InfluxDB +
-# gateway + engine + sink + query), with a readable verdict.
+# The main job: a scenario (default quickstart, about 80 s) on the embedded
+# default stack (broker + managed InfluxDB + gateway + engine + sink +
+# query), every window checked against the ledger, a readable verdict and
+# reports/out/SCENARIO-TIME/report.{json,md}. make run SCENARIO=spike, ...
 run: build influxd
+	$(COUNTLAB) run $(SCENARIO)
+
+# A quick end-to-end sanity check of the embedded stack (about 10 s).
+selfcheck: build influxd
 	$(COUNTLAB) selfcheck
+
+# The CI-sized scenario (under 2 minutes).
+smoke: build influxd
+	$(COUNTLAB) run ci-smoke
 
 # Start the embedded stack and keep it running until Ctrl-C.
 up: build influxd

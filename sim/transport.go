@@ -63,7 +63,6 @@ type Gateway struct {
 	Token  string
 	Format Format
 	Client *http.Client
-	bufs   sync.Pool
 }
 
 // NewGateway is a transport to the gateway at baseURL over up to conns
@@ -90,11 +89,9 @@ type gatewayResponse struct {
 
 // Send implements Transport.
 func (g *Gateway) Send(ctx context.Context, items []Item, out []Outcome) error {
-	bp, _ := g.bufs.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
-	}
-	body := (*bp)[:0]
+	// A fresh body per request: the HTTP client may still be writing it
+	// when an early answer arrives.
+	body := make([]byte, 0, 160*len(items)+2)
 	ctype := "application/json"
 	if g.Format == Protobuf {
 		ctype = "application/x-protobuf"
@@ -115,7 +112,6 @@ func (g *Gateway) Send(ctx context.Context, items []Item, out []Outcome) error {
 		}
 		body = append(body, ']')
 	}
-	defer func() { *bp = body; g.bufs.Put(bp) }()
 	for i := range out {
 		out[i] = Failed
 	}

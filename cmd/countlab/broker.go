@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -39,11 +38,10 @@ func cmdBroker(ctx context.Context, args []string) error {
 	if *partitions <= 0 || *partitions > 1<<16 {
 		return usagef("--partitions must be between 1 and 65536, got %d", *partitions)
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return usagef("--log-level %q: use debug, info, warn or error", *logLevel)
+	log, err := newLogger(os.Stderr, *logLevel)
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	dir := *dataDir
 	if dir == "" {

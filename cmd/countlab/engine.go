@@ -4,19 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/countlab/countlab/engine/aggregate"
-	"github.com/countlab/countlab/engine/kafka"
 )
 
 // cmdEngine runs one aggregator worker (one consumer-group member) until
@@ -25,8 +18,9 @@ import (
 func cmdEngine(ctx context.Context, args []string) error {
 	fs := newFlagSet("engine")
 	host, _ := os.Hostname()
+	var kf kafkaFlags
+	kf.register(fs)
 	var (
-		brokers     = fs.String("brokers", "", "Kafka seed brokers, host:port[,...] (required)")
 		prefix      = fs.String("topic-prefix", "", "prefix of every topic name (also of the dedup changelog <prefix>engine-dedup)")
 		group       = fs.String("group", aggregate.DefaultGroup, "consumer group")
 		txnID       = fs.String("txn-id", "countlab-engine-"+host+"-0", "transactional id: unique per live worker, reused by its restart")
@@ -39,9 +33,6 @@ func cmdEngine(ctx context.Context, args []string) error {
 		horizon     = fs.Duration("dedup-horizon", aggregate.DefaultDedupHorizon, "how long (event time) event ids are remembered; >= largest window + lateness + out-of-orderness")
 		interval    = fs.Duration("commit-interval", aggregate.DefaultCommitInterval, "transaction commit interval")
 		metricsAddr = fs.String("metrics-listen", "", "serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:0; empty: none)")
-		saslMech    = fs.String("sasl-mechanism", "", "Kafka SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (password from COUNTLAB_KAFKA_PASSWORD[_FILE])")
-		saslUser    = fs.String("sasl-user", "", "Kafka SASL user")
-		useTLS      = fs.Bool("tls", false, "connect to Kafka with TLS")
 		logLevel    = fs.String("log-level", "info", "log level on stderr: debug, info, warn, error")
 		atLeastOnce = fs.Bool("at-least-once-UNSAFE", false, "TEST ONLY: no transactions, no dedup restore (shows that checks catch duplicates)")
 		plantBug    = fs.Int("plant-bug", 0, "TEST ONLY: mis-count 1 event in N (0: off)")
@@ -49,32 +40,18 @@ func cmdEngine(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	conn := kafka.Conn{Brokers: kafka.ParseBrokers(*brokers), SASLMechanism: *saslMech, SASLUser: *saslUser, TLS: *useTLS}
-	if len(conn.Brokers) == 0 {
-		return usagef("--brokers is required")
+	conn, err := kf.conn()
+	if err != nil {
+		return err
 	}
-	if err := conn.ConnFromEnv(); err != nil {
-		return usagef("%v", err)
+	sizes, err := parseWindows("windows", *windows)
+	if err != nil {
+		return err
 	}
-	var sizes []time.Duration
-	for _, s := range strings.Split(*windows, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		d, err := time.ParseDuration(s)
-		if err != nil || d < time.Millisecond {
-			return usagef("--windows: bad size %q (want e.g. 10s,1m,1h)", s)
-		}
-		sizes = append(sizes, d)
+	log, err := newLogger(os.Stderr, *logLevel)
+	if err != nil {
+		return err
 	}
-	if len(sizes) == 0 {
-		return usagef("--windows is empty")
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return usagef("--log-level %q: use debug, info, warn or error", *logLevel)
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -108,20 +85,12 @@ func cmdEngine(ctx context.Context, args []string) error {
 	}
 
 	if *metricsAddr != "" {
-		ln, err := net.Listen("tcp", *metricsAddr)
+		addr, stop, err := serveMetrics(*metricsAddr, reg, log)
 		if err != nil {
-			return usagef("--metrics-listen: %v", err)
+			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Warn("engine: metrics server", "err", err)
-			}
-		}()
-		defer srv.Close()
-		fmt.Printf("engine metrics on http://%s/metrics\n", ln.Addr())
+		defer stop()
+		fmt.Printf("engine metrics on http://%s/metrics\n", addr)
 	}
 
 	go func() {

@@ -41,26 +41,11 @@ func (h hotKeyFlag) Set(s string) error {
 	return nil
 }
 
-// gatewayTokenFromEnv reads the gateway's bearer token from COUNTLAB_TOKEN,
-// or from the file COUNTLAB_TOKEN_FILE names ("" when neither is set).
-func gatewayTokenFromEnv() (string, error) {
-	if t := os.Getenv("COUNTLAB_TOKEN"); t != "" {
-		return t, nil
-	}
-	if f := os.Getenv("COUNTLAB_TOKEN_FILE"); f != "" {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return "", fmt.Errorf("COUNTLAB_TOKEN_FILE: %w", err)
-		}
-		return strings.TrimSpace(string(b)), nil
-	}
-	return "", nil
-}
-
 func cmdGateway(ctx context.Context, args []string) error {
 	fs := newFlagSet("gateway")
+	var kf kafkaFlags
+	kf.register(fs)
 	var (
-		brokers     = fs.String("brokers", "", "Kafka seed brokers, host:port[,...] (required)")
 		listen      = fs.String("listen", "127.0.0.1:8080", "HTTP listen address")
 		prefix      = fs.String("topic-prefix", "", "prefix of every topic name")
 		partitions  = fs.Int("partitions", 0, "create missing topics with this many partitions (0: do not create)")
@@ -69,27 +54,18 @@ func cmdGateway(ctx context.Context, args []string) error {
 		maxBatch    = fs.Int("max-batch", gateway.DefaultMaxBatch, "most events per request (400 above)")
 		maxInFlight = fs.Int("max-in-flight", gateway.DefaultMaxInFlight, "most events in flight to Kafka over all requests (429 above); >= --max-batch")
 		timeout     = fs.Duration("produce-timeout", gateway.DefaultProduceTimeout, "wait for Kafka's acknowledgement before answering 503")
-		saslMech    = fs.String("sasl-mechanism", "", "Kafka SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (password from COUNTLAB_KAFKA_PASSWORD[_FILE])")
-		saslUser    = fs.String("sasl-user", "", "Kafka SASL user")
-		useTLS      = fs.Bool("tls", false, "connect to Kafka with TLS")
 		hot         = hotKeyFlag{}
 	)
 	fs.Var(hot, "hot-key", "split a hot counted key over N partitions, KEY=N (repeatable)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: countlab gateway --brokers host:port[,...] [flags]\n\nThe bearer token comes from COUNTLAB_TOKEN or COUNTLAB_TOKEN_FILE (none: no authentication).\n\nflags:")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, "countlab gateway --brokers host:port[,...] [flags]\n\nThe bearer token comes from COUNTLAB_TOKEN or COUNTLAB_TOKEN_FILE (none: no authentication).")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	conn := kafka.Conn{Brokers: kafka.ParseBrokers(*brokers), SASLMechanism: *saslMech, SASLUser: *saslUser, TLS: *useTLS}
-	if len(conn.Brokers) == 0 {
-		return usagef("--brokers is required")
+	conn, err := kf.conn()
+	if err != nil {
+		return err
 	}
-	if err := conn.ConnFromEnv(); err != nil {
-		return usagef("%v", err)
-	}
-	token, err := gatewayTokenFromEnv()
+	token, err := tokenFromEnv()
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -116,7 +92,7 @@ func cmdGateway(ctx context.Context, args []string) error {
 	defer gw.Close()
 
 	if *partitions > 0 {
-		if err := gatewayCreateTopics(ctx, conn, topics, int32(*partitions), int16(*replication)); err != nil {
+		if err := createTopics(ctx, conn, topics, int32(*partitions), int16(*replication)); err != nil {
 			return err
 		}
 	}
@@ -153,8 +129,8 @@ func cmdGateway(ctx context.Context, args []string) error {
 	return nil
 }
 
-// gatewayCreateTopics creates countlab's missing topics.
-func gatewayCreateTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, replication int16) error {
+// createTopics creates countlab's missing topics.
+func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, replication int16) error {
 	opts, err := conn.Opts()
 	if err != nil {
 		return usageError{err}

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,6 +35,9 @@ func commands() map[string]command {
 		"sink":         {"run the InfluxDB sink (aggregates topic -> InfluxDB)", cmdSink},
 		"reconcile":    {"recount windows from the raw events topic and repair closed windows that differ", cmdReconcile},
 		"query-server": {"run the query service (count, stats, top-N)", cmdQueryServer},
+		"run":          {"run a scenario, check every window exactly, write report.json/report.md", cmdRun},
+		"scenarios":    {"list, validate or show scenarios", cmdScenarios},
+		"check":        {"check a saved ledger (DIR/ledger.gob) against the query service", cmdCheck},
 		"version":      {"print the version", cmdVersion},
 	}
 }
@@ -102,7 +106,7 @@ func printUsage(w io.Writer, cmds map[string]command) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-13s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'countlab COMMAND -h' for a command's flags.")
 }
@@ -112,6 +116,14 @@ func printUsage(w io.Writer, cmds map[string]command) {
 func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("countlab "+name, flag.ContinueOnError)
 	return fs
+}
+
+// setUsage makes fs's -h print "usage: " and text, then the flags.
+func setUsage(fs *flag.FlagSet, text string) {
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: %s\n\nflags:\n", text)
+		fs.PrintDefaults()
+	}
 }
 
 // parseFlags parses args into fs; a bad flag is a usage error.
@@ -126,6 +138,13 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return usagef("unexpected argument %q (flags go before nothing else; see -h)", fs.Arg(0))
 	}
 	return nil
+}
+
+// printJSON writes v to w as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 var version = "dev"

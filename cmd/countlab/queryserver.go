@@ -7,11 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
-	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/query"
 )
@@ -20,20 +18,19 @@ import (
 // aggregates topic (recent windows, in memory) and InfluxDB (older ones),
 // served as counts, stats and top-N over HTTP JSON.
 //
-// Secrets come from the environment, never flags: COUNTLAB_TOKEN (bearer
-// token the API requires), COUNTLAB_INFLUX_TOKEN[_FILE],
+// Secrets come from the environment, never flags: COUNTLAB_TOKEN[_FILE]
+// (bearer token the API requires), COUNTLAB_INFLUX_TOKEN[_FILE],
 // COUNTLAB_KAFKA_PASSWORD[_FILE].
 func cmdQueryServer(ctx context.Context, args []string) error {
 	fs := newFlagSet("query-server")
-	brokers := fs.String("brokers", "", "Kafka seed brokers host:port[,...] (the aggregates topic is read from them)")
+	var kf kafkaFlags
+	var inf influxFlags
+	kf.register(fs)
+	fs.Lookup("brokers").Usage = "Kafka seed brokers host:port[,...] (the aggregates topic is read from them)"
+	inf.register(fs)
+	fs.Lookup("influx-url").Usage = "InfluxDB URL for ranges older than --retention (token from COUNTLAB_INFLUX_TOKEN[_FILE])"
 	prefix := fs.String("topic-prefix", "", "prefix of countlab's topic names")
-	saslMech := fs.String("sasl-mechanism", "", "Kafka SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (password from COUNTLAB_KAFKA_PASSWORD)")
-	saslUser := fs.String("sasl-user", "", "Kafka SASL user")
-	useTLS := fs.Bool("tls", false, "connect to Kafka with TLS")
 	listen := fs.String("listen", "127.0.0.1:8081", "HTTP listen address")
-	influxURL := fs.String("influx-url", "", "InfluxDB URL for ranges older than --retention (token from COUNTLAB_INFLUX_TOKEN)")
-	influxOrg := fs.String("influx-org", "countlab", "InfluxDB organization (ignored by InfluxDB 1.8)")
-	influxBucket := fs.String("influx-bucket", "countlab/autogen", "InfluxDB bucket (db/rp on InfluxDB 1.8)")
 	influxTimeout := fs.Duration("influx-timeout", query.DefaultInfluxTimeout, "timeout of every InfluxDB query")
 	retention := fs.Duration("retention", query.DefaultRetention, "how far back windows are kept in memory")
 	types := fs.String("types", strings.Join(query.DefaultTypes, ","), "event types queries may name")
@@ -49,36 +46,36 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 		query.Retention(*retention), query.MaxRange(*maxRange), query.MaxTopN(*maxTopN),
 		query.Topic(kafka.DefaultTopics(*prefix).Aggregates), query.InfluxTimeout(*influxTimeout), query.Logger(log),
 	}
-	if ts := strings.FieldsFunc(*types, queryListSep); len(ts) > 0 {
+	if ts := strings.FieldsFunc(*types, listSep); len(ts) > 0 {
 		opts = append(opts, query.Types(ts...))
 	}
-	var sizes []time.Duration
-	for _, w := range strings.FieldsFunc(*windows, queryListSep) {
-		d, err := time.ParseDuration(w)
-		if err != nil {
-			return usagef("--windows: %v", err)
-		}
-		sizes = append(sizes, d)
+	sizes, err := parseWindows("windows", *windows)
+	if err != nil {
+		return err
 	}
 	opts = append(opts, query.Windows(sizes...))
-	if *brokers == "" && *influxURL == "" {
+	if kf.brokers == "" && inf.url == "" {
 		return usagef("give --brokers (recent windows from Kafka) and/or --influx-url (older windows)")
 	}
-	if *brokers != "" {
-		conn := kafka.Conn{Brokers: kafka.ParseBrokers(*brokers), SASLMechanism: *saslMech, SASLUser: *saslUser, TLS: *useTLS}
-		if err := conn.ConnFromEnv(); err != nil {
-			return usagef("%v", err)
+	if kf.brokers != "" {
+		conn, err := kf.conn()
+		if err != nil {
+			return err
 		}
 		opts = append(opts, query.Kafka(conn))
 	}
-	if *influxURL != "" {
-		ic := influx.Config{URL: *influxURL, Org: *influxOrg, Bucket: *influxBucket}
-		if err := ic.TokenFromEnv(); err != nil {
-			return usagef("%v", err)
+	if inf.url != "" {
+		ic, err := inf.config()
+		if err != nil {
+			return err
 		}
 		opts = append(opts, query.Influx(ic))
 	}
-	if tok := os.Getenv("COUNTLAB_TOKEN"); tok != "" {
+	tok, err := tokenFromEnv()
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if tok != "" {
 		opts = append(opts, query.Token(tok))
 	}
 
@@ -113,5 +110,3 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 	}
 	return nil
 }
-
-func queryListSep(r rune) bool { return r == ',' || r == ' ' }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/countlab/countlab/engine/aggregate"
 	"github.com/countlab/countlab/engine/event"
-	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/reconcile"
 )
@@ -30,42 +28,33 @@ func cmdReconcile(ctx context.Context, args []string) error {
 func runReconcile(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("reconcile")
 	var (
-		brokers      = fs.String("brokers", "", "Kafka seed brokers, host:port[,...] (required)")
-		prefix       = fs.String("topic-prefix", "", "prefix of every topic name")
-		saslMech     = fs.String("sasl-mechanism", "", "Kafka SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (password from COUNTLAB_KAFKA_PASSWORD[_FILE])")
-		saslUser     = fs.String("sasl-user", "", "Kafka SASL user")
-		useTLS       = fs.Bool("tls", false, "connect to Kafka with TLS")
-		fromFlag     = fs.String("from", "", "first window start reconciled: RFC 3339 or unix milliseconds (required)")
-		toFlag       = fs.String("to", "", "end of the window starts reconciled, exclusive: RFC 3339 or unix milliseconds (required)")
-		windows      = fs.String("windows", "1m", "window sizes, comma-separated durations (whole seconds; the engine's)")
-		influxURL    = fs.String("influx-url", "", "InfluxDB base URL (required; token from COUNTLAB_INFLUX_TOKEN[_FILE])")
-		influxOrg    = fs.String("influx-org", "countlab", "InfluxDB organization (ignored by 1.8)")
-		influxBucket = fs.String("influx-bucket", "countlab/autogen", "InfluxDB bucket (db/rp on 1.8)")
-		dryRun       = fs.Bool("dry-run", false, "compare and report only; write nothing")
-		aggOnly      = fs.Bool("aggregates-only", false, "publish repairs to the aggregates topic only (the sink writes InfluxDB); default: InfluxDB is written directly too")
-		engineGroup  = fs.String("engine-group", aggregate.DefaultGroup, "the engine's consumer group: its committed offsets decide which windows are safe to repair")
-		lateness     = fs.Duration("lateness", aggregate.DefaultLateness, "the engine's allowed lateness (must be the engine's)")
-		outOfOrder   = fs.Duration("out-of-orderness", aggregate.DefaultOutOfOrderness, "the engine's bounded out-of-orderness (must be the engine's)")
-		waitEngine   = fs.Duration("wait-for-engine", 30*time.Second, "how long to wait for the engine to process what reconcile read before skipping a partition's windows (0: do not wait)")
-		txnID        = fs.String("transactional-id", "countlab-reconcile", "transactional id of the aggregates publish (concurrent runs sharing it fence each other)")
-		failOnDiff   = fs.Bool("fail-on-diff", false, "exit 1 when any window differed")
-		timeout      = fs.Duration("influx-timeout", 30*time.Second, "timeout of every InfluxDB call")
-		types        = fs.String("types", "", "accepted event types, comma-separated, as the aggregator's validator (empty: the default set)")
-		verbose      = fs.Bool("v", false, "log progress on stderr")
+		prefix      = fs.String("topic-prefix", "", "prefix of every topic name")
+		fromFlag    = fs.String("from", "", "first window start reconciled: RFC 3339 or unix milliseconds (required)")
+		toFlag      = fs.String("to", "", "end of the window starts reconciled, exclusive: RFC 3339 or unix milliseconds (required)")
+		windows     = fs.String("windows", "1m", "window sizes, comma-separated durations (whole seconds; the engine's)")
+		dryRun      = fs.Bool("dry-run", false, "compare and report only; write nothing")
+		aggOnly     = fs.Bool("aggregates-only", false, "publish repairs to the aggregates topic only (the sink writes InfluxDB); default: InfluxDB is written directly too")
+		engineGroup = fs.String("engine-group", aggregate.DefaultGroup, "the engine's consumer group: its committed offsets decide which windows are safe to repair")
+		lateness    = fs.Duration("lateness", aggregate.DefaultLateness, "the engine's allowed lateness (must be the engine's)")
+		outOfOrder  = fs.Duration("out-of-orderness", aggregate.DefaultOutOfOrderness, "the engine's bounded out-of-orderness (must be the engine's)")
+		waitEngine  = fs.Duration("wait-for-engine", 30*time.Second, "how long to wait for the engine to process what reconcile read before skipping a partition's windows (0: do not wait)")
+		txnID       = fs.String("transactional-id", "countlab-reconcile", "transactional id of the aggregates publish (concurrent runs sharing it fence each other)")
+		failOnDiff  = fs.Bool("fail-on-diff", false, "exit 1 when any window differed")
+		timeout     = fs.Duration("influx-timeout", 30*time.Second, "timeout of every InfluxDB call")
+		types       = fs.String("types", "", "accepted event types, comma-separated, as the aggregator's validator (empty: the default set)")
+		verbose     = fs.Bool("v", false, "log progress on stderr")
 	)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: countlab reconcile --brokers host:port[,...] --from T --to T --influx-url URL [flags]\n\nflags:")
-		fs.PrintDefaults()
-	}
+	var kf kafkaFlags
+	var inf influxFlags
+	kf.register(fs)
+	inf.register(fs)
+	setUsage(fs, "countlab reconcile --brokers host:port[,...] --from T --to T --influx-url URL [flags]")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	conn := kafka.Conn{Brokers: kafka.ParseBrokers(*brokers), SASLMechanism: *saslMech, SASLUser: *saslUser, TLS: *useTLS}
-	if len(conn.Brokers) == 0 {
-		return usagef("--brokers is required")
-	}
-	if err := conn.ConnFromEnv(); err != nil {
-		return usagef("%v", err)
+	conn, err := kf.conn()
+	if err != nil {
+		return err
 	}
 	from, err := reconcileTime("from", *fromFlag)
 	if err != nil {
@@ -78,20 +67,13 @@ func runReconcile(ctx context.Context, args []string, out io.Writer) error {
 	if !from.Before(to) {
 		return usagef("--from must be before --to")
 	}
-	var sizes []time.Duration
-	for _, w := range strings.Split(*windows, ",") {
-		d, err := time.ParseDuration(strings.TrimSpace(w))
-		if err != nil || d < time.Second || d%time.Second != 0 {
-			return usagef("--windows: %q is not a whole number of seconds", w)
-		}
-		sizes = append(sizes, d)
+	sizes, err := parseWindows("windows", *windows)
+	if err != nil {
+		return err
 	}
-	ic := influx.Config{URL: *influxURL, Org: *influxOrg, Bucket: *influxBucket}
-	if err := ic.TokenFromEnv(); err != nil {
-		return usagef("%v", err)
-	}
-	if err := ic.Validate(); err != nil {
-		return usagef("%v (a managed influxd is not wired to reconcile yet)", err)
+	ic, err := inf.config()
+	if err != nil {
+		return err
 	}
 	var vopts []event.ValidatorOpt
 	if *types != "" {
@@ -125,9 +107,7 @@ func runReconcile(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(res); err != nil {
+	if err := printJSON(out, res); err != nil {
 		return err
 	}
 	if *failOnDiff && res.WindowsDiffering > 0 {

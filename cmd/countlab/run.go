@@ -276,7 +276,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	}
 	probeCtx, stopProbes := context.WithCancel(ctx)
 	defer stopProbes()
-	fresh := &reports.Freshness{Client: qc, Window: st.windows[0]}
+	fresh := &reports.Freshness{Client: qc, Window: st.windows[0], Timeout: max(sc.DrainTimeout, 10*time.Second)}
 	firstType := sc.Traffic.Types[0].Name
 	snd, err := sim.NewSender(sim.SenderConfig{
 		Generator:   gen,
@@ -331,6 +331,9 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	}
 	if sendErr != nil {
 		fmt.Fprintf(r.errw, "countlab run: transport error (the run went on): %v\n", sendErr)
+	}
+	if p.Acked == 0 {
+		return nil, fmt.Errorf("no event was acknowledged in %s (first transport error: %v): nothing to check", sendDur.Round(time.Millisecond), sendErr)
 	}
 
 	// Drain: wait until the query service shows every expected total.

@@ -35,10 +35,7 @@ func cmdSelfcheck(ctx context.Context, args []string) error {
 	badFrac := fs.Float64("malformed", 0.01, "fraction of extra malformed events")
 	seed := fs.Uint64("seed", 1, "random seed")
 	timeout := fs.Duration("timeout", 90*time.Second, "how long to wait for the pipeline to drain")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := sf.validate(); err != nil {
+	if err := sf.parse(fs, args); err != nil {
 		return err
 	}
 	if *events < 1 || *keys < 1 || *dupFrac < 0 || *dupFrac > 1 || *badFrac < 0 || *badFrac > 1 {
@@ -69,7 +66,7 @@ func cmdSelfcheck(ctx context.Context, args []string) error {
 	fmt.Fprintf(out, "  gateway acknowledged %d, rejected %d as malformed, in %.2fs (%.0f events/s)\n",
 		sent.accepted, sent.rejected, sendDur.Seconds(), float64(sent.accepted+sent.rejected)/sendDur.Seconds())
 
-	token, _ := gatewayTokenFromEnv()
+	token, _ := tokenFromEnv()
 	qc, err := client.New("http://"+st.qAddr, client.Token(token))
 	if err != nil {
 		return err
@@ -191,7 +188,7 @@ type sendResult struct{ accepted, rejected int64 }
 // gateway's per-event answers. A batch the gateway could not hand to Kafka
 // (429, 503) is sent again: re-sending is safe, dedup is by event id.
 func (w *selfcheckWorkload) send(ctx context.Context, base string) (sendResult, error) {
-	token, _ := gatewayTokenFromEnv()
+	token, _ := tokenFromEnv()
 	batches := make(chan [][]byte)
 	var (
 		mu     sync.Mutex

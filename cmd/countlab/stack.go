@@ -70,24 +70,17 @@ func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 }
 
+// parse parses args into fs (where f is registered) and validates f.
+func (f *stackFlags) parse(fs *flag.FlagSet, args []string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	return f.validate()
+}
+
 // windowSizes parses --windows.
 func (f *stackFlags) windowSizes() ([]time.Duration, error) {
-	var out []time.Duration
-	for _, s := range strings.Split(f.windows, ",") {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			continue
-		}
-		d, err := time.ParseDuration(s)
-		if err != nil || d < time.Second || d%time.Second != 0 {
-			return nil, usagef("--windows: %q is not a whole number of seconds like 10s, 1m, 1h", s)
-		}
-		out = append(out, d)
-	}
-	if len(out) == 0 {
-		return nil, usagef("--windows: give at least one window size, e.g. 1m")
-	}
-	return out, nil
+	return parseWindows("windows", f.windows)
 }
 
 func (f *stackFlags) validate() error {
@@ -108,15 +101,20 @@ func (f *stackFlags) validate() error {
 	if _, err := f.windowSizes(); err != nil {
 		return err
 	}
+	if _, err := parseLogLevel(f.logLevel); err != nil {
+		return err
+	}
 	return nil
 }
 
+// logger is a text logger on w at --log-level (warn when it is not valid:
+// validate reports that).
 func (f *stackFlags) logger(w io.Writer) *slog.Logger {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
-		lvl = slog.LevelWarn
+	log, err := newLogger(w, f.logLevel)
+	if err != nil {
+		log, _ = newLogger(w, "warn")
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
+	return log
 }
 
 // stack is a running pipeline: broker (or an external cluster), InfluxDB
@@ -171,11 +169,11 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 
 	// Kafka.
 	if f.brokers != "" {
-		s.conn = kafka.Conn{Brokers: kafka.ParseBrokers(f.brokers)}
-		if err := s.conn.ConnFromEnv(); err != nil {
+		kf := kafkaFlags{brokers: f.brokers}
+		if s.conn, err = kf.conn(); err != nil {
 			return nil, err
 		}
-		if err := gatewayCreateTopics(ctx, s.conn, s.topics, int32(f.partitions), -1); err != nil {
+		if err := createTopics(ctx, s.conn, s.topics, int32(f.partitions), -1); err != nil {
 			return nil, err
 		}
 	} else {
@@ -195,8 +193,8 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 
 	// InfluxDB.
 	if f.influxURL != "" {
-		s.influx = influx.Config{URL: f.influxURL, Org: f.influxOrg, Bucket: f.influxBucket}
-		if err := s.influx.TokenFromEnv(); err != nil {
+		inf := influxFlags{url: f.influxURL, org: f.influxOrg, bucket: f.influxBucket}
+		if s.influx, err = inf.config(); err != nil {
 			return nil, err
 		}
 		if err := influxd.Ping(ctx, s.influx); err != nil {
@@ -211,7 +209,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		s.influx = srv.Config()
 	}
 
-	token, err := gatewayTokenFromEnv()
+	token, err := tokenFromEnv()
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -12,10 +12,7 @@ func cmdUp(ctx context.Context, args []string) error {
 	fs := newFlagSet("up")
 	var sf stackFlags
 	sf.register(fs, true)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := sf.validate(); err != nil {
+	if err := sf.parse(fs, args); err != nil {
 		return err
 	}
 	st, err := startStack(ctx, &sf, sf.logger(os.Stderr))
@@ -24,7 +21,7 @@ func cmdUp(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 	auth := ""
-	if t, _ := gatewayTokenFromEnv(); t != "" {
+	if t, _ := tokenFromEnv(); t != "" {
 		auth = ` -H "Authorization: Bearer $COUNTLAB_TOKEN"`
 	}
 	fmt.Printf(`countlab up: the embedded stack is running (Ctrl-C stops it and removes temp data)

@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -205,9 +206,52 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) int {
 	case fn == "max":
 		set(t.Max)
 	}
-	return writeJSON(w, http.StatusOK, statsResponse{
+	out := statsResponse{
 		Key: key, Type: c.typ, Fn: fn, Window: total.SizeName(c.span.size), Filter: c.filter.String(),
 		From: fmtTime(c.span.wFrom), To: fmtTime(c.span.wTo), Value: v, Count: t.Count,
 		Windows: c.span.windows(), Aligned: c.span.aligned(), Source: p.source(),
-	})
+	}
+	if v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0)) {
+		return writeJSON(w, http.StatusOK, out) // encoding/json's error answer
+	}
+	buf := bytesPool.Get().(*[]byte)
+	defer bytesPool.Put(buf)
+	*buf = out.appendJSON((*buf)[:0])
+	return writeBody(w, http.StatusOK, *buf)
+}
+
+// appendJSON appends r as JSON, as encoding/json would write it; Value
+// must be finite.
+func (r *statsResponse) appendJSON(b []byte) []byte {
+	b = append(b, `{"key":`...)
+	b = appendString(b, r.Key)
+	b = append(b, `,"type":`...)
+	b = appendString(b, r.Type)
+	b = append(b, `,"fn":`...)
+	b = appendString(b, r.Fn)
+	b = append(b, `,"window":`...)
+	b = appendString(b, r.Window)
+	if r.Filter != "" {
+		b = append(b, `,"filter":`...)
+		b = appendString(b, r.Filter)
+	}
+	b = append(b, `,"from":`...)
+	b = appendString(b, r.From)
+	b = append(b, `,"to":`...)
+	b = appendString(b, r.To)
+	b = append(b, `,"value":`...)
+	if r.Value == nil {
+		b = append(b, "null"...)
+	} else {
+		b = appendFloat(b, *r.Value)
+	}
+	b = append(b, `,"count":`...)
+	b = strconv.AppendInt(b, r.Count, 10)
+	b = append(b, `,"windows":`...)
+	b = strconv.AppendInt(b, r.Windows, 10)
+	b = append(b, `,"aligned":`...)
+	b = strconv.AppendBool(b, r.Aligned)
+	b = append(b, `,"source":`...)
+	b = appendString(b, r.Source)
+	return append(b, "}\n"...)
 }

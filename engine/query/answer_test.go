@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/total"
 )
@@ -272,4 +275,95 @@ func TestCountJSON(t *testing.T) {
 	f(countResponse{Key: "k", Type: "VIEW", Window: "60s", From: "a", To: "b", Count: 42, Windows: 2, Aligned: true, Source: "memory"})
 	f(countResponse{Key: `q"x\y${z} <a>&b é` + "\n\x00\x7f", Type: "VIEW", Window: "60s", Filter: "country:US", From: "a", To: "b", Count: -1, Source: "mixed"})
 	f(countResponse{})
+}
+
+func TestStatsJSON(t *testing.T) {
+	f := func(r statsResponse) {
+		t.Helper()
+		want, _ := json.Marshal(r)
+		if got := r.appendJSON(nil); string(got) != string(want)+"\n" {
+			t.Fatalf("got  %s\nwant %s", got, want)
+		}
+	}
+	fl := func(v float64) *float64 { return &v }
+	f(statsResponse{Key: "k", Type: "VIEW", Fn: "avg", Window: "60s", From: "a", To: "b", Value: fl(2.5), Count: 42, Windows: 2, Aligned: true, Source: "memory"})
+	f(statsResponse{Key: `q"x\y <a>&b é` + "\n\x00", Type: "VIEW", Fn: "min", Window: "60s", Filter: "country:US", From: "a", To: "b", Count: -1, Source: "mixed"})
+	for _, v := range []float64{0, -0.0, 1, -1, 1e20, 1e21, 123456789e15, 1e-6, 9.99e-7, 1e-9, -3.5e-12, 0.1, 1.0 / 3, 5e-324, 1.7976931348623157e308, 12345678.125} {
+		f(statsResponse{Fn: "sum", Value: fl(v)})
+	}
+	f(statsResponse{})
+}
+
+func TestTopJSON(t *testing.T) {
+	f := func(r topResponse) {
+		t.Helper()
+		want, _ := json.Marshal(r)
+		if got := r.appendJSON(nil); string(got) != string(want)+"\n" {
+			t.Fatalf("got  %s\nwant %s", got, want)
+		}
+	}
+	f(topResponse{Type: "VIEW", Window: "60s", From: "a", To: "b", N: 10, Items: []keyCount{{"a", 3}, {`<"b">` + "\t", 2}}, Exact: true, Source: "memory"})
+	f(topResponse{Type: "VIEW", Window: "60s", Filter: "country:US", From: "a", To: "b", N: 1, Items: []keyCount{}, Aligned: true, Source: "influx"})
+	f(topResponse{})
+}
+
+// TestIncTop checks the incrementally kept unfiltered top-N against a
+// brute-force merge through many rounds of growing (the usual case) and
+// sometimes shrinking totals, including totals of new keys.
+func TestIncTop(t *testing.T) {
+	now := time.Now()
+	s, err := New(Retention(24*time.Hour), Clock(func() time.Time { return now }), Logger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const size = 60_000
+	cur := total.WindowStart(now.UnixMilli(), size)
+	rng := rand.New(rand.NewPCG(5, 6))
+	all := map[string]total.Total{}
+	put := func(n, keys int, shrink bool) {
+		var ts []total.Total
+		for range n {
+			x := total.Total{Key: "k" + strconv.Itoa(rng.IntN(keys)), Type: "VIEW", DimSet: []string{"", "country=US"}[rng.IntN(2)],
+				Sub: rng.IntN(2), Start: cur - int64(rng.IntN(6))*size, Size: size, Sum: 1, Min: 1, Max: 1}
+			old := all[string(x.RecordKey())]
+			x.Count = old.Count + int64(rng.IntN(5))
+			if shrink {
+				x.Count = int64(rng.IntN(3))
+			}
+			ts = append(ts, x)
+			all[string(x.RecordKey())] = x
+		}
+		s.st.apply(ts, s.floor)
+	}
+	check := func(round int) {
+		t.Helper()
+		for _, sp := range [][2]int64{{cur - 5*size, cur + size}, {cur - size, cur + size}, {cur - 3*size, cur - size}} {
+			want := map[string]int64{}
+			for _, x := range all {
+				if x.Start >= sp[0] && x.Start < sp[1] {
+					want[x.Key] += x.Count
+				}
+			}
+			for _, n := range []int{1, 5, 10} {
+				c := common{typ: "VIEW", span: span{size: size, wFrom: sp[0], wTo: sp[1]}}
+				if got, w := s.memTop(c, sp[0], n), topN(want, n); !slices.Equal(got, w) {
+					t.Fatalf("round %d span %v n %d: got %v, want %v", round, sp, n, got, w)
+				}
+			}
+		}
+	}
+	check(-1)
+	for round := range 300 {
+		put(1+rng.IntN(30), 40+round, round%50 == 49)
+		check(round)
+	}
+	value := func(c prometheus.Counter) float64 {
+		var m dto.Metric
+		c.Write(&m)
+		return m.GetCounter().GetValue()
+	}
+	if inc, full := value(s.m.incUpdates), value(s.m.incFull); inc < 10*full {
+		t.Fatalf("%v incremental updates, %v full merges: the incremental path is not taken", inc, full)
+	}
 }

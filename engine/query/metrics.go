@@ -25,6 +25,8 @@ type metrics struct {
 	topHits, topMisses       prometheus.Counter
 	stableHits, stableMisses prometheus.Counter
 	answerBy                 map[string]prometheus.Counter // source
+
+	incUpdates, incFull, incResets prometheus.Counter
 }
 
 // answer counts an answer from source.
@@ -90,9 +92,21 @@ func newMetrics() *metrics {
 			Namespace: ns, Subsystem: sub, Name: "memory_cells",
 			Help: "Key windows held in memory.",
 		}),
+		incUpdates: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "top_incremental_updates_total",
+			Help: "Unfiltered in-memory top-N brought up to date from the change log.",
+		}),
+		incFull: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "top_full_merges_total",
+			Help: "Unfiltered in-memory top-N merged from every key of the range.",
+		}),
+		incResets: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "top_log_overflows_total",
+			Help: "Unfiltered top-N merged again because the change log no longer held every change since.",
+		}),
 	}
 	m.reg.MustRegister(m.latency, m.requests, m.cacheHits, m.cacheMisses, m.answers,
-		m.influxErrors, m.influxSeconds, m.records, m.badRecords, m.ready, m.windows, m.cells,
+		m.influxErrors, m.influxSeconds, m.records, m.badRecords, m.ready, m.windows, m.cells, m.incUpdates, m.incFull, m.incResets,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.topHits, m.topMisses = m.cacheHits.WithLabelValues("top"), m.cacheMisses.WithLabelValues("top")
 	m.stableHits, m.stableMisses = m.cacheHits.WithLabelValues("stable"), m.cacheMisses.WithLabelValues("stable")

@@ -53,9 +53,12 @@ type Server struct {
 	// stableCache holds merged counts of ranges of windows no longer
 	// updated, for top-N misses.
 	stableCache *lru[stableEntry]
-	metricsH    http.Handler
-	observe     map[string]prometheus.Observer
-	served      map[string]prometheus.Counter // endpoint -> requests answered 200
+	// incCache holds unfiltered in-memory top-N kept up to date from the
+	// store's change log.
+	incCache *lru[*incEntry]
+	metricsH http.Handler
+	observe  map[string]prometheus.Observer
+	served   map[string]prometheus.Counter // endpoint -> requests answered 200
 
 	flightMu sync.Mutex
 	flights  map[string]*flight // top-N answers being computed
@@ -78,7 +81,8 @@ func New(opts ...Opt) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: c, st: newStore(), m: newMetrics(), topCache: newLRU[topEntry](c.cacheSize),
-		stableCache: newLRU[stableEntry](max(1, c.cacheSize/64)), flights: make(map[string]*flight)}
+		stableCache: newLRU[stableEntry](max(1, c.cacheSize/64)), flights: make(map[string]*flight),
+		incCache: newLRU[*incEntry](max(4, c.cacheSize/64))}
 	s.metricsH = promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})
 	s.observe = make(map[string]prometheus.Observer, len(endpoints))
 	s.served = make(map[string]prometheus.Counter, len(endpoints))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -34,15 +35,39 @@ func writeJSON(w http.ResponseWriter, code int, v any) int {
 	return code
 }
 
-// writeBody writes b (a complete JSON document) with status code.
+// Header values shared by every answer (net/http only reads them).
+var (
+	hdrJSON    = []string{"application/json"}
+	hdrNoStore = []string{"no-store"}
+)
+
+// writeBody writes b (a complete JSON document) with status code. The
+// headers are set by canonical key, without Header.Set's copying.
 func writeBody(w http.ResponseWriter, code int, b []byte) int {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"] = hdrJSON
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	h["Cache-Control"] = hdrNoStore
 	w.WriteHeader(code)
 	w.Write(b)
 	return code
+}
+
+// appendFloat appends f (finite) as encoding/json writes a float64.
+func appendFloat(b []byte, f float64) []byte {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' { // "e-09" -> "e-9"
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
 }
 
 // appendString appends s as a JSON string: plain printable ASCII directly,

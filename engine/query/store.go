@@ -1,7 +1,9 @@
 package query
 
 import (
+	"cmp"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -30,6 +32,11 @@ const applyChunk = 64
 // and then the data never caches data newer than its stamp claims (only
 // older, which the next stamp check catches).
 type store struct {
+	// applyMu is held by apply for a whole batch, and read-held by a scan
+	// that needs the data exactly as of one version (the incremental
+	// top-N); count and stats readers never take it.
+	applyMu sync.RWMutex
+
 	seed   maphash.Seed
 	shards [storeShards]shard
 	cells  atomic.Int64 // number of cells (metrics)
@@ -37,6 +44,26 @@ type store struct {
 	vmu  sync.Mutex
 	gen  uint64                       // version stamp source, bumped by every change
 	vers map[tableID]map[int64]uint64 // window start -> gen at its last change
+	logs map[tableID]*changeLog       // recent changes of unfiltered counts
+}
+
+// changeLogMax bounds a table's change log; past it the older half goes.
+const changeLogMax = 1 << 17
+
+// changeLog is a table's recent changes of cells' (unfiltered) counts, in
+// gen order: replaying the changes after gen G onto every key's counts at
+// G gives the counts now.
+type changeLog struct {
+	changes []change
+	dropped uint64 // changes with gen <= dropped may be gone
+}
+
+type change struct {
+	gen   uint64
+	id    tableID
+	start int64
+	key   string
+	delta int64
 }
 
 type shard struct {
@@ -73,7 +100,7 @@ type part struct {
 }
 
 func newStore() *store {
-	s := &store{seed: maphash.MakeSeed(), vers: make(map[tableID]map[int64]uint64)}
+	s := &store{seed: maphash.MakeSeed(), vers: make(map[tableID]map[int64]uint64), logs: make(map[tableID]*changeLog)}
 	for i := range s.shards {
 		s.shards[i].tables = make(map[tableID]*table)
 	}
@@ -93,6 +120,8 @@ type winID struct {
 // series replaces the older. Totals of windows starting before floor(size)
 // are dropped (they are InfluxDB's). It returns how many were kept.
 func (s *store) apply(ts []total.Total, floor func(size int64) int64) int {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
 	var byShard [storeShards][]int32
 	kept := 0
 	for i := range ts {
@@ -106,6 +135,7 @@ func (s *store) apply(ts []total.Total, floor func(size int64) int64) int {
 	}
 	touched := make(map[winID]struct{}, 2)
 	var last winID
+	changes := make([]change, 0, kept)
 	for sh := range byShard {
 		idx := byShard[sh]
 		if len(idx) == 0 {
@@ -119,8 +149,12 @@ func (s *store) apply(ts []total.Total, floor func(size int64) int64) int {
 			shd.mu.Lock()
 			for _, i := range chunk {
 				t := &ts[i]
-				if shd.put(t) {
+				isNew, delta := shd.put(t)
+				if isNew {
 					added++
+				}
+				if delta != 0 {
+					changes = append(changes, change{id: tableID{t.Size, t.Type}, start: t.Start, key: t.Key, delta: delta})
 				}
 				if w := (winID{tableID{t.Size, t.Type}, t.Start}); w != last {
 					touched[w] = struct{}{}
@@ -142,14 +176,28 @@ func (s *store) apply(ts []total.Total, floor func(size int64) int64) int {
 			}
 			vs[w.start] = s.gen
 		}
+		for _, c := range changes {
+			c.gen = s.gen
+			l := s.logs[c.id]
+			if l == nil {
+				l = &changeLog{}
+				s.logs[c.id] = l
+			}
+			if len(l.changes) >= changeLogMax {
+				half := len(l.changes) / 2
+				l.dropped = l.changes[half-1].gen
+				l.changes = append(l.changes[:0], l.changes[half:]...)
+			}
+			l.changes = append(l.changes, c)
+		}
 		s.vmu.Unlock()
 	}
 	return kept
 }
 
 // put stores t in the shard (locked) and reports whether it made a new
-// cell.
-func (sh *shard) put(t *total.Total) bool {
+// cell and by how much the cell's count changed.
+func (sh *shard) put(t *total.Total) (bool, int64) {
 	id := tableID{t.Size, t.Type}
 	tb := sh.tables[id]
 	if tb == nil {
@@ -174,8 +222,9 @@ func (sh *shard) put(t *total.Total) bool {
 		kw[t.Start] = c
 		added = true
 	}
+	old := c.agg.Count
 	c.put(t)
-	return added
+	return added, c.agg.Count - old
 }
 
 func (c *cell) put(t *total.Total) {
@@ -199,6 +248,8 @@ func (c *cell) put(t *total.Total) {
 
 // evict drops the windows starting before floor(size).
 func (s *store) evict(floor func(size int64) int64) (windows int) {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
@@ -236,9 +287,46 @@ func (s *store) evict(floor func(size int64) int64) (windows int) {
 		}
 		if len(vs) == 0 {
 			delete(s.vers, id)
+			delete(s.logs, id)
 		}
 	}
 	return windows
+}
+
+// snapshot adds every key's unfiltered count over the windows [from, to)
+// to into, exactly as of the version it returns with the range's stamp.
+func (s *store) snapshot(size int64, typ string, from, to int64, into map[string]int64) (uint64, stamp) {
+	s.applyMu.RLock()
+	defer s.applyMu.RUnlock()
+	s.vmu.Lock()
+	gen := s.gen
+	s.vmu.Unlock()
+	st := s.counts(size, typ, from, to, nil, into)
+	return gen, st
+}
+
+// changesSince calls fn with the change of every cell's count in the
+// windows [from, to) after version gen, and returns the version they bring
+// the counts to and the range's stamp then; ok is false when the log no
+// longer holds every change after gen.
+func (s *store) changesSince(gen uint64, size int64, typ string, from, to int64, fn func(key string, delta int64)) (uint64, stamp, bool) {
+	id := tableID{size, typ}
+	s.vmu.Lock()
+	defer s.vmu.Unlock()
+	st := s.stampLocked(id, size, from, to)
+	if l := s.logs[id]; l != nil {
+		if l.dropped > gen {
+			return 0, st, false
+		}
+		cs := l.changes
+		i, _ := slices.BinarySearchFunc(cs, gen+1, func(c change, g uint64) int { return cmp.Compare(c.gen, g) })
+		for _, c := range cs[i:] {
+			if c.start >= from && c.start < to {
+				fn(c.key, c.delta)
+			}
+		}
+	}
+	return s.gen, st, true
 }
 
 // sum merges key's totals over the windows [from, to) matching f.
@@ -332,10 +420,14 @@ func (s *store) counts(size int64, typ string, from, to int64, f filter, into ma
 
 // stampOf is the stamp of the windows [from, to).
 func (s *store) stampOf(size int64, typ string, from, to int64) stamp {
-	var st stamp
 	s.vmu.Lock()
 	defer s.vmu.Unlock()
-	vs := s.vers[tableID{size, typ}]
+	return s.stampLocked(tableID{size, typ}, size, from, to)
+}
+
+func (s *store) stampLocked(id tableID, size, from, to int64) stamp {
+	var st stamp
+	vs := s.vers[id]
 	if vs == nil {
 		return st
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/countlab/countlab/engine/total"
 )
@@ -45,11 +46,58 @@ func (s *Server) handleTop(w http.ResponseWriter, r *http.Request) int {
 	if items == nil {
 		items = []keyCount{}
 	}
-	return writeJSON(w, http.StatusOK, topResponse{
+	out := topResponse{
 		Type: c.typ, Window: total.SizeName(c.span.size), Filter: c.filter.String(),
 		From: fmtTime(c.span.wFrom), To: fmtTime(c.span.wTo), N: n, Items: items,
 		Exact: true, Aligned: c.span.aligned(), Source: p.source(),
-	})
+	}
+	buf := bytesPool.Get().(*[]byte)
+	defer bytesPool.Put(buf)
+	*buf = out.appendJSON((*buf)[:0])
+	return writeBody(w, http.StatusOK, *buf)
+}
+
+// appendJSON appends r as JSON, as encoding/json would write it (Items
+// nil is written as null, as encoding/json does).
+func (r *topResponse) appendJSON(b []byte) []byte {
+	b = append(b, `{"type":`...)
+	b = appendString(b, r.Type)
+	b = append(b, `,"window":`...)
+	b = appendString(b, r.Window)
+	if r.Filter != "" {
+		b = append(b, `,"filter":`...)
+		b = appendString(b, r.Filter)
+	}
+	b = append(b, `,"from":`...)
+	b = appendString(b, r.From)
+	b = append(b, `,"to":`...)
+	b = appendString(b, r.To)
+	b = append(b, `,"n":`...)
+	b = strconv.AppendInt(b, int64(r.N), 10)
+	b = append(b, `,"items":`...)
+	if r.Items == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, kc := range r.Items {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"key":`...)
+			b = appendString(b, kc.Key)
+			b = append(b, `,"count":`...)
+			b = strconv.AppendInt(b, kc.Count, 10)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"exact":`...)
+	b = strconv.AppendBool(b, r.Exact)
+	b = append(b, `,"aligned":`...)
+	b = strconv.AppendBool(b, r.Aligned)
+	b = append(b, `,"source":`...)
+	b = appendString(b, r.Source)
+	return append(b, "}\n"...)
 }
 
 // topEntry is a cached in-memory top-N, valid while its range's stamp holds.
@@ -144,6 +192,9 @@ type flight struct {
 
 func (s *Server) memTopCompute(c common, from int64, n int, ck string) []keyCount {
 	size, to := c.span.size, c.span.wTo
+	if len(c.filter) == 0 {
+		return s.incTop(c.typ, size, from, to, n, ck)
+	}
 	hot := total.WindowStart(s.cfg.now().UnixMilli(), size) - size
 	cut := min(max(hot, from), to)
 	var stable stableEntry
@@ -175,6 +226,70 @@ func (s *Server) memTopCompute(c common, from int64, n int, ck string) []keyCoun
 	items := h.sorted()
 	s.topCache.put(ck, topEntry{st, items})
 	return items
+}
+
+// incEntry is every key's unfiltered count over a range of windows as of
+// one version, and the top n then: replaying the store's change log onto
+// it brings it up to date in the time of the changes, not of the keys.
+type incEntry struct {
+	mu     sync.Mutex
+	gen    uint64
+	st     stamp
+	counts map[string]int64
+	items  []keyCount
+}
+
+// incTop is the exact unfiltered top n over [from, to), kept up to date
+// incrementally. When no count went down, a key that did not change and
+// was not in the last top n still has n keys ahead of it, so the new top
+// n is among the last top n and the changed keys.
+func (s *Server) incTop(typ string, size, from, to int64, n int, ck string) []keyCount {
+	e, ok := s.incCache.get(ck)
+	if !ok {
+		e = &incEntry{}
+		s.incCache.put(ck, e)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.counts != nil {
+		changed := make(map[string]struct{})
+		down := false
+		gen, st, ok := s.st.changesSince(e.gen, size, typ, from, to, func(key string, delta int64) {
+			e.counts[key] += delta
+			changed[key] = struct{}{}
+			down = down || delta < 0
+		})
+		switch {
+		case ok && st.windows == e.st.windows:
+			h := make(minHeap, 0, n)
+			if down {
+				for k, c := range e.counts {
+					h.offer(keyCount{k, c}, n)
+				}
+			} else {
+				for _, kc := range e.items {
+					if _, dup := changed[kc.Key]; !dup {
+						h.offer(keyCount{kc.Key, e.counts[kc.Key]}, n)
+					}
+				}
+				for k := range changed {
+					h.offer(keyCount{k, e.counts[k]}, n)
+				}
+			}
+			e.gen, e.st, e.items = gen, st, h.sorted()
+			s.m.incUpdates.Inc()
+			s.topCache.put(ck, topEntry{st, e.items})
+			return e.items
+		case !ok:
+			s.m.incResets.Inc()
+		}
+	}
+	counts := make(map[string]int64, len(e.counts))
+	gen, st := s.st.snapshot(size, typ, from, to, counts)
+	e.gen, e.st, e.counts, e.items = gen, st, counts, topN(counts, n)
+	s.m.incFull.Inc()
+	s.topCache.put(ck, topEntry{st, e.items})
+	return e.items
 }
 
 // stableEntry is every key's count over a range of windows, sorted.

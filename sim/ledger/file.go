@@ -33,8 +33,8 @@ type fileWindow struct {
 
 const fileVersion = 1
 
-// WriteTo writes the ledger to w (gob).
-func (l *Ledger) WriteTo(w io.Writer) (int64, error) {
+// Encode writes the ledger to w (gob); Read reads it back.
+func (l *Ledger) Encode(w io.Writer) error {
 	l.mu.Lock()
 	f := fileFormat{Version: fileVersion, Sizes: l.sizes, Strs: l.strs, Events: l.events, Late: l.late, Dups: l.dups,
 		Windows: make([]fileWindow, 0, len(l.windows))}
@@ -43,10 +43,10 @@ func (l *Ledger) WriteTo(w io.Writer) (int64, error) {
 	}
 	err := gob.NewEncoder(w).Encode(&f)
 	l.mu.Unlock()
-	return 0, err
+	return err
 }
 
-// Read reads a ledger written by WriteTo.
+// Read reads a ledger written by Encode.
 func Read(r io.Reader) (*Ledger, error) {
 	var f fileFormat
 	if err := gob.NewDecoder(r).Decode(&f); err != nil {
@@ -77,7 +77,7 @@ func (l *Ledger) Save(path string) error {
 		return err
 	}
 	bw := bufio.NewWriter(f)
-	if _, err := l.WriteTo(bw); err != nil {
+	if err := l.Encode(bw); err != nil {
 		f.Close()
 		return err
 	}
