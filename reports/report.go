@@ -83,7 +83,8 @@ func FromHistogram(h *hdrhistogram.Histogram) Percentiles {
 		P999: ms(h.ValueAtQuantile(99.9)), Max: ms(h.Max()), Count: h.TotalCount()}
 }
 
-// WriteFiles writes report.json and report.md into dir (made if missing).
+// WriteFiles writes report.json, report.md and report.html into dir (made if
+// missing).
 func (r *Report) WriteFiles(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -95,7 +96,10 @@ func (r *Report) WriteFiles(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "report.json"), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(r.Markdown()), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "report.md"), []byte(r.Markdown()), 0o644); err != nil {
+		return err
+	}
+	return r.WriteHTMLFile(filepath.Join(dir, "report.html"))
 }
 
 // ReadFile reads a report.json.

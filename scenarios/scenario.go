@@ -11,7 +11,11 @@
 // of a comparison with a baseline report.
 package scenarios
 
-import "time"
+import (
+	"time"
+
+	"github.com/countlab/countlab/faults"
+)
 
 // Scenario is one scenario file.
 type Scenario struct {
@@ -33,7 +37,8 @@ type Scenario struct {
 	Probes Probes `yaml:"probes"`
 	// Engine is how the embedded engine is set up.
 	Engine Engine `yaml:"engine"`
-	// Faults are injected during the run (not supported yet: leave empty).
+	// Faults are injected during the run, each at its start (from the
+	// start of the traffic) for its duration; kinds: faults.Kinds().
 	Faults []Fault `yaml:"faults"`
 	// SLO decides pass or fail.
 	SLO SLO `yaml:"slo"`
@@ -206,8 +211,9 @@ type Engine struct {
 	CommitInterval time.Duration `yaml:"commit_interval"`
 }
 
-// Fault is one fault to inject (reserved for the faults package).
-type Fault map[string]any
+// Fault is one fault to inject: name, kind (worker-crash, worker-pause,
+// broker-errors, sink-outage), start, duration and the kind's params.
+type Fault = faults.Spec
 
 // SLO are the thresholds of a pass; a zero threshold is not checked.
 type SLO struct {

@@ -74,7 +74,16 @@ func TestParseErrors(t *testing.T) {
 	f("bad via", base+"  via: carrier-pigeon\n", `traffic.via`, `try gateway or kafka`)
 	f("bad type", base+"  types: [{name: PURCHASE}]\n", `traffic.types[0].name`, `unknown event type "PURCHASE"`, `VIEW`)
 	f("bad window", base+"engine: {windows: [1500ms]}\n", `engine.windows[0]`, `whole number of seconds`)
-	f("faults", base+"faults: [{kill: worker}]\n", `faults: not supported yet`)
+	f("fault unknown field", base+"faults: [{kill: worker}]\n", `faults[0].kill`, `unknown field "kill"`)
+	f("fault unknown kind", base+"faults: [{kind: meteor, start: 1s, duration: 2s}]\n", `faults[0].kind: unknown fault kind "meteor"`,
+		`worker-crash, worker-pause, broker-errors, sink-outage`)
+	f("fault start", base+"faults: [{kind: sink-outage, start: 20s, duration: 2s}]\n", `faults[0].start: must be in [0, duration)`)
+	f("fault duration", base+"faults: [{kind: sink-outage, start: 1s}]\n", `faults[0].duration: must be > 0`)
+	f("fault param", base+"faults: [{kind: broker-errors, start: 1s, duration: 2s, params: {error: NOPE}}]\n", `faults[0].params`, `unknown Kafka error "NOPE"`)
+	f("fault unknown param", base+"faults: [{kind: sink-outage, start: 1s, duration: 2s, params: {hard: true}}]\n", `faults[0].params`, `unknown param hard`)
+	f("fault worker", base+"faults: [{kind: worker-crash, start: 1s, duration: 2s, params: {worker: 3}}]\n", `faults[0].params.worker`, `1 workers`)
+	f("fault names", base+"faults: [{name: a, kind: sink-outage, start: 1s, duration: 2s}, {name: a, kind: sink-outage, start: 3s, duration: 2s}]\n",
+		`faults[1].name`, `fault "a" given twice`)
 	f("disorder too big", base+"  disorder: {out_of_order: 0.1, max_delay: 30s}\n", `traffic.disorder.max_delay`, `half of engine out_of_orderness + lateness`)
 	f("bad tolerance", base+"baseline: {tolerances: {ingest_ack_p98: 0.1}}\n", `baseline.tolerances.ingest_ack_p98`, `try "ingest_ack_p9`)
 	f("bad name", strings.Replace(base, "name: t", "name: My Scenario", 1), `name: must be lower-case`)
@@ -116,5 +125,29 @@ func TestConfigMap(t *testing.T) {
 	tr, ok := m["traffic"].(map[string]any)
 	if !ok || tr["via"] != "gateway" {
 		t.Fatalf("traffic %v", m["traffic"])
+	}
+}
+
+func TestFaultsParse(t *testing.T) {
+	sc, err := Parse("t.yaml", []byte(base+`engine: {workers: 2}
+faults:
+  - {name: crash-1, kind: worker-crash, start: 2s, duration: 3s, params: {worker: 1}}
+  - kind: broker-errors
+    start: 1s
+    duration: 2s
+    params: {requests: [produce, txn], error: CONCURRENT_TRANSACTIONS, probability: 0.2}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sc.Faults) != 2 {
+		t.Fatalf("%d faults", len(sc.Faults))
+	}
+	f := sc.Faults[0]
+	if f.Name != "crash-1" || f.Kind != "worker-crash" || f.Start != 2*time.Second || f.Duration != 3*time.Second || f.Params["worker"] != 1 {
+		t.Errorf("fault %+v", f)
+	}
+	if b := sc.Faults[1]; b.Kind != "broker-errors" || b.Params["probability"] != 0.2 {
+		t.Errorf("fault %+v", b)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/countlab/countlab/engine/event"
+	"github.com/countlab/countlab/faults"
 	"github.com/countlab/countlab/sim"
 )
 
@@ -331,8 +332,33 @@ func (s *Scenario) Validate() error {
 	if e.CommitInterval < time.Millisecond {
 		bad("engine.commit_interval", "100ms", "must be at least 1ms (got %s)", e.CommitInterval)
 	}
-	if len(s.Faults) > 0 {
-		bad("faults", "faults: []", "not supported yet (fault injection comes with the faults package)")
+	seenF := map[string]bool{}
+	for i, f := range s.Faults {
+		p := "faults[" + strconv.Itoa(i) + "]"
+		switch {
+		case !slices.Contains(faults.Kinds(), f.Kind):
+			bad(p+".kind", strings.Join(faults.Kinds(), ", "), "unknown fault kind %q", f.Kind)
+		case f.Start < 0 || f.Start >= s.Duration:
+			bad(p+".start", "10s", "must be in [0, duration) so the fault starts during the traffic (got %s)", f.Start)
+		case f.Duration <= 0:
+			bad(p+".duration", "10s", "must be > 0 (got %s)", f.Duration)
+		default:
+			if err := f.Validate(); err != nil {
+				bad(p+".params", faults.ParamsDoc(f.Kind), "%v", err)
+			}
+		}
+		if f.Name != "" {
+			if !nameRe.MatchString(f.Name) {
+				bad(p+".name", "crash-worker-0", "must be lower-case letters, digits and '-' (got %q)", f.Name)
+			}
+			if seenF[f.Name] {
+				bad(p+".name", "a name once", "fault %q given twice", f.Name)
+			}
+			seenF[f.Name] = true
+		}
+		if w, ok := f.Params["worker"].(int); ok && w >= s.Engine.Workers {
+			bad(p+".params.worker", "0", "the engine has %d workers (got worker %d)", s.Engine.Workers, w)
+		}
 	}
 	slo := &s.SLO
 	for path, v := range map[string]float64{"slo.min_throughput_events_per_s": slo.MinThroughputEventsPerS,

@@ -35,6 +35,7 @@ func commands() map[string]command {
 		"sink":         {"run the InfluxDB sink (aggregates topic -> InfluxDB)", cmdSink},
 		"reconcile":    {"recount windows from the raw events topic and repair closed windows that differ", cmdReconcile},
 		"query-server": {"run the query service (count, stats, top-N)", cmdQueryServer},
+		"report":       {"compare two report.json files (diff, --junit) or rebuild a report's HTML", cmdReport},
 		"run":          {"run a scenario, check every window exactly, write report.json/report.md", cmdRun},
 		"scenarios":    {"list, validate or show scenarios", cmdScenarios},
 		"check":        {"check a saved ledger (DIR/ledger.gob) against the query service", cmdCheck},

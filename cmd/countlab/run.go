@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/countlab/countlab/engine/aggregate"
 	"github.com/countlab/countlab/engine/query/client"
 	"github.com/countlab/countlab/engine/reconcile"
+	"github.com/countlab/countlab/faults"
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/scenarios"
 	"github.com/countlab/countlab/sim"
@@ -34,7 +36,7 @@ const plantBugFlag = "plant-bug"
 
 // cmdRun runs a scenario against the embedded stack (or the cluster and
 // InfluxDB given by the stack flags), checks every window against the
-// ledger, and writes report.json and report.md.
+// ledger, and writes report.json, report.md and report.html.
 func cmdRun(ctx context.Context, args []string) error {
 	args, plantBug, err := takeHiddenInt(args, plantBugFlag)
 	if err != nil {
@@ -48,7 +50,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	}
 	var sf stackFlags
 	sf.register(fs, false)
-	reportDir := fs.String("report-dir", "", "write report.json, report.md and ledger.gob here (default reports/out/SCENARIO-<UTC time>)")
+	reportDir := fs.String("report-dir", "", "write report.json, report.md, report.html and ledger.gob here (default reports/out/SCENARIO-<UTC time>)")
 	baseline := fs.String("baseline", "", "compare with this earlier report.json; a metric worse than the scenario's tolerance fails the run")
 	duration := fs.Duration("duration", 0, "override the scenario's duration")
 	name, err := parseWithPositional(fs, args, "SCENARIO")
@@ -69,6 +71,10 @@ func cmdRun(ctx context.Context, args []string) error {
 		return usageError{err}
 	}
 	applyScenarioEngine(fs, &sf, sc)
+	if needsEngineProcs(sc) {
+		// worker-crash and worker-pause SIGKILL and SIGSTOP processes.
+		sf.engineProcs = true
+	}
 	if err := sf.validate(); err != nil {
 		return err
 	}
@@ -104,9 +110,10 @@ func cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	rep.WriteSummary(r.out, filepath.Join(dir, "report.json"))
-	if !rep.Pass {
+	if !rep.Pass || len(r.faultErrs) > 0 {
 		var why []string
 		why = append(why, rep.Failed()...)
+		why = append(why, r.faultErrs...)
 		if rep.Baseline != nil {
 			for _, m := range rep.Baseline.Regressed {
 				why = append(why, "regressed "+m)
@@ -214,7 +221,8 @@ type scenarioRun struct {
 	errw     io.Writer
 	plantBug int
 
-	ledger *ledger.Ledger
+	ledger    *ledger.Ledger
+	faultErrs []string // faults that could not be injected or healed
 }
 
 func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
@@ -309,6 +317,10 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 
 	fmt.Fprintf(r.out, "  sending for %s: %s, %d keys (%s), via %s (%s)...\n", sc.Duration, rateText(sc), sc.Traffic.Keys.Count,
 		sc.Traffic.Keys.Distribution, sc.Traffic.Via, sc.Traffic.Format)
+	waitFaults, err := r.startFaults(ctx, st, log)
+	if err != nil {
+		return nil, err
+	}
 	prog := newProgressLine(r.errw)
 	progDone := make(chan struct{})
 	go func() {
@@ -322,6 +334,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	sendDur := time.Since(start)
 	stopQueries() // the query load runs with the traffic
 	qwg.Wait()
+	faultRecs := waitFaults()
 	p := snd.Progress()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -387,9 +400,60 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 		Traffic: reports.Traffic{Generated: p.Generated, Acked: p.Acked, Rejected: p.Rejected, Failed: p.Failed, Resent: p.Resent,
 			Errors: p.Errors, Duplicates: ls.Duplicates, MaxLagMS: float64(p.MaxLag.Microseconds()) / 1000,
 			Queries: qn, QueryErrs: qerr, Tracers: fn, TracersMissed: fmissed},
-		Faults: []any{},
+		Faults: faultRecords(faultRecs),
 	}
 	return rep, nil
+}
+
+// startFaults starts the scenario's fault schedule (now: with the
+// traffic) and returns the wait for its end: every fault healed and
+// recovered (the engine's and the sink's consumer lag back under a bound),
+// at most the drain timeout after the call, then the rest is healed at
+// once.
+func (r *scenarioRun) startFaults(ctx context.Context, st *stack, log *slog.Logger) (wait func() []faults.Record, err error) {
+	sc := r.sc
+	if len(sc.Faults) == 0 {
+		return func() []faults.Record { return nil }, nil
+	}
+	rate := sc.OfferedEvents() / sc.Duration.Seconds()
+	probe, err := newLagProbe(st, max(200, int64(rate/2)))
+	if err != nil {
+		return nil, err
+	}
+	sch := &faults.Schedule{Specs: sc.Faults, Target: stackTarget{st}, Recovered: probe.Recovered, Logger: log.With("part", "faults")}
+	for _, f := range sc.Faults {
+		fmt.Fprintf(r.out, "  fault %s %s at %s for %s\n", f.Kind, f.Name, f.Start, f.Duration)
+	}
+	schedCtx, stop := context.WithCancel(ctx)
+	done := make(chan []faults.Record, 1)
+	go func() { done <- sch.Run(schedCtx) }()
+	return func() []faults.Record {
+		defer probe.Close()
+		defer stop()
+		var recs []faults.Record
+		t := time.NewTimer(max(sc.DrainTimeout, time.Minute))
+		defer t.Stop()
+		select {
+		case recs = <-done:
+		case <-t.C:
+			stop()
+			recs = <-done
+		}
+		for _, rec := range recs {
+			switch {
+			case rec.Error != "":
+				r.faultErrs = append(r.faultErrs, fmt.Sprintf("fault %s: %s", rec.Name, rec.Error))
+				fmt.Fprintf(r.out, "  fault %s (%s): %s\n", rec.Name, rec.Kind, rec.Error)
+			case rec.RecoveryS < 0:
+				fmt.Fprintf(r.out, "  fault %s (%s): injected %s, healed %s, not recovered\n", rec.Name, rec.Kind,
+					rec.InjectedAt.Format(time.TimeOnly), rec.HealedAt.Format(time.TimeOnly))
+			default:
+				fmt.Fprintf(r.out, "  fault %s (%s): injected %s, healed %s, recovered %.1fs after the heal\n", rec.Name, rec.Kind,
+					rec.InjectedAt.Format(time.TimeOnly), rec.HealedAt.Format(time.TimeOnly), rec.RecoveryS)
+			}
+		}
+		return recs
+	}, nil
 }
 
 // reconcileAndCheck runs a reconcile over the ledger's windows and checks

@@ -45,6 +45,9 @@ type stackFlags struct {
 	influxOrg     string
 	influxBucket  string
 	logLevel      string
+	// engineProcs runs the engine workers as `countlab engine` processes
+	// (so faults can SIGKILL and SIGSTOP them) instead of in-process.
+	engineProcs bool
 }
 
 func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
@@ -68,6 +71,7 @@ func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
 	fs.StringVar(&f.influxOrg, "influx-org", "", "InfluxDB organization (with --influx-url)")
 	fs.StringVar(&f.influxBucket, "influx-bucket", "", "InfluxDB bucket (with --influx-url; on 1.8: db/rp)")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	fs.BoolVar(&f.engineProcs, "engine-procs", false, "run the engine workers as `countlab engine` processes (a run with worker faults does)")
 }
 
 // parse parses args into fs (where f is registered) and validates f.
@@ -126,7 +130,9 @@ type stack struct {
 	influx  influx.Config
 	windows []time.Duration
 
-	broker   *broker.Broker   // nil with --brokers
+	broker   *broker.Broker // nil with --brokers
+	engines  []*workerProc  // with --engine-procs
+	nWorkers int
 	influxd  *influxd.Server  // nil with --influx-url
 	gateway  *gateway.Gateway // closed on Close
 	query    *query.Server
@@ -151,7 +157,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	if err != nil {
 		return nil, err
 	}
-	s := &stack{log: log, topics: kafka.DefaultTopics(f.topicPrefix), windows: windows, failed: make(chan struct{})}
+	s := &stack{log: log, topics: kafka.DefaultTopics(f.topicPrefix), windows: windows, failed: make(chan struct{}), nWorkers: f.workers}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -216,7 +222,20 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 
 	// Engine workers, then the sink: both consume from Kafka.
 	ready := make([]<-chan struct{}, 0, f.workers)
-	for i := 0; i < f.workers; i++ {
+	if f.engineProcs {
+		bin, err := engineBinary()
+		if err != nil {
+			return nil, fmt.Errorf("--engine-procs: the countlab binary: %w", err)
+		}
+		for i := 0; i < f.workers; i++ {
+			p := &workerProc{slot: i, bin: bin, args: workerProcArgs(f, s.conn.Brokers, i), fail: s.fail}
+			s.engines = append(s.engines, p)
+			if err := p.start(ctx); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for i := 0; i < f.workers && !f.engineProcs; i++ {
 		w, err := aggregate.New(
 			aggregate.Conn(s.conn),
 			aggregate.Topics(s.topics),
@@ -310,15 +329,20 @@ func (s *stack) goRun(name string, fn func(context.Context) error, ctx context.C
 	go func() {
 		defer s.wg.Done()
 		if err := fn(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error(name+" stopped", "err", err)
-			s.errMu.Lock()
-			s.errs = append(s.errs, fmt.Errorf("%s: %w", name, err))
-			if len(s.errs) == 1 {
-				close(s.failed)
-			}
-			s.errMu.Unlock()
+			s.fail(fmt.Errorf("%s: %w", name, err))
 		}
 	}()
+}
+
+// fail records that a part stopped with err.
+func (s *stack) fail(err error) {
+	s.log.Error("stack part stopped", "err", err)
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	s.errs = append(s.errs, err)
+	if len(s.errs) == 1 {
+		close(s.failed)
+	}
 }
 
 // stackFailed is closed when a part of st stops with an error.
@@ -359,6 +383,12 @@ func (s *stack) Close() {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	var pwg sync.WaitGroup
+	for _, p := range s.engines {
+		pwg.Add(1)
+		go func() { defer pwg.Done(); p.stop() }()
+	}
+	pwg.Wait()
 	s.wg.Wait()
 	if s.query != nil {
 		s.query.Close()

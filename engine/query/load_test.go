@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 
 // benchCfg is one benchmark run.
 type benchCfg struct {
-	queryRate  int           // queries/s
+	queryRates []int         // queries/s, one measurement each
 	eventRate  int           // events/s ingested meanwhile
 	warmup     time.Duration // load before measuring
 	measure    time.Duration
@@ -61,19 +61,27 @@ type benchCfg struct {
 //
 //	COUNTLAB_QUERY_BENCH=1 go test ./engine/query -run TestQueryBench -v -timeout 10m
 //
-// COUNTLAB_QUERY_BENCH_QPS, _EPS, _SECONDS override the rates and the
-// measured time. Performance is reported, never asserted.
+// COUNTLAB_QUERY_BENCH_QPS (a comma-separated list of rates, each measured
+// in turn against both servers), _EPS and _SECONDS override the rates and
+// the measured time. Performance is reported, never asserted.
 func TestQueryBench(t *testing.T) {
 	if testing.Short() {
 		t.Skip("benchmark skipped in -short")
 	}
-	bc := benchCfg{queryRate: 2000, eventRate: 5000, warmup: time.Second, measure: 3 * time.Second,
+	bc := benchCfg{queryRates: []int{2000}, eventRate: 5000, warmup: time.Second, measure: 3 * time.Second,
 		backfill: 5 * time.Minute, backfillN: 30_000, keys: 2000, conns: 32, queryTypes: []string{"VIEW", "CLICK"}}
 	if os.Getenv("COUNTLAB_QUERY_BENCH") == "1" {
-		bc = benchCfg{queryRate: 20_000, eventRate: 50_000, warmup: 5 * time.Second, measure: 25 * time.Second,
+		bc = benchCfg{queryRates: []int{20_000}, eventRate: 50_000, warmup: 5 * time.Second, measure: 25 * time.Second,
 			backfill: 5 * time.Minute, backfillN: 300_000, keys: 10_000, conns: 128, queryTypes: []string{"VIEW", "CLICK"}}
 	}
-	bc.queryRate = envInt("COUNTLAB_QUERY_BENCH_QPS", bc.queryRate)
+	if v := os.Getenv("COUNTLAB_QUERY_BENCH_QPS"); v != "" {
+		bc.queryRates = nil
+		for _, f := range strings.Split(v, ",") {
+			if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 {
+				bc.queryRates = append(bc.queryRates, n)
+			}
+		}
+	}
 	bc.eventRate = envInt("COUNTLAB_QUERY_BENCH_EPS", bc.eventRate)
 	bc.measure = time.Duration(envInt("COUNTLAB_QUERY_BENCH_SECONDS", int(bc.measure/time.Second))) * time.Second
 	// The in-process broker keeps every event in this process's heap
@@ -149,9 +157,9 @@ func runBench(t *testing.T, bc benchCfg) {
 	// Let the aggregator catch up on the backfill before measuring.
 	waitCounted(t, ctx, base, bc)
 
-	run := func(name string, urls []string) *loadgen.Result {
+	run := func(name string, rate int, urls []string) *loadgen.Result {
 		t.Helper()
-		c := loadgen.Config{URLs: urls, Rate: bc.queryRate, Duration: bc.warmup, Conns: bc.conns}
+		c := loadgen.Config{URLs: urls, Rate: rate, Duration: bc.warmup, Conns: bc.conns}
 		if _, err := loadgen.Spawn(ctx, exe, c); err != nil {
 			t.Fatalf("%s warm-up: %v", name, err)
 		}
@@ -171,16 +179,24 @@ func runBench(t *testing.T, bc benchCfg) {
 		}
 		return r
 	}
-	t.Logf("GOMAXPROCS %d, GOGC %d; query load %d/s for %v after %v warm-up, %d events/s ingested (%d keys, Zipf)",
-		runtime.GOMAXPROCS(0), gcPercent(), bc.queryRate, bc.measure, bc.warmup, bc.eventRate, bc.keys)
+	t.Logf("GOMAXPROCS %d, GOGC %d; query load %v/s for %v after %v warm-up, %d events/s ingested (%d keys, Zipf)",
+		runtime.GOMAXPROCS(0), gcPercent(), bc.queryRates, bc.measure, bc.warmup, bc.eventRate, bc.keys)
 	t.Logf("%-11s %7s %9s %8s %8s %8s %8s %8s %7s %9s  %s", "target", "rate/s", "achieved", "p50 ms", "p90 ms", "p99 ms", "p999 ms", "max ms", "failed", "events/s", "load avg before -> after")
-	run("query API", queryURLs(base, bc))
-
 	bare := listen(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"key":"k","type":"VIEW","count":42}`+"\n")
 	}))
-	run("bare net/http", []string{bare + "/"})
+	for _, rate := range bc.queryRates {
+		run("query API", rate, queryURLs(base, bc))
+		run("bare net/http", rate, []string{bare + "/"})
+	}
+	for _, line := range strings.Split(get(t, base+"/metrics", ""), "\n") {
+		for _, m := range []string{"countlab_query_records_total", "countlab_query_cache_", "countlab_query_top_", "countlab_query_memory_"} {
+			if strings.HasPrefix(line, m) {
+				t.Log(line)
+			}
+		}
+	}
 }
 
 // listen serves h on a fresh 127.0.0.1 port with keep-alive.

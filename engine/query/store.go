@@ -186,7 +186,7 @@ func (s *store) apply(ts []total.Total, floor func(size int64) int64) int {
 			if len(l.changes) >= changeLogMax {
 				half := len(l.changes) / 2
 				l.dropped = l.changes[half-1].gen
-				l.changes = append(l.changes[:0], l.changes[half:]...)
+				l.changes = slices.Clone(l.changes[half:]) // readers may hold the old array
 			}
 			l.changes = append(l.changes, c)
 		}
@@ -312,21 +312,23 @@ func (s *store) snapshot(size int64, typ string, from, to int64, into map[string
 func (s *store) changesSince(gen uint64, size int64, typ string, from, to int64, fn func(key string, delta int64)) (uint64, stamp, bool) {
 	id := tableID{size, typ}
 	s.vmu.Lock()
-	defer s.vmu.Unlock()
-	st := s.stampLocked(id, size, from, to)
+	st, now := s.stampLocked(id, size, from, to), s.gen
+	var cs []change
 	if l := s.logs[id]; l != nil {
 		if l.dropped > gen {
+			s.vmu.Unlock()
 			return 0, st, false
 		}
-		cs := l.changes
-		i, _ := slices.BinarySearchFunc(cs, gen+1, func(c change, g uint64) int { return cmp.Compare(c.gen, g) })
-		for _, c := range cs[i:] {
-			if c.start >= from && c.start < to {
-				fn(c.key, c.delta)
-			}
+		i, _ := slices.BinarySearchFunc(l.changes, gen+1, func(c change, g uint64) int { return cmp.Compare(c.gen, g) })
+		cs = l.changes[i:] // never written again: appends go past it, trims copy
+	}
+	s.vmu.Unlock()
+	for _, c := range cs {
+		if c.start >= from && c.start < to {
+			fn(c.key, c.delta)
 		}
 	}
-	return s.gen, st, true
+	return now, st, true
 }
 
 // sum merges key's totals over the windows [from, to) matching f.

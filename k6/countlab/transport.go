@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -222,10 +224,25 @@ func (s *Sink) items(v sobek.Value) ([]sim.Item, []uint64, error) {
 			return nil, nil, fmt.Errorf("countlab: events[%d]: %w", i, err)
 		}
 		items[i] = sim.Item{Event: e, Late: o["late"] == true}
+		if defaultValidator.Validate(&items[i].Event) != nil {
+			// The gateway rejects it; produced to Kafka, the engine
+			// dead-letters it: never in the ledger.
+			items[i].Kind = sim.KindMalformed
+		}
 		seqs[i] = idSeq(e.ID)
 	}
 	return items, seqs, nil
 }
+
+// defaultValidator marks the invalid events of a script's own arrays
+// (the engine's default rules; generated batches know their own).
+var defaultValidator = func() *event.Validator {
+	v, err := event.NewValidator()
+	if err != nil {
+		panic(err)
+	}
+	return v
+}()
 
 func eventFromObject(o map[string]any) (event.Event, error) {
 	var e event.Event
@@ -248,17 +265,9 @@ func eventFromObject(o map[string]any) (event.Event, error) {
 		for k, v := range d {
 			e.Dims = append(e.Dims, event.Dim{Name: k, Value: fmt.Sprint(v)})
 		}
-		sortDims(e.Dims)
+		slices.SortFunc(e.Dims, func(a, b event.Dim) int { return strings.Compare(a.Name, b.Name) })
 	}
 	return e, nil
-}
-
-func sortDims(d []event.Dim) {
-	for i := 1; i < len(d); i++ {
-		for j := i; j > 0 && d[j].Name < d[j-1].Name; j-- {
-			d[j], d[j-1] = d[j-1], d[j]
-		}
-	}
 }
 
 // sendItems sends items, re-sending the unacknowledged ones up to the

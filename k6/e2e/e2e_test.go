@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -19,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/countlab/countlab/engine/query/client"
-	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/sim/ledger"
 )
 
@@ -209,6 +206,9 @@ func TestK6Mixed(t *testing.T) {
 	root := repoRoot(t)
 	influxdBin := influxd(t, root)
 	k6 := k6Binary(t, root)
+	if code, out := run(t, time.Minute, root, nil, k6, "version"); code != 0 || !strings.Contains(out, "k6/x/countlab") {
+		t.Fatalf("k6 version: exit %d, want 0 and the extension k6/x/countlab listed:\n%s", code, out)
+	}
 	st := startStack(t, root, influxdBin)
 	dir := t.TempDir()
 	ledgerFile := filepath.Join(dir, "ledger.gob")
@@ -216,7 +216,7 @@ func TestK6Mixed(t *testing.T) {
 	env := []string{
 		"K6_NO_USAGE_REPORT=true",
 		"GATEWAY_URL=http://" + st.gateway, "QUERY_URL=http://" + st.query, "BROKERS=" + st.broker,
-		"DURATION=10s", "RATE=10", "BATCH=100", "QUERY_RATE=20", "LEDGER=" + ledgerFile, "REPORT=" + reportFile,
+		"DURATION=10s", "LATE=0.005", "LATE_BY=3m", "RATE=10", "BATCH=100", "QUERY_RATE=20", "LEDGER=" + ledgerFile, "REPORT=" + reportFile,
 	}
 	// k6 reads __ENV from its own environment (--include-system-env-vars
 	// is on by default for `k6 run`).
@@ -238,42 +238,13 @@ func TestK6Mixed(t *testing.T) {
 
 	code, out = run(t, 2*time.Minute, root, nil, st.countlab, "check", "--ledger", ledgerFile,
 		"--query", "http://"+st.query, "--wait", "60s")
-	switch {
-	case code == 2 && strings.Contains(out, `unknown command "check"`):
-		// This countlab has no check command yet: the same check in
-		// process (what cmd/countlab/check.go runs).
-		t.Logf("countlab check is not wired yet; checking in process with reports.Check")
-		checkInProcess(t, l, "http://"+st.query)
-	case code != 0:
-		t.Fatalf("countlab check: exit %d, want 0 (exact):\n%s", code, out)
-	default:
-		t.Logf("countlab check: %s", strings.TrimSpace(out))
-		if !strings.HasPrefix(out, "EXACT") {
-			t.Fatalf("countlab check did not report EXACT:\n%s", out)
-		}
+	t.Logf("countlab check: %s", strings.TrimSpace(out))
+	if code != 0 || !strings.HasPrefix(out, "EXACT") {
+		t.Fatalf("countlab check: exit %d, want 0 and EXACT:\n%s", code, out)
 	}
 
 	code, out = run(t, time.Minute, root, env, k6, "run", "--quiet", "--no-usage-report", "-e", "DURATION=2s", "k6/scripts/impossible.js")
 	if code != 99 {
 		t.Fatalf("k6 run impossible.js: exit %d, want 99 (a crossed threshold)\n%s", code, tail(out, 3000))
 	}
-}
-
-func checkInProcess(t *testing.T, l *ledger.Ledger, queryURL string) {
-	t.Helper()
-	qc, err := client.New(queryURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	acc, err := reports.Check(ctx, l, qc, reports.CheckConfig{Drain: 60 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !acc.Exact {
-		t.Fatalf("not exact: %d windows mismatched; expected %d events, counted %d, lost %d, duplicated %d; worst: %v",
-			acc.MismatchedWindows, acc.ExpectedEvents, acc.CountedEvents, acc.Lost, acc.Duplicated, fmt.Sprint(acc.WorstWindows))
-	}
-	t.Logf("EXACT: %d windows, %d events", acc.WindowsChecked, acc.ExpectedEvents)
 }

@@ -22,7 +22,7 @@ export const options = {
   summaryTrendStats,
 };
 
-const gen = countlab.generator(generatorOptions());
+const gen = countlab.generator(Object.assign(generatorOptions(), { key_prefix: 'impossible-' }));
 const gw = countlab.gateway({ url: cfg.gatewayURL, windows: cfg.windows });
 
 export default function () {

@@ -43,8 +43,8 @@ export const options = {
   summaryTrendStats,
 };
 
-// One generator per scenario (each seeded seed + VU id; a VU serves one
-// scenario), distinct key prefixes are not needed: ids differ by VU.
+// One generator per VU (seeded seed + VU id; event ids carry the VU id),
+// whichever scenario the VU serves.
 const gen = countlab.generator(generatorOptions());
 const gw = countlab.gateway({ url: cfg.gatewayURL, format: cfg.format, windows: cfg.windows });
 const producer = countlab.kafkaProducer({ brokers: cfg.brokers, topic: cfg.topic, format: cfg.format, windows: cfg.windows });

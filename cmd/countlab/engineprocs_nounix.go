@@ -1,0 +1,30 @@
+//go:build !unix
+
+package main
+
+import (
+	"errors"
+	"os"
+)
+
+// procSignal is a signal the stack sends an engine worker process.
+type procSignal int
+
+const (
+	sigKillProc procSignal = iota
+	sigTermProc
+	sigStopProc
+	sigContProc
+)
+
+func signalProc(pid int, sig procSignal) error {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return err
+	}
+	switch sig {
+	case sigKillProc, sigTermProc:
+		return p.Kill()
+	}
+	return errors.ErrUnsupported
+}

@@ -1,0 +1,136 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Record is what happened to one fault of a schedule, for the report.
+type Record struct {
+	Name       string    `json:"name"`
+	Kind       string    `json:"kind"`
+	InjectedAt time.Time `json:"injected_at"`
+	HealedAt   time.Time `json:"healed_at"`
+	// RecoveryS is the time from the heal until the Recovered probe held,
+	// in seconds; -1 when it did not hold before the schedule stopped.
+	RecoveryS float64 `json:"recovery_s"`
+	// Error is why injecting or healing failed ("" when both worked).
+	Error string `json:"error,omitempty"`
+}
+
+// Schedule runs the faults of a scenario against a target: each fault is
+// injected at its Start (from Run's call), healed at Start+Duration, and
+// after the heal Recovered is polled until it holds.
+type Schedule struct {
+	// Specs are the faults (validated: see Spec.Validate).
+	Specs []Spec
+	// Target is what the faults act on.
+	Target Target
+	// Recovered reports whether the pipeline is healthy again (e.g. the
+	// consumer lag back under a bound); nil: recovered at the heal.
+	Recovered func(ctx context.Context) bool
+	// Poll is how often Recovered is polled (default 200ms).
+	Poll time.Duration
+	// Logger logs each injection and heal (default: discard).
+	Logger *slog.Logger
+}
+
+// Run runs the schedule until every fault is healed and recovered (or ctx
+// ends: faults still injected are healed then, with a fresh deadline) and
+// returns one Record per spec, in the order of Specs. A fault that fails
+// to inject is recorded with its error and not healed.
+func (s *Schedule) Run(ctx context.Context) []Record {
+	poll := s.Poll
+	if poll <= 0 {
+		poll = 200 * time.Millisecond
+	}
+	log := s.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t0 := time.Now()
+	recs := make([]Record, len(s.Specs))
+	var wg sync.WaitGroup
+	for i, sp := range s.Specs {
+		name := sp.Name
+		if name == "" {
+			name = fmt.Sprintf("%s-%d", sp.Kind, i)
+		}
+		recs[i] = Record{Name: name, Kind: sp.Kind, RecoveryS: -1}
+		f, err := New(sp)
+		if err != nil {
+			recs[i].Error = err.Error()
+			continue
+		}
+		wg.Add(1)
+		go func(r *Record, sp Spec, f Fault) {
+			defer wg.Done()
+			s.runOne(ctx, t0, r, sp, f, poll, log)
+		}(&recs[i], sp, f)
+	}
+	wg.Wait()
+	return recs
+}
+
+func (s *Schedule) runOne(ctx context.Context, t0 time.Time, r *Record, sp Spec, f Fault, poll time.Duration, log *slog.Logger) {
+	if !sleepUntil(ctx, t0.Add(sp.Start)) {
+		r.Error = "not injected: the run ended first"
+		return
+	}
+	r.InjectedAt = time.Now().UTC()
+	if err := f.Inject(ctx, s.Target); err != nil {
+		r.Error = "inject: " + err.Error()
+		log.Warn("fault not injected", "fault", r.Name, "kind", r.Kind, "err", err)
+		return
+	}
+	log.Info("fault injected", "fault", r.Name, "kind", r.Kind, "for", sp.Duration)
+	sleepUntil(ctx, t0.Add(sp.Start+sp.Duration))
+	// Heal even when ctx ended: a fault must not outlive its schedule.
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	err := f.Heal(hctx, s.Target)
+	cancel()
+	r.HealedAt = time.Now().UTC()
+	if err != nil {
+		r.Error = "heal: " + err.Error()
+		log.Warn("fault not healed", "fault", r.Name, "kind", r.Kind, "err", err)
+		return
+	}
+	log.Info("fault healed", "fault", r.Name, "kind", r.Kind)
+	if s.Recovered == nil {
+		r.RecoveryS = 0
+		return
+	}
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		if s.Recovered(ctx) {
+			r.RecoveryS = time.Since(r.HealedAt).Seconds()
+			log.Info("recovered after fault", "fault", r.Name, "recovery_s", r.RecoveryS)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sleepUntil waits until at, or until ctx ends (false).
+func sleepUntil(ctx context.Context, at time.Time) bool {
+	d := time.Until(at)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

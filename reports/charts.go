@@ -1,0 +1,224 @@
+package reports
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image/color"
+	"math"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// Point is one sample of a time series.
+type Point struct {
+	T time.Time `json:"t"`
+	V float64   `json:"v"`
+}
+
+// Series is a named time series.
+type Series struct {
+	Name   string  `json:"name"`
+	Points []Point `json:"points"`
+}
+
+// LatencySeries is the percentiles over time of one latency kind
+// ("ingest_ack", "freshness", "query"), in milliseconds: one Series per
+// percentile, named "p50", "p99", ...
+type LatencySeries struct {
+	Kind        string   `json:"kind"`
+	Percentiles []Series `json:"percentiles"`
+}
+
+// TimeSeries is what a run measured over time, for the charts of the
+// HTML report.
+type TimeSeries struct {
+	// Offered and Achieved are events a second, intended and acknowledged.
+	Offered  []Point         `json:"offered_events_per_s,omitempty"`
+	Achieved []Point         `json:"achieved_events_per_s,omitempty"`
+	Latency  []LatencySeries `json:"latency,omitempty"`
+}
+
+// Span is an interval shaded on the time axis of a chart: a fault.
+type Span struct {
+	Start, End time.Time
+	Label      string
+}
+
+// Chart sizes at 96 dpi: the HTML lays two side by side.
+const (
+	timeW    = 5.6 * vg.Inch
+	barW     = 3.7 * vg.Inch
+	chartH   = 2.8 * vg.Inch
+	chartDPI = 96
+)
+
+var (
+	palette = []color.Color{
+		color.RGBA{0x1f, 0x77, 0xb4, 0xff}, // blue
+		color.RGBA{0xff, 0x7f, 0x0e, 0xff}, // orange
+		color.RGBA{0x2c, 0xa0, 0x2c, 0xff}, // green
+		color.RGBA{0xd6, 0x27, 0x28, 0xff}, // red
+		color.RGBA{0x94, 0x67, 0xbd, 0xff}, // purple
+	}
+	faultShade = color.NRGBA{0xd6, 0x27, 0x28, 0x38}
+)
+
+// LatencyBarChart is a PNG bar chart of one latency's percentiles (ms).
+func LatencyBarChart(title string, p Percentiles) ([]byte, error) {
+	pl := newPlot(title)
+	pl.Y.Label.Text = "ms"
+	vals := plotter.Values{p.P50, p.P90, p.P99, p.P999, p.Max}
+	bars, err := plotter.NewBarChart(vals, vg.Points(40))
+	if err != nil {
+		return nil, err
+	}
+	bars.Color = palette[0]
+	bars.LineStyle.Width = 0
+	pl.Add(bars)
+	pl.NominalX("p50", "p90", "p99", "p99.9", "max")
+	pl.Y.Min, pl.Y.Max = 0, 1.15*max(p.Max, p.P999, p.P99, p.P90, p.P50, 0.001)
+	labels, err := barLabels(vals)
+	if err != nil {
+		return nil, err
+	}
+	pl.Add(labels)
+	return renderPNG(pl, barW)
+}
+
+// barLabels writes each bar's value above it.
+func barLabels(vals plotter.Values) (*plotter.Labels, error) {
+	xys := make(plotter.XYs, len(vals))
+	txt := make([]string, len(vals))
+	style := textStyle(draw.XCenter, draw.YBottom)
+	for i, v := range vals {
+		xys[i] = plotter.XY{X: float64(i), Y: v}
+		txt[i] = num(v)
+	}
+	l, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: txt})
+	if err != nil {
+		return nil, err
+	}
+	for i := range l.TextStyle {
+		l.TextStyle[i] = style
+	}
+	return l, nil
+}
+
+// ThroughputChart is a PNG line chart of offered and achieved events a
+// second over time, faults shaded.
+func ThroughputChart(offered, achieved []Point, faults []Span) ([]byte, error) {
+	return TimeChart("Throughput (events/s)", "events/s", []Series{{Name: "offered", Points: offered}, {Name: "achieved", Points: achieved}}, faults)
+}
+
+// TimeChart is a PNG line chart of series over time, faults shaded.
+func TimeChart(title, unit string, series []Series, faults []Span) ([]byte, error) {
+	pl := newPlot(title)
+	pl.Y.Label.Text = unit
+	pl.X.Tick.Marker = plot.TimeTicks{Format: "15:04:05"}
+	pl.Legend.Top = true
+	pl.Legend.Left = true
+	xmin, xmax, ymax := math.Inf(1), math.Inf(-1), 0.0
+	n := 0
+	for _, s := range series {
+		for _, p := range s.Points {
+			x := unixSeconds(p.T)
+			xmin, xmax, ymax = math.Min(xmin, x), math.Max(xmax, x), math.Max(ymax, p.V)
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, errors.New("no points")
+	}
+	if ymax == 0 {
+		ymax = 1
+	}
+	ymax *= 1.3 // room for the legend
+	for _, f := range faults {
+		a, b := unixSeconds(f.Start), unixSeconds(f.End)
+		if f.End.IsZero() || b < a {
+			b = xmax
+		}
+		a, b = math.Max(a, xmin), math.Min(b, xmax)
+		if b <= a {
+			continue
+		}
+		poly, err := plotter.NewPolygon(plotter.XYs{{X: a, Y: 0}, {X: b, Y: 0}, {X: b, Y: ymax}, {X: a, Y: ymax}})
+		if err != nil {
+			return nil, err
+		}
+		poly.Color = faultShade
+		poly.LineStyle.Width = 0
+		pl.Add(poly)
+		if f.Label != "" {
+			lb, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: a, Y: ymax}}, Labels: []string{" " + f.Label}})
+			if err != nil {
+				return nil, err
+			}
+			lb.TextStyle[0] = textStyle(draw.XLeft, draw.YTop)
+			lb.TextStyle[0].Color = color.RGBA{0xa5, 0x0e, 0x0e, 0xff}
+			pl.Add(lb)
+		}
+	}
+	for i, s := range series {
+		if len(s.Points) == 0 {
+			continue
+		}
+		xys := make(plotter.XYs, len(s.Points))
+		for j, p := range s.Points {
+			xys[j] = plotter.XY{X: unixSeconds(p.T), Y: p.V}
+		}
+		l, err := plotter.NewLine(xys)
+		if err != nil {
+			return nil, fmt.Errorf("series %s: %w", s.Name, err)
+		}
+		l.Color = palette[i%len(palette)]
+		l.Width = vg.Points(1.5)
+		pl.Add(l)
+		pl.Legend.Add(s.Name, l)
+	}
+	pl.Y.Min, pl.Y.Max = 0, ymax
+	pl.X.Min, pl.X.Max = xmin, xmax
+	return renderPNG(pl, timeW)
+}
+
+func textStyle(x draw.XAlignment, y draw.YAlignment) draw.TextStyle {
+	return draw.TextStyle{Color: color.Black, Font: font.Font{Typeface: "Liberation", Variant: "Sans", Size: vg.Points(9)},
+		XAlign: x, YAlign: y, Handler: plot.DefaultTextHandler}
+}
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+func newPlot(title string) *plot.Plot {
+	pl := plot.New()
+	pl.Title.Text = title
+	sans := func(f *font.Font, size float64) { f.Variant, f.Size = "Sans", vg.Points(size) }
+	sans(&pl.Title.TextStyle.Font, 12)
+	for _, a := range []*plot.Axis{&pl.X, &pl.Y} {
+		sans(&a.Label.TextStyle.Font, 10)
+		sans(&a.Tick.Label.Font, 9)
+	}
+	sans(&pl.Legend.TextStyle.Font, 10)
+	pl.Y.Min = 0
+	grid := plotter.NewGrid()
+	grid.Vertical.Width = 0
+	grid.Horizontal.Color = color.Gray{0xdd}
+	pl.Add(grid)
+	return pl
+}
+
+func renderPNG(pl *plot.Plot, w vg.Length) ([]byte, error) {
+	c := vgimg.NewWith(vgimg.UseWH(w, chartH), vgimg.UseDPI(chartDPI), vgimg.UseBackgroundColor(color.White))
+	pl.Draw(draw.New(c))
+	var buf bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

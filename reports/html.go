@@ -1,0 +1,356 @@
+package reports
+
+import (
+	_ "embed"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+//go:embed report.html.tmpl
+var htmlTemplateText string
+
+var htmlTemplate = template.Must(template.New("report").Parse(htmlTemplateText))
+
+// HTMLOpt is an option of WriteHTML.
+type HTMLOpt func(*htmlCfg)
+
+type htmlCfg struct {
+	series *TimeSeries
+}
+
+// WithSeries adds the time-series charts (throughput and latency
+// percentiles over time, faults shaded) to the HTML report.
+func WithSeries(ts *TimeSeries) HTMLOpt { return func(c *htmlCfg) { c.series = ts } }
+
+// WriteHTMLFile writes r's HTML report to path.
+func (r *Report) WriteHTMLFile(path string, opts ...HTMLOpt) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := r.WriteHTML(f, opts...); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// WriteHTML writes report.html: one self-contained page (inline CSS, the
+// charts as PNG data URIs, nothing fetched when viewed). The verdict and
+// the SLOs come first, then accuracy, latency, throughput, the baseline
+// comparison, faults and the configuration.
+func (r *Report) WriteHTML(w io.Writer, opts ...HTMLOpt) error {
+	var cfg htmlCfg
+	for _, o := range opts {
+		o(&cfg)
+	}
+	v, err := r.htmlView(&cfg)
+	if err != nil {
+		return err
+	}
+	return htmlTemplate.Execute(w, v)
+}
+
+// htmlView is what the template renders: every number already formatted.
+type htmlView struct {
+	R        *Report
+	Verdict  string
+	Started  string
+	Failures []string
+	SLO      []htmlSLO
+	Late     string
+	Worst    []htmlWorst
+	Latency  []htmlLatency
+	Bars     []htmlChart
+	Charts   []htmlChart
+	Faults   htmlTable
+	Config   [][2]string
+	Baseline []htmlMetric
+}
+
+type htmlSLO struct {
+	Name, Rel, Threshold, Value string
+	Pass                        bool
+}
+
+type htmlWorst struct {
+	Window, Start, Type, Key, Count, Sum string
+}
+
+type htmlLatency struct {
+	Name                            string
+	P50, P90, P99, P999, Max, Count string
+}
+
+type htmlChart struct {
+	Title string
+	Src   template.URL
+}
+
+type htmlTable struct {
+	Head []string
+	Rows [][]string
+}
+
+type htmlMetric struct {
+	Name, Baseline, Value, Change, Tolerance string
+	Regressed                                bool
+}
+
+func (r *Report) htmlView(cfg *htmlCfg) (*htmlView, error) {
+	v := &htmlView{R: r, Verdict: "PASS", Started: r.StartedAt.UTC().Format("2006-01-02 15:04:05 MST")}
+	if !r.Pass {
+		v.Verdict = "FAIL"
+		for _, f := range r.Failed() {
+			v.Failures = append(v.Failures, "SLO "+f)
+		}
+		if r.Baseline != nil {
+			for _, m := range r.Baseline.Regressed {
+				v.Failures = append(v.Failures, "regression "+m)
+			}
+		}
+	}
+	for _, s := range r.SLO {
+		h := htmlSLO{Name: s.Name, Threshold: num(s.Threshold), Value: num(s.Value), Pass: s.Pass}
+		switch s.Kind {
+		case "max":
+			h.Rel = "≤"
+		case "min":
+			h.Rel = "≥"
+		default:
+			h.Rel, h.Threshold, h.Value = "=", "exact", fmt.Sprint(s.Pass)
+		}
+		v.SLO = append(v.SLO, h)
+	}
+	v.Late = "late (not expected)"
+	if r.Accuracy.IncludesLate {
+		v.Late = "late (expected, after reconcile)"
+	}
+	for _, d := range r.Accuracy.WorstWindows {
+		v.Worst = append(v.Worst, htmlWorst{Window: d.Window, Start: d.Start.UTC().Format(time.RFC3339), Type: d.Type, Key: d.Key,
+			Count: fmt.Sprintf("%d (want %d)", d.GotCount, d.WantCount), Sum: fmt.Sprintf("%s (want %s)", num(d.GotSum), num(d.WantSum))})
+	}
+	spans := FaultSpans(r.Faults)
+	for _, l := range r.latencyKinds() {
+		p := l.p
+		v.Latency = append(v.Latency, htmlLatency{Name: l.title, P50: num(p.P50), P90: num(p.P90), P99: num(p.P99), P999: num(p.P999),
+			Max: num(p.Max), Count: fmt.Sprint(p.Count)})
+		if p.Count == 0 {
+			continue
+		}
+		png, err := LatencyBarChart(l.title+" latency (ms)", p)
+		if err != nil {
+			return nil, fmt.Errorf("chart %s: %w", l.kind, err)
+		}
+		v.Bars = append(v.Bars, pngChart(l.title+" latency", png))
+	}
+	if ts := cfg.series; ts != nil {
+		if len(ts.Offered)+len(ts.Achieved) > 0 {
+			png, err := ThroughputChart(ts.Offered, ts.Achieved, spans)
+			if err != nil {
+				return nil, fmt.Errorf("throughput chart: %w", err)
+			}
+			v.Charts = append(v.Charts, pngChart("throughput over time", png))
+		}
+		for _, ls := range ts.Latency {
+			title := ls.Kind + " latency over time (ms)"
+			png, err := TimeChart(title, "ms", ls.Percentiles, spans)
+			if err != nil {
+				return nil, fmt.Errorf("chart %s: %w", title, err)
+			}
+			v.Charts = append(v.Charts, pngChart(title, png))
+		}
+	}
+	v.Faults = faultTable(r.Faults)
+	v.Config = flatten("", r.Config, nil)
+	if c := r.Baseline; c != nil {
+		for _, m := range c.Metrics {
+			v.Baseline = append(v.Baseline, htmlMetric{Name: m.Name, Baseline: num(m.Baseline), Value: num(m.Value),
+				Change: fmt.Sprintf("%+.1f%%", 100*m.Change), Tolerance: fmt.Sprintf("%.0f%%", 100*m.Tolerance), Regressed: m.Regressed})
+		}
+	}
+	return v, nil
+}
+
+type latencyKind struct {
+	kind, title string
+	p           Percentiles
+}
+
+func (r *Report) latencyKinds() []latencyKind {
+	return []latencyKind{
+		{"ingest_ack", "Ingest ack", r.Latency.IngestAck},
+		{"freshness", "Freshness (sent → visible)", r.Latency.Freshness},
+		{"query", "Query", r.Latency.Query},
+	}
+}
+
+func pngChart(title string, png []byte) htmlChart {
+	// The bytes are our own PNG encoding: safe as a data URI.
+	return htmlChart{Title: title, Src: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))}
+}
+
+// Keys a fault record may carry, in the order shown and looked for.
+var (
+	faultStartKeys = []string{"start", "started_at", "start_time", "at", "injected_at", "begin"}
+	faultEndKeys   = []string{"end", "ended_at", "end_time", "until", "healed_at", "stopped_at", "recovered_at"}
+	faultNameKeys  = []string{"name", "kind", "type", "fault", "action"}
+)
+
+// FaultSpans reads the interval of each fault of a report (a JSON object
+// with a start time under one of start, started_at, at, ... and an end
+// under end, ended_at, until, ... or a duration_s); faults without a start
+// are skipped, and a fault without an end lasts to the end of the chart.
+func FaultSpans(faults []any) []Span {
+	var out []Span
+	for _, f := range faults {
+		m, ok := f.(map[string]any)
+		if !ok {
+			continue
+		}
+		start, ok := timeField(m, faultStartKeys)
+		if !ok {
+			continue
+		}
+		s := Span{Start: start}
+		if end, ok := timeField(m, faultEndKeys); ok {
+			s.End = end
+		} else if d, ok := m["duration_s"].(float64); ok {
+			s.End = start.Add(time.Duration(d * float64(time.Second)))
+		}
+		for _, k := range faultNameKeys {
+			if n, ok := m[k].(string); ok {
+				s.Label = n
+				break
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func timeField(m map[string]any, keys []string) (time.Time, bool) {
+	for _, k := range keys {
+		switch v := m[k].(type) {
+		case string:
+			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+				return t, true
+			}
+		case time.Time:
+			return v, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// faultTable is the faults as a table: one column per key of the fault
+// objects (name and times first).
+func faultTable(faults []any) htmlTable {
+	var t htmlTable
+	if len(faults) == 0 {
+		return t
+	}
+	seen := map[string]bool{}
+	var keys []string
+	for _, f := range faults {
+		m, ok := f.(map[string]any)
+		if !ok {
+			m = map[string]any{"fault": f}
+		}
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	order := slices.Concat(faultNameKeys, faultStartKeys, faultEndKeys, []string{"duration_s", "recovery_s"})
+	rank := func(k string) int {
+		if i := slices.Index(order, k); i >= 0 {
+			return i
+		}
+		return len(order)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if ri, rj := rank(keys[i]), rank(keys[j]); ri != rj {
+			return ri < rj
+		}
+		return keys[i] < keys[j]
+	})
+	t.Head = keys
+	for _, f := range faults {
+		m, ok := f.(map[string]any)
+		if !ok {
+			m = map[string]any{"fault": f}
+		}
+		row := make([]string, len(keys))
+		for i, k := range keys {
+			val, ok := m[k]
+			if !ok {
+				continue
+			}
+			row[i] = scalar(val)
+			if k == "recovery_s" && val == -1.0 {
+				row[i] = "did not recover"
+			}
+			if t, err := time.Parse(time.RFC3339Nano, row[i]); err == nil {
+				row[i] = t.UTC().Format("15:04:05.000")
+			}
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+// flatten lists a configuration (maps of maps, from YAML or JSON) as
+// dotted keys and values, sorted.
+func flatten(prefix string, v any, out [][2]string) [][2]string {
+	switch m := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			out = flatten(p, m[k], out)
+		}
+		return out
+	case nil:
+		if prefix == "" {
+			return out
+		}
+	}
+	return append(out, [2]string{prefix, scalar(v)})
+}
+
+// scalar formats one value of a fault or the configuration.
+func scalar(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case float64:
+		return num(x)
+	case bool, int, int64:
+		return fmt.Sprint(x)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSpace(string(b))
+}
