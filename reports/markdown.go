@@ -68,6 +68,7 @@ func (r *Report) Markdown() string {
 	}{{"ingest ack", r.Latency.IngestAck}, {"freshness (sent → visible)", r.Latency.Freshness}, {"query", r.Latency.Query}} {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %d |\n", l.name, num(l.p.P50), num(l.p.P90), num(l.p.P99), num(l.p.P999), num(l.p.Max), l.p.Count)
 	}
+	writeFaults(&b, r.Faults)
 	t := r.Traffic
 	fmt.Fprintf(&b, "\n## Throughput\n\nOffered %.0f events/s, achieved %.0f events/s (acknowledged). Generated %d, acknowledged %d (%d duplicates), rejected %d, failed %d, re-sent %d; sender lag at most %.0f ms.\n",
 		r.Throughput.OfferedEventsPerS, r.Throughput.AchievedEventsPerS, t.Generated, t.Acked, t.Duplicates, t.Rejected, t.Failed, t.Resent, t.MaxLagMS)
@@ -82,6 +83,34 @@ func (r *Report) Markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// writeFaults is the faults section: one row per fault record (a map with
+// name, kind, injected_at, healed_at, recovery_s and error, as countlab run
+// writes them).
+func writeFaults(b *strings.Builder, faults []any) {
+	if len(faults) == 0 {
+		return
+	}
+	b.WriteString("\n## Faults\n\n| fault | kind | injected at | healed at | recovery (s) | error |\n|---|---|---|---|---:|---|\n")
+	for _, f := range faults {
+		m, ok := f.(map[string]any)
+		if !ok {
+			fmt.Fprintf(b, "| %v | | | | | |\n", f)
+			continue
+		}
+		str := func(k string) string {
+			if v, ok := m[k].(string); ok {
+				return strings.ReplaceAll(v, "|", "\\|")
+			}
+			return ""
+		}
+		rec := "not recovered"
+		if v, ok := m["recovery_s"].(float64); ok && v >= 0 {
+			rec = fmt.Sprintf("%.1f", v)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", str("name"), str("kind"), str("injected_at"), str("healed_at"), rec, str("error"))
+	}
 }
 
 func num(v float64) string {
