@@ -54,8 +54,9 @@ type brokerErrors struct {
 	err         *kerr.Error
 	probability float64
 
-	mu sync.Mutex
-	h  *kfake.FaultHandle
+	mu   sync.Mutex
+	h    *kfake.FaultHandle
+	hits int // of handles removed
 }
 
 func buildBrokerErrors(p *params) (Fault, error) {
@@ -117,6 +118,7 @@ func (f *brokerErrors) Heal(context.Context, Target) error {
 	defer f.mu.Unlock()
 	if f.h != nil {
 		f.h.Remove()
+		f.hits += f.h.Hits()
 		f.h = nil
 	}
 	return nil
@@ -127,7 +129,7 @@ func (f *brokerErrors) Hits() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.h == nil {
-		return 0
+		return f.hits
 	}
-	return f.h.Hits()
+	return f.hits + f.h.Hits()
 }

@@ -174,6 +174,9 @@ func TestBrokerErrors(t *testing.T) {
 	if err := produce(); err != nil {
 		t.Errorf("produce after the heal: %v", err)
 	}
+	if h := f.(*brokerErrors).Hits(); h == 0 {
+		t.Error("hits forgotten after the heal")
+	}
 	if err := f.Inject(ctx, &fakeTarget{}); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("inject without a cluster: %v", err)
 	}

@@ -14,9 +14,15 @@ type Record struct {
 	Kind       string    `json:"kind"`
 	InjectedAt time.Time `json:"injected_at"`
 	HealedAt   time.Time `json:"healed_at"`
+	// HealS is how long the heal itself took (a restart), in seconds:
+	// HealedAt is when it was done.
+	HealS float64 `json:"heal_s"`
 	// RecoveryS is the time from the heal until the Recovered probe held,
 	// in seconds; -1 when it did not hold before the schedule stopped.
 	RecoveryS float64 `json:"recovery_s"`
+	// Hits is how many requests a broker-errors fault answered with its
+	// error (0 for other kinds).
+	Hits int `json:"hits,omitempty"`
 	// Error is why injecting or healing failed ("" when both worked).
 	Error string `json:"error,omitempty"`
 }
@@ -90,9 +96,14 @@ func (s *Schedule) runOne(ctx context.Context, t0 time.Time, r *Record, sp Spec,
 	sleepUntil(ctx, t0.Add(sp.Start+sp.Duration))
 	// Heal even when ctx ended: a fault must not outlive its schedule.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	healStart := time.Now()
 	err := f.Heal(hctx, s.Target)
 	cancel()
 	r.HealedAt = time.Now().UTC()
+	r.HealS = r.HealedAt.Sub(healStart).Seconds()
+	if h, ok := f.(interface{ Hits() int }); ok {
+		r.Hits = h.Hits()
+	}
 	if err != nil {
 		r.Error = "heal: " + err.Error()
 		log.Warn("fault not healed", "fault", r.Name, "kind", r.Kind, "err", err)

@@ -86,17 +86,17 @@ func (r *Report) Markdown() string {
 }
 
 // writeFaults is the faults section: one row per fault record (a map with
-// name, kind, injected_at, healed_at, recovery_s and error, as countlab run
+// name, kind, injected_at, healed_at, heal_s, recovery_s and error, as countlab run
 // writes them).
 func writeFaults(b *strings.Builder, faults []any) {
 	if len(faults) == 0 {
 		return
 	}
-	b.WriteString("\n## Faults\n\n| fault | kind | injected at | healed at | recovery (s) | error |\n|---|---|---|---|---:|---|\n")
+	b.WriteString("\n## Faults\n\n| fault | kind | injected at | healed at | heal took (s) | recovery (s) | error |\n|---|---|---|---|---:|---:|---|\n")
 	for _, f := range faults {
 		m, ok := f.(map[string]any)
 		if !ok {
-			fmt.Fprintf(b, "| %v | | | | | |\n", f)
+			fmt.Fprintf(b, "| %v | | | | | | |\n", f)
 			continue
 		}
 		str := func(k string) string {
@@ -109,7 +109,11 @@ func writeFaults(b *strings.Builder, faults []any) {
 		if v, ok := m["recovery_s"].(float64); ok && v >= 0 {
 			rec = fmt.Sprintf("%.1f", v)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", str("name"), str("kind"), str("injected_at"), str("healed_at"), rec, str("error"))
+		heal := ""
+		if v, ok := m["heal_s"].(float64); ok {
+			heal = fmt.Sprintf("%.1f", v)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", str("name"), str("kind"), str("injected_at"), str("healed_at"), heal, rec, str("error"))
 	}
 }
 

@@ -218,14 +218,14 @@ func TestWriteAndRead(t *testing.T) {
 func TestMarkdownFaults(t *testing.T) {
 	r := sample()
 	r.Faults = []any{
-		map[string]any{"name": "kill-worker-1", "kind": "worker-crash", "injected_at": "2026-01-01T00:00:10Z", "healed_at": "2026-01-01T00:00:18Z", "recovery_s": 1.25},
+		map[string]any{"name": "kill-worker-1", "kind": "worker-crash", "injected_at": "2026-01-01T00:00:10Z", "healed_at": "2026-01-01T00:00:18Z", "heal_s": 2.0, "recovery_s": 1.25},
 		map[string]any{"name": "outage", "kind": "sink-outage", "injected_at": "2026-01-01T00:00:10Z", "healed_at": nil, "recovery_s": -1.0, "error": "heal: a|b"},
 	}
 	md := r.Markdown()
 	for _, want := range []string{
 		"## Faults",
-		"| kill-worker-1 | worker-crash | 2026-01-01T00:00:10Z | 2026-01-01T00:00:18Z | 1.2 |",
-		"| outage | sink-outage | 2026-01-01T00:00:10Z |  | not recovered | heal: a\\|b |",
+		"| kill-worker-1 | worker-crash | 2026-01-01T00:00:10Z | 2026-01-01T00:00:18Z | 2.0 | 1.2 |",
+		"| outage | sink-outage | 2026-01-01T00:00:10Z |  |  | not recovered | heal: a\\|b |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report.md lacks %q:\n%s", want, md)

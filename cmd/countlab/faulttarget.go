@@ -151,9 +151,12 @@ func faultRecords(recs []faults.Record) []any {
 		return t.UTC().Format(time.RFC3339Nano)
 	}
 	for _, r := range recs {
-		m := map[string]any{"name": r.Name, "kind": r.Kind, "injected_at": ts(r.InjectedAt), "healed_at": ts(r.HealedAt), "recovery_s": r.RecoveryS}
+		m := map[string]any{"name": r.Name, "kind": r.Kind, "injected_at": ts(r.InjectedAt), "healed_at": ts(r.HealedAt), "heal_s": r.HealS, "recovery_s": r.RecoveryS}
 		if r.Error != "" {
 			m["error"] = r.Error
+		}
+		if r.Hits > 0 {
+			m["hits"] = r.Hits
 		}
 		out = append(out, m)
 	}

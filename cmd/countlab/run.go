@@ -44,8 +44,8 @@ func cmdRun(ctx context.Context, args []string) error {
 	}
 	fs := newFlagSet("run")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: countlab run SCENARIO [flags]\n\nSCENARIO is a scenario file or the name of a shipped one (%s).\n\nflags:\n",
-			strings.Join(scenarios.Names(), ", "))
+		fmt.Fprintf(fs.Output(), "usage: countlab run SCENARIO [flags]\n\nSCENARIO is a scenario file or the name of a shipped one (%s).\n\nfault kinds (a scenario's faults:):\n%s\nflags:\n",
+			strings.Join(scenarios.Names(), ", "), indentLines(faults.KindDoc(), "  "))
 		fs.PrintDefaults()
 	}
 	var sf stackFlags
@@ -448,8 +448,12 @@ func (r *scenarioRun) startFaults(ctx context.Context, st *stack, log *slog.Logg
 				fmt.Fprintf(r.out, "  fault %s (%s): injected %s, healed %s, not recovered\n", rec.Name, rec.Kind,
 					rec.InjectedAt.Format(time.TimeOnly), rec.HealedAt.Format(time.TimeOnly))
 			default:
-				fmt.Fprintf(r.out, "  fault %s (%s): injected %s, healed %s, recovered %.1fs after the heal\n", rec.Name, rec.Kind,
-					rec.InjectedAt.Format(time.TimeOnly), rec.HealedAt.Format(time.TimeOnly), rec.RecoveryS)
+				hits := ""
+				if rec.Hits > 0 {
+					hits = fmt.Sprintf(" (%d requests failed)", rec.Hits)
+				}
+				fmt.Fprintf(r.out, "  fault %s (%s): injected %s, healed %s (the heal took %.1fs)%s, recovered %.1fs after the heal\n", rec.Name, rec.Kind,
+					rec.InjectedAt.Format(time.TimeOnly), rec.HealedAt.Format(time.TimeOnly), rec.HealS, hits, rec.RecoveryS)
 			}
 		}
 		return recs
@@ -529,6 +533,17 @@ func (r *scenarioRun) addBuggyWorker(ctx context.Context, st *stack) error {
 	}
 	fmt.Fprintf(r.out, "  planted bug: a worker mis-counting 1 event in %d joined the engine (testing only)\n", r.plantBug)
 	return nil
+}
+
+// indentLines prefixes every line of text with pre.
+func indentLines(text, pre string) string {
+	lines := strings.SplitAfter(text, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = pre + l
+		}
+	}
+	return strings.Join(lines, "")
 }
 
 func rateText(sc *scenarios.Scenario) string {

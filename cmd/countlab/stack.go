@@ -71,7 +71,7 @@ func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
 	fs.StringVar(&f.influxOrg, "influx-org", "", "InfluxDB organization (with --influx-url)")
 	fs.StringVar(&f.influxBucket, "influx-bucket", "", "InfluxDB bucket (with --influx-url; on 1.8: db/rp)")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
-	fs.BoolVar(&f.engineProcs, "engine-procs", false, "run the engine workers as `countlab engine` processes (a run with worker faults does)")
+	fs.BoolVar(&f.engineProcs, "engine-procs", false, "run the engine workers as countlab engine processes, which faults can SIGKILL and SIGSTOP (a run with worker faults does)")
 }
 
 // parse parses args into fs (where f is registered) and validates f.
