@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/countlab/countlab/engine/aggregate"
@@ -148,6 +149,8 @@ type stack struct {
 	errMu  sync.Mutex
 	errs   []error
 	failed chan struct{} // closed when a part stops with an error
+
+	engineRestarts atomic.Int64 // in-process engine workers restarted after an error
 }
 
 // startStack starts every part and returns once each is serving. On error,
@@ -236,7 +239,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		}
 	}
 	for i := 0; i < f.workers && !f.engineProcs; i++ {
-		w, err := aggregate.New(
+		opts := []aggregate.Opt{
 			aggregate.Conn(s.conn),
 			aggregate.Topics(s.topics),
 			aggregate.TopicPrefix(f.topicPrefix),
@@ -248,12 +251,13 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 			aggregate.OutOfOrderness(f.outOfOrder),
 			aggregate.CommitInterval(f.commitEvery),
 			aggregate.Logger(log.With("part", "engine", "worker", i)),
-		)
+		}
+		w, err := aggregate.New(opts...)
 		if err != nil {
 			return nil, err
 		}
 		ready = append(ready, w.Ready())
-		s.goRun("engine", w.Run, runCtx)
+		s.superviseEngine(runCtx, i, w, opts)
 	}
 	sk, err := sink.New(
 		sink.Kafka(s.conn),
@@ -343,6 +347,36 @@ func (s *stack) fail(err error) {
 	if len(s.errs) == 1 {
 		close(s.failed)
 	}
+}
+
+// superviseEngine runs an in-process engine worker until the stack closes
+// and, as a process supervisor would, starts a new one (same transactional
+// id: it fences the old one and restores the committed state) when Run
+// stops with an error, such as a transaction the broker aborted on timeout
+// under heavy load. Nothing is lost or counted twice by a restart; it is
+// logged and counted in engineRestarts.
+func (s *stack) superviseEngine(ctx context.Context, slot int, w *aggregate.Worker, opts []aggregate.Opt) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			err := w.Run(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			s.engineRestarts.Add(1)
+			s.log.Warn("engine worker stopped; restarting it", "worker", slot, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			if w, err = aggregate.New(opts...); err != nil {
+				s.fail(fmt.Errorf("engine worker %d: restart: %w", slot, err))
+				return
+			}
+		}
+	}()
 }
 
 // stackFailed is closed when a part of st stops with an error.
