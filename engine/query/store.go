@@ -41,26 +41,32 @@ type store struct {
 	shards [storeShards]shard
 	cells  atomic.Int64 // number of cells (metrics)
 
-	vmu  sync.Mutex
+	vmu  sync.RWMutex
 	gen  uint64                       // version stamp source, bumped by every change
 	vers map[tableID]map[int64]uint64 // window start -> gen at its last change
 	logs map[tableID]*changeLog       // recent changes of unfiltered counts
 }
 
-// changeLogMax bounds a table's change log; past it the older half goes.
+// changeLogMax bounds the changes a table's log holds; past it the oldest
+// batches go.
 const changeLogMax = 1 << 17
 
-// changeLog is a table's recent changes of cells' (unfiltered) counts, in
-// gen order: replaying the changes after gen G onto every key's counts at
-// G gives the counts now.
+// changeLog is a table's recent changes of cells' (unfiltered) counts, one
+// batch per version, in version order: replaying the changes after
+// version G onto every key's counts at G gives the counts now. Batches are
+// never written once logged, so readers replay them without the lock.
 type changeLog struct {
-	changes []change
+	batches []changeBatch
+	n       int    // changes in batches
 	dropped uint64 // changes with gen <= dropped may be gone
 }
 
+type changeBatch struct {
+	gen     uint64
+	changes []change
+}
+
 type change struct {
-	gen   uint64
-	id    tableID
 	start int64
 	key   string
 	delta int64
@@ -135,7 +141,7 @@ func (s *store) apply(ts []total.Total, floor func(size int64) int64) int {
 	}
 	touched := make(map[winID]struct{}, 2)
 	var last winID
-	changes := make([]change, 0, kept)
+	changes := make(map[tableID][]change, 2)
 	for sh := range byShard {
 		idx := byShard[sh]
 		if len(idx) == 0 {
@@ -154,7 +160,8 @@ func (s *store) apply(ts []total.Total, floor func(size int64) int64) int {
 					added++
 				}
 				if delta != 0 {
-					changes = append(changes, change{id: tableID{t.Size, t.Type}, start: t.Start, key: t.Key, delta: delta})
+					id := tableID{t.Size, t.Type}
+					changes[id] = append(changes[id], change{start: t.Start, key: t.Key, delta: delta})
 				}
 				if w := (winID{tableID{t.Size, t.Type}, t.Start}); w != last {
 					touched[w] = struct{}{}
@@ -176,19 +183,19 @@ func (s *store) apply(ts []total.Total, floor func(size int64) int64) int {
 			}
 			vs[w.start] = s.gen
 		}
-		for _, c := range changes {
-			c.gen = s.gen
-			l := s.logs[c.id]
+		for id, cs := range changes {
+			l := s.logs[id]
 			if l == nil {
 				l = &changeLog{}
-				s.logs[c.id] = l
+				s.logs[id] = l
 			}
-			if len(l.changes) >= changeLogMax {
-				half := len(l.changes) / 2
-				l.dropped = l.changes[half-1].gen
-				l.changes = slices.Clone(l.changes[half:]) // readers may hold the old array
+			for l.n+len(cs) > changeLogMax && len(l.batches) > 0 {
+				l.dropped = l.batches[0].gen
+				l.n -= len(l.batches[0].changes)
+				l.batches = l.batches[1:]
 			}
-			l.changes = append(l.changes, c)
+			l.batches = append(l.batches, changeBatch{s.gen, cs})
+			l.n += len(cs)
 		}
 		s.vmu.Unlock()
 	}
@@ -298,9 +305,9 @@ func (s *store) evict(floor func(size int64) int64) (windows int) {
 func (s *store) snapshot(size int64, typ string, from, to int64, into map[string]int64) (uint64, stamp) {
 	s.applyMu.RLock()
 	defer s.applyMu.RUnlock()
-	s.vmu.Lock()
+	s.vmu.RLock()
 	gen := s.gen
-	s.vmu.Unlock()
+	s.vmu.RUnlock()
 	st := s.counts(size, typ, from, to, nil, into)
 	return gen, st
 }
@@ -311,21 +318,23 @@ func (s *store) snapshot(size int64, typ string, from, to int64, into map[string
 // longer holds every change after gen.
 func (s *store) changesSince(gen uint64, size int64, typ string, from, to int64, fn func(key string, delta int64)) (uint64, stamp, bool) {
 	id := tableID{size, typ}
-	s.vmu.Lock()
+	s.vmu.RLock()
 	st, now := s.stampLocked(id, size, from, to), s.gen
-	var cs []change
+	var bs []changeBatch
 	if l := s.logs[id]; l != nil {
 		if l.dropped > gen {
-			s.vmu.Unlock()
+			s.vmu.RUnlock()
 			return 0, st, false
 		}
-		i, _ := slices.BinarySearchFunc(l.changes, gen+1, func(c change, g uint64) int { return cmp.Compare(c.gen, g) })
-		cs = l.changes[i:] // never written again: appends go past it, trims copy
+		i, _ := slices.BinarySearchFunc(l.batches, gen+1, func(b changeBatch, g uint64) int { return cmp.Compare(b.gen, g) })
+		bs = l.batches[i:] // appends go past it; batches are never written
 	}
-	s.vmu.Unlock()
-	for _, c := range cs {
-		if c.start >= from && c.start < to {
-			fn(c.key, c.delta)
+	s.vmu.RUnlock()
+	for _, b := range bs {
+		for _, c := range b.changes {
+			if c.start >= from && c.start < to {
+				fn(c.key, c.delta)
+			}
 		}
 	}
 	return now, st, true
@@ -422,8 +431,8 @@ func (s *store) counts(size int64, typ string, from, to int64, f filter, into ma
 
 // stampOf is the stamp of the windows [from, to).
 func (s *store) stampOf(size int64, typ string, from, to int64) stamp {
-	s.vmu.Lock()
-	defer s.vmu.Unlock()
+	s.vmu.RLock()
+	defer s.vmu.RUnlock()
 	return s.stampLocked(tableID{size, typ}, size, from, to)
 }
 
@@ -469,10 +478,10 @@ func eachWindow(tb *table, size, from, to int64, fn func(*window)) {
 
 // size is the number of windows and cells held.
 func (s *store) size() (windows, cells int) {
-	s.vmu.Lock()
+	s.vmu.RLock()
 	for _, vs := range s.vers {
 		windows += len(vs)
 	}
-	s.vmu.Unlock()
+	s.vmu.RUnlock()
 	return windows, int(s.cells.Load())
 }
