@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"slices"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -43,6 +44,9 @@ type TimeSeries struct {
 	Offered  []Point         `json:"offered_events_per_s,omitempty"`
 	Achieved []Point         `json:"achieved_events_per_s,omitempty"`
 	Latency  []LatencySeries `json:"latency,omitempty"`
+	// Lag is the engine's consumer lag (records) on the events topic: one
+	// Series a partition, named for it.
+	Lag []Series `json:"consumer_lag,omitempty"`
 }
 
 // Span is an interval shaded on the time axis of a chart: a fault.
@@ -115,6 +119,47 @@ func barLabels(vals plotter.Values) (*plotter.Labels, error) {
 // second over time, faults shaded.
 func ThroughputChart(offered, achieved []Point, faults []Span) ([]byte, error) {
 	return TimeChart("Throughput (events/s)", "events/s", []Series{{Name: "offered", Points: offered}, {Name: "achieved", Points: achieved}}, faults)
+}
+
+// maxLagLines is the most partitions LagChart draws one line each for;
+// beyond, it draws their total and the largest.
+const maxLagLines = 5
+
+// LagChart is a PNG line chart of consumer lag over time, one line a
+// partition (or, for many partitions, the total and the largest), faults
+// shaded.
+func LagChart(lag []Series, faults []Span) ([]byte, error) {
+	if len(lag) > maxLagLines {
+		lag = lagSummary(lag)
+	}
+	return TimeChart("Engine consumer lag (records)", "records", lag, faults)
+}
+
+// lagSummary is the sum and the maximum over the partitions' series at
+// each sample time.
+func lagSummary(lag []Series) []Series {
+	type agg struct{ sum, max float64 }
+	at := map[time.Time]*agg{}
+	var times []time.Time
+	for _, s := range lag {
+		for _, p := range s.Points {
+			a, ok := at[p.T]
+			if !ok {
+				a = &agg{}
+				at[p.T] = a
+				times = append(times, p.T)
+			}
+			a.sum += p.V
+			a.max = max(a.max, p.V)
+		}
+	}
+	slices.SortFunc(times, time.Time.Compare)
+	total, top := Series{Name: "total"}, Series{Name: "largest partition"}
+	for _, t := range times {
+		total.Points = append(total.Points, Point{t, at[t].sum})
+		top.Points = append(top.Points, Point{t, at[t].max})
+	}
+	return []Series{total, top}
 }
 
 // TimeChart is a PNG line chart of series over time, faults shaded.

@@ -26,8 +26,9 @@ type htmlCfg struct {
 	series *TimeSeries
 }
 
-// WithSeries adds the time-series charts (throughput and latency
-// percentiles over time, faults shaded) to the HTML report.
+// WithSeries adds the time-series charts (throughput, latency
+// percentiles and consumer lag over time, faults shaded) to the HTML
+// report, in place of the report's own Series.
 func WithSeries(ts *TimeSeries) HTMLOpt { return func(c *htmlCfg) { c.series = ts } }
 
 // WriteHTMLFile writes r's HTML report to path.
@@ -152,7 +153,11 @@ func (r *Report) htmlView(cfg *htmlCfg) (*htmlView, error) {
 		}
 		v.Bars = append(v.Bars, pngChart(l.title+" latency", png))
 	}
-	if ts := cfg.series; ts != nil {
+	ts := cfg.series
+	if ts == nil {
+		ts = r.Series
+	}
+	if ts != nil {
 		if len(ts.Offered)+len(ts.Achieved) > 0 {
 			png, err := ThroughputChart(ts.Offered, ts.Achieved, spans)
 			if err != nil {
@@ -167,6 +172,13 @@ func (r *Report) htmlView(cfg *htmlCfg) (*htmlView, error) {
 				return nil, fmt.Errorf("chart %s: %w", title, err)
 			}
 			v.Charts = append(v.Charts, pngChart(title, png))
+		}
+		if len(ts.Lag) > 0 {
+			png, err := LagChart(ts.Lag, spans)
+			if err != nil {
+				return nil, fmt.Errorf("consumer lag chart: %w", err)
+			}
+			v.Charts = append(v.Charts, pngChart("consumer lag over time", png))
 		}
 	}
 	v.Faults = faultTable(r.Faults)

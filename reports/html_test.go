@@ -3,8 +3,11 @@ package reports
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"image/png"
 	"io"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -100,6 +103,57 @@ func TestWriteHTML(t *testing.T) {
 	ts := &TimeSeries{Offered: offered, Achieved: achieved,
 		Latency: []LatencySeries{{Kind: "ingest_ack", Percentiles: []Series{{Name: "p99", Points: p99}}}}}
 	f("series", fail, []HTMLOpt{WithSeries(ts)}, 5, "Over time (faults shaded red)")
+
+	// The report's own Series (as a run writes it), with consumer lag:
+	// a line a partition, or total and largest for many partitions.
+	lagged := func(parts int) *Report {
+		r := failingFixture()
+		s := *ts
+		for p := range parts {
+			lag := Series{Name: fmt.Sprintf("partition %d", p)}
+			for i := range 31 {
+				lag.Points = append(lag.Points, Point{t0.Add(time.Duration(i) * time.Second), float64(p * i)})
+			}
+			s.Lag = append(s.Lag, lag)
+		}
+		r.Series = &s
+		return r
+	}
+	f("report series", lagged(3), nil, 6, "consumer lag over time")
+	f("report series, many partitions", lagged(12), nil, 6, "consumer lag over time")
+	// An option overrides the report's series.
+	f("option over report series", lagged(3), []HTMLOpt{WithSeries(&TimeSeries{Offered: offered})}, 4, "throughput over time")
+	f("empty report series", func() *Report { r := failingFixture(); r.Series = &TimeSeries{}; return r }(), nil, 3)
+
+	// report.json keeps the series.
+	b, err := json.Marshal(lagged(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Series == nil || len(back.Series.Offered) != 31 || len(back.Series.Lag) != 2 || len(back.Series.Latency) != 1 {
+		t.Fatalf("series after a JSON round trip: %+v", back.Series)
+	}
+}
+
+func TestLagSummary(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	t1 := t0.Add(time.Second)
+	got := lagSummary([]Series{
+		{Name: "partition 0", Points: []Point{{t0, 5}, {t1, 1}}},
+		{Name: "partition 1", Points: []Point{{t1, 7}}},
+		{Name: "partition 2", Points: []Point{{t0, 2}, {t1, 0}}},
+	})
+	want := []Series{
+		{Name: "total", Points: []Point{{t0, 7}, {t1, 8}}},
+		{Name: "largest partition", Points: []Point{{t0, 5}, {t1, 7}}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
 }
 
 // checkBalanced fails unless every element the page opens is closed in

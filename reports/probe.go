@@ -39,15 +39,21 @@ type QueryLoad struct {
 	// queries wait, and their wait counts in their latency.
 	MaxInFlight int
 
+	once sync.Once
 	mu   sync.Mutex
 	hist *hdrhistogram.Histogram
+	iv   *hdrhistogram.Histogram // since the last TakeInterval; under mu
 	n    atomic.Int64
 	errs atomic.Int64
 }
 
+func (q *QueryLoad) init() {
+	q.once.Do(func() { q.hist, q.iv = newHist(), newHist() })
+}
+
 // Run sends queries until ctx is done.
 func (q *QueryLoad) Run(ctx context.Context) {
-	q.hist = newHist()
+	q.init()
 	if q.Rate <= 0 {
 		return
 	}
@@ -86,13 +92,29 @@ func (q *QueryLoad) Run(ctx context.Context) {
 				q.errs.Add(1)
 				return
 			}
-			recordSince(q.hist, &q.mu, intended)
+			us := max(1, min(time.Since(intended).Microseconds(), int64(time.Hour/time.Microsecond)))
+			q.mu.Lock()
+			_ = q.hist.RecordValue(us)
+			_ = q.iv.RecordValue(us)
+			q.mu.Unlock()
 		}()
 	}
 }
 
 // Histogram is the latency (µs) of the answered queries; after Run.
-func (q *QueryLoad) Histogram() *hdrhistogram.Histogram { return q.hist }
+func (q *QueryLoad) Histogram() *hdrhistogram.Histogram { q.init(); return q.hist }
+
+// TakeInterval returns the latency (µs) of the queries answered since the
+// previous call and starts a new interval; safe during Run.
+func (q *QueryLoad) TakeInterval() *hdrhistogram.Histogram {
+	q.init()
+	fresh := newHist()
+	q.mu.Lock()
+	h := q.iv
+	q.iv = fresh
+	q.mu.Unlock()
+	return h
+}
 
 // Counts are the queries sent and the errors.
 func (q *QueryLoad) Counts() (n, errs int64) { return q.n.Load(), q.errs.Load() }

@@ -29,6 +29,9 @@ type Report struct {
 	SLO        []SLOResult `json:"slo"`
 	Baseline   *Comparison `json:"baseline,omitempty"`
 	Pass       bool        `json:"pass"`
+	// Series is what the run measured over time (a sample a second),
+	// charted in report.html.
+	Series *TimeSeries `json:"series,omitempty"`
 }
 
 // Throughput is the offered and achieved rates.

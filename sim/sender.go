@@ -62,10 +62,16 @@ type Sender struct {
 	errs                                                atomic.Int64
 	lagNs, maxLagNs                                     atomic.Int64
 	behindSince                                         atomic.Int64
+	startedNs                                           atomic.Int64 // start, for readers during Run
 
 	mu       sync.Mutex
 	hist     *hdrhistogram.Histogram
 	firstErr error
+
+	// ivMu guards iv: the acknowledgement latencies since the last
+	// TakeInterval, for latency over time.
+	ivMu sync.Mutex
+	iv   *hdrhistogram.Histogram
 }
 
 // NewSender checks cfg.
@@ -91,7 +97,7 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	if cfg.Behind <= 0 {
 		cfg.Behind = time.Second
 	}
-	return &Sender{cfg: cfg, hist: NewHistogram()}, nil
+	return &Sender{cfg: cfg, hist: NewHistogram(), iv: NewHistogram()}, nil
 }
 
 // Progress is a live view of a Sender.
@@ -112,8 +118,8 @@ type Progress struct {
 // Progress is the sender's progress now.
 func (s *Sender) Progress() Progress {
 	var el time.Duration
-	if !s.start.IsZero() {
-		el = time.Since(s.start)
+	if ns := s.startedNs.Load(); ns != 0 {
+		el = time.Since(time.Unix(0, ns))
 	}
 	return Progress{Elapsed: el, Generated: s.generated.Load(), Acked: s.acked.Load(), Rejected: s.rejected.Load(),
 		Failed: s.failed.Load(), Resent: s.resent.Load(), Errors: s.errs.Load(),
@@ -124,8 +130,25 @@ func (s *Sender) Progress() Progress {
 // item, from its intended send time; valid after Run returns.
 func (s *Sender) Histogram() *hdrhistogram.Histogram { return s.hist }
 
+// TakeInterval returns the acknowledgement latency (µs) of the items
+// acknowledged since the previous call (or since Run started) and starts
+// a new interval; safe during Run. Histogram keeps every item.
+func (s *Sender) TakeInterval() *hdrhistogram.Histogram {
+	fresh := NewHistogram()
+	s.ivMu.Lock()
+	h := s.iv
+	s.iv = fresh
+	s.ivMu.Unlock()
+	return h
+}
+
 // Start is when Run started (zero before).
-func (s *Sender) Start() time.Time { return s.start }
+func (s *Sender) Start() time.Time {
+	if ns := s.startedNs.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
 
 type batch struct {
 	items []Item
@@ -135,6 +158,7 @@ type batch struct {
 // returns the first transport error, if any (the run goes on after one).
 func (s *Sender) Run(ctx context.Context) error {
 	s.start = time.Now()
+	s.startedNs.Store(s.start.UnixNano())
 	queue := make(chan batch, 4*s.cfg.Connections)
 	var wg sync.WaitGroup
 	for c := 0; c < s.cfg.Connections; c++ {
@@ -228,6 +252,7 @@ func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 		s.mu.Unlock()
 	}()
 	out := make([]Outcome, s.cfg.BatchMax)
+	lats := make([]int64, 0, s.cfg.BatchMax)
 	for b := range queue {
 		items := b.items
 		for attempt := 1; len(items) > 0; attempt++ {
@@ -250,6 +275,7 @@ func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 				s.mu.Unlock()
 			}
 			var retry []Item
+			lats = lats[:0]
 			for i := range items {
 				switch o[i] {
 				case Acked:
@@ -261,8 +287,9 @@ func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 						continue
 					}
 					s.acked.Add(1)
-					lat := now.Sub(s.start.Add(it.At)).Microseconds()
-					_ = h.RecordValue(max(histMin, min(lat, histMax)))
+					lat := max(histMin, min(now.Sub(s.start.Add(it.At)).Microseconds(), histMax))
+					_ = h.RecordValue(lat)
+					lats = append(lats, lat)
 					if s.cfg.OnAck != nil {
 						s.cfg.OnAck(it, now)
 					}
@@ -271,6 +298,13 @@ func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 				default:
 					retry = append(retry, items[i])
 				}
+			}
+			if len(lats) > 0 {
+				s.ivMu.Lock()
+				for _, l := range lats {
+					_ = s.iv.RecordValue(l)
+				}
+				s.ivMu.Unlock()
 			}
 			if len(retry) == 0 {
 				break

@@ -192,10 +192,31 @@ func TestSenderOpenModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
+	// Intervals taken during the run (as the run's per-second series
+	// does) partition the acknowledged items.
+	var ivCount int64
+	ivDone, stopIv := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ivDone)
+		for {
+			select {
+			case <-stopIv:
+				return
+			case <-time.After(100 * time.Millisecond):
+				ivCount += s.TakeInterval().TotalCount()
+			}
+		}
+	}()
 	if err := s.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	close(stopIv)
+	<-ivDone
+	ivCount += s.TakeInterval().TotalCount()
 	p := s.Progress()
+	if ivCount != p.Acked {
+		t.Errorf("intervals hold %d latencies, want every acked item (%d)", ivCount, p.Acked)
+	}
 	if el := time.Since(start); el > 3*time.Second {
 		t.Errorf("run took %v", el)
 	}

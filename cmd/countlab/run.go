@@ -330,8 +330,10 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 			return fmt.Sprintf("%s | %s elapsed, %s left", p, p.Elapsed.Round(time.Second), max(sc.Duration-p.Elapsed, 0).Round(time.Second))
 		})
 	}()
+	stopSeries := r.startSeries(probeCtx, st, snd, ql, log)
 	sendErr := snd.Run(ctx)
 	sendDur := time.Since(start)
+	series := stopSeries()
 	stopQueries() // the query load runs with the traffic
 	qwg.Wait()
 	faultRecs := waitFaults()
@@ -401,6 +403,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 			Errors: p.Errors, Duplicates: ls.Duplicates, MaxLagMS: float64(p.MaxLag.Microseconds()) / 1000,
 			Queries: qn, QueryErrs: qerr, Tracers: fn, TracersMissed: fmissed},
 		Faults: faultRecords(faultRecs),
+		Series: series,
 	}
 	return rep, nil
 }

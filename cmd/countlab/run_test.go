@@ -74,6 +74,20 @@ func TestRunCISmoke(t *testing.T) {
 	if rep.Latency.IngestAck.Count == 0 || rep.Latency.Freshness.Count == 0 || rep.Latency.Query.Count == 0 {
 		t.Fatalf("latency not measured: %+v", rep.Latency)
 	}
+	if s := rep.Series; s == nil || len(s.Offered) < 5 || len(s.Achieved) != len(s.Offered) || len(s.Latency) == 0 {
+		t.Fatalf("report.json series: %+v", s)
+	} else {
+		var acked float64
+		for i, p := range s.Achieved {
+			dt := 1.0
+			if i > 0 {
+				dt = p.T.Sub(s.Achieved[i-1].T).Seconds()
+			}
+			acked += p.V * dt
+		}
+		t.Logf("series: %d samples, %d latency kinds, lag of %d partitions; achieved integrates to about %.0f of %d acked",
+			len(s.Offered), len(s.Latency), len(s.Lag), acked, rep.Traffic.Acked)
+	}
 	raw, err := os.ReadFile(filepath.Join(dir, "report.json"))
 	if err != nil {
 		t.Fatal(err)
