@@ -125,6 +125,21 @@ func (s *Server) handleCount(w http.ResponseWriter, r *http.Request) int {
 	return writeBody(w, http.StatusOK, *buf)
 }
 
+// appendRange appends the answered range fields every answer shares:
+// ,"window":..[,"filter":..],"from":..,"to":..
+func appendRange(b []byte, window, filter, from, to string) []byte {
+	b = append(b, `,"window":`...)
+	b = appendString(b, window)
+	if filter != "" {
+		b = append(b, `,"filter":`...)
+		b = appendString(b, filter)
+	}
+	b = append(b, `,"from":`...)
+	b = appendString(b, from)
+	b = append(b, `,"to":`...)
+	return appendString(b, to)
+}
+
 // appendJSON appends r as JSON, as encoding/json would write it (the hot
 // path, written by hand).
 func (r *countResponse) appendJSON(b []byte) []byte {
@@ -132,16 +147,7 @@ func (r *countResponse) appendJSON(b []byte) []byte {
 	b = appendString(b, r.Key)
 	b = append(b, `,"type":`...)
 	b = appendString(b, r.Type)
-	b = append(b, `,"window":`...)
-	b = appendString(b, r.Window)
-	if r.Filter != "" {
-		b = append(b, `,"filter":`...)
-		b = appendString(b, r.Filter)
-	}
-	b = append(b, `,"from":`...)
-	b = appendString(b, r.From)
-	b = append(b, `,"to":`...)
-	b = appendString(b, r.To)
+	b = appendRange(b, r.Window, r.Filter, r.From, r.To)
 	b = append(b, `,"count":`...)
 	b = strconv.AppendInt(b, r.Count, 10)
 	b = append(b, `,"windows":`...)
@@ -229,16 +235,7 @@ func (r *statsResponse) appendJSON(b []byte) []byte {
 	b = appendString(b, r.Type)
 	b = append(b, `,"fn":`...)
 	b = appendString(b, r.Fn)
-	b = append(b, `,"window":`...)
-	b = appendString(b, r.Window)
-	if r.Filter != "" {
-		b = append(b, `,"filter":`...)
-		b = appendString(b, r.Filter)
-	}
-	b = append(b, `,"from":`...)
-	b = appendString(b, r.From)
-	b = append(b, `,"to":`...)
-	b = appendString(b, r.To)
+	b = appendRange(b, r.Window, r.Filter, r.From, r.To)
 	b = append(b, `,"value":`...)
 	if r.Value == nil {
 		b = append(b, "null"...)

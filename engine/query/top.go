@@ -62,16 +62,7 @@ func (s *Server) handleTop(w http.ResponseWriter, r *http.Request) int {
 func (r *topResponse) appendJSON(b []byte) []byte {
 	b = append(b, `{"type":`...)
 	b = appendString(b, r.Type)
-	b = append(b, `,"window":`...)
-	b = appendString(b, r.Window)
-	if r.Filter != "" {
-		b = append(b, `,"filter":`...)
-		b = appendString(b, r.Filter)
-	}
-	b = append(b, `,"from":`...)
-	b = appendString(b, r.From)
-	b = append(b, `,"to":`...)
-	b = appendString(b, r.To)
+	b = appendRange(b, r.Window, r.Filter, r.From, r.To)
 	b = append(b, `,"n":`...)
 	b = strconv.AppendInt(b, int64(r.N), 10)
 	b = append(b, `,"items":`...)
