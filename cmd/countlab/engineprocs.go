@@ -37,7 +37,7 @@ type workerProc struct {
 // workerProcArgs are the `countlab engine` flags of worker slot i.
 func workerProcArgs(f *stackFlags, brokers []string, i int) []string {
 	id := fmt.Sprintf("countlab-up-engine-%d", i)
-	return []string{
+	args := []string{
 		"--brokers", strings.Join(brokers, ","),
 		"--topic-prefix", f.topicPrefix,
 		"--txn-id", id,
@@ -48,6 +48,10 @@ func workerProcArgs(f *stackFlags, brokers []string, i int) []string {
 		"--commit-interval", f.commitEvery.String(),
 		"--log-level", f.logLevel,
 	}
+	if f.atLeastOnce {
+		args = append(args, "--at-least-once-UNSAFE")
+	}
+	return args
 }
 
 // start starts the process and waits until it prints "engine ready".

@@ -34,11 +34,22 @@ var runTestHook func(*scenarios.Scenario)
 // checker's detection of a bad window can be shown. Never for real runs.
 const plantBugFlag = "plant-bug"
 
+// atLeastOnceFlag is the hidden --at-least-once-UNSAFE flag of run, TEST
+// ONLY: every engine worker runs with aggregate.AtLeastOnce (no
+// transactions, no dedup restore), so that a worker crash double counts
+// and the checker's detection of duplicates can be shown. Never for real
+// runs.
+const atLeastOnceFlag = "at-least-once-UNSAFE"
+
 // cmdRun runs a scenario against the embedded stack (or the cluster and
 // InfluxDB given by the stack flags), checks every window against the
 // ledger, and writes report.json, report.md and report.html.
 func cmdRun(ctx context.Context, args []string) error {
 	args, plantBug, err := takeHiddenInt(args, plantBugFlag)
+	if err != nil {
+		return err
+	}
+	args, atLeastOnce, err := takeHiddenBool(args, atLeastOnceFlag)
 	if err != nil {
 		return err
 	}
@@ -75,6 +86,7 @@ func cmdRun(ctx context.Context, args []string) error {
 		// worker-crash and worker-pause SIGKILL and SIGSTOP processes.
 		sf.engineProcs = true
 	}
+	sf.atLeastOnce = atLeastOnce
 	if err := sf.validate(); err != nil {
 		return err
 	}
@@ -157,6 +169,33 @@ func takeHiddenInt(args []string, name string) ([]string, int, error) {
 	return out, n, nil
 }
 
+// takeHiddenBool removes --name / --name=BOOL (or one dash) from args and
+// reports whether it was set (false when absent).
+func takeHiddenBool(args []string, name string) ([]string, bool, error) {
+	out := make([]string, 0, len(args))
+	set := false
+	for i, a := range args {
+		if a == "--" {
+			out = append(out, args[i:]...)
+			break
+		}
+		flagName := strings.TrimLeft(a, "-")
+		if !strings.HasPrefix(a, "-") || !(flagName == name || strings.HasPrefix(flagName, name+"=")) {
+			out = append(out, a)
+			continue
+		}
+		set = true
+		if val, ok := strings.CutPrefix(flagName, name+"="); ok {
+			v, err := strconv.ParseBool(val)
+			if err != nil {
+				return nil, false, usagef("--%s: %q is not a boolean", name, val)
+			}
+			set = v
+		}
+	}
+	return out, set, nil
+}
+
 // parseWithPositional parses flags with one positional argument before or
 // after them.
 func parseWithPositional(fs *flag.FlagSet, args []string, what string) (string, error) {
@@ -237,6 +276,9 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	defer st.Close()
 	fmt.Fprintf(r.out, "  stack up in %.1fs: broker %s, influxdb %s, gateway http://%s, query http://%s\n",
 		time.Since(t0).Seconds(), st.conn.String(), st.influx.URL, st.gwAddr, st.qAddr)
+	if r.sf.atLeastOnce {
+		fmt.Fprintln(r.out, "  at-least-once (UNSAFE): engine workers run without transactions or dedup restore (testing only)")
+	}
 	if r.plantBug > 0 {
 		// Stopped before the stack closes (defers run last-in first-out):
 		// Close waits for it.

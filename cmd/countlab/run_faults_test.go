@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +63,53 @@ func TestRunWorkerCrash(t *testing.T) {
 	defer func() { engineBinary = os.Executable }()
 	err, rep, dir := runScenario(t, chaos("wc-", 12*time.Second, 4*time.Second, 4*time.Second), append([]string{"worker-crash"}, influx...)...)
 	checkChaos(t, err, rep, dir, "worker-crash")
+}
+
+// TestRunWorkerCrashAtLeastOnce shows that the exactness check can fail:
+// worker-crash, shortened, with the engine workers in the test-only
+// at-least-once mode (no transactions, no dedup restore). Each worker is
+// SIGKILLed once and restarted; the duplicates the gateway re-sends of
+// events counted before a kill are counted again after it (the dedup state
+// is gone), and totals flushed before the offset commit are replayed. The
+// run must fail its accuracy SLO with events counted twice.
+func TestRunWorkerCrashAtLeastOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short: TestRunWorkerCrash covers worker-crash")
+	}
+	influx := testInflux(t)
+	bin := buildCountlab(t)
+	engineBinary = func() (string, error) { return bin, nil }
+	defer func() { engineBinary = os.Executable }()
+	short := shorten("wa-", 14*time.Second, 15*time.Second)
+	hook := func(sc *scenarios.Scenario) {
+		short(sc)
+		sc.Engine.Workers = 2
+		kill := func(name string, worker int, start time.Duration) scenarios.Fault {
+			return scenarios.Fault{Name: name, Kind: "worker-crash", Start: start, Duration: 2 * time.Second,
+				Params: map[string]any{"worker": worker}}
+		}
+		sc.Faults = []scenarios.Fault{kill("kill-worker-1", 1, 3*time.Second), kill("kill-worker-0", 0, 7*time.Second)}
+	}
+	err, rep, _ := runScenario(t, hook, append([]string{"worker-crash", "--at-least-once-UNSAFE"}, influx...)...)
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != 1 {
+		t.Fatalf("want an SLO failure (exit code 1), got %v", err)
+	}
+	if rep == nil {
+		t.Fatal("no report")
+	}
+	a := rep.Accuracy
+	if rep.Pass || a.Exact || a.Duplicated <= 0 || a.MismatchedWindows == 0 || a.ExpectedEvents < 1000 {
+		t.Fatalf("want a failing run with duplicates counted: pass=%v accuracy %+v", rep.Pass, a)
+	}
+	if !strings.Contains(err.Error(), "accuracy") {
+		t.Errorf("the failure does not name accuracy: %v", err)
+	}
+	if len(rep.Faults) != 2 {
+		t.Fatalf("faults %v", rep.Faults)
+	}
+	t.Logf("at-least-once: %d events counted for %d expected: %d duplicated, %d lost, %d of %d windows mismatched",
+		a.CountedEvents, a.ExpectedEvents, a.Duplicated, a.Lost, a.MismatchedWindows, a.WindowsChecked)
 }
 
 // TestRunSinkOutage runs sink-outage, shortened, on the stack's own

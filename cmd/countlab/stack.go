@@ -49,6 +49,10 @@ type stackFlags struct {
 	// engineProcs runs the engine workers as `countlab engine` processes
 	// (so faults can SIGKILL and SIGSTOP them) instead of in-process.
 	engineProcs bool
+	// atLeastOnce (TEST ONLY, run's hidden --at-least-once-UNSAFE) runs
+	// every engine worker with aggregate.AtLeastOnce: no transactions, no
+	// dedup restore, so a crash double counts.
+	atLeastOnce bool
 }
 
 func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
@@ -251,6 +255,9 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 			aggregate.OutOfOrderness(f.outOfOrder),
 			aggregate.CommitInterval(f.commitEvery),
 			aggregate.Logger(log.With("part", "engine", "worker", i)),
+		}
+		if f.atLeastOnce {
+			opts = append(opts, aggregate.AtLeastOnce())
 		}
 		w, err := aggregate.New(opts...)
 		if err != nil {
