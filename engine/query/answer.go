@@ -140,6 +140,20 @@ func appendRange(b []byte, window, filter, from, to string) []byte {
 	return appendString(b, to)
 }
 
+// appendCountTail appends the closing fields counts and stats answers share:
+// ,"count":..,"windows":..,"aligned":..,"source":..} and the newline.
+func appendCountTail(b []byte, count, windows int64, aligned bool, source string) []byte {
+	b = append(b, `,"count":`...)
+	b = strconv.AppendInt(b, count, 10)
+	b = append(b, `,"windows":`...)
+	b = strconv.AppendInt(b, windows, 10)
+	b = append(b, `,"aligned":`...)
+	b = strconv.AppendBool(b, aligned)
+	b = append(b, `,"source":`...)
+	b = appendString(b, source)
+	return append(b, "}\n"...)
+}
+
 // appendJSON appends r as JSON, as encoding/json would write it (the hot
 // path, written by hand).
 func (r *countResponse) appendJSON(b []byte) []byte {
@@ -148,15 +162,7 @@ func (r *countResponse) appendJSON(b []byte) []byte {
 	b = append(b, `,"type":`...)
 	b = appendString(b, r.Type)
 	b = appendRange(b, r.Window, r.Filter, r.From, r.To)
-	b = append(b, `,"count":`...)
-	b = strconv.AppendInt(b, r.Count, 10)
-	b = append(b, `,"windows":`...)
-	b = strconv.AppendInt(b, r.Windows, 10)
-	b = append(b, `,"aligned":`...)
-	b = strconv.AppendBool(b, r.Aligned)
-	b = append(b, `,"source":`...)
-	b = appendString(b, r.Source)
-	return append(b, "}\n"...)
+	return appendCountTail(b, r.Count, r.Windows, r.Aligned, r.Source)
 }
 
 // statsResponse is the answer of /v1/stats.
@@ -242,13 +248,5 @@ func (r *statsResponse) appendJSON(b []byte) []byte {
 	} else {
 		b = appendFloat(b, *r.Value)
 	}
-	b = append(b, `,"count":`...)
-	b = strconv.AppendInt(b, r.Count, 10)
-	b = append(b, `,"windows":`...)
-	b = strconv.AppendInt(b, r.Windows, 10)
-	b = append(b, `,"aligned":`...)
-	b = strconv.AppendBool(b, r.Aligned)
-	b = append(b, `,"source":`...)
-	b = appendString(b, r.Source)
-	return append(b, "}\n"...)
+	return appendCountTail(b, r.Count, r.Windows, r.Aligned, r.Source)
 }
