@@ -6,28 +6,11 @@
 //   bin/k6 run -e BROKERS=127.0.0.1:9092 -e RATE=20 -e BATCH=100 \
 //     -e DURATION=30s -e LEDGER=/tmp/ledger.gob k6/scripts/produce-kafka.js
 import countlab from 'k6/x/countlab';
-import { cfg, env, generatorOptions, summary, summaryTrendStats } from './lib/common.js';
+import { cfg, generatorOptions, ingestOptions, summary } from './lib/common.js';
 
 const offered = cfg.rate * cfg.batch;
 
-export const options = {
-  scenarios: {
-    produce: {
-      executor: 'constant-arrival-rate',
-      rate: cfg.rate,
-      timeUnit: '1s',
-      duration: cfg.duration,
-      preAllocatedVUs: cfg.vus,
-      maxVUs: cfg.maxVUs,
-    },
-  },
-  thresholds: {
-    'countlab_produce_ack{transport:kafka}': [`p(99)<${env('SLO_ACK_P99_MS', 1000)}`],
-    countlab_events_produced: [`rate>=${0.9 * offered * (1 - 0.01)}`],
-    countlab_events_failed: ['count<1'],
-  },
-  summaryTrendStats,
-};
+export const options = ingestOptions('produce', 'kafka');
 
 const gen = countlab.generator(generatorOptions());
 const producer = countlab.kafkaProducer({ brokers: cfg.brokers, topic: cfg.topic, format: cfg.format, windows: cfg.windows });

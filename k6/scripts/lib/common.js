@@ -57,6 +57,32 @@ export function generatorOptions() {
 }
 
 // The trend statistics every script asks k6 for (handleSummary reads them).
+// ingestOptions are the k6 options of a single-transport ingest script: one
+// constant-arrival-rate scenario of RATE batches a second, and thresholds
+// mirroring the scenario SLOs (ack p99 on this transport, >= 90% of the
+// offered events acknowledged net of 1% malformed, no unacknowledged event).
+export function ingestOptions(scenario, transport) {
+  const offered = cfg.rate * cfg.batch;
+  return {
+    scenarios: {
+      [scenario]: {
+        executor: 'constant-arrival-rate',
+        rate: cfg.rate,
+        timeUnit: '1s',
+        duration: cfg.duration,
+        preAllocatedVUs: cfg.vus,
+        maxVUs: cfg.maxVUs,
+      },
+    },
+    thresholds: {
+      [`countlab_produce_ack{transport:${transport}}`]: [`p(99)<${env('SLO_ACK_P99_MS', 1000)}`],
+      countlab_events_produced: [`rate>=${0.9 * offered * (1 - 0.01)}`],
+      countlab_events_failed: ['count<1'],
+    },
+    summaryTrendStats,
+  };
+}
+
 export const summaryTrendStats = ['avg', 'min', 'med', 'max', 'p(50)', 'p(90)', 'p(99)', 'p(99.9)'];
 
 function percentiles(m) {
