@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -47,6 +48,30 @@ type TimeSeries struct {
 	// Lag is the engine's consumer lag (records) on the events topic: one
 	// Series a partition, named for it.
 	Lag []Series `json:"consumer_lag,omitempty"`
+	// PartitionLoad is the records produced to each partition of the
+	// events topic while the run was sampled: the hot-key skew as the
+	// engine sees it.
+	PartitionLoad []PartitionLoad `json:"partition_load,omitempty"`
+}
+
+// PartitionLoad is the records one partition of the events topic took.
+type PartitionLoad struct {
+	Partition int32 `json:"partition"`
+	Records   int64 `json:"records"`
+}
+
+// LoadSkew is the largest partition's records over the mean (1 = even);
+// 0 without records.
+func LoadSkew(load []PartitionLoad) float64 {
+	var sum, top int64
+	for _, l := range load {
+		sum += l.Records
+		top = max(top, l.Records)
+	}
+	if sum == 0 {
+		return 0
+	}
+	return float64(top) * float64(len(load)) / float64(sum)
 }
 
 // Span is an interval shaded on the time axis of a chart: a fault.
@@ -113,6 +138,33 @@ func barLabels(vals plotter.Values) (*plotter.Labels, error) {
 		l.TextStyle[i] = style
 	}
 	return l, nil
+}
+
+// PartitionLoadChart is a PNG bar chart of the records each partition of
+// the events topic took, its skew (largest over mean) in the title.
+func PartitionLoadChart(load []PartitionLoad) ([]byte, error) {
+	if len(load) == 0 {
+		return nil, errors.New("no partitions")
+	}
+	pl := newPlot(fmt.Sprintf("Events per partition (largest / mean = %.2f)", LoadSkew(load)))
+	pl.Y.Label.Text = "records"
+	vals := make(plotter.Values, len(load))
+	names := make([]string, len(load))
+	for i, l := range load {
+		vals[i], names[i] = float64(l.Records), strconv.Itoa(int(l.Partition))
+	}
+	w := min(vg.Points(40), (barW-vg.Inch)/vg.Length(len(load))*0.8)
+	bars, err := plotter.NewBarChart(vals, w)
+	if err != nil {
+		return nil, err
+	}
+	bars.Color = palette[0]
+	bars.LineStyle.Width = 0
+	pl.Add(bars)
+	pl.NominalX(names...)
+	pl.X.Label.Text = "partition"
+	pl.Y.Min = 0
+	return renderPNG(pl, barW)
 }
 
 // ThroughputChart is a PNG line chart of offered and achieved events a

@@ -180,6 +180,13 @@ func (r *Report) htmlView(cfg *htmlCfg) (*htmlView, error) {
 			}
 			v.Charts = append(v.Charts, pngChart("consumer lag over time", png))
 		}
+		if len(ts.PartitionLoad) > 0 {
+			png, err := PartitionLoadChart(ts.PartitionLoad)
+			if err != nil {
+				return nil, fmt.Errorf("partition load chart: %w", err)
+			}
+			v.Bars = append(v.Bars, pngChart("events per partition", png))
+		}
 	}
 	v.Faults = faultTable(r.Faults)
 	v.Config = flatten("", r.Config, nil)

@@ -3,6 +3,7 @@ package reports
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -134,6 +135,7 @@ type Freshness struct {
 	once   sync.Once
 	mu     sync.Mutex
 	hist   *hdrhistogram.Histogram
+	seen   []Point // each tracer's freshness (ms) at its intended send time
 	wg     sync.WaitGroup
 	n      atomic.Int64
 	missed atomic.Int64
@@ -166,6 +168,9 @@ func (f *Freshness) Track(ctx context.Context, key, typ string, ts, intended tim
 			c, err := f.Client.Count(ctx, client.CountRequest{Key: key, Range: rng})
 			if err == nil && c.Count > 0 {
 				recordSince(f.hist, &f.mu, intended)
+				f.mu.Lock()
+				f.seen = append(f.seen, Point{T: intended, V: float64(time.Since(intended).Microseconds()) / 1000})
+				f.mu.Unlock()
 				return
 			}
 			select {
@@ -184,6 +189,20 @@ func (f *Freshness) Wait() { f.init(); f.wg.Wait() }
 
 // Histogram is the freshness (µs) of the tracers seen; after Wait.
 func (f *Freshness) Histogram() *hdrhistogram.Histogram { f.init(); return f.hist }
+
+// Series is each tracer's freshness (ms) at its intended send time, in
+// time order, as the report's freshness latency over time; after Wait.
+// ok is false when no tracer was seen.
+func (f *Freshness) Series() (_ LatencySeries, ok bool) {
+	f.mu.Lock()
+	pts := slices.Clone(f.seen)
+	f.mu.Unlock()
+	if len(pts) == 0 {
+		return LatencySeries{}, false
+	}
+	slices.SortFunc(pts, func(a, b Point) int { return a.T.Compare(b.T) })
+	return LatencySeries{Kind: "freshness", Percentiles: []Series{{Name: "each tracer", Points: pts}}}, true
+}
 
 // Counts are the tracers tracked and the ones never seen.
 func (f *Freshness) Counts() (n, missed int64) { return f.n.Load(), f.missed.Load() }

@@ -289,6 +289,9 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 		},
 	})
 	fresh.Wait()
+	if fs, ok := fresh.Series(); ok {
+		series.Latency = append(series.Latency, fs)
+	}
 	stopProbes()
 	<-progDone
 	prog.clear()

@@ -32,14 +32,20 @@ type seriesSampler struct {
 	every time.Duration
 	log   *slog.Logger
 
-	// lag, when set, is the engine's lag per partition of the events
-	// topic.
-	lag func(ctx context.Context) (map[int32]int64, error)
+	// lag, when set, is the engine's lag and the end offset per partition
+	// of the events topic.
+	lag func(ctx context.Context) (map[int32]partitionLag, error)
 
 	offered, achieved []reports.Point
 	ingest, query     pctSeries
 	lags              map[int32]*reports.Series
+	// firstEnd and lastEnd are each partition's end offset at its first
+	// and last sample: the records produced to it during the run.
+	firstEnd, lastEnd map[int32]int64
 }
+
+// partitionLag is one partition's engine lag and end offset.
+type partitionLag struct{ lag, end int64 }
 
 // pctSeries is a latency's percentiles over time.
 type pctSeries struct{ p50, p90, p99 reports.Series }
@@ -62,9 +68,10 @@ func (p *pctSeries) latency(kind string) (reports.LatencySeries, bool) {
 	return reports.LatencySeries{Kind: kind, Percentiles: []reports.Series{p.p50, p.p90, p.p99}}, true
 }
 
-// newEngineLag is the engine group's lag per partition of the events
-// topic, through its own Kafka client (close it with the returned func).
-func newEngineLag(st *stack) (func(context.Context) (map[int32]int64, error), func(), error) {
+// newEngineLag is the engine group's lag and end offset per partition of
+// the events topic, through its own Kafka client (close it with the
+// returned func).
+func newEngineLag(st *stack) (func(context.Context) (map[int32]partitionLag, error), func(), error) {
 	opts, err := st.conn.Opts()
 	if err != nil {
 		return nil, nil, err
@@ -75,7 +82,7 @@ func newEngineLag(st *stack) (func(context.Context) (map[int32]int64, error), fu
 	}
 	adm := kadm.NewClient(cl)
 	topic := st.topics.Events
-	lag := func(ctx context.Context) (map[int32]int64, error) {
+	lag := func(ctx context.Context) (map[int32]partitionLag, error) {
 		ls, err := adm.Lag(ctx, aggregate.DefaultGroup)
 		if err != nil {
 			return nil, err
@@ -83,10 +90,10 @@ func newEngineLag(st *stack) (func(context.Context) (map[int32]int64, error), fu
 		if err := ls.Error(); err != nil {
 			return nil, err
 		}
-		out := map[int32]int64{}
+		out := map[int32]partitionLag{}
 		for p, l := range ls[aggregate.DefaultGroup].Lag[topic] {
 			if l.Err == nil && l.Lag >= 0 {
-				out[p] = l.Lag
+				out[p] = partitionLag{lag: l.Lag, end: l.End.Offset}
 			}
 		}
 		return out, nil
@@ -148,15 +155,17 @@ func (s *seriesSampler) sampleLag(ctx context.Context, now time.Time) {
 		return
 	}
 	if s.lags == nil {
-		s.lags = map[int32]*reports.Series{}
+		s.lags, s.firstEnd, s.lastEnd = map[int32]*reports.Series{}, map[int32]int64{}, map[int32]int64{}
 	}
 	for p, l := range ls {
 		sr, ok := s.lags[p]
 		if !ok {
 			sr = &reports.Series{Name: "partition " + strconv.Itoa(int(p))}
 			s.lags[p] = sr
+			s.firstEnd[p] = l.end
 		}
-		sr.Points = append(sr.Points, reports.Point{T: now, V: float64(l)})
+		sr.Points = append(sr.Points, reports.Point{T: now, V: float64(l.lag)})
+		s.lastEnd[p] = l.end
 	}
 }
 
@@ -176,6 +185,7 @@ func (s *seriesSampler) series() *reports.TimeSeries {
 	slices.Sort(parts)
 	for _, p := range parts {
 		ts.Lag = append(ts.Lag, *s.lags[p])
+		ts.PartitionLoad = append(ts.PartitionLoad, reports.PartitionLoad{Partition: p, Records: s.lastEnd[p] - s.firstEnd[p]})
 	}
 	return ts
 }
