@@ -19,7 +19,7 @@ export K6_NO_USAGE_REPORT := true
 # go.mod); -mod=mod lets it pick up new requirements of the main module.
 K6_GOFLAGS  := -mod=mod -buildvcs=false
 
-.PHONY: all build influxd run selfcheck smoke up test test-short vet fuzz bench clean k6 k6-test
+.PHONY: all build influxd run selfcheck smoke up test test-short vet fuzz bench clean k6 k6-test chaos stress soak plan
 
 all: build influxd
 
@@ -47,6 +47,31 @@ selfcheck: build influxd
 # The CI-sized scenario (under 2 minutes).
 smoke: build influxd
 	$(COUNTLAB) run ci-smoke
+
+# Every chaos scenario, each ending with the exact check of every window
+# and its faults' recovery times in its report, then all-at-once for five
+# seeds (about 20 minutes). make test runs a short form of each fault kind.
+CHAOS_SCENARIOS ?= worker-crash worker-pause rebalance-churn broker-crash broker-errors network-partition network-latency sink-outage overload
+CHAOS_SEEDS     ?= 1 2 3 4 5
+REPORTS         ?= reports/out
+chaos: build influxd
+	@set -e; for s in $(CHAOS_SCENARIOS); do $(COUNTLAB) run $$s --report-dir $(REPORTS)/chaos/$$s; done; \
+	for seed in $(CHAOS_SEEDS); do $(COUNTLAB) run all-at-once --fault-seed $$seed --report-dir $(REPORTS)/chaos/all-at-once-$$seed; done
+
+# Ramp past capacity; the report says what saturated first (about 4 min).
+stress: build influxd
+	$(COUNTLAB) run stress --report-dir $(REPORTS)/stress
+
+# 30 minutes at 20k events/s; each process's memory and goroutine slope,
+# growth fails it. make test runs soak-short.
+soak: build influxd
+	$(COUNTLAB) run soak --report-dir $(REPORTS)/soak
+
+# Capacity planning on the small grid (1-2 workers x 4-8 partitions,
+# under 15 minutes): sustainable rates, the USL fit, the recommendation.
+PLAN ?= small
+plan: build influxd
+	$(COUNTLAB) plan $(PLAN) --report-dir $(REPORTS)/plan-$(PLAN)
 
 # Start the embedded stack and keep it running until Ctrl-C.
 up: build influxd

@@ -7,8 +7,25 @@
 // injects each fault at its start, heals it at start+duration, and records
 // when, and how long the pipeline took to recover afterwards.
 //
-// Kinds: worker-crash, worker-pause, broker-errors, sink-outage (see
-// Kinds). The package never imports the engine or the cmd layer.
+// Kinds (see Kinds and KindDoc): process (worker-crash, worker-pause,
+// worker-add, worker-remove), broker (broker-crash, broker-errors),
+// network (network-latency, network-bandwidth, network-reset,
+// network-partition, network-slow-close), sink (sink-outage, sink-slow,
+// sink-errors), load (overload) and clock (clock-skew, late-burst). The
+// package never imports the engine or the cmd layer.
+//
+// A kind that needs more than Target asks for an optional capability
+// (franz-go hook style) and fails with ErrUnsupported without it: the
+// network kinds (network-latency, network-bandwidth, network-reset,
+// network-partition, network-slow-close, sink-slow) add toxiproxy toxics
+// to the proxies of a Network target, sink-errors switches the
+// ErrorProxy of an HTTPFaults target (network.go, sinkerrors.go);
+// overload multiplies the offered rate of a Load target, clock-skew and
+// late-burst shift the event times of a Clock target (load.go, clock.go).
+// Random draws a schedule of faults from a seed (random.go).
+// broker-crash kills and restarts the broker of a BrokerProcess target
+// (brokercrash.go); worker-add and worker-remove make the consumer group
+// rebalance through a WorkerScaler target (worker.go).
 package faults
 
 import (
@@ -88,6 +105,19 @@ var kinds = []kind{
 		"requests: [" + strings.Join(requestNames(), ", ") + "] (default [produce]); error: a Kafka error name (default NOT_LEADER_FOR_PARTITION); probability: (0, 1] (default 1)",
 		buildBrokerErrors},
 	{"sink-outage", "kill the InfluxDB server (SIGKILL), restart it when healed", "none", buildSinkOutage},
+	{"overload", "multiply the offered rate (the gateway answers 429 beyond its capacity; hits: events refused)", "factor: (0, 100] (default 3)", buildOverload},
+	{"clock-skew", "shift the event times of a share of the clients by an offset", "share: (0, 1] (default 0.5); offset: a duration, + ahead, - behind (default 5s; within half the engine's out-of-orderness + lateness)", buildClockSkew},
+	{"late-burst", "send a share of the events too late (after their window closed: counted after a reconcile)", "share: (0, 1] (default 0.2)", buildLateBurst},
+	{"network-latency", "delay the bytes of a link (toxiproxy latency toxic)", latencyParamsDoc, buildNetworkLatency},
+	{"network-bandwidth", "limit the bandwidth of a link (toxiproxy bandwidth toxic)", "kb_per_s: >= 1 (default 100); " + linkParamsDoc, buildNetworkBandwidth},
+	{"network-reset", "reset the connections of a link (toxiproxy reset_peer toxic): each is reset after_ms after its next data", "after_ms: >= 0 (default 0); " + linkParamsDoc, buildNetworkReset},
+	{"network-partition", "cut a link: blackhole (connections stay open, nothing passes; closed at the heal) or refuse (proxies stopped)", "mode: blackhole or refuse (default blackhole); " + linkParamsDoc, buildNetworkPartition},
+	{"network-slow-close", "delay the close of a link's connections (toxiproxy slow_close toxic)", "delay_ms: >= 0 (default 1000); " + linkParamsDoc, buildNetworkSlowClose},
+	{"sink-slow", "network-latency on the sink-influx link (InfluxDB answers slowly)", sinkSlowParamsDoc, buildSinkSlow},
+	{"sink-errors", "InfluxDB (an HTTP proxy in front of it on the sink's link) answers a share of the sink's requests with a 5xx", "probability: (0, 1] (default 0.5); status: 500..599 (default 503); forward: true to apply the request before failing it (default false)", buildSinkErrors},
+	{"broker-crash", "kill the broker process (SIGKILL), restart it on the same port and data dir when healed (the run starts the broker as a process)", "none", buildBrokerCrash},
+	{"worker-add", "start extra engine worker processes (consumer-group rebalance), remove them gracefully when healed", "count: workers to add, 1..16 (default 1)", buildWorkerAdd},
+	{"worker-remove", "stop an engine worker gracefully (it leaves the group: a rebalance), start it again when healed", "worker: index (default 0)", buildWorkerRemove},
 }
 
 // Kinds are the names of the fault kinds.

@@ -52,6 +52,10 @@ type TimeSeries struct {
 	// events topic while the run was sampled: the hot-key skew as the
 	// engine sees it.
 	PartitionLoad []PartitionLoad `json:"partition_load,omitempty"`
+	// RSS is each process's resident memory (MiB) and Goroutines its
+	// goroutines over time: one Series a process, named for it.
+	RSS        []Series `json:"rss_mib,omitempty"`
+	Goroutines []Series `json:"goroutines,omitempty"`
 }
 
 // PartitionLoad is the records one partition of the events topic took.

@@ -75,6 +75,10 @@ type htmlView struct {
 	Faults   htmlTable
 	Config   [][2]string
 	Baseline []htmlMetric
+
+	// Saturation and Resources: stress and soak runs.
+	Saturation *htmlSaturation
+	Resources  htmlTable
 }
 
 type htmlSLO struct {
@@ -187,6 +191,12 @@ func (r *Report) htmlView(cfg *htmlCfg) (*htmlView, error) {
 			}
 			v.Bars = append(v.Bars, pngChart("events per partition", png))
 		}
+	}
+	if err := r.saturationHTML(v); err != nil {
+		return nil, err
+	}
+	if err := r.resourcesHTML(v, ts, spans); err != nil {
+		return nil, err
 	}
 	v.Faults = faultTable(r.Faults)
 	v.Config = flatten("", r.Config, nil)

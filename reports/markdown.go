@@ -70,8 +70,10 @@ func (r *Report) Markdown() string {
 	}
 	writeFaults(&b, r.Faults)
 	t := r.Traffic
-	fmt.Fprintf(&b, "\n## Throughput\n\nOffered %.0f events/s, achieved %.0f events/s (acknowledged). Generated %d, acknowledged %d (%d duplicates), rejected %d, failed %d, re-sent %d; sender lag at most %.0f ms.\n",
-		r.Throughput.OfferedEventsPerS, r.Throughput.AchievedEventsPerS, t.Generated, t.Acked, t.Duplicates, t.Rejected, t.Failed, t.Resent, t.MaxLagMS)
+	fmt.Fprintf(&b, "\n## Throughput\n\nOffered %.0f events/s, achieved %.0f events/s (acknowledged). Generated %d, acknowledged %d (%d duplicates), rejected %d, failed %d, throttled (429) %d, re-sent %d; sender lag at most %.0f ms.\n",
+		r.Throughput.OfferedEventsPerS, r.Throughput.AchievedEventsPerS, t.Generated, t.Acked, t.Duplicates, t.Rejected, t.Failed, t.Throttled, t.Resent, t.MaxLagMS)
+	r.saturationMarkdown(&b)
+	r.resourcesMarkdown(&b)
 	writeSeries(&b, r.Series)
 	if c := r.Baseline; c != nil {
 		fmt.Fprintf(&b, "\n## Baseline (%s)\n\n| metric | baseline | now | change | tolerance | verdict |\n|---|---:|---:|---:|---:|---|\n", c.File)

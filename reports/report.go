@@ -32,6 +32,12 @@ type Report struct {
 	// Series is what the run measured over time (a sample a second),
 	// charted in report.html.
 	Series *TimeSeries `json:"series,omitempty"`
+	// Saturation says which stage of the pipeline saturated first, and at
+	// what rate (see Saturation).
+	Saturation *Saturation `json:"saturation,omitempty"`
+	// Resources are the memory and goroutines of each process over the
+	// run, with their growth a hour.
+	Resources []ResourceUsage `json:"resources,omitempty"`
 }
 
 // Throughput is the offered and achieved rates.
@@ -50,6 +56,7 @@ type Traffic struct {
 	Rejected      int64   `json:"rejected"`
 	Failed        int64   `json:"failed"`
 	Resent        int64   `json:"resent"`
+	Throttled     int64   `json:"throttled"` // sends refused for overload (429): re-sent or in the end Failed, never acked
 	Errors        int64   `json:"errors"`
 	Duplicates    int64   `json:"duplicates_acked"`
 	MaxLagMS      float64 `json:"max_sender_lag_ms"`

@@ -19,6 +19,16 @@ type Thresholds struct {
 	MaxP99FreshnessMS       float64
 	MaxP99QueryMS           float64
 	AccuracyExact           bool
+	// MaxRSSSlopeMiBPerH bounds the resident-memory growth (MiB an hour,
+	// fitted after the warm-up) of every process in Resources but the
+	// harness's own.
+	MaxRSSSlopeMiBPerH float64
+	// MaxHarnessRSSSlopeMiBPerH bounds the harness (countlab) process's:
+	// it holds the ledger, which grows with the events sent.
+	MaxHarnessRSSSlopeMiBPerH float64
+	// MaxGoroutineSlopePerH bounds the goroutine growth (an hour) of every
+	// process whose goroutines were measured.
+	MaxGoroutineSlopePerH float64
 }
 
 // EvaluateSLO checks r against t, sets r.SLO and r.Pass (every SLO holds
@@ -58,6 +68,7 @@ func (r *Report) EvaluateSLO(t Thresholds) {
 		}
 		r.SLO = append(r.SLO, SLOResult{Name: "accuracy_exact", Threshold: 1, Value: v, Pass: r.Accuracy.Exact, Kind: "exact"})
 	}
+	r.resourceSLOs(t)
 	r.Pass = true
 	for _, s := range r.SLO {
 		r.Pass = r.Pass && s.Pass

@@ -103,3 +103,20 @@ func (s *Scenario) GeneratorConfig(idPrefix string, start time.Time) (sim.Config
 	}
 	return cfg, nil
 }
+
+// ExpandRandomFaults adds the faults random_faults draws (if any) to
+// Faults, after those listed (once: a second call does nothing); call it
+// after a --fault-seed override and before Validate. The drawn faults then show in ConfigMap, as the
+// run's schedule.
+func (s *Scenario) ExpandRandomFaults() error {
+	if s.RandomFaults == nil || s.randomDrawn {
+		return nil
+	}
+	specs, err := s.RandomFaults.Expand(s.Duration, s.Engine.Workers, s.Faults)
+	if err != nil {
+		return &FieldError{Path: "random_faults", Msg: err.Error()}
+	}
+	s.Faults = append(s.Faults, specs...)
+	s.randomDrawn = true
+	return nil
+}

@@ -260,32 +260,7 @@ func pathAtLine(n *yaml.Node, line int) string {
 // knownFields lists the YAML field names of the struct at path (indices
 // dropped).
 func knownFields(path string) []string {
-	t := reflect.TypeOf(Scenario{})
-	if path != "" {
-		for _, part := range strings.Split(path, ".") {
-			if i := strings.IndexByte(part, '['); i >= 0 {
-				part = part[:i]
-			}
-			f, ok := fieldByYAML(t, part)
-			if !ok {
-				return nil
-			}
-			t = f.Type
-			for t.Kind() == reflect.Slice || t.Kind() == reflect.Pointer {
-				t = t.Elem()
-			}
-			if t.Kind() != reflect.Struct {
-				return nil
-			}
-		}
-	}
-	var out []string
-	for i := 0; i < t.NumField(); i++ {
-		if n := yamlName(t.Field(i)); n != "" {
-			out = append(out, n)
-		}
-	}
-	return out
+	return knownFieldsIn(reflect.TypeOf(Scenario{}), path)
 }
 
 func fieldByYAML(t reflect.Type, name string) (reflect.StructField, bool) {

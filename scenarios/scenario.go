@@ -40,10 +40,20 @@ type Scenario struct {
 	// Faults are injected during the run, each at its start (from the
 	// start of the traffic) for its duration; kinds: faults.Kinds().
 	Faults []Fault `yaml:"faults"`
+	// RandomFaults, when set, adds a schedule of faults drawn from its
+	// seed to Faults before the run (ExpandRandomFaults; countlab run
+	// --fault-seed N overrides the seed): seed, count, kinds, min_duration,
+	// max_duration, min_gap, from, tail, params (see faults.Random).
+	RandomFaults *faults.Random `yaml:"random_faults,omitempty"`
+	// randomDrawn is set once ExpandRandomFaults added the drawn faults.
+	randomDrawn bool
 	// SLO decides pass or fail.
 	SLO SLO `yaml:"slo"`
 	// Baseline holds the tolerances of --baseline comparisons.
 	Baseline Baseline `yaml:"baseline"`
+	// Saturation tunes the rules that name the stage that saturated first
+	// (report.json's saturation; every field optional).
+	Saturation Saturation `yaml:"saturation,omitempty"`
 }
 
 // Traffic is the load.
@@ -209,10 +219,27 @@ type Engine struct {
 	OutOfOrderness time.Duration `yaml:"out_of_orderness"`
 	// CommitInterval is the engine's transaction commit interval (default 100ms).
 	CommitInterval time.Duration `yaml:"commit_interval"`
+	// GatewayMaxEventsPerS caps the ingest gateway's admission at this
+	// many events a second (a token bucket with one second's burst): the
+	// pipeline's explicit capacity, beyond which the gateway answers 429
+	// with Retry-After (the overload fault). 0 (default): no cap.
+	GatewayMaxEventsPerS float64 `yaml:"gateway_max_events_per_s,omitempty"`
+	// GatewayMaxInFlight caps the events the gateway has in flight to
+	// Kafka at once (429 beyond it); 0: the gateway's default (100000).
+	GatewayMaxInFlight int `yaml:"gateway_max_in_flight,omitempty"`
+	// SessionTimeout is the engine workers' consumer-group session
+	// timeout, 6s..5m (default: the client's, 45s): how long a frozen or
+	// crashed worker keeps its partitions before it is fenced.
+	SessionTimeout time.Duration `yaml:"session_timeout,omitempty"`
+	// Processes runs the engine workers as their own `countlab engine`
+	// processes (as --engine-procs does), so that their memory and
+	// goroutines are measured apart from countlab's (soak).
+	Processes bool `yaml:"processes,omitempty"`
 }
 
-// Fault is one fault to inject: name, kind (worker-crash, worker-pause,
-// broker-errors, sink-outage), start, duration and the kind's params.
+// Fault is one fault to inject: name, kind (one of faults.Kinds(); `countlab
+// run -h` lists them with their params), start, duration and the kind's
+// params.
 type Fault = faults.Spec
 
 // SLO are the thresholds of a pass; a zero threshold is not checked.
@@ -227,6 +254,55 @@ type SLO struct {
 	MaxP99QueryMS float64 `yaml:"max_p99_query_ms"`
 	// AccuracyExact requires every window to equal the ledger exactly.
 	AccuracyExact bool `yaml:"accuracy_exact"`
+	// MaxRSSSlopeMiBPerH is the most resident-memory growth, in MiB an
+	// hour (least-squares slope after the warm-up), of each process of the
+	// stack but countlab's own: engine worker processes and influxd.
+	MaxRSSSlopeMiBPerH float64 `yaml:"max_rss_slope_mib_per_h,omitempty"`
+	// MaxHarnessRSSSlopeMiBPerH is the most growth of countlab's own
+	// process, which holds the ledger (every event id sent) and the
+	// embedded broker's log: it grows with the traffic by design.
+	MaxHarnessRSSSlopeMiBPerH float64 `yaml:"max_harness_rss_slope_mib_per_h,omitempty"`
+	// MaxGoroutineSlopePerH is the most goroutine growth an hour of each
+	// process whose goroutines are measured (countlab included).
+	MaxGoroutineSlopePerH float64 `yaml:"max_goroutine_slope_per_h,omitempty"`
+	// ResourceWarmup is the share of the run left out of the slope fits
+	// (default 0.2).
+	ResourceWarmup float64 `yaml:"resource_warmup,omitempty"`
+}
+
+// Saturation are the thresholds of the saturation rules; zero fields take
+// the defaults (in parentheses). A threshold rule must hold Sustain
+// samples (seconds) in a row; a lag rule GrowFor samples.
+type Saturation struct {
+	// Sustain is the streak a threshold rule must hold for (3).
+	Sustain int `yaml:"sustain,omitempty"`
+	// SenderLagMS: the generator saturated when the sender is this far
+	// behind its schedule (1000) while fewer than SenderBusy (0.9) of its
+	// connections are busy.
+	SenderLagMS float64 `yaml:"sender_lag_ms,omitempty"`
+	SenderBusy  float64 `yaml:"sender_busy,omitempty"`
+	// ThrottledShare: the gateway saturated when this share of its
+	// requests is answered 429/503 (0.01).
+	ThrottledShare float64 `yaml:"throttled_share,omitempty"`
+	// RequestP99MS: the gateway saturated when the request round-trip p99
+	// is above this (1000) while Kafka's produce p99 is within
+	// ProduceP99MS.
+	RequestP99MS float64 `yaml:"request_p99_ms,omitempty"`
+	// ProduceP99MS: the broker saturated when the gateway's Kafka
+	// produce-ack p99 is above this (500).
+	ProduceP99MS float64 `yaml:"produce_p99_ms,omitempty"`
+	// GrowFor, EngineLagS, SinkLagS, MinLagRecords: the engine (sink)
+	// saturated when its consumer lag, in seconds of its input topic's
+	// rate, is above EngineLagS (SinkLagS; 2 s each) and grew in each of
+	// GrowFor (5) samples in a row; a lag under MinLagRecords (1000) never
+	// crosses.
+	GrowFor       int     `yaml:"grow_for,omitempty"`
+	EngineLagS    float64 `yaml:"engine_lag_s,omitempty"`
+	SinkLagS      float64 `yaml:"sink_lag_s,omitempty"`
+	MinLagRecords float64 `yaml:"min_lag_records,omitempty"`
+	// InfluxWriteMS: the sink saturated when InfluxDB's mean write request
+	// is above this (1000).
+	InfluxWriteMS float64 `yaml:"influx_write_ms,omitempty"`
 }
 
 // Baseline holds comparison tolerances.

@@ -360,13 +360,20 @@ func (s *Scenario) Validate() error {
 			bad(p+".params.worker", "0", "the engine has %d workers (got worker %d)", s.Engine.Workers, w)
 		}
 	}
+	s.validateChaos(bad)
 	slo := &s.SLO
 	for path, v := range map[string]float64{"slo.min_throughput_events_per_s": slo.MinThroughputEventsPerS,
-		"slo.max_p99_ingest_ack_ms": slo.MaxP99IngestAckMS, "slo.max_p99_freshness_ms": slo.MaxP99FreshnessMS, "slo.max_p99_query_ms": slo.MaxP99QueryMS} {
+		"slo.max_p99_ingest_ack_ms": slo.MaxP99IngestAckMS, "slo.max_p99_freshness_ms": slo.MaxP99FreshnessMS, "slo.max_p99_query_ms": slo.MaxP99QueryMS,
+		"slo.max_rss_slope_mib_per_h": slo.MaxRSSSlopeMiBPerH, "slo.max_harness_rss_slope_mib_per_h": slo.MaxHarnessRSSSlopeMiBPerH,
+		"slo.max_goroutine_slope_per_h": slo.MaxGoroutineSlopePerH} {
 		if v < 0 || math.IsNaN(v) {
 			bad(path, "0 (not checked) or a positive threshold", "must be >= 0 (got %v)", v)
 		}
 	}
+	if w := slo.ResourceWarmup; w < 0 || w > 0.9 || math.IsNaN(w) {
+		bad("slo.resource_warmup", "0.2", "must be a share in [0, 0.9] (got %v)", w)
+	}
+	s.validateSaturation(bad)
 	for m, v := range s.Baseline.Tolerances {
 		if !slices.Contains(BaselineMetrics, m) {
 			hint := strings.Join(BaselineMetrics, ", ")
@@ -392,4 +399,67 @@ func (s *Scenario) Validate() error {
 func checkKey(k string) error {
 	v, _ := event.NewValidator()
 	return v.Validate(&event.Event{ID: "x", Key: k, Type: event.DefaultTypes[0], Value: 1, TS: 1})
+}
+
+// validateSaturation checks the saturation rules' thresholds.
+func (s *Scenario) validateSaturation(bad func(path, hint, format string, a ...any)) {
+	sa := &s.Saturation
+	for path, v := range map[string]float64{"saturation.sender_lag_ms": sa.SenderLagMS, "saturation.throttled_share": sa.ThrottledShare,
+		"saturation.request_p99_ms": sa.RequestP99MS, "saturation.produce_p99_ms": sa.ProduceP99MS, "saturation.engine_lag_s": sa.EngineLagS,
+		"saturation.sink_lag_s": sa.SinkLagS, "saturation.min_lag_records": sa.MinLagRecords, "saturation.influx_write_ms": sa.InfluxWriteMS, "saturation.sender_busy": sa.SenderBusy} {
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			bad(path, "0 (the default) or a positive threshold", "must be >= 0 (got %v)", v)
+		}
+	}
+	if sa.SenderBusy > 1 {
+		bad("saturation.sender_busy", "0.9", "must be a share in [0, 1] (got %v)", sa.SenderBusy)
+	}
+	if sa.ThrottledShare > 1 {
+		bad("saturation.throttled_share", "0.01", "must be a share in [0, 1] (got %v)", sa.ThrottledShare)
+	}
+	if sa.Sustain < 0 || sa.Sustain > 600 {
+		bad("saturation.sustain", "3", "must be in [0, 600] samples (got %d)", sa.Sustain)
+	}
+	if sa.GrowFor < 0 || sa.GrowFor > 600 {
+		bad("saturation.grow_for", "5", "must be in [0, 600] samples (got %d)", sa.GrowFor)
+	}
+}
+
+// validateChaos checks the gateway's capacity settings, that faults which
+// must not overlap do not (faults.Overlaps), that a clock-skew keeps the
+// skewed events on time, and the random_faults section.
+func (s *Scenario) validateChaos(bad func(path, hint, format string, a ...any)) {
+	e, dis := &s.Engine, &s.Traffic.Disorder
+	if v := e.GatewayMaxEventsPerS; v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		bad("engine.gateway_max_events_per_s", "0 (no cap) or 1000", "must be >= 0 (got %v)", v)
+	}
+	if n := e.GatewayMaxInFlight; n != 0 && n < s.Traffic.Batch.MaxEvents {
+		bad("engine.gateway_max_in_flight", "0 (the default) or at least traffic.batch.max_events",
+			"must be 0 or >= traffic.batch.max_events %d, or a batch never fits (got %d)", s.Traffic.Batch.MaxEvents, n)
+	}
+	if err := faults.Overlaps(s.Faults); err != nil {
+		bad("faults", "faults of one target one after the other", "%v", err)
+	}
+	// A skewed clock shifts the events it touches, and, ahead, the
+	// watermark for the others: the offset plus the other disorder must
+	// stay within half of out-of-orderness + lateness, so that the skewed
+	// events (and the rest) are still counted on time, as the ledger
+	// expects.
+	room := e.OutOfOrderness + e.Lateness
+	other := dis.ClockSkew
+	if dis.OutOfOrder > 0 {
+		other += dis.MaxDelay
+	}
+	for i, f := range s.Faults {
+		if off := faults.ClockOffset(f); off != 0 && off.Abs()+other > room/2 {
+			bad("faults["+strconv.Itoa(i)+"].params.offset", (room/2-other).String()+" or less",
+				"|offset| + max_delay + clock_skew (%s) must be at most half of engine out_of_orderness + lateness (%s) so that skewed events still count on time",
+				off.Abs()+other, room)
+		}
+	}
+	if r := s.RandomFaults; r != nil && !s.randomDrawn {
+		if _, err := r.Expand(s.Duration, e.Workers, s.Faults); err != nil {
+			bad("random_faults", "see faults.Random: seed, count, kinds, min_duration, max_duration, min_gap, from, tail, params", "%v", err)
+		}
+	}
 }

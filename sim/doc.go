@@ -8,6 +8,11 @@
 // so a scenario composes them; Generator puts them together. The same seed
 // gives the same events in the same order.
 //
+// Faults that act on the traffic switch it while it runs:
+// Schedule.SetFactor multiplies the offered rate (overload),
+// Generator.SetClockSkew and SetLateBurst shift event times (clock-skew,
+// late-burst); a gateway's 429 is the Throttled outcome, re-sent later.
+//
 // Ground truth is kept by package sim/ledger, fed by the sender with the
 // events the gateway or the broker acknowledged.
 package sim

@@ -132,6 +132,7 @@ type Generator struct {
 	burstP  float64 // probability that a Next starts a duplicate burst
 	skews   []int64
 	stats   Stats
+	faults  clockFaults
 }
 
 // Stats counts what a generator made.
@@ -153,7 +154,8 @@ func NewGenerator(cfg Config) (*Generator, error) {
 	if cfg.Start.IsZero() {
 		cfg.Start = time.Now()
 	}
-	g := &Generator{cfg: cfg, r: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), start: cfg.Start.UnixMilli()}
+	g := &Generator{cfg: cfg, r: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), start: cfg.Start.UnixMilli(),
+		faults: newClockFaults(cfg.Seed)}
 	var w float64
 	for _, t := range cfg.Types {
 		if t.Weight <= 0 || t.Values == nil {
@@ -267,6 +269,7 @@ func (g *Generator) fresh(at time.Duration) Item {
 	if len(g.skews) > 0 {
 		e.TS += g.skews[g.r.IntN(len(g.skews))]
 	}
+	g.applyFaults(&it, at)
 	if len(g.dims) > 0 {
 		e.Dims = make([]event.Dim, len(g.dims))
 		for i := range g.dims {

@@ -3,6 +3,7 @@ package sim
 import (
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 )
 
@@ -70,6 +71,28 @@ type Schedule struct {
 	r       *rand.Rand
 	t       time.Duration
 	frac    float64 // sub-nanosecond remainder of evenly spaced arrivals
+	// factor multiplies the rate (math.Float64bits; 0 means 1): see
+	// SetFactor.
+	factor atomic.Uint64
+}
+
+// SetFactor multiplies the schedule's rate by f (> 0) from the next send
+// on, until the next SetFactor; 1 restores the rate shape as given. It is
+// safe to call while another goroutine calls Next: the overload fault
+// raises the offered load this way for its duration.
+func (s *Schedule) SetFactor(f float64) {
+	if !(f > 0) || math.IsInf(f, 0) {
+		f = 1
+	}
+	s.factor.Store(math.Float64bits(f))
+}
+
+// Factor is the rate's multiplier now (1 unless SetFactor changed it).
+func (s *Schedule) Factor() float64 {
+	if b := s.factor.Load(); b != 0 {
+		return math.Float64frombits(b)
+	}
+	return 1
 }
 
 // NewSchedule is a schedule of rate, Poisson when poisson, seeded.
@@ -89,8 +112,9 @@ func (s *Schedule) Next() time.Duration {
 	if s.poisson {
 		need = s.r.ExpFloat64()
 	}
+	factor := s.Factor()
 	for {
-		rate := s.rate.At(s.t)
+		rate := s.rate.At(s.t) * factor
 		if rate > 0 && !math.IsInf(rate, 0) {
 			if ns := need/rate*1e9 + s.frac; ns <= float64(maxStep) {
 				whole := math.Floor(ns)

@@ -59,6 +59,7 @@ type Sender struct {
 	start time.Time
 
 	generated, acked, rejected, failed, resent, batches atomic.Int64
+	throttled                                           atomic.Int64
 	errs                                                atomic.Int64
 	lagNs, maxLagNs                                     atomic.Int64
 	behindSince                                         atomic.Int64
@@ -108,6 +109,10 @@ type Progress struct {
 	Rejected  int64
 	Failed    int64 // items given up on after MaxAttempts
 	Resent    int64 // re-sends of failed items
+	// Throttled is the sends of items refused for overload (the
+	// gateway's 429 answers, per item): each was re-sent later (Resent)
+	// or, after MaxAttempts, counted Failed; never acknowledged.
+	Throttled int64
 	Errors    int64 // batches that failed as a whole
 	// Lag is how late (after its intended send time) the oldest item of
 	// the last round was handed to a connection; MaxLag the most it has
@@ -122,7 +127,7 @@ func (s *Sender) Progress() Progress {
 		el = time.Since(time.Unix(0, ns))
 	}
 	return Progress{Elapsed: el, Generated: s.generated.Load(), Acked: s.acked.Load(), Rejected: s.rejected.Load(),
-		Failed: s.failed.Load(), Resent: s.resent.Load(), Errors: s.errs.Load(),
+		Failed: s.failed.Load(), Resent: s.resent.Load(), Throttled: s.throttled.Load(), Errors: s.errs.Load(),
 		Lag: time.Duration(s.lagNs.Load()), MaxLag: time.Duration(s.maxLagNs.Load())}
 }
 
@@ -295,6 +300,9 @@ func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 					}
 				case Rejected:
 					s.rejected.Add(1)
+				case Throttled:
+					s.throttled.Add(1)
+					retry = append(retry, items[i])
 				default:
 					retry = append(retry, items[i])
 				}
@@ -334,6 +342,10 @@ func (p Progress) String() string {
 	if p.Lag > time.Second {
 		behind = " FALLING BEHIND"
 	}
-	return fmt.Sprintf("%.0f ev/s acked=%d rejected=%d failed=%d errors=%d lag=%s%s", rate, p.Acked, p.Rejected, p.Failed, p.Errors,
-		p.Lag.Round(time.Millisecond), behind)
+	throttled := ""
+	if p.Throttled > 0 {
+		throttled = fmt.Sprintf(" throttled=%d", p.Throttled)
+	}
+	return fmt.Sprintf("%.0f ev/s acked=%d rejected=%d failed=%d errors=%d%s lag=%s%s", rate, p.Acked, p.Rejected, p.Failed, p.Errors,
+		throttled, p.Lag.Round(time.Millisecond), behind)
 }

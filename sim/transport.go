@@ -34,6 +34,11 @@ const (
 	Rejected
 	// Failed: the event was not acknowledged; re-sending it is safe.
 	Failed
+	// Throttled: the receiver refused the event for overload (the
+	// gateway's 429) before producing anything: not acknowledged, and
+	// re-sending it later is safe. The sender re-sends it as it does a
+	// Failed one, and counts it apart.
+	Throttled
 )
 
 // Format is the wire format of the events.
@@ -135,7 +140,10 @@ func (g *Gateway) Send(ctx context.Context, items []Item, out []Outcome) error {
 	switch resp.StatusCode {
 	case http.StatusOK, http.StatusMultiStatus, http.StatusBadRequest, http.StatusServiceUnavailable:
 	case http.StatusTooManyRequests:
-		return nil // nothing produced: every item Failed, re-send
+		for i := range out {
+			out[i] = Throttled // nothing produced: re-send later
+		}
+		return nil
 	default:
 		return fmt.Errorf("gateway: %d: %s", resp.StatusCode, bytes.TrimSpace(raw))
 	}

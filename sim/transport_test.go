@@ -85,7 +85,7 @@ func TestKafkaTransport(t *testing.T) {
 }
 
 // TestGatewayTransport checks the outcome mapping of the gateway's
-// answers: per-event results, 429 (all failed) and a bad answer.
+// answers: per-event results, 429 (all throttled) and a bad answer.
 func TestGatewayTransport(t *testing.T) {
 	var status int
 	var body string
@@ -109,7 +109,7 @@ func TestGatewayTransport(t *testing.T) {
 		t.Fatalf("outcomes %v", out)
 	}
 	status, body = 429, `{"error":"busy"}`
-	if err := g.Send(context.Background(), items, out); err != nil || out[0] != Failed || out[1] != Failed {
+	if err := g.Send(context.Background(), items, out); err != nil || out[0] != Throttled || out[2] != Throttled {
 		t.Fatalf("429: %v %v", err, out)
 	}
 	status, body = 500, `oops`

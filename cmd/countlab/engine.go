@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/countlab/countlab/engine/aggregate"
+	"github.com/countlab/countlab/engine/kafka"
 )
 
 // cmdEngine runs one aggregator worker (one consumer-group member) until
@@ -36,6 +37,7 @@ func cmdEngine(ctx context.Context, args []string) error {
 		logLevel    = fs.String("log-level", "info", "log level on stderr: debug, info, warn, error")
 		atLeastOnce = fs.Bool("at-least-once-UNSAFE", false, "TEST ONLY: no transactions, no dedup restore (shows that checks catch duplicates)")
 		plantBug    = fs.Int("plant-bug", 0, "TEST ONLY: mis-count 1 event in N (0: off)")
+		brokerMap   = fs.String("broker-map", "", "dial broker addresses through others, from=to[,from=to...] (e.g. network-fault proxies; the addresses the cluster advertises are mapped too)")
 	)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -43,6 +45,9 @@ func cmdEngine(ctx context.Context, args []string) error {
 	conn, err := kf.conn()
 	if err != nil {
 		return err
+	}
+	if conn.BrokerMap, err = kafka.ParseBrokerMap(*brokerMap); err != nil {
+		return usagef("--broker-map: %v", err)
 	}
 	sizes, err := parseWindows("windows", *windows)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/countlab/countlab/engine/kafka"
 )
 
 // engineBinary is the countlab binary the stack runs `countlab engine`
@@ -32,6 +34,9 @@ type workerProc struct {
 	done     chan struct{}
 	expected bool // the current process is being killed or stopped on purpose
 	paused   bool
+	// metrics is the current process's Prometheus endpoint (its
+	// "engine metrics on URL" line), for the resource sampler.
+	metrics string
 }
 
 // workerProcArgs are the `countlab engine` flags of worker slot i.
@@ -51,6 +56,15 @@ func workerProcArgs(f *stackFlags, brokers []string, i int) []string {
 	if f.atLeastOnce {
 		args = append(args, "--at-least-once-UNSAFE")
 	}
+	// Metrics on a free port (the resource sampler reads go_goroutines).
+	args = append(args, "--metrics-listen", "127.0.0.1:0")
+	if f.sessionTimeout > 0 {
+		args = append(args, "--session-timeout", f.sessionTimeout.String())
+	}
+	if len(f.engineBrokerMap) > 0 {
+		// Dial the brokers through the network proxies (netproxy.go).
+		args = append(args, "--broker-map", kafka.FormatBrokerMap(f.engineBrokerMap))
+	}
 	return args
 }
 
@@ -69,12 +83,17 @@ func (p *workerProc) start(ctx context.Context) error {
 	done := make(chan struct{})
 	ready := make(chan struct{})
 	p.mu.Lock()
-	p.cmd, p.done, p.expected, p.paused = cmd, done, false, false
+	p.cmd, p.done, p.expected, p.paused, p.metrics = cmd, done, false, false, ""
 	p.mu.Unlock()
 	go func() {
 		sc := bufio.NewScanner(out)
 		isReady := false
 		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "engine metrics on "); ok {
+				p.mu.Lock()
+				p.metrics = u
+				p.mu.Unlock()
+			}
 			if !isReady && sc.Text() == "engine ready" {
 				isReady = true
 				close(ready)
@@ -103,6 +122,28 @@ func (p *workerProc) start(ctx context.Context) error {
 		p.kill()
 		return fmt.Errorf("engine worker %d not ready within 60s", p.slot)
 	}
+}
+
+// pid is the current process's id, 0 when it is not running.
+func (p *workerProc) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	select {
+	case <-p.done:
+		return 0
+	default:
+	}
+	return p.cmd.Process.Pid
+}
+
+// metricsURL is the current process's metrics endpoint ("" if unknown).
+func (p *workerProc) metricsURL() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.metrics
 }
 
 // kill SIGKILLs the process and waits until it is gone.

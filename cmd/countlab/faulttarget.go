@@ -89,7 +89,7 @@ func (t stackTarget) RestartSink(ctx context.Context) error {
 // worker processes.
 func needsEngineProcs(sc *scenarios.Scenario) bool {
 	for _, f := range sc.Faults {
-		if f.Kind == "worker-crash" || f.Kind == "worker-pause" {
+		if f.Kind == "worker-crash" || f.Kind == "worker-pause" || f.Kind == "worker-add" || f.Kind == "worker-remove" {
 			return true
 		}
 	}

@@ -60,6 +60,8 @@ func cmdRun(ctx context.Context, args []string) error {
 	}
 	var sf stackFlags
 	sf.register(fs, false)
+	var cf chaosFlags // --allow-chaos, --delete-topics, --fault-seed (staging.go)
+	cf.register(fs)
 	reportDir := fs.String("report-dir", "", "write report.json, report.md, report.html and ledger.gob here (default reports/out/SCENARIO-<UTC time>)")
 	baseline := fs.String("baseline", "", "compare with this earlier report.json; a metric worse than the scenario's tolerance fails the run")
 	duration := fs.Duration("duration", 0, "override the scenario's duration")
@@ -77,15 +79,27 @@ func cmdRun(ctx context.Context, args []string) error {
 	if runTestHook != nil {
 		runTestHook(sc)
 	}
+	if err := cf.prepare(sc); err != nil { // random_faults drawn (staging.go)
+		return err
+	}
 	if err := sc.Validate(); err != nil {
 		return usageError{err}
 	}
 	applyScenarioEngine(fs, &sf, sc)
-	if needsEngineProcs(sc) {
+	if needsEngineProcs(sc) || sc.Engine.Processes {
 		// worker-crash and worker-pause SIGKILL and SIGSTOP processes.
 		sf.engineProcs = true
 	}
+	if err := applyFaultStack(&sf, sc); err != nil { // broker-crash: the broker as a process (brokerproc.go)
+		return err
+	}
+	if needsNetProxies(sc) {
+		sf.netProxies = true // network faults act on proxies (netproxy.go)
+	}
 	sf.atLeastOnce = atLeastOnce
+	if err := cf.applyStaging(&sf, fs, sc); err != nil { // external targets (staging.go)
+		return err
+	}
 	if err := sf.validate(); err != nil {
 		return err
 	}
@@ -100,6 +114,11 @@ func cmdRun(ctx context.Context, args []string) error {
 		dir = filepath.Join("reports", "out", sc.Name+"-"+time.Now().UTC().Format("20060102T150405Z"))
 	}
 	r := &scenarioRun{sc: sc, sf: &sf, out: os.Stdout, errw: os.Stderr, plantBug: plantBug}
+	defer func() {
+		if err := cf.cleanup(ctx, &sf, r.out); err != nil {
+			fmt.Fprintf(r.errw, "countlab run: %v\n", err)
+		}
+	}()
 	rep, err := r.run(ctx)
 	if err != nil {
 		return err
@@ -113,6 +132,10 @@ func cmdRun(ctx context.Context, args []string) error {
 		MaxP99FreshnessMS:       sc.SLO.MaxP99FreshnessMS,
 		MaxP99QueryMS:           sc.SLO.MaxP99QueryMS,
 		AccuracyExact:           sc.SLO.AccuracyExact,
+		// soak: resource growth (resources.go)
+		MaxRSSSlopeMiBPerH:        sc.SLO.MaxRSSSlopeMiBPerH,
+		MaxHarnessRSSSlopeMiBPerH: sc.SLO.MaxHarnessRSSSlopeMiBPerH,
+		MaxGoroutineSlopePerH:     sc.SLO.MaxGoroutineSlopePerH,
 	})
 	if err := rep.WriteFiles(dir); err != nil {
 		return err
@@ -144,7 +167,8 @@ type scenarioRun struct {
 	plantBug int
 
 	ledger    *ledger.Ledger
-	faultErrs []string // faults that could not be injected or healed
+	traffic   *trafficCtl // what overload and clock faults act on (overload.go)
+	faultErrs []string    // faults that could not be injected or healed
 }
 
 func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
@@ -159,6 +183,9 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	defer st.Close()
 	fmt.Fprintf(r.out, "  stack up in %.1fs: broker %s, influxdb %s, gateway http://%s, query http://%s\n",
 		time.Since(t0).Seconds(), st.conn.String(), st.influx.URL, st.gwAddr, st.qAddr)
+	if st.net != nil {
+		fmt.Fprintf(r.out, "  network proxies: %s\n", st.net)
+	}
 	if r.sf.atLeastOnce {
 		fmt.Fprintln(r.out, "  at-least-once (UNSAFE): engine workers run without transactions or dedup restore (testing only)")
 	}
@@ -203,6 +230,8 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	} else {
 		tr = sim.NewGateway("http://"+st.gwAddr, token, format, sc.Traffic.Connections)
 	}
+	sat := r.newSaturation(st, log) // saturation.go: which stage saturated first
+	tr = sat.wrap(tr)
 	qc, err := client.New("http://"+st.qAddr, client.Token(token))
 	if err != nil {
 		return nil, err
@@ -211,9 +240,10 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	defer stopProbes()
 	fresh := &reports.Freshness{Client: qc, Window: st.windows[0], Timeout: max(sc.DrainTimeout, 10*time.Second)}
 	firstType := sc.Traffic.Types[0].Name
+	r.traffic = &trafficCtl{gen: gen, sched: sc.Schedule()}
 	snd, err := sim.NewSender(sim.SenderConfig{
 		Generator:   gen,
-		Schedule:    sc.Schedule(),
+		Schedule:    r.traffic.sched,
 		Duration:    sc.Duration,
 		Transport:   tr,
 		Connections: sc.Traffic.Connections,
@@ -230,6 +260,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
+	r.traffic.setSender(snd)
 	keyPick := func(rng *rand.Rand) (string, string) {
 		return sc.Traffic.Keys.Prefix + strconv.Itoa(rng.IntN(min(sc.Traffic.Keys.Count, 100))), firstType
 	}
@@ -256,9 +287,16 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 		})
 	}()
 	stopSeries := r.startSeries(probeCtx, st, snd, ql, log)
+	stopSat := sat.start(probeCtx, snd)
+	stopRes := r.startResources(probeCtx, st, log) // resources.go: memory and goroutines
 	sendErr := snd.Run(ctx)
 	sendDur := time.Since(start)
 	series := stopSeries()
+	saturation := stopSat()
+	resources, rssSeries, goroutineSeries := stopRes()
+	if series != nil {
+		series.RSS, series.Goroutines = rssSeries, goroutineSeries
+	}
 	stopQueries() // the query load runs with the traffic
 	qwg.Wait()
 	faultRecs := waitFaults()
@@ -277,7 +315,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	}
 
 	// Drain: wait until the query service shows every expected total.
-	fmt.Fprintf(r.out, "  sent: %d acknowledged, %d rejected, %d failed; draining (up to %s)...\n", p.Acked, p.Rejected, p.Failed, sc.DrainTimeout)
+	fmt.Fprintf(r.out, "  sent: %d acknowledged, %d rejected, %d failed, %d throttled (429, re-sent); draining (up to %s)...\n", p.Acked, p.Rejected, p.Failed, p.Throttled, sc.DrainTimeout)
 	drainStart := time.Now()
 	prog.set(func() string { return "draining..." })
 	acc, err := reports.Check(ctx, r.ledger, qc, reports.CheckConfig{
@@ -318,7 +356,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 		DurationS: sendDur.Seconds(),
 		Config:    sc.ConfigMap(),
 		Throughput: reports.Throughput{
-			OfferedEventsPerS:  sc.OfferedEvents() / sc.Duration.Seconds(),
+			OfferedEventsPerS:  offeredEvents(sc) / sc.Duration.Seconds(), // overload faults included
 			AchievedEventsPerS: float64(p.Acked) / sendDur.Seconds(),
 		},
 		Latency: reports.Latencies{
@@ -327,12 +365,15 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 			Query:     reports.FromHistogram(ql.Histogram()),
 		},
 		Accuracy: acc,
-		Traffic: reports.Traffic{Generated: p.Generated, Acked: p.Acked, Rejected: p.Rejected, Failed: p.Failed, Resent: p.Resent,
+		Traffic: reports.Traffic{Generated: p.Generated, Acked: p.Acked, Rejected: p.Rejected, Failed: p.Failed, Resent: p.Resent, Throttled: p.Throttled,
 			Errors: p.Errors, Duplicates: ls.Duplicates, MaxLagMS: float64(p.MaxLag.Microseconds()) / 1000,
 			Queries: qn, QueryErrs: qerr, Tracers: fn, TracersMissed: fmissed},
-		Faults: faultRecords(faultRecs),
-		Series: series,
+		Faults:     faultRecords(faultRecs),
+		Series:     series,
+		Saturation: saturation,
+		Resources:  resources,
 	}
+	printSaturationAndResources(r.out, rep)
 	return rep, nil
 }
 
@@ -351,7 +392,7 @@ func (r *scenarioRun) startFaults(ctx context.Context, st *stack, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	sch := &faults.Schedule{Specs: sc.Faults, Target: stackTarget{st}, Recovered: probe.Recovered, Logger: log.With("part", "faults")}
+	sch := &faults.Schedule{Specs: sc.Faults, Target: r.faultTarget(st), Recovered: probe.Recovered, Logger: log.With("part", "faults")}
 	for _, f := range sc.Faults {
 		fmt.Fprintf(r.out, "  fault %s %s at %s for %s\n", f.Kind, f.Name, f.Start, f.Duration)
 	}
@@ -382,6 +423,9 @@ func (r *scenarioRun) startFaults(ctx context.Context, st *stack, log *slog.Logg
 				hits := ""
 				if rec.Hits > 0 {
 					hits = fmt.Sprintf(" (%d requests failed)", rec.Hits)
+					if rec.Kind == "overload" {
+						hits = fmt.Sprintf(" (%d event sends refused with 429)", rec.Hits)
+					}
 				}
 				fmt.Fprintf(r.out, "  fault %s (%s): injected %s, healed %s (the heal took %.1fs)%s, recovered %.1fs after the heal\n", rec.Name, rec.Kind,
 					rec.InjectedAt.Format(time.TimeOnly), rec.HealedAt.Format(time.TimeOnly), rec.HealS, hits, rec.RecoveryS)

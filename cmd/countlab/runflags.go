@@ -123,4 +123,5 @@ func applyScenarioEngine(fs *flag.FlagSet, sf *stackFlags, sc *scenarios.Scenari
 	if !set["commit-interval"] {
 		sf.commitEvery = e.CommitInterval
 	}
+	sf.gatewayRate, sf.gatewayMaxInFlight = e.GatewayMaxEventsPerS, e.GatewayMaxInFlight
 }

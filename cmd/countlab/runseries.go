@@ -210,7 +210,7 @@ func meanRate(r sim.Rate, dur, a, b time.Duration) float64 {
 // startSeries samples the run from now (the traffic starts) until the
 // returned stop, which returns the series.
 func (r *scenarioRun) startSeries(ctx context.Context, st *stack, snd *sim.Sender, ql *reports.QueryLoad, log *slog.Logger) (stop func() *reports.TimeSeries) {
-	s := &seriesSampler{rate: r.sc.RateFunc(), dur: r.sc.Duration, snd: snd, ql: ql, log: log}
+	s := &seriesSampler{rate: offeredRate(r.sc), dur: r.sc.Duration, snd: snd, ql: ql, log: log}
 	closeLag := func() {}
 	if lag, closeFn, err := newEngineLag(st); err != nil {
 		log.Warn("no consumer lag series", "err", err)

@@ -53,6 +53,26 @@ type stackFlags struct {
 	// every engine worker with aggregate.AtLeastOnce: no transactions, no
 	// dedup restore, so a crash double counts.
 	atLeastOnce bool
+	// brokerProc runs the embedded broker as a `countlab broker` process
+	// on a fixed port, which broker-crash kills and restarts
+	// (brokerproc.go).
+	brokerProc bool
+	// sessionTimeout is the engine worker processes' group session
+	// timeout (0: the client default).
+	sessionTimeout time.Duration
+	// netProxies routes the engine's broker connections and the sink's
+	// InfluxDB connections through proxies, for network faults
+	// (netproxy.go; run sets it for a scenario with network faults).
+	netProxies bool
+	// engineBrokerMap is set by startStack when netProxies: engine worker
+	// processes dial each broker through its proxy (--broker-map).
+	engineBrokerMap map[string]string
+	// gatewayRate (events/s) and gatewayMaxInFlight cap the gateway's
+	// admission (gateway.RateLimit, gateway.MaxInFlight; 0: no cap, the
+	// default): run sets them from the scenario's engine section
+	// (overload.go).
+	gatewayRate        float64
+	gatewayMaxInFlight int
 }
 
 func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
@@ -76,6 +96,7 @@ func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
 	fs.StringVar(&f.influxOrg, "influx-org", "", "InfluxDB organization (with --influx-url)")
 	fs.StringVar(&f.influxBucket, "influx-bucket", "", "InfluxDB bucket (with --influx-url; on 1.8: db/rp)")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	fs.BoolVar(&f.netProxies, "net-proxies", false, "route the engine's broker connections and the sink's InfluxDB connections through in-process toxiproxy proxies (a run with network faults does)")
 	fs.BoolVar(&f.engineProcs, "engine-procs", false, "run the engine workers as countlab engine processes, which faults can SIGKILL and SIGSTOP (a run with worker faults does)")
 }
 
@@ -139,6 +160,7 @@ type stack struct {
 	engines  []*workerProc  // with --engine-procs
 	nWorkers int
 	influxd  *influxd.Server  // nil with --influx-url
+	net      *netProxies      // with --net-proxies (netproxy.go)
 	gateway  *gateway.Gateway // closed on Close
 	query    *query.Server
 	sink     *sink.Sink
@@ -155,6 +177,12 @@ type stack struct {
 	failed chan struct{} // closed when a part stops with an error
 
 	engineRestarts atomic.Int64 // in-process engine workers restarted after an error
+
+	// brokerProc is the broker run as a process (brokerproc.go); then
+	// broker is nil.
+	brokerProc *brokerChild
+	// scaler adds and removes engine worker processes (rebalance.go).
+	scaler *workerScaler
 }
 
 // startStack starts every part and returns once each is serving. On error,
@@ -189,6 +217,11 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		if err := createTopics(ctx, s.conn, s.topics, int32(f.partitions), -1); err != nil {
 			return nil, err
 		}
+	} else if f.brokerProc {
+		if s.brokerProc, err = startBrokerChild(ctx, f, filepath.Join(dataDir, "kafka"), s.fail); err != nil {
+			return nil, err
+		}
+		s.conn = kafka.Conn{Brokers: []string{s.brokerProc.addr}}
 	} else {
 		b, err := broker.New(
 			broker.Listen(strings.Split(f.brokerListen, ",")...),
@@ -227,6 +260,13 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		return nil, usageError{err}
 	}
 
+	if f.netProxies {
+		if s.net, err = startNetProxies(ctx, s.conn, s.influx.URL, log.With("part", "netproxy")); err != nil {
+			return nil, err
+		}
+		f.engineBrokerMap = s.net.brokerMap
+	}
+
 	// Engine workers, then the sink: both consume from Kafka.
 	ready := make([]<-chan struct{}, 0, f.workers)
 	if f.engineProcs {
@@ -234,6 +274,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		if err != nil {
 			return nil, fmt.Errorf("--engine-procs: the countlab binary: %w", err)
 		}
+		s.scaler = newWorkerScaler(s, bin, f)
 		for i := 0; i < f.workers; i++ {
 			p := &workerProc{slot: i, bin: bin, args: workerProcArgs(f, s.conn.Brokers, i), fail: s.fail}
 			s.engines = append(s.engines, p)
@@ -244,7 +285,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	}
 	for i := 0; i < f.workers && !f.engineProcs; i++ {
 		opts := []aggregate.Opt{
-			aggregate.Conn(s.conn),
+			aggregate.Conn(s.net.engineConn(s.conn)),
 			aggregate.Topics(s.topics),
 			aggregate.TopicPrefix(f.topicPrefix),
 			// A stable id per worker slot: a restart on the same data dir fences
@@ -254,6 +295,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 			aggregate.AllowedLateness(f.lateness),
 			aggregate.OutOfOrderness(f.outOfOrder),
 			aggregate.CommitInterval(f.commitEvery),
+			aggregate.SessionTimeout(f.sessionTimeout),
 			aggregate.Logger(log.With("part", "engine", "worker", i)),
 		}
 		if f.atLeastOnce {
@@ -266,10 +308,12 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		ready = append(ready, w.Ready())
 		s.superviseEngine(runCtx, i, w, opts)
 	}
+	sinkInflux := s.influx
+	sinkInflux.URL = s.net.sinkInfluxURL(s.influx.URL)
 	sk, err := sink.New(
 		sink.Kafka(s.conn),
 		sink.TopicPrefix(f.topicPrefix),
-		sink.Influx(s.influx),
+		sink.Influx(sinkInflux),
 		sink.Logger(log.With("part", "sink")),
 	)
 	if err != nil {
@@ -307,6 +351,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	if token != "" {
 		gopts = append(gopts, gateway.Token(token))
 	}
+	gopts = append(gopts, f.gatewayCapacity()...) // overload.go
 	gw, err := gateway.New(gopts...)
 	if err != nil {
 		return nil, err
@@ -424,6 +469,9 @@ func (s *stack) Close() {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	if s.scaler != nil {
+		s.scaler.stopAll()
+	}
 	var pwg sync.WaitGroup
 	for _, p := range s.engines {
 		pwg.Add(1)
@@ -437,6 +485,7 @@ func (s *stack) Close() {
 	if s.sink != nil {
 		s.sink.Close()
 	}
+	s.net.Close()
 	if s.influxd != nil {
 		if err := s.influxd.Stop(); err != nil {
 			s.log.Warn("stop influxd", "err", err)
@@ -444,6 +493,9 @@ func (s *stack) Close() {
 	}
 	if s.broker != nil {
 		s.broker.Close()
+	}
+	if s.brokerProc != nil {
+		s.brokerProc.stop()
 	}
 	if s.tempDir != "" {
 		_ = os.RemoveAll(s.tempDir)

@@ -26,7 +26,23 @@ const (
 	DefaultProduceTimeout = 30 * time.Second
 	// Source is the dead-letter source header value of the gateway.
 	Source = "gateway"
+	// DefaultMetadataMinAge is the producer's kgo.MetadataMinAge: how
+	// soon after one metadata refresh the next may go out. franz-go's
+	// default (5s) holds produce back that long after a broker restart
+	// or a leader move; the gateway refreshes sooner (see
+	// defaultKgoOpts). Override it with KgoOpts(kgo.MetadataMinAge(d)).
+	DefaultMetadataMinAge = 250 * time.Millisecond
+	// DefaultMetadataMaxAge is the producer's kgo.MetadataMaxAge: how
+	// often metadata is refreshed without a reason to (franz-go: 5m).
+	DefaultMetadataMaxAge = 30 * time.Second
 )
+
+// defaultKgoOpts are client options the gateway sets before the
+// KgoOpts given: metadata refreshes that let produce resume within a
+// fraction of a second after a broker restart.
+func defaultKgoOpts() []kgo.Opt {
+	return []kgo.Opt{kgo.MetadataMinAge(DefaultMetadataMinAge), kgo.MetadataMaxAge(DefaultMetadataMaxAge)}
+}
 
 // Opt configures a Gateway.
 type Opt interface{ apply(*cfg) }
@@ -43,6 +59,8 @@ type cfg struct {
 	maxBody        int64
 	maxBatch       int
 	maxInFlight    int
+	rateLimit      float64 // events/s; 0: none (ratelimit.go)
+	rateBurst      int
 	produceTimeout time.Duration
 	hotKeys        map[string]int
 	validator      *event.Validator
@@ -52,6 +70,7 @@ type cfg struct {
 func defaultCfg() cfg {
 	return cfg{
 		topics:         kafka.DefaultTopics(""),
+		kgoOpts:        defaultKgoOpts(),
 		maxBody:        DefaultMaxBodyBytes,
 		maxBatch:       DefaultMaxBatch,
 		maxInFlight:    DefaultMaxInFlight,
@@ -76,6 +95,9 @@ func (c *cfg) validate() error {
 	}
 	if c.maxInFlight < c.maxBatch {
 		errs = append(errs, fmt.Errorf("MaxInFlight (%d) must be >= MaxBatch (%d), or a full batch could never be admitted", c.maxInFlight, c.maxBatch))
+	}
+	if err := c.rateErr(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.produceTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("ProduceTimeout must be > 0, got %s", c.produceTimeout))

@@ -19,7 +19,8 @@
 // decoding. Dead-letter records keep the bytes received, unchanged.
 //
 // A batch is admitted whole or not at all against an in-flight limit (429
-// when full). The gateway does not deduplicate: a re-sent event is produced
+// when full) and, with RateLimit, an events-a-second token bucket (429 with
+// the Retry-After until it fits). The gateway does not deduplicate: a re-sent event is produced
 // again, under the same record key and so to the same partition, and the
 // engine counts it once by its id.
 //
@@ -59,6 +60,7 @@ type Gateway struct {
 	cfg       cfg
 	cl        *kgo.Client
 	adm       admission
+	rl        *rateLimiter // nil: no RateLimit
 	m         *metrics
 	tokenHash [sha256.Size]byte
 	metricsH  http.Handler
@@ -103,6 +105,7 @@ func New(opts ...Opt) (*Gateway, error) {
 	}
 	g := &Gateway{cfg: c, cl: cl}
 	g.adm.max = int64(c.maxInFlight)
+	g.rl = newRateLimiter(&c)
 	if c.token != "" {
 		g.tokenHash = sha256.Sum256([]byte(c.token))
 	}

@@ -108,7 +108,17 @@ func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, Response{Results: []Result{}})
 		return
 	}
+	if g.rl != nil {
+		if ok, wait := g.rl.take(n); !ok {
+			w.Header().Set("Retry-After", retryAfterSeconds(wait))
+			writeError(w, http.StatusTooManyRequests, fmt.Sprintf("over the admission rate limit of %g events/s (batch of %d); nothing of this batch was produced, retry later", g.cfg.rateLimit, n))
+			return
+		}
+	}
 	if !g.adm.acquire(n) {
+		if g.rl != nil {
+			g.rl.refund(n)
+		}
 		w.Header().Set("Retry-After", retryAfter)
 		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many events in flight to Kafka (limit %d, batch of %d does not fit); nothing of this batch was produced, retry later", g.cfg.maxInFlight, n))
 		return

@@ -31,6 +31,12 @@ type Conn struct {
 	SASLPassword string
 	// TLS turns on TLS with the system roots.
 	TLS bool
+	// BrokerMap reroutes dials: a client of c dials BrokerMap[addr]
+	// instead of the broker address addr (a seed, or one the cluster
+	// advertises in its metadata), e.g. a proxy in front of that broker
+	// for network faults. Addresses not in the map are dialed as they are.
+	// With TLS, the broker's own host name is still the server name.
+	BrokerMap map[string]string
 }
 
 // ConnFromEnv fills the secret parts of c from the environment:
@@ -59,6 +65,9 @@ func (c Conn) String() string {
 	if c.TLS {
 		s += " tls"
 	}
+	if len(c.BrokerMap) > 0 {
+		s += fmt.Sprintf(" via %d proxies", len(c.BrokerMap))
+	}
 	return s
 }
 
@@ -68,7 +77,10 @@ func (c Conn) Opts() ([]kgo.Opt, error) {
 		return nil, errors.New("kafka: no broker addresses (give --brokers host:port[,...])")
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
-	if c.TLS {
+	if len(c.BrokerMap) > 0 {
+		// The dialer does TLS itself: kgo takes a Dialer or a TLS config.
+		opts = append(opts, kgo.Dialer(c.dialer()))
+	} else if c.TLS {
 		opts = append(opts, kgo.DialTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12}))
 	}
 	var m sasl.Mechanism

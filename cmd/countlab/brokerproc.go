@@ -1,0 +1,319 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/countlab/countlab/engine/kafka"
+	"github.com/countlab/countlab/faults"
+	"github.com/countlab/countlab/scenarios"
+)
+
+// brokerReadyTimeout bounds a broker process start (a restart replays and
+// repairs its data dir first).
+const brokerReadyTimeout = 60 * time.Second
+
+// brokerChild is the embedded broker run as a `countlab broker` child
+// process, for the broker-crash fault: on a fixed 127.0.0.1 port and a
+// data dir, so that it can be SIGKILLed and started again where every
+// client finds it (they reconnect to the same address). A restart repairs
+// the data dir a kill -9 left behind (engine/broker, recover.go and
+// txnrecover.go): every acknowledged record, committed offset and
+// transaction is there again.
+type brokerChild struct {
+	bin    string
+	args   []string
+	addr   string
+	events string      // the events topic, watched for writes after a restart
+	fail   func(error) // an exit nobody asked for
+
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	done     chan struct{}
+	expected bool // the current process is being killed or stopped on purpose
+}
+
+var _ faults.BrokerProcess = stackTarget{}
+
+// needsBrokerProc reports whether a scenario's faults kill the broker
+// (broker-crash), so that the stack must run it as a process.
+func needsBrokerProc(sc *scenarios.Scenario) bool {
+	for _, f := range sc.Faults {
+		if f.Kind == "broker-crash" {
+			return true
+		}
+	}
+	return false
+}
+
+// Session timeouts a Kafka broker accepts by default
+// (group.min.session.timeout.ms, group.max.session.timeout.ms; kfake's
+// too).
+const (
+	minSessionTimeout = 6 * time.Second
+	maxSessionTimeout = 5 * time.Minute
+)
+
+// applyFaultStack sets what a scenario's faults need from the stack
+// beyond engine worker processes: the broker as a process (broker-crash)
+// and the engine's session timeout (worker-pause: a pause longer than it
+// fences the paused worker).
+func applyFaultStack(sf *stackFlags, sc *scenarios.Scenario) error {
+	if needsBrokerProc(sc) && sf.brokers == "" {
+		sf.brokerProc = true
+	}
+	if st := sc.Engine.SessionTimeout; st != 0 {
+		if st < minSessionTimeout || st > maxSessionTimeout {
+			return usagef("engine.session_timeout: %s is outside what a broker accepts by default (%s..%s)", st, minSessionTimeout, maxSessionTimeout)
+		}
+		sf.sessionTimeout = st
+	}
+	return nil
+}
+
+// startBrokerChild starts `countlab broker` on the first --broker-listen
+// address (port 0: a port free now, kept for the restarts) with its data
+// in dir, and returns once it serves.
+func startBrokerChild(ctx context.Context, f *stackFlags, dir string, fail func(error)) (*brokerChild, error) {
+	addrs := kafka.ParseBrokers(f.brokerListen)
+	if len(addrs) != 1 {
+		return nil, usagef("broker-crash runs one broker process: --broker-listen must be one host:port, got %q", f.brokerListen)
+	}
+	addr, err := fixedPort(addrs[0])
+	if err != nil {
+		return nil, fmt.Errorf("broker process: %w", err)
+	}
+	bin, err := engineBinary()
+	if err != nil {
+		return nil, fmt.Errorf("broker process: the countlab binary: %w", err)
+	}
+	b := &brokerChild{
+		bin:    bin,
+		addr:   addr,
+		events: kafka.DefaultTopics(f.topicPrefix).Events,
+		fail:   fail,
+		args: []string{
+			"--listen", addr,
+			"--data-dir", dir,
+			"--partitions", strconv.Itoa(f.partitions),
+			"--topic-prefix", f.topicPrefix,
+			"--log-level", f.logLevel,
+		},
+	}
+	return b, b.start(ctx)
+}
+
+// fixedPort is addr with port 0 replaced by a port free now.
+func fixedPort(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	if port != "0" {
+		return addr, nil
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// start starts the process and waits until it prints "ready" (its topics
+// exist).
+func (b *brokerChild) start(ctx context.Context) error {
+	cmd := exec.Command(b.bin, append([]string{"broker"}, b.args...)...)
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = engineSysProcAttr()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("broker process: %w", err)
+	}
+	done := make(chan struct{})
+	ready := make(chan struct{})
+	b.mu.Lock()
+	b.cmd, b.done, b.expected = cmd, done, false
+	b.mu.Unlock()
+	go func() {
+		sc := bufio.NewScanner(out)
+		isReady := false
+		for sc.Scan() {
+			if !isReady && sc.Text() == "ready" {
+				isReady = true
+				close(ready)
+			}
+		}
+		err := cmd.Wait()
+		b.mu.Lock()
+		expected := b.expected
+		b.mu.Unlock()
+		close(done)
+		if !expected {
+			b.fail(fmt.Errorf("broker process on %s (pid %d) exited: %v", b.addr, cmd.Process.Pid, err))
+		}
+	}()
+	t := time.NewTimer(brokerReadyTimeout)
+	defer t.Stop()
+	select {
+	case <-ready:
+		return nil
+	case <-done:
+		return fmt.Errorf("broker process on %s exited before it was ready (is the port taken?)", b.addr)
+	case <-ctx.Done():
+		b.kill()
+		return ctx.Err()
+	case <-t.C:
+		b.kill()
+		return fmt.Errorf("broker process on %s not ready within %s", b.addr, brokerReadyTimeout)
+	}
+}
+
+// kill SIGKILLs the process and waits until it is gone.
+func (b *brokerChild) kill() error {
+	b.mu.Lock()
+	cmd, done := b.cmd, b.done
+	if cmd == nil {
+		b.mu.Unlock()
+		return errors.New("broker process not started")
+	}
+	b.expected = true
+	b.mu.Unlock()
+	select {
+	case <-done:
+		return fmt.Errorf("broker process on %s is not running", b.addr)
+	default:
+	}
+	if err := signalProc(cmd.Process.Pid, sigKillProc); err != nil {
+		return fmt.Errorf("broker process: kill: %w", err)
+	}
+	<-done
+	return nil
+}
+
+// restart starts the process again after kill, on the same address and
+// data dir, and returns once it serves.
+func (b *brokerChild) restart(ctx context.Context) error {
+	b.mu.Lock()
+	cmd, done := b.cmd, b.done
+	b.mu.Unlock()
+	if cmd != nil {
+		select {
+		case <-done:
+		default:
+			return fmt.Errorf("broker process on %s is still running", b.addr)
+		}
+	}
+	return b.start(ctx)
+}
+
+// stop ends the process gracefully (SIGTERM: it saves its state and marks
+// its data dir clean), SIGKILL after 30s.
+func (b *brokerChild) stop() {
+	b.mu.Lock()
+	cmd, done := b.cmd, b.done
+	b.expected = true
+	b.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	select {
+	case <-done:
+		return
+	default:
+	}
+	_ = signalProc(cmd.Process.Pid, sigTermProc)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = signalProc(cmd.Process.Pid, sigKillProc)
+		<-done
+	}
+}
+
+func (t stackTarget) brokerChild() (*brokerChild, error) {
+	if t.s.brokerProc == nil {
+		return nil, fmt.Errorf("broker-crash needs the broker run as a process (countlab run does that for a scenario with a broker-crash fault, not with --brokers): %w", faults.ErrUnsupported)
+	}
+	return t.s.brokerProc, nil
+}
+
+// KillBroker is faults.BrokerProcess: SIGKILL the broker process.
+func (t stackTarget) KillBroker() error {
+	b, err := t.brokerChild()
+	if err != nil {
+		return err
+	}
+	return b.kill()
+}
+
+// RestartBroker is faults.BrokerProcess: start the broker again on the
+// same port and data dir, and wait until the producers write to the
+// events topic again (the heal's time then includes the clients'
+// reconnection; at most writesWait when nothing is being sent).
+func (t stackTarget) RestartBroker(ctx context.Context) error {
+	b, err := t.brokerChild()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := b.restart(ctx); err != nil {
+		return err
+	}
+	ready := time.Since(start)
+	ok, err := b.waitWrites(ctx, writesWait)
+	t.s.log.Info("broker restarted", "addr", b.addr, "ready_s", ready.Seconds(), "writing_again", ok,
+		"writing_again_s", time.Since(start).Seconds(), "err", err)
+	return nil
+}
+
+// writesWait bounds RestartBroker's wait for producers to write again.
+const writesWait = 10 * time.Second
+
+// waitWrites waits until the events topic's end offsets grow (a record
+// is written), at most d; false when they did not.
+func (b *brokerChild) waitWrites(ctx context.Context, d time.Duration) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr))
+	if err != nil {
+		return false, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	base := int64(-1)
+	for {
+		if offs, err := adm.ListEndOffsets(ctx, b.events); err == nil && offs.Error() == nil {
+			var sum int64
+			offs.Each(func(o kadm.ListedOffset) { sum += o.Offset })
+			if base >= 0 && sum > base {
+				return true, nil
+			}
+			if base < 0 {
+				base = sum
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

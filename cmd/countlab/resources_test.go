@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+)
+
+func TestParseStatm(t *testing.T) {
+	f := func(in string, page int, want int64, wantErr bool) {
+		t.Helper()
+		got, err := parseStatm([]byte(in), page)
+		if (err != nil) != wantErr || got != want {
+			t.Errorf("parseStatm(%q): %d, %v; want %d (error %v)", in, got, err, want, wantErr)
+		}
+	}
+	f("12345 2560 300 1 0 900 0\n", 4096, 2560*4096, false)
+	f("1 2", 65536, 2*65536, false)
+	f("1", 4096, 0, true)
+	f("1 x 3", 4096, 0, true)
+}
+
+func TestParsePromGauge(t *testing.T) {
+	text := "# HELP go_goroutines Number of goroutines.\n# TYPE go_goroutines gauge\ngo_goroutines 37\ngo_goroutines_extra 5\ngo_threads 9\n"
+	f := func(in, name string, want int, wantErr bool) {
+		t.Helper()
+		got, err := parsePromGauge([]byte(in), name)
+		if (err != nil) != wantErr || got != want {
+			t.Errorf("parsePromGauge(%s): %d, %v; want %d (error %v)", name, got, err, want, wantErr)
+		}
+	}
+	f(text, "go_goroutines", 37, false)
+	f(text, "go_threads", 9, false)
+	f(text, "process_open_fds", 0, true)
+	f("go_goroutines NaNx\n", "go_goroutines", 0, true)
+}
+
+func TestDebugVars(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/debug/vars" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, `{"system": {"PID": 1}, "runtime": {"name": "runtime", "tags": null, "values": {"NumGoroutine": 123, "HeapAlloc": 5}},
+"httpd:127.0.0.1:8086": {"name": "httpd", "tags": {"bind": "127.0.0.1:8086"}, "values": {"writeReq": 10, "writeReqDurationNs": 5000000000}}}`)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	n, err := influxGoroutines(ctx, srv.Client(), srv.URL)
+	if err != nil || n != 123 {
+		t.Fatalf("influxGoroutines: %d, %v", n, err)
+	}
+	v, err := influxVars(ctx, srv.Client(), srv.URL+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, ok := v.value("httpd", "writeReqDurationNs"); !ok || w != 5e9 {
+		t.Errorf("httpd writeReqDurationNs: %v %v", w, ok)
+	}
+	if _, ok := v.value("http", "writeReq"); ok {
+		t.Error("a prefix of a statistic's name matched")
+	}
+	if _, err := influxGoroutines(ctx, srv.Client(), srv.URL+"/nope"); err == nil {
+		t.Error("a 404 gave goroutines")
+	}
+}
+
+// TestResourceSampler samples this process (real /proc on Linux) and two
+// fakes: one whose goroutines come from a Prometheus endpoint, one that
+// is not running at first.
+func TestResourceSampler(t *testing.T) {
+	if _, err := os.Stat("/proc/self/statm"); err != nil {
+		t.Skip("no /proc: resident memory is read from /proc/PID/statm (Linux)")
+	}
+	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "go_goroutines 12\n")
+	}))
+	defer metrics.Close()
+	hc := metrics.Client()
+	self := os.Getpid()
+	calls := 0
+	s := &resourceSampler{every: 20 * time.Millisecond, log: slog.New(slog.NewTextHandler(io.Discard, nil)), rss: readRSS,
+		procs: []resourceProc{
+			{name: "countlab", pid: func() int { return self }, heapMiB: heapInUseMiB,
+				goroutines: func(context.Context) (int, error) { return 7, nil }},
+			{name: "engine-0", pid: func() int { return self },
+				goroutines: func(ctx context.Context) (int, error) { return promGoroutines(ctx, hc, metrics.URL) }},
+			{name: "late", pid: func() int {
+				calls++
+				if calls < 3 {
+					return 0
+				}
+				return self
+			}, goroutines: func(context.Context) (int, error) { return 0, errors.New("no endpoint") }},
+		}}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	s.run(ctx)
+	use, rss, gor := s.result(0.2)
+	if len(use) != 3 || len(rss) != 3 || len(gor) != 2 {
+		t.Fatalf("usage %+v, %d rss series, %d goroutine series", use, len(rss), len(gor))
+	}
+	for _, u := range use {
+		if u.PID != self || u.Samples < 3 || u.RSSMiBStart <= 0 || u.RSSMiBEnd <= 0 || math.IsNaN(u.RSSSlopeMiBPerH) {
+			t.Errorf("usage %+v", u)
+		}
+	}
+	if u := use[0]; u.Process != "countlab" || u.GoroutinesEnd != 7 || u.HeapMiBEnd <= 0 {
+		t.Errorf("countlab %+v", u)
+	}
+	if u := use[1]; u.GoroutinesStart != 12 || u.GoroutineSlopePerH != 0 {
+		t.Errorf("engine-0 %+v", u)
+	}
+	if u := use[2]; u.GoroutinesMeasured || u.Samples >= use[0].Samples {
+		t.Errorf("late %+v (countlab had %d samples)", u, use[0].Samples)
+	}
+}

@@ -1,0 +1,192 @@
+package reports
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"gonum.org/v1/gonum/stat"
+)
+
+// DefaultWarmup is the share of a run's samples (by time, from the first)
+// left out of a resource slope fit: start-up allocations, caches and
+// connection pools filling are not a leak.
+const DefaultWarmup = 0.2
+
+// HarnessProcess is the process name of countlab itself in Resources. It
+// holds the simulator's ledger (every distinct event id sent) and, when
+// the broker is embedded, the topics' logs: its memory grows with the
+// events sent by design, so the RSS slope SLO does not apply to it (see
+// Thresholds.MaxHarnessRSSSlopeMiBPerH).
+const HarnessProcess = "countlab"
+
+// ResourceUsage is one process's memory and goroutines over a run, with
+// least-squares slopes fitted after the warm-up.
+type ResourceUsage struct {
+	// Process names the process: "countlab" (the harness itself, with
+	// every in-process part of the stack), "engine-N" (an engine worker
+	// process), "influxd".
+	Process string `json:"process"`
+	// PID is the process id at the last sample (a restarted worker has a
+	// new one).
+	PID         int     `json:"pid"`
+	RSSMiBStart float64 `json:"rss_mib_start"`
+	RSSMiBEnd   float64 `json:"rss_mib_end"`
+	// RSSSlopeMiBPerH is the least-squares slope of the resident set size
+	// over the samples after the warm-up, in MiB an hour.
+	RSSSlopeMiBPerH float64 `json:"rss_slope_mib_per_h"`
+	// Goroutines at the first and last sample, and their slope an hour
+	// (all 0 when GoroutinesMeasured is false).
+	GoroutinesStart    int     `json:"goroutines_start"`
+	GoroutinesEnd      int     `json:"goroutines_end"`
+	GoroutineSlopePerH float64 `json:"goroutine_slope_per_h"`
+	GoroutinesMeasured bool    `json:"goroutines_measured"`
+	// HeapMiBEnd is the Go heap in use at the last sample, when known
+	// (the countlab process: runtime/metrics).
+	HeapMiBEnd float64 `json:"heap_mib_end,omitempty"`
+	// Samples is the number of samples; FitFromS is where the fit starts,
+	// in seconds from the first sample (the warm-up before it is left out).
+	Samples  int     `json:"samples"`
+	FitFromS float64 `json:"fit_from_s"`
+}
+
+// ProcessSamples is what a resource sampler measured of one process over
+// a run.
+type ProcessSamples struct {
+	Process string
+	PID     int
+	// RSS is the resident set size in MiB.
+	RSS []Point
+	// Goroutines is the number of goroutines (empty: not measurable).
+	Goroutines []Point
+	// Heap is the Go heap in use in MiB (empty: not measured).
+	Heap []Point
+}
+
+// Usage fits p's slopes, leaving the first warmup share (in [0, 1)) of its
+// time span out of the fit.
+func (p *ProcessSamples) Usage(warmup float64) ResourceUsage {
+	u := ResourceUsage{Process: p.Process, PID: p.PID, Samples: len(p.RSS)}
+	if n := len(p.RSS); n > 0 {
+		u.RSSMiBStart, u.RSSMiBEnd = p.RSS[0].V, p.RSS[n-1].V
+		u.RSSSlopeMiBPerH, u.FitFromS = SlopePerHour(p.RSS, warmup)
+	}
+	if n := len(p.Goroutines); n > 0 {
+		u.GoroutinesMeasured = true
+		u.GoroutinesStart, u.GoroutinesEnd = int(p.Goroutines[0].V), int(p.Goroutines[n-1].V)
+		u.GoroutineSlopePerH, _ = SlopePerHour(p.Goroutines, warmup)
+	}
+	if n := len(p.Heap); n > 0 {
+		u.HeapMiBEnd = p.Heap[n-1].V
+	}
+	return u
+}
+
+// minFitPoints is the fewest samples a slope is fitted to.
+const minFitPoints = 3
+
+// SlopePerHour is the least-squares slope (gonum stat.LinearRegression) of
+// pts against time, in units an hour, over the points after the first
+// warmup share of their time span; from is where the fit starts, in
+// seconds from the first point. Fewer than 3 points after the warm-up fit
+// to 0.
+func SlopePerHour(pts []Point, warmup float64) (slope, from float64) {
+	if len(pts) == 0 {
+		return 0, 0
+	}
+	warmup = min(max(warmup, 0), 0.95)
+	t0 := pts[0].T
+	span := pts[len(pts)-1].T.Sub(t0)
+	cut := time.Duration(float64(span) * warmup)
+	var x, y []float64
+	for _, p := range pts {
+		if d := p.T.Sub(t0); d >= cut {
+			x = append(x, d.Seconds())
+			y = append(y, p.V)
+		}
+	}
+	if len(x) < minFitPoints || x[len(x)-1] == x[0] {
+		return 0, cut.Seconds()
+	}
+	_, beta := stat.LinearRegression(x, y, nil, false)
+	if math.IsNaN(beta) || math.IsInf(beta, 0) {
+		return 0, cut.Seconds()
+	}
+	return beta * 3600, cut.Seconds()
+}
+
+// resourceSLOs adds the resource-growth SLOs of t to r.SLO: one row per
+// process and bound.
+func (r *Report) resourceSLOs(t Thresholds) {
+	add := func(name string, threshold, value float64) {
+		v := round3(value)
+		r.SLO = append(r.SLO, SLOResult{Name: name, Threshold: threshold, Value: v, Pass: v <= threshold, Kind: "max"})
+	}
+	for _, u := range r.Resources {
+		harness := u.Process == HarnessProcess
+		if t.MaxRSSSlopeMiBPerH > 0 && !harness {
+			add("max_rss_slope_mib_per_h ("+u.Process+")", t.MaxRSSSlopeMiBPerH, u.RSSSlopeMiBPerH)
+		}
+		if t.MaxHarnessRSSSlopeMiBPerH > 0 && harness {
+			add("max_harness_rss_slope_mib_per_h ("+u.Process+")", t.MaxHarnessRSSSlopeMiBPerH, u.RSSSlopeMiBPerH)
+		}
+		if t.MaxGoroutineSlopePerH > 0 && u.GoroutinesMeasured {
+			add("max_goroutine_slope_per_h ("+u.Process+")", t.MaxGoroutineSlopePerH, u.GoroutineSlopePerH)
+		}
+	}
+}
+
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+// resourcesMarkdown is report.md's resources section.
+func (r *Report) resourcesMarkdown(b *strings.Builder) {
+	if len(r.Resources) == 0 {
+		return
+	}
+	fit := r.Resources[0].FitFromS
+	fmt.Fprintf(b, "\n## Resources\n\nResident memory and goroutines of each process, sampled every second; slopes are least-squares fits after the first %.0f s (warm-up). The countlab process holds the ledger of every event id sent (and the embedded broker's log), which grows with the traffic by design.\n\n", fit)
+	b.WriteString("| process | pid | RSS start (MiB) | RSS end (MiB) | RSS slope (MiB/h) | goroutines start | goroutines end | goroutine slope (/h) | samples |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, u := range r.Resources {
+		gs, ge, gsl := "n/a", "n/a", "n/a"
+		if u.GoroutinesMeasured {
+			gs, ge, gsl = fmt.Sprint(u.GoroutinesStart), fmt.Sprint(u.GoroutinesEnd), fmt.Sprintf("%.1f", u.GoroutineSlopePerH)
+		}
+		fmt.Fprintf(b, "| %s | %d | %.1f | %.1f | %.1f | %s | %s | %s | %d |\n", u.Process, u.PID, u.RSSMiBStart, u.RSSMiBEnd,
+			u.RSSSlopeMiBPerH, gs, ge, gsl, u.Samples)
+	}
+}
+
+// resourcesHTML fills v's resources table and adds the resident memory
+// and goroutines charts (faults shaded).
+func (r *Report) resourcesHTML(v *htmlView, ts *TimeSeries, spans []Span) error {
+	if len(r.Resources) > 0 {
+		v.Resources.Head = []string{"process", "pid", "RSS start (MiB)", "RSS end (MiB)", "RSS slope (MiB/h)", "goroutines start", "goroutines end", "goroutine slope (/h)", "samples"}
+		for _, u := range r.Resources {
+			gs, ge, gsl := "n/a", "n/a", "n/a"
+			if u.GoroutinesMeasured {
+				gs, ge, gsl = fmt.Sprint(u.GoroutinesStart), fmt.Sprint(u.GoroutinesEnd), fmt.Sprintf("%.1f", u.GoroutineSlopePerH)
+			}
+			v.Resources.Rows = append(v.Resources.Rows, []string{u.Process, fmt.Sprint(u.PID), fmt.Sprintf("%.1f", u.RSSMiBStart),
+				fmt.Sprintf("%.1f", u.RSSMiBEnd), fmt.Sprintf("%.1f", u.RSSSlopeMiBPerH), gs, ge, gsl, fmt.Sprint(u.Samples)})
+		}
+	}
+	if ts == nil {
+		return nil
+	}
+	if len(ts.RSS) > 0 {
+		png, err := TimeChart("Resident memory (MiB)", "MiB", ts.RSS, spans)
+		if err != nil {
+			return fmt.Errorf("memory chart: %w", err)
+		}
+		v.Charts = append(v.Charts, pngChart("resident memory over time", png))
+	}
+	if len(ts.Goroutines) > 0 {
+		png, err := TimeChart("Goroutines", "goroutines", ts.Goroutines, spans)
+		if err != nil {
+			return fmt.Errorf("goroutines chart: %w", err)
+		}
+		v.Charts = append(v.Charts, pngChart("goroutines over time", png))
+	}
+	return nil
+}
