@@ -168,6 +168,30 @@ type Saturation struct {
 	// Series is each signal over time relative to its threshold (1 = the
 	// threshold), for the chart.
 	Series []Series `json:"series,omitempty"`
+	// DuringFault names the injected fault whose window (from its
+	// injection until it recovered) holds AtS: First stalled because of
+	// that fault, which says nothing about capacity ("" otherwise).
+	DuringFault string `json:"during_fault,omitempty"`
+}
+
+// MarkFault sets DuringFault to the first of the faults whose window,
+// from its injection until it recovered (or the run ended: end), holds
+// the first crossing; start is when the traffic started.
+func (s *Saturation) MarkFault(start, end time.Time, faults []Span) {
+	if s == nil || s.First == "" {
+		return
+	}
+	at := start.Add(time.Duration(s.AtS * float64(time.Second)))
+	for _, f := range faults {
+		until := f.End
+		if until.IsZero() {
+			until = end
+		}
+		if !at.Before(f.Start) && !at.After(until) {
+			s.DuringFault = f.Label
+			return
+		}
+	}
 }
 
 // SaturationSignal is one signal's verdict.
@@ -362,6 +386,10 @@ func (s *Saturation) Text() string {
 	peak := fmt.Sprintf("sustained peak %.0f events/s (%d s average, at %.0f s)", s.PeakAchievedEventsPerS, s.PeakWindowS, s.PeakAtS)
 	if s.First == "" {
 		return "no stage crossed its saturation rule; " + peak
+	}
+	if s.DuringFault != "" {
+		return fmt.Sprintf("%s stalled first (%s) at %.0f s, during fault %s: a fault's effect, not the pipeline's capacity; %s",
+			s.First, s.FirstSignal, s.AtS, s.DuringFault, peak)
 	}
 	return fmt.Sprintf("%s saturated first (%s) at %.0f s: offered %.0f events/s, achieved %.0f events/s, machine CPU %.0f%% busy; %s",
 		s.First, s.FirstSignal, s.AtS, s.AtOfferedEventsPerS, s.AtAchievedEventsPerS, 100*s.AtCPUBusy, peak)

@@ -150,3 +150,28 @@ func TestSaturationReport(t *testing.T) {
 		}
 	}
 }
+
+func TestSaturationMarkFault(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	f := func(atS float64, spans []Span, want string) {
+		t.Helper()
+		s := &Saturation{First: StageEngine, FirstSignal: "events_lag", AtS: atS}
+		s.MarkFault(t0, at(60), spans)
+		if s.DuringFault != want {
+			t.Errorf("crossing at %g s, faults %v: DuringFault %q, want %q", atS, spans, s.DuringFault, want)
+		}
+		if want != "" && !strings.Contains(s.Text(), "during fault "+want) {
+			t.Errorf("Text() does not name the fault: %s", s.Text())
+		}
+	}
+	f(10, nil, "")
+	f(10, []Span{{Start: at(5), End: at(15), Label: "cut"}}, "cut")
+	f(20, []Span{{Start: at(5), End: at(15), Label: "cut"}}, "")
+	f(4, []Span{{Start: at(5), End: at(15), Label: "cut"}}, "")
+	// Not recovered: open until the end of the run.
+	f(50, []Span{{Start: at(5), Label: "kill"}}, "kill")
+	f(30, []Span{{Start: at(5), End: at(8), Label: "a"}, {Start: at(25), End: at(40), Label: "b"}}, "b")
+	var none *Saturation
+	none.MarkFault(t0, at(60), []Span{{Start: at(0), Label: "x"}})
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/countlab/countlab/engine/aggregate"
 	"github.com/countlab/countlab/engine/sink"
 	"github.com/countlab/countlab/faults"
+	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/scenarios"
 )
 
@@ -139,6 +140,20 @@ func (p *lagProbe) lags(ctx context.Context) (engine, sk int64, err error) {
 func (p *lagProbe) Recovered(ctx context.Context) bool {
 	e, s, err := p.lags(ctx)
 	return err == nil && e <= p.bound && s <= p.bound
+}
+
+// faultWindows are the faults' windows, from each injection until it
+// recovered (open-ended when it did not).
+func faultWindows(recs []faults.Record) []reports.Span {
+	out := make([]reports.Span, 0, len(recs))
+	for _, r := range recs {
+		w := reports.Span{Start: r.InjectedAt, Label: r.Name}
+		if r.RecoveryS >= 0 && !r.HealedAt.IsZero() {
+			w.End = r.HealedAt.Add(time.Duration(r.RecoveryS * float64(time.Second)))
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 // faultRecords are the schedule's records as report.json's faults.

@@ -300,6 +300,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	stopQueries() // the query load runs with the traffic
 	qwg.Wait()
 	faultRecs := waitFaults()
+	saturation.MarkFault(start, time.Now(), faultWindows(faultRecs))
 	p := snd.Progress()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
