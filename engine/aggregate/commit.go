@@ -93,7 +93,7 @@ func (w *Worker) produceTotal(ctx context.Context, out *outBatch, p int32, t *to
 	r.Topic, r.Partition = w.cfg.topics.Aggregates, p
 	buf = t.AppendRecordKey(buf[:0])
 	r.Key = out.bytes(buf)
-	buf = appendTotalJSON(buf[:0], t)
+	buf = t.AppendJSON(buf[:0])
 	r.Value = out.bytes(buf)
 	w.produce(ctx, r)
 	return buf

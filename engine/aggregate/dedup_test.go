@@ -1,28 +1,8 @@
 package aggregate
 
 import (
-	"bytes"
-	"math"
 	"testing"
-
-	"github.com/countlab/countlab/engine/total"
 )
-
-func TestAppendTotalJSON(t *testing.T) {
-	f := func(tt total.Total) {
-		t.Helper()
-		want := tt.Marshal()
-		got := appendTotalJSON(nil, &tt)
-		if !bytes.Equal(got, want) {
-			t.Fatalf("got  %s\nwant %s", got, want)
-		}
-	}
-	f(total.Total{Key: "k", Type: "VIEW", Size: 60000, Start: 1767225600000, Count: 1, Sum: 1, Min: 1, Max: 1})
-	f(total.Total{Key: `a"b\c<d>&é` + "\u2028\x01\t", Type: "CLICK", DimSet: "country=US,device=ios", Sub: 7, Size: 10000, Start: -10000,
-		Count: 3, Sum: 0.1 + 0.2, Min: 1e-7, Max: 1e21, Closed: true})
-	f(total.Total{Key: "x\xffy", Type: "T", Sum: -2.5e-9, Min: math.MaxFloat64, Max: -0.0})
-	f(total.Total{Key: "k", Type: "T", Sum: 123456789012345678, Min: 1e20, Max: 12.5})
-}
 
 func TestChangelogRoundTrip(t *testing.T) {
 	added := []dedupEntry{{20, idHash{1, 2}}, {10, idHash{3, 4}}, {20, idHash{5, 6}}}

@@ -93,8 +93,8 @@ type countResponse struct {
 	Type    string `json:"type"`
 	Window  string `json:"window"`
 	Filter  string `json:"filter,omitempty"`
-	From    string `json:"from"`
-	To      string `json:"to"`
+	From    msTime `json:"from"`
+	To      msTime `json:"to"`
 	Count   int64  `json:"count"`
 	Windows int64  `json:"windows"`
 	Aligned bool   `json:"aligned"`
@@ -106,7 +106,8 @@ func (s *Server) handleCount(w http.ResponseWriter, r *http.Request) int {
 	if bp != nil {
 		return s.writeFailure(w, bp)
 	}
-	c, bp := s.parseCommon(r.URL.Query())
+	q := parseParams(r.URL.RawQuery)
+	c, bp := s.parseCommon(&q)
 	if bp != nil {
 		return s.writeFailure(w, bp)
 	}
@@ -117,8 +118,8 @@ func (s *Server) handleCount(w http.ResponseWriter, r *http.Request) int {
 	buf := bytesPool.Get().(*[]byte)
 	defer bytesPool.Put(buf)
 	out := countResponse{
-		Key: key, Type: c.typ, Window: total.SizeName(c.span.size), Filter: c.filter.String(),
-		From: fmtTime(c.span.wFrom), To: fmtTime(c.span.wTo), Count: t.Count,
+		Key: key, Type: c.typ, Window: s.sizeName(c.span.size), Filter: c.filter.String(),
+		From: msTime(c.span.wFrom), To: msTime(c.span.wTo), Count: t.Count,
 		Windows: c.span.windows(), Aligned: c.span.aligned(), Source: p.source(),
 	}
 	*buf = out.appendJSON((*buf)[:0])
@@ -127,7 +128,7 @@ func (s *Server) handleCount(w http.ResponseWriter, r *http.Request) int {
 
 // appendRange appends the answered range fields every answer shares:
 // ,"window":..[,"filter":..],"from":..,"to":..
-func appendRange(b []byte, window, filter, from, to string) []byte {
+func appendRange(b []byte, window, filter string, from, to msTime) []byte {
 	b = append(b, `,"window":`...)
 	b = appendString(b, window)
 	if filter != "" {
@@ -135,9 +136,9 @@ func appendRange(b []byte, window, filter, from, to string) []byte {
 		b = appendString(b, filter)
 	}
 	b = append(b, `,"from":`...)
-	b = appendString(b, from)
+	b = from.appendJSON(b)
 	b = append(b, `,"to":`...)
-	return appendString(b, to)
+	return to.appendJSON(b)
 }
 
 // appendCountTail appends the closing fields counts and stats answers share:
@@ -172,8 +173,8 @@ type statsResponse struct {
 	Fn      string   `json:"fn"`
 	Window  string   `json:"window"`
 	Filter  string   `json:"filter,omitempty"`
-	From    string   `json:"from"`
-	To      string   `json:"to"`
+	From    msTime   `json:"from"`
+	To      msTime   `json:"to"`
 	Value   *float64 `json:"value"` // null for avg, min, max of no events
 	Count   int64    `json:"count"`
 	Windows int64    `json:"windows"`
@@ -186,12 +187,12 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) int {
 	if bp != nil {
 		return s.writeFailure(w, bp)
 	}
-	q := r.URL.Query()
-	c, bp := s.parseCommon(q)
+	q := parseParams(r.URL.RawQuery)
+	c, bp := s.parseCommon(&q)
 	if bp != nil {
 		return s.writeFailure(w, bp)
 	}
-	fn := q.Get("fn")
+	fn := q.fn
 	switch fn {
 	case "count", "sum", "avg", "min", "max":
 	case "":
@@ -203,33 +204,44 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) int {
 	if err != nil {
 		return s.writeFailure(w, err)
 	}
-	var v *float64
-	set := func(f float64) { v = &f }
+	var v float64
+	hasV := true
 	switch {
 	case fn == "count":
-		set(float64(t.Count))
+		v = float64(t.Count)
 	case fn == "sum":
-		set(t.Sum)
+		v = t.Sum
 	case t.Count == 0:
+		hasV = false
 	case fn == "avg":
-		set(t.Avg())
+		v = t.Avg()
 	case fn == "min":
-		set(t.Min)
+		v = t.Min
 	case fn == "max":
-		set(t.Max)
+		v = t.Max
 	}
-	out := statsResponse{
-		Key: key, Type: c.typ, Fn: fn, Window: total.SizeName(c.span.size), Filter: c.filter.String(),
-		From: fmtTime(c.span.wFrom), To: fmtTime(c.span.wTo), Value: v, Count: t.Count,
-		Windows: c.span.windows(), Aligned: c.span.aligned(), Source: p.source(),
+	if hasV && (math.IsNaN(v) || math.IsInf(v, 0)) {
+		bad := s.statsAnswer(key, fn, c, t, p)
+		bad.Value = new(v)
+		return writeJSON(w, http.StatusOK, bad) // encoding/json's error answer
 	}
-	if v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0)) {
-		return writeJSON(w, http.StatusOK, out) // encoding/json's error answer
+	out := s.statsAnswer(key, fn, c, t, p)
+	if hasV {
+		out.Value = &v // one 8-byte allocation: appendString may hand out's strings to encoding/json
 	}
 	buf := bytesPool.Get().(*[]byte)
 	defer bytesPool.Put(buf)
 	*buf = out.appendJSON((*buf)[:0])
 	return writeBody(w, http.StatusOK, *buf)
+}
+
+// statsAnswer is the answer of /v1/stats without its value.
+func (s *Server) statsAnswer(key, fn string, c common, t total.Total, p plan) statsResponse {
+	return statsResponse{
+		Key: key, Type: c.typ, Fn: fn, Window: s.sizeName(c.span.size), Filter: c.filter.String(),
+		From: msTime(c.span.wFrom), To: msTime(c.span.wTo), Count: t.Count,
+		Windows: c.span.windows(), Aligned: c.span.aligned(), Source: p.source(),
+	}
 }
 
 // appendJSON appends r as JSON, as encoding/json would write it; Value

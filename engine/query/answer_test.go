@@ -2,10 +2,12 @@ package query
 
 import (
 	"encoding/json"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -134,6 +136,9 @@ func TestFilterParse(t *testing.T) {
 	f([]string{"url:http://x"}, filter{{"url", "http://x"}}, false)
 	f([]string{"country"}, nil, true)
 	f([]string{"country:US,country:US"}, nil, true)
+	f([]string{"country:US,"}, nil, true)
+	f([]string{",country:US"}, nil, true)
+	f([]string{"country:US", ""}, filter{{"country", "US"}}, false)
 	if !(filter{{"country", "US"}}).match([][2]string{{"country", "US"}, {"device", "ios"}}) {
 		t.Fatal("no match")
 	}
@@ -199,7 +204,7 @@ func BenchmarkTopCached(b *testing.B) {
 
 func BenchmarkTopMiss(b *testing.B) {
 	s, now := benchServer(b, 2000, 60)
-	s.topCache = newLRU[topEntry](1)
+	s.topCache = newLRU[topKey, topEntry](1)
 	var urls []string
 	for i := range 10 {
 		urls = append(urls, "/v1/top?type=VIEW&n=10&from="+strconv.FormatInt(now-5*60_000-int64(i)*60_000, 10)+"&to="+strconv.FormatInt(now, 10))
@@ -272,8 +277,8 @@ func TestCountJSON(t *testing.T) {
 			t.Fatalf("got  %s\nwant %s", got, want)
 		}
 	}
-	f(countResponse{Key: "k", Type: "VIEW", Window: "60s", From: "a", To: "b", Count: 42, Windows: 2, Aligned: true, Source: "memory"})
-	f(countResponse{Key: `q"x\y${z} <a>&b é` + "\n\x00\x7f", Type: "VIEW", Window: "60s", Filter: "country:US", From: "a", To: "b", Count: -1, Source: "mixed"})
+	f(countResponse{Key: "k", Type: "VIEW", Window: "60s", From: 1767225600000, To: 1767225660123, Count: 42, Windows: 2, Aligned: true, Source: "memory"})
+	f(countResponse{Key: `q"x\y${z} <a>&b é` + "\n\x00\x7f", Type: "VIEW", Window: "60s", Filter: "country:US", From: 1767225600000, To: 1767225660123, Count: -1, Source: "mixed"})
 	f(countResponse{})
 }
 
@@ -286,8 +291,8 @@ func TestStatsJSON(t *testing.T) {
 		}
 	}
 	fl := func(v float64) *float64 { return &v }
-	f(statsResponse{Key: "k", Type: "VIEW", Fn: "avg", Window: "60s", From: "a", To: "b", Value: fl(2.5), Count: 42, Windows: 2, Aligned: true, Source: "memory"})
-	f(statsResponse{Key: `q"x\y <a>&b é` + "\n\x00", Type: "VIEW", Fn: "min", Window: "60s", Filter: "country:US", From: "a", To: "b", Count: -1, Source: "mixed"})
+	f(statsResponse{Key: "k", Type: "VIEW", Fn: "avg", Window: "60s", From: 1767225600000, To: 1767225660123, Value: fl(2.5), Count: 42, Windows: 2, Aligned: true, Source: "memory"})
+	f(statsResponse{Key: `q"x\y <a>&b é` + "\n\x00", Type: "VIEW", Fn: "min", Window: "60s", Filter: "country:US", From: 1767225600000, To: 1767225660123, Count: -1, Source: "mixed"})
 	for _, v := range []float64{0, -0.0, 1, -1, 1e20, 1e21, 123456789e15, 1e-6, 9.99e-7, 1e-9, -3.5e-12, 0.1, 1.0 / 3, 5e-324, 1.7976931348623157e308, 12345678.125} {
 		f(statsResponse{Fn: "sum", Value: fl(v)})
 	}
@@ -302,8 +307,8 @@ func TestTopJSON(t *testing.T) {
 			t.Fatalf("got  %s\nwant %s", got, want)
 		}
 	}
-	f(topResponse{Type: "VIEW", Window: "60s", From: "a", To: "b", N: 10, Items: []keyCount{{"a", 3}, {`<"b">` + "\t", 2}}, Exact: true, Source: "memory"})
-	f(topResponse{Type: "VIEW", Window: "60s", Filter: "country:US", From: "a", To: "b", N: 1, Items: []keyCount{}, Aligned: true, Source: "influx"})
+	f(topResponse{Type: "VIEW", Window: "60s", From: 1767225600000, To: 1767225660123, N: 10, Items: []keyCount{{"a", 3}, {`<"b">` + "\t", 2}}, Exact: true, Source: "memory"})
+	f(topResponse{Type: "VIEW", Window: "60s", Filter: "country:US", From: 1767225600000, To: 1767225660123, N: 1, Items: []keyCount{}, Aligned: true, Source: "influx"})
 	f(topResponse{})
 }
 
@@ -366,4 +371,86 @@ func TestIncTop(t *testing.T) {
 	if inc, full := value(s.m.incUpdates), value(s.m.incFull); inc < 10*full {
 		t.Fatalf("%v incremental updates, %v full merges: the incremental path is not taken", inc, full)
 	}
+}
+
+func TestMsTimeJSON(t *testing.T) {
+	f := func(ms int64) {
+		t.Helper()
+		want := `"` + time.UnixMilli(ms).UTC().Format(time.RFC3339Nano) + `"`
+		if got := string(msTime(ms).appendJSON(nil)); got != want {
+			t.Fatalf("%d: got %s, want %s", ms, got, want)
+		}
+	}
+	for _, ms := range []int64{0, 1, -1, 1767225600000, 1767225660123, 1767225660100, -62135596800000, 253402300799999} {
+		f(ms)
+	}
+}
+
+// TestParseParams checks the query-string scanner against url.Values,
+// which the handlers used before.
+func TestParseParams(t *testing.T) {
+	f := func(raw string) {
+		t.Helper()
+		q, _ := url.ParseQuery(raw) // r.URL.Query() drops the error too
+		p := parseParams(raw)
+		got := []string{p.typ, p.from, p.to, p.window, p.fn, p.n}
+		want := []string{q.Get("type"), q.Get("from"), q.Get("to"), q.Get("window"), q.Get("fn"), q.Get("n")}
+		if !slices.Equal(got, want) || !slices.Equal(p.filters, q["filter"]) {
+			t.Fatalf("%q: got %q %q, want %q %q", raw, got, p.filters, want, q["filter"])
+		}
+	}
+	for _, raw := range []string{"", "type=VIEW", "type=VIEW&from=1&to=2&window=1m&fn=avg&n=10",
+		"type=VIEW&type=CLICK", "&&type=&type=VIEW", "type", "type=VIEW;x=1&from=3", "ty%70e=VI%45W&from=%2B1+2",
+		"type=%zz&type=CLICK", "filter=country:US&filter=device%3Aios&filter=", "filter=a:b;c&n=%", "x=1&fn=a=b", "n=1+1&to=2%"} {
+		f(raw)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	parts := []string{"type", "from", "to", "window", "fn", "n", "filter", "x", "=", "&", ";", "%", "%2", "%41", "+", "VIEW", "1", ":", "é"}
+	for range 20_000 {
+		var b strings.Builder
+		for range rng.IntN(12) {
+			b.WriteString(parts[rng.IntN(len(parts))])
+		}
+		f(b.String())
+	}
+}
+
+// TestContentLength checks that answers carry a Content-Length through a
+// real net/http server, small ones (net/http computes it) and large ones
+// (writeBody sets it).
+func TestContentLength(t *testing.T) {
+	s, err := New(Retention(24*time.Hour), Logger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.cons = &consumer{ready: make(chan struct{})}
+	close(s.cons.ready)
+	now := time.Now().UnixMilli()
+	var ts []total.Total
+	for k := range 300 {
+		ts = append(ts, total.Total{Key: "key" + strconv.Itoa(k), Type: "VIEW", Start: total.WindowStart(now, 60_000), Size: 60_000, Count: int64(k + 1), Sum: 1, Min: 1, Max: 1})
+	}
+	s.st.apply(ts, s.floor)
+	hs := httptest.NewServer(s)
+	defer hs.Close()
+	f := func(path string, big bool) {
+		t.Helper()
+		resp, err := http.Get(hs.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %v %s", path, resp.StatusCode, err, body)
+		}
+		if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) > 0 || (len(body) > inlineLength) != big {
+			t.Fatalf("%s: Content-Length %d, Transfer-Encoding %v, body %d bytes", path, resp.ContentLength, resp.TransferEncoding, len(body))
+		}
+	}
+	f("/v1/counts/key7?type=VIEW", false)
+	f("/v1/stats/key7?type=VIEW&fn=avg", false)
+	f("/v1/top?type=VIEW&n=3", false)
+	f("/v1/top?type=VIEW&n=300", true)
 }

@@ -94,3 +94,71 @@ func BenchmarkMixWithWriter(b *testing.B) {
 		b.ReportMetric(float64(all[len(all)-1].Microseconds()), "max-µs")
 	}
 }
+
+// discardWriter is a reusable http.ResponseWriter that keeps nothing, so
+// BenchmarkHandler measures the handler alone.
+type discardWriter struct {
+	h    http.Header
+	code int
+	n    int
+}
+
+func (w *discardWriter) Header() http.Header  { return w.h }
+func (w *discardWriter) WriteHeader(code int) { w.code = code }
+func (w *discardWriter) Write(b []byte) (int, error) {
+	w.n += len(b)
+	return len(b), nil
+}
+
+// BenchmarkHandler is the cost and the allocations of one request of each
+// endpoint in the handler, without the network and without a recorder.
+func BenchmarkHandler(b *testing.B) {
+	const keys = 10_000
+	s, now := benchServer(b, keys, 6)
+	from := strconv.FormatInt(now-5*60_000, 10)
+	for _, c := range []struct{ name, url string }{
+		{"counts", "/v1/counts/key42?type=VIEW&from=" + from},
+		{"counts-filter", "/v1/counts/key42?type=VIEW&filter=country:US&from=" + from},
+		{"stats", "/v1/stats/key42?type=VIEW&fn=avg&from=" + from},
+		{"top", "/v1/top?type=VIEW&n=10&from=" + from},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			r := httptest.NewRequest(http.MethodGet, c.url, nil)
+			w := &discardWriter{h: make(http.Header)}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				s.ServeHTTP(w, r)
+				if w.code != 200 {
+					b.Fatal(w.code)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkApply is the consumer's cost of storing one total: batches of
+// 2,000 updates of 10,000 keys x 5 dimension sets in the current window
+// (ns/op is per total).
+func BenchmarkApply(b *testing.B) {
+	s, _ := benchServer(b, 10_000, 6)
+	cur := total.WindowStart(time.Now().UnixMilli(), 60_000)
+	rng := rand.New(rand.NewPCG(3, 4))
+	dims := []string{"country=US", "country=DE", "country=FR", "country=BR", "country=IN"}
+	batches := make([][]total.Total, 16)
+	for i := range batches {
+		for range 2000 {
+			k := rng.IntN(10_000)
+			batches[i] = append(batches[i], total.Total{Key: "key" + strconv.Itoa(k), Type: "VIEW", DimSet: dims[rng.IntN(len(dims))],
+				Start: cur, Size: 60_000, Count: int64(i + 1), Sum: float64(i + 1), Min: 1, Max: 1})
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		s.st.apply(batches[n%len(batches)], s.floor)
+		n++
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*2000), "ns/total")
+}

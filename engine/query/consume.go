@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -12,6 +13,10 @@ import (
 
 	"github.com/countlab/countlab/engine/total"
 )
+
+// decodeChunk is the number of records decoded between two yields to the
+// goroutines answering requests.
+const decodeChunk = 256
 
 // consumer reads the aggregates topic into the store: every partition, no
 // consumer group, from the beginning (the topic is compacted, so that is
@@ -86,6 +91,9 @@ func (c *consumer) run(ctx context.Context) {
 				return
 			}
 			batch = append(batch, t)
+			if len(batch)%decodeChunk == 0 {
+				runtime.Gosched() // as store.apply does between chunks
+			}
 		})
 		if len(batch) > 0 {
 			c.st.apply(batch, c.floor)

@@ -40,8 +40,8 @@ type influxSource struct {
 	api     api.QueryAPI
 	bucket  string
 	timeout time.Duration
-	totals  *lru[total.Total]
-	counts  *lru[[]keyCount]
+	totals  *lru[string, total.Total]
+	counts  *lru[string, []keyCount]
 	m       *metrics
 }
 
@@ -53,8 +53,8 @@ func newInfluxSource(conf influx.Config, timeout time.Duration, cacheSize int, m
 		api:     cl.QueryAPI(conf.Org),
 		bucket:  conf.Bucket,
 		timeout: timeout,
-		totals:  newLRU[total.Total](cacheSize),
-		counts:  newLRU[[]keyCount](cacheSize),
+		totals:  newLRU[string, total.Total](cacheSize),
+		counts:  newLRU[string, []keyCount](cacheSize),
 		m:       m,
 	}
 }

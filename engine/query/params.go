@@ -69,7 +69,9 @@ func parseFilter(vals []string) (filter, *badParam) {
 		if v == "" {
 			continue
 		}
-		for _, item := range strings.Split(v, ",") {
+		for rest, more := v, true; more; { // strings.Split(v, ","), without the slice
+			var item string
+			item, rest, more = strings.Cut(rest, ",")
 			name, value, ok := strings.Cut(item, ":")
 			switch {
 			case !ok:
@@ -111,10 +113,75 @@ type common struct {
 	filter filter
 }
 
+// params are the query parameters the API reads, found in the raw query
+// string without building url.Values: a value is the first one given, as
+// url.Values.Get has it, and unescaped (allocating) only when it holds
+// '%' or '+'. Pairs url.ParseQuery skips (a ';', a bad escape) are
+// skipped.
+type params struct {
+	typ, from, to, window, fn, n string
+	filters                      []string // every filter parameter, in order
+	seen                         uint8    // bit per field above: already set
+}
+
+// parseParams reads the raw query string.
+func parseParams(raw string) params {
+	var p params
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" || strings.IndexByte(pair, ';') >= 0 {
+			continue
+		}
+		name, value, _ := strings.Cut(pair, "=")
+		if needsUnescape(name) {
+			var err error
+			if name, err = url.QueryUnescape(name); err != nil {
+				continue
+			}
+		}
+		var dst *string
+		var bit uint8
+		switch name {
+		case "type":
+			dst, bit = &p.typ, 1
+		case "from":
+			dst, bit = &p.from, 2
+		case "to":
+			dst, bit = &p.to, 4
+		case "window":
+			dst, bit = &p.window, 8
+		case "fn":
+			dst, bit = &p.fn, 16
+		case "n":
+			dst, bit = &p.n, 32
+		case "filter":
+		default:
+			continue // a parameter the API does not read
+		}
+		if needsUnescape(value) {
+			var err error
+			if value, err = url.QueryUnescape(value); err != nil {
+				continue
+			}
+		}
+		switch {
+		case dst == nil:
+			p.filters = append(p.filters, value)
+		case p.seen&bit == 0:
+			*dst = value
+			p.seen |= bit
+		}
+	}
+	return p
+}
+
+func needsUnescape(s string) bool { return strings.ContainsAny(s, "%+") }
+
 // parseCommon parses type, from, to, window and filter.
-func (s *Server) parseCommon(q url.Values) (common, *badParam) {
+func (s *Server) parseCommon(q *params) (common, *badParam) {
 	var c common
-	c.typ = q.Get("type")
+	c.typ = q.typ
 	if c.typ == "" {
 		return c, bad("type", "missing (one of "+strings.Join(s.cfg.types, ", ")+")")
 	}
@@ -122,7 +189,7 @@ func (s *Server) parseCommon(q url.Values) (common, *badParam) {
 		return c, bad("type", "unknown type "+strconv.Quote(c.typ)+" (one of "+strings.Join(s.cfg.types, ", ")+")")
 	}
 	size := s.cfg.windows[0]
-	if w := q.Get("window"); w != "" {
+	if w := q.window; w != "" {
 		d, err := time.ParseDuration(w)
 		if err != nil || !slices.Contains(s.cfg.windows, d) {
 			return c, bad("window", "unknown window size "+strconv.Quote(w)+" (one of "+s.windowNames()+")")
@@ -132,11 +199,11 @@ func (s *Server) parseCommon(q url.Values) (common, *badParam) {
 	sp := span{size: size.Milliseconds()}
 	now := s.cfg.now().UnixMilli()
 	var err *badParam
-	sp.to, err = parseTime("to", q.Get("to"), now)
+	sp.to, err = parseTime("to", q.to, now)
 	if err != nil {
 		return c, err
 	}
-	sp.from, err = parseTime("from", q.Get("from"), sp.to-DefaultRange.Milliseconds())
+	sp.from, err = parseTime("from", q.from, sp.to-DefaultRange.Milliseconds())
 	if err != nil {
 		return c, err
 	}
@@ -149,7 +216,7 @@ func (s *Server) parseCommon(q url.Values) (common, *badParam) {
 	sp.wFrom = total.WindowStart(sp.from, sp.size)
 	sp.wTo = total.WindowStart(sp.to-1, sp.size) + sp.size
 	c.span = sp
-	c.filter, err = parseFilter(q["filter"])
+	c.filter, err = parseFilter(q.filters)
 	return c, err
 }
 
@@ -188,6 +255,17 @@ func pathKey(u *url.URL, prefix string) (string, *badParam) {
 	return key, nil
 }
 
+// sizeName is total.SizeName(size) for a configured window size, without
+// allocating.
+func (s *Server) sizeName(size int64) string {
+	for i, w := range s.cfg.windows {
+		if w.Milliseconds() == size {
+			return s.sizeNames[i]
+		}
+	}
+	return total.SizeName(size)
+}
+
 func (s *Server) windowNames() string {
 	names := make([]string, len(s.cfg.windows))
 	for i, w := range s.cfg.windows {
@@ -197,6 +275,9 @@ func (s *Server) windowNames() string {
 }
 
 func fluxNameOK(name string) bool {
+	if strings.IndexByte(name, '$') < 0 {
+		return true // only a '$' before an escaped character needs a split literal
+	}
 	_, ok := influx.FluxName(influx.DimTagPrefix + name)
 	return ok
 }

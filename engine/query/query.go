@@ -49,19 +49,21 @@ type Server struct {
 	m        *metrics
 	cons     *consumer     // nil without Kafka
 	influx   *influxSource // nil without InfluxDB
-	topCache *lru[topEntry]
+	topCache *lru[topKey, topEntry]
 	// stableCache holds merged counts of ranges of windows no longer
 	// updated, for top-N misses.
-	stableCache *lru[stableEntry]
+	stableCache *lru[string, stableEntry]
 	// incCache holds unfiltered in-memory top-N kept up to date from the
 	// store's change log.
-	incCache *lru[*incEntry]
+	incCache *lru[topKey, *incEntry]
 	metricsH http.Handler
-	observe  map[string]prometheus.Observer
-	served   map[string]prometheus.Counter // endpoint -> requests answered 200
+	// sizeNames are the names of cfg.windows (total.SizeName).
+	sizeNames []string
+	observe   map[string]prometheus.Observer
+	served    map[string]prometheus.Counter // endpoint -> requests answered 200
 
 	flightMu sync.Mutex
-	flights  map[string]*flight // top-N answers being computed
+	flights  map[topKey]*flight // top-N answers being computed
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -80,10 +82,13 @@ func New(opts ...Opt) (*Server, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: c, st: newStore(), m: newMetrics(), topCache: newLRU[topEntry](c.cacheSize),
-		stableCache: newLRU[stableEntry](max(1, c.cacheSize/64)), flights: make(map[string]*flight),
-		incCache: newLRU[*incEntry](max(4, c.cacheSize/64))}
+	s := &Server{cfg: c, st: newStore(), m: newMetrics(), topCache: newLRU[topKey, topEntry](c.cacheSize),
+		stableCache: newLRU[string, stableEntry](max(1, c.cacheSize/64)), flights: make(map[topKey]*flight),
+		incCache: newLRU[topKey, *incEntry](max(4, c.cacheSize/64))}
 	s.metricsH = promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})
+	for _, w := range c.windows {
+		s.sizeNames = append(s.sizeNames, total.SizeName(w.Milliseconds()))
+	}
 	s.observe = make(map[string]prometheus.Observer, len(endpoints))
 	s.served = make(map[string]prometheus.Counter, len(endpoints))
 	for _, e := range endpoints {
@@ -179,29 +184,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.m.requests.WithLabelValues(endpoint, codeName(code)).Inc()
 }
 
-type handler func(w http.ResponseWriter, r *http.Request) int
+// handler names an endpoint's handler (a method value would cost an
+// allocation per request).
+type handler int
+
+const (
+	noHandler handler = iota
+	countHandler
+	statsHandler
+	topHandler
+	healthHandler
+	metricsHandler
+)
 
 func (s *Server) route(path string) (string, handler) {
 	switch {
 	case strings.HasPrefix(path, "/v1/counts/"):
-		return "counts", s.handleCount
+		return "counts", countHandler
 	case strings.HasPrefix(path, "/v1/stats/"):
-		return "stats", s.handleStats
+		return "stats", statsHandler
 	case path == "/v1/top":
-		return "top", s.handleTop
+		return "top", topHandler
 	case path == "/healthz":
-		return "healthz", s.handleHealth
+		return "healthz", healthHandler
 	case path == "/metrics":
-		return "metrics", func(w http.ResponseWriter, r *http.Request) int {
-			s.metricsH.ServeHTTP(w, r)
-			return http.StatusOK
-		}
+		return "metrics", metricsHandler
 	}
-	return "other", nil
+	return "other", noHandler
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string, h handler) int {
-	if h == nil {
+	if h == noHandler {
 		return writeError(w, http.StatusNotFound, "", "no such endpoint "+r.URL.Path)
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -212,7 +225,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string, 
 		w.Header().Set("WWW-Authenticate", `Bearer realm="countlab"`)
 		return writeError(w, http.StatusUnauthorized, "", "missing or wrong bearer token")
 	}
-	return h(w, r)
+	switch h {
+	case countHandler:
+		return s.handleCount(w, r)
+	case statsHandler:
+		return s.handleStats(w, r)
+	case topHandler:
+		return s.handleTop(w, r)
+	case healthHandler:
+		return s.handleHealth(w, r)
+	}
+	s.metricsH.ServeHTTP(w, r)
+	return http.StatusOK
 }
 
 func (s *Server) authorized(r *http.Request) bool {

@@ -41,12 +41,20 @@ var (
 	hdrNoStore = []string{"no-store"}
 )
 
+// inlineLength is the largest body net/http gives a Content-Length
+// itself: a handler that writes at most this much in one Write and
+// returns gets the header without setting it (net/http's
+// bufferBeforeChunkingSize), and without the allocations of setting it.
+const inlineLength = 2048
+
 // writeBody writes b (a complete JSON document) with status code. The
 // headers are set by canonical key, without Header.Set's copying.
 func writeBody(w http.ResponseWriter, code int, b []byte) int {
 	h := w.Header()
 	h["Content-Type"] = hdrJSON
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	if len(b) > inlineLength {
+		h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	}
 	h["Cache-Control"] = hdrNoStore
 	w.WriteHeader(code)
 	w.Write(b)
@@ -111,8 +119,19 @@ func (s *Server) writeFailure(w http.ResponseWriter, err error) int {
 	return writeError(w, http.StatusInternalServerError, "", err.Error())
 }
 
-// fmtTime formats unix ms as RFC 3339 in UTC.
-func fmtTime(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano) }
+// msTime is a time in unix ms, written in answers as an RFC 3339 string
+// in UTC.
+type msTime int64
+
+// appendJSON appends t as a JSON string, without allocating.
+func (t msTime) appendJSON(b []byte) []byte {
+	b = append(b, '"')
+	b = time.UnixMilli(int64(t)).UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+// MarshalJSON is appendJSON for encoding/json.
+func (t msTime) MarshalJSON() ([]byte, error) { return t.appendJSON(nil), nil }
 
 func codeName(code int) string {
 	switch code {

@@ -3,6 +3,7 @@ package query
 import (
 	"cmp"
 	"hash/maphash"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -130,9 +131,13 @@ func (s *store) apply(ts []total.Total, floor func(size int64) int64) int {
 	defer s.applyMu.Unlock()
 	var byShard [storeShards][]int32
 	kept := 0
+	var lastSize, lastFloor int64 // floor reads the clock: once per size
 	for i := range ts {
 		t := &ts[i]
-		if t.Start < floor(t.Size) {
+		if t.Size != lastSize || i == 0 {
+			lastSize, lastFloor = t.Size, floor(t.Size)
+		}
+		if t.Start < lastFloor {
 			continue
 		}
 		kept++
@@ -170,6 +175,11 @@ func (s *store) apply(ts []total.Total, floor func(size int64) int64) int {
 			}
 			shd.mu.Unlock()
 			s.cells.Add(int64(added))
+			// Let the goroutines answering requests run between
+			// chunks: a large batch (every series of a closing window)
+			// otherwise holds this P for up to a scheduler time slice
+			// (10 ms) at a time while requests queue.
+			runtime.Gosched()
 		}
 	}
 	if len(touched) > 0 {

@@ -16,8 +16,8 @@ type topResponse struct {
 	Type    string     `json:"type"`
 	Window  string     `json:"window"`
 	Filter  string     `json:"filter,omitempty"`
-	From    string     `json:"from"`
-	To      string     `json:"to"`
+	From    msTime     `json:"from"`
+	To      msTime     `json:"to"`
 	N       int        `json:"n"`
 	Items   []keyCount `json:"items"`
 	Exact   bool       `json:"exact"`
@@ -26,13 +26,13 @@ type topResponse struct {
 }
 
 func (s *Server) handleTop(w http.ResponseWriter, r *http.Request) int {
-	q := r.URL.Query()
-	c, bp := s.parseCommon(q)
+	q := parseParams(r.URL.RawQuery)
+	c, bp := s.parseCommon(&q)
 	if bp != nil {
 		return s.writeFailure(w, bp)
 	}
 	n := DefaultTopN
-	if v := q.Get("n"); v != "" {
+	if v := q.n; v != "" {
 		var err error
 		n, err = strconv.Atoi(v)
 		if err != nil || n < 1 || n > s.cfg.maxTopN {
@@ -47,8 +47,8 @@ func (s *Server) handleTop(w http.ResponseWriter, r *http.Request) int {
 		items = []keyCount{}
 	}
 	out := topResponse{
-		Type: c.typ, Window: total.SizeName(c.span.size), Filter: c.filter.String(),
-		From: fmtTime(c.span.wFrom), To: fmtTime(c.span.wTo), N: n, Items: items,
+		Type: c.typ, Window: s.sizeName(c.span.size), Filter: c.filter.String(),
+		From: msTime(c.span.wFrom), To: msTime(c.span.wTo), N: n, Items: items,
 		Exact: true, Aligned: c.span.aligned(), Source: p.source(),
 	}
 	buf := bytesPool.Get().(*[]byte)
@@ -145,8 +145,10 @@ func (s *Server) top(ctx context.Context, c common, n int) ([]keyCount, plan, er
 // that stamp, so it holds every change the request could have seen).
 func (s *Server) memTop(c common, from int64, n int) []keyCount {
 	size, to := c.span.size, c.span.wTo
-	ck := strconv.FormatInt(size, 10) + "|" + c.typ + "|" + strconv.FormatInt(from, 10) + "|" +
-		strconv.FormatInt(to, 10) + "|" + strconv.Itoa(n) + "|" + c.filter.String()
+	ck := topKey{size: size, typ: c.typ, from: from, to: to, n: n}
+	if len(c.filter) > 0 {
+		ck.filter = c.filter.String()
+	}
 	cur := s.st.stampOf(size, c.typ, from, to)
 	if e, ok := s.topCache.get(ck); ok && e.st == cur {
 		s.m.topHits.Inc()
@@ -174,6 +176,15 @@ func (s *Server) memTop(c common, from int64, n int) []keyCount {
 	return f.items
 }
 
+// topKey names a cached in-memory top-N answer.
+type topKey struct {
+	size     int64
+	typ      string
+	from, to int64
+	n        int
+	filter   string // canonical (filter.String)
+}
+
 // flight is one computation of a top-N answer others may wait for.
 type flight struct {
 	st    stamp // of the range, read before the computation
@@ -181,7 +192,7 @@ type flight struct {
 	items []keyCount
 }
 
-func (s *Server) memTopCompute(c common, from int64, n int, ck string) []keyCount {
+func (s *Server) memTopCompute(c common, from int64, n int, ck topKey) []keyCount {
 	size, to := c.span.size, c.span.wTo
 	if len(c.filter) == 0 {
 		return s.incTop(c.typ, size, from, to, n, ck)
@@ -234,7 +245,7 @@ type incEntry struct {
 // incrementally. When no count went down, a key that did not change and
 // was not in the last top n still has n keys ahead of it, so the new top
 // n is among the last top n and the changed keys.
-func (s *Server) incTop(typ string, size, from, to int64, n int, ck string) []keyCount {
+func (s *Server) incTop(typ string, size, from, to int64, n int, ck topKey) []keyCount {
 	e, ok := s.incCache.get(ck)
 	if !ok {
 		e = &incEntry{}

@@ -9,8 +9,6 @@
 package total
 
 import (
-	"encoding/json"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -116,24 +114,6 @@ func (t *Total) AppendRecordKey(dst []byte) []byte {
 	dst = append(dst, '|')
 	dst = strconv.AppendInt(dst, t.Start, 10)
 	return dst
-}
-
-// Marshal encodes t as the JSON value of its aggregates record.
-func (t *Total) Marshal() []byte {
-	b, _ := json.Marshal(t) // cannot fail: only strings and numbers
-	return b
-}
-
-// Unmarshal decodes an aggregates record value.
-func Unmarshal(b []byte) (Total, error) {
-	var t Total
-	if err := json.Unmarshal(b, &t); err != nil {
-		return t, fmt.Errorf("total: %w", err)
-	}
-	if t.Size <= 0 || t.Key == "" || t.Type == "" {
-		return t, fmt.Errorf("total: missing key, type or size in %q", b)
-	}
-	return t, nil
 }
 
 // SizeName is the window size as InfluxDB tags and APIs name it ("1m0s" ->
