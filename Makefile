@@ -9,7 +9,9 @@ INFLUXD_VER := v1.8.10
 COUNTLAB    := $(BIN)/countlab
 K6          := $(BIN)/k6
 SCENARIO    ?= quickstart
-TEST_TIMEOUT ?= 15m
+# A safety limit per test binary; cmd/countlab, the longest (every shipped
+# scenario's short form end to end), takes about 10 minutes on 2 cores.
+TEST_TIMEOUT ?= 25m
 FUZZTIME    ?= 10s
 
 export COUNTLAB_INFLUXD := $(INFLUXD)
