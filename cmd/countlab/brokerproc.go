@@ -1,15 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -32,16 +27,9 @@ const brokerReadyTimeout = 60 * time.Second
 // txnrecover.go): every acknowledged record, committed offset and
 // transaction is there again.
 type brokerChild struct {
-	bin    string
-	args   []string
+	childProc
 	addr   string
-	events string      // the events topic, watched for writes after a restart
-	fail   func(error) // an exit nobody asked for
-
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	done     chan struct{}
-	expected bool // the current process is being killed or stopped on purpose
+	events string // the events topic, watched for writes after a restart
 }
 
 var _ faults.BrokerProcess = stackTarget{}
@@ -99,16 +87,22 @@ func startBrokerChild(ctx context.Context, f *stackFlags, dir string, fail func(
 		return nil, fmt.Errorf("broker process: the countlab binary: %w", err)
 	}
 	b := &brokerChild{
-		bin:    bin,
 		addr:   addr,
 		events: kafka.DefaultTopics(f.topicPrefix).Events,
-		fail:   fail,
-		args: []string{
-			"--listen", addr,
-			"--data-dir", dir,
-			"--partitions", strconv.Itoa(f.partitions),
-			"--topic-prefix", f.topicPrefix,
-			"--log-level", f.logLevel,
+		childProc: childProc{
+			name: "broker process on " + addr,
+			bin:  bin,
+			args: []string{"broker",
+				"--listen", addr,
+				"--data-dir", dir,
+				"--partitions", strconv.Itoa(f.partitions),
+				"--topic-prefix", f.topicPrefix,
+				"--log-level", f.logLevel,
+			},
+			readyLine:    "ready", // its topics exist
+			readyTimeout: brokerReadyTimeout,
+			notReadyHint: " (is the port taken?)",
+			fail:         fail,
 		},
 	}
 	return b, b.start(ctx)
@@ -134,118 +128,13 @@ func fixedPort(addr string) (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// start starts the process and waits until it prints "ready" (its topics
-// exist).
-func (b *brokerChild) start(ctx context.Context) error {
-	cmd := exec.Command(b.bin, append([]string{"broker"}, b.args...)...)
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = engineSysProcAttr()
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("broker process: %w", err)
-	}
-	done := make(chan struct{})
-	ready := make(chan struct{})
-	b.mu.Lock()
-	b.cmd, b.done, b.expected = cmd, done, false
-	b.mu.Unlock()
-	go func() {
-		sc := bufio.NewScanner(out)
-		isReady := false
-		for sc.Scan() {
-			if !isReady && sc.Text() == "ready" {
-				isReady = true
-				close(ready)
-			}
-		}
-		err := cmd.Wait()
-		b.mu.Lock()
-		expected := b.expected
-		b.mu.Unlock()
-		close(done)
-		if !expected {
-			b.fail(fmt.Errorf("broker process on %s (pid %d) exited: %v", b.addr, cmd.Process.Pid, err))
-		}
-	}()
-	t := time.NewTimer(brokerReadyTimeout)
-	defer t.Stop()
-	select {
-	case <-ready:
-		return nil
-	case <-done:
-		return fmt.Errorf("broker process on %s exited before it was ready (is the port taken?)", b.addr)
-	case <-ctx.Done():
-		b.kill()
-		return ctx.Err()
-	case <-t.C:
-		b.kill()
-		return fmt.Errorf("broker process on %s not ready within %s", b.addr, brokerReadyTimeout)
-	}
-}
-
-// kill SIGKILLs the process and waits until it is gone.
-func (b *brokerChild) kill() error {
-	b.mu.Lock()
-	cmd, done := b.cmd, b.done
-	if cmd == nil {
-		b.mu.Unlock()
-		return errors.New("broker process not started")
-	}
-	b.expected = true
-	b.mu.Unlock()
-	select {
-	case <-done:
-		return fmt.Errorf("broker process on %s is not running", b.addr)
-	default:
-	}
-	if err := signalProc(cmd.Process.Pid, sigKillProc); err != nil {
-		return fmt.Errorf("broker process: kill: %w", err)
-	}
-	<-done
-	return nil
-}
-
 // restart starts the process again after kill, on the same address and
 // data dir, and returns once it serves.
 func (b *brokerChild) restart(ctx context.Context) error {
-	b.mu.Lock()
-	cmd, done := b.cmd, b.done
-	b.mu.Unlock()
-	if cmd != nil {
-		select {
-		case <-done:
-		default:
-			return fmt.Errorf("broker process on %s is still running", b.addr)
-		}
+	if b.running() {
+		return fmt.Errorf("%s is still running", b.name)
 	}
 	return b.start(ctx)
-}
-
-// stop ends the process gracefully (SIGTERM: it saves its state and marks
-// its data dir clean), SIGKILL after 30s.
-func (b *brokerChild) stop() {
-	b.mu.Lock()
-	cmd, done := b.cmd, b.done
-	b.expected = true
-	b.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	select {
-	case <-done:
-		return
-	default:
-	}
-	_ = signalProc(cmd.Process.Pid, sigTermProc)
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = signalProc(cmd.Process.Pid, sigKillProc)
-		<-done
-	}
 }
 
 func (t stackTarget) brokerChild() (*brokerChild, error) {

@@ -48,7 +48,7 @@ func (w *workerScaler) add(ctx context.Context) (int, error) {
 	w.mu.Lock()
 	slot := w.next
 	w.next++
-	p := &workerProc{slot: slot, bin: w.bin, args: w.args(slot), fail: w.s.fail}
+	p := newWorkerProc(slot, w.bin, w.args(slot), w.s.fail)
 	w.extra[slot] = p
 	w.mu.Unlock()
 	if err := p.start(ctx); err != nil {

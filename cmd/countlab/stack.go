@@ -276,7 +276,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		}
 		s.scaler = newWorkerScaler(s, bin, f)
 		for i := 0; i < f.workers; i++ {
-			p := &workerProc{slot: i, bin: bin, args: workerProcArgs(f, s.conn.Brokers, i), fail: s.fail}
+			p := newWorkerProc(i, bin, workerProcArgs(f, s.conn.Brokers, i), s.fail)
 			s.engines = append(s.engines, p)
 			if err := p.start(ctx); err != nil {
 				return nil, err
