@@ -60,24 +60,42 @@ func (es Errors) Error() string {
 // wrong type is an error naming the field's path), fills the defaults and
 // validates it. name is for messages (the file name).
 func Parse(name string, data []byte) (*Scenario, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("%s: not YAML: %w", name, err)
-	}
-	if root.Kind == 0 {
-		return nil, fmt.Errorf("%s: empty file; start with name: and duration:", name)
-	}
 	var s Scenario
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s:\n%w", name, decodeErrors(&root, err))
-	}
-	s.applyDefaults()
-	if err := s.Validate(); err != nil {
-		return nil, fmt.Errorf("%s:\n%w", name, err)
+	if err := decodeStrict(name, data, &s, "name: and duration:", decodeErrors); err != nil {
+		return nil, err
 	}
 	return &s, nil
+}
+
+// document is a YAML file countlab decodes strictly: a scenario or a
+// plan.
+type document interface {
+	applyDefaults()
+	Validate() error
+}
+
+// decodeStrict decodes data into doc strictly, fills its defaults and
+// validates it. Errors start with name; an empty file's says to start
+// with first; decodeErrs turns the decoder's errors into ones naming the
+// field path with a hint.
+func decodeStrict(name string, data []byte, doc document, first string, decodeErrs func(*yaml.Node, error) error) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return fmt.Errorf("%s: not YAML: %w", name, err)
+	}
+	if root.Kind == 0 {
+		return fmt.Errorf("%s: empty file; start with %s", name, first)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(doc); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s:\n%w", name, decodeErrs(&root, err))
+	}
+	doc.applyDefaults()
+	if err := doc.Validate(); err != nil {
+		return fmt.Errorf("%s:\n%w", name, err)
+	}
+	return nil
 }
 
 // Load reads and parses the scenario file path.

@@ -1,11 +1,9 @@
 package scenarios
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"reflect"
@@ -149,22 +147,9 @@ func (t Target) PeakEventsPerS() float64 { return t.EventsPerDay / 86400 * t.Pea
 // wrong type is an error naming the field's path, with a hint), fills the
 // defaults and validates it. name is for messages (the file name).
 func ParsePlan(name string, data []byte) (*Plan, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("%s: not YAML: %w", name, err)
-	}
-	if root.Kind == 0 {
-		return nil, fmt.Errorf("%s: empty file; start with name:, traffic:, grid:, search: and target:", name)
-	}
 	var p Plan
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s:\n%w", name, planDecodeErrors(&root, err))
-	}
-	p.applyDefaults()
-	if err := p.Validate(); err != nil {
-		return nil, fmt.Errorf("%s:\n%w", name, err)
+	if err := decodeStrict(name, data, &p, "name:, traffic:, grid:, search: and target:", planDecodeErrors); err != nil {
+		return nil, err
 	}
 	return &p, nil
 }
