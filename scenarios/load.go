@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"reflect"
 	"regexp"
@@ -110,10 +111,8 @@ func Load(path string) (*Scenario, error) {
 // Lookup loads a scenario by file path, or by the name of a shipped one
 // ("quickstart").
 func Lookup(nameOrPath string) (*Scenario, error) {
-	if strings.ContainsAny(nameOrPath, `/\`) || strings.HasSuffix(nameOrPath, ".yaml") || strings.HasSuffix(nameOrPath, ".yml") {
-		if _, err := os.Stat(nameOrPath); err == nil || !errors.Is(err, os.ErrNotExist) {
-			return Load(nameOrPath)
-		}
+	if isFileArg(nameOrPath) {
+		return Load(nameOrPath)
 	}
 	data, err := shipped.ReadFile(nameOrPath + ".yaml")
 	if err != nil {
@@ -123,8 +122,12 @@ func Lookup(nameOrPath string) (*Scenario, error) {
 }
 
 // Names are the shipped scenarios' names, sorted.
-func Names() []string {
-	ents, _ := shipped.ReadDir(".")
+func Names() []string { return yamlNames(shipped, ".") }
+
+// yamlNames are the names of the .yaml files in dir of fsys, without the
+// extension, sorted.
+func yamlNames(fsys fs.ReadDirFS, dir string) []string {
+	ents, _ := fsys.ReadDir(dir)
 	var out []string
 	for _, e := range ents {
 		if n, ok := strings.CutSuffix(e.Name(), ".yaml"); ok {
@@ -133,6 +136,17 @@ func Names() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// isFileArg reports whether a name-or-path argument is a file: it looks
+// like a path or a YAML file name, and is there (or cannot be looked at
+// for another reason than not being there, which Load then reports).
+func isFileArg(nameOrPath string) bool {
+	if !strings.ContainsAny(nameOrPath, `/\`) && !strings.HasSuffix(nameOrPath, ".yaml") && !strings.HasSuffix(nameOrPath, ".yml") {
+		return false
+	}
+	_, err := os.Stat(nameOrPath)
+	return err == nil || !errors.Is(err, os.ErrNotExist)
 }
 
 // Shipped returns the YAML of a shipped scenario.

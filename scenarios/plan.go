@@ -225,10 +225,8 @@ func LoadPlan(path string) (*Plan, error) {
 // LookupPlan loads a plan by file path, or by the name of a shipped one
 // ("small").
 func LookupPlan(nameOrPath string) (*Plan, error) {
-	if strings.ContainsAny(nameOrPath, `/\`) || strings.HasSuffix(nameOrPath, ".yaml") || strings.HasSuffix(nameOrPath, ".yml") {
-		if _, err := os.Stat(nameOrPath); err == nil || !errors.Is(err, os.ErrNotExist) {
-			return LoadPlan(nameOrPath)
-		}
+	if isFileArg(nameOrPath) {
+		return LoadPlan(nameOrPath)
 	}
 	data, err := ShippedPlan(nameOrPath)
 	if err != nil {
@@ -238,17 +236,7 @@ func LookupPlan(nameOrPath string) (*Plan, error) {
 }
 
 // PlanNames are the shipped plans' names, sorted.
-func PlanNames() []string {
-	ents, _ := shippedPlans.ReadDir("plans")
-	var out []string
-	for _, e := range ents {
-		if n, ok := strings.CutSuffix(e.Name(), ".yaml"); ok {
-			out = append(out, n)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
+func PlanNames() []string { return yamlNames(shippedPlans, "plans") }
 
 // ShippedPlan returns the YAML of a shipped plan.
 func ShippedPlan(name string) ([]byte, error) {
