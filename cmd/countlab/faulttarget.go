@@ -108,11 +108,7 @@ type lagProbe struct {
 }
 
 func newLagProbe(s *stack, bound int64) (*lagProbe, error) {
-	opts, err := s.conn.Opts()
-	if err != nil {
-		return nil, err
-	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := s.conn.NewClient()
 	if err != nil {
 		return nil, err
 	}

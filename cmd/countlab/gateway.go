@@ -14,7 +14,6 @@ import (
 
 	"github.com/countlab/countlab/engine/gateway"
 	"github.com/countlab/countlab/engine/kafka"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // hotKeyFlag collects repeated --hot-key K=N flags.
@@ -131,13 +130,9 @@ func cmdGateway(ctx context.Context, args []string) error {
 
 // createTopics creates countlab's missing topics.
 func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, replication int16) error {
-	opts, err := conn.Opts()
+	cl, err := conn.NewClient()
 	if err != nil {
 		return usageError{err}
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return err
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -29,7 +29,6 @@ import (
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/faults"
@@ -115,11 +114,7 @@ func (n *netProxies) proxy(name, link, upstream string) (*toxiproxy.Proxy, error
 
 // brokerAddrs are conn's seed brokers and those its metadata advertises.
 func brokerAddrs(ctx context.Context, conn kafka.Conn) ([]string, error) {
-	opts, err := conn.Opts()
-	if err != nil {
-		return nil, err
-	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := conn.NewClient()
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/countlab/countlab/engine/aggregate"
 	"github.com/countlab/countlab/faults"
@@ -101,11 +100,7 @@ func (s *stack) leave(ctx context.Context, p *workerProc) error {
 	if id == "" {
 		return nil // dynamic member: it left on close
 	}
-	opts, err := s.conn.Opts()
-	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := s.conn.NewClient()
 	if err != nil {
 		return err
 	}

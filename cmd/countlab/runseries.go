@@ -9,7 +9,6 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/countlab/countlab/engine/aggregate"
 	"github.com/countlab/countlab/reports"
@@ -72,11 +71,7 @@ func (p *pctSeries) latency(kind string) (reports.LatencySeries, bool) {
 // the events topic, through its own Kafka client (close it with the
 // returned func).
 func newEngineLag(st *stack) (func(context.Context) (map[int32]partitionLag, error), func(), error) {
-	opts, err := st.conn.Opts()
-	if err != nil {
-		return nil, nil, err
-	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := st.conn.NewClient()
 	if err != nil {
 		return nil, nil, err
 	}

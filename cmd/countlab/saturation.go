@@ -204,11 +204,7 @@ type lagReader struct {
 }
 
 func newLagReader(st *stack) (*lagReader, error) {
-	opts, err := st.conn.Opts()
-	if err != nil {
-		return nil, err
-	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := st.conn.NewClient()
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/countlab/countlab/scenarios"
 )
@@ -138,11 +137,7 @@ func (c *chaosFlags) cleanup(ctx context.Context, sf *stackFlags, out io.Writer)
 	if err != nil {
 		return err
 	}
-	opts, err := conn.Opts()
-	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := conn.NewClient()
 	if err != nil {
 		return err
 	}

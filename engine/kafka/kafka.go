@@ -101,6 +101,16 @@ func (c Conn) Opts() ([]kgo.Opt, error) {
 	return opts, nil
 }
 
+// NewClient is a franz-go client for c with extra options after c's
+// (Opts); errors are c's or the client's configuration errors.
+func (c Conn) NewClient(extra ...kgo.Opt) (*kgo.Client, error) {
+	opts, err := c.Opts()
+	if err != nil {
+		return nil, err
+	}
+	return kgo.NewClient(append(opts, extra...)...)
+}
+
 // ParseBrokers splits a comma-separated broker list, dropping blanks.
 func ParseBrokers(s string) []string {
 	var out []string
