@@ -131,7 +131,7 @@ func (c *childProc) kill() error {
 	if err != nil {
 		return err
 	}
-	if err := signalProc(cmd.Process.Pid, sigKillProc); err != nil {
+	if err := signalProc(cmd.Process, sigKillProc); err != nil {
 		return fmt.Errorf("%s: kill: %w", c.name, err)
 	}
 	<-done
@@ -146,7 +146,7 @@ func (c *childProc) signal(sig procSignal) error {
 	if err != nil {
 		return err
 	}
-	if err := signalProc(cmd.Process.Pid, sig); err != nil {
+	if err := signalProc(cmd.Process, sig); err != nil {
 		return fmt.Errorf("%s: %w", c.name, err)
 	}
 	c.paused = sig == sigStopProc
@@ -164,14 +164,14 @@ func (c *childProc) stop() {
 	if err != nil {
 		return
 	}
-	_ = signalProc(cmd.Process.Pid, sigTermProc)
+	_ = signalProc(cmd.Process, sigTermProc)
 	if paused {
-		_ = signalProc(cmd.Process.Pid, sigContProc)
+		_ = signalProc(cmd.Process, sigContProc)
 	}
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
-		_ = signalProc(cmd.Process.Pid, sigKillProc)
+		_ = signalProc(cmd.Process, sigKillProc)
 		<-done
 	}
 }

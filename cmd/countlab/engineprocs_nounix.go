@@ -17,11 +17,7 @@ const (
 	sigContProc
 )
 
-func signalProc(pid int, sig procSignal) error {
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return err
-	}
+func signalProc(p *os.Process, sig procSignal) error {
 	switch sig {
 	case sigKillProc, sigTermProc:
 		return p.Kill()

@@ -2,7 +2,10 @@
 
 package main
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
 // procSignal is a signal the stack sends an engine worker process.
 type procSignal = syscall.Signal
@@ -14,4 +17,7 @@ const (
 	sigContProc = syscall.SIGCONT
 )
 
-func signalProc(pid int, sig procSignal) error { return syscall.Kill(pid, sig) }
+// signalProc signals p through its os.Process (a pidfd on Linux), never
+// by a bare pid: a process that exited and was reaped cannot be mistaken
+// for a newer one that got its pid.
+func signalProc(p *os.Process, sig procSignal) error { return p.Signal(sig) }

@@ -291,7 +291,7 @@ func (s *Server) Kill() error {
 		return nil
 	}
 	p.expected.Store(true)
-	if err := signalGroup(p.cmd.Process.Pid, sigKill); err != nil {
+	if err := signalProc(p.cmd.Process, sigKill); err != nil {
 		return fmt.Errorf("influxd: kill: %w", err)
 	}
 	if err := waitDone(p, killWait); err != nil {
@@ -343,7 +343,7 @@ func (s *Server) signal(sig sig, what string) error {
 	if p == nil || p.exited() {
 		return fmt.Errorf("influxd: %s: not running", what)
 	}
-	if err := signalGroup(p.cmd.Process.Pid, sig); err != nil {
+	if err := signalProc(p.cmd.Process, sig); err != nil {
 		return fmt.Errorf("influxd: %s: %w", what, err)
 	}
 	s.cfg.logger.Info("influxd "+what+"d", "url", s.URL())
@@ -361,9 +361,8 @@ func (s *Server) halt() error {
 		return nil
 	}
 	p.expected.Store(true)
-	pid := p.cmd.Process.Pid
-	if err := signalGroup(pid, sigTerm); err == nil {
-		signalGroup(pid, sigCont)
+	if err := signalProc(p.cmd.Process, sigTerm); err == nil {
+		signalProc(p.cmd.Process, sigCont)
 		select {
 		case <-p.done:
 			return nil
@@ -371,7 +370,7 @@ func (s *Server) halt() error {
 			s.cfg.logger.Warn("influxd did not stop after SIGTERM; killing", "url", s.URL(), "waited", s.cfg.stopTimeout)
 		}
 	}
-	if err := signalGroup(pid, sigKill); err != nil {
+	if err := signalProc(p.cmd.Process, sigKill); err != nil {
 		return fmt.Errorf("influxd: kill: %w", err)
 	}
 	return waitDone(p, killWait)

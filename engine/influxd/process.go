@@ -54,7 +54,7 @@ func (s *Server) boot(ctx context.Context) error {
 	s.proc = p
 	if err := s.waitHealthy(ctx, p); err != nil {
 		p.expected.Store(true)
-		signalGroup(p.cmd.Process.Pid, sigKill)
+		signalProc(p.cmd.Process, sigKill)
 		waitDone(p, killWait)
 		return err
 	}

@@ -2,12 +2,19 @@
 
 package influxd
 
-import "syscall"
+import (
+	"errors"
+	"os"
+	"syscall"
+)
 
-// signalGroup sends sig to influxd's process group (its pgid is its pid:
-// Setpgid). SIGCONT after SIGTERM wakes a paused server so it can act on
-// the SIGTERM.
-func signalGroup(pid int, sig sig) error {
+// signalProc sends sig to influxd through its os.Process (a pidfd on
+// Linux), never by a bare pid or process group: a process that exited and
+// was reaped cannot be mistaken for a newer one that got its pid (pids
+// wrap quickly on a busy machine, and every influxd leads its own process
+// group, Setpgid). SIGCONT after SIGTERM wakes a paused server so it can
+// act on the SIGTERM.
+func signalProc(p *os.Process, sig sig) error {
 	var s syscall.Signal
 	switch sig {
 	case sigTerm:
@@ -19,8 +26,8 @@ func signalGroup(pid int, sig sig) error {
 	case sigCont:
 		s = syscall.SIGCONT
 	}
-	err := syscall.Kill(-pid, s)
-	if err == syscall.ESRCH {
+	err := p.Signal(s)
+	if errors.Is(err, os.ErrProcessDone) {
 		return nil // already gone
 	}
 	return err
