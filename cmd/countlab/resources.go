@@ -306,10 +306,22 @@ func (r *scenarioRun) startResources(ctx context.Context, st *stack, log *slog.L
 }
 
 // printSaturationAndResources prints the run's saturation verdict and
-// each process's memory and goroutine growth.
-func printSaturationAndResources(w io.Writer, rep *reports.Report) {
+// each process's memory and goroutines: with their growth a line each
+// when the scenario bounds growth (slopes), else one line of start -> end
+// (slopes fitted over a short run say little; report.json has them).
+func printSaturationAndResources(w io.Writer, rep *reports.Report, slopes bool) {
 	if rep.Saturation != nil {
 		fmt.Fprintf(w, "  saturation: %s\n", rep.Saturation.Text())
+	}
+	if !slopes {
+		parts := make([]string, 0, len(rep.Resources))
+		for _, u := range rep.Resources {
+			parts = append(parts, fmt.Sprintf("%s %.0f -> %.0f MiB", u.Process, u.RSSMiBStart, u.RSSMiBEnd))
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(w, "  resident memory: %s\n", strings.Join(parts, ", "))
+		}
+		return
 	}
 	for _, u := range rep.Resources {
 		g := ""

@@ -374,7 +374,8 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 		Saturation: saturation,
 		Resources:  resources,
 	}
-	printSaturationAndResources(r.out, rep)
+	slo := sc.SLO
+	printSaturationAndResources(r.out, rep, slo.MaxRSSSlopeMiBPerH > 0 || slo.MaxHarnessRSSSlopeMiBPerH > 0 || slo.MaxGoroutineSlopePerH > 0)
 	return rep, nil
 }
 
