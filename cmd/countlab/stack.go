@@ -170,13 +170,14 @@ type stack struct {
 	qAddr    string
 	brokerDA string
 
+	runCtx context.Context // done when the stack closes
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	errMu  sync.Mutex
 	errs   []error
 	failed chan struct{} // closed when a part stops with an error
 
-	engineRestarts atomic.Int64 // in-process engine workers restarted after an error
+	engineRestarts atomic.Int64 // engine workers (in-process or processes) restarted after an unexpected stop
 
 	// brokerProc is the broker run as a process (brokerproc.go); then
 	// broker is nil.
@@ -206,7 +207,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		dataDir = s.tempDir
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
+	s.runCtx, s.cancel = runCtx, cancel
 
 	// Kafka.
 	if f.brokers != "" {
@@ -276,7 +277,8 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		}
 		s.scaler = newWorkerScaler(s, bin, f)
 		for i := 0; i < f.workers; i++ {
-			p := newWorkerProc(i, bin, workerProcArgs(f, s.conn.Brokers, i), s.fail)
+			p := newWorkerProc(i, bin, workerProcArgs(f, s.conn.Brokers, i), nil)
+			p.fail = s.restartWorkerProc(p)
 			s.engines = append(s.engines, p)
 			if err := p.start(ctx); err != nil {
 				return nil, err
@@ -431,6 +433,43 @@ func (s *stack) superviseEngine(ctx context.Context, slot int, w *aggregate.Work
 	}()
 }
 
+// restartWorkerProc is the handler of worker process p's exits nobody
+// asked for: like superviseEngine for in-process workers, it starts the
+// process again a second later, as a process supervisor would. A zombie
+// worker that was fenced (SIGSTOPped past its session timeout, its
+// transaction aborted) exits with PRODUCER_FENCED when it resumes; its
+// restart rejoins the group with a new producer epoch. Exactly-once holds
+// across it: the aborted transaction's totals and offsets never landed.
+// After maxProcRestarts restarts the stack fails instead.
+func (s *stack) restartWorkerProc(p *workerProc) func(error) {
+	return func(exit error) {
+		if s.runCtx.Err() != nil {
+			return
+		}
+		if n := s.engineRestarts.Add(1); n > maxProcRestarts {
+			s.fail(fmt.Errorf("%w (after %d worker restarts)", exit, n-1))
+			return
+		}
+		s.log.Warn("engine worker process exited; restarting it", "worker", p.slot, "err", exit)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			select {
+			case <-s.runCtx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			if err := p.start(s.runCtx); err != nil && s.runCtx.Err() == nil {
+				s.fail(fmt.Errorf("%s: restart after %v: %w", p.name, exit, err))
+			}
+		}()
+	}
+}
+
+// maxProcRestarts bounds the worker-process restarts of one stack: a
+// worker that keeps failing is a failure, not a fault to ride out.
+const maxProcRestarts = 20
+
 // stackFailed is closed when a part of st stops with an error.
 func stackFailed(st *stack) <-chan struct{} { return st.failed }
 
@@ -472,13 +511,13 @@ func (s *stack) Close() {
 	if s.scaler != nil {
 		s.scaler.stopAll()
 	}
+	s.wg.Wait() // after it, no worker process is being restarted
 	var pwg sync.WaitGroup
 	for _, p := range s.engines {
 		pwg.Add(1)
 		go func() { defer pwg.Done(); p.stop() }()
 	}
 	pwg.Wait()
-	s.wg.Wait()
 	if s.query != nil {
 		s.query.Close()
 	}
