@@ -38,6 +38,8 @@ type Report struct {
 	// Resources are the memory and goroutines of each process over the
 	// run, with their growth a hour.
 	Resources []ResourceUsage `json:"resources,omitempty"`
+	// Provenance is what produced the report and where (provenance.go).
+	Provenance *Provenance `json:"provenance,omitempty"`
 }
 
 // Throughput is the offered and achieved rates.

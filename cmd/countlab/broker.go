@@ -24,6 +24,7 @@ func cmdBroker(ctx context.Context, args []string) error {
 	prefix := fs.String("topic-prefix", "", "prefix for the topic names (events, aggregates, late, dead-letter)")
 	syncWrites := fs.Bool("sync-writes", false, "fsync every batch before acknowledging it (durable against a machine crash, not just a process kill; slower)")
 	logLevel := fs.String("log-level", "info", "log level on stderr: debug, info, warn, error")
+	metricsAddr := fs.String("metrics-listen", "", "serve the process's Prometheus metrics (Go runtime, memory) on http://ADDR/metrics (empty: none)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -68,6 +69,14 @@ func cmdBroker(ctx context.Context, args []string) error {
 		return err
 	}
 	defer b.Close()
+	if *metricsAddr != "" {
+		addr, stop, err := serveMetrics(*metricsAddr, processRegistry(), log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		fmt.Printf("broker metrics on http://%s/metrics\n", addr)
+	}
 
 	// os.Stdout is unbuffered: each line reaches a waiting parent at once.
 	fmt.Printf("broker listening on %s\n", strings.Join(b.Addrs(), ","))

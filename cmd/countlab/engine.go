@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/countlab/countlab/engine/aggregate"
 	"github.com/countlab/countlab/engine/kafka"
 )
@@ -58,8 +55,7 @@ func cmdEngine(ctx context.Context, args []string) error {
 		return err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := processRegistry()
 	opts := []aggregate.Opt{
 		aggregate.Conn(conn),
 		aggregate.TopicPrefix(*prefix),

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/kafka"
@@ -157,9 +156,7 @@ func serveMetrics(addr string, g prometheus.Gatherer, log *slog.Logger) (_ strin
 	if err != nil {
 		return "", nil, usagef("--metrics-listen: %v", err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: metricsHandler(g), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Warn("metrics server", "err", err)

@@ -56,7 +56,8 @@ func cmdGateway(ctx context.Context, args []string) error {
 		hot         = hotKeyFlag{}
 	)
 	fs.Var(hot, "hot-key", "split a hot counted key over N partitions, KEY=N (repeatable)")
-	setUsage(fs, "countlab gateway --brokers host:port[,...] [flags]\n\nThe bearer token comes from COUNTLAB_TOKEN or COUNTLAB_TOKEN_FILE (none: no authentication).")
+	var insecure bool
+	registerInsecureNoToken(fs, &insecure)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -67,6 +68,9 @@ func cmdGateway(ctx context.Context, args []string) error {
 	token, err := tokenFromEnv()
 	if err != nil {
 		return usagef("%v", err)
+	}
+	if err := checkExposure("--listen", *listen, token, insecure); err != nil { // safety.go
+		return err
 	}
 	if *replication < -1 || *replication > 32767 {
 		return usagef("--replication must be -1 or 1..32767, got %d", *replication)

@@ -117,15 +117,10 @@ func printUsage(w io.Writer, cmds map[string]command) {
 // flag becomes exit code 2 with the flag named.
 func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("countlab "+name, flag.ContinueOnError)
-	return fs
-}
-
-// setUsage makes fs's -h print "usage: " and text, then the flags.
-func setUsage(fs *flag.FlagSet, text string) {
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: %s\n\nflags:\n", text)
-		fs.PrintDefaults()
+	if h, ok := helps[name]; ok { // help.go
+		fs.Usage = func() { writeHelp(fs.Output(), h, fs) }
 	}
+	return fs
 }
 
 // parseFlags parses args into fs; a bad flag is a usage error.
@@ -149,9 +144,6 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// version is set by the linker (-X main.version=...) for a release build;
+// the build info's module version is used otherwise (version.go).
 var version = "dev"
-
-func cmdVersion(_ context.Context, _ []string) error {
-	fmt.Println("countlab", version)
-	return nil
-}

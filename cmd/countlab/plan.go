@@ -29,15 +29,6 @@ var planTestHook func(*scenarios.Plan)
 // answers the plan's target. It writes plan.json, plan.md and plan.html.
 func cmdPlan(ctx context.Context, args []string) error {
 	fs := newFlagSet("plan")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: countlab plan PLAN [flags]\n\nPLAN is a plan file or the name of a shipped one (%s).\n"+
-			"For every partitions x workers cell of the plan's grid: start the stack, ramp the offered rate until a trial is not\n"+
-			"sustainable, binary-search the maximum sustainable rate, check the cell's events exactly; then fit the Universal\n"+
-			"Scalability Law over workers and size the plan's target. Engine workers run as processes (--engine-procs) unless\n"+
-			"--engine-procs=false; --partitions and --workers are the grid's. Writes plan.json, plan.md and plan.html.\n\nflags:\n",
-			strings.Join(scenarios.PlanNames(), ", "))
-		fs.PrintDefaults()
-	}
 	var sf stackFlags
 	sf.register(fs, false)
 	reportDir := fs.String("report-dir", "", "write plan.json, plan.md and plan.html here (default reports/out/plan-PLAN-<UTC time>)")

@@ -37,6 +37,8 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 	windows := fs.String("windows", "60s", "window sizes queries may name (the first is the default)")
 	maxRange := fs.Duration("max-range", query.DefaultMaxRange, "longest range a query may ask for")
 	maxTopN := fs.Int("max-top-n", query.DefaultMaxTopN, "largest n of a top query")
+	var insecure bool
+	registerInsecureNoToken(fs, &insecure)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -74,6 +76,9 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 	tok, err := tokenFromEnv()
 	if err != nil {
 		return usagef("%v", err)
+	}
+	if err := checkExposure("--listen", *listen, tok, insecure); err != nil { // safety.go
+		return err
 	}
 	if tok != "" {
 		opts = append(opts, query.Token(tok))

@@ -48,7 +48,6 @@ func runReconcile(ctx context.Context, args []string, out io.Writer) error {
 	var inf influxFlags
 	kf.register(fs)
 	inf.register(fs)
-	setUsage(fs, "countlab reconcile --brokers host:port[,...] --from T --to T --influx-url URL [flags]")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

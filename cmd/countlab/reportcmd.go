@@ -16,7 +16,7 @@ import (
 	"github.com/countlab/countlab/scenarios"
 )
 
-const reportUsage = `usage: countlab report diff OLD.json NEW.json [--junit FILE]
+const reportUsage = `usage: countlab report diff OLD.json NEW.json [--junit FILE] [--json]
        countlab report html REPORT.json [-o FILE]
 
 diff  compares two report.json files metric by metric (throughput, latency
@@ -24,6 +24,14 @@ diff  compares two report.json files metric by metric (throughput, latency
       marks regressions and exits 1 when NEW regressed, failed an SLO or is
       not exact. --junit writes the verdicts as JUnit XML.
 html  writes the HTML report of a report.json (default: report.html next to it).
+
+example:
+  countlab report diff baseline/report.json reports/out/smoke-20260101T100000Z/report.json --json
+
+environment:
+  none
+
+Run 'countlab report diff -h' or 'countlab report html -h' for their flags.
 `
 
 // cmdReport works on report.json files after a run.
@@ -64,7 +72,6 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 
 func cmdReportHTML(out io.Writer, args []string) error {
 	fs := newFlagSet("report html")
-	setUsage(fs, "countlab report html REPORT.json [-o FILE]")
 	o := fs.String("o", "", "the HTML file to write (default report.html next to REPORT.json)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -90,7 +97,6 @@ func cmdReportHTML(out io.Writer, args []string) error {
 
 func cmdReportDiff(out io.Writer, args []string) error {
 	fs := newFlagSet("report diff")
-	setUsage(fs, "countlab report diff OLD.json NEW.json [--junit FILE]")
 	junit := fs.String("junit", "", "also write the verdicts as JUnit XML to this file")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {

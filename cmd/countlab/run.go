@@ -53,11 +53,6 @@ func cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	fs := newFlagSet("run")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: countlab run SCENARIO [flags]\n\nSCENARIO is a scenario file or the name of a shipped one (%s).\n\nfault kinds (a scenario's faults:):\n%s\nflags:\n",
-			strings.Join(scenarios.Names(), ", "), indentLines(faults.KindDoc(), "  "))
-		fs.PrintDefaults()
-	}
 	var sf stackFlags
 	sf.register(fs, false)
 	var cf chaosFlags // --allow-chaos, --delete-topics, --fault-seed (staging.go)
@@ -373,6 +368,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 		Series:     series,
 		Saturation: saturation,
 		Resources:  resources,
+		Provenance: provenance(),
 	}
 	slo := sc.SLO
 	printSaturationAndResources(r.out, rep, slo.MaxRSSSlopeMiBPerH > 0 || slo.MaxHarnessRSSSlopeMiBPerH > 0 || slo.MaxGoroutineSlopePerH > 0)

@@ -20,9 +20,17 @@ func cmdScenarios(_ context.Context, args []string) error {
 }
 
 const scenariosUsage = `usage:
-  countlab scenarios list              the shipped scenarios
+  countlab scenarios list [--json]     the shipped scenarios
   countlab scenarios validate FILE...  check scenario files (exit 2 on an error, naming the field and a fix)
-  countlab scenarios show NAME         print a shipped scenario's YAML (a starting point for your own)`
+  countlab scenarios show NAME         print a shipped scenario's YAML (a starting point for your own)
+
+  list --json prints the scenarios as a JSON array.
+
+example:
+  countlab scenarios show smoke > my.yaml && countlab scenarios validate my.yaml
+
+environment:
+  none`
 
 func scenariosMain(args []string, out, errw io.Writer) error {
 	if len(args) == 0 {

@@ -7,8 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/countlab/countlab/engine/sink"
 )
 
@@ -27,7 +25,6 @@ func cmdSink(ctx context.Context, args []string) error {
 		metricsAddr  = fs.String("metrics-listen", "", "serve Prometheus metrics on http://ADDR/metrics (empty: none)")
 		replayOnly   = fs.Bool("replay-dead-letter", false, "replay the sink dead-letter topic into InfluxDB once, print the result as JSON and exit")
 	)
-	setUsage(fs, "countlab sink --brokers host:port[,...] --influx-url URL [flags]")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -40,7 +37,7 @@ func cmdSink(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	reg := prometheus.NewRegistry()
+	reg := processRegistry()
 	s, err := sink.New(
 		sink.Kafka(conn),
 		sink.TopicPrefix(*prefix),

@@ -73,6 +73,13 @@ type stackFlags struct {
 	// (overload.go).
 	gatewayRate        float64
 	gatewayMaxInFlight int
+	// metricsListen is where every part's metrics are served together
+	// (stackmetrics.go); influxListen the managed influxd's HTTP address;
+	// insecureNoToken allows a non-loopback gateway or query address
+	// without COUNTLAB_TOKEN (safety.go).
+	metricsListen   string
+	influxListen    string
+	insecureNoToken bool
 }
 
 func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
@@ -98,6 +105,7 @@ func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	fs.BoolVar(&f.netProxies, "net-proxies", false, "route the engine's broker connections and the sink's InfluxDB connections through in-process toxiproxy proxies (a run with network faults does)")
 	fs.BoolVar(&f.engineProcs, "engine-procs", false, "run the engine workers as countlab engine processes, which faults can SIGKILL and SIGSTOP (a run with worker faults does)")
+	f.registerOps(fs) // --metrics-listen, --influx-listen, --insecure-no-token (safety.go)
 }
 
 // parse parses args into fs (where f is registered) and validates f.
@@ -134,7 +142,7 @@ func (f *stackFlags) validate() error {
 	if _, err := parseLogLevel(f.logLevel); err != nil {
 		return err
 	}
-	return nil
+	return f.validateOps() // safety.go
 }
 
 // logger is a text logger on w at --log-level (warn when it is not valid:
@@ -168,7 +176,11 @@ type stack struct {
 	tempDir  string
 	gwAddr   string
 	qAddr    string
-	brokerDA string
+	// metrics is every part's metrics (stackmetrics.go), served on
+	// metricsAddr (--metrics-listen).
+	metrics     *stackMetrics
+	metricsAddr string
+	brokerDA    string
 
 	runCtx context.Context // done when the stack closes
 	cancel context.CancelFunc
@@ -193,7 +205,9 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	if err != nil {
 		return nil, err
 	}
-	s := &stack{log: log, topics: kafka.DefaultTopics(f.topicPrefix), windows: windows, failed: make(chan struct{}), nWorkers: f.workers}
+	s := &stack{log: log, topics: kafka.DefaultTopics(f.topicPrefix), windows: windows, failed: make(chan struct{}), nWorkers: f.workers,
+		metrics: newStackMetrics()}
+	s.metrics.procs = func() []*workerProc { return s.engines }
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -248,7 +262,11 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 			return nil, fmt.Errorf("influxdb at %s: %w", s.influx.URL, err)
 		}
 	} else {
-		srv, err := influxd.Start(ctx, influxd.DataDir(filepath.Join(dataDir, "influxdb")), influxd.Logger(log.With("part", "influxd")))
+		port, err := f.influxPort()
+		if err != nil {
+			return nil, err
+		}
+		srv, err := influxd.Start(ctx, influxd.DataDir(filepath.Join(dataDir, "influxdb")), influxd.Port(port), influxd.Logger(log.With("part", "influxd")))
 		if err != nil {
 			return nil, err
 		}
@@ -308,6 +326,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 			return nil, err
 		}
 		ready = append(ready, w.Ready())
+		s.metrics.setEngine(i, w.Gatherer())
 		s.superviseEngine(runCtx, i, w, opts)
 	}
 	sinkInflux := s.influx
@@ -316,7 +335,8 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		sink.Kafka(s.conn),
 		sink.TopicPrefix(f.topicPrefix),
 		sink.Influx(sinkInflux),
-		sink.Logger(log.With("part", "sink")),
+		sink.Logger(log), // the sink adds part=sink itself
+		sink.Registerer(s.metrics.own),
 	)
 	if err != nil {
 		return nil, err
@@ -340,6 +360,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		return nil, err
 	}
 	s.query = q
+	s.metrics.addPart(q.Registry())
 	if s.qAddr, err = s.serve(f.queryListen, q); err != nil {
 		return nil, fmt.Errorf("--query-listen: %w", err)
 	}
@@ -359,8 +380,12 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		return nil, err
 	}
 	s.gateway = gw
+	s.metrics.addPart(gw.Registry())
 	if s.gwAddr, err = s.serve(f.gatewayListen, gw); err != nil {
 		return nil, fmt.Errorf("--gateway-listen: %w", err)
+	}
+	if s.metricsAddr, err = s.serve(f.metricsListen, metricsHandler(s.metrics)); err != nil {
+		return nil, usagef("--metrics-listen: %v", err)
 	}
 
 	waitCtx, waitCancel := context.WithTimeout(ctx, 60*time.Second)
@@ -429,6 +454,7 @@ func (s *stack) superviseEngine(ctx context.Context, slot int, w *aggregate.Work
 				s.fail(fmt.Errorf("engine worker %d: restart: %w", slot, err))
 				return
 			}
+			s.metrics.setEngine(slot, w.Gatherer())
 		}
 	}()
 }

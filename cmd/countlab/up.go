@@ -7,7 +7,7 @@ import (
 )
 
 // cmdUp starts the whole embedded stack and keeps it running until Ctrl-C
-// or SIGTERM, then stops it all and removes temp data.
+// or SIGTERM, then stops it all and removes temp data (not --data-dir).
 func cmdUp(ctx context.Context, args []string) error {
 	fs := newFlagSet("up")
 	var sf stackFlags
@@ -24,11 +24,16 @@ func cmdUp(ctx context.Context, args []string) error {
 	if t, _ := tokenFromEnv(); t != "" {
 		auth = ` -H "Authorization: Bearer $COUNTLAB_TOKEN"`
 	}
-	fmt.Printf(`countlab up: the embedded stack is running (Ctrl-C stops it and removes temp data)
+	stops := "Ctrl-C stops it and removes its temp data"
+	if sf.dataDir != "" {
+		stops = "Ctrl-C stops it; the data stays in " + sf.dataDir
+	}
+	fmt.Printf(`countlab up: the embedded stack is running (%s)
   kafka brokers  %s   topics: %s
   influxdb       %s   bucket %s
   gateway        http://%s   (POST /v1/events, /healthz, /metrics)
-  query          http://%s   (GET /v1/counts/{key}, /v1/stats/{key}, /v1/top)
+  query          http://%s   (GET /v1/counts/{key}, /v1/stats/{key}, /v1/top, /metrics)
+  metrics        http://%s/metrics   (every part: engine, sink, gateway, query)
   windows        %v
 
 try:
@@ -36,7 +41,7 @@ try:
     -d '[{"id":"e-1","key":"video-42","type":"VIEW","ts":'$(date +%%s000)',"dims":{"country":"US"}}]'
   curl -s%s 'http://%s/v1/counts/video-42?type=VIEW'
   curl -s%s 'http://%s/v1/top?type=VIEW&n=10'
-`, st.conn.String(), st.topics.All(), st.influx.URL, st.influx.Bucket, st.gwAddr, st.qAddr, sf.windows,
+`, stops, st.conn.String(), st.topics.All(), st.influx.URL, st.influx.Bucket, st.gwAddr, st.qAddr, st.metricsAddr, sf.windows,
 		auth, st.gwAddr, auth, st.qAddr, auth, st.qAddr)
 	select {
 	case <-ctx.Done():

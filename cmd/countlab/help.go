@@ -1,0 +1,174 @@
+package main
+
+// Every subcommand's -h: a synopsis, what it does, an example, the
+// environment variables it reads, then its flags. newFlagSet installs the
+// text of the command's name; a test walks every command's -h.
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/countlab/countlab/faults"
+	"github.com/countlab/countlab/scenarios"
+)
+
+// helpText is one command's -h text.
+type helpText struct {
+	// synopsis is the usage line(s), without "usage: ".
+	synopsis string
+	// about says what the command does; more, when set, adds text
+	// computed at -h time (the shipped scenario names, say).
+	about string
+	more  func() string
+	// example is one or more command lines that work as written.
+	example string
+	// env are the environment variables the command reads.
+	env []string
+}
+
+// The environment variables, as -h lists them.
+const (
+	envToken       = "COUNTLAB_TOKEN, COUNTLAB_TOKEN_FILE     bearer token the gateway and query service require (and clients send); unset: no authentication, loopback only"
+	envClientToken = "COUNTLAB_TOKEN, COUNTLAB_TOKEN_FILE     bearer token sent to the query service"
+	envInflux      = "COUNTLAB_INFLUX_TOKEN, COUNTLAB_INFLUX_TOKEN_FILE   InfluxDB token (with --influx-url)"
+	envKafka       = "COUNTLAB_KAFKA_PASSWORD, COUNTLAB_KAFKA_PASSWORD_FILE   Kafka SASL password (with --sasl-mechanism)"
+	envInfluxd     = "COUNTLAB_INFLUXD                        path of the influxd 1.8 binary the managed InfluxDB runs (default: bin/influxd, then $PATH)"
+)
+
+var stackEnv = []string{envToken, envInflux, envKafka, envInfluxd}
+
+// helps are the -h texts by newFlagSet name.
+var helps = map[string]helpText{
+	"up": {
+		synopsis: "countlab up [flags]",
+		about: "Starts the whole embedded stack (broker, managed influxd, engine, sink, query service, gateway) on fixed\n" +
+			"loopback ports and keeps it running until Ctrl-C or SIGTERM; prints every address, the metrics endpoint\n" +
+			"and curl commands to try. Temp data is removed at exit unless --data-dir is given.",
+		example: "countlab up\n  countlab up --data-dir ./data --influx-listen 127.0.0.1:8086 --metrics-listen 127.0.0.1:9100",
+		env:     stackEnv,
+	},
+	"run": {
+		synopsis: "countlab run SCENARIO [flags]",
+		about:    "Runs a scenario against the embedded stack (or the cluster and InfluxDB the flags name), checks every\nwindow exactly against the ledger and writes report.json, report.md, report.html and ledger.gob.",
+		more: func() string {
+			return fmt.Sprintf("SCENARIO is a scenario file or the name of a shipped one (%s).\n\nfault kinds (a scenario's faults:):\n%s",
+				strings.Join(scenarios.Names(), ", "), indentLines(faults.KindDoc(), "  "))
+		},
+		example: "countlab run smoke\n  countlab run worker-crash --duration 30s --report-dir out/wc",
+		env:     stackEnv,
+	},
+	"plan": {
+		synopsis: "countlab plan PLAN [flags]",
+		about: "For every partitions x workers cell of the plan's grid: start the stack, ramp the offered rate until a trial is not\n" +
+			"sustainable, binary-search the maximum sustainable rate, check the cell's events exactly; then fit the Universal\n" +
+			"Scalability Law over workers and size the plan's target. Engine workers run as processes (--engine-procs) unless\n" +
+			"--engine-procs=false; --partitions and --workers are the grid's. Writes plan.json, plan.md and plan.html.",
+		more: func() string {
+			return fmt.Sprintf("PLAN is a plan file or the name of a shipped one (%s).", strings.Join(scenarios.PlanNames(), ", "))
+		},
+		example: "countlab plan " + firstOr(scenarios.PlanNames(), "PLAN") + " --report-dir out/plan",
+		env:     stackEnv,
+	},
+	"selfcheck": {
+		synopsis: "countlab selfcheck [flags]",
+		about:    "Starts the embedded stack, pushes events (duplicates, out-of-order and malformed ones included) through\nthe gateway and checks every window the query service and InfluxDB serve exactly; exit 1 when one differs.",
+		example:  "countlab selfcheck --events 5000 --keys 20",
+		env:      stackEnv,
+	},
+	"broker": {
+		synopsis: "countlab broker [flags]",
+		about: "Runs the embedded Kafka broker (kfake) as its own process with countlab's topics; a restart with the same\n" +
+			"--data-dir finds every acknowledged record, committed offset and transaction. Prints \"broker listening on\n" +
+			"ADDR\" and \"ready\".",
+		example: "countlab broker --listen 127.0.0.1:9092 --data-dir ./kafka-data --partitions 8",
+		env:     nil,
+	},
+	"engine": {
+		synopsis: "countlab engine --brokers host:port[,...] [flags]",
+		about:    "Runs one aggregator worker (a member of the engine's consumer group) until SIGTERM or Ctrl-C; prints\n\"engine ready\" once its first assignment is restored.",
+		example:  "countlab engine --brokers 127.0.0.1:9092 --windows 10s,1m --txn-id engine-0 --metrics-listen 127.0.0.1:9101",
+		env:      []string{envKafka},
+	},
+	"sink": {
+		synopsis: "countlab sink --brokers host:port[,...] --influx-url URL [flags]",
+		about:    "Writes window totals from the aggregates topic to InfluxDB until Ctrl-C; with --replay-dead-letter, replays\nthe sink dead-letter topic once and prints the result as JSON.",
+		example:  "countlab sink --brokers 127.0.0.1:9092 --influx-url http://127.0.0.1:8086 --metrics-listen 127.0.0.1:9102",
+		env:      []string{envKafka, envInflux},
+	},
+	"gateway": {
+		synopsis: "countlab gateway --brokers host:port[,...] [flags]",
+		about: "Runs the ingest gateway: POST /v1/events (JSON or protobuf batches) validated and produced to Kafka,\n" +
+			"GET /healthz, GET /metrics. An address other hosts can reach needs COUNTLAB_TOKEN (or --insecure-no-token).",
+		example: "countlab gateway --brokers 127.0.0.1:9092 --listen 127.0.0.1:8080",
+		env:     []string{envToken, envKafka},
+	},
+	"query-server": {
+		synopsis: "countlab query-server [--brokers host:port[,...]] [--influx-url URL] [flags]",
+		about: "Serves counts, stats and top-N over HTTP JSON from window totals: recent windows from the aggregates topic\n" +
+			"(in memory), older ones from InfluxDB; GET /metrics. An address other hosts can reach needs COUNTLAB_TOKEN\n" +
+			"(or --insecure-no-token).",
+		example: "countlab query-server --brokers 127.0.0.1:9092 --influx-url http://127.0.0.1:8086 --listen 127.0.0.1:8081",
+		env:     []string{envToken, envKafka, envInflux},
+	},
+	"reconcile": {
+		synopsis: "countlab reconcile --brokers host:port[,...] --from T --to T --influx-url URL [flags]",
+		about:    "Recounts windows from the raw events topic and repairs closed windows whose stored totals differ.",
+		example:  "countlab reconcile --brokers 127.0.0.1:9092 --influx-url http://127.0.0.1:8086 --from 2026-01-01T10:00:00Z --to 2026-01-01T11:00:00Z --dry-run",
+		env:      []string{envKafka, envInflux},
+	},
+	"check": {
+		synopsis: "countlab check --ledger DIR/ledger.gob [flags]",
+		about:    "Checks a saved ledger (a run's ledger.gob) against a query service: exit 0 when every window is exact,\n1 when one differs, 2 for a configuration problem (a missing ledger, an unreachable query service).",
+		example:  "countlab check --ledger reports/out/smoke-20260101T100000Z/ledger.gob --query http://127.0.0.1:8081 --wait 30s",
+		env:      []string{envClientToken},
+	},
+	"report html": {
+		synopsis: "countlab report html REPORT.json [-o FILE]",
+		about:    "Writes the HTML report of a report.json (default: report.html next to it).",
+		example:  "countlab report html reports/out/smoke-20260101T100000Z/report.json -o /tmp/report.html",
+	},
+	"report diff": {
+		synopsis: "countlab report diff OLD.json NEW.json [--junit FILE] [--json]",
+		about:    "Compares two report.json files metric by metric with NEW's tolerances; exit 1 when NEW regressed, failed\nan SLO or is not exact, 2 when a report cannot be read.",
+		example:  "countlab report diff baseline/report.json reports/out/smoke-20260101T100000Z/report.json --junit diff.xml",
+	},
+	"version": {
+		synopsis: "countlab version [--json]",
+		about:    "Prints countlab's version, VCS revision, Go version and the machine it runs on (the provenance every\nreport.json carries).",
+		example:  "countlab version --json",
+	},
+}
+
+// firstOr is xs[0], or def when xs is empty.
+func firstOr(xs []string, def string) string {
+	if len(xs) == 0 {
+		return def
+	}
+	return xs[0]
+}
+
+// writeHelp writes h and then fs's flags to w.
+func writeHelp(w io.Writer, h helpText, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: %s\n\n%s\n", h.synopsis, h.about)
+	if h.more != nil {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimRight(h.more(), "\n"))
+	}
+	writeExampleEnv(w, h)
+	if fs != nil {
+		fmt.Fprintln(w, "\nflags:")
+		fs.PrintDefaults()
+	}
+}
+
+// writeExampleEnv writes h's example and environment sections.
+func writeExampleEnv(w io.Writer, h helpText) {
+	fmt.Fprintf(w, "\nexample:\n  %s\n\nenvironment:\n", h.example)
+	if len(h.env) == 0 {
+		fmt.Fprintln(w, "  none")
+	}
+	for _, e := range h.env {
+		fmt.Fprintf(w, "  %s\n", e)
+	}
+}
