@@ -176,8 +176,8 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 		return nil, err
 	}
 	defer st.Close()
-	fmt.Fprintf(r.out, "  stack up in %.1fs: broker %s, influxdb %s, gateway http://%s, query http://%s\n",
-		time.Since(t0).Seconds(), st.conn.String(), st.influx.URL, st.gwAddr, st.qAddr)
+	fmt.Fprintf(r.out, "  stack up in %.1fs: broker %s, influxdb %s, gateway http://%s, query http://%s\n  metrics http://%s/metrics\n",
+		time.Since(t0).Seconds(), st.conn.String(), st.influx.URL, st.gwAddr, st.qAddr, st.metricsAddr)
 	if st.net != nil {
 		fmt.Fprintf(r.out, "  network proxies: %s\n", st.net)
 	}
@@ -278,7 +278,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 		defer close(progDone)
 		prog.loop(probeCtx, func() string {
 			p := snd.Progress()
-			return fmt.Sprintf("%s | %s elapsed, %s left", p, p.Elapsed.Round(time.Second), max(sc.Duration-p.Elapsed, 0).Round(time.Second))
+			return fmt.Sprintf("%s | %s | %s elapsed, %s left", p, st.pipelineCounts(), p.Elapsed.Round(time.Second), max(sc.Duration-p.Elapsed, 0).Round(time.Second))
 		})
 	}()
 	stopSeries := r.startSeries(probeCtx, st, snd, ql, log)

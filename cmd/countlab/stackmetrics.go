@@ -118,7 +118,7 @@ func (m *stackMetrics) Gather() ([]*dto.MetricFamily, error) {
 	if procs != nil {
 		for _, p := range procs() {
 			if fams, err := m.scrape(p.metricsURL()); err == nil {
-				add(fams, true, workerLabel(p.slot))
+				add(fams, false, workerLabel(p.slot)) // its process_* and go_* too
 			}
 		}
 	}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"fmt"
+
+	dto "github.com/prometheus/client_model/go"
+)
+
+// pipelineCounts are the events the pipeline set aside so far, summed
+// over every part's metrics: late (past their window's allowed lateness,
+// to the late topic) and dead-lettered (refused by the engine's
+// validator).
+type pipelineCounts struct {
+	late, deadLettered float64
+}
+
+// pipelineCounts reads the counts from the stack's metrics (zero when
+// they cannot be gathered).
+func (s *stack) pipelineCounts() pipelineCounts {
+	var c pipelineCounts
+	fams, _ := s.metrics.Gather()
+	for _, f := range fams {
+		switch f.GetName() {
+		case "countlab_engine_late_events_total":
+			c.late += sumCounter(f)
+		case "countlab_engine_malformed_events_total":
+			c.deadLettered += sumCounter(f)
+		}
+	}
+	return c
+}
+
+func sumCounter(f *dto.MetricFamily) float64 {
+	var n float64
+	for _, m := range f.Metric {
+		n += m.GetCounter().GetValue()
+	}
+	return n
+}
+
+// String is the counts as the progress line shows them.
+func (c pipelineCounts) String() string {
+	return fmt.Sprintf("engine late=%.0f dead-lettered=%.0f", c.late, c.deadLettered)
+}
