@@ -56,7 +56,7 @@ var helps = map[string]helpText{
 			return fmt.Sprintf("SCENARIO is a scenario file or the name of a shipped one (%s).\n\nfault kinds (a scenario's faults:):\n%s",
 				strings.Join(scenarios.Names(), ", "), indentLines(faults.KindDoc(), "  "))
 		},
-		example: "countlab run smoke\n  countlab run worker-crash --duration 30s --report-dir out/wc",
+		example: "countlab run quickstart\n  countlab run worker-crash --duration 30s --report-dir out/wc",
 		env:     stackEnv,
 	},
 	"plan": {
@@ -121,18 +121,18 @@ var helps = map[string]helpText{
 	"check": {
 		synopsis: "countlab check --ledger DIR/ledger.gob [flags]",
 		about:    "Checks a saved ledger (a run's ledger.gob) against a query service: exit 0 when every window is exact,\n1 when one differs, 2 for a configuration problem (a missing ledger, an unreachable query service).",
-		example:  "countlab check --ledger reports/out/smoke-20260101T100000Z/ledger.gob --query http://127.0.0.1:8081 --wait 30s",
+		example:  "countlab check --ledger reports/out/quickstart-20260101T100000Z/ledger.gob --query http://127.0.0.1:8081 --wait 30s",
 		env:      []string{envClientToken},
 	},
 	"report html": {
 		synopsis: "countlab report html REPORT.json [-o FILE]",
 		about:    "Writes the HTML report of a report.json (default: report.html next to it).",
-		example:  "countlab report html reports/out/smoke-20260101T100000Z/report.json -o /tmp/report.html",
+		example:  "countlab report html reports/out/quickstart-20260101T100000Z/report.json -o /tmp/report.html",
 	},
 	"report diff": {
 		synopsis: "countlab report diff OLD.json NEW.json [--junit FILE] [--json]",
 		about:    "Compares two report.json files metric by metric with NEW's tolerances; exit 1 when NEW regressed, failed\nan SLO or is not exact, 2 when a report cannot be read.",
-		example:  "countlab report diff baseline/report.json reports/out/smoke-20260101T100000Z/report.json --junit diff.xml",
+		example:  "countlab report diff baseline/report.json reports/out/quickstart-20260101T100000Z/report.json --junit diff.xml",
 	},
 	"version": {
 		synopsis: "countlab version [--json]",

@@ -26,7 +26,7 @@ diff  compares two report.json files metric by metric (throughput, latency
 html  writes the HTML report of a report.json (default: report.html next to it).
 
 example:
-  countlab report diff baseline/report.json reports/out/smoke-20260101T100000Z/report.json --json
+  countlab report diff baseline/report.json reports/out/quickstart-20260101T100000Z/report.json --json
 
 environment:
   none
@@ -80,9 +80,9 @@ func cmdReportHTML(out io.Writer, args []string) error {
 	if len(pos) != 1 {
 		return usagef("want one REPORT.json, got %d arguments", len(pos))
 	}
-	r, err := reports.ReadFile(pos[0])
+	r, err := readReport(pos[0])
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	path := *o
 	if path == "" {
@@ -98,6 +98,7 @@ func cmdReportHTML(out io.Writer, args []string) error {
 func cmdReportDiff(out io.Writer, args []string) error {
 	fs := newFlagSet("report diff")
 	junit := fs.String("junit", "", "also write the verdicts as JUnit XML to this file")
+	asJSON := fs.Bool("json", false, "print the comparison as JSON instead of the table (the exit code is the same)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -105,16 +106,22 @@ func cmdReportDiff(out io.Writer, args []string) error {
 	if len(pos) != 2 {
 		return usagef("want OLD.json NEW.json, got %d arguments", len(pos))
 	}
-	old, err := reports.ReadFile(pos[0])
+	old, err := readReport(pos[0])
 	if err != nil {
-		return usageError{err}
+		return err
 	}
-	cur, err := reports.ReadFile(pos[1])
+	cur, err := readReport(pos[1])
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	d := diffReports(old, cur, pos[0])
-	d.write(out, pos[0], pos[1])
+	if *asJSON {
+		if err := d.writeJSON(out, pos[0], pos[1]); err != nil {
+			return err
+		}
+	} else {
+		d.write(out, pos[0], pos[1])
+	}
 	if *junit != "" {
 		if err := d.writeJUnit(*junit, cur.Scenario); err != nil {
 			return err

@@ -59,9 +59,12 @@ func cmdRun(ctx context.Context, args []string) error {
 	cf.register(fs)
 	reportDir := fs.String("report-dir", "", "write report.json, report.md, report.html and ledger.gob here (default reports/out/SCENARIO-<UTC time>)")
 	baseline := fs.String("baseline", "", "compare with this earlier report.json; a metric worse than the scenario's tolerance fails the run")
-	duration := fs.Duration("duration", 0, "override the scenario's duration")
+	duration := fs.Duration("duration", 0, "override the scenario's duration (e.g. 30s; must be > 0)")
 	name, err := parseWithPositional(fs, args, "SCENARIO")
 	if err != nil {
+		return err
+	}
+	if err := positiveFlags(fs, "duration"); err != nil { // flagcheck.go
 		return err
 	}
 	sc, err := scenarios.Lookup(name)

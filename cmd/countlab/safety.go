@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -32,6 +33,15 @@ func registerInsecureNoToken(fs *flag.FlagSet, p *bool) {
 
 // validateOps checks the flags registerOps added and the token rule.
 func (f *stackFlags) validateOps() error {
+	for _, d := range []struct {
+		name   string
+		v      time.Duration
+		zeroOK bool
+	}{{"lateness", f.lateness, true}, {"out-of-orderness", f.outOfOrder, true}, {"commit-interval", f.commitEvery, false}} {
+		if d.v < 0 || (d.v == 0 && !d.zeroOK) {
+			return usagef("--%s %s means nothing: give a positive duration like 100ms or 15s", d.name, d.v)
+		}
+	}
 	if _, _, err := net.SplitHostPort(f.metricsListen); err != nil {
 		return usagef("--metrics-listen: %q is not host:port (e.g. 127.0.0.1:9100, or port 0 for a free one)", f.metricsListen)
 	}

@@ -27,7 +27,7 @@ const scenariosUsage = `usage:
   list --json prints the scenarios as a JSON array.
 
 example:
-  countlab scenarios show smoke > my.yaml && countlab scenarios validate my.yaml
+  countlab scenarios show quickstart > my.yaml && countlab scenarios validate my.yaml
 
 environment:
   none`
@@ -41,8 +41,11 @@ func scenariosMain(args []string, out, errw io.Writer) error {
 		fmt.Fprintln(out, scenariosUsage)
 		return flag.ErrHelp
 	case "list":
+		if len(args) == 2 && (args[1] == "--json" || args[1] == "-json") {
+			return writeScenariosJSON(out) // scenariosjson.go
+		}
 		if len(args) > 1 {
-			return usagef("list takes no arguments")
+			return usagef("list takes no arguments but --json")
 		}
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tDURATION\tRATE\tKEYS\tDESCRIPTION")

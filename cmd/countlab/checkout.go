@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/countlab/countlab/reports"
+)
+
+// checkJSON is `countlab check --json`'s output: the verdict, how long
+// the check took and the accuracy block of report.json.
+type checkJSON struct {
+	Exact     bool             `json:"exact"`
+	DurationS float64          `json:"duration_s"`
+	Accuracy  reports.Accuracy `json:"accuracy"`
+}
+
+// writeCheckJSON writes acc as checkJSON JSON to w.
+func writeCheckJSON(w io.Writer, acc reports.Accuracy, took time.Duration) error {
+	return printJSON(w, checkJSON{Exact: acc.Exact, DurationS: took.Seconds(), Accuracy: acc})
+}
+
+// probeQuery checks that the query service at base answers GET /healthz
+// (any HTTP answer will do): an unreachable target is a configuration
+// problem (exit 2), not a failed check.
+func probeQuery(ctx context.Context, base string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/healthz", nil)
+	if err != nil {
+		return usagef("--query %s: %v", base, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return usagef("--query %s is not reachable (%v): start the query service (countlab up, countlab query-server) or point --query at it", base, err)
+	}
+	resp.Body.Close()
+	return nil
+}

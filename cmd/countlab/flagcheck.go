@@ -1,0 +1,64 @@
+package main
+
+import (
+	"flag"
+	"time"
+)
+
+// positiveFlags refuses (usage error, exit 2) a value <= 0 given on the
+// command line for any of the named duration or integer flags: such a
+// value means nothing, and silently falling back to a default hides the
+// mistake. Flags not given are not checked (their defaults may be 0 for
+// "the scenario's own", say).
+func positiveFlags(fs *flag.FlagSet, names ...string) error {
+	return checkSetFlags(fs, names, false)
+}
+
+// nonNegativeFlags is positiveFlags allowing 0.
+func nonNegativeFlags(fs *flag.FlagSet, names ...string) error {
+	return checkSetFlags(fs, names, true)
+}
+
+func checkSetFlags(fs *flag.FlagSet, names []string, zeroOK bool) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, n := range names {
+		f := fs.Lookup(n)
+		if f == nil || !set[n] {
+			continue
+		}
+		g, ok := f.Value.(flag.Getter)
+		if !ok {
+			continue
+		}
+		var bad bool
+		var fix string
+		switch v := g.Get().(type) {
+		case time.Duration:
+			bad, fix = v < 0 || (v == 0 && !zeroOK), "a duration like 30s or 5m"
+		case int:
+			bad, fix = v < 0 || (v == 0 && !zeroOK), "a whole number"
+		case int64:
+			bad, fix = v < 0 || (v == 0 && !zeroOK), "a whole number"
+		case float64:
+			bad, fix = v < 0 || (v == 0 && !zeroOK), "a number"
+		}
+		if !bad {
+			continue
+		}
+		want := "greater than 0"
+		if zeroOK {
+			want = "0 or more"
+		}
+		return usagef("--%s %s means nothing: give a value %s (%s), or leave the flag out for its default%s", n, f.Value, want, fix, defaultText(f))
+	}
+	return nil
+}
+
+// defaultText is f's default as -h shows it.
+func defaultText(f *flag.Flag) string {
+	if f.DefValue == "0" || f.DefValue == "0s" || f.DefValue == "" {
+		return " (see -h)"
+	}
+	return " (" + f.DefValue + ")"
+}
