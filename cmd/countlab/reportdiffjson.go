@@ -83,4 +83,3 @@ func readReport(path string) (*reports.Report, error) {
 	}
 	return r, nil
 }
-

@@ -1,0 +1,24 @@
+package reports
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestRedactArgs(t *testing.T) {
+	in := []string{"countlab", "run", "x", "--token=abc", "--kafka-password", "pw", "--influx-token", "--x", "--insecure-no-token", "keep", "-Password=p2", "--windows=1m"}
+	want := []string{"countlab", "run", "x", "--token=REDACTED", "--kafka-password", "REDACTED", "--influx-token", "--x", "--insecure-no-token", "keep", "-Password=REDACTED", "--windows=1m"}
+	if got := RedactArgs(in); !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+	if in[3] != "--token=abc" {
+		t.Fatal("RedactArgs changed its argument")
+	}
+}
+
+func TestNewProvenance(t *testing.T) {
+	p := NewProvenance([]string{"countlab", "--token", "secret"})
+	if p.GoVersion == "" || p.CPUs < 1 || p.OS == "" || p.Arch == "" || p.CommandLine[2] != "REDACTED" {
+		t.Fatalf("%+v", p)
+	}
+}
