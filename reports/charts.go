@@ -225,9 +225,9 @@ func lagSummary(lag []Series) []Series {
 func TimeChart(title, unit string, series []Series, faults []Span) ([]byte, error) {
 	pl := newPlot(title)
 	pl.Y.Label.Text = unit
-	pl.X.Tick.Marker = plot.TimeTicks{Format: "15:04:05"}
-	pl.Legend.Top = true
-	pl.Legend.Left = true
+	pl.X.Tick.Marker = timeTicks{} // chartlayout.go
+	pl.X.Label.Text = "time (UTC)"
+	var legend []legendEntry // drawn below the plot, off the data
 	xmin, xmax, ymax := math.Inf(1), math.Inf(-1), 0.0
 	n := 0
 	for _, s := range series {
@@ -243,7 +243,7 @@ func TimeChart(title, unit string, series []Series, faults []Span) ([]byte, erro
 	if ymax == 0 {
 		ymax = 1
 	}
-	ymax *= 1.3 // room for the legend
+	ymax *= 1.12 // room for the fault labels
 	for _, f := range faults {
 		a, b := unixSeconds(f.Start), unixSeconds(f.End)
 		if f.End.IsZero() || b < a {
@@ -285,11 +285,11 @@ func TimeChart(title, unit string, series []Series, faults []Span) ([]byte, erro
 		l.Color = palette[i%len(palette)]
 		l.Width = vg.Points(1.5)
 		pl.Add(l)
-		pl.Legend.Add(s.Name, l)
+		legend = append(legend, legendEntry{s.Name, l})
 	}
 	pl.Y.Min, pl.Y.Max = 0, ymax
 	pl.X.Min, pl.X.Max = xmin, xmax
-	return renderPNG(pl, timeW)
+	return renderWithLegend(pl, legend, timeW)
 }
 
 func textStyle(x draw.XAlignment, y draw.YAlignment) draw.TextStyle {

@@ -77,8 +77,11 @@ type htmlView struct {
 	Baseline []htmlMetric
 
 	// Saturation and Resources: stress and soak runs.
-	Saturation *htmlSaturation
-	Resources  htmlTable
+	Saturation    *htmlSaturation
+	Resources     htmlTable
+	ResourcesNote string
+	// Provenance is the build and machine that produced the report.
+	Provenance [][2]string
 }
 
 type htmlSLO struct {
@@ -200,6 +203,7 @@ func (r *Report) htmlView(cfg *htmlCfg) (*htmlView, error) {
 	}
 	v.Faults = faultTable(r.Faults)
 	v.Config = flatten("", r.Config, nil)
+	v.Provenance = r.Provenance.rows()
 	if c := r.Baseline; c != nil {
 		for _, m := range c.Metrics {
 			v.Baseline = append(v.Baseline, htmlMetric{Name: m.Name, Baseline: num(m.Baseline), Value: num(m.Value),

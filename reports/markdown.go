@@ -85,6 +85,12 @@ func (r *Report) Markdown() string {
 			fmt.Fprintf(&b, "| %s | %s | %s | %+.1f%% | %.0f%% | %s |\n", m.Name, num(m.Baseline), num(m.Value), 100*m.Change, 100*m.Tolerance, v)
 		}
 	}
+	if rows := r.Provenance.rows(); len(rows) > 0 {
+		b.WriteString("\n## Provenance\n\n| | |\n|---|---|\n")
+		for _, row := range rows {
+			fmt.Fprintf(&b, "| %s | %s |\n", row[0], strings.ReplaceAll(row[1], "|", "\\|"))
+		}
+	}
 	return b.String()
 }
 

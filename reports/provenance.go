@@ -125,3 +125,30 @@ func secretFlag(name string) bool {
 // isBoolish: --insecure-no-token is a boolean flag; the next argument is
 // not its value (a positional that happens to be "true" is left alone too).
 func isBoolish(s string) bool { return s == "true" || s == "false" }
+
+// rows are p as label/value pairs for report.md and report.html (none
+// when p is nil: a report written before provenance was recorded).
+func (p *Provenance) rows() [][2]string {
+	if p == nil {
+		return nil
+	}
+	rev := p.VCSRevision
+	if rev == "" {
+		rev = "unknown"
+	}
+	if p.VCSModified {
+		rev += " (modified)"
+	}
+	if p.VCSTime != "" {
+		rev += ", " + p.VCSTime
+	}
+	return [][2]string{
+		{"countlab", p.Module + " " + p.Version},
+		{"revision", rev},
+		{"go", p.GoVersion + " " + p.OS + "/" + p.Arch},
+		{"cpu", strconv.Itoa(p.CPUs) + " x " + p.CPUModel},
+		{"memory", strconv.FormatFloat(float64(p.MemoryBytes)/(1<<30), 'f', 1, 64) + " GiB"},
+		{"host", p.Hostname},
+		{"command line", strings.Join(p.CommandLine, " ")},
+	}
+}

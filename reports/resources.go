@@ -139,21 +139,64 @@ func (r *Report) resourceSLOs(t Thresholds) {
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
-// resourcesMarkdown is report.md's resources section.
-func (r *Report) resourcesMarkdown(b *strings.Builder) {
-	if len(r.Resources) == 0 {
-		return
+// BoundsGrowth reports whether the run's scenario bounds resource growth
+// (an RSS or goroutine slope SLO, as soak does): only then are the fitted
+// slopes shown in report.md and report.html, as countlab run prints them
+// only then. Over a short run a slope extrapolated to an hour says little
+// (start-up allocations, caches); report.json always has them.
+func (r *Report) BoundsGrowth() bool {
+	for _, s := range r.SLO {
+		for _, p := range []string{"max_rss_slope_mib_per_h", "max_harness_rss_slope_mib_per_h", "max_goroutine_slope_per_h"} {
+			if strings.HasPrefix(s.Name, p) {
+				return true
+			}
+		}
 	}
-	fit := r.Resources[0].FitFromS
-	fmt.Fprintf(b, "\n## Resources\n\nResident memory and goroutines of each process, sampled every second; slopes are least-squares fits after the first %.0f s (warm-up). The countlab process holds the ledger of every event id sent (and the embedded broker's log), which grows with the traffic by design.\n\n", fit)
-	b.WriteString("| process | pid | RSS start (MiB) | RSS end (MiB) | RSS slope (MiB/h) | goroutines start | goroutines end | goroutine slope (/h) | samples |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	return false
+}
+
+// resourcesTable is the resources table's head and rows, with the slope
+// columns only when the run bounds growth.
+func (r *Report) resourcesTable() (head []string, rows [][]string) {
+	slopes := r.BoundsGrowth()
+	head = []string{"process", "pid", "RSS start (MiB)", "RSS end (MiB)", "goroutines start", "goroutines end", "samples"}
+	if slopes {
+		head = []string{"process", "pid", "RSS start (MiB)", "RSS end (MiB)", "RSS slope (MiB/h)", "goroutines start", "goroutines end", "goroutine slope (/h)", "samples"}
+	}
 	for _, u := range r.Resources {
 		gs, ge, gsl := "n/a", "n/a", "n/a"
 		if u.GoroutinesMeasured {
 			gs, ge, gsl = fmt.Sprint(u.GoroutinesStart), fmt.Sprint(u.GoroutinesEnd), fmt.Sprintf("%.1f", u.GoroutineSlopePerH)
 		}
-		fmt.Fprintf(b, "| %s | %d | %.1f | %.1f | %.1f | %s | %s | %s | %d |\n", u.Process, u.PID, u.RSSMiBStart, u.RSSMiBEnd,
-			u.RSSSlopeMiBPerH, gs, ge, gsl, u.Samples)
+		row := []string{u.Process, fmt.Sprint(u.PID), fmt.Sprintf("%.1f", u.RSSMiBStart), fmt.Sprintf("%.1f", u.RSSMiBEnd), gs, ge, fmt.Sprint(u.Samples)}
+		if slopes {
+			row = []string{u.Process, fmt.Sprint(u.PID), fmt.Sprintf("%.1f", u.RSSMiBStart), fmt.Sprintf("%.1f", u.RSSMiBEnd),
+				fmt.Sprintf("%.1f", u.RSSSlopeMiBPerH), gs, ge, gsl, fmt.Sprint(u.Samples)}
+		}
+		rows = append(rows, row)
+	}
+	return head, rows
+}
+
+// resourcesNote is the sentence above the resources table.
+func (r *Report) resourcesNote() string {
+	note := "Resident memory and goroutines of each process, sampled every second. The countlab process holds the ledger of every event id sent (and the embedded broker's log), which grows with the traffic by design."
+	if r.BoundsGrowth() {
+		return note + fmt.Sprintf(" Slopes are least-squares fits after the first %.0f s (warm-up).", r.Resources[0].FitFromS)
+	}
+	return note + " Growth slopes are shown only for scenarios that bound them (soak): over a short run they say little (report.json has them)."
+}
+
+// resourcesMarkdown is report.md's resources section.
+func (r *Report) resourcesMarkdown(b *strings.Builder) {
+	if len(r.Resources) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n## Resources\n\n%s\n\n", r.resourcesNote())
+	head, rows := r.resourcesTable()
+	b.WriteString("| " + strings.Join(head, " | ") + " |\n|---|" + strings.Repeat("---:|", len(head)-1) + "\n")
+	for _, row := range rows {
+		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 	}
 }
 
@@ -161,15 +204,8 @@ func (r *Report) resourcesMarkdown(b *strings.Builder) {
 // and goroutines charts (faults shaded).
 func (r *Report) resourcesHTML(v *htmlView, ts *TimeSeries, spans []Span) error {
 	if len(r.Resources) > 0 {
-		v.Resources.Head = []string{"process", "pid", "RSS start (MiB)", "RSS end (MiB)", "RSS slope (MiB/h)", "goroutines start", "goroutines end", "goroutine slope (/h)", "samples"}
-		for _, u := range r.Resources {
-			gs, ge, gsl := "n/a", "n/a", "n/a"
-			if u.GoroutinesMeasured {
-				gs, ge, gsl = fmt.Sprint(u.GoroutinesStart), fmt.Sprint(u.GoroutinesEnd), fmt.Sprintf("%.1f", u.GoroutineSlopePerH)
-			}
-			v.Resources.Rows = append(v.Resources.Rows, []string{u.Process, fmt.Sprint(u.PID), fmt.Sprintf("%.1f", u.RSSMiBStart),
-				fmt.Sprintf("%.1f", u.RSSMiBEnd), fmt.Sprintf("%.1f", u.RSSSlopeMiBPerH), gs, ge, gsl, fmt.Sprint(u.Samples)})
-		}
+		v.Resources.Head, v.Resources.Rows = r.resourcesTable()
+		v.ResourcesNote = r.resourcesNote()
 	}
 	if ts == nil {
 		return nil

@@ -87,9 +87,24 @@ func TestResourcesReport(t *testing.T) {
 		Faults:    []any{map[string]any{"name": "f", "injected_at": rss[5].T.Format(time.RFC3339Nano), "healed_at": rss[9].T.Format(time.RFC3339Nano)}},
 		Series:    &TimeSeries{RSS: []Series{{Name: "engine-0", Points: rss}}, Goroutines: []Series{{Name: "engine-0", Points: rss}}},
 	}
+	// Without a growth SLO (a short run), no slopes: a 30 s fit
+	// extrapolated to an hour says little.
 	md := r.Markdown()
-	if !strings.Contains(md, "## Resources") || !strings.Contains(md, "| engine-0 | 7 | 100.0 | 129.0 | 3600.0 | n/a |") {
-		t.Errorf("report.md:\n%s", md)
+	if !strings.Contains(md, "## Resources") || !strings.Contains(md, "| engine-0 | 7 | 100.0 | 129.0 | n/a | n/a | 30 |") || strings.Contains(md, "3600.0") {
+		t.Errorf("report.md without a growth SLO:\n%s", md)
+	}
+	var short strings.Builder
+	if err := r.WriteHTML(&short); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(short.String(), "RSS slope") || strings.Contains(short.String(), "3600.0") {
+		t.Error("report.html without a growth SLO shows slopes")
+	}
+	// A soak bounds growth: slopes shown.
+	r.SLO = []SLOResult{{Name: "max_rss_slope_mib_per_h (engine-0)", Kind: "max", Threshold: 100, Value: 3600}}
+	md = r.Markdown()
+	if !strings.Contains(md, "| engine-0 | 7 | 100.0 | 129.0 | 3600.0 | n/a |") {
+		t.Errorf("report.md with a growth SLO:\n%s", md)
 	}
 	var html strings.Builder
 	if err := r.WriteHTML(&html); err != nil {
