@@ -43,7 +43,7 @@ func TestEveryCommandHelp(t *testing.T) {
 		cases = append(cases, []string{n, "-h"})
 	}
 	envs := map[string][]string{
-		"up": {"COUNTLAB_TOKEN", "COUNTLAB_INFLUX_TOKEN", "COUNTLAB_KAFKA_PASSWORD", "COUNTLAB_INFLUXD"},
+		"up":  {"COUNTLAB_TOKEN", "COUNTLAB_INFLUX_TOKEN", "COUNTLAB_KAFKA_PASSWORD", "COUNTLAB_INFLUXD"},
 		"run": {"COUNTLAB_TOKEN", "COUNTLAB_INFLUXD"}, "selfcheck": {"COUNTLAB_INFLUXD"},
 		"gateway": {"COUNTLAB_TOKEN", "COUNTLAB_KAFKA_PASSWORD"}, "query-server": {"COUNTLAB_TOKEN", "COUNTLAB_INFLUX_TOKEN"},
 		"engine": {"COUNTLAB_KAFKA_PASSWORD"}, "sink": {"COUNTLAB_INFLUX_TOKEN"}, "check": {"COUNTLAB_TOKEN"},
