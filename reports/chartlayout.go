@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image/color"
 	"math"
+	"strconv"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -118,4 +119,32 @@ func renderWithLegend(pl *plot.Plot, entries []legendEntry, w vg.Length) ([]byte
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// plainTicks are gonum's default value ticks labelled without padding
+// zeros ("500", "2.5", "1.2M" rather than "500.00").
+type plainTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ticks {
+		if ticks[i].Label != "" {
+			ticks[i].Label = plainNum(ticks[i].Value)
+		}
+	}
+	return ticks
+}
+
+// plainNum is v in the fewest characters that keep 3 significant digits.
+func plainNum(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 1e9:
+		return strconv.FormatFloat(v/1e9, 'f', -1, 64) + "G"
+	case a >= 1e6:
+		return strconv.FormatFloat(v/1e6, 'f', -1, 64) + "M"
+	case a >= 1e4:
+		return strconv.FormatFloat(v/1e3, 'f', -1, 64) + "k"
+	}
+	return strconv.FormatFloat(math.Round(v*1e6)/1e6, 'f', -1, 64)
 }

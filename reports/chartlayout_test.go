@@ -53,3 +53,11 @@ func TestTimeChartLegendBelow(t *testing.T) {
 		t.Errorf("chart height %d px, want more than the %d px of the plot (legend below)", h, plain)
 	}
 }
+
+func TestPlainNum(t *testing.T) {
+	for v, want := range map[float64]string{0: "0", 500: "500", 2.5: "2.5", 7500: "7500", 25000: "25k", 1.5e6: "1.5M", 0.001: "0.001"} {
+		if got := plainNum(v); got != want {
+			t.Errorf("plainNum(%v) = %q, want %q", v, got, want)
+		}
+	}
+}

@@ -310,6 +310,7 @@ func newPlot(title string) *plot.Plot {
 	}
 	sans(&pl.Legend.TextStyle.Font, 10)
 	pl.Y.Min = 0
+	pl.Y.Tick.Marker = plainTicks{} // chartlayout.go
 	grid := plotter.NewGrid()
 	grid.Vertical.Width = 0
 	grid.Horizontal.Color = color.Gray{0xdd}
