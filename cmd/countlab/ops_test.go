@@ -190,3 +190,19 @@ func TestVersion(t *testing.T) {
 		t.Errorf("no memory or CPU model from /proc: %+v", p)
 	}
 }
+
+// TestUpBannerDataDir: the banner says temp data is removed only when it
+// is; with --data-dir it says where the data stays.
+func TestUpBannerDataDir(t *testing.T) {
+	st := &stack{gwAddr: "127.0.0.1:8080", qAddr: "127.0.0.1:8081", metricsAddr: "127.0.0.1:9100"}
+	var b strings.Builder
+	writeUpBanner(&b, st, &stackFlags{dataDir: "/srv/countlab"})
+	if strings.Contains(b.String(), "removes") || !strings.Contains(b.String(), "the data stays in /srv/countlab") {
+		t.Errorf("with --data-dir:\n%s", b.String())
+	}
+	b.Reset()
+	writeUpBanner(&b, st, &stackFlags{})
+	if !strings.Contains(b.String(), "removes its temp data") || !strings.Contains(b.String(), "metrics        http://127.0.0.1:9100/metrics") {
+		t.Errorf("without --data-dir:\n%s", b.String())
+	}
+}

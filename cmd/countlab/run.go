@@ -455,7 +455,7 @@ func (r *scenarioRun) reconcileAndCheck(ctx context.Context, st *stack, qc *clie
 		NoLateness:       r.sf.lateness == 0,
 		NoOutOfOrderness: r.sf.outOfOrder == 0,
 		Idle:             2 * time.Second,
-		Logger:           st.log.With("part", "reconcile"),
+		Logger:           st.log, // reconcile adds part=reconcile itself
 	})
 	if err != nil {
 		return onTime, fmt.Errorf("reconcile: %w", err)

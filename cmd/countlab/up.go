@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -20,6 +21,19 @@ func cmdUp(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
+	writeUpBanner(os.Stdout, st, &sf)
+	select {
+	case <-ctx.Done():
+	case <-stackFailed(st):
+		return st.firstErr()
+	}
+	fmt.Println("countlab up: stopping")
+	return nil
+}
+
+// writeUpBanner is what countlab up prints once the stack runs: every
+// address and curl commands to try.
+func writeUpBanner(w io.Writer, st *stack, sf *stackFlags) {
 	auth := ""
 	if t, _ := tokenFromEnv(); t != "" {
 		auth = ` -H "Authorization: Bearer $COUNTLAB_TOKEN"`
@@ -28,7 +42,7 @@ func cmdUp(ctx context.Context, args []string) error {
 	if sf.dataDir != "" {
 		stops = "Ctrl-C stops it; the data stays in " + sf.dataDir
 	}
-	fmt.Printf(`countlab up: the embedded stack is running (%s)
+	fmt.Fprintf(w, `countlab up: the embedded stack is running (%s)
   kafka brokers  %s   topics: %s
   influxdb       %s   bucket %s
   gateway        http://%s   (POST /v1/events, /healthz, /metrics)
@@ -43,11 +57,4 @@ try:
   curl -s%s 'http://%s/v1/top?type=VIEW&n=10'
 `, stops, st.conn.String(), st.topics.All(), st.influx.URL, st.influx.Bucket, st.gwAddr, st.qAddr, st.metricsAddr, sf.windows,
 		auth, st.gwAddr, auth, st.qAddr, auth, st.qAddr)
-	select {
-	case <-ctx.Done():
-	case <-stackFailed(st):
-		return st.firstErr()
-	}
-	fmt.Println("countlab up: stopping")
-	return nil
 }

@@ -36,10 +36,11 @@ func TestUpProcess(t *testing.T) {
 	influxdtest.Require(t)
 	bin := buildCountlab(t)
 	tmp := t.TempDir()
-	gw, q := freeAddr(t), freeAddr(t)
+	gw, q, inf, met := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "up", "--broker-listen", freeAddr(t), "--gateway-listen", gw, "--query-listen", q, "--partitions", "2")
+	cmd := exec.CommandContext(ctx, bin, "up", "--broker-listen", freeAddr(t), "--gateway-listen", gw, "--query-listen", q, "--partitions", "2",
+		"--influx-listen", inf, "--metrics-listen", met)
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -59,9 +60,12 @@ func TestUpProcess(t *testing.T) {
 			break
 		}
 	}
-	if !strings.Contains(banner.String(), "http://"+gw) {
-		t.Fatalf("banner without the gateway address:\n%s\nstderr:\n%s", banner.String(), stderr.String())
+	for _, want := range []string{"http://" + gw, "influxdb       http://" + inf, "metrics        http://" + met + "/metrics", "removes its temp data"} {
+		if !strings.Contains(banner.String(), want) {
+			t.Fatalf("banner without %q:\n%s\nstderr:\n%s", want, banner.String(), stderr.String())
+		}
 	}
+	scrapeNames(t, "http://"+met+"/metrics") // metrics_test.go
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 
 	ts := time.Now().UnixMilli()
