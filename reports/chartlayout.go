@@ -62,9 +62,12 @@ func tickLabel(v, step float64) string {
 
 // legendEntry is one line of a legend drawn below a chart.
 type legendEntry struct {
-	name  string
-	thumb plot.Thumbnailer
+	name   string
+	thumbs []plot.Thumbnailer // drawn over each other (a line and its points)
 }
+
+// entry is a legend line for name drawn as thumbs.
+func entry(name string, thumbs ...plot.Thumbnailer) legendEntry { return legendEntry{name, thumbs} }
 
 // Legend layout below the plot area.
 const (
@@ -109,7 +112,9 @@ func renderWithLegend(pl *plot.Plot, entries []legendEntry, w vg.Length) ([]byte
 			Min: vg.Point{X: dc.Min.X + p.x, Y: y},
 			Max: vg.Point{X: dc.Min.X + p.x + legendThumbW, Y: y + rowH},
 		}}
-		e.thumb.Thumbnail(&icon)
+		for _, th := range e.thumbs {
+			th.Thumbnail(&icon)
+		}
 		ts := sty
 		ts.XAlign, ts.YAlign = draw.XLeft, draw.YCenter
 		dc.FillText(ts, vg.Point{X: icon.Max.X + legendGap, Y: y + rowH/2}, e.name)

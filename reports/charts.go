@@ -285,7 +285,7 @@ func TimeChart(title, unit string, series []Series, faults []Span) ([]byte, erro
 		l.Color = palette[i%len(palette)]
 		l.Width = vg.Points(1.5)
 		pl.Add(l)
-		legend = append(legend, legendEntry{s.Name, l})
+		legend = append(legend, entry(s.Name, l))
 	}
 	pl.Y.Min, pl.Y.Max = 0, ymax
 	pl.X.Min, pl.X.Max = xmin, xmax

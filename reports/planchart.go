@@ -23,7 +23,7 @@ func ScalingChart(cells []PlanCell, fits []PlanFit, required float64, upTo int) 
 	pl := newPlot("Max sustainable throughput vs workers")
 	pl.X.Label.Text = "engine workers (processes)"
 	pl.Y.Label.Text = "events/s"
-	pl.Legend.Top, pl.Legend.Left = true, true
+	var legend []legendEntry // below the plot (chartlayout.go)
 	nmax, ymax := 1.0, 0.0
 	for _, c := range cells {
 		nmax = math.Max(nmax, float64(c.Workers))
@@ -49,7 +49,7 @@ func ScalingChart(cells []PlanCell, fits []PlanFit, required float64, upTo int) 
 			sc.GlyphStyle.Radius = vg.Points(4)
 			sc.GlyphStyle.Shape = draw.CircleGlyph{}
 			pl.Add(sc)
-			pl.Legend.Add(fmt.Sprintf("%d partitions (measured)", f.Partitions), sc)
+			legend = append(legend, entry(fmt.Sprintf("%d partitions (measured)", f.Partitions), sc))
 		}
 		if f.Fit == nil {
 			continue
@@ -69,7 +69,7 @@ func ScalingChart(cells []PlanCell, fits []PlanFit, required float64, upTo int) 
 		l.Color = col
 		l.Width = vg.Points(1.5)
 		pl.Add(l)
-		pl.Legend.Add(fmt.Sprintf("%d partitions USL (%s)", f.Partitions, f.Fit.Method), l)
+		legend = append(legend, entry(fmt.Sprintf("%d partitions USL (%s)", f.Partitions, f.Fit.Method), l))
 	}
 	if required > 0 && required < 3*math.Max(ymax, 1) {
 		l, err := plotter.NewLine(plotter.XYs{{X: 1, Y: required}, {X: xend, Y: required}})
@@ -79,15 +79,15 @@ func ScalingChart(cells []PlanCell, fits []PlanFit, required float64, upTo int) 
 		l.Color = color.Gray{0x55}
 		l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 		pl.Add(l)
-		pl.Legend.Add("target capacity (with headroom)", l)
+		legend = append(legend, entry("target capacity (with headroom)", l))
 		ymax = math.Max(ymax, required)
 	}
 	if ymax == 0 {
 		return nil, errors.New("no sustainable rate to chart")
 	}
 	pl.X.Min, pl.X.Max = 0.8, xend+0.2
-	pl.Y.Min, pl.Y.Max = 0, ymax*1.6 // room for the legend
-	return renderPNG(pl, timeW)
+	pl.Y.Min, pl.Y.Max = 0, ymax*1.1
+	return renderWithLegend(pl, legend, timeW)
 }
 
 // KneeChart is a PNG chart of one cell's p99 ingest-ack and freshness
@@ -99,7 +99,7 @@ func KneeChart(c PlanCell) ([]byte, error) {
 	pl.Y.Label.Text = "ms (log)"
 	pl.Y.Scale = plot.LogScale{}
 	pl.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	pl.Legend.Top, pl.Legend.Left = true, true
+	var legend []legendEntry // below the plot (chartlayout.go)
 	trials := slices.Clone(c.Trials)
 	slices.SortFunc(trials, func(a, b PlanTrial) int { return cmp.Compare(a.OfferedEventsPerS, b.OfferedEventsPerS) })
 	if len(trials) == 0 {
@@ -137,12 +137,12 @@ func KneeChart(c PlanCell) ([]byte, error) {
 		sc.GlyphStyle.Shape = draw.CircleGlyph{}
 		sc.GlyphStyle.Radius = vg.Points(2.5)
 		pl.Add(l, sc)
-		pl.Legend.Add(s.name, l, sc)
+		legend = append(legend, entry(s.name, l, sc))
 	}
 	if ymax == 0 {
 		return nil, errors.New("no latency measured")
 	}
-	ymin, ymax = math.Max(floor, ymin/2), ymax*4
+	ymin, ymax = math.Max(floor, ymin/2), ymax*2
 	if k := c.MaxSustainableEventsPerS; k > 0 {
 		l, err := plotter.NewLine(plotter.XYs{{X: k, Y: ymin}, {X: k, Y: ymax}})
 		if err != nil {
@@ -151,9 +151,9 @@ func KneeChart(c PlanCell) ([]byte, error) {
 		l.Color = palette[3]
 		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		pl.Add(l)
-		pl.Legend.Add(fmt.Sprintf("knee: %s events/s sustainable", num(k)), l)
+		legend = append(legend, entry(fmt.Sprintf("knee: %s events/s sustainable", num(k)), l))
 	}
 	pl.X.Min, pl.X.Max = 0, xmax*1.05
 	pl.Y.Min, pl.Y.Max = ymin, ymax
-	return renderPNG(pl, timeW)
+	return renderWithLegend(pl, legend, timeW)
 }
