@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image/color"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -152,4 +153,29 @@ func plainNum(v float64) string {
 		return strconv.FormatFloat(v/1e3, 'f', -1, 64) + "k"
 	}
 	return strconv.FormatFloat(math.Round(v*1e6)/1e6, 'f', -1, 64)
+}
+
+// segments splits pts (in time order) where two samples are more than
+// three times the median interval apart: the series was not sampled
+// there (a process down), and a line should not pretend it was.
+func segments(pts []Point) [][]Point {
+	if len(pts) < 3 {
+		return [][]Point{pts}
+	}
+	gaps := make([]time.Duration, 0, len(pts)-1)
+	for i := 1; i < len(pts); i++ {
+		gaps = append(gaps, pts[i].T.Sub(pts[i-1].T))
+	}
+	sorted := slices.Clone(gaps)
+	slices.Sort(sorted)
+	limit := 3 * sorted[len(sorted)/2]
+	var out [][]Point
+	start := 0
+	for i, g := range gaps {
+		if limit > 0 && g > limit {
+			out = append(out, pts[start:i+1])
+			start = i + 1
+		}
+	}
+	return append(out, pts[start:])
 }

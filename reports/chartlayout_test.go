@@ -61,3 +61,15 @@ func TestPlainNum(t *testing.T) {
 		}
 	}
 }
+
+func TestSegments(t *testing.T) {
+	t0 := time.Unix(1e9, 0)
+	var pts []Point
+	for _, s := range []int{0, 1, 2, 3, 12, 13, 14} {
+		pts = append(pts, Point{T: t0.Add(time.Duration(s) * time.Second)})
+	}
+	segs := segments(pts)
+	if len(segs) != 2 || len(segs[0]) != 4 || len(segs[1]) != 3 {
+		t.Fatalf("segments: %v", segs)
+	}
+}

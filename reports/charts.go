@@ -274,18 +274,26 @@ func TimeChart(title, unit string, series []Series, faults []Span) ([]byte, erro
 		if len(s.Points) == 0 {
 			continue
 		}
-		xys := make(plotter.XYs, len(s.Points))
-		for j, p := range s.Points {
-			xys[j] = plotter.XY{X: unixSeconds(p.T), Y: p.V}
+		// A gap in the samples (a killed process) is a gap in the line,
+		// not a straight line across it (chartlayout.go).
+		var first *plotter.Line
+		for _, seg := range segments(s.Points) {
+			xys := make(plotter.XYs, len(seg))
+			for j, p := range seg {
+				xys[j] = plotter.XY{X: unixSeconds(p.T), Y: p.V}
+			}
+			l, err := plotter.NewLine(xys)
+			if err != nil {
+				return nil, fmt.Errorf("series %s: %w", s.Name, err)
+			}
+			l.Color = palette[i%len(palette)]
+			l.Width = vg.Points(1.5)
+			pl.Add(l)
+			if first == nil {
+				first = l
+			}
 		}
-		l, err := plotter.NewLine(xys)
-		if err != nil {
-			return nil, fmt.Errorf("series %s: %w", s.Name, err)
-		}
-		l.Color = palette[i%len(palette)]
-		l.Width = vg.Points(1.5)
-		pl.Add(l)
-		legend = append(legend, entry(s.Name, l))
+		legend = append(legend, entry(s.Name, first))
 	}
 	pl.Y.Min, pl.Y.Max = 0, ymax
 	pl.X.Min, pl.X.Max = xmin, xmax
