@@ -48,7 +48,7 @@ func (f *kafkaFlags) register(fs *flag.FlagSet) {
 func (f *kafkaFlags) conn() (kafka.Conn, error) {
 	c := kafka.Conn{Brokers: kafka.ParseBrokers(f.brokers), SASLMechanism: f.saslMech, SASLUser: f.saslUser, TLS: f.tls}
 	if len(c.Brokers) == 0 {
-		return kafka.Conn{}, usagef("--brokers is required")
+		return kafka.Conn{}, usagef("--brokers is required: give the Kafka seed brokers, e.g. --brokers 127.0.0.1:9092 (countlab up and countlab broker print theirs)")
 	}
 	if err := c.ConnFromEnv(); err != nil {
 		return kafka.Conn{}, usagef("%v", err)
@@ -79,7 +79,7 @@ func (f *influxFlags) config() (influx.Config, error) {
 	}
 	if err := c.Validate(); err != nil {
 		if c.URL == "" {
-			return influx.Config{}, usagef("%v (a managed influxd is not wired to this command yet)", err)
+			return influx.Config{}, usagef("--influx-url is required: give the InfluxDB URL, e.g. --influx-url http://127.0.0.1:8086 (countlab up prints its managed influxd's; --influx-listen fixes its port)")
 		}
 		return influx.Config{}, usagef("%v", err)
 	}
