@@ -96,7 +96,7 @@ func TestRunCISmoke(t *testing.T) {
 	if err := json.Unmarshal(raw, &top); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"scenario", "started_at", "duration_s", "config", "throughput", "latency", "accuracy", "faults", "slo", "pass"} {
+	for _, k := range []string{"scenario", "started_at", "duration_s", "config", "throughput", "latency", "accuracy", "faults", "slo", "pass", "provenance"} {
 		if _, ok := top[k]; !ok {
 			t.Errorf("report.json lacks %q", k)
 		}
