@@ -186,11 +186,6 @@ func (w *Worker) advanceIdle(now time.Time) {
 	}
 }
 
-// minHotKeyEventsPerS is the partition load (events/s) below which no key
-// is called hot, whatever its share: at trivial traffic one key easily has
-// most of a partition's few events, and a "hot key" log line would be noise.
-const minHotKeyEventsPerS = 100
-
 // report updates the gauges and logs hot keys, once per reportInterval.
 func (w *Worker) report(now time.Time) {
 	el := now.Sub(w.lastReport)
@@ -205,18 +200,12 @@ func (w *Worker) report(now time.Time) {
 		windows += int64(len(p.windows))
 		bytes += p.stateBytes()
 		ids += int64(p.dedup.n)
-		rate := float64(p.events) / el.Seconds()
-		p.m.load.Set(rate)
+		p.m.load.Set(float64(p.events) / el.Seconds())
 		p.events = 0
 		if p.wm.wm != minWatermark {
 			p.m.watermark.Set(float64(p.wm.wm) / 1000)
 		}
-		hotKeys := p.hot.hot(p.id, w.cfg.hotShare) // resets the sketch
-		if rate < minHotKeyEventsPerS {
-			// A key with most of a trickle is not hot: nothing to split.
-			hotKeys = nil
-		}
-		for _, h := range hotKeys {
+		for _, h := range p.hotKeys(w.cfg.hotShare, el) { // hotkeyrate.go
 			hot = append(hot, h)
 			w.m.hotKey.WithLabelValues(strconv.Itoa(int(h.Partition)), h.Key).Set(h.Share)
 			id := strconv.Itoa(int(h.Partition)) + "/" + h.Key

@@ -19,18 +19,18 @@ func TestHotKeyNeedsTraffic(t *testing.T) {
 	p := newPartition(0, 1000, now)
 	p.m = w.m.forPartition(0)
 	w.parts[0] = p
-	feed := func(n int) {
-		for range n {
+	feed := func(n int) { // n events of key k, sampled as the worker samples
+		for range n >> defaultHotKeySampleLog {
 			p.hot.observe("k")
 		}
 		p.events = int64(n)
 	}
 	w.lastReport = now
-	feed(5) // 5 events in 1 s
+	feed(minHotKeyEventsPerS / 2) // in 1 s, every one of key k
 	now = now.Add(reportInterval)
 	w.report(now)
 	if hk := w.HotKeys(); len(hk) != 0 {
-		t.Fatalf("at 5 events/s: hot keys %v", hk)
+		t.Fatalf("at %d events/s: hot keys %v", minHotKeyEventsPerS/2, hk)
 	}
 	feed(2 * minHotKeyEventsPerS)
 	now = now.Add(reportInterval)
