@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -18,9 +19,37 @@ type checkJSON struct {
 	Accuracy  reports.Accuracy `json:"accuracy"`
 }
 
-// writeCheckJSON writes acc as checkJSON JSON to w.
+// checkAsJSON is check's --json: withOps takes it out of the arguments
+// (check.go does not define the flag) and cmdCheck asks it.
+var checkAsJSON bool
+
+// withOps wraps command name's run with what this file adds to it: for
+// check, --json.
+func withOps(name string, c command) command {
+	if name != "check" {
+		return c
+	}
+	inner := c.run
+	c.run = func(ctx context.Context, args []string) error {
+		args, asJSON, err := takeHiddenBool(args, "json")
+		if err != nil {
+			return err
+		}
+		checkAsJSON = asJSON
+		return inner(ctx, args)
+	}
+	return c
+}
+
+// writeCheckJSON writes acc as checkJSON to w; not exact is exit 1.
 func writeCheckJSON(w io.Writer, acc reports.Accuracy, took time.Duration) error {
-	return printJSON(w, checkJSON{Exact: acc.Exact, DurationS: took.Seconds(), Accuracy: acc})
+	if err := printJSON(w, checkJSON{Exact: acc.Exact, DurationS: took.Seconds(), Accuracy: acc}); err != nil {
+		return err
+	}
+	if !acc.Exact {
+		return exitError{1, fmt.Errorf("not exact: %d windows differ", acc.MismatchedWindows)}
+	}
+	return nil
 }
 
 // probeQuery checks that the query service at base answers GET /healthz

@@ -1,9 +1,42 @@
 package main
 
 import (
+	"context"
 	"flag"
+	"strings"
 	"time"
 )
+
+// flagRanges are the flags of each command (by flag set name, without
+// "countlab ") whose values must be positive or at least 0, checked by
+// parseFlags once they are parsed.
+var flagRanges = map[string]struct{ positive, nonNegative []string }{
+	"check":        {positive: []string{"parallel"}, nonNegative: []string{"wait"}},
+	"selfcheck":    {positive: []string{"timeout", "events", "keys"}},
+	"sink":         {positive: []string{"write-timeout"}},
+	"engine":       {positive: []string{"idle-timeout", "dedup-horizon", "commit-interval"}, nonNegative: []string{"session-timeout", "lateness", "out-of-orderness"}},
+	"gateway":      {positive: []string{"max-body-bytes", "max-batch", "max-in-flight", "produce-timeout"}},
+	"query-server": {positive: []string{"influx-timeout", "retention", "max-range", "max-top-n"}},
+	"reconcile":    {positive: []string{"influx-timeout"}, nonNegative: []string{"wait-for-engine"}},
+}
+
+// checkParsed checks the parsed fs against flagRanges; for check, it also
+// makes sure the --query service answers at all (an unreachable target is
+// a configuration problem, exit 2, not a failed check).
+func checkParsed(fs *flag.FlagSet) error {
+	name := strings.TrimPrefix(fs.Name(), "countlab ")
+	r := flagRanges[name]
+	if err := positiveFlags(fs, r.positive...); err != nil {
+		return err
+	}
+	if err := nonNegativeFlags(fs, r.nonNegative...); err != nil {
+		return err
+	}
+	if q := fs.Lookup("query"); name == "check" && q != nil {
+		return probeQuery(context.Background(), q.Value.String())
+	}
+	return nil
+}
 
 // positiveFlags refuses (usage error, exit 2) a value <= 0 given on the
 // command line for any of the named duration or integer flags: such a

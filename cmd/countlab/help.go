@@ -119,10 +119,11 @@ var helps = map[string]helpText{
 		env:      []string{envKafka, envInflux},
 	},
 	"check": {
-		synopsis: "countlab check --ledger DIR/ledger.gob [flags]",
-		about:    "Checks a saved ledger (a run's ledger.gob) against a query service: exit 0 when every window is exact,\n1 when one differs, 2 for a configuration problem (a missing ledger, an unreachable query service).",
-		example:  "countlab check --ledger reports/out/quickstart-20260101T100000Z/ledger.gob --query http://127.0.0.1:8081 --wait 30s",
-		env:      []string{envClientToken},
+		synopsis: "countlab check --ledger DIR/ledger.gob [--json] [flags]",
+		about: "Checks a saved ledger (a run's ledger.gob) against a query service: exit 0 when every window is exact,\n1 when one differs, 2 for a configuration problem (a missing ledger, an unreachable query service).\n" +
+			"--json prints the result as JSON ({\"exact\", \"duration_s\", \"accuracy\": report.json's accuracy block}).",
+		example: "countlab check --ledger reports/out/quickstart-20260101T100000Z/ledger.gob --query http://127.0.0.1:8081 --wait 30s",
+		env:     []string{envClientToken},
 	},
 	"report html": {
 		synopsis: "countlab report html REPORT.json [-o FILE]",

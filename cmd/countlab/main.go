@@ -79,6 +79,7 @@ func run(args []string, stderr io.Writer) int {
 		printUsage(stderr, cmds)
 		return 2
 	}
+	c = withOps(args[0], c) // checkout.go
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := c.run(ctx, args[1:])
@@ -134,7 +135,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q (flags go before nothing else; see -h)", fs.Arg(0))
 	}
-	return nil
+	return checkParsed(fs) // flagcheck.go
 }
 
 // printJSON writes v to w as indented JSON.

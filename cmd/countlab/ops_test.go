@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/countlab/countlab/reports"
-	"github.com/countlab/countlab/sim/ledger"
 )
 
 // captureRun runs the CLI with args and returns its exit code and what it
@@ -81,6 +80,9 @@ func TestMeaninglessFlagsRefused(t *testing.T) {
 		{[]string{"up", "--commit-interval", "0s"}, "--commit-interval 0s"},
 		{[]string{"up", "--partitions", "-1"}, "--partitions must be at least 1"},
 		{[]string{"selfcheck", "--timeout", "0s"}, "--timeout 0s means nothing"},
+		{[]string{"sink", "--write-timeout", "-1s"}, "--write-timeout -1s means nothing"},
+		{[]string{"engine", "--commit-interval", "0s"}, "--commit-interval 0s means nothing"},
+		{[]string{"gateway", "--max-batch", "0"}, "--max-batch 0 means nothing"},
 		{[]string{"check", "--ledger", "x", "--parallel", "0"}, "--parallel 0 means nothing"},
 		{[]string{"check", "--ledger", "x", "--wait", "-1s"}, "--wait -1s means nothing"},
 		{[]string{"up", "--influx-listen", "0.0.0.0:8086"}, "--influx-listen: the managed influxd listens on 127.0.0.1 only"},
@@ -160,11 +162,7 @@ func TestScenariosListJSON(t *testing.T) {
 // TestCheckUnreachable: a query service nobody serves is exit 2 (a
 // configuration problem), not 1 (a failed check).
 func TestCheckUnreachable(t *testing.T) {
-	dir := t.TempDir()
-	lf := filepath.Join(dir, "ledger.gob")
-	if err := ledger.New(time.Minute).Save(lf); err != nil {
-		t.Fatal(err)
-	}
+	lf := filepath.Join(t.TempDir(), "ledger.gob") // never read: the target is checked first
 	code, out := captureRun(t, "check", "--ledger", lf, "--query", "http://"+freeAddr(t), "--json")
 	if code != 2 || !strings.Contains(out, "is not reachable") {
 		t.Fatalf("exit %d\n%s", code, out)

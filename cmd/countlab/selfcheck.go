@@ -38,9 +38,6 @@ func cmdSelfcheck(ctx context.Context, args []string) error {
 	if err := sf.parse(fs, args); err != nil {
 		return err
 	}
-	if err := positiveFlags(fs, "timeout"); err != nil {
-		return err
-	}
 	if *events < 1 || *keys < 1 || *dupFrac < 0 || *dupFrac > 1 || *badFrac < 0 || *badFrac > 1 {
 		return usagef("--events and --keys must be >= 1; --duplicates and --malformed in [0,1]")
 	}

@@ -28,9 +28,6 @@ func cmdSink(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := positiveFlags(fs, "write-timeout"); err != nil {
-		return err
-	}
 	conn, err := kf.conn()
 	if err != nil {
 		return err
