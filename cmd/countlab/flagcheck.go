@@ -11,6 +11,7 @@ import (
 // "countlab ") whose values must be positive or at least 0, checked by
 // parseFlags once they are parsed.
 var flagRanges = map[string]struct{ positive, nonNegative []string }{
+	"run":          {positive: []string{"duration"}},
 	"check":        {positive: []string{"parallel"}, nonNegative: []string{"wait"}},
 	"selfcheck":    {positive: []string{"timeout", "events", "keys"}},
 	"sink":         {positive: []string{"write-timeout"}},

@@ -150,6 +150,14 @@ func firstOr(xs []string, def string) string {
 	return xs[0]
 }
 
+// applyHelp makes fs's -h print its command's help text, when help.go has
+// one (it wins over a Usage the command set itself).
+func applyHelp(fs *flag.FlagSet) {
+	if h, ok := helps[strings.TrimPrefix(fs.Name(), "countlab ")]; ok {
+		fs.Usage = func() { writeHelp(fs.Output(), h, fs) }
+	}
+}
+
 // writeHelp writes h and then fs's flags to w.
 func writeHelp(w io.Writer, h helpText, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "usage: %s\n\n%s\n", h.synopsis, h.about)

@@ -118,14 +118,23 @@ func printUsage(w io.Writer, cmds map[string]command) {
 // flag becomes exit code 2 with the flag named.
 func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("countlab "+name, flag.ContinueOnError)
-	if h, ok := helps[name]; ok { // help.go
-		fs.Usage = func() { writeHelp(fs.Output(), h, fs) }
-	}
+	applyHelp(fs) // help.go
 	return fs
+}
+
+// setUsage makes fs's -h print "usage: " and text, then the flags (a
+// command with a help.go entry prints that instead).
+func setUsage(fs *flag.FlagSet, text string) {
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: %s\n\nflags:\n", text)
+		fs.PrintDefaults()
+	}
+	applyHelp(fs)
 }
 
 // parseFlags parses args into fs; a bad flag is a usage error.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	applyHelp(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err

@@ -76,6 +76,7 @@ func parseWithPositional(fs *flag.FlagSet, args []string, what string) (string, 
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		pos, args = args[0], args[1:]
 	}
+	applyHelp(fs) // help.go
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return "", err
@@ -92,7 +93,7 @@ func parseWithPositional(fs *flag.FlagSet, args []string, what string) (string, 
 	if pos == "" {
 		return "", usagef("missing %s (see -h)", what)
 	}
-	return pos, nil
+	return pos, checkParsed(fs) // flagcheck.go
 }
 
 // applyScenarioEngine sets the stack flags from the scenario's engine

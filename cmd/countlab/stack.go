@@ -46,6 +46,13 @@ type stackFlags struct {
 	influxOrg     string
 	influxBucket  string
 	logLevel      string
+	// metricsListen is where every part's metrics are served together
+	// (stackmetrics.go); influxListen the managed influxd's HTTP address;
+	// insecureNoToken allows a non-loopback gateway or query address
+	// without COUNTLAB_TOKEN (safety.go).
+	metricsListen   string
+	influxListen    string
+	insecureNoToken bool
 	// engineProcs runs the engine workers as `countlab engine` processes
 	// (so faults can SIGKILL and SIGSTOP them) instead of in-process.
 	engineProcs bool
@@ -73,13 +80,6 @@ type stackFlags struct {
 	// (overload.go).
 	gatewayRate        float64
 	gatewayMaxInFlight int
-	// metricsListen is where every part's metrics are served together
-	// (stackmetrics.go); influxListen the managed influxd's HTTP address;
-	// insecureNoToken allows a non-loopback gateway or query address
-	// without COUNTLAB_TOKEN (safety.go).
-	metricsListen   string
-	influxListen    string
-	insecureNoToken bool
 }
 
 func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
@@ -360,7 +360,6 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		return nil, err
 	}
 	s.query = q
-	s.metrics.addPart(q.Registry())
 	if s.qAddr, err = s.serve(f.queryListen, q); err != nil {
 		return nil, fmt.Errorf("--query-listen: %w", err)
 	}
@@ -380,10 +379,11 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		return nil, err
 	}
 	s.gateway = gw
-	s.metrics.addPart(gw.Registry())
 	if s.gwAddr, err = s.serve(f.gatewayListen, gw); err != nil {
 		return nil, fmt.Errorf("--gateway-listen: %w", err)
 	}
+	s.metrics.addPart(q.Registry())
+	s.metrics.addPart(gw.Registry())
 	if s.metricsAddr, err = s.serve(f.metricsListen, metricsHandler(s.metrics)); err != nil {
 		return nil, usagef("--metrics-listen: %v", err)
 	}
