@@ -76,6 +76,21 @@ func TestBeforeEpoch(t *testing.T) {
 	if a := getAnswer(t, base, "/v1/counts/k?type=VIEW&from=0&to="+url.QueryEscape(now.UTC().Format(time.RFC3339))); a.Count != 1+2+3+4 {
 		t.Fatalf("all windows: %+v, want count 10", a)
 	}
+	// Without Kafka every range goes to InfluxDB, and without InfluxDB it
+	// is a 503: neither for a range before the epoch.
+	_, _, ibase := serve(t, query.Influx(iconf), query.Logger(discardLogger()))
+	_, _, nbase := serve(t, query.Logger(discardLogger()))
+	for _, b := range []string{ibase, nbase} {
+		if a := getAnswer(t, b, "/v1/counts/k?type=VIEW&from=-600000&to=-540000"); a.Count != 0 {
+			t.Errorf("%s: counts before the epoch: %+v, want 0", b, a)
+		}
+		if a := getAnswer(t, b, "/v1/top?type=VIEW&from=-600000&to=-540000"); a.Items == nil || len(a.Items) != 0 {
+			t.Errorf("%s: top before the epoch: %+v, want no items", b, a.Items)
+		}
+	}
+	if a := getAnswer(t, ibase, "/v1/counts/k?type=VIEW&from=-60000&to=60000"); a.Count != 1 || a.Source != "influx" {
+		t.Errorf("influx only: counts straddling the epoch: %+v, want 1", a)
+	}
 	for _, r := range []struct{ from, to string }{
 		{"-600000", "-540000"},
 		{"-600000", "0"},
