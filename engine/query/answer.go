@@ -111,8 +111,7 @@ func (s *Server) handleCount(w http.ResponseWriter, r *http.Request) int {
 	if bp != nil {
 		return s.writeFailure(w, bp)
 	}
-	q := parseParams(r.URL.RawQuery)
-	c, bp := s.parseCommon(&q)
+	_, c, bp := s.parseQuery(r.URL.RawQuery, pCommon)
 	if bp != nil {
 		return s.writeFailure(w, bp)
 	}
@@ -192,8 +191,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) int {
 	if bp != nil {
 		return s.writeFailure(w, bp)
 	}
-	q := parseParams(r.URL.RawQuery)
-	c, bp := s.parseCommon(&q)
+	q, c, bp := s.parseQuery(r.URL.RawQuery, pCommon|pFn)
 	if bp != nil {
 		return s.writeFailure(w, bp)
 	}

@@ -80,7 +80,8 @@ func TestStrictParams(t *testing.T) {
 	bad := func(path, param, inMsg string) {
 		t.Helper()
 		code, body, e := request(t, base, path, auth)
-		if code != 400 || e.Param == nil || *e.Param != param || !strings.Contains(e.Error, inMsg) {
+		named := e.Param != nil && *e.Param == param || e.Param == nil && param == "" // an empty name is not named
+		if code != 400 || !named || !strings.Contains(e.Error, inMsg) {
 			t.Fatalf("GET %s: %d %s, want 400 naming param %q with %q", path, code, body, param, inMsg)
 		}
 	}

@@ -26,8 +26,7 @@ type topResponse struct {
 }
 
 func (s *Server) handleTop(w http.ResponseWriter, r *http.Request) int {
-	q := parseParams(r.URL.RawQuery)
-	c, bp := s.parseCommon(&q)
+	q, c, bp := s.parseQuery(r.URL.RawQuery, pCommon|pN)
 	if bp != nil {
 		return s.writeFailure(w, bp)
 	}
