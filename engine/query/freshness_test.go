@@ -112,6 +112,9 @@ func influxCount(t *testing.T, iconf influx.Config, key string, start int64) int
 // Flux text, answered the total). And once InfluxDB holds every total the
 // service has read, answers are cached again.
 func TestInfluxCacheFreshness(t *testing.T) {
+	if query.DefaultSinkGroup != sink.DefaultGroup {
+		t.Fatalf("query.DefaultSinkGroup %q, sink.DefaultGroup %q", query.DefaultSinkGroup, sink.DefaultGroup)
+	}
 	isrv := startInflux(t)
 	conn, topics := startKafka(t)
 	iconf := isrv.Config()
