@@ -35,7 +35,11 @@ const settleEvery = 500 * time.Millisecond
 // the same: reading any total of a window before the end of a range ever
 // cached bumps it. So a cached answer was read from InfluxDB after every
 // total the server had read for its windows was written, and no total of
-// them has been read since.
+// them has been read since. The one interval this cannot see is between
+// the sink writing a total and the server reading it: both read the same
+// records as they are committed, and the sink writes InfluxDB before it
+// commits, so that is the server's consumer lag behind the sink
+// (milliseconds), not the retention.
 //
 // Totals written to InfluxDB by anything but the sink and reconcile, with
 // no record in the aggregates topic, are not seen: such writes must not
