@@ -199,7 +199,7 @@ func (w *Worker) report(now time.Time) {
 	for _, p := range w.parts {
 		windows += int64(len(p.windows))
 		bytes += p.stateBytes()
-		ids += int64(p.dedup.n)
+		ids += int64(p.dedup.len())
 		p.m.load.Set(float64(p.events) / el.Seconds())
 		p.events = 0
 		if p.wm.wm != minWatermark {

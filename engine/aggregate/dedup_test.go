@@ -22,8 +22,9 @@ func TestChangelogRoundTrip(t *testing.T) {
 
 func TestDedupSet(t *testing.T) {
 	d := newDedupSet(1000)
-	h := hashID("a")
-	if h != hashID("a") || h == hashID("b") {
+	h := hashID(appendIdentity(nil, "k", "a"))
+	if h != hashID(appendIdentity(nil, "k", "a")) || h == hashID(appendIdentity(nil, "k", "b")) ||
+		h == hashID(appendIdentity(nil, "j", "a")) || hashID(appendIdentity(nil, "ka", "")) == hashID(appendIdentity(nil, "k", "a")) {
 		t.Fatal("hash not stable or collides")
 	}
 	if !d.insert(h, 1500) || d.insert(h, 1500) {
@@ -35,7 +36,7 @@ func TestDedupSet(t *testing.T) {
 	}
 	d.committed()
 	d.expire(2000+500, 500) // bucket [1000,2000) ends at 2000 <= 2500-500
-	if d.n != 0 || !d.insert(h, 1500) {
+	if d.len() != 0 || !d.insert(h, 1500) {
 		t.Fatal("expire kept the bucket")
 	}
 	d.committed()

@@ -35,6 +35,7 @@ func (w *Worker) ensureChangelog(ctx context.Context, adm *kadm.Client) error {
 		tds, err := adm.ListTopics(ctx, w.cfg.topics.Events)
 		if err == nil {
 			if td, ok := tds[w.cfg.topics.Events]; ok && td.Err == nil && len(td.Partitions) > 0 {
+				w.partitions = int32(len(td.Partitions))
 				if w.cfg.atLeastOnce {
 					return nil
 				}
@@ -193,13 +194,16 @@ func (w *Worker) restore(ctx context.Context, adm *kadm.Client, ps []int32) (map
 // changelogFrom is, per changelog partition, the first offset restore must
 // read. Changelog records carry the partition watermark W_r at their commit
 // as their timestamp (monotone, see commit.go). An id in a record with
-// watermark W_r has event time t <= (largest event time seen) <= W_r + O,
-// and restore needs only the ids whose bucket ends after W - H (W: the last
-// record's watermark; buckets start <= t and are width w long), so
-// t > W - H - w, hence W_r > W - H - O - w: every record with a timestamp
-// <= W - H - O - w holds no id still needed. The read starts at the first
+// watermark W_r is of an event with time t and record timestamp ref that
+// passed validation, so t <= ref + F (F: the max future skew), and was
+// observed: W_r >= min(t, ref) - O >= t - F - O. Restore needs only the ids
+// whose bucket ends after W - H (W: the last record's watermark; buckets
+// start <= t and are width w long), so t > W - H - w, hence
+// W_r > W - H - O - w - F: every record with a timestamp <= W - H - O - w - F
+// holds no id still needed. The read starts at the first
 // record with a timestamp >= that bound (Kafka's ListOffsets by time), so
-// restore reads about one horizon of changelog, however long the history.
+// restore reads about one horizon (plus F) of changelog, however long the
+// history.
 func (w *Worker) changelogFrom(ctx context.Context, adm *kadm.Client) (map[int32]int64, error) {
 	if w.cfg.atLeastOnce {
 		return nil, nil
@@ -212,7 +216,7 @@ func (w *Worker) changelogFrom(ctx context.Context, adm *kadm.Client) (map[int32
 	bounds := make(map[int64][]int32)
 	last.Each(func(o kadm.ListedOffset) {
 		if o.Err == nil && o.Offset >= 0 && o.Timestamp >= 0 {
-			b := o.Timestamp - w.cfg.horizon - w.cfg.outOfOrder - w.dedupWidth
+			b := o.Timestamp - w.cfg.horizon - w.cfg.outOfOrder - w.dedupWidth - w.futureSkew()
 			bounds[b] = append(bounds[b], o.Partition)
 		}
 	})
