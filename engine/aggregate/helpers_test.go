@@ -131,6 +131,10 @@ type tev struct {
 	// the late topic and not be counted.
 	late bool
 	json bool
+	// direct leaves the record timestamp at the client default (the
+	// produce time), as a Kafka-direct producer must; otherwise it is the
+	// event time.
+	direct bool
 }
 
 func (e *env) produce(evs []tev) {
@@ -150,7 +154,9 @@ func (e *env) produce(evs []tev) {
 			// The record timestamp (the validation's reference time) is
 			// the event time: the tests' events are from the past.
 			r.Key = kafka.AppendRecordKey(nil, testHot, evs[i].e.Key, evs[i].e.ID)
-			r.Timestamp = time.UnixMilli(evs[i].e.TS)
+			if !evs[i].direct {
+				r.Timestamp = time.UnixMilli(evs[i].e.TS)
+			}
 			if c := canon(&evs[i].e, e.parts); c != evs[i].p {
 				e.t.Fatalf("test event %s/%s on partition %d, its canonical partition is %d", evs[i].e.Key, evs[i].e.ID, evs[i].p, c)
 			}
