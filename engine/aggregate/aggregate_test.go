@@ -400,17 +400,7 @@ func TestAtLeastOnceDoubleCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	killed := errors.New("killed")
-	var commits atomic.Int32
-	w.beforeEnd = func() error {
-		if commits.Add(1) == 3 {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			w.cl.Flush(ctx) // totals written, offsets not committed
-			return killed
-		}
-		return nil
-	}
+	commits := killAtCommit(t, w, 3) // totals written, offsets not committed
 	_, stop := e.start(w)
 	<-w.Ready()
 	i := 0

@@ -55,12 +55,7 @@ func TestFutureEventDoesNotMakeOnTimeLate(t *testing.T) {
 	evs := []tev{{p: 0, e: fut, direct: true}}
 	evs = append(evs, onTime(200, "a", key, 2)...)
 	e.produce(evs)
-	w, stop := e.worker(CommitInterval(20 * time.Millisecond))
-	<-w.Ready()
-	e.waitCommitted(DefaultGroup, 30*time.Second)
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	w := e.run(CommitInterval(20 * time.Millisecond))
 	compare(t, e.finalTotals(), truth(evs, sizes))
 	if n := counter(t, w.m.late); n != 0 {
 		t.Fatalf("%d events late, want 0", n)
@@ -71,12 +66,7 @@ func TestFutureEventDoesNotMakeOnTimeLate(t *testing.T) {
 	more := onTime(200, "b", key, 2)
 	e.produce(more)
 	evs = append(evs, more...)
-	w2, stop2 := e.worker(CommitInterval(20 * time.Millisecond))
-	<-w2.Ready()
-	e.waitCommitted(DefaultGroup, 30*time.Second)
-	if err := stop2(); err != nil {
-		t.Fatal(err)
-	}
+	w2 := e.run(CommitInterval(20 * time.Millisecond))
 	compare(t, e.finalTotals(), truth(evs, sizes))
 	if n := counter(t, w2.m.late) + len(e.readTopic(e.topics.Late)); n != 0 {
 		t.Fatalf("%d events late after the restart, want 0", n)
@@ -103,24 +93,14 @@ func TestIdentity(t *testing.T) {
 		mk(ka, "x", "VIEW", 7, base+70_000),                                           // repeat, other 1m window: dup
 	}
 	e.produce(evs)
-	w, stop := e.worker(CommitInterval(20 * time.Millisecond))
-	<-w.Ready()
-	e.waitCommitted(DefaultGroup, 30*time.Second)
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	w := e.run(CommitInterval(20 * time.Millisecond))
 	if n := counter(t, w.m.dedupHits); n != 2 {
 		t.Fatalf("%d duplicates, want 2", n)
 	}
 	more := []tev{mk(ka, "x", "VIEW", 9, base+80_000), mk(kb, "y", "LIKE", 9, base+76_000)}
 	e.produce(more)
 	evs = append(evs, more...)
-	w2, stop2 := e.worker(CommitInterval(20*time.Millisecond), TransactionalID("test-txn-1"))
-	<-w2.Ready()
-	e.waitCommitted(DefaultGroup, 30*time.Second)
-	if err := stop2(); err != nil {
-		t.Fatal(err)
-	}
+	w2 := e.run(CommitInterval(20*time.Millisecond), TransactionalID("test-txn-1"))
 	if n := counter(t, w2.m.dedupHits); n != 2 {
 		t.Fatalf("after the restart %d duplicates, want 2", n)
 	}
@@ -164,21 +144,9 @@ func TestMovedRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	killed := errors.New("killed")
-	var commits atomic.Int32
-	w.beforeEnd = func() error {
-		if commits.Add(1) == 3 {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := w.cl.Flush(ctx); err != nil {
-				t.Error(err)
-			}
-			return killed // moved records on the broker, uncommitted
-		}
-		return nil
-	}
+	commits := killAtCommit(t, w, 3) // moved records on the broker, uncommitted
 	_, stop := e.start(w)
-	if err := stop2(stop, &commits, 3); !errors.Is(err, killed) {
+	if err := stop2(stop, commits, 3); !errors.Is(err, killed) {
 		t.Fatalf("worker stopped with %v, want the kill", err)
 	}
 	if counter(t, w.m.moved) == 0 {
@@ -227,6 +195,40 @@ func TestMovedRecords(t *testing.T) {
 		t.Errorf("%d moved copies of %d originals", len(copies), len(originals))
 	}
 	t.Logf("%d of 400 records moved to their canonical partition", len(originals))
+}
+
+var killed = errors.New("killed")
+
+// killAtCommit makes w's n'th commit flush the batch's records and then
+// stop the worker with killed before the transaction ends (a crash
+// mid-transaction); it returns the commit counter.
+func killAtCommit(t *testing.T, w *Worker, n int32) *atomic.Int32 {
+	var commits atomic.Int32
+	w.beforeEnd = func() error {
+		if commits.Add(1) == n {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := w.cl.Flush(ctx); err != nil {
+				t.Error(err)
+			}
+			return killed
+		}
+		return nil
+	}
+	return &commits
+}
+
+// run starts a worker, waits until it has committed every events offset
+// and stops it.
+func (e *env) run(opts ...Opt) *Worker {
+	e.t.Helper()
+	w, stop := e.worker(opts...)
+	<-w.Ready()
+	e.waitCommitted(DefaultGroup, 30*time.Second)
+	if err := stop(); err != nil {
+		e.t.Fatal(err)
+	}
+	return w
 }
 
 // stop2 waits until commits reaches n (or 30s), then stops the worker.
