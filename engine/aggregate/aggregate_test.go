@@ -134,7 +134,8 @@ func TestExact(t *testing.T) {
 		t.Fatalf("dead-letter topic has %d records, want 3", len(dl))
 	}
 	for _, r := range dl {
-		if kafka.Header(r, kafka.HeaderSource) != "engine" || kafka.Header(r, kafka.HeaderReason) == "" || kafka.Header(r, kafka.HeaderOrigin) == "" {
+		if kafka.Header(r, kafka.HeaderSource) != "engine" || kafka.Header(r, kafka.HeaderReason) == "" || kafka.Header(r, kafka.HeaderOrigin) == "" ||
+			kafka.Header(r, event.HeaderReasonCode) == "" {
 			t.Errorf("dead-letter record headers %v", r.Headers)
 		}
 	}

@@ -60,7 +60,7 @@ func (w *Worker) commit(ctx context.Context) error {
 				Topic:     w.cfg.changelog,
 				Partition: p.id,
 				Key:       []byte(strconv.Itoa(int(p.id))),
-				Value:     appendChangelog(nil, p.wm.wm, p.wm.maxTS, p.dedup.added),
+				Value:     appendChangelog(nil, p.wm, p.dedup.added),
 				Timestamp: time.UnixMilli(max(p.wm.wm, 0)),
 			})
 		}

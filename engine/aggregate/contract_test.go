@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,14 +63,24 @@ func TestFutureEventDoesNotMakeOnTimeLate(t *testing.T) {
 	}
 
 	// Restart (same transactional id, as a restarted process) and send
-	// 200 more on-time events.
-	more := onTime(200, "b", key, 2)
+	// an event 1 hour ahead (beyond the max future skew: dead-lettered
+	// with code ts_future) and 200 more on-time events.
+	far := event.Event{ID: "far", Key: key, Type: "VIEW", Value: 1, TS: time.Now().Add(time.Hour).UnixMilli()}
+	more := append([]tev{{p: 0, e: far, raw: event.AppendJSON(nil, &far)}}, onTime(200, "b", key, 2)...)
 	e.produce(more)
 	evs = append(evs, more...)
 	w2 := e.run(CommitInterval(20 * time.Millisecond))
 	compare(t, e.finalTotals(), truth(evs, sizes))
 	if n := counter(t, w2.m.late) + len(e.readTopic(e.topics.Late)); n != 0 {
 		t.Fatalf("%d events late after the restart, want 0", n)
+	}
+	dl := e.readTopic(e.topics.DeadLetter)
+	if len(dl) != 1 || kafka.Header(dl[0], event.HeaderReasonCode) != event.CodeTSFuture ||
+		!strings.HasPrefix(kafka.Header(dl[0], kafka.HeaderReason), "ts: ") || string(dl[0].Value) != string(more[0].raw) {
+		for _, r := range dl {
+			t.Logf("dead letter %q headers %v", r.Value, r.Headers)
+		}
+		t.Fatalf("%d dead-letter records, want the +1h event with code %s", len(dl), event.CodeTSFuture)
 	}
 }
 
@@ -118,12 +129,14 @@ func TestMovedRecords(t *testing.T) {
 	e := newEnv(t, parts)
 	evs := gen(parts, 200, 0, base, 20_000)
 	rng := rand.New(rand.NewPCG(7, 8))
-	kcat := func(evs []tev, keyed func(i int) bool) {
+	kcat := func(evs []tev, keyed func(id int) bool) {
 		rs := make([]*kgo.Record, 0, len(evs))
 		for i := range evs {
 			ev := &evs[i].e
+			var id int
+			fmt.Sscanf(ev.ID, "id-%d", &id)
 			r := &kgo.Record{Topic: e.topics.Events, Value: event.AppendJSON(nil, ev), Timestamp: time.UnixMilli(ev.TS)}
-			if keyed(i) {
+			if keyed(id) {
 				r.Key = []byte(ev.Key)
 				r.Partition = int32(crc32.ChecksumIEEE(r.Key) % parts)
 			} else {
@@ -137,8 +150,6 @@ func TestMovedRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	kcat(evs, func(i int) bool { return i%2 == 0 })
-
 	w, err := New(Conn(e.conn), Logger(testLogger()), TransactionalID("test-txn-0"), Windows(sizes...),
 		IdleTimeout(time.Hour), CommitInterval(time.Millisecond), MaxPollRecords(30), HotKeys(testHot))
 	if err != nil {
@@ -146,11 +157,22 @@ func TestMovedRecords(t *testing.T) {
 	}
 	commits := killAtCommit(t, w, 3) // moved records on the broker, uncommitted
 	_, stop := e.start(w)
+	<-w.Ready()
+	// Round 1 in chunks while the worker runs, the rest once it is dead.
+	even := func(i int) bool { return i%2 == 0 }
+	i := 0
+	for ; i < len(evs) && commits.Load() < 3; i += 20 {
+		kcat(evs[i:min(i+20, len(evs))], even)
+		time.Sleep(15 * time.Millisecond)
+	}
 	if err := stop2(stop, commits, 3); !errors.Is(err, killed) {
 		t.Fatalf("worker stopped with %v, want the kill", err)
 	}
 	if counter(t, w.m.moved) == 0 {
 		t.Fatal("the killed worker moved nothing")
+	}
+	if i < len(evs) {
+		kcat(evs[i:], even)
 	}
 	kcat(evs, func(i int) bool { return i%2 == 1 })
 	w2, stopW2 := e.worker(CommitInterval(20 * time.Millisecond))

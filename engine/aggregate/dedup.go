@@ -198,12 +198,13 @@ func (d *dedupSet) bytes() int64 { return int64(len(d.ids))*36 + int64(len(d.buc
 // Changelog record value (one per partition per commit that changed it):
 //
 //	version byte (2; version 1 hashed the id alone)
-//	watermark varint, max event time varint
+//	watermark varint, largest min(ts, ref) varint, largest ts - ref varint
+//	(watermark.go)
 //	groups uvarint, then per group: bucket start varint, count uvarint,
 //	count x 16 bytes (a, b big-endian)
 const changelogVersion = 2
 
-func appendChangelog(dst []byte, wm, maxTS int64, added []dedupEntry) []byte {
+func appendChangelog(dst []byte, w watermark, added []dedupEntry) []byte {
 	slices.SortFunc(added, func(x, y dedupEntry) int {
 		switch {
 		case x.bucket < y.bucket:
@@ -220,8 +221,9 @@ func appendChangelog(dst []byte, wm, maxTS int64, added []dedupEntry) []byte {
 		}
 	}
 	dst = append(dst, changelogVersion)
-	dst = binary.AppendVarint(dst, wm)
-	dst = binary.AppendVarint(dst, maxTS)
+	dst = binary.AppendVarint(dst, w.wm)
+	dst = binary.AppendVarint(dst, w.maxTS)
+	dst = binary.AppendVarint(dst, w.ahead)
 	dst = binary.AppendUvarint(dst, uint64(groups))
 	for i := 0; i < len(added); {
 		j := i
@@ -246,13 +248,14 @@ var (
 		"start on a fresh broker data directory, or with a new consumer group and changelog topic (--topic-prefix)")
 )
 
-// readChangelog decodes a changelog value, calling fn for every id.
-func readChangelog(b []byte, fn func(bucket int64, h idHash)) (wm, maxTS int64, err error) {
+// readChangelog decodes a changelog value, calling fn for every id; w has
+// the record's wm, maxTS and ahead.
+func readChangelog(b []byte, fn func(bucket int64, h idHash)) (w watermark, err error) {
 	if len(b) > 0 && b[0] == 1 {
-		return 0, 0, errChangelogV1
+		return w, errChangelogV1
 	}
 	if len(b) == 0 || b[0] != changelogVersion {
-		return 0, 0, errChangelog
+		return w, errChangelog
 	}
 	b = b[1:]
 	next := func() int64 {
@@ -273,18 +276,18 @@ func readChangelog(b []byte, fn func(bucket int64, h idHash)) (wm, maxTS int64, 
 		b = b[n:]
 		return v
 	}
-	wm, maxTS = next(), next()
+	w.wm, w.maxTS, w.ahead = next(), next(), next()
 	groups := nextU()
 	for g := uint64(0); g < groups && err == nil; g++ {
 		bucket := next()
 		cnt := nextU()
 		if err != nil || uint64(len(b)) < cnt*16 {
-			return 0, 0, errChangelog
+			return watermark{}, errChangelog
 		}
 		for i := uint64(0); i < cnt; i++ {
 			fn(bucket, idHash{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])})
 			b = b[16:]
 		}
 	}
-	return wm, maxTS, err
+	return w, err
 }

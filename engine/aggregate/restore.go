@@ -153,20 +153,21 @@ const changelogTail = 16
 // read (none: from the log start). Changelog records carry the partition
 // watermark W_r at their commit (commit.go). An id in a record with
 // watermark W_r is of an event with time t and record timestamp ref that
-// passed validation, so t <= ref + F (F: the max future skew), and was
-// observed: W_r >= min(t, ref) - O >= t - F - O. Restore needs only the ids
-// whose bucket ends after W - H (W: the watermark of the partition's last
-// committed record; buckets start <= t and are width w long), so
-// t > W - H - w, hence W_r > W - H - O - w - F: every record with a
-// timestamp (its W_r, never < 0) below W - H - O - w - F holds no id still
-// needed. W is read from the last committed record (the last
+// was observed: W_r >= min(t, ref) - O >= t - A_r - O, where A_r, the
+// largest t - ref observed on the partition until then (watermark.ahead,
+// at most the max future skew), is in the record and never decreases, so
+// A_r <= A, the last record's. Restore needs only the ids whose bucket
+// ends after W - H (W: the watermark of the partition's last committed
+// record; buckets start <= t and are width w long), so t > W - H - w,
+// hence W_r > W - H - O - w - A: every record with a timestamp (its W_r,
+// never < 0) below W - H - O - w - A holds no id still needed. W is read from the last committed record (the last
 // changelogTail offsets of the partition, read_committed; none there, e.g.
 // after many aborts: the whole partition is read), not from the largest
 // timestamp: the transaction markers carry the broker's wall-clock time,
 // which is not in the watermark's (event-time) domain. The read starts at
 // the first offset with a timestamp >= that bound (Kafka's ListOffsets by
 // time; a marker there only makes the read start earlier), so restore
-// reads about one horizon (plus F) of changelog, however long the history.
+// reads about one horizon of changelog, however long the history.
 func (w *Worker) changelogFrom(ctx context.Context, adm *kadm.Client, starts kadm.ListedOffsets, ends map[int32]int64) (map[int32]int64, error) {
 	if w.cfg.atLeastOnce {
 		return nil, nil
@@ -177,10 +178,10 @@ func (w *Worker) changelogFrom(ctx context.Context, adm *kadm.Client, starts kad
 			tail[p] = kgo.NewOffset().At(max(s.Offset, end-changelogTail))
 		}
 	}
-	lastWM := make(map[int32]int64)
+	lastWM := make(map[int32]watermark)
 	err := w.readRange(ctx, map[string]map[int32]kgo.Offset{w.cfg.changelog: tail}, map[string]map[int32]int64{w.cfg.changelog: ends},
 		func(r *kgo.Record) error {
-			wm, _, err := readChangelog(r.Value, func(int64, idHash) {})
+			wm, err := readChangelog(r.Value, func(int64, idHash) {})
 			if err != nil {
 				return fmt.Errorf("aggregate: changelog %d@%d: %w", r.Partition, r.Offset, err)
 			}
@@ -193,10 +194,10 @@ func (w *Worker) changelogFrom(ctx context.Context, adm *kadm.Client, starts kad
 	out := make(map[int32]int64)
 	bounds := make(map[int64][]int32)
 	for p, wm := range lastWM {
-		if wm == minWatermark {
+		if wm.wm == minWatermark {
 			continue // everything is needed
 		}
-		b := wm - w.cfg.horizon - w.cfg.outOfOrder - w.dedupWidth - w.futureSkew()
+		b := wm.wm - w.cfg.horizon - w.cfg.outOfOrder - w.dedupWidth - wm.ahead
 		if b > 0 {
 			bounds[b] = append(bounds[b], p)
 		}
@@ -299,14 +300,11 @@ func (w *Worker) restoreRecord(p *partition, last map[int32]map[string]total.Tot
 		}
 		m[string(r.Key)] = t
 	case w.cfg.changelog:
-		wm, maxTS, err := readChangelog(r.Value, p.dedup.restore)
+		got, err := readChangelog(r.Value, p.dedup.restore)
 		if err != nil {
 			return fmt.Errorf("aggregate: changelog %d@%d: %w", r.Partition, r.Offset, err)
 		}
-		p.wm.raise(wm)
-		if maxTS > p.wm.maxTS {
-			p.wm.maxTS = maxTS
-		}
+		p.wm.merge(got)
 	}
 	return nil
 }

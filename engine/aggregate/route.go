@@ -2,7 +2,6 @@ package aggregate
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -40,22 +39,21 @@ func moved(r *kgo.Record, to int32, key []byte) *kgo.Record {
 }
 
 // deadLetter is the dead-letter record of events record r refused with
-// err, in r's partition.
+// err, in r's partition, with the reason text (kafka.HeaderReason) and
+// code (event.HeaderReasonCode) in headers.
 func deadLetter(topic string, r *kgo.Record, err error) *kgo.Record {
 	dl := kafka.DeadLetter(topic, r.Key, r.Value, err.Error(), Source, r)
 	dl.Partition = r.Partition
+	if code := event.ErrorCode(err); code != "" {
+		dl.Headers = append(dl.Headers, kgo.RecordHeader{Key: event.HeaderReasonCode, Value: []byte(code)})
+	}
 	return dl
 }
 
-// validate is the engine's validation of a decoded event with reference
-// time ref (unix ms, the record timestamp).
+// validate is the engine's validation of a decoded event: ValidateAt with
+// the record timestamp ref (unix ms) as the reference time. Kafka-direct
+// producers skip the gateway, so the engine checks everything; ref is in
+// the log, so the verdict is the same on every replay.
 func (w *Worker) validate(e *event.Event, ref int64) error {
-	_ = ref // TODO(ingest): ValidateAt
-	return w.cfg.validator.Validate(e)
-}
-
-// futureSkew is the validator's max future skew F (ms): how far an event
-// time may be ahead of its record timestamp (restore.go, changelogFrom).
-func (w *Worker) futureSkew() int64 {
-	return (5 * time.Minute).Milliseconds() // TODO(ingest): the validator's
+	return w.cfg.validator.ValidateAt(e, ref)
 }

@@ -48,6 +48,7 @@ const minWatermark = math.MinInt64
 // advances.
 type watermark struct {
 	maxTS      int64 // the largest min(ts, ref) observed
+	ahead      int64 // the largest ts - ref observed (0 if none ahead); restore.go, changelogFrom
 	wm         int64
 	lastRecord time.Time
 }
@@ -58,13 +59,23 @@ func newWatermark(now time.Time) watermark {
 
 // observe takes in an event at time ts with record timestamp ref (ms).
 func (w *watermark) observe(ts, ref, outOfOrder int64) {
-	ts = min(ts, ref)
+	if ts > ref {
+		w.ahead = max(w.ahead, ts-ref)
+		ts = ref
+	}
 	if ts > w.maxTS {
 		w.maxTS = ts
 		if v := ts - outOfOrder; v > w.wm {
 			w.wm = v
 		}
 	}
+}
+
+// merge takes in the state o read back from the changelog.
+func (w *watermark) merge(o watermark) {
+	w.raise(o.wm)
+	w.maxTS = max(w.maxTS, o.maxTS)
+	w.ahead = max(w.ahead, o.ahead)
 }
 
 // raise lifts the watermark to at least v.
