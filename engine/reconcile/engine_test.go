@@ -107,7 +107,14 @@ func TestReconcileWithEngine(t *testing.T) {
 	// retention), 5-minute aligned.
 	t0 := total.WindowStart(time.Now().Add(-time.Hour).UnixMilli(), 300_000)
 	from, to := time.UnixMilli(t0), time.UnixMilli(t0+300_000) // the 5m window [t0, t0+5m), five 1m windows
-	key := func(p int32, i int) string { return fmt.Sprintf("k%d-%c", p, 'a'+i%2) }
+	// Keys whose canonical partition (murmur2) is p.
+	key := func(p int32, i int) string {
+		for n := 0; ; n++ {
+			if k := fmt.Sprintf("k%d-%c%d", p, 'a'+i%2, n); kafka.Partition([]byte(k), partitions) == p {
+				return k
+			}
+		}
+	}
 	var prod []produced
 	lateWin := map[string]bool{} // windows (record keys) too-late events fall in
 	send := func(evs []produced) {

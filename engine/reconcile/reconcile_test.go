@@ -3,7 +3,6 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -67,14 +66,10 @@ func TestReconcileRepairsExactly(t *testing.T) {
 	to := from.Add(10 * time.Minute)
 	sizes := []int64{60_000, 300_000}
 	rng := rand.New(rand.NewPCG(1, 2))
-	keys := []string{"video-1", "video 2", `k"e,y=\x`, "ad-9", "url/x?y=z"}
+	keys := []string{"video-1", "video 2", `k"e,y= x`, "ad-9", "url/x?y=z"}
 	types := []string{"VIEW", "CLICK"}
 	dimsets := [][]event.Dim{nil, {{Name: "country", Value: "US"}}, {{Name: "country", Value: "DE"}, {Name: "device", Value: "ios"}}}
-	part := func(key string) int32 {
-		h := fnv.New32a()
-		h.Write([]byte(key))
-		return int32(h.Sum32() % partitions)
-	}
+	part := func(key string) int32 { return kafka.Partition([]byte(key), partitions) }
 
 	// Events: JSON and protobuf, some re-sent (duplicates, possibly in the
 	// other encoding), some outside the range, some malformed.
@@ -96,10 +91,12 @@ func TestReconcileRepairsExactly(t *testing.T) {
 			Dims:  dimsets[rng.IntN(len(dimsets))],
 		}
 		distinct = append(distinct, e)
-		recs = append(recs, &kgo.Record{Topic: topics.Events, Partition: part(e.Key), Key: []byte(e.Key), Value: encode(&e, i%2 == 0)})
+		// Record timestamps at the event time: a replay of the past
+		// (the validation's reference time is the record timestamp).
+		recs = append(recs, &kgo.Record{Topic: topics.Events, Partition: part(e.Key), Key: []byte(e.Key), Value: encode(&e, i%2 == 0), Timestamp: time.UnixMilli(e.TS)})
 		if i%7 == 0 { // a duplicate, later
 			d := e
-			recs = append(recs, &kgo.Record{Topic: topics.Events, Partition: part(e.Key), Key: []byte(e.Key), Value: encode(&d, i%2 == 1)})
+			recs = append(recs, &kgo.Record{Topic: topics.Events, Partition: part(e.Key), Key: []byte(e.Key), Value: encode(&d, i%2 == 1), Timestamp: time.UnixMilli(e.TS)})
 		}
 	}
 	// Any order: a duplicate may come before its original (same content).
@@ -125,7 +122,7 @@ func TestReconcileRepairsExactly(t *testing.T) {
 		var trecs []*kgo.Record
 		for j := range 30 {
 			e := event.Event{ID: fmt.Sprintf("txn-%v-%d", commit, j), Key: keys[j%len(keys)], Type: "VIEW", Value: 1000, TS: from.UnixMilli() + int64(j)*10_000}
-			trecs = append(trecs, &kgo.Record{Topic: topics.Events, Partition: part(e.Key), Key: []byte(e.Key), Value: encode(&e, j%2 == 0)})
+			trecs = append(trecs, &kgo.Record{Topic: topics.Events, Partition: part(e.Key), Key: []byte(e.Key), Value: encode(&e, j%2 == 0), Timestamp: time.UnixMilli(e.TS)})
 			if commit {
 				distinct = append(distinct, e)
 				recs = append(recs, trecs[len(trecs)-1])
@@ -143,7 +140,7 @@ func TestReconcileRepairsExactly(t *testing.T) {
 	wantLate := 0
 	for i := 0; i < 300; i += 3 {
 		e := distinct[i]
-		late = append(late, &kgo.Record{Topic: topics.Late, Partition: part(e.Key), Value: event.AppendJSON(nil, &e)})
+		late = append(late, &kgo.Record{Topic: topics.Late, Partition: part(e.Key), Value: event.AppendJSON(nil, &e), Timestamp: time.UnixMilli(e.TS)})
 		if inRange(e.TS, sizes, from, to) {
 			wantLate++
 		}
