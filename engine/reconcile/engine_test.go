@@ -16,14 +16,11 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/countlab/countlab/engine/aggregate"
 	"github.com/countlab/countlab/engine/event"
 	"github.com/countlab/countlab/engine/influx"
-	"github.com/countlab/countlab/engine/influxd"
-	"github.com/countlab/countlab/engine/influxd/influxdtest"
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/query"
 	"github.com/countlab/countlab/engine/reconcile"
@@ -52,26 +49,8 @@ type produced struct {
 // engine is behind, repairs the rest once the engine closed them
 // (aggregates only, through the sink), and then finds nothing to do.
 func TestReconcileWithEngine(t *testing.T) {
-	srv := influxdtest.Start(t, influxd.StartTimeout(2*time.Minute))
-	ic := srv.Config()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	addrs := c.ListenAddrs()
-	conn := kafka.Conn{Brokers: addrs}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	topics := kafka.DefaultTopics("")
-	if err := kafka.EnsureTopics(ctx, cl, topics, partitions, 1); err != nil {
-		t.Fatal(err)
-	}
+	st := newStack(t, 3*time.Minute)
+	ic, addrs, conn, cl, topics, ctx := st.ic, st.addrs, st.conn, st.cl, st.topics, st.ctx
 	log := testLogger()
 
 	const (

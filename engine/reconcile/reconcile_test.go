@@ -1,7 +1,6 @@
 package reconcile_test
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -11,12 +10,9 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/countlab/countlab/engine/event"
-	"github.com/countlab/countlab/engine/influxd"
-	"github.com/countlab/countlab/engine/influxd/influxdtest"
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/reconcile"
 	"github.com/countlab/countlab/engine/sink"
@@ -42,25 +38,8 @@ type agg struct {
 }
 
 func TestReconcileRepairsExactly(t *testing.T) {
-	srv := influxdtest.Start(t, influxd.StartTimeout(2*time.Minute))
-	ic := srv.Config()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	addrs := c.ListenAddrs()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	topics := kafka.DefaultTopics("")
-	if err := kafka.EnsureTopics(ctx, cl, topics, partitions, -1); err != nil {
-		t.Fatal(err)
-	}
+	st := newStack(t, 2*time.Minute)
+	ic, addrs, cl, topics, ctx := st.ic, st.addrs, st.cl, st.topics, st.ctx
 
 	from := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
 	to := from.Add(10 * time.Minute)
