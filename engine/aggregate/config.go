@@ -224,7 +224,9 @@ func IdleTimeout(d time.Duration) Opt { return optFn(func(c *cfg) { c.idleTimeou
 // out-of-orderness.
 func DedupHorizon(d time.Duration) Opt { return optFn(func(c *cfg) { c.horizon = d.Milliseconds() }) }
 
-// Validator validates decoded events (default event.NewValidator()).
+// Validator validates decoded events (default event.NewValidator with
+// event.WindowSizes of the worker's windows). Give it the worker's window
+// sizes too (the ts_range check).
 func Validator(v *event.Validator) Opt { return optFn(func(c *cfg) { c.validator = v }) }
 
 // Registerer is where the worker's Prometheus metrics are registered

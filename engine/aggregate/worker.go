@@ -126,7 +126,11 @@ func New(opts ...Opt) (*Worker, error) {
 		return nil, err
 	}
 	if c.validator == nil {
-		v, err := event.NewValidator()
+		sizes := make([]time.Duration, len(c.windows))
+		for i, s := range c.windows {
+			sizes[i] = time.Duration(s) * time.Millisecond
+		}
+		v, err := event.NewValidator(event.WindowSizes(sizes...))
 		if err != nil {
 			return nil, err
 		}

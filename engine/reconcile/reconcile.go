@@ -91,8 +91,8 @@ type Config struct {
 	// TransactionalID is the transactional id of the aggregates publish
 	// ("countlab-reconcile" when empty). Runs sharing it fence each other.
 	TransactionalID string
-	// Validator decides which events count (event.NewValidator() when nil);
-	// it must be the aggregator's.
+	// Validator decides which events count (event.NewValidator with
+	// event.WindowSizes(Windows...) when nil); it must be the aggregator's.
 	Validator *event.Validator
 	// HotKeys are the hot keys split over several partitions, key -> n
 	// (the gateway's and the engine's aggregate.HotKeys, which must be the
@@ -196,7 +196,7 @@ func (c *Config) defaults() error {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Validator == nil {
-		v, err := event.NewValidator()
+		v, err := event.NewValidator(event.WindowSizes(c.Windows...))
 		if err != nil {
 			return err
 		}
