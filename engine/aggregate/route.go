@@ -12,8 +12,7 @@ import (
 // moved is the copy of events record r for its canonical partition to:
 // the same topic, value, timestamp and headers, the canonical record key
 // key (copied), and the header kafka.HeaderMovedFrom = "PARTITION/OFFSET"
-// of r (replacing one r already has: a record moved twice, after a
-// partition-count change, names its last place). It is produced in the
+// of r. It is produced in the
 // transaction that commits r's offset, so exactly one copy is ever
 // committed per committed consumption of r. Moves are rare (a producer
 // with another partitioner); this path allocates.
@@ -22,11 +21,7 @@ func moved(r *kgo.Record, to int32, key []byte) *kgo.Record {
 	from = append(from, '/')
 	from = strconv.AppendInt(from, r.Offset, 10)
 	hs := make([]kgo.RecordHeader, 0, len(r.Headers)+1)
-	for _, h := range r.Headers {
-		if h.Key != kafka.HeaderMovedFrom {
-			hs = append(hs, h)
-		}
-	}
+	hs = append(hs, r.Headers...)
 	hs = append(hs, kgo.RecordHeader{Key: kafka.HeaderMovedFrom, Value: from})
 	return &kgo.Record{
 		Topic:     r.Topic,
@@ -36,6 +31,19 @@ func moved(r *kgo.Record, to int32, key []byte) *kgo.Record {
 		Headers:   hs,
 		Timestamp: r.Timestamp,
 	}
+}
+
+// isMoved reports whether r is a copy an engine moved (kafka.HeaderMovedFrom).
+// A copy is counted where it is, even if this worker computes another
+// canonical partition (a partition count that changed between the
+// workers' starts): moving it again could send it back and forth.
+func isMoved(r *kgo.Record) bool {
+	for i := range r.Headers {
+		if r.Headers[i].Key == kafka.HeaderMovedFrom {
+			return true
+		}
+	}
+	return false
 }
 
 // deadLetter is the dead-letter record of events record r refused with

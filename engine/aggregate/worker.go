@@ -17,7 +17,10 @@
 //     commits its offset, and counted there only, when read back. So the
 //     count does not depend on the producer's partitioner, and a crash
 //     neither loses the record nor moves it twice (the move and the offset
-//     commit are one transaction);
+//     commit are one transaction). A moved copy is never moved again. The
+//     events topic's partition count is read when the worker starts
+//     (adding partitions changes canonical partitions, as it changes
+//     Kafka's default partitioner's);
 //   - drops it if too late (the raw record to the late topic, see
 //     watermark.go for the rule and for the watermark, which advances by
 //     min(ts, record timestamp) so no event ahead of its ingest time makes
@@ -503,7 +506,7 @@ func (w *Worker) record(ctx context.Context, p *partition, r *kgo.Record) {
 		return
 	}
 	w.recKey = kafka.AppendRecordKey(w.recKey[:0], w.cfg.hotKeys, e.Key, e.ID)
-	if cp := kafka.Partition(w.recKey, w.partitions); cp != r.Partition {
+	if cp := kafka.Partition(w.recKey, w.partitions); cp != r.Partition && !isMoved(r) {
 		w.counts.moved++
 		w.produce(ctx, moved(r, cp, w.recKey))
 		return

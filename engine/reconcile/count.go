@@ -28,7 +28,7 @@ import (
 // copy was read is skipped (the copy was counted in its place); one
 // without a copy yet (the engine has not reached it) is counted at its
 // canonical partition after every record read there, where its copy will
-// be.
+// be. A copy is counted where it is (the engine never moves it again).
 type counter struct {
 	v        *event.Validator
 	hot      map[string]int
@@ -101,10 +101,11 @@ func (c *counter) add(r *kgo.Record) {
 		c.malformed++
 		return
 	}
-	if from := kafka.Header(r, kafka.HeaderMovedFrom); from != "" {
+	from := kafka.Header(r, kafka.HeaderMovedFrom)
+	if from != "" {
 		c.moved[from] = true
 	}
-	if cp != r.Partition {
+	if cp != r.Partition && from == "" {
 		c.orig = append(c.orig, r)
 		return
 	}
