@@ -219,9 +219,9 @@ func OutOfOrderness(d time.Duration) Opt {
 // stops holding back the worker watermark (default 10s).
 func IdleTimeout(d time.Duration) Opt { return optFn(func(c *cfg) { c.idleTimeout = d }) }
 
-// DedupHorizon is how long (event time) event ids are remembered for
-// dedup (default 10m). It must be >= largest window + lateness +
-// out-of-orderness.
+// DedupHorizon is how long (event time, behind the partition watermark)
+// event identities (key, id) are remembered for dedup (default 10m). It
+// must be >= largest window + lateness + out-of-orderness.
 func DedupHorizon(d time.Duration) Opt { return optFn(func(c *cfg) { c.horizon = d.Milliseconds() }) }
 
 // Validator validates decoded events (default event.NewValidator with
