@@ -108,6 +108,9 @@ func (d *jsonDecoder) event(e *Event) error {
 		return nil
 	}
 	if ErrorCode(err) == CodeSyntax {
+		end := d.i
+		d.sentIDKey(start, e)
+		d.i = end
 		return err
 	}
 	if err != nil {
