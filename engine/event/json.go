@@ -107,31 +107,23 @@ func (d *jsonDecoder) event(e *Event) error {
 	if err == nil && d.badUTF8 == 0 {
 		return nil
 	}
-	if ErrorCode(err) == CodeSyntax {
-		end := d.i
-		d.sentIDKey(start, e)
-		d.i = end
-		return err
-	}
-	if err != nil {
+	if err != nil && ErrorCode(err) != CodeSyntax {
 		// A later check failed: syntax and UTF-8, anywhere in the
 		// object, come first.
-		end := d.i
 		d.i, d.badUTF8 = start, 0
 		if serr := d.skipValue(); serr != nil {
-			return serr
-		}
-		if d.badUTF8 == 0 {
-			d.i = end
-			d.sentIDKey(start, e)
-			return err
+			err = serr
+		} else if d.badUTF8 != 0 {
+			err = nil
 		}
 	}
+	if err == nil {
+		err = d.utf8Err()
+	}
 	end := d.i
-	uerr := d.utf8Err()
 	d.sentIDKey(start, e)
 	d.i = end
-	return uerr
+	return err
 }
 
 // members decodes the object at d.i into e.
@@ -213,10 +205,10 @@ func (d *jsonDecoder) members(e *Event) error {
 			case fieldDims:
 				serr = d.dimsObject()
 			}
-			if ErrorCode(serr) == CodeSyntax {
-				return serr
-			}
 			if serr != nil {
+				if ErrorCode(serr) == CodeSyntax {
+					return serr
+				}
 				d.wrong |= f
 				d.shapeErr(f, serr)
 			}
