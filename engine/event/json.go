@@ -107,90 +107,23 @@ func (d *jsonDecoder) event(e *Event) error {
 	if err == nil && d.badUTF8 == 0 {
 		return nil
 	}
-	if ErrorCode(err) == CodeSyntax {
-		return err
-	}
-	if err != nil {
+	if err != nil && ErrorCode(err) != CodeSyntax {
 		// A later check failed: syntax and UTF-8, anywhere in the
 		// object, come first.
-		end := d.i
 		d.i, d.badUTF8 = start, 0
 		if serr := d.skipValue(); serr != nil {
-			return serr
+			err = serr
+		} else if d.badUTF8 != 0 {
+			err = nil
 		}
-		if d.badUTF8 == 0 {
-			d.i = end
-			d.sentIDKey(start, e)
-			return err
-		}
+	}
+	if err == nil {
+		err = d.utf8Err()
 	}
 	end := d.i
-	uerr := d.utf8Err()
 	d.sentIDKey(start, e)
 	d.i = end
-	return uerr
-}
-
-// utf8Err is the error for the first bad string byte the scanner found.
-func (d *jsonDecoder) utf8Err() error {
-	return errorf(CodeUTF8, "json", "a string holds invalid UTF-8 or a \\u escape of a lone surrogate at byte "+strconv.Itoa(d.badUTF8-1)+"; strings must be valid UTF-8 (they are never rewritten to U+FFFD)")
-}
-
-// sentIDKey sets e.ID and e.Key to the string members id and key of the
-// object at start, as sent (the first of each), for the report of an event
-// that failed.
-func (d *jsonDecoder) sentIDKey(start int, e *Event) {
-	e.ID, e.Key = "", ""
-	d.i = start
-	if d.i >= len(d.b) || d.b[d.i] != '{' {
-		return
-	}
-	d.i++
-	var got uint8
-	for {
-		d.ws()
-		if d.i >= len(d.b) || d.b[d.i] != '"' {
-			return
-		}
-		sp, err := d.str()
-		if err != nil {
-			return
-		}
-		name := string(d.bytes(sp))
-		d.ws()
-		if d.i >= len(d.b) || d.b[d.i] != ':' {
-			return
-		}
-		d.i++
-		d.ws()
-		if (name == "id" || name == "key") && d.i < len(d.b) && d.b[d.i] == '"' {
-			v, err := d.str()
-			if err != nil {
-				return
-			}
-			switch {
-			case name == "id" && got&fieldID == 0:
-				e.ID, got = string(d.bytes(v)), got|fieldID
-			case name == "key" && got&fieldKey == 0:
-				e.Key, got = string(d.bytes(v)), got|fieldKey
-			}
-		} else if d.skipValue() != nil {
-			return
-		}
-		d.ws()
-		if d.i >= len(d.b) || d.b[d.i] != ',' {
-			return
-		}
-		d.i++
-	}
-}
-
-// shapeErr keeps err, about the member f of the wrong JSON type, if it is
-// the first by the member order id, key, type, value, ts, dims.
-func (d *jsonDecoder) shapeErr(f uint8, err error) {
-	if d.shape == nil || f < d.shapeField {
-		d.shape, d.shapeField = err, f
-	}
+	return err
 }
 
 // members decodes the object at d.i into e.
@@ -272,10 +205,10 @@ func (d *jsonDecoder) members(e *Event) error {
 			case fieldDims:
 				serr = d.dimsObject()
 			}
-			if ErrorCode(serr) == CodeSyntax {
-				return serr
-			}
 			if serr != nil {
+				if ErrorCode(serr) == CodeSyntax {
+					return serr
+				}
 				d.wrong |= f
 				d.shapeErr(f, serr)
 			}
@@ -304,19 +237,6 @@ var fieldNames = [...]string{
 	fieldValue: "value",
 	fieldTS:    "ts",
 	fieldDims:  "dims",
-}
-
-func unknownField(name string) error {
-	hint := ""
-	for _, known := range []string{"id", "key", "type", "value", "ts", "dims"} {
-		if strings.EqualFold(name, known) {
-			hint = "; field names are lower case: " + known
-		}
-	}
-	if plainName(name) {
-		return errorf(CodeFieldUnknown, name, "unknown field ("+knownFields+")"+hint)
-	}
-	return errorf(CodeFieldUnknown, "json", "unknown field "+quote(name)+" ("+knownFields+")"+hint)
 }
 
 // finish sets e from the decoded spans; have is the members given (not
@@ -370,10 +290,6 @@ func (d *jsonDecoder) finish(e *Event, value float64, ts int64, have uint8) erro
 		}
 	}
 	return d.shape
-}
-
-func missingErr(field string) error {
-	return errorf(CodeFieldMissing, field, "missing; the fields id, key, type and ts are required")
 }
 
 // sortDims sorts dims by name, stably, and returns the index of the first
