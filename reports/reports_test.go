@@ -172,23 +172,46 @@ func TestSLO(t *testing.T) {
 
 func TestBaseline(t *testing.T) {
 	base := sample()
-	cur := sample()
-	cur.Latency.IngestAck.P99 = 30                // +50%
-	cur.Latency.Query.P99 = 3.5                   // +17% but < 1 ms: never a regression
+	base.Latency.IngestAck.Count = 20000 // every ingest-ack percentile gated
+	cur := *base
+	cur.Latency.IngestAck.P99 = 30                // +50%, +10 ms
+	cur.Latency.IngestAck.P50 = 2.5               // +25%: under 30%
+	cur.Latency.Query.P50 = 1.8                   // +80% but < 1 ms: never a regression
 	cur.Throughput.AchievedEventsPerS = 990 * 0.7 // -30%
 	cur.Latency.Freshness.Max = 1e6               // maxima never regress
-	c := cur.Compare(base, "base.json", map[string]float64{"ingest_ack_p99": 0.6}, 0.25)
+	c := cur.Compare(base, "base.json", GateConfig{Effects: map[string]Effect{"ingest_ack_p99": {Rel: 0.6}}})
 	got := strings.Join(c.Regressed, ";")
-	if !strings.Contains(got, "achieved_events_per_s") || strings.Contains(got, "ingest_ack_p99") || strings.Contains(got, "query_p99") || strings.Contains(got, "freshness_max") {
+	if !strings.Contains(got, "achieved_events_per_s") || strings.Contains(got, "ingest_ack_p99") || strings.Contains(got, "query_p50") ||
+		strings.Contains(got, "freshness_max") || strings.Contains(got, "ingest_ack_p50") {
 		t.Fatalf("regressed %q", got)
 	}
-	c = cur.Compare(base, "base.json", nil, 0.25)
+	c = cur.Compare(base, "base.json", GateConfig{})
 	if got := strings.Join(c.Regressed, ";"); !strings.Contains(got, "ingest_ack_p99") {
 		t.Fatalf("regressed %q lacks ingest_ack_p99", got)
 	}
 	cur.EvaluateSLO(Thresholds{})
 	if cur.Pass {
 		t.Fatal("a regression passed")
+	}
+	// Three runs each: the rank test decides; one candidate run slower
+	// than one baseline run is not a regression of the medians.
+	runs := func(p99s ...float64) []*Report {
+		var out []*Report
+		for _, v := range p99s {
+			r := *base
+			r.Latency.IngestAck.P99 = v
+			out = append(out, &r)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		cur  []float64
+		want bool
+	}{{[]float64{21, 19, 35}, false}, {[]float64{40, 41, 42}, true}, {[]float64{40, 41, 20}, false}} {
+		c := Gate(runs(20, 21, 22), runs(tc.cur...), []string{"a", "b", "c"}, GateConfig{})
+		if got := regressed(c, "ingest_ack_p99"); got != tc.want {
+			t.Errorf("baseline 20,21,22 vs %v: regressed %v, want %v (%v)", tc.cur, got, tc.want, c.Regressed)
+		}
 	}
 }
 
