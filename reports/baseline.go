@@ -301,7 +301,7 @@ func gateMetric(m Metric, higherBetter bool, e Effect) Metric {
 	need := samplesNeeded(pct)
 	switch {
 	case pct == "max" && !higherBetter:
-		m.NotGated = "a maximum is one sample: never gated"
+		m.NotGated = "not gated: a maximum is one sample"
 		return m
 	case need > 0 && m.Samples < need:
 		m.NotGated = fmt.Sprintf("not gated: %s samples behind %s, %s needed", thousands(m.Samples), pct, thousands(need))

@@ -51,7 +51,7 @@ func TestGateFewSamples(t *testing.T) {
 		t.Fatalf("regressed: %v", c.Regressed)
 	}
 	got := strings.Join(c.NotGated, "\n")
-	for _, want := range []string{"query_p999: not gated: 300 samples behind p999, 10,000 needed", "query_p99: not gated: 300 samples behind p99, 1,000 needed", "query_max: a maximum is one sample"} {
+	for _, want := range []string{"query_p999: not gated: 300 samples behind p999, 10,000 needed", "query_p99: not gated: 300 samples behind p99, 1,000 needed", "query_max: not gated: a maximum is one sample"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("not gated %q lacks %q", got, want)
 		}

@@ -169,7 +169,7 @@ func Comparable(base, cur []Run) (flags []string, err error) {
 	}
 	for _, k := range []string{"traffic", "engine", "faults", "probes"} {
 		for _, r := range all[1:] {
-			if !reflect.DeepEqual(configSection(ref.Report, k), configSection(r.Report, k)) {
+			if !reflect.DeepEqual(comparedSection(ref.Report, k), comparedSection(r.Report, k)) {
 				flags = append(flags, fmt.Sprintf("%s's %s configuration differs from %s's", r.Path, k, ref.Path))
 				break
 			}
@@ -181,6 +181,28 @@ func Comparable(base, cur []Run) (flags []string, err error) {
 func configSection(r *Report, key string) any {
 	m, _ := r.Config.(map[string]any)
 	return m[key]
+}
+
+// comparedSection is a config section as compared: the traffic without
+// its key prefix (a run against a shared cluster gets its own).
+func comparedSection(r *Report, key string) any {
+	v := configSection(r, key)
+	t, ok := v.(map[string]any)
+	if key != "traffic" || !ok {
+		return v
+	}
+	keys, _ := t["keys"].(map[string]any)
+	out, outKeys := map[string]any{}, map[string]any{}
+	for k, x := range t {
+		out[k] = x
+	}
+	for k, x := range keys {
+		if k != "prefix" {
+			outKeys[k] = x
+		}
+	}
+	out["keys"] = outKeys
+	return out
 }
 
 func configValue(r *Report, key string) string {

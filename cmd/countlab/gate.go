@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -137,30 +135,4 @@ func gateReport(rep *reports.Report, dir string, base []reports.Run) error {
 	rep.Baseline = c
 	rep.Pass = rep.Pass && len(c.Regressed) == 0
 	return rep.WriteFiles(dir)
-}
-
-// writeGate writes the gate's verdict: each regression, what was not
-// gated and why, and the flags.
-func writeGate(w io.Writer, c *reports.Comparison) {
-	fmt.Fprintf(w, "  baseline: %d run(s) vs %d run(s), rank test at alpha %g: ", c.Runs, c.BaselineRuns, c.Alpha)
-	gated := 0
-	for _, m := range c.Metrics {
-		if m.Gated {
-			gated++
-		}
-	}
-	if len(c.Regressed) == 0 {
-		fmt.Fprintf(w, "no regression in %d gated metrics\n", gated)
-	} else {
-		fmt.Fprintf(w, "%d of %d gated metrics regressed\n", len(c.Regressed), gated)
-	}
-	for _, m := range c.Regressed {
-		fmt.Fprintf(w, "  REGRESSED %s\n", m)
-	}
-	for _, m := range c.NotGated {
-		fmt.Fprintf(w, "    %s\n", m)
-	}
-	for _, f := range c.Flags {
-		fmt.Fprintf(w, "  note: %s\n", f)
-	}
 }

@@ -75,7 +75,7 @@ func runRepeat(ctx context.Context, args []string, n int, dir string, base []rep
 		}
 		sum.Baseline = c
 		sum.Pass = sum.Pass && len(c.Regressed) == 0
-		writeGate(os.Stdout, c)
+		c.WriteSummary(os.Stdout)
 	}
 	b, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {

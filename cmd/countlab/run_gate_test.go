@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -195,5 +196,43 @@ func TestPlantedRegressions(t *testing.T) {
 	resp.Body.Close()
 	if d := time.Since(t0); d < 5*time.Millisecond {
 		t.Fatalf("answered in %s, want at least 5ms", d)
+	}
+}
+
+// TestRunRepeat runs ci-smoke twice (--repeat 2, shortened), then once
+// against those two runs as its baseline: each run has its report,
+// summary.json has both, the single run is gated against two.
+func TestRunRepeat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three runs")
+	}
+	influx := testInflux(t)
+	runTestHook = shorten("rep-", 4*time.Second, 30*time.Second)
+	defer func() { runTestHook = nil }()
+	dir := t.TempDir()
+	if err := cmdRun(t.Context(), append([]string{"ci-smoke", "--repeat", "2", "--report-dir", dir}, influx...)); err != nil {
+		t.Fatalf("--repeat 2: %v", err)
+	}
+	var sum repeatSummary
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil || json.Unmarshal(b, &sum) != nil || len(sum.Runs) != 2 || !sum.Pass {
+		t.Fatalf("summary.json %s (%v)", b, err)
+	}
+	one := t.TempDir()
+	err = cmdRun(t.Context(), append([]string{"ci-smoke", "--baseline", dir, "--report-dir", one}, influx...))
+	rep, rerr := reports.ReadFile(filepath.Join(one, "report.json"))
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	c := rep.Baseline
+	if c == nil || c.BaselineRuns != 2 || c.Runs != 1 || len(c.Metrics) == 0 {
+		t.Fatalf("baseline %+v (run error %v)", c, err)
+	}
+	t.Logf("run vs 2 baseline runs: err %v; regressed %v; flags %v", err, c.Regressed, c.Flags)
+	// Against another scenario's runs: refused before the run.
+	err = cmdRun(t.Context(), append([]string{"quickstart", "--baseline", dir, "--report-dir", t.TempDir()}, influx...))
+	var ue usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "different scenarios") {
+		t.Fatalf("quickstart against ci-smoke runs: %v, want a usage error", err)
 	}
 }
