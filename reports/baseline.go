@@ -50,12 +50,9 @@ const DefaultAlpha = 0.05
 
 // TailAlphaShare is the share of Alpha the p90, p99 and p99.9 are held
 // to: they are gated only when the run counts let their rank test reach
-// it (5 baseline and 4 candidate runs, or more, at the default Alpha).
+// it (at the default Alpha: 5 baseline and 4 candidate runs, or 10 and 3).
 const TailAlphaShare = 0.2
 
-// tailRuns are the fewest baseline and candidate runs whose rank test can
-// reach DefaultAlpha*TailAlphaShare.
-var tailRuns = [2]int{5, 4}
 
 // TailSamples is how many samples a run must have beyond a percentile for
 // the percentile to be gated: p50 needs 20 samples, p90 100, p99 1,000,
@@ -307,8 +304,8 @@ func gateMetric(m Metric, higherBetter bool, e Effect) Metric {
 		m.NotGated = fmt.Sprintf("not gated: %s samples behind %s, %s needed", thousands(m.Samples), pct, thousands(need))
 		return m
 	case m.tail && minUTail(len(x), len(y)) > m.Alpha*TailAlphaShare:
-		m.NotGated = fmt.Sprintf("not gated: %d vs %d runs; a %s varies from run to run several times more than a p50, its rank test must reach p=%.2g (%d+%d runs or more)",
-			len(y), len(x), pct, m.Alpha*TailAlphaShare, tailRuns[0], tailRuns[1])
+		m.NotGated = fmt.Sprintf("not gated: %d vs %d runs; a %s varies from run to run several times more than a p50, its rank test must reach p=%.2g (e.g. 4 runs against 5, or 3 against 10)",
+			len(y), len(x), pct, m.Alpha*TailAlphaShare)
 		return m
 	}
 	m.Gated = true

@@ -68,8 +68,12 @@ func runRepeat(ctx context.Context, args []string, n int, dir string, base []rep
 		}
 		fmt.Fprintf(os.Stdout, "  %s: %s\n", r.Report, v)
 	}
-	if base != nil {
-		c, err := gateRuns(base, cur)
+	gated := slices.DeleteFunc(slices.Clone(cur), func(r reports.Run) bool { return r.Report.Aborted != nil })
+	if base != nil && len(gated) < len(cur) {
+		fmt.Fprintf(os.Stdout, "  %d of the runs aborted: the gate compares the other %d\n", len(cur)-len(gated), len(gated))
+	}
+	if base != nil && len(gated) > 0 {
+		c, err := gateRuns(base, gated)
 		if err != nil {
 			return err
 		}
