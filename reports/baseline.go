@@ -53,7 +53,6 @@ const DefaultAlpha = 0.05
 // it (at the default Alpha: 5 baseline and 4 candidate runs, or 10 and 3).
 const TailAlphaShare = 0.2
 
-
 // TailSamples is how many samples a run must have beyond a percentile for
 // the percentile to be gated: p50 needs 20 samples, p90 100, p99 1,000,
 // p99.9 10,000.

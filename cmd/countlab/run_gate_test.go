@@ -199,15 +199,15 @@ func TestPlantedRegressions(t *testing.T) {
 	}
 }
 
-// TestRunRepeat runs ci-smoke twice (--repeat 2, shortened), then once
-// against those two runs as its baseline: each run has its report,
-// summary.json has both, the single run is gated against two.
+// TestRunRepeat runs ci-smoke twice (--repeat 2, shortened), then with
+// each planted regression against those two runs as its baseline: each
+// run has its report, summary.json has both, the gate catches both.
 func TestRunRepeat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("three runs")
 	}
 	influx := testInflux(t)
-	runTestHook = shorten("rep-", 4*time.Second, 30*time.Second)
+	runTestHook = shorten("rep-", 3*time.Second, 30*time.Second)
 	defer func() { runTestHook = nil }()
 	dir := t.TempDir()
 	if err := cmdRun(t.Context(), append([]string{"ci-smoke", "--repeat", "2", "--report-dir", dir}, influx...)); err != nil {
@@ -218,17 +218,24 @@ func TestRunRepeat(t *testing.T) {
 	if err != nil || json.Unmarshal(b, &sum) != nil || len(sum.Runs) != 2 || !sum.Pass {
 		t.Fatalf("summary.json %s (%v)", b, err)
 	}
-	one := t.TempDir()
-	err = cmdRun(t.Context(), append([]string{"ci-smoke", "--baseline", dir, "--report-dir", one}, influx...))
-	rep, rerr := reports.ReadFile(filepath.Join(one, "report.json"))
-	if rerr != nil {
-		t.Fatal(rerr)
+	// The planted regressions, each one run against the two: caught.
+	for plant, metric := range map[string]string{"--plant-query-delay-ms=5": "query_p50", "--plant-slow-gateway": "achieved_events_per_s"} {
+		one := t.TempDir()
+		err = cmdRun(t.Context(), append([]string{"ci-smoke", plant, "--baseline", dir, "--report-dir", one}, influx...))
+		rep, rerr := reports.ReadFile(filepath.Join(one, "report.json"))
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		c := rep.Baseline
+		if c == nil || c.BaselineRuns != 2 || c.Runs != 1 || len(c.Metrics) == 0 {
+			t.Fatalf("%s: baseline %+v (run error %v)", plant, c, err)
+		}
+		var ee exitError
+		if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(err.Error(), "regressed "+metric) {
+			t.Fatalf("%s: %v, want exit 1 naming %s", plant, err, metric)
+		}
+		t.Logf("%s, one run vs 2 baseline runs: regressed %v; flags %v", plant, c.Regressed, c.Flags)
 	}
-	c := rep.Baseline
-	if c == nil || c.BaselineRuns != 2 || c.Runs != 1 || len(c.Metrics) == 0 {
-		t.Fatalf("baseline %+v (run error %v)", c, err)
-	}
-	t.Logf("run vs 2 baseline runs: err %v; regressed %v; flags %v", err, c.Regressed, c.Flags)
 	// Against another scenario's runs: refused before the run.
 	err = cmdRun(t.Context(), append([]string{"quickstart", "--baseline", dir, "--report-dir", t.TempDir()}, influx...))
 	var ue usageError
