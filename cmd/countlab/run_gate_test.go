@@ -43,12 +43,8 @@ func TestRunAbort(t *testing.T) {
 	t.Logf("aborted at %.1fs (%s: %s); the whole run took %s", a.AtS, a.Condition, a.Reason, time.Since(t0).Round(time.Second))
 }
 
-// TestRunSteadyStateRefuses runs a chaos scenario whose steady state
-// cannot hold: no fault is injected and the run fails with the reason.
-func TestRunSteadyStateRefuses(t *testing.T) {
-	influx := testInflux(t)
-	path := filepath.Join(t.TempDir(), "unhealthy.yaml")
-	if err := os.WriteFile(path, []byte(`name: unhealthy
+// unhealthyYAML is a chaos scenario whose steady state cannot hold.
+const unhealthyYAML = `name: unhealthy
 duration: 20s
 drain_timeout: 10s
 traffic:
@@ -63,7 +59,14 @@ steady_state:
   checks:
     - {probe: ingest_ack_p99_ms, max: 0.001}  # no acknowledgement takes under 1 µs
 slo: {accuracy_exact: true}
-`), 0o644); err != nil {
+`
+
+// TestRunSteadyStateRefuses runs a chaos scenario whose steady state
+// cannot hold: no fault is injected and the run fails with the reason.
+func TestRunSteadyStateRefuses(t *testing.T) {
+	influx := testInflux(t)
+	path := filepath.Join(t.TempDir(), "unhealthy.yaml")
+	if err := os.WriteFile(path, []byte(unhealthyYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	err, rep, _ := runScenario(t, nil, append([]string{path}, influx...)...)
@@ -87,6 +90,27 @@ slo: {accuracy_exact: true}
 	if !strings.Contains(err.Error(), "steady state not met") {
 		t.Fatalf("error %q lacks the reason", err)
 	}
+
+	// A healthy target: the steady state holds, the fault is injected and
+	// report.json has its phases beside its recovery time, with the phase
+	// SLO.
+	healthy := strings.Replace(strings.Replace(unhealthyYAML, "max: 0.001}", "max: 5000}", 1), "slo: {accuracy_exact: true}",
+		"phase_slo:\n  - {probe: achieved_events_per_s, min: 1, phase: during}\nslo: {accuracy_exact: true}", 1)
+	if err := os.WriteFile(path, []byte(healthy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err, rep, _ = runScenario(t, func(sc *scenarios.Scenario) { sc.Duration = 10 * time.Second; sc.Traffic.Keys.Prefix = "healthy-" }, append([]string{path}, influx...)...)
+	if err != nil || rep.Aborted != nil || rep.SteadyState == nil || !rep.SteadyState.Pass {
+		t.Fatalf("healthy: %v; aborted %+v, steady state %+v", err, rep.Aborted, rep.SteadyState)
+	}
+	if len(rep.FaultPhases) != 1 || len(rep.FaultPhases[0].Phases) != 3 || rep.FaultPhases[0].RecoveryS < 0 {
+		t.Fatalf("fault phases %+v", rep.FaultPhases)
+	}
+	during := rep.FaultPhases[0].Phases[1]
+	if during.Phase != "during" || len(during.SLO) != 1 || !during.SLO[0].Pass || during.Worst["achieved_events_per_s"] <= 0 {
+		t.Fatalf("during %+v", during)
+	}
+	t.Logf("phases of %s (recovered %.1fs): %+v", rep.FaultPhases[0].Fault, rep.FaultPhases[0].RecoveryS, rep.FaultPhases[0].Phases)
 }
 
 func TestProbeNames(t *testing.T) {
