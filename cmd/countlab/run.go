@@ -112,6 +112,9 @@ func cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	plant.applyStack(&sf)
+	if *repeat < 1 {
+		return usagef("--repeat: want 1 or more runs (got %d)", *repeat)
+	}
 	base, err := loadBaselines(baseline, sc) // gate.go
 	if err != nil {
 		return err
