@@ -37,7 +37,7 @@ func failingFixture() *Report {
 	}
 	base := *r
 	base.Throughput.AchievedEventsPerS = 1000
-	r.Compare(&base, "old/report.json", nil, 0.2)
+	r.Compare(&base, "old/report.json", GateConfig{})
 	r.EvaluateSLO(Thresholds{MinThroughputEventsPerS: 800, MaxP99IngestAckMS: 100, AccuracyExact: true})
 	return r
 }

@@ -18,6 +18,9 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "Started %s, traffic for %.1fs.\n\n", r.StartedAt.UTC().Format(time.RFC3339), r.DurationS)
 	if !r.Pass {
 		b.WriteString("Failed:\n\n")
+		if a := r.Aborted; a != nil {
+			fmt.Fprintf(&b, "- aborted at %.1fs (%s): %s\n", a.AtS, a.Condition, a.Reason)
+		}
 		for _, f := range r.Failed() {
 			fmt.Fprintf(&b, "- SLO %s\n", f)
 		}
@@ -69,28 +72,15 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %d |\n", l.name, num(l.p.P50), num(l.p.P90), num(l.p.P99), num(l.p.P999), num(l.p.Max), l.p.Count)
 	}
 	writeFaults(&b, r.Faults)
+	r.probesMarkdown(&b) // gatemd.go: abort, steady state, fault phases
 	t := r.Traffic
 	fmt.Fprintf(&b, "\n## Throughput\n\nOffered %.0f events/s, achieved %.0f events/s (acknowledged). Generated %d, acknowledged %d (%d duplicates), rejected %d, failed %d, throttled (429) %d, re-sent %d; sender lag at most %.0f ms.\n",
 		r.Throughput.OfferedEventsPerS, r.Throughput.AchievedEventsPerS, t.Generated, t.Acked, t.Duplicates, t.Rejected, t.Failed, t.Throttled, t.Resent, t.MaxLagMS)
 	r.saturationMarkdown(&b)
 	r.resourcesMarkdown(&b)
 	writeSeries(&b, r.Series)
-	if c := r.Baseline; c != nil {
-		fmt.Fprintf(&b, "\n## Baseline (%s)\n\n| metric | baseline | now | change | tolerance | verdict |\n|---|---:|---:|---:|---:|---|\n", c.File)
-		for _, m := range c.Metrics {
-			v := "ok"
-			if m.Regressed {
-				v = "**REGRESSED**"
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %+.1f%% | %.0f%% | %s |\n", m.Name, num(m.Baseline), num(m.Value), 100*m.Change, 100*m.Tolerance, v)
-		}
-	}
-	if rows := r.Provenance.rows(); len(rows) > 0 {
-		b.WriteString("\n## Provenance\n\n| | |\n|---|---|\n")
-		for _, row := range rows {
-			fmt.Fprintf(&b, "| %s | %s |\n", row[0], strings.ReplaceAll(row[1], "|", "\\|"))
-		}
-	}
+	r.baselineMarkdown(&b)   // gatemd.go
+	r.provenanceMarkdown(&b) // provenance.go
 	return b.String()
 }
 

@@ -3,6 +3,7 @@ package reports
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -150,5 +151,17 @@ func (p *Provenance) rows() [][2]string {
 		{"memory", strconv.FormatFloat(float64(p.MemoryBytes)/(1<<30), 'f', 1, 64) + " GiB"},
 		{"host", p.Hostname},
 		{"command line", strings.Join(p.CommandLine, " ")},
+	}
+}
+
+// provenanceMarkdown is report.md's provenance section.
+func (r *Report) provenanceMarkdown(b *strings.Builder) {
+	rows := r.Provenance.rows()
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("\n## Provenance\n\n| | |\n|---|---|\n")
+	for _, row := range rows {
+		fmt.Fprintf(b, "| %s | %s |\n", row[0], strings.ReplaceAll(row[1], "|", "\\|"))
 	}
 }

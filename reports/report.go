@@ -38,6 +38,15 @@ type Report struct {
 	// Resources are the memory and goroutines of each process over the
 	// run, with their growth a hour.
 	Resources []ResourceUsage `json:"resources,omitempty"`
+	// Aborted, when set, is why the run stopped before its end: an abort
+	// condition held, or the steady state did not hold before the first
+	// fault (see phases.go).
+	Aborted *Aborted `json:"aborted,omitempty"`
+	// SteadyState is the steady-state check before the first fault.
+	SteadyState *SteadyState `json:"steady_state,omitempty"`
+	// FaultPhases are each fault's figures before, during and after it,
+	// with the phase-scoped SLOs.
+	FaultPhases []FaultPhases `json:"fault_phases,omitempty"`
 	// Provenance is what produced the report and where (provenance.go).
 	Provenance *Provenance `json:"provenance,omitempty"`
 }
@@ -123,6 +132,9 @@ func ReadFile(path string) (*Report, error) {
 	var r Report
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("%s: not a report.json: %w", path, err)
+	}
+	if r.Scenario == "" || r.StartedAt.IsZero() {
+		return nil, fmt.Errorf("%s is not a countlab report.json (no scenario or started_at): give a report.json that countlab run wrote", path)
 	}
 	return &r, nil
 }

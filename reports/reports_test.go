@@ -172,23 +172,49 @@ func TestSLO(t *testing.T) {
 
 func TestBaseline(t *testing.T) {
 	base := sample()
-	cur := sample()
-	cur.Latency.IngestAck.P99 = 30                // +50%
-	cur.Latency.Query.P99 = 3.5                   // +17% but < 1 ms: never a regression
+	base.Latency.IngestAck.Count = 20000 // every ingest-ack percentile has the samples
+	base.Latency.IngestAck.P50 = 3
+	cur := *base
+	cur.Latency.IngestAck.P99 = 30                // +50%, +10 ms: a tail, not gated with 1 vs 1 runs
+	cur.Latency.IngestAck.P50 = 4.2               // +40%: under 50%
+	cur.Latency.Query.P50 = 1.8                   // +80% but < 1 ms: never a regression
 	cur.Throughput.AchievedEventsPerS = 990 * 0.7 // -30%
 	cur.Latency.Freshness.Max = 1e6               // maxima never regress
-	c := cur.Compare(base, "base.json", map[string]float64{"ingest_ack_p99": 0.6}, 0.25)
+	c := cur.Compare(base, "base.json", GateConfig{})
 	got := strings.Join(c.Regressed, ";")
-	if !strings.Contains(got, "achieved_events_per_s") || strings.Contains(got, "ingest_ack_p99") || strings.Contains(got, "query_p99") || strings.Contains(got, "freshness_max") {
+	if !strings.Contains(got, "achieved_events_per_s") || strings.Contains(got, "ingest_ack") || strings.Contains(got, "query_p50") || strings.Contains(got, "freshness_max") {
 		t.Fatalf("regressed %q", got)
 	}
-	c = cur.Compare(base, "base.json", nil, 0.25)
-	if got := strings.Join(c.Regressed, ";"); !strings.Contains(got, "ingest_ack_p99") {
-		t.Fatalf("regressed %q lacks ingest_ack_p99", got)
+	if ng := strings.Join(c.NotGated, ";"); !strings.Contains(ng, "ingest_ack_p99: not gated: 1 vs 1 runs") {
+		t.Fatalf("not gated %q", ng)
+	}
+	c = cur.Compare(base, "base.json", GateConfig{Effects: map[string]Effect{"ingest_ack_p50": {Rel: 0.3}}})
+	if got := strings.Join(c.Regressed, ";"); !strings.Contains(got, "ingest_ack_p50") {
+		t.Fatalf("regressed %q lacks ingest_ack_p50 (its tolerance 30%%)", got)
 	}
 	cur.EvaluateSLO(Thresholds{})
 	if cur.Pass {
 		t.Fatal("a regression passed")
+	}
+	// 5 baseline runs and 4 candidate runs: the tails are gated; the rank
+	// test, the minimum effect and the baseline's spread decide.
+	runs := func(p99s ...float64) []*Report {
+		var out []*Report
+		for _, v := range p99s {
+			r := *base
+			r.Latency.IngestAck.P99 = v
+			out = append(out, &r)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		cur  []float64
+		want bool
+	}{{[]float64{21, 19, 35, 22}, false}, {[]float64{40, 41, 42, 45}, true}, {[]float64{40, 41, 42, 20}, false}, {[]float64{24, 25, 26, 27}, false}} {
+		c := Gate(runs(20, 21, 22, 20.5, 23), runs(tc.cur...), []string{"a", "b", "c", "d", "e"}, GateConfig{Effects: map[string]Effect{"ingest_ack_p99": {Rel: 0.1}}})
+		if got := regressed(c, "ingest_ack_p99"); got != tc.want {
+			t.Errorf("baseline 20..23 vs %v: regressed %v, want %v (%v %v)", tc.cur, got, tc.want, c.Regressed, c.NotGated)
+		}
 	}
 }
 

@@ -53,12 +53,7 @@ func (r *Report) WriteSummary(w io.Writer, path string) {
 			rc.OnTimeExact, rc.OnTimeMismatched, rc.EventsRecounted, rc.WindowsRewritten)
 	}
 	if c := r.Baseline; c != nil {
-		if len(c.Regressed) == 0 {
-			fmt.Fprintf(w, "  baseline %s: no regression in %d metrics\n", c.File, len(c.Metrics))
-		}
-		for _, m := range c.Regressed {
-			fmt.Fprintf(w, "  REGRESSED %s\n", m)
-		}
+		c.WriteSummary(w) // gatemd.go
 	}
 	fmt.Fprintf(w, "  report: %s\n", path)
 }

@@ -28,7 +28,6 @@ const (
 	DefaultOutOfOrder   = 5 * time.Second
 	DefaultCommitEvery  = 100 * time.Millisecond
 	DefaultMaxDelay     = 3 * time.Second
-	DefaultTolerance    = 0.25
 	// maxBatchEvents is the ingest gateway's default batch limit.
 	maxBatchEvents = 10_000
 )
@@ -124,9 +123,7 @@ func (s *Scenario) applyDefaults() {
 	if e.CommitInterval == 0 {
 		e.CommitInterval = DefaultCommitEvery
 	}
-	if s.Baseline.Default == 0 {
-		s.Baseline.Default = DefaultTolerance
-	}
+	s.applyAbortDefaults()
 }
 
 var nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
@@ -374,21 +371,27 @@ func (s *Scenario) Validate() error {
 		bad("slo.resource_warmup", "0.2", "must be a share in [0, 0.9] (got %v)", w)
 	}
 	s.validateSaturation(bad)
-	for m, v := range s.Baseline.Tolerances {
-		if !slices.Contains(BaselineMetrics, m) {
-			hint := strings.Join(BaselineMetrics, ", ")
-			if c := closest(m, BaselineMetrics); c != "" {
-				hint = strconv.Quote(c)
+	for field, mm := range map[string]map[string]float64{"tolerances": s.Baseline.Tolerances, "min_abs": s.Baseline.MinAbs} {
+		for m, v := range mm {
+			if !slices.Contains(BaselineMetrics, m) {
+				hint := strings.Join(BaselineMetrics, ", ")
+				if c := closest(m, BaselineMetrics); c != "" {
+					hint = strconv.Quote(c)
+				}
+				bad("baseline."+field+"."+m, hint, "unknown metric %q", m)
 			}
-			bad("baseline.tolerances."+m, hint, "unknown metric %q", m)
-		}
-		if v < 0 || math.IsNaN(v) {
-			bad("baseline.tolerances."+m, "0.2", "must be >= 0 (got %v)", v)
+			if v < 0 || math.IsNaN(v) {
+				bad("baseline."+field+"."+m, "0.2", "must be >= 0 (got %v)", v)
+			}
 		}
 	}
 	if s.Baseline.Default < 0 {
 		bad("baseline.default", "0.25", "must be >= 0 (got %v)", s.Baseline.Default)
 	}
+	if a := s.Baseline.Alpha; a < 0 || a >= 0.5 || math.IsNaN(a) {
+		bad("baseline.alpha", "0.05", "must be in [0, 0.5) (got %v)", a)
+	}
+	s.validateAbort(bad)
 	slices.SortStableFunc(es, func(a, b *FieldError) int { return strings.Compare(a.Path, b.Path) })
 	if len(es) > 0 {
 		return es

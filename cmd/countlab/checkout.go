@@ -24,18 +24,22 @@ type checkJSON struct {
 var checkAsJSON bool
 
 // withOps wraps command name's run with what this file adds to it: for
-// check, --json.
+// check and report diff, --json.
 func withOps(name string, c command) command {
-	if name != "check" {
+	if name != "check" && name != "report" {
 		return c
 	}
 	inner := c.run
 	c.run = func(ctx context.Context, args []string) error {
+		if name == "report" && (len(args) == 0 || args[0] != "diff") {
+			return inner(ctx, args)
+		}
 		args, asJSON, err := takeHiddenBool(args, "json")
 		if err != nil {
 			return err
 		}
-		checkAsJSON = asJSON
+		checkAsJSON, reportDiffJSON = asJSON, asJSON
+		defer func() { checkAsJSON, reportDiffJSON = false, false }()
 		return inner(ctx, args)
 	}
 	return c

@@ -34,8 +34,10 @@ func cmdEngine(ctx context.Context, args []string) error {
 		logLevel    = fs.String("log-level", "info", "log level on stderr: debug, info, warn, error")
 		atLeastOnce = fs.Bool("at-least-once-UNSAFE", false, "TEST ONLY: no transactions, no dedup restore (shows that checks catch duplicates)")
 		plantBug    = fs.Int("plant-bug", 0, "TEST ONLY: mis-count 1 event in N (0: off)")
+		hot         = hotKeyFlag{}
 		brokerMap   = fs.String("broker-map", "", "dial broker addresses through others, from=to[,from=to...] (e.g. network-fault proxies; the addresses the cluster advertises are mapped too)")
 	)
+	fs.Var(hot, "hot-key", "a hot counted key split over N partitions, KEY=N (repeatable; the gateway's --hot-key: it decides each event's canonical partition)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -71,6 +73,7 @@ func cmdEngine(ctx context.Context, args []string) error {
 		aggregate.CommitInterval(*interval),
 		aggregate.Registerer(reg),
 		aggregate.Logger(log),
+		aggregate.HotKeys(hot),
 	}
 	if *atLeastOnce {
 		log.Warn("AT-LEAST-ONCE TEST MODE: totals may double count after a crash")

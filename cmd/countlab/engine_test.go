@@ -116,10 +116,13 @@ func TestEngineProcessKill(t *testing.T) {
 	produce := func(from, n int) {
 		rs := make([]*kgo.Record, 0, n+n/4)
 		add := func(e event.Event) {
-			p := int32(len(e.Key)+int(e.Key[len(e.Key)-1])) % parts
+			// The canonical partition (the engine moves records found
+			// elsewhere), and the event time as the record timestamp (a
+			// replay of the past: the validation's reference time).
+			p := kafka.Partition([]byte(e.Key), parts)
 			sent = append(sent, e)
 			sentP = append(sentP, p)
-			rs = append(rs, &kgo.Record{Topic: topics.Events, Partition: p, Key: []byte(e.Key), Value: event.AppendProto(nil, &e)})
+			rs = append(rs, &kgo.Record{Topic: topics.Events, Partition: p, Key: []byte(e.Key), Value: event.AppendProto(nil, &e), Timestamp: time.UnixMilli(e.TS)})
 		}
 		for i := from; i < from+n; i++ {
 			add(event.Event{ID: fmt.Sprintf("e%d", i), Key: fmt.Sprintf("k%d", i%17), Type: "VIEW", Value: float64(i%7 + 1), TS: base + int64(i)*10})

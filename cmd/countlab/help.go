@@ -131,9 +131,12 @@ var helps = map[string]helpText{
 		example:  "countlab report html reports/out/quickstart-20260101T100000Z/report.json -o /tmp/report.html",
 	},
 	"report diff": {
-		synopsis: "countlab report diff OLD.json NEW.json [--junit FILE] [--json]",
-		about:    "Compares two report.json files metric by metric with NEW's tolerances; exit 1 when NEW regressed, failed\nan SLO or is not exact, 2 when a report cannot be read.",
-		example:  "countlab report diff baseline/report.json reports/out/quickstart-20260101T100000Z/report.json --junit diff.xml",
+		synopsis: "countlab report diff OLD NEW [--junit FILE] [--json]",
+		about: "Gates NEW against OLD metric by metric (the regression gate of countlab run --baseline) and shows accuracy and\n" +
+			"every SLO side by side; OLD and NEW are each a report.json, a run directory or a directory of runs. Exit 1 when\n" +
+			"NEW regressed, failed an SLO or is not exact, 2 when a report cannot be read or the runs are not comparable.\n" +
+			"--json prints the comparison as typed JSON instead of the table.",
+		example: "countlab report diff baseline/report.json reports/out/quickstart-20260101T100000Z/report.json --junit diff.xml",
 	},
 	"version": {
 		synopsis: "countlab version [--json]",

@@ -43,7 +43,9 @@ func runReconcile(ctx context.Context, args []string, out io.Writer) error {
 		timeout     = fs.Duration("influx-timeout", 30*time.Second, "timeout of every InfluxDB call")
 		types       = fs.String("types", "", "accepted event types, comma-separated, as the aggregator's validator (empty: the default set)")
 		verbose     = fs.Bool("v", false, "log progress on stderr")
+		hot         = hotKeyFlag{}
 	)
+	fs.Var(hot, "hot-key", "a hot counted key split over N partitions, KEY=N (repeatable; the engine's --hot-key)")
 	var kf kafkaFlags
 	var inf influxFlags
 	kf.register(fs)
@@ -74,7 +76,7 @@ func runReconcile(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var vopts []event.ValidatorOpt
+	vopts := []event.ValidatorOpt{event.WindowSizes(sizes...)}
 	if *types != "" {
 		vopts = append(vopts, event.Types(strings.Split(*types, ",")...))
 	}
@@ -101,7 +103,7 @@ func runReconcile(ctx context.Context, args []string, out io.Writer) error {
 		From: from, To: to, Windows: sizes, DryRun: *dryRun, Timeout: *timeout, Logger: log,
 		Validator: validator, AggregatesOnly: *aggOnly, EngineGroup: *engineGroup,
 		Lateness: *lateness, NoLateness: *lateness == 0, OutOfOrderness: *outOfOrder, NoOutOfOrderness: *outOfOrder == 0,
-		WaitForEngine: wait, TransactionalID: *txnID,
+		WaitForEngine: wait, TransactionalID: *txnID, HotKeys: hot,
 	})
 	if err != nil {
 		return err

@@ -50,7 +50,7 @@ type diffSLORow struct {
 }
 
 // writeJSON writes d as diffJSON to w.
-func (d *reportDiff) writeJSON(w io.Writer, oldPath, newPath string) error {
+func (d *reportDiff) writeJSON(w io.Writer, oldPath, newPath string) {
 	out := diffJSON{
 		Old:      diffSide{oldPath, d.old.Scenario, d.old.StartedAt},
 		New:      diffSide{newPath, d.cur.Scenario, d.cur.StartedAt},
@@ -68,18 +68,23 @@ func (d *reportDiff) writeJSON(w io.Writer, oldPath, newPath string) error {
 	for _, s := range d.slo {
 		out.SLO = append(out.SLO, diffSLORow{s.name, s.old, s.cur, s.regression})
 	}
-	return printJSON(w, out)
+	_ = printJSON(w, out) // stdout: nothing to do about an error
 }
 
-// readReport reads a report.json for a command that compares or renders
-// it; a file that is not one is a usage error naming it.
-func readReport(path string) (*reports.Report, error) {
-	r, err := reports.ReadFile(path)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	if r.Scenario == "" || r.StartedAt.IsZero() {
-		return nil, usagef("%s is not a countlab report.json (no scenario or started_at): give a report.json that countlab run wrote", path)
-	}
-	return r, nil
-}
+// reportDiffJSON is report diff's --json: withOps takes it out of the
+// arguments and reportDiff.write asks it.
+var reportDiffJSON bool
+
+// reportHelpMore follows reportUsage in `countlab report -h`.
+const reportHelpMore = `
+--json (diff) prints the comparison as typed JSON instead of the table; the
+exit code is the same.
+
+example:
+  countlab report diff baseline/report.json reports/out/quickstart-20260101T100000Z/report.json --json
+
+environment:
+  none
+
+Run 'countlab report diff -h' or 'countlab report html -h' for their flags.
+`

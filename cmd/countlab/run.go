@@ -44,11 +44,16 @@ const atLeastOnceFlag = "at-least-once-UNSAFE"
 // InfluxDB given by the stack flags), checks every window against the
 // ledger, and writes report.json, report.md and report.html.
 func cmdRun(ctx context.Context, args []string) error {
+	allArgs := args // --repeat runs each run with these (repeat.go)
 	args, plantBug, err := takeHiddenInt(args, plantBugFlag)
 	if err != nil {
 		return err
 	}
 	args, atLeastOnce, err := takeHiddenBool(args, atLeastOnceFlag)
+	if err != nil {
+		return err
+	}
+	args, plant, err := takePlantedRegressions(args) // gate.go
 	if err != nil {
 		return err
 	}
@@ -58,13 +63,12 @@ func cmdRun(ctx context.Context, args []string) error {
 	var cf chaosFlags // --allow-chaos, --delete-topics, --fault-seed (staging.go)
 	cf.register(fs)
 	reportDir := fs.String("report-dir", "", "write report.json, report.md, report.html and ledger.gob here (default reports/out/SCENARIO-<UTC time>)")
-	baseline := fs.String("baseline", "", "compare with this earlier report.json; a metric worse than the scenario's tolerance fails the run")
-	duration := fs.Duration("duration", 0, "override the scenario's duration (e.g. 30s; must be > 0)")
+	var baseline listFlag
+	fs.Var(&baseline, "baseline", "gate against these earlier runs: report.json files, run directories or a --repeat directory (repeat the flag or separate with commas); a metric whose runs rank worse beyond its minimum effect fails the run (README: CI regression gate)")
+	repeat := fs.Int("repeat", 1, "run the scenario N times, each its own report in --report-dir/run-I, then gate the N runs together against --baseline (summary.json)")
+	duration := fs.Duration("duration", 0, "override the scenario's duration")
 	name, err := parseWithPositional(fs, args, "SCENARIO")
 	if err != nil {
-		return err
-	}
-	if err := positiveFlags(fs, "duration"); err != nil { // flagcheck.go
 		return err
 	}
 	sc, err := scenarios.Lookup(name)
@@ -77,6 +81,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	if runTestHook != nil {
 		runTestHook(sc)
 	}
+	plant.apply(sc)
 	if err := cf.prepare(sc); err != nil { // random_faults drawn (staging.go)
 		return err
 	}
@@ -101,15 +106,20 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err := sf.validate(); err != nil {
 		return err
 	}
-	var base *reports.Report
-	if *baseline != "" {
-		if base, err = reports.ReadFile(*baseline); err != nil {
-			return usagef("--baseline: %v", err)
-		}
+	plant.applyStack(&sf)
+	if *repeat < 1 {
+		return usagef("--repeat: want 1 or more runs (got %d)", *repeat)
+	}
+	base, err := loadBaselines(baseline, sc) // gate.go
+	if err != nil {
+		return err
 	}
 	dir := *reportDir
 	if dir == "" {
 		dir = filepath.Join("reports", "out", sc.Name+"-"+time.Now().UTC().Format("20060102T150405Z"))
+	}
+	if *repeat > 1 {
+		return runRepeat(ctx, allArgs, *repeat, dir, base) // repeat.go
 	}
 	r := &scenarioRun{sc: sc, sf: &sf, out: os.Stdout, errw: os.Stderr, plantBug: plantBug}
 	defer func() {
@@ -120,9 +130,6 @@ func cmdRun(ctx context.Context, args []string) error {
 	rep, err := r.run(ctx)
 	if err != nil {
 		return err
-	}
-	if base != nil {
-		rep.Compare(base, *baseline, sc.Baseline.Tolerances, sc.Baseline.Default)
 	}
 	rep.EvaluateSLO(reports.Thresholds{
 		MinThroughputEventsPerS: sc.SLO.MinThroughputEventsPerS,
@@ -135,8 +142,14 @@ func cmdRun(ctx context.Context, args []string) error {
 		MaxHarnessRSSSlopeMiBPerH: sc.SLO.MaxHarnessRSSSlopeMiBPerH,
 		MaxGoroutineSlopePerH:     sc.SLO.MaxGoroutineSlopePerH,
 	})
+	r.finishProbes(rep) // abort, steady state, phase SLOs (probes.go)
 	if err := rep.WriteFiles(dir); err != nil {
 		return err
+	}
+	if base != nil {
+		if err := gateReport(rep, dir, base); err != nil {
+			return err
+		}
 	}
 	if err := r.ledger.Save(filepath.Join(dir, "ledger.gob")); err != nil {
 		return err
@@ -144,6 +157,9 @@ func cmdRun(ctx context.Context, args []string) error {
 	rep.WriteSummary(r.out, filepath.Join(dir, "report.json"))
 	if !rep.Pass || len(r.faultErrs) > 0 {
 		var why []string
+		if a := rep.Aborted; a != nil {
+			why = append(why, fmt.Sprintf("aborted at %.0fs: %s", a.AtS, a.Reason))
+		}
 		why = append(why, rep.Failed()...)
 		why = append(why, r.faultErrs...)
 		if rep.Baseline != nil {
@@ -167,6 +183,8 @@ type scenarioRun struct {
 	ledger    *ledger.Ledger
 	traffic   *trafficCtl // what overload and clock faults act on (overload.go)
 	faultErrs []string    // faults that could not be injected or healed
+	mon       *monitor    // live probes: abort, steady state (monitor.go)
+	faultRecs []faults.Record
 }
 
 func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
@@ -199,6 +217,9 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 
 	token, _ := gatewayTokenFromEnv()
 	r.ledger = ledger.New(st.windows...)
+	mon, closeMon := newMonitor(ctx, sc, st, log)
+	defer closeMon()
+	r.mon = mon
 	start := time.Now()
 	runID := "r" + strconv.FormatInt(start.UnixMilli(), 36) + "-"
 	gcfg, err := sc.GeneratorConfig(runID, start)
@@ -248,8 +269,9 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 		BatchMax:    sc.Traffic.Batch.MaxEvents,
 		FlushEvery:  sc.Traffic.Batch.Flush,
 		TracerEvery: sc.Probes.TracerEvery,
-		OnAck: func(it *sim.Item, _ time.Time) {
+		OnAck: func(it *sim.Item, now time.Time) {
 			r.ledger.Add(it.Seq, &it.Event, it.Late)
+			mon.onAck(start.Add(it.At), now)
 			if it.Tracer {
 				fresh.Track(probeCtx, it.Event.Key, it.Event.Type, it.Event.Time(), start.Add(it.At))
 			}
@@ -271,7 +293,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 
 	fmt.Fprintf(r.out, "  sending for %s: %s, %d keys (%s), via %s (%s)...\n", sc.Duration, rateText(sc), sc.Traffic.Keys.Count,
 		sc.Traffic.Keys.Distribution, sc.Traffic.Via, sc.Traffic.Format)
-	waitFaults, err := r.startFaults(ctx, st, log)
+	waitFaults, err := r.startFaults(mon.traffic, st, log) // an abort heals the faults
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +309,9 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	stopSeries := r.startSeries(probeCtx, st, snd, ql, log)
 	stopSat := sat.start(probeCtx, snd)
 	stopRes := r.startResources(probeCtx, st, log) // resources.go: memory and goroutines
-	sendErr := snd.Run(ctx)
+	stopMon := mon.start(start, snd)
+	sendErr := snd.Run(mon.traffic) // an abort stops the traffic
+	stopMon()
 	sendDur := time.Since(start)
 	series := stopSeries()
 	saturation := stopSat()
@@ -298,6 +322,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	stopQueries() // the query load runs with the traffic
 	qwg.Wait()
 	faultRecs := waitFaults()
+	r.faultRecs = faultRecs
 	saturation.MarkFault(start, time.Now(), faultWindows(faultRecs))
 	p := snd.Progress()
 	if ctx.Err() != nil {
@@ -318,7 +343,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	drainStart := time.Now()
 	prog.set(func() string { return "draining..." })
 	acc, err := reports.Check(ctx, r.ledger, qc, reports.CheckConfig{
-		Drain: sc.DrainTimeout,
+		Drain: r.drainTimeout(), // shorter after an abort (probes.go)
 		Progress: func(off, total int) {
 			prog.set(func() string {
 				return fmt.Sprintf("draining: %d of %d windows not yet equal to the ledger (%s)", off, total, time.Since(drainStart).Round(time.Second))
@@ -393,7 +418,8 @@ func (r *scenarioRun) startFaults(ctx context.Context, st *stack, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	sch := &faults.Schedule{Specs: sc.Faults, Target: r.faultTarget(st), Recovered: probe.Recovered, Logger: log.With("part", "faults")}
+	sch := &faults.Schedule{Specs: sc.Faults, Target: r.faultTarget(st), Recovered: probe.Recovered, Logger: log.With("part", "faults"),
+		SteadyState: r.mon.steadyState}
 	for _, f := range sc.Faults {
 		fmt.Fprintf(r.out, "  fault %s %s at %s for %s\n", f.Kind, f.Name, f.Start, f.Duration)
 	}

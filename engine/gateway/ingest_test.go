@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/countlab/countlab/engine/event/eventpb"
+	"github.com/countlab/countlab/engine/event"
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -45,35 +46,36 @@ type jsonValue struct {
 }
 
 // badKind is one kind of malformed event: how to write it, the field its
-// reason must name, and whether the gateway can still tell its id (it can
-// when the event decodes but is invalid).
+// error must name, its reason code, and whether it was sent with an id (the
+// gateway reports it as sent even when the event does not decode).
 type badKind struct {
 	name    string
 	field   string
+	code    string
 	json    func(i int) string
 	knownID bool
 }
 
 var badKinds = []badKind{
-	{"element not an object", "event", func(i int) string { return strconv.Quote(fmt.Sprintf("not-an-event-%d", i)) }, false},
-	{"id not a string", "id", func(i int) string {
+	{"element not an object", "event", "syntax", func(i int) string { return strconv.Quote(fmt.Sprintf("not-an-event-%d", i)) }, false},
+	{"id not a string", "id", "id", func(i int) string {
 		return fmt.Sprintf(`{"id":%d,"key":"k","type":"VIEW","value":1,"ts":%d}`, i, testTS)
 	}, false},
-	{"missing id", "id", func(i int) string {
+	{"missing id", "id", "field_missing", func(i int) string {
 		return fmt.Sprintf(`{"key":"missing-id-%d","type":"VIEW","value":1,"ts":%d}`, i, testTS)
 	}, false},
-	{"bad ts", "ts", func(i int) string {
+	{"bad ts", "ts", "ts_range", func(i int) string {
 		return fmt.Sprintf(`{"id":"bad-%d","key":"k","type":"VIEW","value":1,"ts":"yesterday"}`, i)
-	}, false},
-	{"unknown type", "type", func(i int) string {
+	}, true},
+	{"unknown type", "type", "type", func(i int) string {
 		return fmt.Sprintf(`{"id":"bad-%d","key":"k","type":"BOGUS","value":1,"ts":%d}`, i, testTS)
 	}, true},
-	{"value out of range", "value", func(i int) string {
+	{"value out of range", "value", "value", func(i int) string {
 		return fmt.Sprintf(`{"id":"bad-%d","key":"k","type":"VIEW","value":1e999,"ts":%d}`, i, testTS)
-	}, false},
-	{"value NaN string", "value", func(i int) string {
+	}, true},
+	{"value NaN string", "value", "value", func(i int) string {
 		return fmt.Sprintf(`{"id":"bad-%d","key":"k","type":"VIEW","value":"NaN","ts":%d}`, i, testTS)
-	}, false},
+	}, true},
 }
 
 var testTypes = []string{"VIEW", "CLICK", "LIKE"}
@@ -109,7 +111,7 @@ func TestJSONBatchesExact(t *testing.T) {
 	badReason := map[string]string{} // raw element -> expected field
 	var elems []string
 	var badIdx []int // indexes in the current batch
-	var badFields, badIDs []string
+	var badFields, badCodes, badIDs []string
 	nBad := 0
 	for i := range total {
 		if i%100 == 37 {
@@ -120,6 +122,7 @@ func TestJSONBatchesExact(t *testing.T) {
 			badReason[raw] = k.field
 			badIdx = append(badIdx, len(elems)-1)
 			badFields = append(badFields, k.field)
+			badCodes = append(badCodes, k.code)
 			if k.knownID {
 				badIDs = append(badIDs, fmt.Sprintf("bad-%d", i))
 			} else {
@@ -144,11 +147,11 @@ func TestJSONBatchesExact(t *testing.T) {
 			t.Fatalf("results %+v, want indexes %v", r.resp.Results, badIdx)
 		}
 		for j, res := range r.resp.Results {
-			if res.Index != badIdx[j] || res.ID != badIDs[j] || res.Status != StatusRejected || !strings.HasPrefix(res.Error, badFields[j]+": ") {
-				t.Errorf("result %+v: want index %d, id %q rejected with a %q error", res, badIdx[j], badIDs[j], badFields[j])
+			if res.Index != badIdx[j] || res.ID != badIDs[j] || res.Status != StatusRejected || !strings.HasPrefix(res.Error, badFields[j]+": ") || res.Reason != badCodes[j] {
+				t.Errorf("result %+v: want index %d, id %q rejected with reason %q and a %q error", res, badIdx[j], badIDs[j], badCodes[j], badFields[j])
 			}
 		}
-		elems, badIdx, badFields, badIDs = elems[:0], badIdx[:0], badFields[:0], badIDs[:0]
+		elems, badIdx, badFields, badCodes, badIDs = elems[:0], badIdx[:0], badFields[:0], badCodes[:0], badIDs[:0]
 	}
 	if len(good) != total-total/100 || nBad != total/100 {
 		t.Fatalf("test setup: %d good, %d bad", len(good), nBad)
@@ -218,7 +221,8 @@ func TestProtobufBatch(t *testing.T) {
 		want[e.Id] = e
 		batch.Events = append(batch.Events, e)
 	}
-	// Index n: missing id; index n+1: unknown type.
+	// Index n: missing id; index n+1: unknown type; n+3 and n+4: a ts
+	// an hour ahead, and one in seconds (after the undecodable n+2).
 	batch.Events = append(batch.Events,
 		&eventpb.Event{Key: "k", Type: "VIEW", TsMs: testTS},
 		&eventpb.Event{Id: "bad-type", Key: "k", Type: "BOGUS", TsMs: testTS})
@@ -227,15 +231,26 @@ func TestProtobufBatch(t *testing.T) {
 	// Index n+2: an element that is not an Event message.
 	body = protowire.AppendTag(body, 1, protowire.BytesType)
 	body = protowire.AppendBytes(body, []byte{0xff, 0xff, 0xff})
+	for _, e := range []*eventpb.Event{
+		{Id: "future", Key: "k", Type: "VIEW", TsMs: time.Now().Add(time.Hour).UnixMilli()},
+		{Id: "seconds", Key: "k", Type: "VIEW", TsMs: time.Now().Unix()},
+	} {
+		b, err := proto.Marshal(e)
+		must(t, err)
+		body = protowire.AppendTag(body, 1, protowire.BytesType)
+		body = protowire.AppendBytes(body, b)
+	}
 
 	r := post(t, srv.URL, "application/x-protobuf", body, "")
-	if r.code != http.StatusMultiStatus || r.resp.Accepted != n || r.resp.Rejected != 3 || len(r.resp.Results) != 3 {
-		t.Fatalf("status %d %s, want 207 with %d accepted and 3 rejected", r.code, r.raw, n)
+	if r.code != http.StatusMultiStatus || r.resp.Accepted != n || r.resp.Rejected != 5 || len(r.resp.Results) != 5 {
+		t.Fatalf("status %d %s, want 207 with %d accepted and 5 rejected", r.code, r.raw, n)
 	}
-	for j, f := range []string{"id", "type", ""} {
+	for j, f := range []struct{ field, code, id string }{
+		{"id", "field_missing", ""}, {"type", "type", "bad-type"}, {"", "syntax", ""}, {"ts", "ts_future", "future"}, {"ts", "ts_unit", "seconds"},
+	} {
 		res := r.resp.Results[j]
-		if res.Index != n+j || res.Status != StatusRejected || !strings.HasPrefix(res.Error, f) {
-			t.Errorf("result %d: %+v, want index %d rejected (%q)", j, res, n+j, f)
+		if res.Index != n+j || res.Status != StatusRejected || !strings.HasPrefix(res.Error, f.field) || res.Reason != f.code || res.ID != f.id {
+			t.Errorf("result %d: %+v, want index %d rejected (%q, %s, id %q)", j, res, n+j, f.field, f.code, f.id)
 		}
 	}
 
@@ -261,9 +276,9 @@ func TestProtobufBatch(t *testing.T) {
 			t.Errorf("event %s: partition %d, want %d", w.Id, rec.Partition, p)
 		}
 	}
-	dl := consumeAll(t, c, topics.DeadLetter, 3)
+	dl := consumeAll(t, c, topics.DeadLetter, 5)
 	for _, rec := range dl {
-		if header(rec, kafka.HeaderReason) == "" || header(rec, kafka.HeaderSource) != Source {
+		if header(rec, kafka.HeaderReason) == "" || header(rec, event.HeaderReasonCode) == "" || header(rec, kafka.HeaderSource) != Source {
 			t.Errorf("dead letter without reason or source: %v", rec.Headers)
 		}
 	}

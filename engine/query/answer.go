@@ -22,15 +22,20 @@ const (
 	sourceMixed  = "mixed"
 )
 
-// plan splits a span's windows into the part InfluxDB answers, [wFrom,
-// split), and the part memory answers, [split, wTo).
+// plan splits a span's windows into the part InfluxDB answers, [from,
+// split), and the part memory answers, [split, wTo). Windows before the
+// unix epoch are in neither: they hold nothing (the ingest refuses events
+// at or before 1970-01-01), so a range ending at or before the epoch is
+// answered zero without asking InfluxDB, whose Flux ranges with a stop
+// before 1970 select every point.
 type plan struct {
 	sp     span
+	from   int64 // max(wFrom, 0)
 	split  int64
 	closed bool // the InfluxDB part is older than the retention: closed windows
 }
 
-func (p plan) hasOld() bool { return p.split > p.sp.wFrom }
+func (p plan) hasOld() bool { return p.split > p.from }
 func (p plan) hasMem() bool { return p.split < p.sp.wTo }
 
 func (p plan) source() string {
@@ -44,10 +49,10 @@ func (p plan) source() string {
 }
 
 func (s *Server) plan(sp span) (plan, error) {
-	p := plan{sp: sp, split: sp.wTo}
+	p := plan{sp: sp, from: min(max(sp.wFrom, 0), sp.wTo), split: sp.wTo}
 	if s.Ready() {
 		f := s.floor(sp.size)
-		p.split = min(max(f, sp.wFrom), sp.wTo)
+		p.split = min(max(f, p.from), sp.wTo)
 		p.closed = true
 	}
 	if p.hasOld() && s.influx == nil {
@@ -70,7 +75,7 @@ func (s *Server) sum(ctx context.Context, c common, key string) (total.Total, pl
 		t = s.st.sum(c.span.size, c.typ, key, p.split, c.span.wTo, c.filter)
 	}
 	if p.hasOld() {
-		old, err := s.influx.sum(ctx, c.span.size, c.typ, key, c.span.wFrom, p.split, c.filter, p.closed)
+		old, err := s.influx.sum(ctx, c.span.size, c.typ, key, p.from, p.split, c.filter, p.closed)
 		if err != nil {
 			return t, p, ctxErr(ctx, err)
 		}
@@ -106,8 +111,7 @@ func (s *Server) handleCount(w http.ResponseWriter, r *http.Request) int {
 	if bp != nil {
 		return s.writeFailure(w, bp)
 	}
-	q := parseParams(r.URL.RawQuery)
-	c, bp := s.parseCommon(&q)
+	_, c, bp := s.parseQuery(r.URL.RawQuery, pCommon)
 	if bp != nil {
 		return s.writeFailure(w, bp)
 	}
@@ -187,8 +191,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) int {
 	if bp != nil {
 		return s.writeFailure(w, bp)
 	}
-	q := parseParams(r.URL.RawQuery)
-	c, bp := s.parseCommon(&q)
+	q, c, bp := s.parseQuery(r.URL.RawQuery, pCommon|pFn)
 	if bp != nil {
 		return s.writeFailure(w, bp)
 	}

@@ -386,23 +386,39 @@ func TestMsTimeJSON(t *testing.T) {
 	}
 }
 
-// TestParseParams checks the query-string scanner against url.Values,
-// which the handlers used before.
+// TestParseParams checks the strict query-string scanner against
+// url.ParseQuery: it accepts exactly the query strings url.ParseQuery
+// parses without error whose names are all read by the endpoint, none but
+// filter given twice, and then finds the same values.
 func TestParseParams(t *testing.T) {
-	f := func(raw string) {
+	f := func(raw string, reads uint8) {
 		t.Helper()
-		q, _ := url.ParseQuery(raw) // r.URL.Query() drops the error too
-		p := parseParams(raw)
+		q, err := url.ParseQuery(raw)
+		wantErr := err != nil
+		for name, vs := range q {
+			i := slices.Index(paramNames[:], name)
+			wantErr = wantErr || i < 0 || reads&(1<<i) == 0 || (len(vs) > 1 && name != "filter")
+		}
+		p, bp := parseParams(raw, reads)
+		if (bp != nil) != wantErr {
+			t.Fatalf("%q (reads %b): error %v, url.ParseQuery %v %q", raw, reads, bp, err, q)
+		}
+		if bp != nil {
+			return
+		}
 		got := []string{p.typ, p.from, p.to, p.window, p.fn, p.n}
 		want := []string{q.Get("type"), q.Get("from"), q.Get("to"), q.Get("window"), q.Get("fn"), q.Get("n")}
 		if !slices.Equal(got, want) || !slices.Equal(p.filters, q["filter"]) {
 			t.Fatalf("%q: got %q %q, want %q %q", raw, got, p.filters, want, q["filter"])
 		}
 	}
+	const all = pCommon | pFn | pN
 	for _, raw := range []string{"", "type=VIEW", "type=VIEW&from=1&to=2&window=1m&fn=avg&n=10",
 		"type=VIEW&type=CLICK", "&&type=&type=VIEW", "type", "type=VIEW;x=1&from=3", "ty%70e=VI%45W&from=%2B1+2",
-		"type=%zz&type=CLICK", "filter=country:US&filter=device%3Aios&filter=", "filter=a:b;c&n=%", "x=1&fn=a=b", "n=1+1&to=2%"} {
-		f(raw)
+		"type=%zz&type=CLICK", "filter=country:US&filter=device%3Aios&filter=", "filter=a:b;c&n=%", "x=1&fn=a=b", "n=1+1&to=2%",
+		"=1", "&&", "fn=sum&fn=sum", "filter=a:b&filter=a:b"} {
+		f(raw, all)
+		f(raw, pCommon)
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	parts := []string{"type", "from", "to", "window", "fn", "n", "filter", "x", "=", "&", ";", "%", "%2", "%41", "+", "VIEW", "1", ":", "é"}
@@ -411,7 +427,21 @@ func TestParseParams(t *testing.T) {
 		for range rng.IntN(12) {
 			b.WriteString(parts[rng.IntN(len(parts))])
 		}
-		f(b.String())
+		f(b.String(), all)
+		f(b.String(), pCommon|pN)
+	}
+}
+
+// TestParseParamsAllocs checks that reading a query string that needs no
+// unescaping allocates nothing but the filter slice.
+func TestParseParamsAllocs(t *testing.T) {
+	for raw, want := range map[string]float64{
+		"type=VIEW&from=1795447277000&to=1795447377000&window=1m&fn=avg": 0,
+		"type=VIEW&n=10&filter=country:US":                               1,
+	} {
+		if got := testing.AllocsPerRun(100, func() { parseParams(raw, pCommon|pFn|pN) }); got != want {
+			t.Errorf("%q: %v allocations, want %v", raw, got, want)
+		}
 	}
 }
 

@@ -22,6 +22,9 @@ const (
 	DefaultInfluxTimeout = 5 * time.Second
 	DefaultCacheSize     = 1024
 	DefaultRetryAfter    = 5 * time.Second
+	// DefaultSinkGroup is the consumer group of the sink (engine/sink's
+	// DefaultGroup; the tests hold them equal).
+	DefaultSinkGroup = "countlab-sink"
 )
 
 // DefaultTypes are the event types accepted when Types is not given.
@@ -38,6 +41,7 @@ type cfg struct {
 	conn      kafka.Conn
 	kafkaOpts []kgo.Opt
 	topic     string
+	sinkGroup string
 
 	influx        *influx.Config
 	influxTimeout time.Duration
@@ -60,6 +64,7 @@ type cfg struct {
 func defaultCfg() cfg {
 	return cfg{
 		topic:         kafka.DefaultTopics("").Aggregates,
+		sinkGroup:     DefaultSinkGroup,
 		influxTimeout: DefaultInfluxTimeout,
 		retention:     DefaultRetention,
 		types:         DefaultTypes,
@@ -123,6 +128,14 @@ func KafkaOpts(opts ...kgo.Opt) Opt {
 
 // Topic is the aggregates topic (default kafka.DefaultTopics("").Aggregates).
 func Topic(name string) Opt { return opt(func(c *cfg) { c.topic = name }) }
+
+// SinkGroup is the consumer group of the sink writing the aggregates topic
+// into InfluxDB (default DefaultSinkGroup). Its committed offsets say which
+// totals InfluxDB holds: an InfluxDB answer is cached only once every total
+// of its windows read from the topic is there, and dropped when a newer one
+// is read. "" means no sink is known: windows the topic has totals for are
+// never answered from the cache.
+func SinkGroup(group string) Opt { return opt(func(c *cfg) { c.sinkGroup = group }) }
 
 // Influx answers ranges older than the retention from InfluxDB.
 func Influx(conf influx.Config) Opt { return opt(func(c *cfg) { c.influx = &conf }) }

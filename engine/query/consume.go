@@ -34,9 +34,12 @@ type consumer struct {
 	ready  chan struct{} // closed once caught up
 	target map[int32]int64
 	pos    map[int32]int64
+
+	fresh     *freshness
+	sinkGroup string
 }
 
-func newConsumer(c *cfg, st *store, floor func(int64) int64, m *metrics) (*consumer, error) {
+func newConsumer(c *cfg, st *store, floor func(int64) int64, fresh *freshness, m *metrics) (*consumer, error) {
 	opts, err := c.conn.Opts()
 	if err != nil {
 		return nil, err
@@ -57,7 +60,7 @@ func newConsumer(c *cfg, st *store, floor func(int64) int64, m *metrics) (*consu
 	}
 	return &consumer{
 		cl: cl, topic: c.topic, st: st, floor: floor, m: m, log: c.logger,
-		ready: make(chan struct{}), pos: make(map[int32]int64),
+		ready: make(chan struct{}), pos: make(map[int32]int64), fresh: fresh, sinkGroup: c.sinkGroup,
 	}, nil
 }
 
@@ -67,8 +70,14 @@ func (c *consumer) run(ctx context.Context) {
 	if err := c.findTarget(ctx); err != nil {
 		return
 	}
+	adm := kadm.NewClient(c.cl)
+	c.fetchWritten(ctx, adm) // before reading: what the sink already wrote is not pending
+	done := make(chan struct{})
+	defer func() { <-done }()
+	go func() { defer close(done); c.settleLoop(ctx, adm) }()
 	c.checkReady()
 	var batch []total.Total
+	var at []recPos
 	for {
 		fs := c.cl.PollFetches(ctx)
 		if ctx.Err() != nil || fs.IsClientClosed() {
@@ -79,7 +88,7 @@ func (c *consumer) run(ctx context.Context) {
 				c.log.Warn("query: fetch", "topic", t, "partition", p, "err", err)
 			}
 		})
-		batch = batch[:0]
+		batch, at = batch[:0], at[:0]
 		fs.EachRecord(func(r *kgo.Record) {
 			c.pos[r.Partition] = r.Offset + 1
 			if r.Attrs.IsControl() || r.Value == nil {
@@ -91,16 +100,44 @@ func (c *consumer) run(ctx context.Context) {
 				return
 			}
 			batch = append(batch, t)
+			at = append(at, recPos{r.Partition, r.Offset})
 			if len(batch)%decodeChunk == 0 {
 				runtime.Gosched() // as store.apply does between chunks
 			}
 		})
 		if len(batch) > 0 {
+			c.fresh.read(batch, at)
 			c.st.apply(batch, c.floor)
 			c.m.records.Add(float64(len(batch)))
 		}
 		c.checkReady()
 	}
+}
+
+// settleLoop fetches the sink's committed offsets every settleEvery while
+// a window is pending, until ctx is done.
+func (c *consumer) settleLoop(ctx context.Context, adm *kadm.Client) {
+	every(ctx, settleEvery, func() {
+		if c.fresh.hasPending() {
+			c.fetchWritten(ctx, adm)
+		}
+		c.m.pendingWindows.Set(float64(c.fresh.pending.Load()))
+	})
+}
+
+// fetchWritten settles the windows the sink has written.
+func (c *consumer) fetchWritten(ctx context.Context, adm *kadm.Client) {
+	if c.sinkGroup == "" {
+		return
+	}
+	written, err := sinkOffsets(ctx, adm, c.sinkGroup, c.topic)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn("query: fetch the sink's committed offsets", "group", c.sinkGroup, "err", err)
+		}
+		return
+	}
+	c.fresh.settle(written)
 }
 
 // findTarget lists the last stable offsets to read up to before being

@@ -117,6 +117,7 @@ func TestEndToEnd(t *testing.T) {
 	p.txn(true, d.final...)
 	writeInflux(t, iconf, d.older...)
 	writeInflux(t, iconf, d.final...)
+	commitSinkOffsets(t, conn, topics.Aggregates) // the test is the sink
 
 	srv, c, base := serve(t, query.Kafka(conn), query.Topic(topics.Aggregates), query.Influx(iconf),
 		query.Retention(time.Hour), query.Clock(func() time.Time { return now }), query.InfluxTimeout(15*time.Second),

@@ -34,18 +34,27 @@ type keyCount struct {
 }
 
 // influxSource reads window totals back from InfluxDB with Flux. Answers
-// for ranges of closed windows are cached.
+// for ranges of closed windows are cached by their Flux text, each with
+// the generation of fresh it was read under: it is served only while that
+// holds.
 type influxSource struct {
 	client  influxdb2.Client
 	api     api.QueryAPI
 	bucket  string
 	timeout time.Duration
-	totals  *lru[string, total.Total]
-	counts  *lru[string, []keyCount]
+	totals  *lru[string, cached[total.Total]]
+	counts  *lru[string, cached[[]keyCount]]
+	fresh   *freshness
 	m       *metrics
 }
 
-func newInfluxSource(conf influx.Config, timeout time.Duration, cacheSize int, m *metrics) *influxSource {
+// cached is an answer and the generation of fresh it was read under.
+type cached[V any] struct {
+	gen uint64
+	val V
+}
+
+func newInfluxSource(conf influx.Config, timeout time.Duration, cacheSize int, fresh *freshness, m *metrics) *influxSource {
 	opts := influxdb2.DefaultOptions().SetHTTPRequestTimeout(uint(timeout/time.Second) + 1)
 	cl := influxdb2.NewClientWithOptions(conf.URL, conf.Token, opts)
 	return &influxSource{
@@ -53,24 +62,39 @@ func newInfluxSource(conf influx.Config, timeout time.Duration, cacheSize int, m
 		api:     cl.QueryAPI(conf.Org),
 		bucket:  conf.Bucket,
 		timeout: timeout,
-		totals:  newLRU[string, total.Total](cacheSize),
-		counts:  newLRU[string, []keyCount](cacheSize),
+		totals:  newLRU[string, cached[total.Total]](cacheSize),
+		counts:  newLRU[string, cached[[]keyCount]](cacheSize),
+		fresh:   fresh,
 		m:       m,
 	}
 }
 
 func (s *influxSource) close() { s.client.Close() }
 
-// sum merges key's totals over [from, to) matching f. cache says the
+// lookup is the cached answer to q, if it may be served; otherwise, when
+// closed says the windows [from, to) of (size, typ) are closed, it says
+// whether the answer about to be read may be cached, and with which
+// generation.
+func lookup[V any](s *influxSource, c *lru[string, cached[V]], q string, size int64, typ string, from, to int64, closed bool) (v V, hit bool, gen uint64, store bool) {
+	if !closed {
+		return v, false, 0, false
+	}
+	if e, ok := c.get(q); ok && s.fresh.valid(e.gen) {
+		s.m.cacheHits.WithLabelValues("influx").Inc()
+		return e.val, true, 0, false
+	}
+	s.m.cacheMisses.WithLabelValues("influx").Inc()
+	gen, store = s.fresh.begin(tableID{size, typ}, from, to)
+	return v, false, gen, store
+}
+
+// sum merges key's totals over [from, to) matching f. closed says the
 // windows are closed, so the answer may be cached.
-func (s *influxSource) sum(ctx context.Context, size int64, typ, key string, from, to int64, f filter, cache bool) (total.Total, error) {
+func (s *influxSource) sum(ctx context.Context, size int64, typ, key string, from, to int64, f filter, closed bool) (total.Total, error) {
 	q := fluxTotals(s.bucket, size, typ, key, from, to, f)
-	if cache {
-		if t, ok := s.totals.get(q); ok {
-			s.m.cacheHits.WithLabelValues("influx").Inc()
-			return t, nil
-		}
-		s.m.cacheMisses.WithLabelValues("influx").Inc()
+	t, hit, gen, store := lookup(s, s.totals, q, size, typ, from, to, closed)
+	if hit {
+		return t, nil
 	}
 	var out total.Total
 	err := s.run(ctx, q, func(r map[string]any) error {
@@ -88,22 +112,19 @@ func (s *influxSource) sum(ctx context.Context, size int64, typ, key string, fro
 	if err != nil {
 		return out, err
 	}
-	if cache {
-		s.totals.put(q, out)
+	if store {
+		s.totals.put(q, cached[total.Total]{gen, out})
 	}
 	return out, nil
 }
 
 // keyCounts is every key's count over [from, to) matching f, or with
 // n > 0 the n largest (ties by key ascending), in that order.
-func (s *influxSource) keyCounts(ctx context.Context, size int64, typ string, from, to int64, f filter, n int, cache bool) ([]keyCount, error) {
+func (s *influxSource) keyCounts(ctx context.Context, size int64, typ string, from, to int64, f filter, n int, closed bool) ([]keyCount, error) {
 	q := fluxKeyCounts(s.bucket, size, typ, from, to, f, n)
-	if cache {
-		if kc, ok := s.counts.get(q); ok {
-			s.m.cacheHits.WithLabelValues("influx").Inc()
-			return kc, nil
-		}
-		s.m.cacheMisses.WithLabelValues("influx").Inc()
+	kc, hit, gen, store := lookup(s, s.counts, q, size, typ, from, to, closed)
+	if hit {
+		return kc, nil
 	}
 	var out []keyCount
 	err := s.run(ctx, q, func(r map[string]any) error {
@@ -121,8 +142,8 @@ func (s *influxSource) keyCounts(ctx context.Context, size int64, typ string, fr
 	if err != nil {
 		return nil, err
 	}
-	if cache && len(out) <= maxCachedKeys {
-		s.counts.put(q, out)
+	if store && len(out) <= maxCachedKeys {
+		s.counts.put(q, cached[[]keyCount]{gen, out})
 	}
 	return out, nil
 }

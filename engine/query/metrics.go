@@ -20,6 +20,9 @@ type metrics struct {
 	ready         prometheus.Gauge
 	windows       prometheus.Gauge
 	cells         prometheus.Gauge
+	// pendingWindows are windows read from the topic that InfluxDB may not
+	// hold yet (their InfluxDB answers are not cached).
+	pendingWindows prometheus.Gauge
 
 	// Children of the vectors for the hot path, looked up once.
 	topHits, topMisses       prometheus.Counter
@@ -92,6 +95,10 @@ func newMetrics() *metrics {
 			Namespace: ns, Subsystem: sub, Name: "memory_cells",
 			Help: "Key windows held in memory.",
 		}),
+		pendingWindows: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Subsystem: sub, Name: "influx_pending_windows",
+			Help: "Windows with a total read from the aggregates topic that the sink has not committed yet: their InfluxDB answers are not cached.",
+		}),
 		incUpdates: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "top_incremental_updates_total",
 			Help: "Unfiltered in-memory top-N brought up to date from the change log.",
@@ -106,7 +113,7 @@ func newMetrics() *metrics {
 		}),
 	}
 	m.reg.MustRegister(m.latency, m.requests, m.cacheHits, m.cacheMisses, m.answers,
-		m.influxErrors, m.influxSeconds, m.records, m.badRecords, m.ready, m.windows, m.cells, m.incUpdates, m.incFull, m.incResets,
+		m.influxErrors, m.influxSeconds, m.records, m.badRecords, m.ready, m.windows, m.cells, m.pendingWindows, m.incUpdates, m.incFull, m.incResets,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.topHits, m.topMisses = m.cacheHits.WithLabelValues("top"), m.cacheMisses.WithLabelValues("top")
 	m.stableHits, m.stableMisses = m.cacheHits.WithLabelValues("stable"), m.cacheMisses.WithLabelValues("stable")

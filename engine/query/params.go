@@ -12,8 +12,10 @@ import (
 	"github.com/countlab/countlab/engine/total"
 )
 
-// maxKeyLen bounds a counted key in a path.
-const maxKeyLen = 1024
+// maxKeyLen bounds a counted key in a path: the ingest's bound
+// (engine/event.DefaultMaxKeyLen; the tests hold them equal), so every key
+// the gateway accepts can be asked for and no longer one is looked up.
+const maxKeyLen = 256
 
 // badParam is a 400 answer naming the parameter at fault.
 type badParam struct {
@@ -114,69 +116,120 @@ type common struct {
 }
 
 // params are the query parameters the API reads, found in the raw query
-// string without building url.Values: a value is the first one given, as
-// url.Values.Get has it, and unescaped (allocating) only when it holds
-// '%' or '+'. Pairs url.ParseQuery skips (a ';', a bad escape) are
-// skipped.
+// string without building url.Values, and unescaped (allocating) only when
+// they hold '%' or '+'. The query string is read strictly: a parameter the
+// endpoint does not read, one given twice (filter excepted: its pairs are
+// joined), an empty name, a ';' (url.ParseQuery's refused separator) or a
+// bad escape is a 400 naming the parameter, never skipped.
 type params struct {
 	typ, from, to, window, fn, n string
 	filters                      []string // every filter parameter, in order
 	seen                         uint8    // bit per field above: already set
 }
 
-// parseParams reads the raw query string.
-func parseParams(raw string) params {
+// Parameter bits: which parameters an endpoint reads (and params.seen).
+const (
+	pType uint8 = 1 << iota
+	pFrom
+	pTo
+	pWindow
+	pFn
+	pN
+	pFilter
+
+	pCommon = pType | pFrom | pTo | pWindow | pFilter
+)
+
+// paramNames are the names of the parameter bits, in bit order.
+var paramNames = [...]string{"type", "from", "to", "window", "fn", "n", "filter"}
+
+// parseParams reads the raw query string of an endpoint reading the
+// parameters of the bits in reads.
+func parseParams(raw string, reads uint8) (params, *badParam) {
 	var p params
 	for raw != "" {
 		var pair string
 		pair, raw, _ = strings.Cut(raw, "&")
-		if pair == "" || strings.IndexByte(pair, ';') >= 0 {
+		if pair == "" {
 			continue
 		}
 		name, value, _ := strings.Cut(pair, "=")
 		if needsUnescape(name) {
-			var err error
-			if name, err = url.QueryUnescape(name); err != nil {
-				continue
+			n, err := url.QueryUnescape(name)
+			if err != nil {
+				return p, bad(name, "bad escape in parameter name "+strconv.Quote(name))
 			}
+			name = n
+		}
+		if strings.IndexByte(pair, ';') >= 0 {
+			return p, bad(name, "';' in "+strconv.Quote(pair)+" is not a separator: use '&' (or %3B for a ';' in a value)")
 		}
 		var dst *string
 		var bit uint8
 		switch name {
 		case "type":
-			dst, bit = &p.typ, 1
+			dst, bit = &p.typ, pType
 		case "from":
-			dst, bit = &p.from, 2
+			dst, bit = &p.from, pFrom
 		case "to":
-			dst, bit = &p.to, 4
+			dst, bit = &p.to, pTo
 		case "window":
-			dst, bit = &p.window, 8
+			dst, bit = &p.window, pWindow
 		case "fn":
-			dst, bit = &p.fn, 16
+			dst, bit = &p.fn, pFn
 		case "n":
-			dst, bit = &p.n, 32
+			dst, bit = &p.n, pN
 		case "filter":
-		default:
-			continue // a parameter the API does not read
-		}
-		if needsUnescape(value) {
-			var err error
-			if value, err = url.QueryUnescape(value); err != nil {
-				continue
-			}
+			bit = pFilter
+		case "":
+			return p, bad("", "empty parameter name in "+strconv.Quote(pair))
 		}
 		switch {
-		case dst == nil:
+		case reads&bit == 0:
+			return p, bad(name, "unknown parameter "+strconv.Quote(name)+" (this endpoint reads "+readNames(reads)+")")
+		case dst != nil && p.seen&bit != 0:
+			return p, bad(name, "given more than once")
+		}
+		if needsUnescape(value) {
+			v, err := url.QueryUnescape(value)
+			if err != nil {
+				return p, bad(name, "bad escape in value "+strconv.Quote(value))
+			}
+			value = v
+		}
+		if dst == nil {
 			p.filters = append(p.filters, value)
-		case p.seen&bit == 0:
-			*dst = value
-			p.seen |= bit
+			continue
+		}
+		*dst = value
+		p.seen |= bit
+	}
+	return p, nil
+}
+
+// readNames lists the names of the parameters of the bits in reads.
+func readNames(reads uint8) string {
+	var names []string
+	for i, n := range paramNames {
+		if reads&(1<<i) != 0 {
+			names = append(names, n)
 		}
 	}
-	return p
+	return strings.Join(names, ", ")
 }
 
 func needsUnescape(s string) bool { return strings.ContainsAny(s, "%+") }
+
+// parseQuery reads the query string of an endpoint reading the parameters
+// of the bits in reads, and parses the common ones.
+func (s *Server) parseQuery(raw string, reads uint8) (params, common, *badParam) {
+	q, bp := parseParams(raw, reads)
+	if bp != nil {
+		return q, common{}, bp
+	}
+	c, bp := s.parseCommon(&q)
+	return q, c, bp
+}
 
 // parseCommon parses type, from, to, window and filter.
 func (s *Server) parseCommon(q *params) (common, *badParam) {
@@ -199,13 +252,14 @@ func (s *Server) parseCommon(q *params) (common, *badParam) {
 	sp := span{size: size.Milliseconds()}
 	now := s.cfg.now().UnixMilli()
 	var err *badParam
-	sp.to, err = parseTime("to", q.to, now)
-	if err != nil {
+	if sp.from, err = parseTime("from", q.from, 0); err != nil {
 		return c, err
 	}
-	sp.from, err = parseTime("from", q.from, sp.to-DefaultRange.Milliseconds())
-	if err != nil {
+	if sp.to, err = parseTime("to", q.to, now); err != nil {
 		return c, err
+	}
+	if q.from == "" {
+		sp.from = sp.to - DefaultRange.Milliseconds()
 	}
 	if sp.from >= sp.to {
 		return c, bad("from", "from must be before to")
@@ -220,13 +274,30 @@ func (s *Server) parseCommon(q *params) (common, *badParam) {
 	return c, err
 }
 
+// Unix milliseconds from secondsLow to secondsHigh (1970-01-12 to
+// 1973-03-03) are refused as unix seconds sent by mistake (2001-09-09 to
+// 5138-11-16): as milliseconds they would silently ask for a range of
+// early 1970, which holds nothing, or one longer than the maximum.
+const (
+	secondsLow  = 1_000_000_000
+	secondsHigh = 100_000_000_000
+)
+
 // parseTime parses RFC 3339 or unix milliseconds; "" is def.
 func parseTime(param, v string, def int64) (int64, *badParam) {
 	if v == "" {
 		return def, nil
 	}
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < -1<<50 || n > 1<<50 {
+		switch {
+		case n >= secondsLow && n < secondsHigh:
+			return 0, bad(param, strconv.Quote(v)+" looks like unix seconds; send milliseconds or RFC 3339 ("+
+				v+"000 is "+time.Unix(n, 0).UTC().Format(time.RFC3339)+")")
+		case n > 1<<50 && n < 1e17:
+			return 0, bad(param, "unix milliseconds out of range: "+strconv.Quote(v)+" looks like unix microseconds; send milliseconds or RFC 3339")
+		case n >= 1e17:
+			return 0, bad(param, "unix milliseconds out of range: "+strconv.Quote(v)+" looks like unix nanoseconds; send milliseconds or RFC 3339")
+		case n < -1<<50:
 			return 0, bad(param, "unix milliseconds out of range")
 		}
 		return n, nil

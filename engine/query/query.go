@@ -10,7 +10,8 @@
 // replaces the older, and a key's value for a window is the sum over its
 // series (dimension sets and sub-keys). Ranges older than the retention are
 // answered from InfluxDB with Flux (every value quoted by FluxString), under
-// a timeout, with an LRU cache of answers for closed windows; a range
+// a timeout, with an LRU cache of answers for closed windows, never served
+// once a newer total of its windows may be in InfluxDB (fresh.go); a range
 // straddling the boundary is answered from both ("source": "mixed"). While
 // InfluxDB is down, memory ranges still answer and ranges needing InfluxDB
 // get 503 with Retry-After. Until the topic has been read up to its end at
@@ -30,6 +31,7 @@ package query
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
 	"strings"
@@ -46,6 +48,7 @@ import (
 type Server struct {
 	cfg      cfg
 	st       *store
+	fresh    *freshness
 	m        *metrics
 	cons     *consumer     // nil without Kafka
 	influx   *influxSource // nil without InfluxDB
@@ -57,6 +60,7 @@ type Server struct {
 	// store's change log.
 	incCache *lru[topKey, *incEntry]
 	metricsH http.Handler
+	tokenSum [sha256.Size]byte // SHA-256 of cfg.token
 	// sizeNames are the names of cfg.windows (total.SizeName).
 	sizeNames []string
 	observe   map[string]prometheus.Observer
@@ -82,9 +86,10 @@ func New(opts ...Opt) (*Server, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: c, st: newStore(), m: newMetrics(), topCache: newLRU[topKey, topEntry](c.cacheSize),
+	s := &Server{cfg: c, st: newStore(), fresh: newFreshness(), m: newMetrics(), topCache: newLRU[topKey, topEntry](c.cacheSize),
 		stableCache: newLRU[string, stableEntry](max(1, c.cacheSize/64)), flights: make(map[topKey]*flight),
 		incCache: newLRU[topKey, *incEntry](max(4, c.cacheSize/64))}
+	s.tokenSum = sha256.Sum256([]byte(c.token))
 	s.metricsH = promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})
 	for _, w := range c.windows {
 		s.sizeNames = append(s.sizeNames, total.SizeName(w.Milliseconds()))
@@ -96,14 +101,14 @@ func New(opts ...Opt) (*Server, error) {
 		s.served[e] = s.m.requests.WithLabelValues(e, "200")
 	}
 	if len(c.conn.Brokers) > 0 {
-		cons, err := newConsumer(&c, s.st, s.floor, s.m)
+		cons, err := newConsumer(&c, s.st, s.floor, s.fresh, s.m)
 		if err != nil {
 			return nil, err
 		}
 		s.cons = cons
 	}
 	if c.influx != nil {
-		s.influx = newInfluxSource(*c.influx, c.influxTimeout, c.cacheSize, s.m)
+		s.influx = newInfluxSource(*c.influx, c.influxTimeout, c.cacheSize, s.fresh, s.m)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -156,18 +161,25 @@ func (s *Server) floor(size int64) int64 {
 }
 
 func (s *Server) evictLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.evictEvery)
+	every(ctx, s.cfg.evictEvery, func() {
+		s.st.evict(s.floor)
+		w, c := s.st.size()
+		s.m.windows.Set(float64(w))
+		s.m.cells.Set(float64(c))
+	})
+}
+
+// every calls fn every d until ctx is done.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			fn()
 		}
-		s.st.evict(s.floor)
-		w, c := s.st.size()
-		s.m.windows.Set(float64(w))
-		s.m.cells.Set(float64(c))
 	}
 }
 
@@ -239,9 +251,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string, 
 	return http.StatusOK
 }
 
+// authorized reports whether r carries "Authorization: Bearer TOKEN" with
+// the server's token. The scheme is matched case-insensitively (RFC 7235)
+// and may be followed by several spaces. The token is compared by its
+// SHA-256 digest in constant time, so the time taken tells nothing about
+// the token, its length included.
 func (s *Server) authorized(r *http.Request) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.token)) == 1
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	var buf [512]byte // on the stack: []byte(tok) would allocate past 32 bytes
+	got := sha256.Sum256(append(buf[:0], strings.TrimLeft(tok, " ")...))
+	return subtle.ConstantTimeCompare(got[:], s.tokenSum[:]) == 1
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) int {

@@ -14,6 +14,7 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -101,7 +102,11 @@ func (p *producer) txn(commit bool, ts ...total.Total) {
 	}
 	rs := make([]*kgo.Record, len(ts))
 	for i := range ts {
-		rs[i] = &kgo.Record{Key: ts[i].RecordKey(), Value: ts[i].Marshal(), Partition: int32(ts[i].Sub % partitions)}
+		v, err := ts[i].Marshal()
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		rs[i] = &kgo.Record{Key: ts[i].RecordKey(), Value: v, Partition: int32(ts[i].Sub % partitions)}
 	}
 	if err := p.cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
 		p.t.Fatal(err)
@@ -135,6 +140,35 @@ func writeInflux(t *testing.T, conf influx.Config, ts ...total.Total) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := w.WritePoint(ctx, pts...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// commitSinkOffsets commits, for the sink's consumer group, the end offsets
+// of topic: what the sink does once every total before them is in
+// InfluxDB. Tests that write InfluxDB themselves (writeInflux) call it
+// after, so the server knows InfluxDB holds what it read and caches
+// InfluxDB answers.
+func commitSinkOffsets(t *testing.T, conn kafka.Conn, topic string) {
+	t.Helper()
+	opts, _ := conn.Opts()
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := adm.CommitOffsets(ctx, query.DefaultSinkGroup, ends.Offsets())
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 }

@@ -26,8 +26,7 @@ type topResponse struct {
 }
 
 func (s *Server) handleTop(w http.ResponseWriter, r *http.Request) int {
-	q := parseParams(r.URL.RawQuery)
-	c, bp := s.parseCommon(&q)
+	q, c, bp := s.parseQuery(r.URL.RawQuery, pCommon|pN)
 	if bp != nil {
 		return s.writeFailure(w, bp)
 	}
@@ -111,10 +110,10 @@ func (s *Server) top(ctx context.Context, c common, n int) ([]keyCount, plan, er
 	case !p.hasOld():
 		items = s.memTop(c, p.split, n)
 	case !p.hasMem():
-		items, err = s.influx.keyCounts(ctx, size, c.typ, c.span.wFrom, p.split, c.filter, n, p.closed)
+		items, err = s.influx.keyCounts(ctx, size, c.typ, p.from, p.split, c.filter, n, p.closed)
 	default:
 		var old []keyCount
-		old, err = s.influx.keyCounts(ctx, size, c.typ, c.span.wFrom, p.split, c.filter, 0, p.closed)
+		old, err = s.influx.keyCounts(ctx, size, c.typ, p.from, p.split, c.filter, 0, p.closed)
 		if err == nil {
 			counts := make(map[string]int64, len(old))
 			s.st.counts(size, c.typ, p.split, c.span.wTo, c.filter, counts)
