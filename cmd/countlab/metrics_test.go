@@ -94,7 +94,8 @@ func scrapeNames(t *testing.T, url string) (map[string]bool, map[string]*dto.Met
 // TestMetricsDashboard starts the embedded stack as `countlab up` does
 // (loopback, free ports), sends a few events and a query, and scrapes the
 // one --metrics-listen endpoint until it serves every metric the Grafana
-// dashboard names (bounded: 60 s); engine series carry worker="0".
+// dashboard names (bounded: 60 s); engine series carry worker="0"; the
+// event of an unknown type is counted as a dead letter by its reason code.
 func TestMetricsDashboard(t *testing.T) {
 	influxdtest.Require(t)
 	want := dashboardMetrics(t)
@@ -142,8 +143,16 @@ func TestMetricsDashboard(t *testing.T) {
 			if f == nil || len(f.Metric) != 1 || !hasLabel(f.Metric[0], "worker", "0") {
 				t.Fatalf("engine consumed counter without worker=\"0\": %v", f)
 			}
-			if f.Metric[0].GetCounter().GetValue() < 1 {
-				continue // the event is on its way
+			dl := fams["countlab_dead_letter_events_total"]
+			if f.Metric[0].GetCounter().GetValue() < 1 || dl == nil {
+				if time.Now().After(deadline) {
+					t.Fatalf("after 60 s: engine consumed counter %v, dead letters %v", f.Metric, dl)
+				}
+				time.Sleep(200 * time.Millisecond)
+				continue // the events are on their way
+			}
+			if m := dl.Metric[0]; len(dl.Metric) != 1 || !hasLabel(m, "source", "gateway") || !hasLabel(m, "reason", "type") || m.GetCounter().GetValue() != 1 {
+				t.Fatalf("dead letters by reason: %v, want one gateway/type", dl.Metric)
 			}
 			break
 		}

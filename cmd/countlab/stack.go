@@ -391,6 +391,9 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	}
 	s.metrics.addPart(q.Registry())
 	s.metrics.addPart(gw.Registry())
+	if err := s.countDeadLetters(runCtx, s.metrics.own); err != nil { // deadletters.go
+		return nil, err
+	}
 	if s.metricsAddr, err = s.serve(f.metricsListen, metricsHandler(s.metrics)); err != nil {
 		return nil, usagef("--metrics-listen: %v", err)
 	}
