@@ -6,10 +6,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// pipelineCounts are the events the pipeline set aside so far, summed
-// over every part's metrics: late (past their window's allowed lateness,
-// to the late topic) and dead-lettered (refused by the engine's
-// validator).
+// pipelineCounts are the events the pipeline set aside so far, from the
+// stack's metrics: late (past their window's allowed lateness, to the late
+// topic, summed over the engine workers) and dead-lettered (refused by the
+// gateway or the engine, committed to the dead-letter topic).
 type pipelineCounts struct {
 	late, deadLettered float64
 }
@@ -23,7 +23,7 @@ func (s *stack) pipelineCounts() pipelineCounts {
 		switch f.GetName() {
 		case "countlab_engine_late_events_total":
 			c.late += sumCounter(f)
-		case "countlab_engine_malformed_events_total":
+		case "countlab_dead_letter_events_total": // deadletters.go
 			c.deadLettered += sumCounter(f)
 		}
 	}
@@ -40,5 +40,5 @@ func sumCounter(f *dto.MetricFamily) float64 {
 
 // String is the counts as the progress line shows them.
 func (c pipelineCounts) String() string {
-	return fmt.Sprintf("engine late=%.0f dead-lettered=%.0f", c.late, c.deadLettered)
+	return fmt.Sprintf("late=%.0f dead-lettered=%.0f", c.late, c.deadLettered)
 }

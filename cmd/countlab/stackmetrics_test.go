@@ -43,3 +43,19 @@ func TestStackMetricsScrapesWorkerProcs(t *testing.T) {
 		t.Fatalf("counted series %d, worker rss series %d; want 1 and 1", counted, rss)
 	}
 }
+
+// TestPipelineCounts: the progress line's late and dead-lettered counts
+// are summed over workers and parts.
+func TestPipelineCounts(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("# TYPE countlab_engine_late_events_total counter\ncountlab_engine_late_events_total 3\n"))
+	}))
+	defer srv.Close()
+	st := &stack{metrics: newStackMetrics()}
+	st.metrics.procs = func() []*workerProc {
+		return []*workerProc{{slot: 0, metrics: srv.URL}, {slot: 1, metrics: srv.URL}}
+	}
+	if got := st.pipelineCounts().String(); got != "late=6 dead-lettered=0" {
+		t.Fatalf("%q", got)
+	}
+}
