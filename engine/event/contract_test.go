@@ -106,6 +106,17 @@ func TestContractCodes(t *testing.T) {
 	f(event(ms(0), `,"foo":1`), CodeFieldUnknown)
 	f(event(ms(0), `,"id":"again"`), CodeFieldDuplicate)
 	f(event(ms(0), `,"dims":{"a":"1","a":"1"}`), CodeFieldDuplicate)
+	// Within check 3, the first fault in the object's order.
+	f(event(ms(0), `,"dims":{"a":"1","a":"2"},"foo":1`), CodeFieldDuplicate)
+	f(event(ms(0), `,"foo":1,"dims":{"a":"1","a":"2"}`), CodeFieldUnknown)
+	f(event(ms(0), `,"dims":{"a":1,"\u0061":"2"}`), CodeFieldDuplicate)
+	f(`{"id":"a","id":"b","foo":1}`, CodeFieldDuplicate)
+	many := `,"dims":{`
+	for i := range 40 {
+		many += `"d` + strconv.Itoa(i) + `":"v",`
+	}
+	f(event(ms(0), many+`"d7":"again"}`), CodeFieldDuplicate)
+	f(event(ms(0), many+`"d40":"v"}`), CodeDims) // 41 dims: too many, no duplicate
 }
 
 // TestContractTSRange: F5, window starts after 2262 overflowed InfluxDB's

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"math"
 	"slices"
 	"strconv"
@@ -47,7 +48,44 @@ type jsonDecoder struct {
 	wrong        uint8 // the members of the wrong JSON type
 	ndims        int
 	dimArr       [8]dimSpan
-	moreDims     []dimSpan // dims beyond len(dimArr)
+	moreDims     []dimSpan           // dims beyond len(dimArr)
+	badDims      []span              // names of dims whose value is not a string
+	dimSet       map[string]struct{} // the dim names, once there are many
+}
+
+// seenDim reports whether the dimension name at sp was given before in the
+// object; the caller then adds it (to the dims or badDims).
+func (d *jsonDecoder) seenDim(sp span) bool {
+	name := d.bytes(sp)
+	if d.dimSet != nil {
+		if _, ok := d.dimSet[string(name)]; ok {
+			return true
+		}
+		d.dimSet[string(name)] = struct{}{}
+		return false
+	}
+	for i := range d.ndims {
+		if bytes.Equal(d.bytes(d.dim(i).name), name) {
+			return true
+		}
+	}
+	for _, o := range d.badDims {
+		if bytes.Equal(d.bytes(o), name) {
+			return true
+		}
+	}
+	if d.ndims+len(d.badDims) >= 16 {
+		// Many dims (a hostile input): no quadratic time.
+		d.dimSet = make(map[string]struct{}, 64)
+		for i := range d.ndims {
+			d.dimSet[string(d.bytes(d.dim(i).name))] = struct{}{}
+		}
+		for _, o := range d.badDims {
+			d.dimSet[string(d.bytes(o))] = struct{}{}
+		}
+		d.dimSet[string(name)] = struct{}{}
+	}
+	return false
 }
 
 func (d *jsonDecoder) addDim(ds dimSpan) {
@@ -131,6 +169,7 @@ func (d *jsonDecoder) members(e *Event) error {
 	d.esc = d.esc[:0]
 	d.ndims = 0
 	d.moreDims = d.moreDims[:0]
+	d.badDims, d.dimSet = d.badDims[:0], nil
 	d.id, d.key, d.typ = span{}, span{}, span{}
 	d.shape, d.shapeField, d.wrong = nil, 0, 0
 	value, ts := 1.0, int64(0)
@@ -206,7 +245,7 @@ func (d *jsonDecoder) members(e *Event) error {
 				serr = d.dimsObject()
 			}
 			if serr != nil {
-				if ErrorCode(serr) == CodeSyntax {
+				if code := ErrorCode(serr); code == CodeSyntax || code == CodeFieldDuplicate {
 					return serr
 				}
 				d.wrong |= f
@@ -435,6 +474,10 @@ func (d *jsonDecoder) dimsObject() error {
 		if ds.name, err = d.str(); err != nil {
 			return err
 		}
+		if d.seenDim(ds.name) {
+			name := string(d.bytes(ds.name))
+			return errorf(CodeFieldDuplicate, dimField(name), "dimension name "+quote(name)+" given twice; give it once")
+		}
 		d.ws()
 		if d.i >= len(d.b) || d.b[d.i] != ':' {
 			return d.syntaxErr("':' after a dimension name")
@@ -452,6 +495,7 @@ func (d *jsonDecoder) dimsObject() error {
 			if err := d.skipValue(); err != nil {
 				return err
 			}
+			d.badDims = append(d.badDims, ds.name)
 		} else {
 			if ds.value, err = d.str(); err != nil {
 				return err
