@@ -142,6 +142,16 @@ func TestContractTSRange(t *testing.T) {
 			t.Errorf("ValidateAt(ts %d) = %q, want %q", c.ts, got, c.want)
 		}
 	}
+	// Sizes that do not nest: the 7-minute window of this ts ends after
+	// the limit, its 11-minute window before.
+	v, err = NewValidator(WindowSizes(7*time.Minute, 11*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := Event{ID: "e", Key: "k", Type: "VIEW", Value: 1, TS: 9223371780000}
+	if got := ErrorCode(v.ValidateAt(&e, e.TS)); got != CodeTSRange {
+		t.Errorf("7m and 11m windows: ValidateAt(ts %d) = %q, want ts_range", e.TS, got)
+	}
 }
 
 // TestContractProtoAgrees: protobuf gives the same verdict as JSON on the
