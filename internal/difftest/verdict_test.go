@@ -121,3 +121,18 @@ func TestVerdicts(t *testing.T) {
 	}
 	t.Logf("%d inputs: %d accepted, codes %v", n, codes[""], codes)
 }
+
+// FuzzVerdict holds the engine's decode+validate and the oracle to the
+// same reason code (and the same event when accepted) on any bytes, at a
+// reference time the fuzzer also picks.
+func FuzzVerdict(f *testing.F) {
+	g := newGen(2, ref)
+	for range 64 {
+		in := g.next()
+		f.Add(in.value, in.ref-ref)
+	}
+	v, o := newPair(f, 0)
+	f.Fuzz(func(t *testing.T, b []byte, dref int64) {
+		checkVerdict(t, v, o, b, ref+dref%(400*86_400_000))
+	})
+}
