@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,7 +54,7 @@ func TestReadCommittedRunTruth(t *testing.T) {
 		rs = append(rs, ev(fmt.Sprintf("r1-%d", i), fmt.Sprintf("k%d", i%4), now-int64(i%3)*1000))
 	}
 	rs = append(rs, ev("r1-3", "k3", now), ev("r1-4", "k9", now)) // a duplicate; and r1-4 under a second key (a new event)
-	rs = append(rs, ev("r2-0", "k1", now), ev("r2-1", "k1", now))  // another run
+	rs = append(rs, ev("r2-0", "k1", now), ev("r2-1", "k1", now)) // another run
 	rs = append(rs, &kgo.Record{Topic: "events", Key: []byte("k1"), Value: []byte(`{"id":"r1-x","key":"k1","type":"VIEWS","ts":1}`)})
 	produce(t, cl, rs...)
 
@@ -120,5 +122,50 @@ func TestReadUnreachable(t *testing.T) {
 	addrs := cluster(t)
 	if _, err := Read(context.Background(), ClientOpts(kgo.SeedBrokers(addrs...)), Topic("nope"), ConnectTimeout(2*time.Second)); !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("missing topic: %v", err)
+	}
+}
+
+func writeSummary(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := dir + "/" + name
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestSummaries reads shard summaries and compares their acknowledged
+// counts with the log: fewer in the log fails, more is reported.
+func TestSummaries(t *testing.T) {
+	dir := t.TempDir()
+	a := writeSummary(t, dir, "a.json", `{"countlab_shard_summary":1,"run_id":"r","id_prefix":"r-","segment":"0:1/2","acknowledged":60,"refused":1,"failed":2,"copies":63}`)
+	b := writeSummary(t, dir, "b.json", `{"countlab_shard_summary":1,"run_id":"r","id_prefix":"r-","segment":"1/2:1","acknowledged":40}`)
+	ss, err := LoadSummaries([]string{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ss.IDPrefix() != "r-" {
+		t.Fatal(ss.IDPrefix())
+	}
+	if c := ss.CompareAcknowledged(100); c.Lost != 0 || c.Unacknowledged != 0 || !strings.Contains(c.String(), "every acknowledged event is in the log") {
+		t.Fatalf("%+v", c)
+	}
+	if c := ss.CompareAcknowledged(98); c.Lost != 2 || !strings.Contains(c.String(), "2 ACKNOWLEDGED EVENTS ARE NOT IN THE LOG") {
+		t.Fatalf("%+v %s", c, c)
+	}
+	if c := ss.CompareAcknowledged(101); c.Unacknowledged != 1 || c.Failed != 2 {
+		t.Fatalf("%+v", c)
+	}
+	for body, want := range map[string]string{
+		`{"countlab_shard_summary":2,"id_prefix":"r-"}`:                   "want 1",
+		`{"countlab_shard_summary":1,"id_prefix":"q-","segment":"x"}`:     "give the summaries of one run",
+		`{"countlab_shard_summary":1,"id_prefix":"r-","segment":"0:1/2"}`: "already given",
+		`{"countlab_shard_summary":1,"id_prefix":"r-","acknowledgd":1}`:   "unknown field",
+		`[1]`: "not a countlab k6 shard summary",
+	} {
+		c := writeSummary(t, dir, "c.json", body)
+		if _, err := LoadSummaries([]string{a, c}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", body, err, want)
+		}
 	}
 }
