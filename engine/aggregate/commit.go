@@ -60,7 +60,7 @@ func (w *Worker) commit(ctx context.Context) error {
 				Topic:     w.cfg.changelog,
 				Partition: p.id,
 				Key:       []byte(strconv.Itoa(int(p.id))),
-				Value:     appendChangelog(nil, p.wm.wm, p.wm.maxTS, p.dedup.added),
+				Value:     appendChangelog(nil, p.wm, p.dedup.added),
 				Timestamp: time.UnixMilli(max(p.wm.wm, 0)),
 			})
 		}
@@ -93,7 +93,11 @@ func (w *Worker) produceTotal(ctx context.Context, out *outBatch, p int32, t *to
 	r.Topic, r.Partition = w.cfg.topics.Aggregates, p
 	buf = t.AppendRecordKey(buf[:0])
 	r.Key = out.bytes(buf)
-	buf = t.AppendJSON(buf[:0])
+	buf, err := t.AppendJSON(buf[:0])
+	if err != nil {
+		w.promise(r, err) // fails the batch: never a total written as 0
+		return buf
+	}
 	r.Value = out.bytes(buf)
 	w.produce(ctx, r)
 	return buf
@@ -199,7 +203,7 @@ func (w *Worker) report(now time.Time) {
 	for _, p := range w.parts {
 		windows += int64(len(p.windows))
 		bytes += p.stateBytes()
-		ids += int64(p.dedup.n)
+		ids += int64(p.dedup.len())
 		p.m.load.Set(float64(p.events) / el.Seconds())
 		p.events = 0
 		if p.wm.wm != minWatermark {

@@ -56,7 +56,7 @@ func TestDecodeJSON(t *testing.T) {
 	f(`{"dims":{"z":"1","a":"2","m":"3"}}`, Event{Value: 1, Dims: []Dim{{"a", "2"}, {"m", "3"}, {"z", "1"}}})
 	// escapes
 	f(`{"id":"\"\\\/\b\f\n\r\t\u0041\u00e9\u20AC\ud83d\ude00"}`, Event{Value: 1, ID: "\"\\/\b\f\n\r\t" + "Aé€😀"})
-	f(`{"i\u0064":"a"}`, Event{Value: 1, ID: "a"})                                       // escaped field name
+	f(`{"i\u0064":"a"}`, Event{Value: 1, ID: "a"}) // escaped field name
 	f(`{"dims":{"c\u006funtry":"U\u0053"}}`, Event{Value: 1, Dims: []Dim{{"country", "US"}}})
 }
 
