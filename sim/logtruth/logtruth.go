@@ -39,6 +39,7 @@ type cfg struct {
 	oracle     oracle.Config
 	connect    time.Duration
 	idle       time.Duration
+	settle     time.Duration
 }
 
 // ClientOpts are the franz-go options of the connection (seed brokers,
@@ -77,6 +78,13 @@ func ConnectTimeout(d time.Duration) Opt { return optFn(func(c *cfg) { c.connect
 // still short of their end are taken as read (their last records aborted;
 // default 5s).
 func IdleTimeout(d time.Duration) Opt { return optFn(func(c *cfg) { c.idle = d }) }
+
+// Settle re-reads the log, for up to d, while it holds records outside
+// their canonical partition whose moved copy is not there yet: the engine
+// is still moving them (it appends the copy when it reads the original),
+// and the truth of a record depends on where its copy lands. Default 0:
+// one read (the oracle takes such records as moved at the end).
+func Settle(d time.Duration) Opt { return optFn(func(c *cfg) { c.settle = d }) }
 
 func (c *cfg) validate() error {
 	if len(c.clientOpts) == 0 {
@@ -121,6 +129,22 @@ func Read(ctx context.Context, opts ...Opt) (Result, error) {
 	if err := c.validate(); err != nil {
 		return Result{}, err
 	}
+	deadline := time.Now().Add(c.settle)
+	for {
+		res, err := c.read(ctx)
+		if err != nil || c.settle <= 0 || res.Truth.Stats().Unmoved == 0 || time.Now().After(deadline) {
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// read is one read of the log.
+func (c *cfg) read(ctx context.Context) (Result, error) {
 	from, end, parts, err := c.bounds(ctx)
 	if err != nil {
 		return Result{}, err
