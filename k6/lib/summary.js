@@ -70,10 +70,16 @@ export function summaryText(s, file) {
   );
 }
 
+// stdoutPrefix starts the summary's line on stdout when file is "-" (a
+// k6-operator runner, whose files are not kept: kubectl logs has it).
+export const stdoutPrefix = 'countlab-shard-summary: ';
+
 // summaryOutputs is handleSummary's return value: the text on stdout and
-// the JSON in file (none when file is "").
+// the JSON in file (none when file is ""; one line on stdout after
+// stdoutPrefix when file is "-").
 export function summaryOutputs(data, run, file) {
   const s = shardSummary(data, run);
+  if (file === '-') return { stdout: summaryText(s, '') + stdoutPrefix + JSON.stringify(s) + '\n' };
   const out = { stdout: summaryText(s, file) };
   if (file) out[file] = JSON.stringify(s, null, 2) + '\n';
   return out;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { arrival, config, ingestThresholds } from './config.js';
 import { queryPath } from './queries.js';
-import { metricNames, shardSummary, summaryOutputs } from './summary.js';
+import { metricNames, shardSummary, stdoutPrefix, summaryOutputs } from './summary.js';
 import { ZipfTable } from './zipf.js';
 
 const data = {
@@ -39,6 +39,8 @@ test('shard summary: run id, segment, acknowledged / refused / failed counts', (
   data.metrics.dropped_iterations.thresholds['count<=0'].ok = false;
   assert.equal(shardSummary(data, run).thresholds_ok, false);
   assert.deepEqual(Object.keys(summaryOutputs(data, run, '')), ['stdout']);
+  const line = summaryOutputs(data, run, '-').stdout.split('\n').find((l) => l.startsWith(stdoutPrefix));
+  assert.equal(JSON.parse(line.slice(stdoutPrefix.length)).segment, '1/2:1');
 });
 
 test('config: defaults, -e overrides, bad numbers named', () => {
