@@ -115,10 +115,10 @@ func (c *planCell) trial(ctx context.Context, phase string, rate float64, d time
 		BatchMax:    sc.Traffic.Batch.MaxEvents,
 		FlushEvery:  sc.Traffic.Batch.Flush,
 		TracerEvery: c.plan.Search.TracerEvery,
-		OnAck: func(it *sim.Item, at time.Time) {
-			// Each trial's ids carry its run id: trials stay apart in
-			// the cell's truth.
-			c.truth.Add(sentItem(it, format, sc.Traffic.Via == "kafka", true, at))
+		// Each trial's ids carry its run id: trials stay apart in the
+		// cell's truth.
+		Truth: truthOf(c.truth, sc.Traffic.Via == "kafka"),
+		OnAck: func(it *sim.Item, _ time.Time) {
 			if it.Tracer {
 				fresh.Track(probeCtx, it.Event.Key, it.Event.Type, it.Event.Time(), start.Add(it.At))
 			}

@@ -252,8 +252,8 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 		BatchMax:    sc.Traffic.Batch.MaxEvents,
 		FlushEvery:  sc.Traffic.Batch.Flush,
 		TracerEvery: sc.Probes.TracerEvery,
-		OnAck: func(it *sim.Item, at time.Time) {
-			r.truth.Add(sentItem(it, format, sc.Traffic.Via == "kafka", true, at))
+		Truth:       truthOf(r.truth, sc.Traffic.Via == "kafka"),
+		OnAck: func(it *sim.Item, _ time.Time) {
 			if it.Tracer {
 				fresh.Track(probeCtx, it.Event.Key, it.Event.Type, it.Event.Time(), start.Add(it.At))
 			}

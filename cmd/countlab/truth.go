@@ -3,7 +3,6 @@ package main
 import (
 	"time"
 
-	"github.com/countlab/countlab/engine/event"
 	"github.com/countlab/countlab/sim"
 	"github.com/countlab/countlab/sim/oracle"
 )
@@ -31,27 +30,12 @@ func newTruth(windows []time.Duration, sf *stackFlags) (*oracle.Oracle, error) {
 	return oracle.New(oracle.Config{Windows: windows, Lateness: orZero(sf.lateness), OutOfOrderness: orZero(sf.outOfOrder), DedupHorizon: horizon})
 }
 
-// maxRFC3339TS is the last instant the sim's JSON encoder writes as RFC 3339
-// text (9999-12-31T23:59:59.999Z); other times it writes as a number.
-const maxRFC3339TS = 253402300799999
-
-// sentItem is what the sender was told of one item, as the oracle takes it
-// (until the sender reports oracle.Sent itself).
-func sentItem(it *sim.Item, format sim.Format, direct, acked bool, at time.Time) oracle.Sent {
-	s := oracle.Sent{Ref: at.UnixMilli(), Acked: acked, Late: it.Late, Direct: direct, Proto: format == sim.Protobuf}
-	if it.Raw != nil && format == sim.JSON {
-		s.Raw = it.Raw // sent as is; the protobuf encoders send it.Event
-		return s
-	}
-	s.Event = oracleEvent(&it.Event, s.Proto)
-	return s
-}
-
-func oracleEvent(e *event.Event, proto bool) *oracle.Event {
-	o := &oracle.Event{ID: e.ID, Key: e.Key, Type: e.Type, Value: e.Value, HasValue: true, TS: e.TS,
-		TSNumber: proto || e.TS < 0 || e.TS > maxRFC3339TS}
-	for _, d := range e.Dims {
-		o.Dims = append(o.Dims, oracle.Dim{Name: d.Name, Value: d.Value})
-	}
-	return o
+// truthOf tells the oracle of every sent event (sim.OracleSent). direct
+// marks Kafka-direct traffic: Kafka acknowledges malformed events the
+// engine then dead-letters, which is no contract mismatch.
+func truthOf(o *oracle.Oracle, direct bool) sim.Truth {
+	return sim.TruthFunc(func(s oracle.Sent) {
+		s.Direct = direct
+		o.Add(s)
+	})
 }

@@ -125,50 +125,39 @@ const (
 	pbDims  = 6
 )
 
-// decodeProto runs checks 1 to 3 on a protobuf countlab.v1.Event. A known
-// field with the wrong wire type is a syntax error; an unknown field is
-// field_unknown; a known field (or a dims key) given twice is
-// field_duplicate (the contract's "same member twice": the oracle does not
-// take protobuf's last-one-wins).
+// decodeProto runs checks 1 and 2 on a protobuf countlab.v1.Event and
+// decodes it by protobuf's rules, as the contract's rows for JSON members
+// (field_unknown, field_duplicate) do not apply to it: an unknown field
+// is skipped, a field given twice takes the last value (a dims key given
+// twice too); a known field with the wrong wire type, or bytes that are
+// not protobuf, are syntax. A field at its proto3 default is absent when
+// it is not on the wire; an empty id, key or type is missing either way.
 func decodeProto(b []byte) (partial, string) {
 	var p partial
 	if len(b) == 0 {
 		return p, CodeSyntax
 	}
-	order := "" // the first of field_unknown / field_duplicate, in byte order
 	badUTF := false
-	seen := map[protowire.Number]bool{}
-	names := map[string]bool{}
-	note := func(code string) {
-		if order == "" {
-			order = code
-		}
-	}
+	want := map[protowire.Number]protowire.Type{pbID: protowire.BytesType, pbKey: protowire.BytesType,
+		pbType: protowire.BytesType, pbValue: protowire.Fixed64Type, pbTS: protowire.VarintType, pbDims: protowire.BytesType}
+	dims := map[string]int{} // name -> index in p.Dims
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
+		if n < 0 || num > protowire.MaxValidNumber {
 			return p, CodeSyntax
 		}
 		b = b[n:]
-		want := map[protowire.Number]protowire.Type{pbID: protowire.BytesType, pbKey: protowire.BytesType,
-			pbType: protowire.BytesType, pbValue: protowire.Fixed64Type, pbTS: protowire.VarintType, pbDims: protowire.BytesType}
 		wt, known := want[num]
 		if !known {
-			n = protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
+			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
 				return p, CodeSyntax
 			}
 			b = b[n:]
-			note(CodeFieldUnknown)
 			continue
 		}
 		if typ != wt {
 			return p, CodeSyntax
 		}
-		if num != pbDims && seen[num] {
-			note(CodeFieldDuplicate)
-		}
-		seen[num] = true
 		switch num {
 		case pbID, pbKey, pbType:
 			s, n := protowire.ConsumeBytes(b)
@@ -179,11 +168,11 @@ func decodeProto(b []byte) (partial, string) {
 			badUTF = badUTF || !validUTF8(s)
 			switch num {
 			case pbID:
-				p.ID = string(s)
+				p.ID, p.hasID = string(s), true
 			case pbKey:
-				p.Key = string(s)
+				p.Key, p.hasKey = string(s), true
 			default:
-				p.Type = string(s)
+				p.Type, p.hasType = string(s), true
 			}
 		case pbValue:
 			v, n := protowire.ConsumeFixed64(b)
@@ -198,81 +187,64 @@ func decodeProto(b []byte) (partial, string) {
 				return p, CodeSyntax
 			}
 			b = b[n:]
-			p.TS, p.TSNumber = int64(v), true
+			p.TS, p.TSNumber, p.hasTS = int64(v), true, true
 		case pbDims:
 			entry, n := protowire.ConsumeBytes(b)
 			if n < 0 {
 				return p, CodeSyntax
 			}
 			b = b[n:]
-			d, code, bad, ok := protoDim(entry)
+			d, bad, ok := protoDim(entry)
 			if !ok {
 				return p, CodeSyntax
 			}
 			badUTF = badUTF || bad
-			if code != "" {
-				note(code)
+			if i, ok := dims[d.Name]; ok {
+				p.Dims[i] = d
+				continue
 			}
-			if names[d.Name] {
-				note(CodeFieldDuplicate)
-			}
-			names[d.Name] = true
+			dims[d.Name] = len(p.Dims)
 			p.Dims = append(p.Dims, d)
 		}
 	}
-	switch {
-	case badUTF:
+	if badUTF {
 		return p, CodeUTF8
-	case order != "":
-		return p, order
 	}
-	// proto3: an empty string or a zero ts is an absent field.
-	p.hasID, p.hasKey, p.hasType, p.hasTS = p.ID != "", p.Key != "", p.Type != "", p.TS != 0
 	return p, ""
 }
 
-// protoDim decodes one map<string,string> entry.
-func protoDim(b []byte) (d Dim, code string, badUTF, ok bool) {
-	var seenK, seenV bool
+// protoDim decodes one map<string,string> entry (protobuf's rules: an
+// unknown field skipped, the last of a repeated one).
+func protoDim(b []byte) (d Dim, badUTF, ok bool) {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return d, "", false, false
+		if n < 0 || num > protowire.MaxValidNumber {
+			return d, false, false
 		}
 		b = b[n:]
 		if num != 1 && num != 2 {
-			n = protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return d, "", false, false
+			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+				return d, false, false
 			}
 			b = b[n:]
-			if code == "" {
-				code = CodeFieldUnknown
-			}
 			continue
 		}
 		if typ != protowire.BytesType {
-			return d, "", false, false
+			return d, false, false
 		}
 		s, n := protowire.ConsumeBytes(b)
 		if n < 0 {
-			return d, "", false, false
+			return d, false, false
 		}
 		b = b[n:]
 		badUTF = badUTF || !validUTF8(s)
 		if num == 1 {
-			if seenK && code == "" {
-				code = CodeFieldDuplicate
-			}
-			seenK, d.Name = true, string(s)
+			d.Name = string(s)
 		} else {
-			if seenV && code == "" {
-				code = CodeFieldDuplicate
-			}
-			seenV, d.Value = true, string(s)
+			d.Value = string(s)
 		}
 	}
-	return d, code, badUTF, true
+	return d, badUTF, true
 }
 
 // decodeRecord tells JSON from protobuf as the engine's entry points do: a

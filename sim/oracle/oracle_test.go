@@ -176,11 +176,12 @@ func TestProtoCodes(t *testing.T) {
 			return protowire.AppendVarint(protowire.AppendTag(b, pbKey, protowire.VarintType), 1)
 		}), CodeSyntax},
 		{"bad utf8", with(pbDim("a", "\xff")), CodeUTF8},
-		{"unknown", with(func(b []byte) []byte {
+		{"unknown skipped", with(func(b []byte) []byte {
 			return protowire.AppendVarint(protowire.AppendTag(b, 9, protowire.VarintType), 1)
-		}), CodeFieldUnknown},
-		{"dup field", with(pbStr(pbKey, "k2")), CodeFieldDuplicate},
-		{"dup dim", with(pbDim("a", "1"), pbDim("a", "2")), CodeFieldDuplicate},
+		}), ""},
+		{"last of a repeated field", with(pbStr(pbKey, "k\\")), CodeKey},
+		{"last of a repeated dim", with(pbDim("a", ""), pbDim("a", "2")), ""},
+		{"ts 0 on the wire", protoEvent(pbStr(pbID, "e1"), pbStr(pbKey, "k"), pbStr(pbType, "VIEW"), pbTSms(0)), CodeTSTooOld},
 		{"no ts", protoEvent(pbStr(pbID, "e1"), pbStr(pbKey, "k"), pbStr(pbType, "VIEW")), CodeFieldMissing},
 		{"seconds", protoEvent(pbStr(pbID, "e1"), pbStr(pbKey, "k"), pbStr(pbType, "VIEW"), pbTSms(ref/1000)), CodeTSUnit},
 		{"nan", with(value(math.NaN())), CodeValue},
