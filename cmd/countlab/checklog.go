@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -192,17 +193,21 @@ func cmdCheckFromLog(ctx context.Context, args []string) error {
 		return err
 	}
 	st := res.Truth.Stats()
-	if st.Distinct+st.Late == 0 {
-		return usagef("no event of the run in the log (%d records read): check --id-prefix, --from/--to, --topic-prefix and --brokers", res.Records)
-	}
-	acc, err := reports.Check(ctx, res.Truth, qc, cfg)
-	if err != nil {
-		return err
-	}
 	var ack *logtruth.AckCheck
 	if len(ss) > 0 {
 		c := ss.CompareAcknowledged(st.Distinct + st.Late)
 		ack = &c
+	}
+	if st.Distinct+st.Late == 0 && (ack == nil || ack.Acknowledged == 0) {
+		return usagef("no event of the run in the log (%d records read): check --id-prefix, --from/--to, --topic-prefix and --brokers", res.Records)
+	}
+	acc, err := reports.Check(ctx, res.Truth, qc, cfg)
+	var dial *net.OpError
+	if errors.As(err, &dial) && dial.Op == "dial" {
+		return usagef("the read side is unreachable (--query %s, --influx-url %s): %v", f.queryURL, f.influx.url, err)
+	}
+	if err != nil {
+		return err
 	}
 	return reportFromLog(os.Stdout, res, st, acc, ack, time.Since(start))
 }

@@ -179,6 +179,18 @@ func TestCheckFromLogK6Lib(t *testing.T) {
 		if err, _ := runCheckLog(t, checkLogArgs(st, "--id-prefix", "no-such-run-")...); exitCode(err) != 2 {
 			t.Errorf("check of a run not in the log: %v, want exit 2", err)
 		}
+		// A query service that does not answer: a configuration error too.
+		args := checkLogArgs(st, "--summary", summary)
+		args[4] = "http://" + freeAddr(t)
+		if err, _ := runCheckLog(t, args...); exitCode(err) != 2 || !strings.Contains(err.Error(), "unreachable") {
+			t.Errorf("check against a query service that is not there: %v, want exit 2", err)
+		}
+		// A summary whose acknowledged events are not in the log: lost.
+		lost := filepath.Join(t.TempDir(), "lost.json")
+		os.WriteFile(lost, []byte(`{"countlab_shard_summary":1,"run_id":"gone","id_prefix":"gone-","segment":"0:1","acknowledged":5}`), 0o644)
+		if err, text := runCheckLog(t, checkLogArgs(st, "--summary", lost)...); exitCode(err) != 1 || !strings.Contains(text, "5 ACKNOWLEDGED EVENTS ARE NOT IN THE LOG") {
+			t.Errorf("acknowledged events missing from the log: %v, want exit 1 saying so", err)
+		}
 	}
 }
 
