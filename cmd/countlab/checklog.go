@@ -72,7 +72,7 @@ func (f *checkLogFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.idPrefix, "id-prefix", "", "only the events whose id starts with this (one run's, e.g. RUN_ID-; default the --summary files' id_prefix)")
 	fs.StringVar(&f.keyPrefix, "key-prefix", "", "with --influx-url: look for stored windows the truth lacks only among keys with this prefix (a store shared with other traffic)")
 	fs.Var(&f.summaries, "summary", "a k6 shard summary (k6/lib/summary.js) to compare its acknowledged events with the log (repeatable: one per instance)")
-	fs.StringVar(&f.queryURL, "query", "http://127.0.0.1:8081", "the query service's base URL (token from COUNTLAB_TOKEN[_FILE])")
+	fs.StringVar(&f.queryURL, "query", "http://127.0.0.1:8081", "the query service's base URL (token from COUNTLAB_TOKEN[_FILE]); \"\" with --influx-url: InfluxDB is the whole read side")
 	fs.StringVar(&f.windows, "windows", "1m", "the engine's window sizes, comma-separated")
 	fs.DurationVar(&f.lateness, "lateness", oracle.DefaultLateness, "the engine's allowed lateness")
 	fs.DurationVar(&f.ooo, "out-of-orderness", oracle.DefaultOutOfOrderness, "the engine's bounded out-of-orderness")
@@ -171,10 +171,6 @@ func cmdCheckFromLog(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	qc, err := client.New(f.queryURL, client.Token(token))
-	if err != nil {
-		return usagef("--query: %v", err)
-	}
 	cfg := reports.CheckConfig{Parallel: f.parallel, IncludeLate: f.includeLate, Drain: f.wait, KeyPrefix: f.keyPrefix}
 	store, err := f.store()
 	if err != nil {
@@ -183,6 +179,14 @@ func cmdCheckFromLog(ctx context.Context, args []string) error {
 	if store != nil {
 		defer store.Close()
 		cfg.Store = store
+	}
+	var q reports.Querier
+	if f.queryURL != "" {
+		if q, err = client.New(f.queryURL, client.Token(token)); err != nil {
+			return usagef("--query: %v", err)
+		}
+	} else if store == nil {
+		return usagef("give the read side: --query URL (the query service) or --influx-url URL (InfluxDB)")
 	}
 	start := time.Now()
 	res, err := logtruth.Read(ctx, opts...)
@@ -201,7 +205,12 @@ func cmdCheckFromLog(ctx context.Context, args []string) error {
 	if st.Distinct+st.Late == 0 && (ack == nil || ack.Acknowledged == 0) {
 		return usagef("no event of the run in the log (%d records read): check --id-prefix, --from/--to, --topic-prefix and --brokers", res.Records)
 	}
-	acc, err := reports.Check(ctx, res.Truth, qc, cfg)
+	if q == nil {
+		from, to := res.Truth.Range()
+		q = &storeQuerier{st: store, from: from.UnixMilli(), to: to.UnixMilli()} // checklog_store.go
+		fmt.Println("read side: InfluxDB alone (--query \"\"): the query-service lines compare InfluxDB's totals summed over dimension sets")
+	}
+	acc, err := reports.Check(ctx, res.Truth, q, cfg)
 	var dial *net.OpError
 	if errors.As(err, &dial) && dial.Op == "dial" {
 		return usagef("the read side is unreachable (--query %s, --influx-url %s): %v", f.queryURL, f.influx.url, err)

@@ -175,12 +175,19 @@ func TestCheckFromLogK6Lib(t *testing.T) {
 				t.Errorf("output without %q", want)
 			}
 		}
+		// InfluxDB as the whole read side (a target without the query
+		// service): exact too.
+		args := checkLogArgs(st, "--summary", summary)
+		args[4] = ""
+		if err, text := runCheckLog(t, args...); err != nil || !strings.Contains(text, "read side: InfluxDB alone") {
+			t.Errorf("check against InfluxDB alone: %v, want exact", err)
+		}
 		// The wrong run prefix reads none of it: a configuration error.
 		if err, _ := runCheckLog(t, checkLogArgs(st, "--id-prefix", "no-such-run-")...); exitCode(err) != 2 {
 			t.Errorf("check of a run not in the log: %v, want exit 2", err)
 		}
 		// A query service that does not answer: a configuration error too.
-		args := checkLogArgs(st, "--summary", summary)
+		args = checkLogArgs(st, "--summary", summary)
 		args[4] = "http://" + freeAddr(t)
 		if err, _ := runCheckLog(t, args...); exitCode(err) != 2 || !strings.Contains(err.Error(), "unreachable") {
 			t.Errorf("check against a query service that is not there: %v, want exit 2", err)
