@@ -17,7 +17,8 @@ import (
 // text is permissive (MIT, BSD, Apache-2.0, ISC, zlib) or be on the
 // reviewed allow-list below. AGPL, GPL, LGPL, SSPL, BSL, MPL, an unknown
 // text or no licence file fails: go.k6.io/k6 (AGPL) must never come back
-// in. NOTICE lists what the allowed odd cases require.
+// in. NOTICE lists what the allowed odd cases require, and must name every
+// module of the graph.
 
 // licenceClass is what a licence text is, by its wording.
 type licenceClass string
@@ -174,12 +175,36 @@ func TestModuleLicences(t *testing.T) {
 			t.Errorf("%s@%s: %s licence (%s): not allowed; if it is fine after a review, add it to reviewedLicences with the reason (and what it requires to NOTICE)", n, m.version, c, strings.Join(files, ", "))
 		}
 	}
+	notice, err := os.ReadFile("../../NOTICE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if !noticeNames(string(notice), n) {
+			t.Errorf("NOTICE does not list %s: add it under its licence (and what that licence requires)", n)
+		}
+	}
 	for n := range reviewedLicences {
 		if _, ok := mods[n]; !ok {
 			t.Errorf("reviewedLicences lists %s, no longer in the build graph: remove it (and its NOTICE entry)", n)
 		}
 	}
 	t.Logf("%d modules, every licence permissive or reviewed", len(mods))
+}
+
+// noticeNames says whether NOTICE lists module path: the whole path, or
+// (in a list such as "golang.org/x/image, net, sys") its last element,
+// without a /vN suffix.
+func noticeNames(notice, path string) bool {
+	if strings.Contains(notice, path) {
+		return true
+	}
+	el := strings.Split(path, "/")
+	last := el[len(el)-1]
+	if len(el) > 1 && regexp.MustCompile(`^v[0-9]+$`).MatchString(last) {
+		last = el[len(el)-2]
+	}
+	return regexp.MustCompile(`(^|[\s,(/])` + regexp.QuoteMeta(last) + `([\s,):.]|$)`).MatchString(notice)
 }
 
 func containsClass(cs []licenceClass, c licenceClass) bool {
