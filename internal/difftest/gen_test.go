@@ -27,7 +27,9 @@ type gen struct {
 	clean bool
 }
 
-func newGen(seed uint64, ref int64) *gen { return &gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), ref: ref} }
+func newGen(seed uint64, ref int64) *gen {
+	return &gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), ref: ref}
+}
 
 func (g *gen) pick(xs ...string) string { return xs[g.r.IntN(len(xs))] }
 
@@ -45,8 +47,8 @@ var (
 	cleanTypes = []string{"VIEW", "VIEW", "CLICK", "LIKE"}
 	cleanDimNs = []string{"country", "device", "a", "Z_9"}
 	cleanDimVs = []string{"US", "ios", "x y", "ü", "a b c"}
-	dimNs = []string{"country", "device", "a", "Z_9", "bad name", "", strings.Repeat("n", 64), strings.Repeat("n", 65), "ü"}
-	dimVs = []string{"US", "ios", "x y", "a|b", "a=b", "a,b", `a\b`, "", strings.Repeat("v", 128), strings.Repeat("v", 129), "ctl\x01", "ü"}
+	dimNs      = []string{"country", "device", "a", "Z_9", "bad name", "", strings.Repeat("n", 64), strings.Repeat("n", 65), "ü"}
+	dimVs      = []string{"US", "ios", "x y", "a|b", "a=b", "a,b", `a\b`, "", strings.Repeat("v", 128), strings.Repeat("v", 129), "ctl\x01", "ü"}
 )
 
 // ts is an event time: mostly near ref (on time, out of order, late),
