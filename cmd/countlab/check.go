@@ -14,6 +14,9 @@ import (
 // cmdCheck is the accuracy check alone: a saved truth (a run's truth.bin)
 // against a query service and, with --influx-url, against InfluxDB itself.
 func cmdCheck(ctx context.Context, args []string) error {
+	if wantsFromLog(args) {
+		return cmdCheckFromLog(ctx, args) // checklog.go
+	}
 	fs := newFlagSet("check")
 	var truthPath string
 	fs.StringVar(&truthPath, "truth", "", "the truth file of a run (DIR/"+truthFile+")")
