@@ -35,12 +35,6 @@ func wantsFromLog(args []string) bool {
 	return false
 }
 
-// listFlag collects a repeatable flag's values.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
-
 // checkLogFlags are the flags of check --from-log.
 type checkLogFlags struct {
 	kafka       kafkaFlags
