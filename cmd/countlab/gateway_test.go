@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -107,8 +108,9 @@ func TestGatewayCommand(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, string(b)
 	}
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10) // within the gateway's bounds around its receive time
 	ev := func(id, key string) string {
-		return `{"id":"` + id + `","key":"` + key + `","type":"VIEW","ts":1795446077123}`
+		return `{"id":"` + id + `","key":"` + key + `","type":"VIEW","ts":` + now + `}`
 	}
 	if code, body := post("", "["+ev("a", "k")+"]"); code != 401 {
 		t.Fatalf("no token: %d %s, want 401", code, body)

@@ -93,7 +93,11 @@ func (w *Worker) produceTotal(ctx context.Context, out *outBatch, p int32, t *to
 	r.Topic, r.Partition = w.cfg.topics.Aggregates, p
 	buf = t.AppendRecordKey(buf[:0])
 	r.Key = out.bytes(buf)
-	buf = t.AppendJSON(buf[:0])
+	buf, err := t.AppendJSON(buf[:0])
+	if err != nil {
+		w.promise(r, err) // fails the batch: never a total written as 0
+		return buf
+	}
 	r.Value = out.bytes(buf)
 	w.produce(ctx, r)
 	return buf

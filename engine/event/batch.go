@@ -32,9 +32,9 @@ func DecodeJSONBatch(b []byte, fn func(i int, raw []byte, e *Event, err error)) 
 	d.ws()
 	if d.i >= len(b) || b[d.i] != '[' {
 		if d.i >= len(b) {
-			return errorf("batch", "empty; want a JSON array of events")
+			return errorf(CodeSyntax, "batch", "empty; want a JSON array of events")
 		}
-		return errorf("batch", "not a JSON array: starts with "+quoteByte(b[d.i])+", want '['")
+		return errorf(CodeSyntax, "batch", "not a JSON array: starts with "+quoteByte(b[d.i])+", want '['")
 	}
 	d.i++
 	d.ws()
@@ -79,7 +79,7 @@ func batchErr(i int, err error) error {
 	if i >= 0 {
 		reason = "element " + strconv.Itoa(i) + ": " + reason
 	}
-	return errorf("batch", reason)
+	return errorf(CodeSyntax, "batch", reason)
 }
 
 // DecodeProtoBatch decodes the protobuf countlab.v1.EventBatch b and calls

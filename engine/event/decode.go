@@ -39,7 +39,7 @@ func (f Format) String() string {
 // error the Format is the one b was taken for, or 0 for empty input.
 func Decode(b []byte, e *Event) (Format, error) {
 	if len(b) == 0 {
-		return 0, errorf("event", "empty record value; want a JSON object or a protobuf countlab.v1.Event")
+		return 0, errorf(CodeSyntax, "event", "empty record value; want a JSON object or a protobuf countlab.v1.Event")
 	}
 	if b[0] == '{' {
 		return FormatJSON, DecodeJSON(b, e)
@@ -59,7 +59,7 @@ func Decode(b []byte, e *Event) (Format, error) {
 		i++
 	}
 	if i == len(b) && b[0] != '\n' {
-		return 0, errorf("event", "only whitespace; want a JSON object or a protobuf countlab.v1.Event")
+		return 0, errorf(CodeSyntax, "event", "only whitespace; want a JSON object or a protobuf countlab.v1.Event")
 	}
 	if i == len(b) || b[i] != '{' {
 		if b[0] == '\n' {

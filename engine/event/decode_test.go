@@ -74,7 +74,7 @@ func TestErrorText(t *testing.T) {
 	f(&Error{Field: "ts", Reason: "not RFC3339 or unix milliseconds"}, "ts: not RFC3339 or unix milliseconds")
 	f(&Error{Reason: "bad"}, "bad")
 	var e Event
-	err := DecodeJSON([]byte(`{"ts":"x"}`), &e)
+	err := DecodeJSON([]byte(`{"id":"a","key":"k","type":"VIEW","ts":"x"}`), &e)
 	if got := err.Error(); !strings.HasPrefix(got, "ts: not RFC3339 or unix milliseconds") {
 		t.Fatalf("ts error = %q", got)
 	}

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"errors"
 	"strconv"
 	"unicode/utf8"
 )
@@ -11,6 +12,10 @@ import (
 // reason header and the ingest gateway's per-event error carry, so it names
 // the field and says what a correct value looks like.
 type Error struct {
+	// Code is the reason code of docs/ingest-contract.md (one of the Code
+	// constants): what the gateway's per-event "reason" and the
+	// dead-letter header countlab-reason-code carry.
+	Code string
 	// Field is the offending field as named in JSON ("id", "ts",
 	// "dims.country"), or "json"/"proto"/"batch" for a syntax error of the
 	// encoding itself, or "event" for the event as a whole.
@@ -27,7 +32,66 @@ func (e *Error) Error() string {
 	return e.Field + ": " + e.Reason
 }
 
-func errorf(field, reason string) *Error { return &Error{Field: field, Reason: reason} }
+func errorf(code, field, reason string) *Error {
+	return &Error{Code: code, Field: field, Reason: reason}
+}
+
+// Reason codes of docs/ingest-contract.md, in the order the checks run:
+// the first check that fails decides the code.
+const (
+	// CodeSyntax: not one JSON object or protobuf Event (bad JSON, wrong
+	// protobuf wire type, truncated, trailing bytes).
+	CodeSyntax = "syntax"
+	// CodeUTF8: a string holds bytes that are not UTF-8, or a JSON \u
+	// escape of a lone surrogate. Never rewritten to U+FFFD.
+	CodeUTF8 = "utf8"
+	// CodeFieldUnknown: a JSON member other than id, key, type, value,
+	// ts, dims.
+	CodeFieldUnknown = "field_unknown"
+	// CodeFieldDuplicate: a JSON member (or a dimension name) given twice.
+	CodeFieldDuplicate = "field_duplicate"
+	// CodeFieldMissing: no (or an empty) id, key or type, or no ts.
+	CodeFieldMissing = "field_missing"
+	// CodeID: id too long, or not a JSON string.
+	CodeID = "id"
+	// CodeKey: key too long, with a control character or a backslash, or not
+	// a JSON string.
+	CodeKey = "key"
+	// CodeType: not an accepted type, or not a JSON string.
+	CodeType = "type"
+	// CodeValue: value not a finite number within ±2^53.
+	CodeValue = "value"
+	// CodeTSUnit: ts is a number in the wrong unit (seconds,
+	// microseconds or nanoseconds instead of milliseconds).
+	CodeTSUnit = "ts_unit"
+	// CodeTSFuture: ts later than the reference time plus the maximum
+	// future skew.
+	CodeTSFuture = "ts_future"
+	// CodeTSTooOld: ts earlier than the reference time minus the maximum
+	// age.
+	CodeTSTooOld = "ts_too_old"
+	// CodeTSRange: ts <= 0, a window of ts ending after
+	// 2262-04-11T23:47:16Z (InfluxDB's last timestamp), or ts neither RFC
+	// 3339 text nor an integer.
+	CodeTSRange = "ts_range"
+	// CodeDims: bad dimensions (too many, bad name or value, not an
+	// object of strings).
+	CodeDims = "dims"
+)
+
+// HeaderReasonCode is the dead-letter record header that carries an
+// *Error's Code (the header countlab-reason carries its text).
+const HeaderReasonCode = "countlab-reason-code"
+
+// ErrorCode is the Code of the *Error in err's chain, or "" when there is
+// none.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
 
 // maxQuoted is how many bytes of a user-supplied string an error message
 // quotes at most, so a huge bad input makes a short reason.

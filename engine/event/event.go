@@ -22,8 +22,8 @@ import (
 
 // Event is one countable occurrence.
 type Event struct {
-	// ID is unique per distinct event; a re-sent event keeps its ID and is
-	// counted once (dedup is by ID).
+	// ID is unique per distinct event of a key; a re-sent event keeps its
+	// ID and is counted once (identity is (Key, ID)).
 	ID string
 	// Key is the counted key: a video id, an ad id, a URL.
 	Key string
@@ -35,6 +35,12 @@ type Event struct {
 	Value float64
 	// TS is the event time in unix milliseconds.
 	TS int64
+	// TSNumber says TS came as a number (a JSON number, or protobuf's
+	// ts_ms), not as RFC 3339 text: only then may it be in the wrong unit
+	// (Validator.ValidateAt's check ts_unit). TS 0 without TSNumber means
+	// that ts was absent (field_missing); the decoders mark the text
+	// 1970-01-01T00:00:00Z as a number, the same verdict.
+	TSNumber bool
 	// Dims are optional dimensions (country, device, ...) used for filters,
 	// sorted by Name with unique names.
 	Dims []Dim

@@ -42,6 +42,9 @@ type dimSpan struct{ name, value span }
 type jsonDecoder struct {
 	jsonScanner
 	id, key, typ span
+	shape        error // the first member of the wrong JSON type
+	shapeField   uint8
+	wrong        uint8 // the members of the wrong JSON type
 	ndims        int
 	dimArr       [8]dimSpan
 	moreDims     []dimSpan // dims beyond len(dimArr)
@@ -67,7 +70,7 @@ func (d *jsonDecoder) dim(i int) dimSpan {
 const maxInput = math.MaxInt32
 
 func tooLarge(n int) error {
-	return errorf("event", strconv.Itoa(n)+" bytes is too large to decode")
+	return errorf(CodeSyntax, "event", strconv.Itoa(n)+" bytes is too large to decode")
 }
 
 // DecodeJSON decodes the JSON event b into e, overwriting all of e and
@@ -90,18 +93,59 @@ func DecodeJSON(b []byte, e *Event) error {
 	return nil
 }
 
-// event decodes the object at d.i into e.
+// event decodes the object at d.i into e. The checks run in the
+// contract's order whatever the order of the members: syntax (of the whole
+// object), then UTF-8, then unknown and duplicate members, then missing
+// ones, then members of the wrong JSON type. On error, e.ID and e.Key are
+// the id and key as sent when the object has them as strings (for the
+// caller's report), and the rest of e is unspecified.
 func (d *jsonDecoder) event(e *Event) error {
+	d.ws()
+	start := d.i
+	d.badUTF8 = 0
+	err := d.members(e)
+	if err == nil && d.badUTF8 == 0 {
+		return nil
+	}
+	if ErrorCode(err) == CodeSyntax {
+		end := d.i
+		d.sentIDKey(start, e)
+		d.i = end
+		return err
+	}
+	if err != nil {
+		// A later check failed: syntax and UTF-8, anywhere in the
+		// object, come first.
+		end := d.i
+		d.i, d.badUTF8 = start, 0
+		if serr := d.skipValue(); serr != nil {
+			return serr
+		}
+		if d.badUTF8 == 0 {
+			d.i = end
+			d.sentIDKey(start, e)
+			return err
+		}
+	}
+	end := d.i
+	uerr := d.utf8Err()
+	d.sentIDKey(start, e)
+	d.i = end
+	return uerr
+}
+
+// members decodes the object at d.i into e.
+func (d *jsonDecoder) members(e *Event) error {
 	d.esc = d.esc[:0]
 	d.ndims = 0
 	d.moreDims = d.moreDims[:0]
 	d.id, d.key, d.typ = span{}, span{}, span{}
+	d.shape, d.shapeField, d.wrong = nil, 0, 0
 	value, ts := 1.0, int64(0)
-	var seen uint8
-	d.ws()
+	var seen, have uint8
 	if d.i >= len(d.b) || d.b[d.i] != '{' {
 		if d.i < len(d.b) && (d.b[d.i] == '[' || d.b[d.i] == '"' || d.b[d.i] == '-' || d.b[d.i] >= '0' && d.b[d.i] <= '9' || d.b[d.i] == 't' || d.b[d.i] == 'f' || d.b[d.i] == 'n') {
-			return errorf("event", "must be a JSON object, got "+quoteByte(d.b[d.i])+" at byte "+strconv.Itoa(d.i))
+			return errorf(CodeSyntax, "event", "must be a JSON object, got "+quoteByte(d.b[d.i])+" at byte "+strconv.Itoa(d.i))
 		}
 		return d.syntaxErr("'{' (an event is a JSON object)")
 	}
@@ -109,7 +153,7 @@ func (d *jsonDecoder) event(e *Event) error {
 	d.ws()
 	if d.i < len(d.b) && d.b[d.i] == '}' {
 		d.i++
-		return d.finish(e, value, ts)
+		return d.finish(e, value, ts, have)
 	}
 	for {
 		if d.i >= len(d.b) || d.b[d.i] != '"' {
@@ -138,7 +182,7 @@ func (d *jsonDecoder) event(e *Event) error {
 		}
 		name := fieldNames[f]
 		if seen&f != 0 {
-			return errorf(name, "field given twice; give it once")
+			return errorf(CodeFieldDuplicate, name, "field given twice; give it once")
 		}
 		seen |= f
 		d.ws()
@@ -153,19 +197,28 @@ func (d *jsonDecoder) event(e *Event) error {
 		if d.b[d.i] == 'n' {
 			err = d.literal("null")
 		} else {
+			have |= f
+			var serr error // the member has the wrong JSON type
 			switch f {
 			case fieldID:
-				d.id, err = d.stringField(name)
+				d.id, serr = d.stringField(CodeID, name)
 			case fieldKey:
-				d.key, err = d.stringField(name)
+				d.key, serr = d.stringField(CodeKey, name)
 			case fieldType:
-				d.typ, err = d.stringField(name)
+				d.typ, serr = d.stringField(CodeType, name)
 			case fieldValue:
-				value, err = d.value()
+				value, serr = d.value()
 			case fieldTS:
-				ts, err = d.ts()
+				ts, serr = d.ts(e)
 			case fieldDims:
-				err = d.dimsObject()
+				serr = d.dimsObject()
+			}
+			if ErrorCode(serr) == CodeSyntax {
+				return serr
+			}
+			if serr != nil {
+				d.wrong |= f
+				d.shapeErr(f, serr)
 			}
 		}
 		if err != nil {
@@ -179,7 +232,7 @@ func (d *jsonDecoder) event(e *Event) error {
 		}
 		if d.i < len(d.b) && d.b[d.i] == '}' {
 			d.i++
-			return d.finish(e, value, ts)
+			return d.finish(e, value, ts, have)
 		}
 		return d.syntaxErr("',' or '}' after a field")
 	}
@@ -194,21 +247,11 @@ var fieldNames = [...]string{
 	fieldDims:  "dims",
 }
 
-func unknownField(name string) error {
-	hint := ""
-	for _, known := range []string{"id", "key", "type", "value", "ts", "dims"} {
-		if strings.EqualFold(name, known) {
-			hint = "; field names are lower case: " + known
-		}
-	}
-	if plainName(name) {
-		return errorf(name, "unknown field ("+knownFields+")"+hint)
-	}
-	return errorf("json", "unknown field "+quote(name)+" ("+knownFields+")"+hint)
-}
-
-// finish sets e from the decoded spans.
-func (d *jsonDecoder) finish(e *Event, value float64, ts int64) error {
+// finish sets e from the decoded spans; have is the members given (not
+// null). A dimension given twice fails; a member of the wrong JSON type
+// fails after any missing member (absent, null or an empty string) does,
+// which the Validator checks otherwise.
+func (d *jsonDecoder) finish(e *Event, value float64, ts int64, have uint8) error {
 	n := d.id.len() + d.key.len() + d.typ.len()
 	for i := range d.ndims {
 		ds := d.dim(i)
@@ -237,18 +280,24 @@ func (d *jsonDecoder) finish(e *Event, value float64, ts int64) error {
 	e.Value = value
 	e.TS = ts
 	e.Dims = e.Dims[:0]
-	if d.ndims == 0 {
-		return nil
-	}
 	for i := range d.ndims {
 		ds := d.dim(i)
 		name := next(ds.name)
 		e.Dims = append(e.Dims, Dim{Name: name, Value: next(ds.value)})
 	}
 	if dup := sortDims(e.Dims); dup >= 0 {
-		return errorf(dimField(e.Dims[dup].Name), "dimension name "+quote(e.Dims[dup].Name)+" given twice; give it once")
+		return errorf(CodeFieldDuplicate, dimField(e.Dims[dup].Name), "dimension name "+quote(e.Dims[dup].Name)+" given twice; give it once")
 	}
-	return nil
+	if d.shape == nil {
+		return nil // the Validator checks for missing members
+	}
+	for _, f := range [...]uint8{fieldID, fieldKey, fieldType, fieldTS} {
+		// Absent, null, or an empty string: missing comes first.
+		if have&f == 0 || d.wrong&f == 0 && (f == fieldID && e.ID == "" || f == fieldKey && e.Key == "" || f == fieldType && e.Type == "") {
+			return missingErr(fieldNames[f])
+		}
+	}
+	return d.shape
 }
 
 // sortDims sorts dims by name, stably, and returns the index of the first
@@ -273,17 +322,26 @@ func sortDims(dims []Dim) int {
 	return -1
 }
 
-// stringField scans a string value.
-func (d *jsonDecoder) stringField(name string) (span, error) {
+// stringField scans a string value; a value of another JSON type is
+// skipped and refused with code.
+func (d *jsonDecoder) stringField(code, name string) (span, error) {
 	if d.b[d.i] != '"' {
-		return span{}, errorf(name, "must be a JSON string, got "+quoteByte(d.b[d.i])+" at byte "+strconv.Itoa(d.i))
+		err := errorf(code, name, "must be a JSON string, got "+quoteByte(d.b[d.i])+" at byte "+strconv.Itoa(d.i))
+		if serr := d.skipValue(); serr != nil {
+			return span{}, serr
+		}
+		return span{}, err
 	}
 	return d.str()
 }
 
 func (d *jsonDecoder) value() (float64, error) {
 	if c := d.b[d.i]; c != '-' && (c < '0' || c > '9') {
-		return 0, errorf("value", "must be a JSON number (1 when absent), got "+quoteByte(c)+" at byte "+strconv.Itoa(d.i))
+		err := errorf(CodeValue, "value", "must be a JSON number (1 when absent), got "+quoteByte(c)+" at byte "+strconv.Itoa(d.i))
+		if serr := d.skipValue(); serr != nil {
+			return 0, serr
+		}
+		return 0, err
 	}
 	num, isInt, err := d.number()
 	if err != nil {
@@ -309,12 +367,13 @@ func (d *jsonDecoder) value() (float64, error) {
 	}
 	v, perr := strconv.ParseFloat(string(num), 64)
 	if perr != nil {
-		return 0, errorf("value", "number "+quote(string(num))+" is out of range for a double")
+		return 0, errorf(CodeValue, "value", "number "+quote(string(num))+" is out of range for a double")
 	}
 	return v, nil
 }
 
-func (d *jsonDecoder) ts() (int64, error) {
+// ts scans the ts member, setting e.TSNumber.
+func (d *jsonDecoder) ts(e *Event) (int64, error) {
 	start := d.i
 	switch c := d.b[d.i]; {
 	case c == '"':
@@ -324,10 +383,14 @@ func (d *jsonDecoder) ts() (int64, error) {
 		}
 		got := d.bytes(sp)
 		if ts, ok := parseRFC3339(got); ok {
+			// TS 0 without TSNumber means absent; the number 0 is the
+			// same verdict for 1970-01-01T00:00:00Z (no unit mistake).
+			e.TSNumber = ts == 0
 			return ts, nil
 		}
 		return 0, tsError(quote(string(got)))
 	case c == '-' || c >= '0' && c <= '9':
+		e.TSNumber = true
 		num, isInt, err := d.number()
 		if err != nil {
 			return 0, err
@@ -351,12 +414,19 @@ func (d *jsonDecoder) ts() (int64, error) {
 
 // tsError is the error for a bad ts; got is the value as JSON text.
 func tsError(got string) error {
-	return errorf("ts", `not RFC3339 or unix milliseconds: want "2026-11-23T15:21:17.123Z" or 1795447277123, got `+got)
+	return errorf(CodeTSRange, "ts", `not RFC3339 or unix milliseconds: want "2026-11-23T15:21:17.123Z" or 1795447277123, got `+got)
 }
 
+// dimsObject scans the dims member; its error is a syntax error or one
+// about the first dimension of the wrong JSON type.
 func (d *jsonDecoder) dimsObject() error {
+	var shape error
 	if d.b[d.i] != '{' {
-		return errorf("dims", "must be a JSON object of string values, like {\"country\":\"US\"}, got "+quoteByte(d.b[d.i])+" at byte "+strconv.Itoa(d.i))
+		err := errorf(CodeDims, "dims", "must be a JSON object of string values, like {\"country\":\"US\"}, got "+quoteByte(d.b[d.i])+" at byte "+strconv.Itoa(d.i))
+		if serr := d.skipValue(); serr != nil {
+			return serr
+		}
+		return err
 	}
 	d.i++
 	d.ws()
@@ -384,12 +454,18 @@ func (d *jsonDecoder) dimsObject() error {
 		}
 		if d.b[d.i] != '"' {
 			name := string(d.bytes(ds.name))
-			return errorf(dimField(name), "dimension "+quote(name)+" must have a JSON string value, got "+quoteByte(d.b[d.i])+" at byte "+strconv.Itoa(d.i))
+			if shape == nil {
+				shape = errorf(CodeDims, dimField(name), "dimension "+quote(name)+" must have a JSON string value, got "+quoteByte(d.b[d.i])+" at byte "+strconv.Itoa(d.i))
+			}
+			if err := d.skipValue(); err != nil {
+				return err
+			}
+		} else {
+			if ds.value, err = d.str(); err != nil {
+				return err
+			}
+			d.addDim(ds)
 		}
-		if ds.value, err = d.str(); err != nil {
-			return err
-		}
-		d.addDim(ds)
 		d.ws()
 		if d.i < len(d.b) && d.b[d.i] == ',' {
 			d.i++
@@ -398,7 +474,7 @@ func (d *jsonDecoder) dimsObject() error {
 		}
 		if d.i < len(d.b) && d.b[d.i] == '}' {
 			d.i++
-			return nil
+			return shape
 		}
 		return d.syntaxErr("',' or '}' after a dimension")
 	}

@@ -56,9 +56,7 @@ func TestDecodeJSON(t *testing.T) {
 	f(`{"dims":{"z":"1","a":"2","m":"3"}}`, Event{Value: 1, Dims: []Dim{{"a", "2"}, {"m", "3"}, {"z", "1"}}})
 	// escapes
 	f(`{"id":"\"\\\/\b\f\n\r\t\u0041\u00e9\u20AC\ud83d\ude00"}`, Event{Value: 1, ID: "\"\\/\b\f\n\r\t" + "Aé€😀"})
-	f(`{"id":"\ud800x\udc00\ud800\u0041"}`, Event{Value: 1, ID: "\uFFFDx\uFFFD\uFFFDA"}) // unpaired surrogates
-	f("{\"id\":\"a\xffb\xc3\"}", Event{Value: 1, ID: "a\uFFFDb\uFFFD"})                  // invalid UTF-8
-	f(`{"i\u0064":"a"}`, Event{Value: 1, ID: "a"})                                       // escaped field name
+	f(`{"i\u0064":"a"}`, Event{Value: 1, ID: "a"}) // escaped field name
 	f(`{"dims":{"c\u006funtry":"U\u0053"}}`, Event{Value: 1, Dims: []Dim{{"country", "US"}}})
 }
 
@@ -73,6 +71,9 @@ func TestDecodeJSONErrors(t *testing.T) {
 		}
 		if ee.Field != wantField || !strings.Contains(ee.Reason, wantReason) {
 			t.Fatalf("DecodeJSON(%s) = %q, want field %q and reason containing %q", in, err, wantField, wantReason)
+		}
+		if want := codeOf(wantField, wantReason); ee.Code != want {
+			t.Fatalf("DecodeJSON(%s) = %q, code %q, want %q", in, err, ee.Code, want)
 		}
 		checkDecodeJSON(t, []byte(in))
 	}
@@ -91,45 +92,90 @@ func TestDecodeJSONErrors(t *testing.T) {
 	f(`"x"`, "event", "must be a JSON object")
 	f(`nul`, "event", "must be a JSON object")
 	f(`{"foo":1}`, "foo", "unknown field")
-	f(`{"ID":"a"}`, "ID", "field names are lower case: id")
+	f(`{"ID":"a"}`, "ID", "unknown field (the fields are id, key, type, value, ts, dims); field names are lower case: id")
 	f(`{"f o":1}`, "json", `unknown field "f o"`)
 	f(`{"id":"a","id":"b"}`, "id", "given twice")
 	f(`{"value":null,"value":2}`, "value", "given twice")
-	f(`{"id":1}`, "id", "must be a JSON string")
-	f(`{"key":true}`, "key", "must be a JSON string")
-	f(`{"type":["VIEW"]}`, "type", "must be a JSON string")
-	f(`{"value":"1"}`, "value", "must be a JSON number")
-	f(`{"value":1e999}`, "value", "out of range")
+	f(`{"key":"k","type":"VIEW","ts":1,"id":1}`, "id", "must be a JSON string")
+	f(`{"id":"a","type":"VIEW","ts":1,"key":true}`, "key", "must be a JSON string")
+	f(`{"id":"a","key":"k","ts":1,"type":["VIEW"]}`, "type", "must be a JSON string")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":1,"value":"1"}`, "value", "must be a JSON number")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":1,"value":1e999}`, "value", "out of range")
 	f(`{"value":01}`, "json", "invalid character '1'")
 	f(`{"value":1.}`, "json", "a digit after '.'")
 	f(`{"value":-}`, "json", "a digit")
 	f(`{"value":1e}`, "json", "exponent")
-	f(`{"value":+1}`, "value", "must be a JSON number")
-	f(`{"value":NaN}`, "value", "must be a JSON number")
-	f(`{"ts":"yesterday"}`, "ts", "not RFC3339 or unix milliseconds")
-	f(`{"ts":"2026-11-23 15:21:17Z"}`, "ts", "not RFC3339")
-	f(`{"ts":"2026-11-23T15:21:17"}`, "ts", "not RFC3339")
-	f(`{"ts":"2026-02-29T15:21:17Z"}`, "ts", "not RFC3339")
-	f(`{"ts":"2026-11-23T24:00:00Z"}`, "ts", "not RFC3339")
-	f(`{"ts":"2026-11-23T15:21:17.Z"}`, "ts", "not RFC3339")
-	f(`{"ts":"2026-11-23T15:21:17+0100"}`, "ts", "not RFC3339")
-	f(`{"ts":1.5}`, "ts", "not RFC3339")
-	f(`{"ts":1e12}`, "ts", "not RFC3339")
-	f(`{"ts":99999999999999999999}`, "ts", "not RFC3339")
-	f(`{"ts":true}`, "ts", "not RFC3339")
-	f(`{"ts":{"a":[1,2]}}`, "ts", "not RFC3339")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":1,"value":+1}`, "json", "expected a JSON value")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":1,"value":NaN}`, "json", "expected a JSON value")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":"yesterday"}`, "ts", "not RFC3339 or unix milliseconds")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":"2026-11-23 15:21:17Z"}`, "ts", "not RFC3339")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":"2026-11-23T15:21:17"}`, "ts", "not RFC3339")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":"2026-02-29T15:21:17Z"}`, "ts", "not RFC3339")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":"2026-11-23T24:00:00Z"}`, "ts", "not RFC3339")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":"2026-11-23T15:21:17.Z"}`, "ts", "not RFC3339")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":"2026-11-23T15:21:17+0100"}`, "ts", "not RFC3339")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":1.5}`, "ts", "not RFC3339")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":1e12}`, "ts", "not RFC3339")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":99999999999999999999}`, "ts", "not RFC3339")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":true}`, "ts", "not RFC3339")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":{"a":[1,2]}}`, "ts", "not RFC3339")
 	f(`{"ts":[1,}`, "json", "invalid character '}'")
-	f(`{"dims":[]}`, "dims", "must be a JSON object")
-	f(`{"dims":{"a":1}}`, "dims.a", "must have a JSON string value")
-	f(`{"dims":{"a":null}}`, "dims.a", "must have a JSON string value")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":1,"dims":[]}`, "dims", "must be a JSON object")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":1,"dims":{"a":1}}`, "dims.a", "must have a JSON string value")
+	f(`{"id":"a","key":"k","type":"VIEW","ts":1,"dims":{"a":null}}`, "dims.a", "must have a JSON string value")
 	f(`{"dims":{"a":"1","b":"2","a":"3"}}`, "dims.a", "given twice")
 	f(`{"dims":{"a":"1",}}`, "json", "invalid character '}'")
 	f(`{"dims":{"a" "1"}}`, "json", "expected ':'")
 	f("{\"id\":\"a\nb\"}", "json", "control character 0x0a")
 	f(`{"id":"\x"}`, "json", "invalid escape")
+	// Not UTF-8, or a lone surrogate: refused, never rewritten (F2).
+	f("{\"id\":\"a\xffb\xc3\"}", "json", "invalid UTF-8")
+	f("{\"id\":\"u-\xff\",\"key\":\"k\",\"type\":\"VIEW\",\"ts\":1}", "json", "invalid UTF-8")
+	f(`{"id":"\ud800x"}`, "json", "lone surrogate at byte 7")
+	f(`{"id":"a\udc00"}`, "json", "lone surrogate at byte 8")
+	f(`{"id":"\ud800\u0041"}`, "json", "lone surrogate")
+	f("{\"key\":\"bi-\xff\xfe\"}", "json", "invalid UTF-8")
+	f("{\"dims\":{\"a\xff\":\"1\"}}", "json", "invalid UTF-8")
+	f("{\"dims\":{\"a\":\"\xc3\"}}", "json", "invalid UTF-8")
+	f("{\"foo\":\"\xff\"}", "json", "invalid UTF-8")
+	// The contract's order, whatever the order of the members: syntax,
+	// then UTF-8, then unknown and duplicate members, then missing ones,
+	// then members of the wrong JSON type.
+	f("{\"foo\":1,\"id\":\"\xff\"", "json", "unexpected end of input")
+	f("{\"foo\":1,\"id\":\"\xff\"}", "json", "invalid UTF-8")
+	f("{\"value\":\"x\",\"id\":\"\xff\"}", "json", "invalid UTF-8")
+	f(`{"value":"x","foo":1}`, "foo", "unknown field")
+	f(`{"value":"x","value":2}`, "value", "given twice")
+	f(`{"value":"x","id":"a","key":"k","type":"VIEW"}`, "ts", "missing")
+	f(`{"value":"x","id":"","key":"k","type":"VIEW","ts":1}`, "id", "missing")
+	f(`{"value":"x","id":null,"key":"k","type":"VIEW","ts":1}`, "id", "missing")
+	f(`{"dims":[],"value":"x","id":"a","key":"k","type":"VIEW","ts":1}`, "value", "must be a JSON number")
+	f(`{"dims":{"a":1},"ts":true,"id":"a","key":"k","type":"VIEW"}`, "ts", "not RFC3339")
+	f(`{"type":1,"key":2,"id":"a","ts":1}`, "key", "must be a JSON string")
 	f(`{"id":"\u12"}`, "json", `invalid \u escape`)
 	f(`{"id":"\ud800\u12"}`, "json", `invalid \u escape`)
 	f(`{"id":"\`, "json", "unexpected end of input")
+}
+
+// codeOf is the reason code of a decode error about field with reason.
+func codeOf(field, reason string) string {
+	switch {
+	case strings.Contains(reason, "unknown field"):
+		return CodeFieldUnknown
+	case strings.Contains(reason, "given twice"):
+		return CodeFieldDuplicate
+	case strings.Contains(reason, "missing"):
+		return CodeFieldMissing
+	case strings.Contains(reason, "UTF-8"), strings.Contains(reason, "lone surrogate"):
+		return CodeUTF8
+	case field == "json", field == "event", field == "batch", field == "proto":
+		return CodeSyntax
+	case field == "ts":
+		return CodeTSRange
+	case strings.HasPrefix(field, "dims"):
+		return CodeDims
+	}
+	return field
 }
 
 func TestDecodeJSONReuse(t *testing.T) {

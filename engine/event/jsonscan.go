@@ -10,11 +10,16 @@ import (
 
 // jsonScanner is a small JSON scanner over b from offset i: whitespace,
 // strings, numbers, literals, and skipping any value. It accepts exactly
-// RFC 8259 JSON, like encoding/json, and unescapes strings the way
-// encoding/json does (invalid UTF-8 and unpaired surrogates become U+FFFD).
+// RFC 8259 JSON, like encoding/json, and unescapes strings as
+// encoding/json does, except that invalid UTF-8 and \u escapes of unpaired
+// surrogates are not rewritten to U+FFFD: the scanner notes the first in
+// badUTF8 and goes on (the caller refuses the input with code utf8).
 type jsonScanner struct {
 	b []byte
 	i int
+	// badUTF8 is 1 + the offset of the first invalid UTF-8 byte or lone
+	// surrogate escape in a string, or 0.
+	badUTF8 int
 	// esc holds the values of strings that needed unescaping; the others
 	// are read from b where they are.
 	esc []byte
@@ -51,9 +56,9 @@ func (s *jsonScanner) ws() {
 func (s *jsonScanner) syntaxErr(expected string) error {
 	at := " at byte " + strconv.Itoa(s.i)
 	if s.i >= len(s.b) {
-		return errorf("json", "unexpected end of input"+at+" (truncated?), expected "+expected)
+		return errorf(CodeSyntax, "json", "unexpected end of input"+at+" (truncated?), expected "+expected)
 	}
-	return errorf("json", "invalid character "+quoteByte(s.b[s.i])+at+", expected "+expected)
+	return errorf(CodeSyntax, "json", "invalid character "+quoteByte(s.b[s.i])+at+", expected "+expected)
 }
 
 // strPlain[c] reports that c stands for itself in a JSON string: printable
@@ -142,7 +147,7 @@ func (s *jsonScanner) str() (span, error) {
 				r := hex4(b, i+2)
 				if r < 0 {
 					s.i = i
-					return span{}, errorf("json", "invalid \\u escape at byte "+strconv.Itoa(i)+", expected \\u and four hex digits")
+					return span{}, errorf(CodeSyntax, "json", "invalid \\u escape at byte "+strconv.Itoa(i)+", expected \\u and four hex digits")
 				}
 				i += 6
 				if utf16.IsSurrogate(r) {
@@ -154,6 +159,7 @@ func (s *jsonScanner) str() (span, error) {
 						r = dec
 						i += 6
 					} else {
+						s.noteBad(i - 6)
 						r = utf8.RuneError
 					}
 				}
@@ -161,27 +167,33 @@ func (s *jsonScanner) str() (span, error) {
 				continue
 			default:
 				s.i = i
-				return span{}, errorf("json", "invalid escape "+strconv.Quote(string(b[i:i+2]))+" at byte "+strconv.Itoa(i)+`, expected one of \" \\ \/ \b \f \n \r \t \uXXXX`)
+				return span{}, errorf(CodeSyntax, "json", "invalid escape "+strconv.Quote(string(b[i:i+2]))+" at byte "+strconv.Itoa(i)+`, expected one of \" \\ \/ \b \f \n \r \t \uXXXX`)
 			}
 			i += 2
 		case c < 0x20:
 			s.i = i
-			return span{}, errorf("json", "control character "+quoteByte(c)+" in a string at byte "+strconv.Itoa(i)+", escape it (\\n, \\t, \\u00XX)")
+			return span{}, errorf(CodeSyntax, "json", "control character "+quoteByte(c)+" in a string at byte "+strconv.Itoa(i)+", escape it (\\n, \\t, \\u00XX)")
 		case c < utf8.RuneSelf:
 			esc = append(esc, c)
 			i++
 		default:
 			r, n := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && n == 1 {
-				esc = append(esc, "\uFFFD"...)
-			} else {
-				esc = append(esc, b[i:i+n]...)
+				s.noteBad(i)
 			}
+			esc = append(esc, b[i:i+n]...)
 			i += n
 		}
 	}
 	s.i = len(b)
 	return span{}, s.syntaxErr(`'"' closing the string`)
+}
+
+// noteBad notes a bad string byte at i, if it is the first.
+func (s *jsonScanner) noteBad(i int) {
+	if s.badUTF8 == 0 {
+		s.badUTF8 = i + 1
+	}
 }
 
 // hex4 is the value of the four hex digits at b[i:], or -1.
@@ -386,8 +398,9 @@ func (s *jsonScanner) skipString() error {
 		case c == '"':
 			s.i = i + 1
 			return nil
-		case c == '\\', c < 0x20:
-			// Rare: let str check the escapes, then drop the value.
+		case c == '\\', c < 0x20, c >= utf8.RuneSelf:
+			// Rare: let str check the escapes and UTF-8, then drop the
+			// value.
 			mark := len(s.esc)
 			_, err := s.str()
 			s.esc = s.esc[:mark]

@@ -89,20 +89,65 @@ func protoLen(b []byte, i int) (lo, hi int, ok bool) {
 }
 
 func protoErr(i int, what string) error {
-	return errorf("proto", what+" at byte "+strconv.Itoa(i)+" (truncated or not a protobuf countlab.v1.Event)")
+	return errorf(CodeSyntax, "proto", what+" at byte "+strconv.Itoa(i)+" (truncated or not a protobuf countlab.v1.Event)")
 }
 
 func wireTypeErr(field string, got, want protowire.Type) error {
-	return errorf(field, "wrong protobuf wire type "+wireTypeNames[got&7]+", want "+wireTypeNames[want]+" (see event.proto)")
+	return errorf(CodeSyntax, field, "wrong protobuf wire type "+wireTypeNames[got&7]+", want "+wireTypeNames[want]+" (see event.proto)")
 }
 
 // DecodeProto decodes the protobuf countlab.v1.Event b into e, overwriting
 // all of e and reusing e.Dims' array. e's strings do not refer to b. On
-// error, e is unspecified and the error is an *Error.
+// error the error is an *Error, e.ID and e.Key are the id and key as sent
+// when b has them, and the rest of e is unspecified. As in JSON, a syntax
+// error anywhere comes before invalid UTF-8. An empty id, key or type is
+// missing (proto3 does not tell an empty field from an absent one), and so
+// is ts when b has no ts_ms; the Validator says so.
 func DecodeProto(b []byte, e *Event) error {
 	if len(b) > maxInput {
 		return tooLarge(len(b))
 	}
+	err := decodeProto(b, e)
+	if err != nil {
+		e.ID, e.Key = protoSentIDKey(b)
+	}
+	return err
+}
+
+// protoSentIDKey is the last id and key fields of b (protobuf's rule),
+// for the report of an event that failed.
+func protoSentIDKey(b []byte) (id, key string) {
+	for i := 0; i < len(b); {
+		num, wt, n := protoTag(b, i)
+		if n < 0 {
+			return id, key
+		}
+		i += n
+		if (num == 1 || num == 2) && wt == protowire.BytesType {
+			lo, hi, ok := protoLen(b, i)
+			if !ok {
+				return id, key
+			}
+			if num == 1 {
+				id = string(b[lo:hi])
+			} else {
+				key = string(b[lo:hi])
+			}
+			i = hi
+			continue
+		}
+		m := protowire.ConsumeFieldValue(num, wt, b[i:])
+		if m < 0 {
+			return id, key
+		}
+		i += m
+	}
+	return id, key
+}
+
+func decodeProto(b []byte, e *Event) error {
+	var badUTF8 error // the first string that is not UTF-8
+	haveTS := false
 	var (
 		id, key, typ span
 		value        = 1.0
@@ -126,8 +171,8 @@ func DecodeProto(b []byte, e *Event) error {
 			if !ok {
 				return protoErr(tagAt, "truncated field "+protoFieldNames[num])
 			}
-			if !validUTF8(b[lo:hi]) {
-				return errorf(protoFieldNames[num], "not valid UTF-8")
+			if badUTF8 == nil && !validUTF8(b[lo:hi]) {
+				badUTF8 = errorf(CodeUTF8, protoFieldNames[num], "not valid UTF-8")
 			}
 			switch num {
 			case 1:
@@ -150,6 +195,7 @@ func DecodeProto(b []byte, e *Event) error {
 				return protoErr(tagAt, "truncated field ts")
 			}
 			ts = int64(v)
+			haveTS = true
 			i += m
 		case 6:
 			lo, hi, ok := protoLen(b, i)
@@ -157,8 +203,11 @@ func DecodeProto(b []byte, e *Event) error {
 				return protoErr(tagAt, "truncated field dims")
 			}
 			ds, err := protoDimEntry(b, lo, hi)
-			if err != nil {
+			if ErrorCode(err) == CodeSyntax {
 				return err
+			}
+			if err != nil && badUTF8 == nil {
+				badUTF8 = err
 			}
 			dims = append(dims, ds)
 			i = hi
@@ -171,6 +220,9 @@ func DecodeProto(b []byte, e *Event) error {
 		}
 	}
 
+	if badUTF8 != nil {
+		return badUTF8
+	}
 	// One string for all: the stretch of b from the first string to the
 	// last, unless something big (an unknown field) lies in between.
 	total, lo, hi := 0, len(b), 0
@@ -206,6 +258,7 @@ func DecodeProto(b []byte, e *Event) error {
 	e.Type = str(typ)
 	e.Value = value
 	e.TS = ts
+	e.TSNumber = haveTS
 	e.Dims = e.Dims[:0]
 	if len(dims) == 0 {
 		return nil
@@ -242,9 +295,11 @@ func lastOfEachName(dims []Dim) []Dim {
 	return out
 }
 
-// protoDimEntry decodes the dims map entry b[lo:hi].
+// protoDimEntry decodes the dims map entry b[lo:hi]; an error that is not
+// a syntax error is about UTF-8 (and ds is set).
 func protoDimEntry(b []byte, lo, hi int) (dimSpan, error) {
 	var ds dimSpan
+	var bad error
 	b = b[:hi]
 	for i := lo; i < hi; {
 		tagAt := i
@@ -268,11 +323,11 @@ func protoDimEntry(b []byte, lo, hi int) (dimSpan, error) {
 		if !ok {
 			return ds, protoErr(tagAt, "truncated dims entry")
 		}
-		if !validUTF8(b[slo:shi]) {
+		if bad == nil && !validUTF8(b[slo:shi]) {
+			bad = errorf(CodeUTF8, "dims", "dimension value not valid UTF-8")
 			if num == 1 {
-				return ds, errorf("dims", "dimension name not valid UTF-8")
+				bad = errorf(CodeUTF8, "dims", "dimension name not valid UTF-8")
 			}
-			return ds, errorf("dims", "dimension value not valid UTF-8")
 		}
 		if num == 1 {
 			ds.name = span{lo: int32(slo), hi: int32(shi)}
@@ -281,7 +336,7 @@ func protoDimEntry(b []byte, lo, hi int) (dimSpan, error) {
 		}
 		i = shi
 	}
-	return ds, nil
+	return ds, bad
 }
 
 // AppendProto appends e as a protobuf countlab.v1.Event to dst. Fields at

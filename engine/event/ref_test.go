@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 
@@ -89,6 +90,9 @@ var (
 // names given once, dimension names given once with string values, ts
 // strict RFC 3339 or an integer.
 func strictOK(b []byte) bool {
+	if !stringsUTF8(b) {
+		return false
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return false
@@ -125,6 +129,42 @@ func strictOK(b []byte) bool {
 			}
 		default:
 			return false
+		}
+	}
+	return true
+}
+
+// stringsUTF8 reports whether the valid JSON text b is UTF-8 and has no
+// \u escape of a lone surrogate (which encoding/json rewrites to U+FFFD).
+func stringsUTF8(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	hex := func(i int) rune {
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return -1
+		}
+		r, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
+		if err != nil {
+			return -1
+		}
+		return rune(r)
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		r := hex(i)
+		switch {
+		case r >= 0xD800 && r < 0xDC00:
+			if r2 := hex(i + 6); r2 < 0xDC00 || r2 > 0xDFFF {
+				return false
+			}
+			i += 11
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return false
+		default:
+			i++ // the escaped byte, or 'u' of another escape
 		}
 	}
 	return true

@@ -20,18 +20,30 @@ const (
 	DefaultMaxKeyLen       = 256
 	DefaultMaxDims         = 16
 	DefaultMaxDimValueLen  = 128
+	DefaultMaxFutureSkew   = 5 * time.Minute
+	DefaultMaxAge          = 7 * 24 * time.Hour
+	DefaultWindowSize      = time.Minute
 	maxDimNameLen          = 64
-	defaultMaxTSYear       = 3000
-	dimValueReservedBytes  = ",=|"
+	dimValueReservedBytes  = ",=|\\"
 	dimNamePattern         = "[A-Za-z0-9_]{1,64}"
-	dimValueReservedReason = "',', '=' and '|' are reserved for the canonical dimension set \"a=b,c=d\""
+	dimValueReservedReason = "',', '=' and '|' are reserved for the canonical dimension set \"a=b,c=d\", and InfluxDB cannot store a backslash byte-exact"
 )
+
+// MaxValue is the largest |value| accepted: 2^53, so that no window's sum
+// of accepted values overflows a float64 and whole values add up exactly.
+const MaxValue = 1 << 53
+
+// MaxWindowEnd is the latest window end accepted, 2262-04-11T23:47:16Z in
+// unix milliseconds: InfluxDB stores a window at its start as nanoseconds
+// in an int64.
+const MaxWindowEnd = 9223372036000
 
 // Validator checks that a decoded event may be counted. It is safe for
 // concurrent use.
 type Validator struct {
 	cfg      validatorCfg
 	typeList string // for errors: "VIEW, LIKE, ..."
+	maxSize  int64  // the largest window size, ms
 }
 
 type validatorCfg struct {
@@ -40,7 +52,9 @@ type validatorCfg struct {
 	maxKeyLen      int
 	maxDims        int
 	maxDimValueLen int
-	minTS, maxTS   int64 // exclusive bounds, unix ms
+	maxFutureSkew  int64   // ms
+	maxAge         int64   // ms
+	windows        []int64 // ms
 }
 
 // ValidatorOpt configures a Validator.
@@ -79,10 +93,26 @@ func MaxDimValueLen(n int) ValidatorOpt {
 	return validatorOpt(func(c *validatorCfg) { c.maxDimValueLen = n })
 }
 
-// TSRange sets the accepted event times: after min and before max (default:
-// after the unix epoch and before year 3000).
-func TSRange(min, max time.Time) ValidatorOpt {
-	return validatorOpt(func(c *validatorCfg) { c.minTS, c.maxTS = min.UnixMilli(), max.UnixMilli() })
+// MaxFutureSkew sets how far after the reference time an event time may be
+// (default 5 min; code ts_future).
+func MaxFutureSkew(d time.Duration) ValidatorOpt {
+	return validatorOpt(func(c *validatorCfg) { c.maxFutureSkew = d.Milliseconds() })
+}
+
+// MaxAge sets how far before the reference time an event time may be
+// (default 7 days; code ts_too_old).
+func MaxAge(d time.Duration) ValidatorOpt {
+	return validatorOpt(func(c *validatorCfg) { c.maxAge = d.Milliseconds() })
+}
+
+// WindowSizes are the engine's window sizes (default one minute): no
+// window of an accepted event ends after MaxWindowEnd (code ts_range).
+func WindowSizes(sizes ...time.Duration) ValidatorOpt {
+	ms := make([]int64, len(sizes))
+	for i, d := range sizes {
+		ms[i] = d.Milliseconds()
+	}
+	return validatorOpt(func(c *validatorCfg) { c.windows = ms })
 }
 
 func defaultValidatorCfg() validatorCfg {
@@ -92,8 +122,9 @@ func defaultValidatorCfg() validatorCfg {
 		maxKeyLen:      DefaultMaxKeyLen,
 		maxDims:        DefaultMaxDims,
 		maxDimValueLen: DefaultMaxDimValueLen,
-		minTS:          0,
-		maxTS:          time.Date(defaultMaxTSYear, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(),
+		maxFutureSkew:  DefaultMaxFutureSkew.Milliseconds(),
+		maxAge:         DefaultMaxAge.Milliseconds(),
+		windows:        []int64{DefaultWindowSize.Milliseconds()},
 	}
 }
 
@@ -111,6 +142,11 @@ func (c *validatorCfg) validate() error {
 		}
 		seen[t] = true
 	}
+	for _, w := range c.windows {
+		if w < 1 {
+			return fmt.Errorf("event: validator: window size %dms < 1ms", w)
+		}
+	}
 	switch {
 	case c.maxIDLen < 1:
 		return fmt.Errorf("event: validator: MaxIDLen %d < 1", c.maxIDLen)
@@ -120,18 +156,25 @@ func (c *validatorCfg) validate() error {
 		return fmt.Errorf("event: validator: MaxDims %d < 0", c.maxDims)
 	case c.maxDimValueLen < 1:
 		return fmt.Errorf("event: validator: MaxDimValueLen %d < 1", c.maxDimValueLen)
-	case c.maxTS-c.minTS < 2:
-		return fmt.Errorf("event: validator: empty TSRange (%d, %d)", c.minTS, c.maxTS)
+	case c.maxFutureSkew < 0:
+		return fmt.Errorf("event: validator: MaxFutureSkew %dms < 0", c.maxFutureSkew)
+	case c.maxAge < 0:
+		return fmt.Errorf("event: validator: MaxAge %dms < 0", c.maxAge)
+	case len(c.windows) == 0:
+		return errors.New("event: validator: no window sizes")
 	}
 	return nil
 }
 
 // NewValidator returns a Validator with the given options over the
-// defaults: types DefaultTypes; id 1 to 128 bytes; key 1 to 256 bytes
-// without control characters; value finite; ts after the epoch and before
-// year 3000; at most 16 dimensions, named [A-Za-z0-9_]{1,64}, with values
-// of 1 to 128 bytes without ',', '=', '|' or control characters. All
-// strings must be valid UTF-8. NewValidator() with no options never fails.
+// defaults, which docs/ingest-contract.md lists: types DefaultTypes; id up
+// to 128 bytes; key up to 256 bytes without control characters or '\\';
+// |value| <= 2^53; ts within 5 minutes ahead of and 7 days behind the
+// reference time, after the epoch, and with one-minute windows ending by
+// 2262-04-11T23:47:16Z; at most 16 dimensions, named [A-Za-z0-9_]{1,64},
+// with values of 1 to 128 bytes without ',', '=', '|', '\\' or control
+// characters. All strings must be valid UTF-8. NewValidator() with no
+// options never fails.
 func NewValidator(opts ...ValidatorOpt) (*Validator, error) {
 	cfg := defaultValidatorCfg()
 	for _, o := range opts {
@@ -141,47 +184,141 @@ func NewValidator(opts ...ValidatorOpt) (*Validator, error) {
 		return nil, err
 	}
 	cfg.types = slices.Clone(cfg.types) // DefaultTypes may change later
-	return &Validator{cfg: cfg, typeList: strings.Join(cfg.types, ", ")}, nil
+	cfg.windows = slices.Clone(cfg.windows)
+	return &Validator{cfg: cfg, typeList: strings.Join(cfg.types, ", "), maxSize: slices.Max(cfg.windows)}, nil
 }
 
-// Validate returns nil if e may be counted, else an *Error naming the first
-// bad field.
-func (v *Validator) Validate(e *Event) error {
+// Validate is ValidateAt without a reference time: every check but
+// ts_unit, ts_future and ts_too_old, which need one. Entry points use
+// ValidateAt; Validate is for events whose time is checked elsewhere.
+func (v *Validator) Validate(e *Event) error { return v.validate(e, 0, false) }
+
+// ValidateAt returns nil if e may be counted at the reference time ref
+// (unix ms: the gateway's receive time, or the Kafka record's timestamp),
+// else an *Error with the Code of the first check of
+// docs/ingest-contract.md that fails (checks 4 to 13; the decoders do 1 to
+// 3).
+func (v *Validator) ValidateAt(e *Event, ref int64) error { return v.validate(e, ref, true) }
+
+func (v *Validator) validate(e *Event, ref int64, hasRef bool) error {
 	c := &v.cfg
-	if err := checkString("id", e.ID, c.maxIDLen, false); err != nil {
+	if err := checkUTF8(e); err != nil {
 		return err
 	}
-	if err := checkString("key", e.Key, c.maxKeyLen, true); err != nil {
+	for _, f := range [...]struct {
+		name    string
+		missing bool
+	}{{"id", e.ID == ""}, {"key", e.Key == ""}, {"type", e.Type == ""}, {"ts", e.TS == 0 && !e.TSNumber}} {
+		if f.missing {
+			return missingErr(f.name)
+		}
+	}
+	if err := checkString(CodeID, "id", e.ID, c.maxIDLen, false); err != nil {
 		return err
+	}
+	if err := checkString(CodeKey, "key", e.Key, c.maxKeyLen, true); err != nil {
+		return err
+	}
+	if i := strings.IndexByte(e.Key, '\\'); i >= 0 {
+		return errorf(CodeKey, "key", "'\\' at byte "+strconv.Itoa(i)+"; a key must not hold a backslash (InfluxDB cannot store it byte-exact)")
 	}
 	if !v.knownType(e.Type) {
-		if e.Type == "" {
-			return errorf("type", "missing; want one of "+v.typeList)
+		return errorf(CodeType, "type", quote(e.Type)+" is not an accepted type; want one of "+v.typeList)
+	}
+	if math.IsNaN(e.Value) || math.IsInf(e.Value, 0) || math.Abs(e.Value) > MaxValue {
+		return errorf(CodeValue, "value", strconv.FormatFloat(e.Value, 'g', -1, 64)+" is not a finite number within ±2^53 (9007199254740992)")
+	}
+	if hasRef {
+		if err := v.checkTSAt(e, ref); err != nil {
+			return err
 		}
-		return errorf("type", quote(e.Type)+" is not an accepted type; want one of "+v.typeList)
 	}
-	if math.IsNaN(e.Value) || math.IsInf(e.Value, 0) {
-		return errorf("value", strconv.FormatFloat(e.Value, 'g', -1, 64)+" is not a finite number")
+	if err := v.checkTSRange(e.TS); err != nil {
+		return err
 	}
-	if e.TS <= c.minTS || e.TS >= c.maxTS {
-		if e.TS == 0 {
-			return errorf("ts", "missing; want RFC3339 text or unix milliseconds")
+	return v.checkDims(e.Dims)
+}
+
+// inWindow reports whether ts is within the ref-relative bounds.
+func (v *Validator) inWindow(ts, ref int64) bool {
+	return ts <= v.latest(ref) && ts >= v.earliest(ref)
+}
+
+// latest is ref + the future skew, earliest ref - the maximum age, both
+// saturating at the int64 bounds.
+func (v *Validator) latest(ref int64) int64 {
+	if ref > math.MaxInt64-v.cfg.maxFutureSkew {
+		return math.MaxInt64
+	}
+	return ref + v.cfg.maxFutureSkew
+}
+
+func (v *Validator) earliest(ref int64) int64 {
+	if ref < math.MinInt64+v.cfg.maxAge {
+		return math.MinInt64
+	}
+	return ref - v.cfg.maxAge
+}
+
+// checkTSAt is the checks ts_unit, ts_future and ts_too_old.
+func (v *Validator) checkTSAt(e *Event, ref int64) error {
+	ts := e.TS
+	if v.inWindow(ts, ref) {
+		return nil
+	}
+	if e.TSNumber {
+		const maxMs = math.MaxInt64 / 1000
+		switch {
+		case ts > -maxMs && ts < maxMs && v.inWindow(ts*1000, ref):
+			return errorf(CodeTSUnit, "ts", strconv.FormatInt(ts, 10)+" looks like unix seconds; want unix milliseconds ("+strconv.FormatInt(ts*1000, 10)+")")
+		case v.inWindow(ts/1000, ref):
+			return errorf(CodeTSUnit, "ts", strconv.FormatInt(ts, 10)+" looks like unix microseconds; want unix milliseconds ("+strconv.FormatInt(ts/1000, 10)+")")
+		case v.inWindow(ts/1_000_000, ref):
+			return errorf(CodeTSUnit, "ts", strconv.FormatInt(ts, 10)+" looks like unix nanoseconds; want unix milliseconds ("+strconv.FormatInt(ts/1_000_000, 10)+")")
 		}
-		return errorf("ts", strconv.FormatInt(e.TS, 10)+" ("+e.Time().Format(time.RFC3339Nano)+") is out of range; want after "+
-			time.UnixMilli(c.minTS).UTC().Format(time.RFC3339)+" and before "+time.UnixMilli(c.maxTS).UTC().Format(time.RFC3339)+" in unix milliseconds")
 	}
-	if len(e.Dims) > c.maxDims {
-		return errorf("dims", strconv.Itoa(len(e.Dims))+" dimensions, more than the "+strconv.Itoa(c.maxDims)+" allowed")
+	if ts > v.latest(ref) {
+		return errorf(CodeTSFuture, "ts", tsText(ts)+" is more than "+time.Duration(v.cfg.maxFutureSkew*1e6).String()+" after the time it was received ("+tsText(ref)+")")
 	}
-	for i, d := range e.Dims {
+	return errorf(CodeTSTooOld, "ts", tsText(ts)+" is more than "+time.Duration(v.cfg.maxAge*1e6).String()+" before the time it was received ("+tsText(ref)+")")
+}
+
+// checkTSRange is the check ts_range.
+func (v *Validator) checkTSRange(ts int64) error {
+	if ts <= 0 {
+		return errorf(CodeTSRange, "ts", tsText(ts)+" is not after 1970-01-01T00:00:00Z; want RFC 3339 text or unix milliseconds")
+	}
+	// ts + size - ts%size <= MaxWindowEnd for the largest size, without
+	// overflow.
+	if ts > MaxWindowEnd || ts-ts%v.maxSize > MaxWindowEnd-v.maxSize {
+		return errorf(CodeTSRange, "ts", tsText(ts)+" has a window ending after 2262-04-11T23:47:16Z, the last time InfluxDB can store")
+	}
+	return nil
+}
+
+// tsText is ts in unix milliseconds and, when it is one, as RFC 3339 text.
+func tsText(ts int64) string {
+	s := strconv.FormatInt(ts, 10)
+	if ts >= 0 && ts <= maxRFC3339TS {
+		s += " (" + string(appendRFC3339(nil, ts)) + ")"
+	}
+	return s
+}
+
+func (v *Validator) checkDims(dims []Dim) error {
+	c := &v.cfg
+	if len(dims) > c.maxDims {
+		return errorf(CodeDims, "dims", strconv.Itoa(len(dims))+" dimensions, more than the "+strconv.Itoa(c.maxDims)+" allowed")
+	}
+	for i, d := range dims {
 		if !isDimName(d.Name) {
-			return errorf("dims", "name "+quote(d.Name)+" is not "+dimNamePattern)
+			return errorf(CodeDims, "dims", "name "+quote(d.Name)+" is not "+dimNamePattern)
 		}
-		if i > 0 && d.Name <= e.Dims[i-1].Name {
-			if d.Name == e.Dims[i-1].Name {
-				return errorf(dimField(d.Name), "dimension given twice")
+		if i > 0 && d.Name <= dims[i-1].Name {
+			if d.Name == dims[i-1].Name {
+				return errorf(CodeFieldDuplicate, dimField(d.Name), "dimension given twice")
 			}
-			return errorf("dims", "not sorted by name ("+quote(d.Name)+" after "+quote(e.Dims[i-1].Name)+")")
+			return errorf(CodeDims, "dims", "not sorted by name ("+quote(d.Name)+" after "+quote(dims[i-1].Name)+")")
 		}
 		if err := checkDimValue(d, c.maxDimValueLen); err != nil {
 			return err
@@ -199,20 +336,30 @@ func (v *Validator) knownType(t string) bool {
 	return false
 }
 
-// checkString checks a string field's length (1 to max bytes), UTF-8, and,
-// if printable, the absence of control characters.
-func checkString(field, s string, max int, printable bool) error {
-	switch {
-	case s == "":
-		return errorf(field, "missing; want 1 to "+strconv.Itoa(max)+" bytes")
-	case len(s) > max:
-		return errorf(field, strconv.Itoa(len(s))+" bytes, longer than the "+strconv.Itoa(max)+" allowed")
-	case !utf8.ValidString(s):
-		return errorf(field, "not valid UTF-8")
+// checkUTF8 is the check utf8 (which the decoders do first).
+func checkUTF8(e *Event) error {
+	for _, f := range [...]struct{ name, s string }{{"id", e.ID}, {"key", e.Key}, {"type", e.Type}} {
+		if !utf8.ValidString(f.s) {
+			return errorf(CodeUTF8, f.name, "not valid UTF-8")
+		}
+	}
+	for _, d := range e.Dims {
+		if !utf8.ValidString(d.Name) || !utf8.ValidString(d.Value) {
+			return errorf(CodeUTF8, "dims", "dimension "+quote(d.Name)+": not valid UTF-8")
+		}
+	}
+	return nil
+}
+
+// checkString checks a string field's length (at most max bytes) and, if
+// printable, the absence of control characters.
+func checkString(code, field, s string, max int, printable bool) error {
+	if len(s) > max {
+		return errorf(code, field, strconv.Itoa(len(s))+" bytes, longer than the "+strconv.Itoa(max)+" allowed")
 	}
 	if printable {
 		if i, r := controlChar(s); i >= 0 {
-			return errorf(field, "control character "+runeName(r)+" at byte "+strconv.Itoa(i)+"; want printable text")
+			return errorf(code, field, "control character "+runeName(r)+" at byte "+strconv.Itoa(i)+"; want printable text")
 		}
 	}
 	return nil
@@ -221,17 +368,15 @@ func checkString(field, s string, max int, printable bool) error {
 func checkDimValue(d Dim, max int) error {
 	switch {
 	case d.Value == "":
-		return errorf(dimField(d.Name), "empty value; want 1 to "+strconv.Itoa(max)+" bytes")
+		return errorf(CodeDims, dimField(d.Name), "empty value; want 1 to "+strconv.Itoa(max)+" bytes")
 	case len(d.Value) > max:
-		return errorf(dimField(d.Name), "value "+strconv.Itoa(len(d.Value))+" bytes, longer than the "+strconv.Itoa(max)+" allowed")
-	case !utf8.ValidString(d.Value):
-		return errorf(dimField(d.Name), "value not valid UTF-8")
+		return errorf(CodeDims, dimField(d.Name), "value "+strconv.Itoa(len(d.Value))+" bytes, longer than the "+strconv.Itoa(max)+" allowed")
 	}
 	if i := strings.IndexAny(d.Value, dimValueReservedBytes); i >= 0 {
-		return errorf(dimField(d.Name), "value "+quote(d.Value)+" has "+quoteByte(d.Value[i])+"; "+dimValueReservedReason)
+		return errorf(CodeDims, dimField(d.Name), "value "+quote(d.Value)+" has "+quoteByte(d.Value[i])+"; "+dimValueReservedReason)
 	}
 	if i, r := controlChar(d.Value); i >= 0 {
-		return errorf(dimField(d.Name), "value has control character "+runeName(r)+" at byte "+strconv.Itoa(i)+"; want printable text")
+		return errorf(CodeDims, dimField(d.Name), "value has control character "+runeName(r)+" at byte "+strconv.Itoa(i)+"; want printable text")
 	}
 	return nil
 }

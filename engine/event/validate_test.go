@@ -47,20 +47,28 @@ func TestValidate(t *testing.T) {
 	f(v, func(e *Event) { e.Key = "a\x7f" }, "key: control character U+007F")
 	f(v, func(e *Event) { e.Key = "é\u0085" }, "key: control character U+0085 at byte 2")
 	f(v, func(e *Event) { e.Key = "https://example.com/vidéo?a=b,c|d" }, "")
-	f(v, func(e *Event) { e.Type = "" }, "type: missing; want one of VIEW, LIKE, SHARE, CLICK, IMPRESSION, VISIT")
+	f(v, func(e *Event) { e.Type = "" }, "type: missing")
 	f(v, func(e *Event) { e.Type = "view" }, `type: "view" is not an accepted type`)
 	for _, typ := range DefaultTypes {
 		f(v, func(e *Event) { e.Type = typ }, "")
 	}
 	f(v, func(e *Event) { e.Value = math.NaN() }, "value: NaN is not a finite number")
 	f(v, func(e *Event) { e.Value = math.Inf(-1) }, "value: -Inf is not a finite number")
-	f(v, func(e *Event) { e.Value = -1e300 }, "")
+	f(v, func(e *Event) { e.Value = -1 << 53 }, "")
+	f(v, func(e *Event) { e.Value = 1 << 53 }, "")
+	f(v, func(e *Event) { e.Value = -1e300 }, "value: -1e+300 is not a finite number within ±2^53")
+	f(v, func(e *Event) { e.Value = 1<<53 + 2 }, "value: 9.007199254740994e+15 is not a finite number within ±2^53")
 	f(v, func(e *Event) { e.TS = 0 }, "ts: missing")
-	f(v, func(e *Event) { e.TS = -1 }, "ts: -1 (1969-12-31T23:59:59.999Z) is out of range")
+	f(v, func(e *Event) { e.TS, e.TSNumber = 0, true }, "ts: 0 (1970-01-01T00:00:00Z) is not after 1970-01-01T00:00:00Z")
+	f(v, func(e *Event) { e.TS = -1 }, "ts: -1 is not after")
 	f(v, func(e *Event) { e.TS = 1 }, "")
-	y3000 := time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
-	f(v, func(e *Event) { e.TS = y3000 - 1 }, "")
-	f(v, func(e *Event) { e.TS = y3000 }, "ts: "+strconv.FormatInt(y3000, 10)+" (3000-01-01T00:00:00Z) is out of range")
+	// The last one-minute window InfluxDB can store ends at 23:47:00.
+	last := time.Date(2262, 4, 11, 23, 46, 59, 999e6, time.UTC).UnixMilli()
+	f(v, func(e *Event) { e.TS = last }, "")
+	f(v, func(e *Event) { e.TS = last + 1 }, "ts: "+strconv.FormatInt(last+1, 10)+" (2262-04-11T23:47:00Z) has a window ending after 2262-04-11T23:47:16Z")
+	f(v, func(e *Event) { e.TS = math.MaxInt64 }, "ts: 9223372036854775807 has a window ending after")
+	f(v, func(e *Event) { e.Key = `a\b` }, `key: '\' at byte 1; a key must not hold a backslash`)
+	f(v, func(e *Event) { e.Key = `ab\` }, `key: '\' at byte 2`)
 	f(v, func(e *Event) { e.Dims = nil }, "")
 	f(v, func(e *Event) {
 		e.Dims = nil
@@ -78,16 +86,17 @@ func TestValidate(t *testing.T) {
 	f(v, func(e *Event) { e.Dims = []Dim{{"a", ""}} }, "dims.a: empty value")
 	f(v, func(e *Event) { e.Dims = []Dim{{"a", strings.Repeat("v", 128)}} }, "")
 	f(v, func(e *Event) { e.Dims = []Dim{{"a", strings.Repeat("v", 129)}} }, "dims.a: value 129 bytes")
+	f(v, func(e *Event) { e.Dims = []Dim{{"a", `x\`}} }, `dims.a: value "x\\" has '\\'`)
 	for _, c := range []string{",", "=", "|"} {
 		f(v, func(e *Event) { e.Dims = []Dim{{"a", "x" + c + "y"}} }, `dims.a: value "x`+c+`y" has '`+c+`'; ',', '=' and '|' are reserved`)
 	}
 	f(v, func(e *Event) { e.Dims = []Dim{{"a", "x\ny"}} }, "dims.a: value has control character U+000A")
-	f(v, func(e *Event) { e.Dims = []Dim{{"a", "\xff"}} }, "dims.a: value not valid UTF-8")
+	f(v, func(e *Event) { e.Dims = []Dim{{"a", "\xff"}} }, `dims: dimension "a": not valid UTF-8`)
 	f(v, func(e *Event) { e.Dims = []Dim{{"a", "São Paulo"}} }, "")
 
 	// Options.
 	custom, err := NewValidator(Types("PLAY", "STOP"), MaxIDLen(4), MaxKeyLen(3), MaxDims(1), MaxDimValueLen(2),
-		TSRange(time.UnixMilli(1000), time.UnixMilli(2000)))
+		WindowSizes(time.Minute, time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,13 +115,13 @@ func TestValidate(t *testing.T) {
 	f(custom, then(func(e *Event) { e.Key = "keys" }), "key: 4 bytes")
 	f(custom, then(func(e *Event) { e.Dims = []Dim{{"a", "1"}, {"b", "2"}} }), "dims: 2 dimensions, more than the 1 allowed")
 	f(custom, then(func(e *Event) { e.Dims = []Dim{{"a", "123"}} }), "dims.a: value 3 bytes")
-	f(custom, then(func(e *Event) { e.TS = 1000 }), "ts: 1000 (1970-01-01T00:00:01Z) is out of range; want after 1970-01-01T00:00:01Z and before 1970-01-01T00:00:02Z")
-	f(custom, then(func(e *Event) { e.TS = 1001 }), "")
-	f(custom, then(func(e *Event) { e.TS = 2000 }), "ts: 2000")
+	lastHour := time.Date(2262, 4, 11, 22, 59, 59, 999e6, time.UTC).UnixMilli()
+	f(custom, then(func(e *Event) { e.TS = lastHour }), "")
+	f(custom, then(func(e *Event) { e.TS = lastHour + 1 }), "ts: "+strconv.FormatInt(lastHour+1, 10)+" (2262-04-11T23:00:00Z) has a window ending after")
 
 	for _, opts := range [][]ValidatorOpt{
 		{Types()}, {Types("A", "A")}, {Types("a b")}, {MaxIDLen(0)}, {MaxKeyLen(0)}, {MaxDims(-1)}, {MaxDimValueLen(0)},
-		{TSRange(time.UnixMilli(5), time.UnixMilli(6))},
+		{MaxFutureSkew(-time.Second)}, {MaxAge(-time.Second)}, {WindowSizes()}, {WindowSizes(0)},
 	} {
 		if _, err := NewValidator(opts...); err == nil {
 			t.Errorf("NewValidator with bad options succeeded")

@@ -21,6 +21,9 @@ const (
 	// DefaultMaxInFlight is the most events (good and dead-lettered) being
 	// produced to Kafka at once, over all requests.
 	DefaultMaxInFlight = 100_000
+	// DefaultBodyReadTimeout bounds how long a request's body may take to
+	// arrive (408 after that).
+	DefaultBodyReadTimeout = 10 * time.Second
 	// DefaultProduceTimeout bounds how long one request waits for Kafka to
 	// acknowledge its records before answering 503.
 	DefaultProduceTimeout = 30 * time.Second
@@ -62,6 +65,7 @@ type cfg struct {
 	rateLimit      float64 // events/s; 0: none (ratelimit.go)
 	rateBurst      int
 	produceTimeout time.Duration
+	bodyTimeout    time.Duration
 	hotKeys        map[string]int
 	validator      *event.Validator
 	logger         *slog.Logger
@@ -75,6 +79,7 @@ func defaultCfg() cfg {
 		maxBatch:       DefaultMaxBatch,
 		maxInFlight:    DefaultMaxInFlight,
 		produceTimeout: DefaultProduceTimeout,
+		bodyTimeout:    DefaultBodyReadTimeout,
 		logger:         slog.New(slog.DiscardHandler),
 	}
 }
@@ -98,6 +103,9 @@ func (c *cfg) validate() error {
 	}
 	if err := c.rateErr(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.bodyTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("BodyReadTimeout must be > 0, got %s", c.bodyTimeout))
 	}
 	if c.produceTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("ProduceTimeout must be > 0, got %s", c.produceTimeout))
@@ -135,9 +143,15 @@ func Topics(t kafka.Topics) Opt { return opt(func(c *cfg) { c.topics = t }) }
 // authentication. The token is never logged.
 func Token(token string) Opt { return opt(func(c *cfg) { c.token = token }) }
 
-// MaxBodyBytes limits the request body size (default DefaultMaxBodyBytes);
-// larger bodies are answered 413.
+// MaxBodyBytes limits the request body size (default DefaultMaxBodyBytes),
+// on the wire and decoded (Content-Encoding gzip or zstd); larger bodies
+// are answered 413.
 func MaxBodyBytes(n int64) Opt { return opt(func(c *cfg) { c.maxBody = n }) }
+
+// BodyReadTimeout bounds how long the whole request body may take to
+// arrive (default DefaultBodyReadTimeout); a slower body is answered 408
+// and its connection closed, so a slow client cannot hold a request open.
+func BodyReadTimeout(d time.Duration) Opt { return opt(func(c *cfg) { c.bodyTimeout = d }) }
 
 // MaxBatch limits the number of events in one request (default
 // DefaultMaxBatch); longer batches are answered 400.
@@ -172,7 +186,8 @@ func HotKeys(m map[string]int) Opt {
 }
 
 // Validator sets the event validator (default: event.NewValidator() with
-// no options, which accepts event.DefaultTypes).
+// no options, which accepts event.DefaultTypes). Events are validated with
+// ValidateAt at the request's receive time.
 func Validator(v *event.Validator) Opt { return opt(func(c *cfg) { c.validator = v }) }
 
 // Logger sets the logger (default: discard).

@@ -3,11 +3,17 @@
 //
 // POST /v1/events takes a JSON array of events (Content-Type
 // application/json) or a protobuf countlab.v1.EventBatch
-// (application/x-protobuf, engine/event/event.proto).
-// Every event is validated; good events are produced to the events topic,
+// (application/x-protobuf, engine/event/event.proto), optionally with
+// Content-Encoding gzip or zstd (the body limit holds for the decoded size;
+// other encodings are answered 415, a body slower than the body read
+// timeout 408).
+// Every event is validated (event.Validator.ValidateAt, the reference time
+// being the request's receive time, which is also the timestamp of every
+// record written for the request); good events are produced to the events topic,
 // keyed by counted key (split "KEY#i" for configured hot keys) with
 // Kafka's default murmur2 partitioner, and invalid ones to the dead-letter
-// topic with their reason. The answer is sent only after Kafka acknowledged
+// topic with their reason (headers countlab-reason and
+// countlab-reason-code). The answer is sent only after Kafka acknowledged
 // every record (acks=all, idempotent producer), so an accepted event is
 // durable.
 //

@@ -21,8 +21,9 @@ import (
 // testPartitions is the partition count of the test topics.
 const testPartitions = 8
 
-// testTS is a fixed event time, unix ms (2026-11-23T15:21:17.123Z).
-const testTS = 1795446077123
+// testTS is the event time of the tests' events, unix ms: ten minutes ago,
+// within the validator's bounds around the receive time.
+var testTS = time.Now().Add(-10 * time.Minute).UnixMilli()
 
 // newCluster starts an in-process kfake cluster of 3 brokers on 127.0.0.1
 // with countlab's topics created by kafka.EnsureTopics.

@@ -2,13 +2,12 @@ package gateway
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"mime"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/countlab/countlab/engine/event"
 )
@@ -39,7 +38,8 @@ type batch struct {
 	keys  []byte
 	vals  []byte
 	items []item
-	over  int // events beyond MaxBatch
+	over  int   // events beyond MaxBatch
+	ref   int64 // receive time, unix ms
 
 	// Producing (produce.go).
 	errs  []error // Kafka's verdict per record, once acked
@@ -63,15 +63,14 @@ func (b *batch) reset() {
 
 // serveEvents handles POST /v1/events.
 func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request) {
+	// The reference time of every event of the request (the contract's
+	// ref), and the timestamp of every record written for it.
+	ref := time.Now().UnixMilli()
 	if !g.authorized(w, r) {
 		return
 	}
 	format, ok := requestFormat(w, r)
 	if !ok {
-		return
-	}
-	if r.ContentLength > g.cfg.maxBody {
-		writeError(w, http.StatusRequestEntityTooLarge, g.tooLarge())
 		return
 	}
 
@@ -82,19 +81,12 @@ func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request) {
 			g.putBatch(b)
 		}
 	}()
-	if r.ContentLength > 0 {
-		b.body.Grow(int(r.ContentLength))
-	}
-	if _, err := b.body.ReadFrom(http.MaxBytesReader(w, r.Body, g.cfg.maxBody)); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, g.tooLarge())
-			return
-		}
-		writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())
+	if berr := g.readBody(w, r, b); berr != nil {
+		writeError(w, berr.code, berr.msg)
 		return
 	}
 
+	b.ref = ref
 	if err := g.decode(b, format); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -133,10 +125,6 @@ func (g *Gateway) putBatch(b *batch) {
 	g.bufs.Put(b)
 }
 
-func (g *Gateway) tooLarge() string {
-	return "request body larger than the limit of " + strconv.FormatInt(g.cfg.maxBody, 10) + " bytes (max body bytes); split the batch"
-}
-
 // requestFormat is the event format the Content-Type names, answering 415
 // for any other.
 func requestFormat(w http.ResponseWriter, r *http.Request) (event.Format, bool) {
@@ -172,12 +160,11 @@ func (g *Gateway) decode(b *batch, format event.Format) error {
 			b.over++
 			return
 		}
-		var it item
+		// After a decode error e holds the id and key as sent (or
+		// "").
+		it := item{id: e.ID, key: e.Key}
 		if err == nil {
-			// e is only meaningful when it decoded: after a decode
-			// error it may hold the previous element.
-			it.id, it.key = e.ID, e.Key
-			err = g.cfg.validator.Validate(e)
+			err = g.cfg.validator.ValidateAt(e, b.ref)
 		}
 		it.err = err
 		if err != nil {
@@ -217,7 +204,7 @@ func (g *Gateway) respond(w http.ResponseWriter, b *batch, failed func(i int) er
 		switch {
 		case it.err != nil:
 			resp.Rejected++
-			resp.Results = append(resp.Results, Result{Index: i, ID: it.id, Status: StatusRejected, Error: it.err.Error()})
+			resp.Results = append(resp.Results, Result{Index: i, ID: it.id, Status: StatusRejected, Reason: event.ErrorCode(it.err), Error: it.err.Error()})
 			if ferr != nil {
 				dlqFailed++
 			}

@@ -45,35 +45,36 @@ type jsonValue struct {
 }
 
 // badKind is one kind of malformed event: how to write it, the field its
-// reason must name, and whether the gateway can still tell its id (it can
-// when the event decodes but is invalid).
+// error must name, its reason code, and whether it was sent with an id (the
+// gateway reports it as sent even when the event does not decode).
 type badKind struct {
 	name    string
 	field   string
+	code    string
 	json    func(i int) string
 	knownID bool
 }
 
 var badKinds = []badKind{
-	{"element not an object", "event", func(i int) string { return strconv.Quote(fmt.Sprintf("not-an-event-%d", i)) }, false},
-	{"id not a string", "id", func(i int) string {
+	{"element not an object", "event", "syntax", func(i int) string { return strconv.Quote(fmt.Sprintf("not-an-event-%d", i)) }, false},
+	{"id not a string", "id", "id", func(i int) string {
 		return fmt.Sprintf(`{"id":%d,"key":"k","type":"VIEW","value":1,"ts":%d}`, i, testTS)
 	}, false},
-	{"missing id", "id", func(i int) string {
+	{"missing id", "id", "field_missing", func(i int) string {
 		return fmt.Sprintf(`{"key":"missing-id-%d","type":"VIEW","value":1,"ts":%d}`, i, testTS)
 	}, false},
-	{"bad ts", "ts", func(i int) string {
+	{"bad ts", "ts", "ts_range", func(i int) string {
 		return fmt.Sprintf(`{"id":"bad-%d","key":"k","type":"VIEW","value":1,"ts":"yesterday"}`, i)
-	}, false},
-	{"unknown type", "type", func(i int) string {
+	}, true},
+	{"unknown type", "type", "type", func(i int) string {
 		return fmt.Sprintf(`{"id":"bad-%d","key":"k","type":"BOGUS","value":1,"ts":%d}`, i, testTS)
 	}, true},
-	{"value out of range", "value", func(i int) string {
+	{"value out of range", "value", "value", func(i int) string {
 		return fmt.Sprintf(`{"id":"bad-%d","key":"k","type":"VIEW","value":1e999,"ts":%d}`, i, testTS)
-	}, false},
-	{"value NaN string", "value", func(i int) string {
+	}, true},
+	{"value NaN string", "value", "value", func(i int) string {
 		return fmt.Sprintf(`{"id":"bad-%d","key":"k","type":"VIEW","value":"NaN","ts":%d}`, i, testTS)
-	}, false},
+	}, true},
 }
 
 var testTypes = []string{"VIEW", "CLICK", "LIKE"}
@@ -109,7 +110,7 @@ func TestJSONBatchesExact(t *testing.T) {
 	badReason := map[string]string{} // raw element -> expected field
 	var elems []string
 	var badIdx []int // indexes in the current batch
-	var badFields, badIDs []string
+	var badFields, badCodes, badIDs []string
 	nBad := 0
 	for i := range total {
 		if i%100 == 37 {
@@ -120,6 +121,7 @@ func TestJSONBatchesExact(t *testing.T) {
 			badReason[raw] = k.field
 			badIdx = append(badIdx, len(elems)-1)
 			badFields = append(badFields, k.field)
+			badCodes = append(badCodes, k.code)
 			if k.knownID {
 				badIDs = append(badIDs, fmt.Sprintf("bad-%d", i))
 			} else {
@@ -144,11 +146,11 @@ func TestJSONBatchesExact(t *testing.T) {
 			t.Fatalf("results %+v, want indexes %v", r.resp.Results, badIdx)
 		}
 		for j, res := range r.resp.Results {
-			if res.Index != badIdx[j] || res.ID != badIDs[j] || res.Status != StatusRejected || !strings.HasPrefix(res.Error, badFields[j]+": ") {
-				t.Errorf("result %+v: want index %d, id %q rejected with a %q error", res, badIdx[j], badIDs[j], badFields[j])
+			if res.Index != badIdx[j] || res.ID != badIDs[j] || res.Status != StatusRejected || !strings.HasPrefix(res.Error, badFields[j]+": ") || res.Reason != badCodes[j] {
+				t.Errorf("result %+v: want index %d, id %q rejected with reason %q and a %q error", res, badIdx[j], badIDs[j], badCodes[j], badFields[j])
 			}
 		}
-		elems, badIdx, badFields, badIDs = elems[:0], badIdx[:0], badFields[:0], badIDs[:0]
+		elems, badIdx, badFields, badCodes, badIDs = elems[:0], badIdx[:0], badFields[:0], badCodes[:0], badIDs[:0]
 	}
 	if len(good) != total-total/100 || nBad != total/100 {
 		t.Fatalf("test setup: %d good, %d bad", len(good), nBad)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/countlab/countlab/engine/event"
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -72,6 +73,7 @@ func (g *Gateway) produce(w http.ResponseWriter, r *http.Request, b *batch) {
 	}
 
 	t := g.cfg.topics
+	recvTime := time.UnixMilli(b.ref)
 	for i := range b.items {
 		it := &b.items[i]
 		rctx[i] = recCtx{Context: ctx, i: i}
@@ -82,9 +84,13 @@ func (g *Gateway) produce(w http.ResponseWriter, r *http.Request, b *batch) {
 				key = []byte(it.key)
 			}
 			rec = kafka.DeadLetter(t.DeadLetter, key, it.raw, it.err.Error(), Source, nil)
+			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: event.HeaderReasonCode, Value: []byte(event.ErrorCode(it.err))})
 		} else {
 			*rec = kgo.Record{Topic: t.Events, Key: b.keys[it.k0:it.k1:it.k1], Value: b.vals[it.v0:it.v1:it.v1]}
 		}
+		// The record's timestamp is the events' ref: the engine's
+		// verdict on it is the gateway's, on every replay.
+		rec.Timestamp = recvTime
 		rec.Context = &rctx[i]
 		g.cl.Produce(ctx, rec, promise)
 	}

@@ -38,10 +38,14 @@ type Response struct {
 type Result struct {
 	// Index is the event's position in the batch, from 0.
 	Index int `json:"index"`
-	// ID is the event's id, when it could be decoded.
+	// ID is the event's id as sent ("" when the event has no string id),
+	// also for an event that is otherwise malformed.
 	ID string `json:"id"`
 	// Status is StatusRejected or StatusFailed.
 	Status string `json:"status"`
+	// Reason is the reason code of a rejected event (docs/ingest-contract.md:
+	// syntax, utf8, field_unknown, ..., dims); absent for a failed one.
+	Reason string `json:"reason,omitempty"`
 	// Error is why: "field: reason" for a rejected event, the Kafka error
 	// for a failed one.
 	Error string `json:"error"`

@@ -101,7 +101,11 @@ func (p *producer) txn(commit bool, ts ...total.Total) {
 	}
 	rs := make([]*kgo.Record, len(ts))
 	for i := range ts {
-		rs[i] = &kgo.Record{Key: ts[i].RecordKey(), Value: ts[i].Marshal(), Partition: int32(ts[i].Sub % partitions)}
+		v, err := ts[i].Marshal()
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		rs[i] = &kgo.Record{Key: ts[i].RecordKey(), Value: v, Partition: int32(ts[i].Sub % partitions)}
 	}
 	if err := p.cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
 		p.t.Fatal(err)

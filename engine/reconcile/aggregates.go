@@ -68,11 +68,18 @@ func publish(ctx context.Context, base []kgo.Opt, topic, txnID string, ts []tota
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	recs := make([]*kgo.Record, len(ts))
+	var perr error
 	for i := range ts {
 		t := &ts[i]
-		recs[i] = &kgo.Record{Topic: topic, Partition: int32(t.Sub), Key: t.RecordKey(), Value: t.Marshal()}
+		v, err := t.Marshal()
+		if err != nil && perr == nil {
+			perr = err // never a total written as 0
+		}
+		recs[i] = &kgo.Record{Topic: topic, Partition: int32(t.Sub), Key: t.RecordKey(), Value: v}
 	}
-	perr := cl.ProduceSync(pctx, recs...).FirstErr()
+	if perr == nil {
+		perr = cl.ProduceSync(pctx, recs...).FirstErr()
+	}
 	// End under its own deadline: a canceled run must still abort cleanly.
 	ectx, ecancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer ecancel()

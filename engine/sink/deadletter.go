@@ -42,7 +42,11 @@ func (s *Sink) ensureDeadLetterTopic(ctx context.Context, cl *kgo.Client) error 
 func (s *Sink) deadLetterRecord(r rejected) *kgo.Record {
 	key, value := []byte(nil), r.raw
 	if value == nil {
-		key, value = r.t.RecordKey(), r.t.Marshal()
+		var err error
+		key = r.t.RecordKey()
+		if value, err = r.t.Marshal(); err != nil && r.rec != nil {
+			value = r.rec.Value // not finite: keep the record as it came
+		}
 	}
 	var origin *kgo.Record
 	attempts := 1

@@ -120,7 +120,11 @@ func (p *txnProducer) txn(ctx context.Context, ts []total.Total, commit bool) er
 		return err
 	}
 	for i := range ts {
-		p.cl.Produce(ctx, &kgo.Record{Key: ts[i].RecordKey(), Value: ts[i].Marshal(), Partition: int32(ts[i].Sub)}, nil)
+		v, err := ts[i].Marshal()
+		if err != nil {
+			return err
+		}
+		p.cl.Produce(ctx, &kgo.Record{Key: ts[i].RecordKey(), Value: v, Partition: int32(ts[i].Sub)}, nil)
 	}
 	if !commit {
 		if err := p.cl.AbortBufferedRecords(ctx); err != nil {

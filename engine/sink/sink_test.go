@@ -319,10 +319,7 @@ func TestSinkSurvivesInfluxOutage(t *testing.T) {
 // dead-letter topic with the reason; the others land; once the conflict is
 // gone a replay writes it.
 func TestSinkDeadLettersRejectedPoints(t *testing.T) {
-	srv, ic := sharedInflux(t)
-	db := strings.TrimSuffix(ic.Bucket, "/autogen")
-	addrs := newKafka(t)
-	ctx := ctxT(t, 90*time.Second)
+	srv, ic, db, addrs, ctx := sinkEnv(t, 90*time.Second)
 
 	// A window in 2001 whose shard already has "count" as a string.
 	poison := gen(0, 1)

@@ -3,7 +3,9 @@ package sink
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
@@ -57,6 +59,15 @@ func Permanent(err error) bool {
 // rejected. The error is the first transient failure: retry everything.
 func (s *Sink) writeAll(ctx context.Context, items []item) ([]rejected, error) {
 	var rej []rejected
+	ok := items[:0:0]
+	for _, it := range items {
+		if reason := unstorable(&it.t); reason != "" {
+			rej = append(rej, rejected{it, reason})
+			continue
+		}
+		ok = append(ok, it)
+	}
+	items = ok
 	for len(items) > 0 {
 		n := min(len(items), s.cfg.writeBatch)
 		r, err := s.writeSplit(ctx, items[:n])
@@ -67,6 +78,29 @@ func (s *Sink) writeAll(ctx context.Context, items []item) ([]rejected, error) {
 		items = items[n:]
 	}
 	return rej, nil
+}
+
+// InfluxDB's time range in unix milliseconds: its timestamps are int64
+// nanoseconds (models.MinNanoTime = MinInt64+2, MaxNanoTime = MaxInt64-1).
+const (
+	minStoredMs = (math.MinInt64 + 2) / 1_000_000 // 1677-09-21T00:12:43.146Z
+	maxStoredMs = (math.MaxInt64 - 1) / 1_000_000 // 2262-04-11T23:47:16.854Z
+)
+
+// unstorable says why t cannot be written as it is, or "": a window start
+// outside InfluxDB's time range would be stored at a wrapped time, and a
+// sum, min or max that is not finite has no line-protocol form. Such a
+// total is dead-lettered, never written wrong.
+func unstorable(t *total.Total) string {
+	if t.Start < minStoredMs || t.Start > maxStoredMs {
+		return "window start " + strconv.FormatInt(t.Start, 10) + " ms is outside InfluxDB's time range (1677-09-21T00:12:43.146Z to 2262-04-11T23:47:16.854Z): it cannot be stored at its own time"
+	}
+	for _, f := range [...]float64{t.Sum, t.Min, t.Max} {
+		if math.IsInf(f, 0) || math.IsNaN(f) {
+			return "sum, min or max is not a finite number (sum " + strconv.FormatFloat(t.Sum, 'g', -1, 64) + ")"
+		}
+	}
+	return ""
 }
 
 func (s *Sink) writeSplit(ctx context.Context, items []item) ([]rejected, error) {

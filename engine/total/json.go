@@ -2,6 +2,7 @@ package total
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -18,15 +19,28 @@ import (
 // differently cased fields, numbers strconv rejects) to encoding/json, so
 // it accepts and rejects exactly what encoding/json does.
 
-// Marshal encodes t as the JSON value of its aggregates record.
-// Non-finite floats (which encoding/json refuses and totals never hold:
-// the event validator rejects them) are written as 0.
-func (t *Total) Marshal() []byte {
-	return t.AppendJSON(make([]byte, 0, 128+len(t.Key)+len(t.Type)+len(t.DimSet)))
+// ErrNotFinite is the error of encoding a total whose sum, min or max is
+// NaN or infinite. JSON cannot express it, and writing anything else (0)
+// would serve a wrong total; the event validator keeps |value| <= 2^53 so
+// that no sum overflows.
+var ErrNotFinite = errors.New("total: sum, min or max is not a finite number")
+
+// Marshal encodes t as the JSON value of its aggregates record. It fails
+// (errors.Is(err, ErrNotFinite)) when Sum, Min or Max is not finite.
+func (t *Total) Marshal() ([]byte, error) {
+	b, err := t.AppendJSON(make([]byte, 0, 128+len(t.Key)+len(t.Type)+len(t.DimSet)))
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
-// AppendJSON appends t encoded as Marshal encodes it.
-func (t *Total) AppendJSON(dst []byte) []byte {
+// AppendJSON appends t encoded as Marshal encodes it; on error it returns
+// dst unchanged.
+func (t *Total) AppendJSON(dst []byte) ([]byte, error) {
+	if !finite(t.Sum) || !finite(t.Min) || !finite(t.Max) {
+		return dst, fmt.Errorf("%w: %s %s %q window %d+%dms: sum %v, min %v, max %v", ErrNotFinite, t.Type, SizeName(t.Size), t.Key, t.Start, t.Size, t.Sum, t.Min, t.Max)
+	}
 	dst = append(dst, `{"key":`...)
 	dst = appendString(dst, t.Key)
 	dst = append(dst, `,"type":`...)
@@ -52,16 +66,15 @@ func (t *Total) AppendJSON(dst []byte) []byte {
 	if t.Closed {
 		dst = append(dst, `,"closed":true`...)
 	}
-	return append(dst, '}')
+	return append(dst, '}'), nil
 }
 
-// appendFloat formats f as encoding/json formats a float64: %f-style
-// unless the exponent is < -6 or >= 21, then %e with "e-09" cleaned up to
-// "e-9".
+func finite(f float64) bool { return !math.IsInf(f, 0) && !math.IsNaN(f) }
+
+// appendFloat formats the finite f as encoding/json formats a float64:
+// %f-style unless the exponent is < -6 or >= 21, then %e with "e-09"
+// cleaned up to "e-9".
 func appendFloat(dst []byte, f float64) []byte {
-	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return append(dst, '0')
-	}
 	abs := math.Abs(f)
 	fmtc := byte('f')
 	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {

@@ -3,6 +3,7 @@ package total
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -34,10 +35,10 @@ func TestMarshalMatchesEncodingJSON(t *testing.T) {
 	f := func(tt Total) {
 		t.Helper()
 		want := refMarshal(t, tt)
-		if got := tt.Marshal(); !bytes.Equal(got, want) {
+		if got := mustMarshal(t, tt); !bytes.Equal(got, want) {
 			t.Fatalf("Marshal\ngot  %s\nwant %s", got, want)
 		}
-		if got := tt.AppendJSON([]byte("x")); !bytes.Equal(got[1:], want) || got[0] != 'x' {
+		if got, _ := tt.AppendJSON([]byte("x")); !bytes.Equal(got[1:], want) || got[0] != 'x' {
 			t.Fatalf("AppendJSON\ngot  %s\nwant x%s", got, want)
 		}
 	}
@@ -137,7 +138,7 @@ func TestCodecProperty(t *testing.T) {
 	for range 20_000 {
 		tt := randomTotal(rng)
 		want := refMarshal(t, tt)
-		got := tt.Marshal()
+		got := mustMarshal(t, tt)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("Marshal(%+v)\ngot  %s\nwant %s", tt, got, want)
 		}
@@ -164,7 +165,7 @@ func FuzzUnmarshal(f *testing.F) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 20 {
 		tt := randomTotal(rng)
-		f.Add(tt.Marshal())
+		f.Add(mustMarshal(f, tt))
 	}
 	f.Add([]byte(`{"key":"k","type":"VIEW","dims":"a=b","sub":1,"start":0,"size":60000,"count":2,"sum":3.5,"min":1,"max":2.5,"closed":true}`))
 	f.Add([]byte(` {"size":1,"key":"\u00e9","Type":"x","extra":null} `))
@@ -179,10 +180,13 @@ func FuzzMarshal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, typ, dims string, sub int, start, size, count int64, sum, mn, mx float64, closed bool) {
 		tt := Total{Key: key, Type: typ, DimSet: dims, Sub: sub, Start: start, Size: size, Count: count, Sum: sum, Min: mn, Max: mx, Closed: closed}
 		want, err := json.Marshal(tt)
-		if err != nil {
-			return // non-finite floats: encoding/json refuses them
+		got, gerr := tt.Marshal()
+		if (err != nil) != (gerr != nil) {
+			t.Fatalf("Marshal(%+v) = %v; encoding/json says %v", tt, gerr, err)
 		}
-		got := tt.Marshal()
+		if err != nil {
+			return // non-finite floats: both refuse them
+		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("got  %s\nwant %s", got, want)
 		}
@@ -192,7 +196,7 @@ func FuzzMarshal(f *testing.F) {
 
 func TestUnmarshalAllocs(t *testing.T) {
 	tt := Total{Key: "video123", Type: "VIEW", DimSet: "country=US", Sub: 3, Start: 1767225600000, Size: 60000, Count: 42, Sum: 123.5, Min: 1, Max: 60}
-	b := tt.Marshal()
+	b := mustMarshal(t, tt)
 	var got Total
 	allocs := testing.AllocsPerRun(100, func() { got, _ = Unmarshal(b) })
 	if got != tt {
@@ -202,14 +206,14 @@ func TestUnmarshalAllocs(t *testing.T) {
 		t.Fatalf("Unmarshal: %v allocations, want at most 1", allocs)
 	}
 	buf := make([]byte, 0, 256)
-	if a := testing.AllocsPerRun(100, func() { buf = tt.AppendJSON(buf[:0]) }); a != 0 {
+	if a := testing.AllocsPerRun(100, func() { buf, _ = tt.AppendJSON(buf[:0]) }); a != 0 {
 		t.Fatalf("AppendJSON: %v allocations, want 0", a)
 	}
 }
 
 func BenchmarkUnmarshal(b *testing.B) {
 	tt := Total{Key: "video123", Type: "VIEW", DimSet: "country=US", Sub: 3, Start: 1767225600000, Size: 60000, Count: 42, Sum: 123.5, Min: 1, Max: 60}
-	rec := tt.Marshal()
+	rec := mustMarshal(b, tt)
 	b.Run("fast", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -234,6 +238,33 @@ func BenchmarkAppendJSON(b *testing.B) {
 	buf := make([]byte, 0, 256)
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = tt.AppendJSON(buf[:0])
+		buf, _ = tt.AppendJSON(buf[:0])
+	}
+}
+
+func mustMarshal(tb testing.TB, tt Total) []byte {
+	tb.Helper()
+	b, err := tt.Marshal()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// TestMarshalNotFinite: a total whose sum overflowed (1e308 twice) is never
+// encoded as 0 (issue 12, F3): the encoder fails.
+func TestMarshalNotFinite(t *testing.T) {
+	var tt Total
+	tt = Total{Key: "k", Type: "VIEW", Size: 60000}
+	tt.Add(1e308)
+	tt.Add(1e308)
+	for _, c := range []Total{tt, {Key: "k", Min: math.NaN()}, {Key: "k", Max: math.Inf(-1)}} {
+		b, err := c.Marshal()
+		if !errors.Is(err, ErrNotFinite) || b != nil {
+			t.Fatalf("Marshal(%+v) = %s, %v; want ErrNotFinite", c, b, err)
+		}
+		if b, err := c.AppendJSON([]byte("x")); err == nil || string(b) != "x" {
+			t.Fatalf("AppendJSON(%+v) = %s, %v; want x and an error", c, b, err)
+		}
 	}
 }
