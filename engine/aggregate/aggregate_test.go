@@ -38,7 +38,7 @@ func TestExact(t *testing.T) {
 			p0max = ev.e.TS
 		}
 	}
-	ooo := event.Event{ID: "ooo-1", Key: "k0", Type: "VIEW", Value: 2, TS: p0max - 12_000}
+	ooo := event.Event{ID: "ooo-1", Key: keyOn("ooo", 0, 4), Type: "VIEW", Value: 2, TS: p0max - 12_000}
 	evs = append(evs, tev{p: 0, e: ooo})
 	// Malformed records.
 	evs = append(evs,
@@ -58,7 +58,8 @@ func TestExact(t *testing.T) {
 
 	// Now push partition 1's watermark far ahead, then send events that
 	// are too late there (including a duplicate of a counted event).
-	jump := tev{p: 1, e: event.Event{ID: "jump", Key: "k1", Type: "VIEW", Value: 1, TS: base + 10*60_000}}
+	k1 := keyOn("late", 1, 4)
+	jump := tev{p: 1, e: event.Event{ID: "jump", Key: k1, Type: "VIEW", Value: 1, TS: base + 10*60_000}}
 	var onP1 tev
 	for _, ev := range evs {
 		if ev.p == 1 && ev.raw == nil {
@@ -69,7 +70,7 @@ func TestExact(t *testing.T) {
 	dupLate := onP1
 	dupLate.late = true
 	late := []tev{
-		{p: 1, e: event.Event{ID: "late-1", Key: "k1", Type: "VIEW", Value: 1, TS: base + 30_000}, late: true},
+		{p: 1, e: event.Event{ID: "late-1", Key: k1, Type: "VIEW", Value: 1, TS: base + 30_000}, late: true},
 		dupLate,
 	}
 	e.produce([]tev{jump})
@@ -103,10 +104,10 @@ func TestExact(t *testing.T) {
 		if ev.raw != nil || ev.late {
 			continue
 		}
-		if seen[ev.e.ID] {
+		if seen[ev.e.Key+"\x00"+ev.e.ID] {
 			dups++
 		}
-		seen[ev.e.ID] = true
+		seen[ev.e.Key+"\x00"+ev.e.ID] = true
 	}
 	f := func(name string, c interface{ Write(*dto.Metric) error }, want int) {
 		t.Helper()
@@ -133,7 +134,8 @@ func TestExact(t *testing.T) {
 		t.Fatalf("dead-letter topic has %d records, want 3", len(dl))
 	}
 	for _, r := range dl {
-		if kafka.Header(r, kafka.HeaderSource) != "engine" || kafka.Header(r, kafka.HeaderReason) == "" || kafka.Header(r, kafka.HeaderOrigin) == "" {
+		if kafka.Header(r, kafka.HeaderSource) != "engine" || kafka.Header(r, kafka.HeaderReason) == "" || kafka.Header(r, kafka.HeaderOrigin) == "" ||
+			kafka.Header(r, event.HeaderReasonCode) == "" {
 			t.Errorf("dead-letter record headers %v", r.Headers)
 		}
 	}
@@ -161,7 +163,7 @@ func TestCrashMidTransaction(t *testing.T) {
 		evs := wave(round)
 		all = append(all, evs...)
 		w, err := New(Conn(e.conn), Logger(testLogger()), TransactionalID("test-txn-0"),
-			Windows(sizes...), IdleTimeout(time.Hour), CommitInterval(20*time.Millisecond), MaxPollRecords(100))
+			Windows(sizes...), IdleTimeout(time.Hour), CommitInterval(20*time.Millisecond), MaxPollRecords(100), HotKeys(testHot))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,14 +294,15 @@ func TestIdlePartitionAndRestoredWatermark(t *testing.T) {
 	opts := []Opt{IdleTimeout(300 * time.Millisecond), CommitInterval(20 * time.Millisecond)}
 	w, stop := e.worker(opts...)
 	<-w.Ready()
+	ka, kb := keyOn("a", 0, 2), keyOn("b", 1, 2)
 	evs := []tev{
-		{p: 1, e: event.Event{ID: "p1-a", Key: "b", Type: "VIEW", Value: 1, TS: base + 1000}},
-		{p: 0, e: event.Event{ID: "p0-a", Key: "a", Type: "VIEW", Value: 1, TS: base + 1000}},
+		{p: 1, e: event.Event{ID: "p1-a", Key: kb, Type: "VIEW", Value: 1, TS: base + 1000}},
+		{p: 0, e: event.Event{ID: "p0-a", Key: ka, Type: "VIEW", Value: 1, TS: base + 1000}},
 	}
 	e.produce(evs)
 	e.waitCommitted(DefaultGroup, 20*time.Second)
 	time.Sleep(500 * time.Millisecond) // partition 1 goes idle
-	more := []tev{{p: 0, e: event.Event{ID: "p0-b", Key: "a", Type: "VIEW", Value: 1, TS: base + 5*60_000}}}
+	more := []tev{{p: 0, e: event.Event{ID: "p0-b", Key: ka, Type: "VIEW", Value: 1, TS: base + 5*60_000}}}
 	e.produce(more)
 	evs = append(evs, more...)
 	e.waitCommitted(DefaultGroup, 20*time.Second)
@@ -326,7 +329,7 @@ func TestIdlePartitionAndRestoredWatermark(t *testing.T) {
 	// its closed window is too late, not counted anew.
 	w2, stop2 := e.worker(append(opts, TransactionalID("test-txn-1"))...)
 	<-w2.Ready()
-	late := []tev{{p: 1, e: event.Event{ID: "p1-late", Key: "b", Type: "VIEW", Value: 1, TS: base + 2000}, late: true}}
+	late := []tev{{p: 1, e: event.Event{ID: "p1-late", Key: kb, Type: "VIEW", Value: 1, TS: base + 2000}, late: true}}
 	e.produce(late)
 	evs = append(evs, late...)
 	e.waitCommitted(DefaultGroup, 20*time.Second)
@@ -393,22 +396,12 @@ func TestAbortReplays(t *testing.T) {
 func TestAtLeastOnceDoubleCounts(t *testing.T) {
 	e := newEnv(t, 2)
 	evs := gen(2, 400, 0, base, 20_000)
-	w, err := New(Conn(e.conn), Logger(testLogger()), AtLeastOnce(), Windows(sizes...), IdleTimeout(time.Hour), ClientOpts(kgoLog()...),
+	w, err := New(Conn(e.conn), Logger(testLogger()), AtLeastOnce(), Windows(sizes...), IdleTimeout(time.Hour), ClientOpts(kgoLog()...), HotKeys(testHot),
 		CommitInterval(20*time.Millisecond), MaxPollRecords(50))
 	if err != nil {
 		t.Fatal(err)
 	}
-	killed := errors.New("killed")
-	var commits atomic.Int32
-	w.beforeEnd = func() error {
-		if commits.Add(1) == 3 {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			w.cl.Flush(ctx) // totals written, offsets not committed
-			return killed
-		}
-		return nil
-	}
+	commits := killAtCommit(t, w, 3) // totals written, offsets not committed
 	_, stop := e.start(w)
 	<-w.Ready()
 	i := 0

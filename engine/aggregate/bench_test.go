@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/countlab/countlab/engine/event"
+	"github.com/countlab/countlab/engine/kafka"
 )
 
 // BenchmarkPipeline measures the full exactly-once path (consume, decode,
@@ -160,7 +161,8 @@ func benchRecords(n int, parts int32) []*kgo.Record {
 			e.Dims = []event.Dim{{Name: "country", Value: "US"}, {Name: "device", Value: "ios"}}
 		}
 		buf = event.AppendProto(buf[:0], &e)
-		out = append(out, &kgo.Record{Key: []byte(e.Key), Value: append([]byte(nil), buf...), Partition: int32(kk) % parts})
+		out = append(out, &kgo.Record{Key: []byte(e.Key), Value: append([]byte(nil), buf...),
+			Partition: kafka.Partition([]byte(e.Key), parts), Timestamp: time.UnixMilli(e.TS)})
 	}
 	return out
 }

@@ -60,7 +60,7 @@ func (w *Worker) commit(ctx context.Context) error {
 				Topic:     w.cfg.changelog,
 				Partition: p.id,
 				Key:       []byte(strconv.Itoa(int(p.id))),
-				Value:     appendChangelog(nil, p.wm.wm, p.wm.maxTS, p.dedup.added),
+				Value:     appendChangelog(nil, p.wm, p.dedup.added),
 				Timestamp: time.UnixMilli(max(p.wm.wm, 0)),
 			})
 		}
@@ -203,7 +203,7 @@ func (w *Worker) report(now time.Time) {
 	for _, p := range w.parts {
 		windows += int64(len(p.windows))
 		bytes += p.stateBytes()
-		ids += int64(p.dedup.n)
+		ids += int64(p.dedup.len())
 		p.m.load.Set(float64(p.events) / el.Seconds())
 		p.events = 0
 		if p.wm.wm != minWatermark {

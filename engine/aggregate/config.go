@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,6 +61,7 @@ type cfg struct {
 	log       *slog.Logger
 
 	hotShare       float64
+	hotKeys        map[string]int
 	maxPollRecords int
 
 	atLeastOnce bool
@@ -126,6 +128,11 @@ func (c *cfg) validate() error {
 	}
 	if c.hotShare <= 0 || c.hotShare > 1 {
 		return fmt.Errorf("aggregate: hot key share must be in (0,1], got %v", c.hotShare)
+	}
+	for k, n := range c.hotKeys {
+		if k == "" || n < 1 || strings.Contains(k, "#") {
+			return fmt.Errorf("aggregate: hot key %q split %d ways: want a non-empty key without '#' (the sub-key separator) and a split >= 1", k, n)
+		}
 	}
 	if c.maxPollRecords <= 0 {
 		return errors.New("aggregate: max poll records must be > 0")
@@ -230,6 +237,21 @@ func Logger(l *slog.Logger) Opt { return optFn(func(c *cfg) { c.log = l }) }
 // HotKeyShare is the share of a partition's load above which a key is
 // reported as hot (default 0.2).
 func HotKeyShare(f float64) Opt { return optFn(func(c *cfg) { c.hotShare = f }) }
+
+// HotKeys are the counted keys split over several partitions, key -> n
+// (the gateway's HotKeys, which must be the same map): the canonical record
+// key of an event with such a key is "key#i", i = FNV-1a-64(id) mod n, and
+// its canonical partition murmur2 of that (kafka.Partition). A record of
+// the events topic outside its canonical partition is moved there (see
+// the package comment). Default: none.
+func HotKeys(m map[string]int) Opt {
+	return optFn(func(c *cfg) {
+		c.hotKeys = make(map[string]int, len(m))
+		for k, n := range m {
+			c.hotKeys[k] = n
+		}
+	})
+}
 
 // MaxPollRecords bounds the records processed per poll (default 10000).
 func MaxPollRecords(n int) Opt { return optFn(func(c *cfg) { c.maxPollRecords = n }) }

@@ -8,67 +8,86 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
-// idHash is the 128-bit fingerprint of an event id: two independent 64-bit
-// hashes (xxHash64 and FNV-1a 64) with fixed parameters, so every process
-// computes the same fingerprint and the changelog can be read back by
-// another worker. Two distinct ids collide with probability about 2^-128
-// per pair.
+// idHash is the 128-bit fingerprint of an event's identity (key, id): two
+// independent 64-bit hashes (xxHash64 and FNV-1a 64) of key + "\x00" + id
+// with fixed parameters, so every process computes the same fingerprint
+// and the changelog can be read back by another worker. Two distinct
+// identities collide with probability about 2^-128 per pair.
 type idHash struct{ a, b uint64 }
 
-func hashID(id string) idHash {
+// appendIdentity appends the bytes hashID hashes: key, a NUL, id (a key
+// never holds a NUL: the validator refuses control characters in keys).
+func appendIdentity(dst []byte, key, id string) []byte {
+	dst = append(dst, key...)
+	dst = append(dst, 0)
+	return append(dst, id...)
+}
+
+// hashID fingerprints an identity built by appendIdentity.
+func hashID(ident []byte) idHash {
 	const (
 		offset = 14695981039346656037
 		prime  = 1099511628211
 	)
 	h := uint64(offset)
-	for i := 0; i < len(id); i++ {
-		h ^= uint64(id[i])
+	for _, c := range ident {
+		h ^= uint64(c)
 		h *= prime
 	}
-	return idHash{xxhash.Sum64String(id), h}
+	return idHash{xxhash.Sum64(ident), h}
 }
 
-// dedupSet remembers the ids of the events counted on one partition during
-// the dedup horizon, in bounded memory: ids are bucketed by the event time
-// of the event (bucket width w), and a whole bucket is dropped in O(1) once
-// its end is older than the partition watermark minus the horizon H.
+// dedupSet remembers the identities (key, id) of the events counted on one
+// partition during the dedup horizon H, in bounded memory and O(1) per
+// event: one map holds every remembered fingerprint, and each fingerprint
+// is also on the expiry list of the bucket of its FIRST copy's event time
+// (bucket width w). A whole bucket is dropped, its fingerprints deleted
+// from the map, once its end is <= the partition watermark minus H.
 //
-// A duplicate is the same event sent again: same id and same event time, so
-// it falls in the same bucket as the original and a lookup probes one
-// bucket.
+// A repeat of (key, id) is a duplicate whatever its own ts, type, value or
+// dims (docs/ingest-contract.md): the lookup is by fingerprint only, so a
+// repeat with another event time, in another bucket, is caught too.
 //
-// Claim. Let H >= S + L + O, where S is the largest window size, L the
-// allowed lateness and O the out-of-orderness. If an event e (time t) was
-// counted on partition p, every later duplicate e' of e on p that is not
-// too late is recognised as a duplicate.
+// Claim. If an event e with event time t was counted on partition p, every
+// later event e' on p with the same (key, id), processed when p's
+// watermark is W' with t > W' - H, is recognised as a duplicate. (This is
+// the contract's "recognised while the first copy's event time is within
+// the dedup horizon behind the partition watermark".) In particular, as
+// long as any window of e is open, every repeat of e is caught: a window
+// [ws, ws+s) of e is open at W' only if ws + s + L > W' (the lateness rule,
+// watermark.go), and ws <= t, so t > W' - s - L >= W' - S - L >= W' - H,
+// where S is the largest window size and L the allowed lateness.
 //
-// Proof. Let W' be p's watermark when e' is processed. e' is not too late,
-// so for every window size s, with ws = WindowStart(t, s) (ws <= t), the
-// rule in lateness (watermark.go) gives ws + s + L > W'; as ws <= t this
-// means t > W' - s - L >= W' - S - L >= W' - H. The bucket holding e's id
-// ends after t, so its end is > W' - H. Buckets are dropped only when
-// their end is <= W - H for the watermark W at that moment, and the
-// watermark never decreases (it is restored with the state and only ever
-// raised), so W <= W' and the bucket holding e's id is still present when
-// e' arrives: e' is caught. The set is recovered after a crash (restore.go)
-// from the changelog written in the same transactions as the totals, with
-// every bucket whose end is > W - H, so the argument holds across restarts
-// and rebalances. A duplicate that IS too late never reaches the set: it
-// goes to the late topic, where reconciliation dedups it. QED.
+// Proof. When e was counted its fingerprint was put in the map and on the
+// list of the bucket [b, b+w) holding t, so b + w > t. A fingerprint leaves
+// the map only when its bucket is dropped, at a commit whose watermark W
+// has b + w <= W - H, or when the batch that added it is rolled back (then
+// e's count is rolled back too and e is replayed). The watermark never
+// decreases (it is restored with the state and only ever raised), so
+// W <= W' and b + w > t > W' - H >= W - H: e's bucket is still present
+// when e' arrives, and e' is caught. The set is recovered after a crash
+// (restore.go) from the changelog written in the same transactions as the
+// totals, with every bucket whose end is > W - H (each fingerprint with
+// the bucket of its first copy), so the argument holds across restarts and
+// rebalances. A repeat that is too late never reaches the set: it goes to
+// the late topic, where reconciliation dedups it. QED.
 //
-// The argument itself needs only H >= S + L; the required extra O keeps
-// the bound the same as the one the restore read position is derived
-// from (restore.go, changelogFrom), and costs O of memory.
+// validate requires H >= S + L + O (O: the out-of-orderness): the claim
+// needs only H >= S + L; the extra O keeps the bound the same as the one
+// the restore read position is derived from (restore.go, changelogFrom).
 type dedupSet struct {
 	width   int64
-	buckets map[int64]map[idHash]struct{}
-	n       int
+	ids     map[idHash]struct{}
+	buckets map[int64]*idList // bucket start -> the fingerprints expiring with it
 
-	lastStart  int64
-	lastBucket map[idHash]struct{}
+	lastStart int64
+	last      *idList
 
-	added []dedupEntry // this batch's new ids, for the changelog and rollback
+	added []dedupEntry // this batch's new ids, in order, for the changelog and rollback
 }
+
+// idList is one bucket's expiry list.
+type idList struct{ hs []idHash }
 
 type dedupEntry struct {
 	bucket int64
@@ -76,7 +95,7 @@ type dedupEntry struct {
 }
 
 func newDedupSet(width int64) *dedupSet {
-	return &dedupSet{width: width, buckets: make(map[int64]map[idHash]struct{})}
+	return &dedupSet{width: width, ids: make(map[idHash]struct{}), buckets: make(map[int64]*idList)}
 }
 
 func (d *dedupSet) bucketStart(ts int64) int64 {
@@ -87,58 +106,60 @@ func (d *dedupSet) bucketStart(ts int64) int64 {
 	return s
 }
 
-func (d *dedupSet) bucket(start int64, create bool) map[idHash]struct{} {
-	if d.lastBucket != nil && d.lastStart == start {
-		return d.lastBucket
+// list is the expiry list of the bucket starting at start, created if new.
+func (d *dedupSet) list(start int64) *idList {
+	if d.last != nil && d.lastStart == start {
+		return d.last
 	}
-	b := d.buckets[start]
-	if b == nil {
-		if !create {
-			return nil
-		}
+	l := d.buckets[start]
+	if l == nil {
 		// Size a new bucket like the newest one, so a steady stream
-		// does not pay for map growth in every bucket.
+		// does not pay for slice growth in every bucket.
 		hint := 64
-		if d.lastBucket != nil {
-			hint = max(hint, len(d.lastBucket))
+		if d.last != nil {
+			hint = max(hint, len(d.last.hs))
 		}
-		b = make(map[idHash]struct{}, hint)
-		d.buckets[start] = b
+		l = &idList{hs: make([]idHash, 0, hint)}
+		d.buckets[start] = l
 	}
-	d.lastStart, d.lastBucket = start, b
-	return b
+	d.lastStart, d.last = start, l
+	return l
 }
 
 // insert adds h for an event at ts and reports whether it was new.
 func (d *dedupSet) insert(h idHash, ts int64) bool {
-	start := d.bucketStart(ts)
-	b := d.bucket(start, true)
-	if _, ok := b[h]; ok {
+	if _, ok := d.ids[h]; ok {
 		return false
 	}
-	b[h] = struct{}{}
-	d.n++
+	d.ids[h] = struct{}{}
+	start := d.bucketStart(ts)
+	l := d.list(start)
+	l.hs = append(l.hs, h)
 	d.added = append(d.added, dedupEntry{start, h})
 	return true
 }
 
-// restore adds an id read back from the changelog (no batch bookkeeping).
+// restore adds a fingerprint read back from the changelog (no batch
+// bookkeeping). A fingerprint is in the changelog once (with the bucket of
+// its first copy); a second occurrence is ignored.
 func (d *dedupSet) restore(bucket int64, h idHash) {
-	b := d.bucket(bucket, true)
-	if _, ok := b[h]; !ok {
-		b[h] = struct{}{}
-		d.n++
+	if _, ok := d.ids[h]; ok {
+		return
 	}
+	d.ids[h] = struct{}{}
+	l := d.list(bucket)
+	l.hs = append(l.hs, h)
 }
 
-// rollback forgets this batch's ids.
+// rollback forgets this batch's ids. They are the tails of their buckets'
+// lists (appended in this order since the last commit, and nothing expires
+// between commits), so they are popped newest first.
 func (d *dedupSet) rollback() {
-	for _, e := range d.added {
-		if b := d.buckets[e.bucket]; b != nil {
-			if _, ok := b[e.h]; ok {
-				delete(b, e.h)
-				d.n--
-			}
+	for i := len(d.added) - 1; i >= 0; i-- {
+		e := d.added[i]
+		delete(d.ids, e.h)
+		if l := d.buckets[e.bucket]; l != nil && len(l.hs) > 0 {
+			l.hs = l.hs[:len(l.hs)-1]
 		}
 	}
 	d.added = d.added[:0]
@@ -147,36 +168,43 @@ func (d *dedupSet) rollback() {
 // committed clears the batch bookkeeping after a commit.
 func (d *dedupSet) committed() { d.added = d.added[:0] }
 
-// expire drops every bucket whose end is <= wm - horizon.
+// expire drops every bucket whose end is <= wm - horizon, with its ids.
 func (d *dedupSet) expire(wm, horizon int64) {
 	if wm == minWatermark {
 		return
 	}
 	limit := wm - horizon
-	for start, b := range d.buckets {
+	for start, l := range d.buckets {
 		if start+d.width <= limit {
-			d.n -= len(b)
+			for _, h := range l.hs {
+				delete(d.ids, h)
+			}
 			delete(d.buckets, start)
-			if d.lastBucket != nil && d.lastStart == start {
-				d.lastBucket = nil
+			if d.last == l {
+				d.last = nil
 			}
 		}
 	}
 }
 
-// bytes estimates the memory the set holds: a swiss-table slot per id
-// (16-byte key plus control byte at 7/8 load) and the per-bucket maps.
-func (d *dedupSet) bytes() int64 { return int64(d.n)*20 + int64(len(d.buckets))*256 }
+// len is the number of remembered identities.
+func (d *dedupSet) len() int { return len(d.ids) }
+
+// bytes estimates the memory the set holds: per id a swiss-table slot
+// (16-byte key plus control byte at 7/8 load) and its 16-byte expiry list
+// entry, plus the per-bucket lists.
+func (d *dedupSet) bytes() int64 { return int64(len(d.ids))*36 + int64(len(d.buckets))*64 }
 
 // Changelog record value (one per partition per commit that changed it):
 //
-//	version byte (1)
-//	watermark varint, max event time varint
+//	version byte (2; version 1 hashed the id alone)
+//	watermark varint, largest min(ts, ref) varint, largest ts - ref varint
+//	(watermark.go)
 //	groups uvarint, then per group: bucket start varint, count uvarint,
 //	count x 16 bytes (a, b big-endian)
-const changelogVersion = 1
+const changelogVersion = 2
 
-func appendChangelog(dst []byte, wm, maxTS int64, added []dedupEntry) []byte {
+func appendChangelog(dst []byte, w watermark, added []dedupEntry) []byte {
 	slices.SortFunc(added, func(x, y dedupEntry) int {
 		switch {
 		case x.bucket < y.bucket:
@@ -193,8 +221,9 @@ func appendChangelog(dst []byte, wm, maxTS int64, added []dedupEntry) []byte {
 		}
 	}
 	dst = append(dst, changelogVersion)
-	dst = binary.AppendVarint(dst, wm)
-	dst = binary.AppendVarint(dst, maxTS)
+	dst = binary.AppendVarint(dst, w.wm)
+	dst = binary.AppendVarint(dst, w.maxTS)
+	dst = binary.AppendVarint(dst, w.ahead)
 	dst = binary.AppendUvarint(dst, uint64(groups))
 	for i := 0; i < len(added); {
 		j := i
@@ -212,12 +241,21 @@ func appendChangelog(dst []byte, wm, maxTS int64, added []dedupEntry) []byte {
 	return dst
 }
 
-var errChangelog = errors.New("aggregate: malformed dedup changelog record")
+var (
+	errChangelog   = errors.New("aggregate: malformed dedup changelog record")
+	errChangelogV1 = errors.New("aggregate: dedup changelog record of an older engine (version 1: event ids without their key, " +
+		"and a watermark not bounded by the record time); its dedup state cannot be carried over: " +
+		"start on a fresh broker data directory, or with a new consumer group and changelog topic (--topic-prefix)")
+)
 
-// readChangelog decodes a changelog value, calling fn for every id.
-func readChangelog(b []byte, fn func(bucket int64, h idHash)) (wm, maxTS int64, err error) {
+// readChangelog decodes a changelog value, calling fn for every id; w has
+// the record's wm, maxTS and ahead.
+func readChangelog(b []byte, fn func(bucket int64, h idHash)) (w watermark, err error) {
+	if len(b) > 0 && b[0] == 1 {
+		return w, errChangelogV1
+	}
 	if len(b) == 0 || b[0] != changelogVersion {
-		return 0, 0, errChangelog
+		return w, errChangelog
 	}
 	b = b[1:]
 	next := func() int64 {
@@ -238,18 +276,18 @@ func readChangelog(b []byte, fn func(bucket int64, h idHash)) (wm, maxTS int64, 
 		b = b[n:]
 		return v
 	}
-	wm, maxTS = next(), next()
+	w.wm, w.maxTS, w.ahead = next(), next(), next()
 	groups := nextU()
 	for g := uint64(0); g < groups && err == nil; g++ {
 		bucket := next()
 		cnt := nextU()
 		if err != nil || uint64(len(b)) < cnt*16 {
-			return 0, 0, errChangelog
+			return watermark{}, errChangelog
 		}
 		for i := uint64(0); i < cnt; i++ {
 			fn(bucket, idHash{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])})
 			b = b[16:]
 		}
 	}
-	return wm, maxTS, err
+	return w, err
 }

@@ -75,7 +75,7 @@ func testLogger() *slog.Logger {
 func (e *env) worker(opts ...Opt) (w *Worker, stop func() error) {
 	e.t.Helper()
 	base := []Opt{Conn(e.conn), Logger(testLogger()), TransactionalID("test-txn-0"),
-		Windows(10*time.Second, time.Minute), IdleTimeout(time.Hour)}
+		Windows(10*time.Second, time.Minute), IdleTimeout(time.Hour), HotKeys(testHot)}
 	w, err := New(append(base, opts...)...)
 	if err != nil {
 		e.t.Fatal(err)
@@ -104,15 +104,37 @@ func (e *env) start(w *Worker) (*Worker, func() error) {
 	return w, stop
 }
 
+// testHot is the hot-key split of every test worker (HotKeys) and of gen.
+var testHot = map[string]int{"hot": 4}
+
+// canon is the canonical partition of e on a topic of parts partitions.
+func canon(e *event.Event, parts int32) int32 {
+	return kafka.Partition(kafka.AppendRecordKey(nil, testHot, e.Key, e.ID), parts)
+}
+
+// keyOn is a key "prefixN" whose canonical partition (not hot) is p.
+func keyOn(prefix string, p, parts int32) string {
+	for i := 0; ; i++ {
+		k := fmt.Sprintf("%s%d", prefix, i)
+		if kafka.Partition([]byte(k), parts) == p {
+			return k
+		}
+	}
+}
+
 // tev is one test event: what is produced and where.
 type tev struct {
-	p   int32
+	p   int32 // its canonical partition (produce checks)
 	e   event.Event
 	raw []byte // non-nil: a malformed value produced as is
 	// late marks an event the test built to be too late; it must land in
 	// the late topic and not be counted.
 	late bool
 	json bool
+	// direct leaves the record timestamp at the client default (the
+	// produce time), as a Kafka-direct producer must; otherwise it is the
+	// event time.
+	direct bool
 }
 
 func (e *env) produce(evs []tev) {
@@ -127,7 +149,19 @@ func (e *env) produce(evs []tev) {
 				v = event.AppendProto(nil, &evs[i].e)
 			}
 		}
-		rs = append(rs, &kgo.Record{Topic: e.topics.Events, Partition: evs[i].p, Key: []byte(evs[i].e.Key), Value: v})
+		r := &kgo.Record{Topic: e.topics.Events, Partition: evs[i].p, Key: []byte(evs[i].e.Key), Value: v}
+		if evs[i].raw == nil {
+			// The record timestamp (the validation's reference time) is
+			// the event time: the tests' events are from the past.
+			r.Key = kafka.AppendRecordKey(nil, testHot, evs[i].e.Key, evs[i].e.ID)
+			if !evs[i].direct {
+				r.Timestamp = time.UnixMilli(evs[i].e.TS)
+			}
+			if c := canon(&evs[i].e, e.parts); c != evs[i].p {
+				e.t.Fatalf("test event %s/%s on partition %d, its canonical partition is %d", evs[i].e.Key, evs[i].e.ID, evs[i].p, c)
+			}
+		}
+		rs = append(rs, r)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -251,19 +285,19 @@ func (e *env) finalTotals() map[string]total.Total {
 	return out
 }
 
-// truth is the independently computed expectation: per (size, type, key,
-// dims, sub, window) the distinct event ids of the events that are not
-// malformed and not marked late, with their values.
+// truth is the independently computed expectation: the events that are
+// not malformed and not marked late, each identity (key, id) once (the
+// first copy, whatever the others' fields), per (size, type, key, dims,
+// sub, window), with their values.
 func truth(evs []tev, sizes []time.Duration) map[string]total.Total {
-	type cell struct {
-		t   total.Total
-		ids map[string]bool
-	}
+	type cell struct{ t total.Total }
 	cells := map[string]*cell{}
+	seen := map[[2]string]bool{}
 	for _, ev := range evs {
-		if ev.raw != nil || ev.late {
+		if ev.raw != nil || ev.late || seen[[2]string{ev.e.Key, ev.e.ID}] {
 			continue
 		}
+		seen[[2]string{ev.e.Key, ev.e.ID}] = true
 		for _, sz := range sizes {
 			size := sz.Milliseconds()
 			start := ev.e.TS - ((ev.e.TS%size)+size)%size
@@ -276,14 +310,10 @@ func truth(evs []tev, sizes []time.Duration) map[string]total.Total {
 			k := fmt.Sprintf("%d|%s|%s|%s|%d|%d", size, t.Type, t.Key, t.DimSet, t.Sub, t.Start)
 			c := cells[k]
 			if c == nil {
-				c = &cell{t: t, ids: map[string]bool{}}
+				c = &cell{t: t}
 				c.t.Min, c.t.Max = math.Inf(1), math.Inf(-1)
 				cells[k] = c
 			}
-			if c.ids[ev.e.ID] {
-				continue
-			}
-			c.ids[ev.e.ID] = true
 			v := ev.e.Value
 			c.t.Count++
 			c.t.Sum += v
@@ -341,7 +371,6 @@ func gen(parts int32, n, first int, from, span int64) []tev {
 	for i := range n {
 		id := first + i
 		key := fmt.Sprintf("k%d", id%13)
-		p := int32(id%13) % parts
 		ts := from + int64(i)*span/int64(n) - int64((id*7919)%3000) // jitter < 3s
 		if id%10 == 0 {
 			// A hot key split over every partition by its producers
@@ -352,7 +381,7 @@ func gen(parts int32, n, first int, from, span int64) []tev {
 		if id%3 == 0 {
 			e.Dims = []event.Dim{{Name: "country", Value: []string{"US", "DE"}[id%2]}, {Name: "device", Value: "ios"}}
 		}
-		out = append(out, tev{p: p, e: e, json: id%4 == 0})
+		out = append(out, tev{p: canon(&e, parts), e: e, json: id%4 == 0})
 	}
 	return out
 }

@@ -14,6 +14,7 @@ type metrics struct {
 	dedupHits     prometheus.Counter
 	late          prometheus.Counter
 	malformed     prometheus.Counter
+	moved         prometheus.Counter
 	commits       prometheus.Counter
 	aborted       prometheus.Counter
 	commitLatency prometheus.Histogram
@@ -45,9 +46,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		consumed:  counter("events_consumed_total", "Records consumed from the events topic."),
 		counted:   counter("events_counted_total", "Events counted into windows (distinct, on time)."),
-		dedupHits: counter("dedup_hits_total", "Events dropped as duplicates of a counted event id."),
+		dedupHits: counter("dedup_hits_total", "Events dropped as duplicates of a counted event (same key and id)."),
 		late:      counter("late_events_total", "Events too late for their window, sent to the late topic."),
 		malformed: counter("malformed_events_total", "Records that failed to decode or validate, sent to the dead-letter topic."),
+		moved:     counter("events_moved_total", "Records found outside their canonical partition and produced, in the same transaction, to it (counted there)."),
 		commits:   counter("transactions_committed_total", "Transactions committed."),
 		aborted:   counter("transactions_aborted_total", "Transactions aborted (rebalance, fencing, errors); their batch is undone and replayed."),
 		commitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -62,14 +64,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		openWindows: gauge("open_windows", "Open windows held in memory."),
 		stateBytes:  gauge("state_bytes", "Estimated bytes of aggregation and dedup state."),
-		dedupIDs:    gauge("dedup_ids", "Event ids held for dedup."),
+		dedupIDs:    gauge("dedup_ids", "Event identities (key, id) held for dedup."),
 		lag:         gaugeVec("partition_lag", "Records behind the high watermark, per events partition.", "partition"),
 		load:        gaugeVec("partition_events_per_second", "Records consumed per second, per events partition.", "partition"),
 		watermark:   gaugeVec("partition_watermark_seconds", "Event-time watermark of a partition (unix seconds).", "partition"),
 		hotKey:      gaugeVec("hot_key_share", "Share of a partition's load taken by a hot key (lower bound).", "partition", "key"),
 	}
 	if reg != nil {
-		reg.MustRegister(m.consumed, m.counted, m.dedupHits, m.late, m.malformed, m.commits, m.aborted,
+		reg.MustRegister(m.consumed, m.counted, m.dedupHits, m.late, m.malformed, m.moved, m.commits, m.aborted,
 			m.commitLatency, m.restoreTime, m.openWindows, m.stateBytes, m.dedupIDs, m.lag, m.load, m.watermark, m.hotKey)
 	}
 	return m
@@ -90,7 +92,7 @@ func (m *metrics) dropPartition(p int32) {
 
 // batchCounts are one poll's per-event counts.
 type batchCounts struct {
-	consumed, counted, dups, late, malformed int64
+	consumed, counted, dups, late, malformed, moved int64
 }
 
 func (m *metrics) add(c *batchCounts) {
@@ -99,5 +101,6 @@ func (m *metrics) add(c *batchCounts) {
 	m.dedupHits.Add(float64(c.dups))
 	m.late.Add(float64(c.late))
 	m.malformed.Add(float64(c.malformed))
+	m.moved.Add(float64(c.moved))
 	*c = batchCounts{}
 }

@@ -35,6 +35,7 @@ func (w *Worker) ensureChangelog(ctx context.Context, adm *kadm.Client) error {
 		tds, err := adm.ListTopics(ctx, w.cfg.topics.Events)
 		if err == nil {
 			if td, ok := tds[w.cfg.topics.Events]; ok && td.Err == nil && len(td.Partitions) > 0 {
+				w.partitions = int32(len(td.Partitions))
 				if w.cfg.atLeastOnce {
 					return nil
 				}
@@ -95,12 +96,11 @@ func (w *Worker) restore(ctx context.Context, adm *kadm.Client, ps []int32) (map
 	if err != nil {
 		return nil, fmt.Errorf("aggregate: list start offsets: %w", err)
 	}
-	from, err := w.changelogFrom(ctx, adm)
+	from, err := w.changelogFrom(ctx, adm, starts, ends[w.cfg.changelog])
 	if err != nil {
 		return nil, err
 	}
 	consume := make(map[string]map[int32]kgo.Offset)
-	remaining := 0
 	for t, m := range ends {
 		for p, end := range m {
 			s, ok := starts.Lookup(t, p)
@@ -119,59 +119,14 @@ func (w *Worker) restore(ctx context.Context, adm *kadm.Client, ps []int32) (map
 				consume[t] = make(map[int32]kgo.Offset)
 			}
 			consume[t][p] = kgo.NewOffset().At(s.Offset)
-			remaining++
 		}
 	}
 	last := make(map[int32]map[string]total.Total, len(ps))
-	if remaining > 0 {
-		opts, err := w.cfg.conn.Opts()
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, w.cfg.clientOpts...)
-		opts = append(opts,
-			kgo.ConsumePartitions(consume),
-			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-			kgo.KeepControlRecords(),
-			kgo.FetchMaxWait(100*time.Millisecond),
-			kgo.MetadataMinAge(250*time.Millisecond),
-		)
-		cl, err := kgo.NewClient(opts...)
-		if err != nil {
-			return nil, err
-		}
-		defer cl.Close()
-		for remaining > 0 {
-			fs := cl.PollFetches(ctx)
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			var ferr error
-			fs.EachError(func(t string, p int32, err error) {
-				ferr = fmt.Errorf("aggregate: restore %s/%d: %w", t, p, err)
-			})
-			if ferr != nil {
-				return nil, ferr
-			}
-			var rerr error
-			fs.EachRecord(func(r *kgo.Record) {
-				end := ends[r.Topic][r.Partition]
-				if r.Offset >= end {
-					return // past the stable end we restore to
-				}
-				if !r.Attrs.IsControl() {
-					if err := w.restoreRecord(out[r.Partition], last, r); err != nil && rerr == nil {
-						rerr = err
-					}
-				}
-				if r.Offset == end-1 {
-					remaining--
-				}
-			})
-			if rerr != nil {
-				return nil, rerr
-			}
-		}
+	err = w.readRange(ctx, consume, ends, func(r *kgo.Record) error {
+		return w.restoreRecord(out[r.Partition], last, r)
+	})
+	if err != nil {
+		return nil, err
 	}
 	windows := 0
 	for p, st := range out {
@@ -190,36 +145,64 @@ func (w *Worker) restore(ctx context.Context, adm *kadm.Client, ps []int32) (map
 	return out, nil
 }
 
+// changelogTail is how many offsets before its end changelogFrom reads of
+// a changelog partition to find its last committed record.
+const changelogTail = 16
+
 // changelogFrom is, per changelog partition, the first offset restore must
-// read. Changelog records carry the partition watermark W_r at their commit
-// as their timestamp (monotone, see commit.go). An id in a record with
-// watermark W_r has event time t <= (largest event time seen) <= W_r + O,
-// and restore needs only the ids whose bucket ends after W - H (W: the last
-// record's watermark; buckets start <= t and are width w long), so
-// t > W - H - w, hence W_r > W - H - O - w: every record with a timestamp
-// <= W - H - O - w holds no id still needed. The read starts at the first
-// record with a timestamp >= that bound (Kafka's ListOffsets by time), so
-// restore reads about one horizon of changelog, however long the history.
-func (w *Worker) changelogFrom(ctx context.Context, adm *kadm.Client) (map[int32]int64, error) {
+// read (none: from the log start). Changelog records carry the partition
+// watermark W_r at their commit (commit.go). An id in a record with
+// watermark W_r is of an event with time t and record timestamp ref that
+// was observed: W_r >= min(t, ref) - O >= t - A_r - O, where A_r, the
+// largest t - ref observed on the partition until then (watermark.ahead,
+// at most the max future skew), is in the record and never decreases, so
+// A_r <= A, the last record's. Restore needs only the ids whose bucket
+// ends after W - H (W: the watermark of the partition's last committed
+// record; buckets start <= t and are width w long), so t > W - H - w,
+// hence W_r > W - H - O - w - A: every record with a timestamp (its W_r,
+// never < 0) below W - H - O - w - A holds no id still needed. W is read from the last committed record (the last
+// changelogTail offsets of the partition, read_committed; none there, e.g.
+// after many aborts: the whole partition is read), not from the largest
+// timestamp: the transaction markers carry the broker's wall-clock time,
+// which is not in the watermark's (event-time) domain. The read starts at
+// the first offset with a timestamp >= that bound (Kafka's ListOffsets by
+// time; a marker there only makes the read start earlier), so restore
+// reads about one horizon of changelog, however long the history.
+func (w *Worker) changelogFrom(ctx context.Context, adm *kadm.Client, starts kadm.ListedOffsets, ends map[int32]int64) (map[int32]int64, error) {
 	if w.cfg.atLeastOnce {
 		return nil, nil
 	}
-	last, err := adm.ListMaxTimestampOffsets(ctx, w.cfg.changelog)
+	tail := make(map[int32]kgo.Offset)
+	for p, end := range ends {
+		if s, ok := starts.Lookup(w.cfg.changelog, p); ok && s.Err == nil && s.Offset < end {
+			tail[p] = kgo.NewOffset().At(max(s.Offset, end-changelogTail))
+		}
+	}
+	lastWM := make(map[int32]watermark)
+	err := w.readRange(ctx, map[string]map[int32]kgo.Offset{w.cfg.changelog: tail}, map[string]map[int32]int64{w.cfg.changelog: ends},
+		func(r *kgo.Record) error {
+			wm, err := readChangelog(r.Value, func(int64, idHash) {})
+			if err != nil {
+				return fmt.Errorf("aggregate: changelog %d@%d: %w", r.Partition, r.Offset, err)
+			}
+			lastWM[r.Partition] = wm
+			return nil
+		})
 	if err != nil {
-		return nil, fmt.Errorf("aggregate: list changelog max timestamps: %w", err)
+		return nil, err
 	}
 	out := make(map[int32]int64)
 	bounds := make(map[int64][]int32)
-	last.Each(func(o kadm.ListedOffset) {
-		if o.Err == nil && o.Offset >= 0 && o.Timestamp >= 0 {
-			b := o.Timestamp - w.cfg.horizon - w.cfg.outOfOrder - w.dedupWidth
-			bounds[b] = append(bounds[b], o.Partition)
-		}
-	})
-	for b, ps := range bounds {
-		if b <= 0 {
+	for p, wm := range lastWM {
+		if wm.wm == minWatermark {
 			continue // everything is needed
 		}
+		b := wm.wm - w.cfg.horizon - w.cfg.outOfOrder - w.dedupWidth - wm.ahead
+		if b > 0 {
+			bounds[b] = append(bounds[b], p)
+		}
+	}
+	for b, ps := range bounds {
 		after, err := adm.ListOffsetsAfterMilli(ctx, b, w.cfg.changelog)
 		if err != nil {
 			return nil, fmt.Errorf("aggregate: list changelog offsets after %d: %w", b, err)
@@ -231,6 +214,65 @@ func (w *Worker) changelogFrom(ctx context.Context, adm *kadm.Client) (map[int32
 		}
 	}
 	return out, nil
+}
+
+// readRange reads, read_committed, every partition in consume from its
+// offset up to (excluding) its end in ends, calling fn for every data
+// record in offset order per partition; it returns fn's first error.
+func (w *Worker) readRange(ctx context.Context, consume map[string]map[int32]kgo.Offset, ends map[string]map[int32]int64, fn func(*kgo.Record) error) error {
+	remaining := 0
+	for _, m := range consume {
+		remaining += len(m)
+	}
+	if remaining == 0 {
+		return nil
+	}
+	opts, err := w.cfg.conn.Opts()
+	if err != nil {
+		return err
+	}
+	opts = append(opts, w.cfg.clientOpts...)
+	opts = append(opts,
+		kgo.ConsumePartitions(consume),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.MetadataMinAge(250*time.Millisecond),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for remaining > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var ferr error
+		fs.EachError(func(t string, p int32, err error) {
+			ferr = fmt.Errorf("aggregate: restore %s/%d: %w", t, p, err)
+		})
+		if ferr != nil {
+			return ferr
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			end := ends[r.Topic][r.Partition]
+			if r.Offset >= end {
+				return // past the stable end we restore to
+			}
+			if !r.Attrs.IsControl() && ferr == nil {
+				ferr = fn(r)
+			}
+			if r.Offset == end-1 {
+				remaining--
+			}
+		})
+		if ferr != nil {
+			return ferr
+		}
+	}
+	return nil
 }
 
 func (w *Worker) restoreRecord(p *partition, last map[int32]map[string]total.Total, r *kgo.Record) error {
@@ -258,14 +300,11 @@ func (w *Worker) restoreRecord(p *partition, last map[int32]map[string]total.Tot
 		}
 		m[string(r.Key)] = t
 	case w.cfg.changelog:
-		wm, maxTS, err := readChangelog(r.Value, p.dedup.restore)
+		got, err := readChangelog(r.Value, p.dedup.restore)
 		if err != nil {
 			return fmt.Errorf("aggregate: changelog %d@%d: %w", r.Partition, r.Offset, err)
 		}
-		p.wm.raise(wm)
-		if maxTS > p.wm.maxTS {
-			p.wm.maxTS = maxTS
-		}
+		p.wm.merge(got)
 	}
 	return nil
 }

@@ -12,11 +12,19 @@ const minWatermark = math.MinInt64
 
 // watermark is one partition's event-time progress.
 //
-// The partition watermark W_p is the largest event time seen on the
-// partition minus the bounded out-of-orderness O, raised (never lowered)
-// to the worker watermark while the partition is idle. It is committed
-// with the partition's state (dedup changelog) and restored with it, so it
-// never goes back, across crashes and rebalances too.
+// The partition watermark W_p is the largest min(ts, ref) over the events
+// counted on the partition (ts: the event time; ref: the Kafka record's
+// timestamp, the gateway's receive time or a Kafka-direct producer's
+// produce time) minus the bounded out-of-orderness O, raised (never
+// lowered) to the worker watermark while the partition is idle. It is
+// committed with the partition's state (dedup changelog) and restored with
+// it, so it never goes back, across crashes and rebalances too.
+//
+// Because of min(ts, ref), an event ahead of its ingest time (validation
+// allows up to the max future skew) is counted in its own window but moves
+// W_p no further than its ingest time: no single event makes the on-time
+// events after it late. ref is in the log, so a replay computes the same
+// W_p.
 //
 // W_p is the watermark that decides, for the partition's events and
 // windows (every total has Sub = its partition, so each window belongs to
@@ -39,7 +47,8 @@ const minWatermark = math.MinInt64
 // does not hold windows open forever; when every partition is idle nothing
 // advances.
 type watermark struct {
-	maxTS      int64
+	maxTS      int64 // the largest min(ts, ref) observed
+	ahead      int64 // the largest ts - ref observed (0 if none ahead); restore.go, changelogFrom
 	wm         int64
 	lastRecord time.Time
 }
@@ -48,14 +57,25 @@ func newWatermark(now time.Time) watermark {
 	return watermark{maxTS: minWatermark, wm: minWatermark, lastRecord: now}
 }
 
-// observe takes in an event at time ts (ms).
-func (w *watermark) observe(ts, outOfOrder int64) {
+// observe takes in an event at time ts with record timestamp ref (ms).
+func (w *watermark) observe(ts, ref, outOfOrder int64) {
+	if ts > ref {
+		w.ahead = max(w.ahead, ts-ref)
+		ts = ref
+	}
 	if ts > w.maxTS {
 		w.maxTS = ts
 		if v := ts - outOfOrder; v > w.wm {
 			w.wm = v
 		}
 	}
+}
+
+// merge takes in the state o read back from the changelog.
+func (w *watermark) merge(o watermark) {
+	w.raise(o.wm)
+	w.maxTS = max(w.maxTS, o.maxTS)
+	w.ahead = max(w.ahead, o.ahead)
 }
 
 // raise lifts the watermark to at least v.

@@ -1,27 +1,46 @@
 // Package aggregate is the reference engine's exactly-once event-time
 // aggregator: a consumer-group worker that reads raw events, dedups them by
-// event id, counts them into tumbling event-time windows and writes the
-// windows' absolute totals, all inside Kafka transactions.
+// identity (key, id), counts them into tumbling event-time windows and
+// writes the windows' absolute totals, all inside Kafka transactions. It
+// implements the engine side of docs/ingest-contract.md.
 //
 // One Worker is one consumer-group member with its own transactional id.
 // For every record of the events topic it decodes and validates the event
-// (malformed: a dead-letter record), drops it if too late (the raw record
-// to the late topic, see watermark.go for the rule), drops it if its id
-// was already counted (dedup.go), and otherwise adds it to the total of
-// its window of every configured size, keyed by (size, type, key, dims,
-// window) with Sub = the record's partition. Every CommitInterval the
-// touched totals (absolute values) go to the aggregates topic, partition
-// = source partition, together with one dedup changelog record per
-// changed partition, the dead-letter and late records, and the consumed
-// offsets, in ONE transaction (kgo.GroupTransactSession). A transaction
-// that aborts (rebalance, fencing, error) is undone in memory from the
-// per-batch undo set (window.go), and the client rewinds to the committed
-// offsets, so the batch is replayed against exactly the committed state.
+// with the record's timestamp as the reference time (malformed: a
+// dead-letter record with the reason), then:
+//
+//   - if the record is not in the event's canonical partition (murmur2 of
+//     the canonical record key, kafka.Partition; see HotKeys), it is moved:
+//     produced unchanged (value, original timestamp, headers; key = the
+//     canonical record key) to the canonical partition with the header
+//     kafka.HeaderMovedFrom = "PARTITION/OFFSET", in the transaction that
+//     commits its offset, and counted there only, when read back. So the
+//     count does not depend on the producer's partitioner, and a crash
+//     neither loses the record nor moves it twice (the move and the offset
+//     commit are one transaction);
+//   - drops it if too late (the raw record to the late topic, see
+//     watermark.go for the rule and for the watermark, which advances by
+//     min(ts, record timestamp) so no event ahead of its ingest time makes
+//     on-time events late);
+//   - drops it if its (key, id) was already counted on the partition
+//     (dedup.go), whatever its other fields;
+//   - and otherwise adds it to the total of its window of every configured
+//     size, keyed by (size, type, key, dims, window) with Sub = the
+//     partition.
+//
+// Every CommitInterval the touched totals (absolute values) go to the
+// aggregates topic, partition = source partition, together with one dedup
+// changelog record per changed partition, the dead-letter, late and moved
+// records, and the consumed offsets, in ONE transaction
+// (kgo.GroupTransactSession). A transaction that aborts (rebalance,
+// fencing, error) is undone in memory from the per-batch undo set
+// (window.go), and the client rewinds to the committed offsets, so the
+// batch is replayed against exactly the committed state.
 //
 // A newly assigned partition's state (open totals, dedup ids, watermark)
 // is restored from the aggregates and changelog topics before any of its
-// records is processed (restore.go). Nothing assumes a key lives in one
-// partition: state is per partition and totals carry Sub.
+// records is processed (restore.go). A key split over several partitions
+// (a hot key) has one total per partition: totals carry Sub.
 package aggregate
 
 import (
@@ -61,6 +80,10 @@ type Worker struct {
 	pending []assignment
 	hotKeys []HotKey
 
+	// partitions is the events topic's partition count, read at start:
+	// the canonical partitions are computed over it.
+	partitions int32
+
 	ready     chan struct{}
 	readyOnce sync.Once
 
@@ -75,6 +98,8 @@ type Worker struct {
 	sampleN uint
 
 	keyBuf     []byte
+	recKey     []byte // the current record's canonical record key
+	identBuf   []byte // the current event's identity, for hashID
 	lastReport time.Time
 	hotLogged  map[string]bool
 
@@ -463,15 +488,20 @@ func (w *Worker) record(ctx context.Context, p *partition, r *kgo.Record) {
 	w.counts.consumed++
 	e := &w.ev
 	e.Reset()
+	ref := r.Timestamp.UnixMilli()
 	_, err := event.Decode(r.Value, e)
 	if err == nil {
-		err = w.cfg.validator.Validate(e)
+		err = w.validate(e, ref)
 	}
 	if err != nil {
 		w.counts.malformed++
-		dl := kafka.DeadLetter(w.cfg.topics.DeadLetter, r.Key, r.Value, err.Error(), Source, r)
-		dl.Partition = r.Partition
-		w.produce(ctx, dl)
+		w.produce(ctx, deadLetter(w.cfg.topics.DeadLetter, r, err))
+		return
+	}
+	w.recKey = kafka.AppendRecordKey(w.recKey[:0], w.cfg.hotKeys, e.Key, e.ID)
+	if cp := kafka.Partition(w.recKey, w.partitions); cp != r.Partition {
+		w.counts.moved++
+		w.produce(ctx, moved(r, cp, w.recKey))
 		return
 	}
 	if tooLate(e.TS, p.wm.wm, w.cfg.windows, w.cfg.lateness) {
@@ -479,8 +509,9 @@ func (w *Worker) record(ctx context.Context, p *partition, r *kgo.Record) {
 		w.produce(ctx, &kgo.Record{Topic: w.cfg.topics.Late, Partition: r.Partition, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp})
 		return
 	}
-	p.wm.observe(e.TS, w.cfg.outOfOrder)
-	if !p.dedup.insert(hashID(e.ID), e.TS) {
+	p.wm.observe(e.TS, ref, w.cfg.outOfOrder)
+	w.identBuf = appendIdentity(w.identBuf[:0], e.Key, e.ID)
+	if !p.dedup.insert(hashID(w.identBuf), e.TS) {
 		w.counts.dups++
 		return
 	}

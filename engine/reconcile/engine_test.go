@@ -16,14 +16,11 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/countlab/countlab/engine/aggregate"
 	"github.com/countlab/countlab/engine/event"
 	"github.com/countlab/countlab/engine/influx"
-	"github.com/countlab/countlab/engine/influxd"
-	"github.com/countlab/countlab/engine/influxd/influxdtest"
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/query"
 	"github.com/countlab/countlab/engine/reconcile"
@@ -52,26 +49,8 @@ type produced struct {
 // engine is behind, repairs the rest once the engine closed them
 // (aggregates only, through the sink), and then finds nothing to do.
 func TestReconcileWithEngine(t *testing.T) {
-	srv := influxdtest.Start(t, influxd.StartTimeout(2*time.Minute))
-	ic := srv.Config()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	addrs := c.ListenAddrs()
-	conn := kafka.Conn{Brokers: addrs}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	topics := kafka.DefaultTopics("")
-	if err := kafka.EnsureTopics(ctx, cl, topics, partitions, 1); err != nil {
-		t.Fatal(err)
-	}
+	st := newStack(t, 3*time.Minute)
+	ic, addrs, conn, cl, topics, ctx := st.ic, st.addrs, st.conn, st.cl, st.topics, st.ctx
 	log := testLogger()
 
 	const (
@@ -107,7 +86,14 @@ func TestReconcileWithEngine(t *testing.T) {
 	// retention), 5-minute aligned.
 	t0 := total.WindowStart(time.Now().Add(-time.Hour).UnixMilli(), 300_000)
 	from, to := time.UnixMilli(t0), time.UnixMilli(t0+300_000) // the 5m window [t0, t0+5m), five 1m windows
-	key := func(p int32, i int) string { return fmt.Sprintf("k%d-%c", p, 'a'+i%2) }
+	// Keys whose canonical partition (murmur2) is p.
+	key := func(p int32, i int) string {
+		for n := 0; ; n++ {
+			if k := fmt.Sprintf("k%d-%c%d", p, 'a'+i%2, n); kafka.Partition([]byte(k), partitions) == p {
+				return k
+			}
+		}
+	}
 	var prod []produced
 	lateWin := map[string]bool{} // windows (record keys) too-late events fall in
 	send := func(evs []produced) {

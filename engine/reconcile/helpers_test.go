@@ -7,10 +7,50 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/countlab/countlab/engine/influx"
+	"github.com/countlab/countlab/engine/influxd"
+	"github.com/countlab/countlab/engine/influxd/influxdtest"
+	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/total"
 )
+
+// stack is what a reconcile test runs against: a real influxd, an
+// in-process kfake with countlab's topics (partitions each) and a client
+// with the manual partitioner; everything stops with the test.
+type stack struct {
+	ic     influx.Config
+	addrs  []string
+	conn   kafka.Conn
+	cl     *kgo.Client
+	topics kafka.Topics
+	ctx    context.Context
+}
+
+func newStack(t *testing.T, timeout time.Duration) *stack {
+	t.Helper()
+	srv := influxdtest.Start(t, influxd.StartTimeout(2*time.Minute))
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	s := &stack{ic: srv.Config(), addrs: c.ListenAddrs(), topics: kafka.DefaultTopics("")}
+	s.conn = kafka.Conn{Brokers: s.addrs}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	s.ctx = ctx
+	if s.cl, err = kgo.NewClient(kgo.SeedBrokers(s.addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner())); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.cl.Close)
+	if err := kafka.EnsureTopics(ctx, s.cl, s.topics, partitions, 1); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
 
 // commitEnd commits group's offsets of topic at every partition's end.
 func commitEnd(t *testing.T, ctx context.Context, cl *kgo.Client, group, topic string) {

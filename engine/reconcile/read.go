@@ -113,3 +113,25 @@ func bounds(ctx context.Context, adm *kadm.Client, topic string) (starts, ends m
 	}
 	return starts, ends, nil
 }
+
+// partitionCount is the number of partitions of topic (the canonical
+// partitions are computed over it); 1 when it does not exist.
+func partitionCount(ctx context.Context, base []kgo.Opt, topic string) (int32, error) {
+	cl, adm, err := newAdmin(base)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	tds, err := adm.ListTopics(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("reconcile: metadata of %s: %w", topic, err)
+	}
+	td, ok := tds[topic]
+	if !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) || (td.Err == nil && len(td.Partitions) == 0) {
+		return 1, nil // no topic: nothing is read
+	}
+	if td.Err != nil {
+		return 0, fmt.Errorf("reconcile: metadata of %s: %w", topic, td.Err)
+	}
+	return int32(len(td.Partitions)), nil
+}

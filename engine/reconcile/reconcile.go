@@ -5,12 +5,16 @@
 // Kafka keeps every event (the events topic has infinite retention), so the
 // truth for any window can be recomputed: Run reads the events topic
 // read_committed from the start of every partition to its end when the run
-// starts, decodes and validates each record as the aggregator does
-// (malformed records are skipped: they are in the dead-letter topic),
-// counts each event id once per partition (an exact map over everything
-// read), and adds each distinct event to the window (total.WindowStart) of
-// every configured size whose start is in [From, To), with Sub the
-// partition. Before that it reads the newest committed total of every such
+// starts and applies the engine's rules (docs/ingest-contract.md; count.go):
+// each record is decoded and validated with its timestamp as the reference
+// time (malformed records are skipped: they are in the dead-letter topic),
+// counted at its canonical partition only (a record the engine moves is
+// counted once, as its moved copy), each identity (key, id) once per
+// canonical partition (an exact map over everything read), into the window
+// (total.WindowStart) of every configured size whose start is in
+// [From, To), with Sub the canonical partition. A recounted total that is
+// not finite fails the run with the window named, before anything is
+// written. Before that it reads the newest committed total of every such
 // window from the aggregates topic (what the sink and the query service's
 // memory hold), and after it what InfluxDB holds, with one Flux query. A
 // window differs when either is not the recount.
@@ -90,6 +94,10 @@ type Config struct {
 	// Validator decides which events count (event.NewValidator() when nil);
 	// it must be the aggregator's.
 	Validator *event.Validator
+	// HotKeys are the hot keys split over several partitions, key -> n
+	// (the gateway's and the engine's aggregate.HotKeys, which must be the
+	// same): they decide each event's canonical partition.
+	HotKeys map[string]int
 	// Timeout bounds every InfluxDB call (30s when 0).
 	Timeout time.Duration
 	// Idle is how long a read waits for records it expects before taking a
@@ -103,15 +111,18 @@ type Config struct {
 
 // Result is what a run found and did.
 type Result struct {
-	From          time.Time `json:"from"`
-	To            time.Time `json:"to"`
-	Windows       []string  `json:"windows"`
-	DryRun        bool      `json:"dry_run"`
-	EventsRead    int64     `json:"events_read"`
-	Malformed     int64     `json:"malformed"`
-	Duplicates    int64     `json:"duplicates"`
-	EventsCounted int64     `json:"events_counted"`
-	LateEvents    int64     `json:"late_events"`
+	From       time.Time `json:"from"`
+	To         time.Time `json:"to"`
+	Windows    []string  `json:"windows"`
+	DryRun     bool      `json:"dry_run"`
+	EventsRead int64     `json:"events_read"`
+	Malformed  int64     `json:"malformed"`
+	// EventsMoved counts the records read outside their canonical
+	// partition whose moved copy was read too (the copy is counted).
+	EventsMoved   int64 `json:"events_moved"`
+	Duplicates    int64 `json:"duplicates"`
+	EventsCounted int64 `json:"events_counted"`
+	LateEvents    int64 `json:"late_events"`
 	// WindowsChecked counts the windows the recount, InfluxDB or the
 	// aggregates topic has; WindowsDiffering those where InfluxDB or the
 	// topic is not the recount. Of these, WindowsMissing have no InfluxDB
@@ -240,11 +251,20 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if view.bad > 0 {
 		log.Warn("undecodable aggregates records skipped", "count", view.bad)
 	}
-	cnt := newCounter(cfg.Validator, sizes, from, to)
+	parts, err := partitionCount(ctx, base, cfg.Topics.Events)
+	if err != nil {
+		return res, err
+	}
+	cnt := newCounter(cfg.Validator, cfg.HotKeys, parts, sizes, from, to)
 	if err := readTopic(ctx, base, cfg.Topics.Events, cfg.Idle, log, cnt.add); err != nil {
 		return res, err
 	}
-	res.EventsRead, res.Malformed, res.Duplicates, res.EventsCounted = cnt.read, cnt.malformed, cnt.duplicates, cnt.counted
+	cnt.finish()
+	res.EventsRead, res.Malformed, res.Duplicates, res.EventsCounted = cnt.nread, cnt.malformed, cnt.duplicates, cnt.counted
+	res.EventsMoved = cnt.movedSkipped
+	if cnt.finite != nil {
+		return res, cnt.finite
+	}
 	late := &lateCounter{c: cnt, seen: make(map[string]struct{})}
 	if cfg.Topics.Late != "" {
 		if err := readTopic(ctx, base, cfg.Topics.Late, cfg.Idle, log, late.add); err != nil {
@@ -305,11 +325,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	// Which differing windows are safe to write (safety.go).
 	sf := &safety{lateness: cfg.Lateness.Milliseconds(), outOfOrder: cfg.OutOfOrderness.Milliseconds(),
-		parts: cnt.parts, ahead: make(map[int32]bool)}
+		parts: cnt.read, ahead: make(map[int32]bool)}
 	need := make(map[int32]int64)
 	for _, d := range diffs {
-		if p := int32(d.sub()); cnt.parts[p] != nil && cnt.parts[p].end > 0 {
-			need[p] = cnt.parts[p].end
+		if p := int32(d.sub()); cnt.read[p] != nil && cnt.read[p].end > 0 {
+			need[p] = cnt.read[p].end
 		}
 	}
 	if len(need) > 0 {

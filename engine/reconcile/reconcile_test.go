@@ -1,9 +1,7 @@
 package reconcile_test
 
 import (
-	"context"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -12,12 +10,9 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/countlab/countlab/engine/event"
-	"github.com/countlab/countlab/engine/influxd"
-	"github.com/countlab/countlab/engine/influxd/influxdtest"
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/reconcile"
 	"github.com/countlab/countlab/engine/sink"
@@ -43,38 +38,17 @@ type agg struct {
 }
 
 func TestReconcileRepairsExactly(t *testing.T) {
-	srv := influxdtest.Start(t, influxd.StartTimeout(2*time.Minute))
-	ic := srv.Config()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	addrs := c.ListenAddrs()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	topics := kafka.DefaultTopics("")
-	if err := kafka.EnsureTopics(ctx, cl, topics, partitions, -1); err != nil {
-		t.Fatal(err)
-	}
+	st := newStack(t, 2*time.Minute)
+	ic, addrs, cl, topics, ctx := st.ic, st.addrs, st.cl, st.topics, st.ctx
 
 	from := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
 	to := from.Add(10 * time.Minute)
 	sizes := []int64{60_000, 300_000}
 	rng := rand.New(rand.NewPCG(1, 2))
-	keys := []string{"video-1", "video 2", `k"e,y=\x`, "ad-9", "url/x?y=z"}
+	keys := []string{"video-1", "video 2", `k"e,y= x`, "ad-9", "url/x?y=z"}
 	types := []string{"VIEW", "CLICK"}
 	dimsets := [][]event.Dim{nil, {{Name: "country", Value: "US"}}, {{Name: "country", Value: "DE"}, {Name: "device", Value: "ios"}}}
-	part := func(key string) int32 {
-		h := fnv.New32a()
-		h.Write([]byte(key))
-		return int32(h.Sum32() % partitions)
-	}
+	part := func(key string) int32 { return kafka.Partition([]byte(key), partitions) }
 
 	// Events: JSON and protobuf, some re-sent (duplicates, possibly in the
 	// other encoding), some outside the range, some malformed.
@@ -96,10 +70,12 @@ func TestReconcileRepairsExactly(t *testing.T) {
 			Dims:  dimsets[rng.IntN(len(dimsets))],
 		}
 		distinct = append(distinct, e)
-		recs = append(recs, &kgo.Record{Topic: topics.Events, Partition: part(e.Key), Key: []byte(e.Key), Value: encode(&e, i%2 == 0)})
+		// Record timestamps at the event time: a replay of the past
+		// (the validation's reference time is the record timestamp).
+		recs = append(recs, &kgo.Record{Topic: topics.Events, Partition: part(e.Key), Key: []byte(e.Key), Value: encode(&e, i%2 == 0), Timestamp: time.UnixMilli(e.TS)})
 		if i%7 == 0 { // a duplicate, later
 			d := e
-			recs = append(recs, &kgo.Record{Topic: topics.Events, Partition: part(e.Key), Key: []byte(e.Key), Value: encode(&d, i%2 == 1)})
+			recs = append(recs, &kgo.Record{Topic: topics.Events, Partition: part(e.Key), Key: []byte(e.Key), Value: encode(&d, i%2 == 1), Timestamp: time.UnixMilli(e.TS)})
 		}
 	}
 	// Any order: a duplicate may come before its original (same content).
@@ -125,7 +101,7 @@ func TestReconcileRepairsExactly(t *testing.T) {
 		var trecs []*kgo.Record
 		for j := range 30 {
 			e := event.Event{ID: fmt.Sprintf("txn-%v-%d", commit, j), Key: keys[j%len(keys)], Type: "VIEW", Value: 1000, TS: from.UnixMilli() + int64(j)*10_000}
-			trecs = append(trecs, &kgo.Record{Topic: topics.Events, Partition: part(e.Key), Key: []byte(e.Key), Value: encode(&e, j%2 == 0)})
+			trecs = append(trecs, &kgo.Record{Topic: topics.Events, Partition: part(e.Key), Key: []byte(e.Key), Value: encode(&e, j%2 == 0), Timestamp: time.UnixMilli(e.TS)})
 			if commit {
 				distinct = append(distinct, e)
 				recs = append(recs, trecs[len(trecs)-1])
@@ -143,7 +119,7 @@ func TestReconcileRepairsExactly(t *testing.T) {
 	wantLate := 0
 	for i := 0; i < 300; i += 3 {
 		e := distinct[i]
-		late = append(late, &kgo.Record{Topic: topics.Late, Partition: part(e.Key), Value: event.AppendJSON(nil, &e)})
+		late = append(late, &kgo.Record{Topic: topics.Late, Partition: part(e.Key), Value: event.AppendJSON(nil, &e), Timestamp: time.UnixMilli(e.TS)})
 		if inRange(e.TS, sizes, from, to) {
 			wantLate++
 		}

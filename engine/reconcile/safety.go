@@ -26,7 +26,9 @@ import (
 //     from p (read_committed, from the log start up to the last stable
 //     offset LSO_p when the read began; 0 when none). Every record reconcile
 //     counted is below X_p, and every committed record below LSO_p was read.
-//   - M_p is the largest event time of a valid record reconcile read from p.
+//   - M_p is the largest min(ts, ref) (event time, record timestamp) of a
+//     valid record reconcile read from p whose canonical partition is p
+//     (records the engine moves away from p are not observed there).
 //   - C_p is the engine group's committed offset for p, fetched (with
 //     RequireStable: no transactional offset commit pending) AFTER the read.
 //   - L and O are the engine's allowed lateness and bounded
@@ -46,10 +48,11 @@ import (
 //	    changelog with the offsets), and the group's committed offset is one
 //	    past the last record the engine processed (control records do not
 //	    advance it, which is why X_p is taken at the last data record).
-//	E2. After the engine processes a valid record at time ts, W_p >= ts - O:
-//	    either it observes ts, or the record is too late, which means
-//	    WindowStart(ts, s') + s' + L <= W_p for some size s', and then
-//	    ts < WindowStart(ts, s') + s' <= W_p - L <= W_p.
+//	E2. After the engine processes a valid record of p's own (canonical
+//	    partition p) at time ts with record timestamp ref,
+//	    W_p >= min(ts, ref) - O: either it observes min(ts, ref), or the
+//	    record is too late, which means WindowStart(ts, s') + s' + L <= W_p
+//	    for some size s', and then ts < WindowStart(ts, s') + s' <= W_p.
 //	E3. An event is counted into w only if it is not too late, which needs
 //	    start + s + L > W_p (tooLate checks the window of every size).
 //	E4. The engine writes Closed = true for w only at a commit whose
@@ -74,6 +77,13 @@ import (
 //     then on, and that record is below X_p. So every event the engine
 //     counted into w is below X_p, which reconcile counted too, and the
 //     engine never touches w again.
+//
+// Moved records do not change this: the engine counts an event found
+// outside its canonical partition only as its copy in partition p (E1:
+// produced with the original's offset commit), a record of p like any
+// other; reconcile counts the copy when it read it and otherwise the
+// original, at p. A copy written after the read lands in p after X_p, once
+// w is closed, so the engine finds it too late and counts it in no window.
 //   - Case A(w). A committed Closed record of w is either the engine's (E4:
 //     w was closed when it committed) or a previous reconcile's, written
 //     only when safe(w) held then, i.e., again after w was closed

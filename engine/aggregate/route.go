@@ -1,0 +1,59 @@
+package aggregate
+
+import (
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/countlab/countlab/engine/event"
+	"github.com/countlab/countlab/engine/kafka"
+)
+
+// moved is the copy of events record r for its canonical partition to:
+// the same topic, value, timestamp and headers, the canonical record key
+// key (copied), and the header kafka.HeaderMovedFrom = "PARTITION/OFFSET"
+// of r (replacing one r already has: a record moved twice, after a
+// partition-count change, names its last place). It is produced in the
+// transaction that commits r's offset, so exactly one copy is ever
+// committed per committed consumption of r. Moves are rare (a producer
+// with another partitioner); this path allocates.
+func moved(r *kgo.Record, to int32, key []byte) *kgo.Record {
+	from := strconv.AppendInt(nil, int64(r.Partition), 10)
+	from = append(from, '/')
+	from = strconv.AppendInt(from, r.Offset, 10)
+	hs := make([]kgo.RecordHeader, 0, len(r.Headers)+1)
+	for _, h := range r.Headers {
+		if h.Key != kafka.HeaderMovedFrom {
+			hs = append(hs, h)
+		}
+	}
+	hs = append(hs, kgo.RecordHeader{Key: kafka.HeaderMovedFrom, Value: from})
+	return &kgo.Record{
+		Topic:     r.Topic,
+		Partition: to,
+		Key:       append([]byte(nil), key...),
+		Value:     r.Value,
+		Headers:   hs,
+		Timestamp: r.Timestamp,
+	}
+}
+
+// deadLetter is the dead-letter record of events record r refused with
+// err, in r's partition, with the reason text (kafka.HeaderReason) and
+// code (event.HeaderReasonCode) in headers.
+func deadLetter(topic string, r *kgo.Record, err error) *kgo.Record {
+	dl := kafka.DeadLetter(topic, r.Key, r.Value, err.Error(), Source, r)
+	dl.Partition = r.Partition
+	if code := event.ErrorCode(err); code != "" {
+		dl.Headers = append(dl.Headers, kgo.RecordHeader{Key: event.HeaderReasonCode, Value: []byte(code)})
+	}
+	return dl
+}
+
+// validate is the engine's validation of a decoded event: ValidateAt with
+// the record timestamp ref (unix ms) as the reference time. Kafka-direct
+// producers skip the gateway, so the engine checks everything; ref is in
+// the log, so the verdict is the same on every replay.
+func (w *Worker) validate(e *event.Event, ref int64) error {
+	return w.cfg.validator.ValidateAt(e, ref)
+}
