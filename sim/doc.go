@@ -13,6 +13,7 @@
 // Generator.SetClockSkew and SetLateBurst shift event times (clock-skew,
 // late-burst); a gateway's 429 is the Throttled outcome, re-sent later.
 //
-// Ground truth is kept by package sim/ledger, fed by the sender with the
-// events the gateway or the broker acknowledged.
+// Ground truth is kept by package sim/oracle (the contract implemented a
+// second time, sharing no code with the engine), fed with every sent event
+// and what the entry point answered.
 package sim

@@ -21,7 +21,7 @@ import (
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/scenarios"
 	"github.com/countlab/countlab/sim"
-	"github.com/countlab/countlab/sim/ledger"
+	"github.com/countlab/countlab/sim/oracle"
 )
 
 // runTestHook, when set (by tests only), may change the loaded scenario
@@ -42,7 +42,7 @@ const atLeastOnceFlag = "at-least-once-UNSAFE"
 
 // cmdRun runs a scenario against the embedded stack (or the cluster and
 // InfluxDB given by the stack flags), checks every window against the
-// ledger, and writes report.json, report.md and report.html.
+// truth (sim/oracle), as served and as stored, and writes report.json, report.md and report.html.
 func cmdRun(ctx context.Context, args []string) error {
 	args, plantBug, err := takeHiddenInt(args, plantBugFlag)
 	if err != nil {
@@ -62,7 +62,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	sf.register(fs, false)
 	var cf chaosFlags // --allow-chaos, --delete-topics, --fault-seed (staging.go)
 	cf.register(fs)
-	reportDir := fs.String("report-dir", "", "write report.json, report.md, report.html and ledger.gob here (default reports/out/SCENARIO-<UTC time>)")
+	reportDir := fs.String("report-dir", "", "write report.json, report.md, report.html and "+truthFile+" here (default reports/out/SCENARIO-<UTC time>)")
 	baseline := fs.String("baseline", "", "compare with this earlier report.json; a metric worse than the scenario's tolerance fails the run")
 	duration := fs.Duration("duration", 0, "override the scenario's duration")
 	name, err := parseWithPositional(fs, args, "SCENARIO")
@@ -140,7 +140,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err := rep.WriteFiles(dir); err != nil {
 		return err
 	}
-	if err := r.ledger.Save(filepath.Join(dir, "ledger.gob")); err != nil {
+	if err := r.truth.Save(filepath.Join(dir, truthFile)); err != nil {
 		return err
 	}
 	rep.WriteSummary(r.out, filepath.Join(dir, "report.json"))
@@ -166,9 +166,9 @@ type scenarioRun struct {
 	errw     io.Writer
 	plantBug int
 
-	ledger    *ledger.Ledger
-	traffic   *trafficCtl // what overload and clock faults act on (overload.go)
-	faultErrs []string    // faults that could not be injected or healed
+	truth     *oracle.Oracle // every sent event and its outcome
+	traffic   *trafficCtl    // what overload and clock faults act on (overload.go)
+	faultErrs []string       // faults that could not be injected or healed
 }
 
 func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
@@ -200,7 +200,9 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	}
 
 	token, _ := gatewayTokenFromEnv()
-	r.ledger = ledger.New(st.windows...)
+	if r.truth, err = newTruth(st.windows, r.sf); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	runID := "r" + strconv.FormatInt(start.UnixMilli(), 36) + "-"
 	gcfg, err := sc.GeneratorConfig(runID, start)
@@ -243,8 +245,8 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 		BatchMax:    sc.Traffic.Batch.MaxEvents,
 		FlushEvery:  sc.Traffic.Batch.Flush,
 		TracerEvery: sc.Probes.TracerEvery,
+		Truth:       truthOf(r.truth, sc.Traffic.Via == "kafka"),
 		OnAck: func(it *sim.Item, _ time.Time) {
-			r.ledger.Add(it.Seq, &it.Event, it.Late)
 			if it.Tracer {
 				fresh.Track(probeCtx, it.Event.Key, it.Event.Type, it.Event.Time(), start.Add(it.At))
 			}
@@ -312,11 +314,15 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	fmt.Fprintf(r.out, "  sent: %d acknowledged, %d rejected, %d failed, %d throttled (429, re-sent); draining (up to %s)...\n", p.Acked, p.Rejected, p.Failed, p.Throttled, sc.DrainTimeout)
 	drainStart := time.Now()
 	prog.set(func() string { return "draining..." })
-	acc, err := reports.Check(ctx, r.ledger, qc, reports.CheckConfig{
-		Drain: sc.DrainTimeout,
+	store := reports.NewInfluxStore(st.influx.URL, st.influx.Org, st.influx.Bucket, st.influx.Token)
+	defer store.Close()
+	acc, err := reports.Check(ctx, r.truth, qc, reports.CheckConfig{
+		Drain:     sc.DrainTimeout,
+		Store:     store,
+		KeyPrefix: gcfg.KeyPrefix,
 		Progress: func(off, total int) {
 			prog.set(func() string {
-				return fmt.Sprintf("draining: %d of %d windows not yet equal to the ledger (%s)", off, total, time.Since(drainStart).Round(time.Second))
+				return fmt.Sprintf("draining: %d of %d windows not yet equal to the truth (%s)", off, total, time.Since(drainStart).Round(time.Second))
 			})
 		},
 	})
@@ -330,11 +336,11 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("accuracy check: %w", err)
 	}
-	if ls := r.ledger.Stats(); ls.Late > 0 && err == nil {
+	if ls := r.truth.Stats(); ls.Late > 0 && err == nil {
 		// Late events: the check above is the engine's late policy (not
 		// counted); a reconcile recounts them from Kafka, then every
-		// window must equal the ledger of all distinct events.
-		acc, err = r.reconcileAndCheck(ctx, st, qc, acc, prog)
+		// window must equal the truth of all distinct events.
+		acc, err = r.reconcileAndCheck(ctx, st, qc, store, gcfg.KeyPrefix, acc, prog)
 		if err != nil {
 			return nil, err
 		}
@@ -343,7 +349,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 
 	qn, qerr := ql.Counts()
 	fn, fmissed := fresh.Counts()
-	ls := r.ledger.Stats()
+	ls := r.truth.Stats()
 	rep := &reports.Report{
 		Scenario:  sc.Name,
 		StartedAt: start.UTC(),
@@ -430,10 +436,10 @@ func (r *scenarioRun) startFaults(ctx context.Context, st *stack, log *slog.Logg
 	}, nil
 }
 
-// reconcileAndCheck runs a reconcile over the ledger's windows and checks
+// reconcileAndCheck runs a reconcile over the truth's windows and checks
 // again, late events expected.
-func (r *scenarioRun) reconcileAndCheck(ctx context.Context, st *stack, qc *client.Client, onTime reports.Accuracy, prog *progressLine) (reports.Accuracy, error) {
-	from, to := r.ledger.Range()
+func (r *scenarioRun) reconcileAndCheck(ctx context.Context, st *stack, qc *client.Client, store reports.Store, keyPrefix string, onTime reports.Accuracy, prog *progressLine) (reports.Accuracy, error) {
+	from, to := r.truth.Range()
 	fmt.Fprintf(r.out, "  on-time check: exact=%v (%d late events not counted, as the late policy says); reconciling %s..%s...\n",
 		onTime.Exact, onTime.LateEvents, from.Format(time.TimeOnly), to.Format(time.TimeOnly))
 	t0 := time.Now()
@@ -459,12 +465,14 @@ func (r *scenarioRun) reconcileAndCheck(ctx context.Context, st *stack, qc *clie
 		DurationS: time.Since(t0).Seconds()}
 	fmt.Fprintf(r.out, "  reconcile: %d events recounted, %d windows rewritten in %.1fs; checking with the late events...\n",
 		res.EventsCounted, res.WindowsRewritten, rc.DurationS)
-	acc, err := reports.Check(ctx, r.ledger, qc, reports.CheckConfig{
+	acc, err := reports.Check(ctx, r.truth, qc, reports.CheckConfig{
 		IncludeLate: true,
+		Store:       store,
+		KeyPrefix:   keyPrefix,
 		Drain:       r.sc.DrainTimeout,
 		Progress: func(off, total int) {
 			prog.set(func() string {
-				return fmt.Sprintf("after reconcile: %d of %d windows not yet equal to the ledger", off, total)
+				return fmt.Sprintf("after reconcile: %d of %d windows not yet equal to the truth", off, total)
 			})
 		},
 	})

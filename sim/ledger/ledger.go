@@ -1,4 +1,11 @@
-// Package ledger is the ground truth of a run: the distinct events the
+// Package ledger was the ground truth of a run.
+//
+// Deprecated: retired; sim/oracle is the run's truth (it shares no code
+// with the engine, which this package did: engine/event, engine/total).
+// Only k6/countlab on main still imports it; delete the package once that
+// is gone.
+//
+// It held the distinct events the
 // gateway or the broker acknowledged, added up per (window size, event
 // type, counted key, dimension set, window) exactly as the engine counts
 // them (once per distinct id, in the tumbling window total.WindowStart of
