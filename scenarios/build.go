@@ -98,7 +98,7 @@ func (s *Scenario) GeneratorConfig(idPrefix string, start time.Time) (sim.Config
 		if err != nil {
 			return sim.Config{}, fmt.Errorf("traffic.routes: %w", err)
 		}
-		cfg.Routes = append(cfg.Routes, sim.Route{Weight: r.Weight, Format: f})
+		cfg.Routes = append(cfg.Routes, sim.Route{Weight: r.Weight, Format: f, Direct: r.Via == "kafka"})
 	}
 	for _, ty := range t.Types {
 		var v sim.Values = sim.Fixed(ty.ValueMin)

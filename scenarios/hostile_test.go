@@ -30,7 +30,7 @@ func TestHostileAndRoutesParse(t *testing.T) {
 	if cfg.Hostile.Fraction != 0.2 || len(cfg.Hostile.Kinds) != 2 || cfg.Hostile.Kinds[0] != want[0] || cfg.Hostile.Kinds[1] != want[1] {
 		t.Fatalf("hostile %+v", cfg.Hostile)
 	}
-	if len(cfg.Routes) != 2 || cfg.Routes[1] != (sim.Route{Weight: 3, Format: sim.Protobuf}) {
+	if len(cfg.Routes) != 2 || cfg.Routes[1] != (sim.Route{Weight: 3, Format: sim.Protobuf, Direct: true}) {
 		t.Fatalf("routes %+v", cfg.Routes)
 	}
 	if _, err := sim.NewGenerator(cfg); err != nil {

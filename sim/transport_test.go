@@ -115,7 +115,7 @@ func TestGatewayTransport(t *testing.T) {
 	if items[0].Code != "dims" || items[1].Code != "" || items[2].Code != "" {
 		t.Fatalf("codes %q %q %q, want the rejected event's reason only", items[0].Code, items[1].Code, items[2].Code)
 	}
-	if s := OracleSent(&items[0], JSON, 5, out[0]); s.Acked || s.Code != "dims" || s.Ref != 5 {
+	if s := OracleSent(&items[0], JSON, false, 5, out[0]); s.Acked || s.Code != "dims" || s.Ref != 5 {
 		t.Fatalf("truth of a rejected event: %+v", s)
 	}
 	status, body = 429, `{"error":"busy"}`
