@@ -67,7 +67,8 @@ func OracleEvent(e *event.Event, f Format) *oracle.Event {
 	o := &oracle.Event{ID: e.ID, Key: e.Key, Type: e.Type, Value: e.Value, HasValue: true, TS: e.TS}
 	if f == Protobuf {
 		o.HasValue = math.Float64bits(e.Value) != math.Float64bits(1) // Value stays 1
-		o.TSNumber = true	} else {
+		o.TSNumber = true
+	} else {
 		o.TSNumber = e.TS < 0 || e.TS > maxRFC3339TS
 	}
 	if len(e.Dims) > 0 {
