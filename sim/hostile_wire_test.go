@@ -18,11 +18,11 @@ import (
 )
 
 // hostileCodes are the reason codes the contract gives each refused
-// hostile kind (several where the format or the variant decides).
+// hostile kind.
 var hostileCodes = map[string][]string{
 	"ts_future":        {"ts_future"},
-	"ts_past":          {"ts_too_old", "ts_range"},
-	"ts_unit":          {"ts_unit", "ts_too_old", "ts_future"},
+	"ts_past":          {"ts_too_old"},
+	"ts_unit":          {"ts_unit"},
 	"utf8_invalid":     {"utf8"},
 	"utf8_surrogate":   {"utf8"},
 	"key_invalid":      {"key"},
