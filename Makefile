@@ -102,12 +102,16 @@ k6-test: k6 influxd
 test-short: influxd
 	COUNTLAB_REQUIRE_INFLUXD=1 $(GO) test -short -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-# Coverage-guided fuzzing of the decoders; crashers land in testdata/fuzz
-# and become regular tests.
+# Coverage-guided fuzzing of the decoders, and differentially of the
+# engine against the oracle (FuzzVerdict: decode+validate; FuzzPipeline:
+# gateway, kfake, engine worker, query service); crashers land in
+# testdata/fuzz and become regular tests.
 fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzDecodeJSON -fuzztime=$(FUZZTIME) ./engine/event/
 	$(GO) test -run=NONE -fuzz=FuzzDecodeProto -fuzztime=$(FUZZTIME) ./engine/event/
 	$(GO) test -run=NONE -fuzz='FuzzDecode$$' -fuzztime=$(FUZZTIME) ./engine/event/
+	$(GO) test -run=NONE -fuzz=FuzzVerdict -fuzztime=$(FUZZTIME) ./internal/difftest/
+	$(GO) test -run=NONE -fuzz=FuzzPipeline -fuzztime=$(FUZZTIME) -parallel=1 ./internal/difftest/
 
 bench: influxd
 	COUNTLAB_REQUIRE_INFLUXD=1 $(GO) test -run=NONE -bench=. -benchmem -count=5 -timeout 60m ./... | tee bench.txt

@@ -22,9 +22,14 @@ type input struct {
 type gen struct {
 	r   *rand.Rand
 	ref int64
+	// clean makes mostly countable events (valid keys, ids from a small
+	// range, so duplicates with other payloads): for the window tests.
+	clean bool
 }
 
-func newGen(seed uint64, ref int64) *gen { return &gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), ref: ref} }
+func newGen(seed uint64, ref int64) *gen {
+	return &gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), ref: ref}
+}
 
 func (g *gen) pick(xs ...string) string { return xs[g.r.IntN(len(xs))] }
 
@@ -37,14 +42,23 @@ var (
 		"del\x7f", "c1\u0085", "", strings.Repeat("L", 256), strings.Repeat("L", 257), "ok\xff", "sp "}
 	ids   = []string{"1", "2", "3", "e-1", "e-2", "ü", "", strings.Repeat("i", 128), strings.Repeat("i", 129), "nul\x00"}
 	types = []string{"VIEW", "VIEW", "CLICK", "LIKE", "IMPRESSION", "VISIT", "SHARE", "view", "", "PURCHASE"}
-	dimNs = []string{"country", "device", "a", "Z_9", "bad name", "", strings.Repeat("n", 64), strings.Repeat("n", 65), "ü"}
-	dimVs = []string{"US", "ios", "x y", "a|b", "a=b", "a,b", `a\b`, "", strings.Repeat("v", 128), strings.Repeat("v", 129), "ctl\x01", "ü"}
+	// the countable ones, for clean events
+	cleanKeys  = []string{"video-1", "video-2", "a b", "k,=x", `q"uote`, "ünï", "😀", "#hot", "a#1", "x y=z,w", "sp "}
+	cleanTypes = []string{"VIEW", "VIEW", "CLICK", "LIKE"}
+	cleanDimNs = []string{"country", "device", "a", "Z_9"}
+	cleanDimVs = []string{"US", "ios", "x y", "ü", "a b c"}
+	dimNs      = []string{"country", "device", "a", "Z_9", "bad name", "", strings.Repeat("n", 64), strings.Repeat("n", 65), "ü"}
+	dimVs      = []string{"US", "ios", "x y", "a|b", "a=b", "a,b", `a\b`, "", strings.Repeat("v", 128), strings.Repeat("v", 129), "ctl\x01", "ü"}
 )
 
 // ts is an event time: mostly near ref (on time, out of order, late),
 // sometimes at a bound or in the wrong unit.
 func (g *gen) ts() int64 {
-	switch g.r.IntN(12) {
+	n := g.r.IntN(12)
+	if g.clean && n >= 2 && n <= 3 {
+		n = 11
+	}
+	switch n {
 	case 0:
 		return g.ref - int64(g.r.IntN(3))*60_000 - int64(g.r.IntN(60_000)) // minutes late
 	case 1:
@@ -61,6 +75,10 @@ func (g *gen) ts() int64 {
 func (g *gen) pickTS(xs ...int64) int64 { return xs[g.r.IntN(len(xs))] }
 
 func (g *gen) value() (string, float64, bool) {
+	if g.clean {
+		v := float64(g.r.IntN(20)) / 2
+		return strconv.FormatFloat(v, 'g', -1, 64), v, g.r.IntN(4) > 0
+	}
 	switch g.r.IntN(10) {
 	case 0:
 		return "", 0, false
@@ -98,13 +116,13 @@ type member struct{ name, value string }
 func (g *gen) jsonEvent() []byte {
 	var ms []member
 	if !g.chance(0.03) {
-		ms = append(ms, member{"id", g.jsonString(g.pick(ids...))})
+		ms = append(ms, member{"id", g.jsonString(g.id())})
 	}
 	if !g.chance(0.03) {
-		ms = append(ms, member{"key", g.jsonString(g.pick(keys...))})
+		ms = append(ms, member{"key", g.jsonString(g.key())})
 	}
 	if !g.chance(0.03) {
-		ms = append(ms, member{"type", g.jsonString(g.pick(types...))})
+		ms = append(ms, member{"type", g.jsonString(g.typ())})
 	}
 	if v, _, ok := g.value(); ok && v != "" {
 		ms = append(ms, member{"value", v})
@@ -123,23 +141,24 @@ func (g *gen) jsonEvent() []byte {
 	if g.chance(0.4) {
 		var d []string
 		for range g.r.IntN(4) {
-			d = append(d, g.jsonString(g.pick(dimNs...))+":"+g.jsonString(g.pick(dimVs...)))
+			n, v := g.dim()
+			d = append(d, g.jsonString(n)+":"+g.jsonString(v))
 		}
-		if g.chance(0.05) {
+		if g.chance(0.05) && !g.clean {
 			for i := range 17 {
 				d = append(d, `"d`+strconv.Itoa(i)+`":"v"`)
 			}
 		}
 		v := "{" + strings.Join(d, ",") + "}"
-		if g.chance(0.05) {
+		if g.chance(0.05) && !g.clean {
 			v = g.pick(`[]`, `"US"`, `{"a":1}`, `{"a":null}`)
 		}
 		ms = append(ms, member{"dims", v})
 	}
-	if g.chance(0.05) {
+	if g.chance(0.05) && !g.clean {
 		ms = append(ms, member{g.pick("extra", "ID", "Key", "timestamp"), "1"})
 	}
-	if g.chance(0.05) && len(ms) > 0 {
+	if g.chance(0.05) && len(ms) > 0 && !g.clean {
 		ms = append(ms, ms[g.r.IntN(len(ms))])
 	}
 	g.r.Shuffle(len(ms), func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
@@ -165,12 +184,12 @@ func (g *gen) protoEvent() []byte {
 		b = protowire.AppendString(protowire.AppendTag(b, n, protowire.BytesType), s)
 	}
 	fields := []func(){
-		func() { str(1, g.pick(ids...)) },
-		func() { str(2, g.pick(keys...)) },
-		func() { str(3, g.pick(types...)) },
+		func() { str(1, g.id()) },
+		func() { str(2, g.key()) },
+		func() { str(3, g.typ()) },
 		func() {
 			if _, v, ok := g.value(); ok {
-				if g.chance(0.1) {
+				if g.chance(0.1) && !g.clean {
 					v = g.pickF(math.NaN(), math.Inf(1), 1<<53+2, -(1 << 53), 0.5)
 				}
 				b = protowire.AppendFixed64(protowire.AppendTag(b, 4, protowire.Fixed64Type), math.Float64bits(v))
@@ -181,8 +200,9 @@ func (g *gen) protoEvent() []byte {
 		},
 		func() {
 			for range g.r.IntN(3) {
-				e := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), g.pick(dimNs...))
-				e = protowire.AppendString(protowire.AppendTag(e, 2, protowire.BytesType), g.pick(dimVs...))
+				dn, dv := g.dim()
+				e := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), dn)
+				e = protowire.AppendString(protowire.AppendTag(e, 2, protowire.BytesType), dv)
 				b = protowire.AppendBytes(protowire.AppendTag(b, 6, protowire.BytesType), e)
 			}
 		},
@@ -195,7 +215,7 @@ func (g *gen) protoEvent() []byte {
 	}
 	switch g.r.IntN(30) {
 	case 0:
-		b = protowire.AppendVarint(protowire.AppendTag(b, 9, protowire.VarintType), 1) // unknown
+		b = protowire.AppendVarint(protowire.AppendTag(b, 9, protowire.VarintType), 1) // unknown: skipped
 	case 1:
 		str(2, "again") // a field twice
 	case 2:
@@ -206,9 +226,37 @@ func (g *gen) protoEvent() []byte {
 
 func (g *gen) pickF(xs ...float64) float64 { return xs[g.r.IntN(len(xs))] }
 
+func (g *gen) id() string {
+	if g.clean {
+		return "e" + strconv.Itoa(g.r.IntN(400))
+	}
+	return g.pick(ids...)
+}
+
+func (g *gen) key() string {
+	if g.clean && !g.chance(0.02) {
+		return g.pick(cleanKeys...)
+	}
+	return g.pick(keys...)
+}
+
+func (g *gen) typ() string {
+	if g.clean && !g.chance(0.02) {
+		return g.pick(cleanTypes...)
+	}
+	return g.pick(types...)
+}
+
+func (g *gen) dim() (string, string) {
+	if g.clean && !g.chance(0.02) {
+		return g.pick(cleanDimNs...), g.pick(cleanDimVs...)
+	}
+	return g.pick(dimNs...), g.pick(dimVs...)
+}
+
 // mutate sometimes breaks the bytes.
 func (g *gen) mutate(b []byte) []byte {
-	if !g.chance(0.08) || len(b) == 0 {
+	if !g.chance(0.08) || len(b) == 0 || g.clean && !g.chance(0.1) {
 		return b
 	}
 	switch g.r.IntN(6) {

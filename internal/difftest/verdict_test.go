@@ -2,6 +2,7 @@ package difftest
 
 import (
 	"math"
+	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -95,7 +96,8 @@ func checkVerdict(t testing.TB, v *event.Validator, o *oracle.Oracle, b []byte, 
 
 // TestVerdicts: on random and adversarial record values, the engine's
 // decode+validate and the oracle give the same reason code, and the same
-// event when they accept it.
+// event when they accept it. Disagreements are reported by class
+// (engine code, oracle code) with a count and the shortest example.
 func TestVerdicts(t *testing.T) {
 	v, o := newPair(t, 0)
 	g := newGen(1, ref)
@@ -103,16 +105,36 @@ func TestVerdicts(t *testing.T) {
 	if testing.Short() {
 		n = 5000
 	}
+	type class struct{ engine, oracle string }
 	codes := map[string]int{}
-	bad := 0
+	count := map[class]int{}
+	example := map[class][]byte{}
 	for range n {
 		in := g.next()
-		if !checkVerdict(t, v, o, in.value, in.ref) {
-			if bad++; bad >= 20 {
-				t.Fatal("too many disagreements")
+		code, e := engineVerdict(v, in.value, in.ref)
+		ov := o.ExpectRecord(in.value, in.ref)
+		codes[ov.Code]++
+		c := class{code, ov.Code}
+		if code == ov.Code && code == "" {
+			if d := sameEvent(e, ov.Event); d != "" {
+				c.engine = "accepted, decoded differently: " + d
 			}
 		}
-		codes[o.ExpectRecord(in.value, in.ref).Code]++
+		if c.engine == c.oracle {
+			continue
+		}
+		count[c]++
+		if ex, ok := example[c]; !ok || len(in.value) < len(ex) {
+			example[c] = in.value
+		}
+	}
+	classes := make([]class, 0, len(count))
+	for c := range count {
+		classes = append(classes, c)
+	}
+	sort.Slice(classes, func(i, j int) bool { return count[classes[i]] > count[classes[j]] })
+	for _, c := range classes {
+		t.Errorf("%d of %d inputs: engine %q, oracle %q; e.g. %q", count[c], n, c.engine, c.oracle, example[c])
 	}
 	for _, c := range oracle.Codes {
 		if codes[c] == 0 {
@@ -120,4 +142,19 @@ func TestVerdicts(t *testing.T) {
 		}
 	}
 	t.Logf("%d inputs: %d accepted, codes %v", n, codes[""], codes)
+}
+
+// FuzzVerdict holds the engine's decode+validate and the oracle to the
+// same reason code (and the same event when accepted) on any bytes, at a
+// reference time the fuzzer also picks.
+func FuzzVerdict(f *testing.F) {
+	g := newGen(2, ref)
+	for range 64 {
+		in := g.next()
+		f.Add(in.value, in.ref-ref)
+	}
+	v, o := newPair(f, 0)
+	f.Fuzz(func(t *testing.T, b []byte, dref int64) {
+		checkVerdict(t, v, o, b, ref+dref%(400*86_400_000))
+	})
 }

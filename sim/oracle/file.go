@@ -27,6 +27,10 @@ func (o *Oracle) Save(path string) error {
 		return err
 	}
 	defer os.Remove(f.Name())
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
 	if err := o.Encode(f); err != nil {
 		f.Close()
 		return err

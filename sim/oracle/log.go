@@ -43,7 +43,10 @@ func (p *partition) watermark(ooo int64) int64 {
 // validates it (ref = the record's timestamp), dedups by (key, id) within
 // the dedup horizon, and simulates the watermark max(min(ts, ref)) -
 // out-of-orderness; a too-late event is counted apart (a reconcile counts
-// it). With Config.Partitions set, a record outside its canonical
+// it). The first copy of an identity in the partition's log is the one
+// counted, on time or too late: a later copy is a duplicate either way
+// (were it counted on time, a reconcile that counts the late first copy
+// would count the event twice). With Config.Partitions set, a record outside its canonical
 // partition is an original the engine moves: it is skipped when its copy
 // (a record with the MovedHeader naming it) is seen, and the copy is
 // counted in its own partition.

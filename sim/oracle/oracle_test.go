@@ -284,11 +284,17 @@ func TestLogMode(t *testing.T) {
 	if st.Distinct != 5 || st.Late != 1 || st.Duplicates != 1 {
 		t.Fatalf("stats %+v", st)
 	}
+	// A late first copy wins: a later on-time copy (another ts) is a
+	// duplicate.
+	o.AddRecord(rec(0, 8, base+100_001, "a", "5"))
+	if st := o.Stats(); st.Duplicates != 2 || st.Distinct != 5 {
+		t.Fatalf("after an on-time copy of a late event: %+v", st)
+	}
 	// Beyond the horizon the first copy is forgotten: a copy with another
 	// ts counts again.
 	o.AddRecord(rec(0, 6, base+700_000, "a", "9"))
 	o.AddRecord(rec(0, 7, base+700_001, "a", "1"))
-	if st := o.Stats(); st.Distinct != 7 || st.Duplicates != 1 {
+	if st := o.Stats(); st.Distinct != 7 || st.Duplicates != 2 {
 		t.Fatalf("after the horizon: %+v", st)
 	}
 }
