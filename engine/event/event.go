@@ -12,7 +12,10 @@
 //
 // A record that decodes as neither, or that fails validation, is a
 // malformed event: it is never counted, and it goes to the dead-letter
-// topic with the *Error's text as its reason.
+// topic with the *Error's text as its reason and its Code (the reason codes
+// of docs/ingest-contract.md, checked in the contract's order: the
+// decoders do syntax, utf8, field_unknown/field_duplicate and the JSON
+// types of the members, Validator.ValidateAt the rest) as its reason code.
 package event
 
 import (

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/countlab/countlab/engine/event/eventpb"
+	"github.com/countlab/countlab/engine/event"
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -220,7 +221,8 @@ func TestProtobufBatch(t *testing.T) {
 		want[e.Id] = e
 		batch.Events = append(batch.Events, e)
 	}
-	// Index n: missing id; index n+1: unknown type.
+	// Index n: missing id; index n+1: unknown type; n+3 and n+4: a ts
+	// an hour ahead, and one in seconds (after the undecodable n+2).
 	batch.Events = append(batch.Events,
 		&eventpb.Event{Key: "k", Type: "VIEW", TsMs: testTS},
 		&eventpb.Event{Id: "bad-type", Key: "k", Type: "BOGUS", TsMs: testTS})
@@ -229,15 +231,26 @@ func TestProtobufBatch(t *testing.T) {
 	// Index n+2: an element that is not an Event message.
 	body = protowire.AppendTag(body, 1, protowire.BytesType)
 	body = protowire.AppendBytes(body, []byte{0xff, 0xff, 0xff})
+	for _, e := range []*eventpb.Event{
+		{Id: "future", Key: "k", Type: "VIEW", TsMs: time.Now().Add(time.Hour).UnixMilli()},
+		{Id: "seconds", Key: "k", Type: "VIEW", TsMs: time.Now().Unix()},
+	} {
+		b, err := proto.Marshal(e)
+		must(t, err)
+		body = protowire.AppendTag(body, 1, protowire.BytesType)
+		body = protowire.AppendBytes(body, b)
+	}
 
 	r := post(t, srv.URL, "application/x-protobuf", body, "")
-	if r.code != http.StatusMultiStatus || r.resp.Accepted != n || r.resp.Rejected != 3 || len(r.resp.Results) != 3 {
-		t.Fatalf("status %d %s, want 207 with %d accepted and 3 rejected", r.code, r.raw, n)
+	if r.code != http.StatusMultiStatus || r.resp.Accepted != n || r.resp.Rejected != 5 || len(r.resp.Results) != 5 {
+		t.Fatalf("status %d %s, want 207 with %d accepted and 5 rejected", r.code, r.raw, n)
 	}
-	for j, f := range []string{"id", "type", ""} {
+	for j, f := range []struct{ field, code, id string }{
+		{"id", "field_missing", ""}, {"type", "type", "bad-type"}, {"", "syntax", ""}, {"ts", "ts_future", "future"}, {"ts", "ts_unit", "seconds"},
+	} {
 		res := r.resp.Results[j]
-		if res.Index != n+j || res.Status != StatusRejected || !strings.HasPrefix(res.Error, f) {
-			t.Errorf("result %d: %+v, want index %d rejected (%q)", j, res, n+j, f)
+		if res.Index != n+j || res.Status != StatusRejected || !strings.HasPrefix(res.Error, f.field) || res.Reason != f.code || res.ID != f.id {
+			t.Errorf("result %d: %+v, want index %d rejected (%q, %s, id %q)", j, res, n+j, f.field, f.code, f.id)
 		}
 	}
 
@@ -263,9 +276,9 @@ func TestProtobufBatch(t *testing.T) {
 			t.Errorf("event %s: partition %d, want %d", w.Id, rec.Partition, p)
 		}
 	}
-	dl := consumeAll(t, c, topics.DeadLetter, 3)
+	dl := consumeAll(t, c, topics.DeadLetter, 5)
 	for _, rec := range dl {
-		if header(rec, kafka.HeaderReason) == "" || header(rec, kafka.HeaderSource) != Source {
+		if header(rec, kafka.HeaderReason) == "" || header(rec, event.HeaderReasonCode) == "" || header(rec, kafka.HeaderSource) != Source {
 			t.Errorf("dead letter without reason or source: %v", rec.Headers)
 		}
 	}
