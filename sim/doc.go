@@ -1,8 +1,10 @@
 // Package sim generates countlab's traffic: a deterministic, seeded stream
 // of events with a chosen key skew, arrival shape, event types and values,
-// dimensions, disorder, duplicates and malformed events, and an open-model
-// sender that pushes it through the ingest gateway or straight to Kafka on a
-// fixed schedule of intended send times.
+// dimensions, disorder, duplicates, malformed and hostile events
+// (HostileKinds: each refused with the contract's reason code or counted),
+// and an open-model sender that pushes it through the ingest gateway or
+// straight to Kafka, or a Mix of routes, on a fixed schedule of intended
+// send times.
 //
 // Every part is a small type behind a tiny interface (Keys, Rate, Values)
 // so a scenario composes them; Generator puts them together. The same seed

@@ -89,6 +89,8 @@ type Item struct {
 type Route struct {
 	Weight float64
 	Format Format
+	// Direct: the route produces straight to Kafka (oracle.Sent.Direct).
+	Direct bool
 }
 
 // Disorder shapes event times against send times.
@@ -273,7 +275,10 @@ func (g *Generator) Stats() Stats { return g.stats }
 // ID is the event id of sequence number seq.
 func (g *Generator) ID(seq uint64) string { return g.cfg.IDPrefix + strconv.FormatUint(seq, 10) }
 
-// Format is the wire format of route r (Item.Route).
+// Route is route r (Item.Route) of the generator's Config.
+func (g *Generator) Route(r uint8) Route { return g.cfg.Routes[r] }
+
+// Format is the wire format of route r.
 func (g *Generator) Format(r uint8) Format { return g.cfg.Routes[r].Format }
 
 // route draws an item's route.

@@ -86,18 +86,7 @@ func TestHostileAccepted(t *testing.T) {
 func TestHostileDeterministic(t *testing.T) {
 	cfg := hostileConfig(0.3, Route{Weight: 1, Format: JSON}, Route{Weight: 3, Format: Protobuf})
 	cfg.Hostile.Kinds = []HostileShare{{Kind: "key_special", Weight: 3}, {Kind: "value_invalid", Weight: 1}, {Kind: "same_id_variant", Weight: 1}}
-	gen := func() []Item {
-		g, err := NewGenerator(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := make([]Item, 20000)
-		for i := range out {
-			out[i] = g.Next(time.Duration(i) * time.Millisecond)
-		}
-		return out
-	}
-	a, b := gen(), gen()
+	a, b := genItems(t, cfg, 20000, time.Millisecond), genItems(t, cfg, 20000, time.Millisecond)
 	kinds := map[string]int{}
 	routes := [2]int{}
 	for i := range a {
@@ -221,4 +210,35 @@ type transportFunc func(ctx context.Context, items []Item, out []Outcome) error
 
 func (f transportFunc) Send(ctx context.Context, items []Item, out []Outcome) error {
 	return f(ctx, items, out)
+}
+
+// TestOracleSent: an item is told to the truth as the format sends it.
+func TestOracleSent(t *testing.T) {
+	it := Item{Kind: KindFresh, Late: true, Event: event.Event{ID: "i", Key: "k", Type: "VIEW", Value: 1, TS: 1700000000000,
+		Dims: []event.Dim{{Name: "c", Value: "US"}}}}
+	j := OracleSent(&it, JSON, false, 7, Acked)
+	if j.Event == nil || !j.Acked || !j.Late || j.Ref != 7 || j.Raw != nil || !j.Event.HasValue || j.Event.TSNumber ||
+		len(j.Event.Dims) != 1 || j.Event.Dims[0] != (oracle.Dim{Name: "c", Value: "US"}) {
+		t.Fatalf("json: %+v %+v", j, j.Event)
+	}
+	if p := OracleSent(&it, Protobuf, false, 7, Failed); p.Event == nil || !p.Proto || p.Acked || p.Event.HasValue || p.Event.Value != 1 || !p.Event.TSNumber {
+		t.Fatalf("protobuf value 1 is absent on the wire: %+v %+v", p, p.Event)
+	}
+	it.Event.TS = -5
+	if j := OracleSent(&it, JSON, false, 7, Acked); !j.Event.TSNumber {
+		t.Fatalf("a ts before 1970 is a JSON number: %+v", j.Event)
+	}
+	it.Event.TS = 0 // absent in protobuf: the bytes tell
+	if p := OracleSent(&it, Protobuf, false, 7, Acked); p.Event != nil || !p.Proto || string(p.Raw) != string(event.AppendProto(nil, &it.Event)) {
+		t.Fatalf("protobuf with ts 0: %+v", p)
+	}
+	it.Kind, it.Raw, it.RawProto = KindMalformed, []byte(`{"x":1}`), []byte{8, 1}
+	it.Code, it.Acked = "", true // produced straight to Kafka
+	if j := OracleSent(&it, JSON, true, 7, Rejected); string(j.Raw) != `{"x":1}` || j.Proto || !j.Acked || j.Code != "" || !j.Direct {
+		t.Fatalf("malformed json: %+v", j)
+	}
+	it.Code, it.Acked = "syntax", false
+	if p := OracleSent(&it, Protobuf, false, 7, Rejected); string(p.Raw) != "\x08\x01" || !p.Proto || p.Acked || p.Code != "syntax" {
+		t.Fatalf("malformed protobuf: %+v", p)
+	}
 }

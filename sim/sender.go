@@ -296,7 +296,8 @@ func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 			if tr := s.cfg.Truth; tr != nil {
 				ref, g := sentAt.UnixMilli(), s.cfg.Generator
 				for i := range items {
-					tr.Sent(OracleSent(&items[i], g.Format(items[i].Route), ref, o[i]))
+					r := g.Route(items[i].Route)
+					tr.Sent(OracleSent(&items[i], r.Format, r.Direct, ref, o[i]))
 				}
 			}
 			for i := range items {

@@ -25,32 +25,33 @@ type TruthFunc func(oracle.Sent)
 func (f TruthFunc) Sent(s oracle.Sent) { f(s) }
 
 // OracleSent is what the truth is told of item it, sent in format f at
-// ref (unix ms), with outcome o.
+// ref (unix ms), with outcome o; direct says its route produces straight
+// to Kafka (Sent.Direct).
 //
-// The event is given as Raw bytes (Proto for protobuf) when they are what
-// decides its verdict: the item's Raw or RawProto for f, the encoding of
-// a malformed item (KindMalformed), and a protobuf event with a field at
-// its proto3 default (absent on the wire). Otherwise it is given as an
-// Event, exactly as f encodes it: HasValue is false only for a protobuf
-// value of 1 (left out); TSNumber is true when the JSON ts is a number
-// (event.AppendJSON writes one outside years 1970..9999), never for
-// protobuf (whose ts_ms is milliseconds by name).
+// Proto is set for protobuf. The event is given as Raw bytes when they
+// are what decides its verdict: the item's Raw or RawProto for f, the
+// encoding of a malformed item (KindMalformed), and a protobuf event with
+// a field at its proto3 default (absent on the wire). Otherwise it is
+// given as an Event, exactly as f encodes it: HasValue is false only for
+// a protobuf value of 1 (left out); TSNumber is true when the ts is a
+// number on the wire: in JSON outside years 1970..9999 (where
+// event.AppendJSON writes one), always in protobuf.
 //
 // Acked is true for o == Acked, and for an item the transport says was
 // acknowledged although its outcome is Rejected (Item.Acked: a malformed
 // event produced straight to Kafka); Code is the transport's reason code
 // (Item.Code) of a Rejected item.
-func OracleSent(it *Item, f Format, ref int64, o Outcome) oracle.Sent {
-	s := oracle.Sent{Ref: ref, Acked: o == Acked || it.Acked, Late: it.Late}
+func OracleSent(it *Item, f Format, direct bool, ref int64, o Outcome) oracle.Sent {
+	s := oracle.Sent{Ref: ref, Acked: o == Acked || it.Acked, Late: it.Late, Proto: f == Protobuf, Direct: direct}
 	if o == Rejected && !s.Acked {
 		s.Code = it.Code
 	}
 	e := &it.Event
 	switch {
 	case f == Protobuf && it.RawProto != nil:
-		s.Raw, s.Proto = it.RawProto, true
+		s.Raw = it.RawProto
 	case f == Protobuf && (it.Kind == KindMalformed || e.ID == "" || e.Key == "" || e.Type == "" || e.TS == 0):
-		s.Raw, s.Proto = event.AppendProto(nil, e), true
+		s.Raw = event.AppendProto(nil, e)
 	case f == JSON && it.Raw != nil:
 		s.Raw = it.Raw
 	case f == JSON && it.Kind == KindMalformed:
@@ -66,6 +67,7 @@ func OracleEvent(e *event.Event, f Format) *oracle.Event {
 	o := &oracle.Event{ID: e.ID, Key: e.Key, Type: e.Type, Value: e.Value, HasValue: true, TS: e.TS}
 	if f == Protobuf {
 		o.HasValue = math.Float64bits(e.Value) != math.Float64bits(1) // Value stays 1
+		o.TSNumber = true
 	} else {
 		o.TSNumber = e.TS < 0 || e.TS > maxRFC3339TS
 	}

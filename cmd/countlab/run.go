@@ -244,18 +244,11 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	format, _ := sim.ParseFormat(sc.Traffic.Format)
-	var tr sim.Transport
-	if sc.Traffic.Via == "kafka" {
-		k, err := sim.NewKafka(st.conn, st.topics.Events, format)
-		if err != nil {
-			return nil, err
-		}
-		defer k.Close()
-		tr = k
-	} else {
-		tr = sim.NewGateway("http://"+st.gwAddr, token, format, sc.Traffic.Connections)
+	tr, closeTr, err := trafficTransport(st, sc, token) // routes.go
+	if err != nil {
+		return nil, err
 	}
+	defer closeTr()
 	sat := r.newSaturation(st, log) // saturation.go: which stage saturated first
 	tr = sat.wrap(tr)
 	qc, err := client.New("http://"+st.qAddr, client.Token(token))

@@ -32,10 +32,11 @@ func newTruth(windows []time.Duration, sf *stackFlags) (*oracle.Oracle, error) {
 
 // truthOf tells the oracle of every sent event (sim.OracleSent). direct
 // marks Kafka-direct traffic: Kafka acknowledges malformed events the
-// engine then dead-letters, which is no contract mismatch.
+// engine then dead-letters, which is no contract mismatch (the sender
+// sets Direct itself for the Kafka routes of a traffic.routes mix).
 func truthOf(o *oracle.Oracle, direct bool) sim.Truth {
 	return sim.TruthFunc(func(s oracle.Sent) {
-		s.Direct = direct
+		s.Direct = s.Direct || direct
 		o.Add(s)
 	})
 }
