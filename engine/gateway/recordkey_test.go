@@ -4,14 +4,16 @@ import (
 	"hash/fnv"
 	"strconv"
 	"testing"
+
+	"github.com/countlab/countlab/engine/kafka"
 )
 
 func TestAppendRecordKey(t *testing.T) {
 	hot := map[string]int{"hot": 5, "one": 1}
 	f := func(key, id, want string) {
 		t.Helper()
-		if got := string(appendRecordKey([]byte("x"), hot, key, id)); got != "x"+want {
-			t.Errorf("appendRecordKey(%q, %q) = %q, want %q", key, id, got, "x"+want)
+		if got := string(kafka.AppendRecordKey([]byte("x"), hot, key, id)); got != "x"+want {
+			t.Errorf("AppendRecordKey(%q, %q) = %q, want %q", key, id, got, "x"+want)
 		}
 	}
 	sub := func(id string) string {
@@ -28,7 +30,7 @@ func TestAppendRecordKey(t *testing.T) {
 	// The sub-keys spread: 1000 ids hit all 5.
 	seen := map[string]bool{}
 	for i := range 1000 {
-		seen[string(appendRecordKey(nil, hot, "hot", "id-"+strconv.Itoa(i)))] = true
+		seen[string(kafka.AppendRecordKey(nil, hot, "hot", "id-"+strconv.Itoa(i)))] = true
 	}
 	if len(seen) != 5 {
 		t.Errorf("1000 ids hit %d sub-keys, want 5", len(seen))
