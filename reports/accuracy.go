@@ -149,9 +149,9 @@ type CheckConfig struct {
 	// Store, when set, is InfluxDB read directly: every window is also
 	// compared as stored.
 	Store Store
-	// KeyPrefix, when set, limits the stored windows looked at for ones
-	// the truth does not have to keys with this prefix (a store shared
-	// with other runs).
+	// KeyPrefix, when set, limits the windows looked at for ones the truth
+	// does not have, in the store and through the query service, to keys
+	// with this prefix (a stack shared with other runs).
 	KeyPrefix string
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,7 +80,7 @@ func checkQuery(ctx context.Context, want []oracle.Window, q Querier, cfg CheckC
 				WantCount: w.Count, GotCount: g.Count, WantSum: w.Sum, GotSum: g.Value})
 		}
 	}
-	extra, err := unexpectedKeys(ctx, q, want)
+	extra, err := unexpectedKeys(ctx, q, want, cfg.KeyPrefix)
 	if err != nil {
 		return c, 0, err
 	}
@@ -145,8 +146,9 @@ func queryAll(ctx context.Context, q Querier, ws []oracle.Window, parallel int) 
 
 // unexpectedKeys asks, for every (type, window) of the smallest size whose
 // truth has fewer than maxTopN keys, for the top maxTopN keys, and returns
-// the keys the truth does not expect there.
-func unexpectedKeys(ctx context.Context, q Querier, want []oracle.Window) ([]WindowDiff, error) {
+// the keys the truth does not expect there. With a prefix, only keys that
+// start with it are this run's (another run may share the window).
+func unexpectedKeys(ctx context.Context, q Querier, want []oracle.Window, prefix string) ([]WindowDiff, error) {
 	if len(want) == 0 {
 		return nil, nil
 	}
@@ -177,7 +179,7 @@ func unexpectedKeys(ctx context.Context, q Querier, want []oracle.Window) ([]Win
 			return nil, fmt.Errorf("top keys of %s %s window %s: %w", sizeName(size), k.typ, rng.From.Format(time.RFC3339), err)
 		}
 		for _, it := range top.Items {
-			if !ks[it.Key] && it.Count != 0 {
+			if !ks[it.Key] && it.Count != 0 && strings.HasPrefix(it.Key, prefix) {
 				out = append(out, WindowDiff{Source: "query", Window: sizeName(size), Type: k.typ, Key: it.Key, Start: rng.From, GotCount: it.Count})
 			}
 		}
