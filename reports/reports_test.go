@@ -8,19 +8,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/countlab/countlab/engine/event"
+	"strconv"
+
 	"github.com/countlab/countlab/engine/query/client"
-	"github.com/countlab/countlab/sim/ledger"
+	"github.com/countlab/countlab/sim/oracle"
 )
 
-// fakeQuery answers from a ledger, with planted differences.
+// fakeQuery answers from a truth, with planted differences.
 type fakeQuery struct {
 	mu      sync.Mutex
-	truth   map[string]ledger.Window
+	truth   map[string]oracle.Window
 	off     map[string]int64 // key -> count delta
 	calls   int
 	healAt  int    // after this many calls, the deltas vanish (0: never)
-	phantom string // a key top-N answers with that the ledger lacks
+	phantom string // a key top-N answers with that the truth lacks
 }
 
 func wkey(key, typ string, size time.Duration, start time.Time) string {
@@ -44,7 +45,7 @@ func (f *fakeQuery) Top(_ context.Context, r client.TopRequest) (client.TopRespo
 	defer f.mu.Unlock()
 	var resp client.TopResponse
 	for _, w := range f.truth {
-		if w.Type == r.Type && w.Size == r.Window && w.Start.Equal(r.From) {
+		if w.Type == r.Type && w.Size == r.Window.Milliseconds() && w.Start == r.From.UnixMilli() {
 			resp.Items = append(resp.Items, client.TopItem{Key: w.Key, Count: w.Count})
 		}
 	}
@@ -54,20 +55,24 @@ func (f *fakeQuery) Top(_ context.Context, r client.TopRequest) (client.TopRespo
 	return resp, nil
 }
 
-func testLedger() *ledger.Ledger {
-	l := ledger.New(10*time.Second, time.Minute)
+func testLedger() *oracle.Oracle {
+	l, err := oracle.New(oracle.Config{Windows: []time.Duration{10 * time.Second, time.Minute}})
+	if err != nil {
+		panic(err)
+	}
 	base := int64(1_700_000_040_000)
 	for i := 0; i < 1000; i++ {
-		e := event.Event{ID: "x", Key: "k" + string(rune('a'+i%7)), Type: []string{"VIEW", "CLICK"}[i%2], Value: float64(i % 10), TS: base + int64(i)*100}
-		l.Add(uint64(i), &e, i%100 == 0)
+		e := oracle.Event{ID: "x" + strconv.Itoa(i), Key: "k" + string(rune('a'+i%7)), Type: []string{"VIEW", "CLICK"}[i%2],
+			Value: float64(i % 10), HasValue: true, TS: base + int64(i)*100}
+		l.Add(oracle.Sent{Event: &e, Ref: base + 60_000, Acked: true, Late: i%100 == 0})
 	}
 	return l
 }
 
-func fakeFor(l *ledger.Ledger) *fakeQuery {
-	f := &fakeQuery{truth: map[string]ledger.Window{}, off: map[string]int64{}}
-	for _, w := range l.Totals(ledger.ByKey, false) {
-		f.truth[wkey(w.Key, w.Type, w.Size, w.Start)] = w
+func fakeFor(l *oracle.Oracle) *fakeQuery {
+	f := &fakeQuery{truth: map[string]oracle.Window{}, off: map[string]int64{}}
+	for _, w := range l.Windows(oracle.ByKey, false) {
+		f.truth[wkey(w.Key, w.Type, time.Duration(w.Size)*time.Millisecond, time.UnixMilli(w.Start))] = w
 	}
 	return f
 }
@@ -259,5 +264,57 @@ func TestMarkdownFaults(t *testing.T) {
 	}
 	if strings.Contains(sample().Markdown(), "## Faults") {
 		t.Error("a faults section without faults")
+	}
+}
+
+// fakeStore holds stored windows, for the store comparison's logic (the
+// real InfluxDB is read in cmd/countlab's run tests).
+type fakeStore struct{ ws []oracle.Window }
+
+func (f fakeStore) Windows(_ context.Context, from, to int64) ([]oracle.Window, error) {
+	var out []oracle.Window
+	for _, w := range f.ws {
+		if w.Start >= from && w.Start < to {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+func TestCheckStore(t *testing.T) {
+	l := testLedger()
+	stored := l.Windows(oracle.ByDimSet, false)
+	acc, err := Check(context.Background(), l, fakeFor(l), CheckConfig{Store: fakeStore{stored}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !acc.Exact || acc.Store == nil || !acc.Store.Exact || acc.Store.WindowsChecked != len(stored) {
+		t.Fatalf("accuracy %+v", acc)
+	}
+	// The store lost one event and holds a window nobody sent; the query
+	// service still answers right (a cache, say).
+	bad := append([]oracle.Window(nil), stored...)
+	bad[0].Count--
+	bad = append(bad, oracle.Window{WindowKey: oracle.WindowKey{Size: bad[0].Size, Start: bad[0].Start, Type: "VIEW", Key: "ghost"}, Total: oracle.Total{Count: 2, Sum: 2}})
+	acc, err = Check(context.Background(), l, fakeFor(l), CheckConfig{Store: fakeStore{bad}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := acc.Store
+	if acc.Exact || !acc.Query.Exact || s.Exact || s.Lost != 1 || s.Duplicated != 2 || s.UnexpectedWindows != 1 || s.MismatchedWindows != 2 ||
+		acc.Lost != 1 || acc.Duplicated != 2 || acc.WorstWindows[0].Source != "store" {
+		t.Fatalf("accuracy %+v, store %+v", acc, s)
+	}
+}
+
+func TestCheckContractMismatch(t *testing.T) {
+	l := testLedger()
+	l.Add(oracle.Sent{Event: &oracle.Event{ID: "z", Key: `bad\key`, Type: "VIEW", TS: 1_700_000_040_000}, Ref: 1_700_000_040_000, Acked: true})
+	acc, err := Check(context.Background(), l, fakeFor(l), CheckConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.Exact || !acc.Query.Exact || acc.ContractMismatches != 1 || acc.ContractMismatchExamples[0].Kind != oracle.MismatchAckedRefused {
+		t.Fatalf("accuracy %+v", acc)
 	}
 }

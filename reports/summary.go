@@ -35,6 +35,7 @@ func (r *Report) WriteSummary(w io.Writer, path string) {
 	}
 	fmt.Fprintf(w, "  accuracy: %d windows, %d mismatched, %d unexpected keys; expected %d events, counted %d, lost %d, duplicated %d (%s)\n",
 		a.WindowsChecked, a.MismatchedWindows, a.UnexpectedKeys, a.ExpectedEvents, a.CountedEvents, a.Lost, a.Duplicated, late)
+	a.WriteSources(w, "    ")
 	for i, d := range a.WorstWindows {
 		if i == 5 {
 			break

@@ -83,11 +83,20 @@ type Traffic struct {
 	Duplicates Duplicates `yaml:"duplicates"`
 	// Malformed sends invalid events.
 	Malformed Malformed `yaml:"malformed"`
+	// Hostile mixes in hostile events: each one refused with the
+	// contract's reason code or accepted and counted (sim.HostileKinds).
+	Hostile Hostile `yaml:"hostile,omitempty"`
 	// Via is "gateway" (HTTP batches to the ingest gateway) or "kafka"
 	// (a producer straight to the events topic). Default gateway.
 	Via string `yaml:"via"`
 	// Format is "json" or "protobuf". Default json.
 	Format string `yaml:"format"`
+	// Routes, instead of Via and Format, spread the events over several
+	// entry points: each event goes through a route drawn by the routes'
+	// weights (a re-sent duplicate draws again).
+	Routes []Route `yaml:"routes,omitempty"`
+	// routesWithVia is set when Via or Format was given with Routes.
+	routesWithVia bool
 	// Connections is the number of batches in flight at once (default 8).
 	Connections int `yaml:"connections"`
 	// Batch is how events are batched.
@@ -192,6 +201,27 @@ type Malformed struct {
 	// Kinds to send (default all): type, key, ts, value_text, ts_text,
 	// dims, unknown_field.
 	Kinds []string `yaml:"kinds"`
+}
+
+// Hostile mixes hostile events into the traffic.
+type Hostile struct {
+	// Fraction of the sends that are hostile events, in [0, 1) (with
+	// duplicates and malformed, below 1).
+	Fraction float64 `yaml:"fraction"`
+	// Kinds maps each hostile kind to send to its weight, relative to the
+	// others (default: every kind of sim.HostileKinds, equally).
+	Kinds map[string]float64 `yaml:"kinds,omitempty"`
+}
+
+// Route is one entry point of a traffic mix.
+type Route struct {
+	// Via is "gateway" or "kafka", as traffic.via.
+	Via string `yaml:"via"`
+	// Format is "json" or "protobuf", as traffic.format.
+	Format string `yaml:"format"`
+	// Weight is the route's share of the events, relative to the other
+	// routes (default 1).
+	Weight float64 `yaml:"weight"`
 }
 
 // Batch is the batching of sends.

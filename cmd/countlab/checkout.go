@@ -51,7 +51,7 @@ func writeCheckJSON(w io.Writer, acc reports.Accuracy, took time.Duration) error
 		return err
 	}
 	if !acc.Exact {
-		return exitError{1, fmt.Errorf("not exact: %d windows differ", acc.MismatchedWindows)}
+		return exitError{1, fmt.Errorf("not exact: %d windows differ from the truth, %d contract mismatches", acc.MismatchedWindows, acc.ContractMismatches)}
 	}
 	return nil
 }

@@ -119,11 +119,19 @@ var helps = map[string]helpText{
 		env:      []string{envKafka, envInflux},
 	},
 	"check": {
-		synopsis: "countlab check --ledger DIR/ledger.gob [--json] [flags]",
-		about: "Checks a saved ledger (a run's ledger.gob) against a query service: exit 0 when every window is exact,\n1 when one differs, 2 for a configuration problem (a missing ledger, an unreachable query service).\n" +
-			"--json prints the result as JSON ({\"exact\", \"duration_s\", \"accuracy\": report.json's accuracy block}).",
-		example: "countlab check --ledger reports/out/quickstart-20260101T100000Z/ledger.gob --query http://127.0.0.1:8081 --wait 30s",
-		env:     []string{envClientToken},
+		synopsis: "countlab check --truth DIR/truth.bin [--query URL] [--influx-url URL] [--json] [flags]\n       countlab check --from-log --brokers HOST:PORT ... (see countlab check --from-log -h)",
+		about: "Checks a saved truth (a run's truth.bin) against a query service and, with --influx-url, against what InfluxDB\n" +
+			"stores: exit 0 when every window is exact, 1 when one differs, 2 for a configuration problem (a missing truth\n" +
+			"file, an unreachable query service). --json prints the result as JSON ({\"exact\", \"duration_s\", \"accuracy\":\n" +
+			"report.json's accuracy block}).",
+		example: "countlab check --truth reports/out/quickstart-20260101T100000Z/truth.bin --query http://127.0.0.1:8081 --wait 30s --json",
+		env:     []string{envClientToken, envInflux},
+	},
+	"check --from-log": {
+		synopsis: "countlab check --from-log --brokers HOST:PORT (--from T --to T | --id-prefix P | --summary FILE...) [--query URL] [--influx-url URL]",
+		about:    "Derives the truth from the broker's committed events log (for k6 or any producer countlab did not run) and\nchecks the query service (and InfluxDB) against it.",
+		example:  "countlab check --from-log --brokers 127.0.0.1:9092 --id-prefix k6- --query http://127.0.0.1:8081",
+		env:      []string{envClientToken, envKafka, envInflux},
 	},
 	"report html": {
 		synopsis: "countlab report html REPORT.json [-o FILE]",

@@ -37,7 +37,7 @@ func TestEveryCommandHelp(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	cases := [][]string{{"report", "diff", "-h"}, {"report", "html", "-h"}}
+	cases := [][]string{{"report", "diff", "-h"}, {"report", "html", "-h"}, {"check", "--from-log", "-h"}}
 	for _, n := range names {
 		cases = append(cases, []string{n, "-h"})
 	}
@@ -46,6 +46,7 @@ func TestEveryCommandHelp(t *testing.T) {
 		"run": {"COUNTLAB_TOKEN", "COUNTLAB_INFLUXD"}, "selfcheck": {"COUNTLAB_INFLUXD"},
 		"gateway": {"COUNTLAB_TOKEN", "COUNTLAB_KAFKA_PASSWORD"}, "query-server": {"COUNTLAB_TOKEN", "COUNTLAB_INFLUX_TOKEN"},
 		"engine": {"COUNTLAB_KAFKA_PASSWORD"}, "sink": {"COUNTLAB_INFLUX_TOKEN"}, "check": {"COUNTLAB_TOKEN"},
+		"check --from-log": {"COUNTLAB_KAFKA_PASSWORD"},
 	}
 	for _, args := range cases {
 		code, out := captureRun(t, args...)

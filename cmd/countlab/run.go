@@ -21,7 +21,7 @@ import (
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/scenarios"
 	"github.com/countlab/countlab/sim"
-	"github.com/countlab/countlab/sim/ledger"
+	"github.com/countlab/countlab/sim/oracle"
 )
 
 // runTestHook, when set (by tests only), may change the loaded scenario
@@ -42,7 +42,7 @@ const atLeastOnceFlag = "at-least-once-UNSAFE"
 
 // cmdRun runs a scenario against the embedded stack (or the cluster and
 // InfluxDB given by the stack flags), checks every window against the
-// ledger, and writes report.json, report.md and report.html.
+// truth (sim/oracle), as served and as stored, and writes report.json, report.md and report.html.
 func cmdRun(ctx context.Context, args []string) error {
 	allArgs := args // --repeat runs each run with these (repeat.go)
 	args, plantBug, err := takeHiddenInt(args, plantBugFlag)
@@ -62,7 +62,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	sf.register(fs, false)
 	var cf chaosFlags // --allow-chaos, --delete-topics, --fault-seed (staging.go)
 	cf.register(fs)
-	reportDir := fs.String("report-dir", "", "write report.json, report.md, report.html and ledger.gob here (default reports/out/SCENARIO-<UTC time>)")
+	reportDir := fs.String("report-dir", "", "write report.json, report.md, report.html and "+truthFile+" here (default reports/out/SCENARIO-<UTC time>)")
 	var baseline listFlag
 	fs.Var(&baseline, "baseline", "gate against these earlier runs: report.json files, run directories or a --repeat directory (repeat the flag or separate with commas); a metric whose runs rank worse beyond its minimum effect fails the run (README: CI regression gate)")
 	repeat := fs.Int("repeat", 1, "run the scenario N times, each its own report in --report-dir/run-I, then gate the N runs together against --baseline (summary.json)")
@@ -151,7 +151,7 @@ func cmdRun(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	if err := r.ledger.Save(filepath.Join(dir, "ledger.gob")); err != nil {
+	if err := r.truth.Save(filepath.Join(dir, truthFile)); err != nil {
 		return err
 	}
 	rep.WriteSummary(r.out, filepath.Join(dir, "report.json"))
@@ -180,10 +180,10 @@ type scenarioRun struct {
 	errw     io.Writer
 	plantBug int
 
-	ledger    *ledger.Ledger
-	traffic   *trafficCtl // what overload and clock faults act on (overload.go)
-	faultErrs []string    // faults that could not be injected or healed
-	mon       *monitor    // live probes: abort, steady state (monitor.go)
+	truth     *oracle.Oracle // every sent event and its outcome
+	traffic   *trafficCtl    // what overload and clock faults act on (overload.go)
+	faultErrs []string       // faults that could not be injected or healed
+	mon       *monitor       // live probes: abort, steady state (monitor.go)
 	faultRecs []faults.Record
 }
 
@@ -216,7 +216,9 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	}
 
 	token, _ := gatewayTokenFromEnv()
-	r.ledger = ledger.New(st.windows...)
+	if r.truth, err = newTruth(st.windows, r.sf); err != nil {
+		return nil, err
+	}
 	mon, closeMon := newMonitor(ctx, sc, st, log)
 	defer closeMon()
 	r.mon = mon
@@ -237,18 +239,11 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	format, _ := sim.ParseFormat(sc.Traffic.Format)
-	var tr sim.Transport
-	if sc.Traffic.Via == "kafka" {
-		k, err := sim.NewKafka(st.conn, st.topics.Events, format)
-		if err != nil {
-			return nil, err
-		}
-		defer k.Close()
-		tr = k
-	} else {
-		tr = sim.NewGateway("http://"+st.gwAddr, token, format, sc.Traffic.Connections)
+	tr, closeTr, err := trafficTransport(st, sc, token) // routes.go
+	if err != nil {
+		return nil, err
 	}
+	defer closeTr()
 	sat := r.newSaturation(st, log) // saturation.go: which stage saturated first
 	tr = sat.wrap(tr)
 	qc, err := client.New("http://"+st.qAddr, client.Token(token))
@@ -269,8 +264,8 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 		BatchMax:    sc.Traffic.Batch.MaxEvents,
 		FlushEvery:  sc.Traffic.Batch.Flush,
 		TracerEvery: sc.Probes.TracerEvery,
+		Truth:       truthOf(r.truth, sc.Traffic.Via == "kafka"),
 		OnAck: func(it *sim.Item, now time.Time) {
-			r.ledger.Add(it.Seq, &it.Event, it.Late)
 			mon.onAck(start.Add(it.At), now)
 			if it.Tracer {
 				fresh.Track(probeCtx, it.Event.Key, it.Event.Type, it.Event.Time(), start.Add(it.At))
@@ -342,11 +337,15 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	fmt.Fprintf(r.out, "  sent: %d acknowledged, %d rejected, %d failed, %d throttled (429, re-sent); draining (up to %s)...\n", p.Acked, p.Rejected, p.Failed, p.Throttled, sc.DrainTimeout)
 	drainStart := time.Now()
 	prog.set(func() string { return "draining..." })
-	acc, err := reports.Check(ctx, r.ledger, qc, reports.CheckConfig{
-		Drain: r.drainTimeout(), // shorter after an abort (probes.go)
+	store := reports.NewInfluxStore(st.influx.URL, st.influx.Org, st.influx.Bucket, st.influx.Token)
+	defer store.Close()
+	acc, err := reports.Check(ctx, r.truth, qc, reports.CheckConfig{
+		Drain:     r.drainTimeout(), // shorter after an abort (probes.go)
+		Store:     store,
+		KeyPrefix: gcfg.KeyPrefix,
 		Progress: func(off, total int) {
 			prog.set(func() string {
-				return fmt.Sprintf("draining: %d of %d windows not yet equal to the ledger (%s)", off, total, time.Since(drainStart).Round(time.Second))
+				return fmt.Sprintf("draining: %d of %d windows not yet equal to the truth (%s)", off, total, time.Since(drainStart).Round(time.Second))
 			})
 		},
 	})
@@ -360,11 +359,11 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("accuracy check: %w", err)
 	}
-	if ls := r.ledger.Stats(); ls.Late > 0 && err == nil {
+	if ls := r.truth.Stats(); ls.Late > 0 && err == nil {
 		// Late events: the check above is the engine's late policy (not
 		// counted); a reconcile recounts them from Kafka, then every
-		// window must equal the ledger of all distinct events.
-		acc, err = r.reconcileAndCheck(ctx, st, qc, acc, prog)
+		// window must equal the truth of all distinct events.
+		acc, err = r.reconcileAndCheck(ctx, st, qc, store, gcfg.KeyPrefix, acc, prog)
 		if err != nil {
 			return nil, err
 		}
@@ -373,7 +372,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 
 	qn, qerr := ql.Counts()
 	fn, fmissed := fresh.Counts()
-	ls := r.ledger.Stats()
+	ls := r.truth.Stats()
 	rep := &reports.Report{
 		Scenario:  sc.Name,
 		StartedAt: start.UTC(),
@@ -462,10 +461,10 @@ func (r *scenarioRun) startFaults(ctx context.Context, st *stack, log *slog.Logg
 	}, nil
 }
 
-// reconcileAndCheck runs a reconcile over the ledger's windows and checks
+// reconcileAndCheck runs a reconcile over the truth's windows and checks
 // again, late events expected.
-func (r *scenarioRun) reconcileAndCheck(ctx context.Context, st *stack, qc *client.Client, onTime reports.Accuracy, prog *progressLine) (reports.Accuracy, error) {
-	from, to := r.ledger.Range()
+func (r *scenarioRun) reconcileAndCheck(ctx context.Context, st *stack, qc *client.Client, store reports.Store, keyPrefix string, onTime reports.Accuracy, prog *progressLine) (reports.Accuracy, error) {
+	from, to := r.truth.Range()
 	fmt.Fprintf(r.out, "  on-time check: exact=%v (%d late events not counted, as the late policy says); reconciling %s..%s...\n",
 		onTime.Exact, onTime.LateEvents, from.Format(time.TimeOnly), to.Format(time.TimeOnly))
 	t0 := time.Now()
@@ -491,12 +490,14 @@ func (r *scenarioRun) reconcileAndCheck(ctx context.Context, st *stack, qc *clie
 		DurationS: time.Since(t0).Seconds()}
 	fmt.Fprintf(r.out, "  reconcile: %d events recounted, %d windows rewritten in %.1fs; checking with the late events...\n",
 		res.EventsCounted, res.WindowsRewritten, rc.DurationS)
-	acc, err := reports.Check(ctx, r.ledger, qc, reports.CheckConfig{
+	acc, err := reports.Check(ctx, r.truth, qc, reports.CheckConfig{
 		IncludeLate: true,
+		Store:       store,
+		KeyPrefix:   keyPrefix,
 		Drain:       r.sc.DrainTimeout,
 		Progress: func(off, total int) {
 			prog.set(func() string {
-				return fmt.Sprintf("after reconcile: %d of %d windows not yet equal to the ledger", off, total)
+				return fmt.Sprintf("after reconcile: %d of %d windows not yet equal to the truth", off, total)
 			})
 		},
 	})

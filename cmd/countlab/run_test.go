@@ -13,6 +13,7 @@ import (
 	"github.com/countlab/countlab/engine/influxd/influxdtest"
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/scenarios"
+	"github.com/countlab/countlab/sim/oracle"
 )
 
 // testInflux starts one managed influxd for the runs of a test (skipping
@@ -105,8 +106,18 @@ func TestRunCISmoke(t *testing.T) {
 	if err != nil || !strings.Contains(string(md), "PASS") {
 		t.Errorf("report.md: %v\n%s", err, md)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "ledger.gob")); err != nil {
+	if truth, err := oracle.Load(filepath.Join(dir, truthFile)); err != nil {
 		t.Error(err)
+	} else if st := truth.Stats(); st.Distinct != rep.Accuracy.ExpectedEvents {
+		t.Errorf("saved truth holds %d events, the check expected %d", st.Distinct, rep.Accuracy.ExpectedEvents)
+	}
+	if s := rep.Accuracy.Store; s == nil || !s.Exact || s.WindowsChecked < rep.Accuracy.WindowsChecked || rep.Accuracy.ContractMismatches != 0 {
+		t.Errorf("store check %+v (contract mismatches %d): want InfluxDB itself read back, exact", s, rep.Accuracy.ContractMismatches)
+	}
+	for _, k := range []string{`"query":`, `"store":`, `"contract_mismatches":`} {
+		if !strings.Contains(string(top["accuracy"]), k) {
+			t.Errorf("report.json accuracy lacks %s", k)
+		}
 	}
 
 	if testing.Short() {
@@ -145,6 +156,9 @@ func TestRunPlantedBug(t *testing.T) {
 	}
 	if rep.Accuracy.Exact || rep.Accuracy.MismatchedWindows == 0 || len(rep.Accuracy.WorstWindows) == 0 {
 		t.Fatalf("checker missed the planted bug: %+v", rep.Accuracy)
+	}
+	if s := rep.Accuracy.Store; s == nil || s.Exact || s.MismatchedWindows == 0 {
+		t.Fatalf("the store check missed the planted bug: %+v", s)
 	}
 	w := rep.Accuracy.WorstWindows[0]
 	if w.Key == "" || w.GotCount == w.WantCount && w.GotSum == w.WantSum {
