@@ -103,12 +103,13 @@ func TestMetricsDashboard(t *testing.T) {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	var sf stackFlags
 	sf.register(fs, false)
-	if err := sf.parse(fs, []string{"--partitions", "2", "--windows", "10s"}); err != nil {
+	if err := sf.parse(fs, []string{"--partitions", "2", "--windows", "10s", "--log-level", "info"}); err != nil {
 		t.Fatal(err)
 	}
+	var logs syncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := startStack(ctx, &sf, sf.logger(io.Discard))
+	st, err := startStack(ctx, &sf, sf.logger(&logs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +161,14 @@ func TestMetricsDashboard(t *testing.T) {
 			t.Fatalf("GET %s: the dashboard's metrics %v are missing", url, missing)
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Count(l, "part=") > 1 {
+			t.Errorf("a log line names its part twice: %s", l)
+		}
+	}
+	if !strings.Contains(logs.String(), "part=sink") {
+		t.Errorf("no sink log line at info:\n%s", logs.String())
 	}
 	// The gateway's and the query service's own ports serve their metrics too.
 	for _, u := range []string{"http://" + st.gwAddr + "/metrics", "http://" + st.qAddr + "/metrics"} {
