@@ -2,6 +2,7 @@ package reports
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -20,5 +21,21 @@ func TestNewProvenance(t *testing.T) {
 	p := NewProvenance([]string{"countlab", "--token", "secret"})
 	if p.GoVersion == "" || p.CPUs < 1 || p.OS == "" || p.Arch == "" || p.CommandLine[2] != "REDACTED" {
 		t.Fatalf("%+v", p)
+	}
+}
+
+func TestProvenanceRendered(t *testing.T) {
+	p := NewProvenance([]string{"countlab", "run", "x", "--token=s3cret"})
+	r := &Report{Scenario: "x", Pass: true, Provenance: &p}
+	md := r.Markdown()
+	if !strings.Contains(md, "## Provenance") || !strings.Contains(md, p.GoVersion) || strings.Contains(md, "s3cret") {
+		t.Errorf("report.md:\n%s", md)
+	}
+	var html strings.Builder
+	if err := r.WriteHTML(&html); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html.String(), "<h2>Provenance</h2>") || strings.Contains(html.String(), "s3cret") {
+		t.Error("report.html without the provenance section, or with the secret")
 	}
 }
