@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -17,8 +18,9 @@ import (
 	"github.com/countlab/countlab/engine/kafka"
 )
 
-// countDeadLetters counts the dead-letter topic into
-// countlab_dead_letter_events_total{source,reason} on reg until ctx ends.
+// countDeadLetters counts the dead-letter records of this stack's lifetime
+// into countlab_dead_letter_events_total{source,reason} on reg until ctx
+// ends.
 func (s *stack) countDeadLetters(ctx context.Context, reg prometheus.Registerer) error {
 	byReason := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "countlab_dead_letter_events_total",
@@ -29,7 +31,10 @@ func (s *stack) countDeadLetters(ctx context.Context, reg prometheus.Registerer)
 	}
 	cl, err := s.conn.NewClient(
 		kgo.ConsumeTopics(s.topics.DeadLetter),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// This stack's dead letters only: a shared cluster's or a kept
+		// --data-dir's earlier ones are not read (the gateway started
+		// serving a moment ago; nothing of ours is older than that).
+		kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(time.Now().Add(-5*time.Second).UnixMilli())),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 	)
 	if err != nil {
