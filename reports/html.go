@@ -79,6 +79,7 @@ type htmlView struct {
 	// Saturation and Resources: stress and soak runs.
 	Saturation *htmlSaturation
 	Resources  htmlTable
+	CPU        htmlTable // cpu.go
 }
 
 type htmlSLO struct {
@@ -195,6 +196,7 @@ func (r *Report) htmlView(cfg *htmlCfg) (*htmlView, error) {
 	if err := r.saturationHTML(v); err != nil {
 		return nil, err
 	}
+	r.cpuHTML(v)
 	if err := r.resourcesHTML(v, ts, spans); err != nil {
 		return nil, err
 	}

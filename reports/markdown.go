@@ -74,6 +74,7 @@ func (r *Report) Markdown() string {
 		r.Throughput.OfferedEventsPerS, r.Throughput.AchievedEventsPerS, t.Generated, t.Acked, t.Duplicates, t.Rejected, t.Failed, t.Throttled, t.Resent, t.MaxLagMS)
 	r.saturationMarkdown(&b)
 	r.resourcesMarkdown(&b)
+	r.cpuMarkdown(&b)
 	writeSeries(&b, r.Series)
 	if c := r.Baseline; c != nil {
 		fmt.Fprintf(&b, "\n## Baseline (%s)\n\n| metric | baseline | now | change | tolerance | verdict |\n|---|---:|---:|---:|---:|---|\n", c.File)

@@ -38,6 +38,9 @@ type Report struct {
 	// Resources are the memory and goroutines of each process over the
 	// run, with their growth a hour.
 	Resources []ResourceUsage `json:"resources,omitempty"`
+	// CPU is the CPU time of each process and stage over the traffic,
+	// per event (cpu.go).
+	CPU *CPU `json:"cpu,omitempty"`
 }
 
 // Throughput is the offered and achieved rates.

@@ -181,6 +181,8 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 		return nil, err
 	}
 	defer st.Close()
+	labelStage(reports.StageHarness) // the CPU profile's stage of what the run starts from here (cpu.go)
+	defer unlabelStage()
 	fmt.Fprintf(r.out, "  stack up in %.1fs: broker %s, influxdb %s, gateway http://%s, query http://%s\n",
 		time.Since(t0).Seconds(), st.conn.String(), st.influx.URL, st.gwAddr, st.qAddr)
 	if st.net != nil {
@@ -289,11 +291,13 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	stopSeries := r.startSeries(probeCtx, st, snd, ql, log)
 	stopSat := sat.start(probeCtx, snd)
 	stopRes := r.startResources(probeCtx, st, log) // resources.go: memory and goroutines
+	stopCPU := startCPU(probeCtx, st, snd, log)    // cpu.go: CPU per process and stage
 	sendErr := snd.Run(ctx)
 	sendDur := time.Since(start)
 	series := stopSeries()
 	saturation := stopSat()
 	resources, rssSeries, goroutineSeries := stopRes()
+	cpu := stopCPU()
 	if series != nil {
 		series.RSS, series.Goroutines = rssSeries, goroutineSeries
 	}
@@ -373,9 +377,11 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 		Series:     series,
 		Saturation: saturation,
 		Resources:  resources,
+		CPU:        cpu,
 	}
 	slo := sc.SLO
 	printSaturationAndResources(r.out, rep, slo.MaxRSSSlopeMiBPerH > 0 || slo.MaxHarnessRSSSlopeMiBPerH > 0 || slo.MaxGoroutineSlopePerH > 0)
+	printCPU(r.out, rep.CPU)
 	return rep, nil
 }
 

@@ -96,11 +96,12 @@ func TestRunCISmoke(t *testing.T) {
 	if err := json.Unmarshal(raw, &top); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"scenario", "started_at", "duration_s", "config", "throughput", "latency", "accuracy", "faults", "slo", "pass"} {
+	for _, k := range []string{"scenario", "started_at", "duration_s", "config", "throughput", "latency", "accuracy", "faults", "slo", "pass", "cpu"} {
 		if _, ok := top[k]; !ok {
 			t.Errorf("report.json lacks %q", k)
 		}
 	}
+	checkCPUBlock(t, rep)
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	if err != nil || !strings.Contains(string(md), "PASS") {
 		t.Errorf("report.md: %v\n%s", err, md)

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/countlab/countlab/engine/aggregate"
 	"github.com/countlab/countlab/engine/broker"
 	"github.com/countlab/countlab/engine/gateway"
@@ -24,6 +26,7 @@ import (
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/query"
 	"github.com/countlab/countlab/engine/sink"
+	"github.com/countlab/countlab/reports"
 )
 
 // stackFlags are the flags of every command that starts the embedded stack
@@ -164,6 +167,7 @@ type stack struct {
 	gateway  *gateway.Gateway // closed on Close
 	query    *query.Server
 	sink     *sink.Sink
+	sinkReg  *prometheus.Registry // the sink's metrics (cpu.go)
 	servers  []*http.Server
 	tempDir  string
 	gwAddr   string
@@ -194,6 +198,10 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		return nil, err
 	}
 	s := &stack{log: log, topics: kafka.DefaultTopics(f.topicPrefix), windows: windows, failed: make(chan struct{}), nWorkers: f.workers}
+	// Each part's goroutines carry its stage label for the CPU profile
+	// (cpuprofile.go): they inherit the label of the goroutine that
+	// starts them, set before each part below.
+	defer unlabelStage()
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -210,6 +218,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	s.runCtx, s.cancel = runCtx, cancel
 
 	// Kafka.
+	labelStage(reports.StageBroker)
 	if f.brokers != "" {
 		kf := kafkaFlags{brokers: f.brokers}
 		if s.conn, err = kf.conn(); err != nil {
@@ -239,6 +248,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	}
 
 	// InfluxDB.
+	labelStage(reports.StageHarness) // managing influxd; the process is measured on its own
 	if f.influxURL != "" {
 		inf := influxFlags{url: f.influxURL, org: f.influxOrg, bucket: f.influxBucket}
 		if s.influx, err = inf.config(); err != nil {
@@ -262,6 +272,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	}
 
 	if f.netProxies {
+		labelStage(reports.StageNetProxy)
 		if s.net, err = startNetProxies(ctx, s.conn, s.influx.URL, log.With("part", "netproxy")); err != nil {
 			return nil, err
 		}
@@ -269,6 +280,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	}
 
 	// Engine workers, then the sink: both consume from Kafka.
+	labelStage(reports.StageEngine)
 	ready := make([]<-chan struct{}, 0, f.workers)
 	if f.engineProcs {
 		bin, err := engineBinary()
@@ -310,9 +322,12 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		ready = append(ready, w.Ready())
 		s.superviseEngine(runCtx, i, w, opts)
 	}
+	labelStage(reports.StageSink)
 	sinkInflux := s.influx
 	sinkInflux.URL = s.net.sinkInfluxURL(s.influx.URL)
+	s.sinkReg = prometheus.NewRegistry()
 	sk, err := sink.New(
+		sink.Registerer(s.sinkReg),
 		sink.Kafka(s.conn),
 		sink.TopicPrefix(f.topicPrefix),
 		sink.Influx(sinkInflux),
@@ -325,6 +340,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	s.goRun("sink", sk.Run, runCtx)
 
 	// Query service.
+	labelStage(reports.StageQuery)
 	qopts := []query.Opt{
 		query.Kafka(s.conn),
 		query.Topic(s.topics.Aggregates),
@@ -345,6 +361,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	}
 
 	// Gateway last: accepting events means the pipeline is there.
+	labelStage(reports.StageGateway)
 	gopts := []gateway.Opt{
 		gateway.Kafka(s.conn),
 		gateway.Topics(s.topics),
@@ -363,6 +380,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		return nil, fmt.Errorf("--gateway-listen: %w", err)
 	}
 
+	unlabelStage()
 	waitCtx, waitCancel := context.WithTimeout(ctx, 60*time.Second)
 	defer waitCancel()
 	for _, r := range ready {
@@ -386,6 +404,7 @@ func (s *stack) goRun(name string, fn func(context.Context) error, ctx context.C
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		labelStage(name) // the CPU profile's stage (cpuprofile.go)
 		if err := fn(ctx); err != nil && ctx.Err() == nil {
 			s.fail(fmt.Errorf("%s: %w", name, err))
 		}
