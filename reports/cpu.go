@@ -32,6 +32,8 @@ const (
 	RoleSUT        = "sut"
 	RoleHarness    = "harness"
 	RoleUnlabelled = "unlabelled"
+	// RoleMixed is the countlab process's: split by its stages.
+	RoleMixed = "mixed"
 )
 
 // StageRole is the role of a stage: harness (StageHarness, StageNetProxy),
@@ -158,7 +160,7 @@ func NewCPU(in CPUInput) *CPU {
 			c.Processes = append(c.Processes, pc)
 			continue
 		}
-		pc.Role = "mixed"
+		pc.Role = RoleMixed
 		c.Processes = append(c.Processes, pc)
 		s, h := c.splitSelf(p.CPUS, in.StageSamples)
 		sut, harness = sut+s, harness+h
@@ -275,9 +277,11 @@ func (c *CPU) rows() [][]string {
 			pids[i] = fmt.Sprint(id)
 		}
 		out = append(out, row(fmt.Sprintf("process %s (pid %s)", p.Name, strings.Join(pids, ",")), p.Role, p.CPUCost, ""))
-	}
-	for _, s := range c.Stages {
-		out = append(out, row("  stage "+s.Name, s.Role, s.CPUCost, fmt.Sprintf("%.1f%% of %d samples", 100*s.Share, s.Samples)))
+		if p.Role != RoleSUT { // the countlab process: its stages follow it
+			for _, s := range c.Stages {
+				out = append(out, row("  stage "+s.Name, s.Role, s.CPUCost, fmt.Sprintf("%.1f%% (%d of %d samples)", 100*s.Share, s.Samples, c.ProfileSamples)))
+			}
+		}
 	}
 	out = append(out, row("system under test (end to end)", RoleSUT, c.SUT, ""), row("harness", RoleHarness, c.Harness, fmt.Sprintf("%.1f%% of all", 100*c.HarnessShare)))
 	return out

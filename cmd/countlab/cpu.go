@@ -41,6 +41,7 @@ type cpuMeter struct {
 	sink    prometheus.Gatherer
 	sink0   sinkWrites
 	start   time.Time
+	notes   []string
 }
 
 // newCPUMeter is the meter of st's processes: those the resource sampler
@@ -53,6 +54,12 @@ func newCPUMeter(st *stack, log *slog.Logger) *cpuMeter {
 	}
 	if st.sinkReg != nil {
 		m.sink = st.sinkReg
+	}
+	if st.influxd == nil {
+		m.notes = append(m.notes, "InfluxDB is external (--influx-url): its CPU is not measured")
+	}
+	if st.broker == nil && st.brokerProc == nil {
+		m.notes = append(m.notes, "the Kafka cluster is external (--brokers): its CPU is not measured")
 	}
 	return m
 }
@@ -148,7 +155,7 @@ func (m *cpuMeter) result(span time.Duration, acked int64) *reports.CPU {
 			in.TotalsWritten, in.PointsWritten = int64(w.totals-m.sink0.totals), int64(w.points-m.sink0.points)
 		}
 	}
-	in.Notes = append(in.Notes, "measured over the traffic only: totals still in flight at its end are written in the drain, after the span")
+	in.Notes = append(m.notes, "measured over the traffic only: totals still in flight at its end are written in the drain, after the span")
 	return reports.NewCPU(in)
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,8 +97,13 @@ func TestCPUMeterRestartedPID(t *testing.T) {
 
 // checkCPUBlock wants plausible figures in a run's cpu block (the machine
 // may be loaded: bounds, not values).
-func checkCPUBlock(t *testing.T, rep *reports.Report) {
+func checkCPUBlock(t *testing.T, rep *reports.Report, dir string) {
 	t.Helper()
+	for file, want := range map[string]string{"report.md": "## CPU", "report.html": "<h2>CPU</h2>"} {
+		if b, err := os.ReadFile(filepath.Join(dir, file)); err != nil || !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %q (%v)", file, want, err)
+		}
+	}
 	c := rep.CPU
 	if c == nil {
 		t.Fatal("report.json has no cpu block")

@@ -101,7 +101,7 @@ func TestRunCISmoke(t *testing.T) {
 			t.Errorf("report.json lacks %q", k)
 		}
 	}
-	checkCPUBlock(t, rep)
+	checkCPUBlock(t, rep, dir)
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	if err != nil || !strings.Contains(string(md), "PASS") {
 		t.Errorf("report.md: %v\n%s", err, md)
