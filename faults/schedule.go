@@ -42,6 +42,10 @@ type Schedule struct {
 	Poll time.Duration
 	// Logger logs each injection and heal (default: discard).
 	Logger *slog.Logger
+	// SteadyState, when set, is called at the first fault's start, before
+	// any injection: an error (the target is not healthy) means no fault
+	// is injected, each recorded with "not injected: " and the error.
+	SteadyState func(ctx context.Context) error
 }
 
 // Run runs the schedule until every fault is healed and recovered (or ctx
@@ -59,13 +63,16 @@ func (s *Schedule) Run(ctx context.Context) []Record {
 	}
 	t0 := time.Now()
 	recs := make([]Record, len(s.Specs))
+	if err := s.checkSteadyState(ctx, t0); err != nil {
+		for i, sp := range s.Specs {
+			recs[i] = Record{Name: recordName(sp, i), Kind: sp.Kind, RecoveryS: -1, Error: "not injected: " + err.Error()}
+		}
+		log.Warn("no fault injected", "err", err)
+		return recs
+	}
 	var wg sync.WaitGroup
 	for i, sp := range s.Specs {
-		name := sp.Name
-		if name == "" {
-			name = fmt.Sprintf("%s-%d", sp.Kind, i)
-		}
-		recs[i] = Record{Name: name, Kind: sp.Kind, RecoveryS: -1}
+		recs[i] = Record{Name: recordName(sp, i), Kind: sp.Kind, RecoveryS: -1}
 		f, err := New(sp)
 		if err != nil {
 			recs[i].Error = err.Error()
@@ -79,6 +86,32 @@ func (s *Schedule) Run(ctx context.Context) []Record {
 	}
 	wg.Wait()
 	return recs
+}
+
+// recordName is the spec's name, or kind-i.
+func recordName(sp Spec, i int) string {
+	if sp.Name == "" {
+		return fmt.Sprintf("%s-%d", sp.Kind, i)
+	}
+	return sp.Name
+}
+
+// checkSteadyState waits for the first fault's start and calls SteadyState.
+func (s *Schedule) checkSteadyState(ctx context.Context, t0 time.Time) error {
+	if s.SteadyState == nil || len(s.Specs) == 0 {
+		return nil
+	}
+	first := s.Specs[0].Start
+	for _, sp := range s.Specs[1:] {
+		first = min(first, sp.Start)
+	}
+	if !sleepUntil(ctx, t0.Add(first)) {
+		return nil // the run ended first: runOne records it
+	}
+	if err := s.SteadyState(ctx); err != nil {
+		return fmt.Errorf("steady state: %w", err)
+	}
+	return nil
 }
 
 func (s *Schedule) runOne(ctx context.Context, t0 time.Time, r *Record, sp Spec, f Fault, poll time.Duration, log *slog.Logger) {

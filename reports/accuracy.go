@@ -4,34 +4,39 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"slices"
-	"sync"
+	"strconv"
 	"time"
 
-	"github.com/countlab/countlab/engine/query/client"
-	"github.com/countlab/countlab/sim/ledger"
+	"github.com/countlab/countlab/sim/oracle"
 )
 
-// Accuracy is the comparison of every window the query service serves
-// with the ledger.
+// Accuracy is the comparison of every window with the truth (the
+// oracle's windows), both as the query service serves it (Query) and as
+// InfluxDB itself stores it (Store). The top-level fields are the combined
+// result: the worse of the two comparisons, and Exact only when both are
+// exact and the entry points never disagreed with the contract.
 type Accuracy struct {
-	// ExpectedEvents is the ledger's distinct acknowledged events expected
-	// in their windows.
+	// ExpectedEvents is the truth's distinct accepted events expected in
+	// their windows.
 	ExpectedEvents int64 `json:"expected_events"`
 	// CountedEvents is what the query service counts over the same windows
 	// (the smallest window size).
 	CountedEvents int64 `json:"counted_events"`
-	// Lost is the events missing from windows that count too few.
+	// Lost is the events missing from windows that count too few (the
+	// larger of query and store).
 	Lost int64 `json:"lost"`
-	// Duplicated is the events too many in windows that count too many.
+	// Duplicated is the events too many in windows that count too many
+	// (the larger of query and store).
 	Duplicated int64 `json:"duplicated"`
 	// MismatchedWindows is the windows (any size) whose count or sum
-	// differs.
+	// differs (the larger of query and store).
 	MismatchedWindows int `json:"mismatched_windows"`
-	// WindowsChecked is the windows compared.
+	// WindowsChecked is the windows compared through the query service.
 	WindowsChecked int `json:"windows_checked"`
 	// UnexpectedKeys is the (window, key) totals the query service serves
-	// that the ledger does not have: events counted that were never
+	// that the truth does not have: events counted that were never
 	// acknowledged (looked for with a top-N query in every window of the
 	// smallest size with fewer than 1000 keys).
 	UnexpectedKeys int `json:"unexpected_keys"`
@@ -41,16 +46,50 @@ type Accuracy struct {
 	// IncludesLate is set when late events were expected (after a
 	// reconcile).
 	IncludesLate bool `json:"includes_late"`
-	// Exact is true when every window equals the ledger.
+	// Exact is true when Query and Store are exact and ContractMismatches
+	// is 0.
 	Exact bool `json:"exact"`
-	// WorstWindows are up to 10 mismatched windows, largest difference
-	// first.
+	// WorstWindows are up to 10 mismatched windows of either comparison,
+	// largest difference first.
 	WorstWindows []WindowDiff `json:"worst_windows"`
+	// Query is the comparison with the query service's answers.
+	Query WindowCheck `json:"query"`
+	// Store is the comparison with InfluxDB's stored totals, read back
+	// with a Flux query of its own; nil when the store was not checked.
+	Store *WindowCheck `json:"store,omitempty"`
+	// ContractMismatches is the events on which an entry point disagreed
+	// with the contract (acknowledged what it refuses, refused what it
+	// accepts, or another reason code); ContractMismatchExamples are up to
+	// 10 of them.
+	ContractMismatches       int64             `json:"contract_mismatches"`
+	ContractMismatchExamples []oracle.Mismatch `json:"contract_mismatch_examples"`
 	// Reconcile, when late events were sent, is the check before the
 	// reconcile (late events not expected, the engine's late policy) and
 	// what the reconcile did; the fields above are then the check after
 	// it, with the late events expected.
 	Reconcile *ReconcileCheck `json:"reconcile,omitempty"`
+}
+
+// WindowCheck is one source's windows against the truth.
+type WindowCheck struct {
+	// WindowsChecked is the truth's windows compared.
+	WindowsChecked int `json:"windows_checked"`
+	// MismatchedWindows is the windows whose count or sum differs,
+	// unexpected ones included.
+	MismatchedWindows int `json:"mismatched_windows"`
+	// UnexpectedWindows is the windows the source has and the truth does
+	// not.
+	UnexpectedWindows int `json:"unexpected_windows"`
+	// CountedEvents is the source's count over the smallest window size.
+	CountedEvents int64 `json:"counted_events"`
+	// Lost and Duplicated are the events missing from windows that count
+	// too few and too many in those that count too many (smallest size).
+	Lost       int64 `json:"lost"`
+	Duplicated int64 `json:"duplicated"`
+	Exact      bool  `json:"exact"`
+	// WorstWindows are up to 10 mismatched windows, largest difference
+	// first.
+	WorstWindows []WindowDiff `json:"worst_windows"`
 }
 
 // ReconcileCheck is the accuracy before a reconcile and what it did.
@@ -71,9 +110,13 @@ type ReconcileCheck struct {
 
 // WindowDiff is one mismatched window.
 type WindowDiff struct {
-	Window    string    `json:"window"`
-	Type      string    `json:"type"`
-	Key       string    `json:"key"`
+	// Source is "query" or "store".
+	Source string `json:"source"`
+	Window string `json:"window"`
+	Type   string `json:"type"`
+	Key    string `json:"key"`
+	// DimSet is the dimension set (store windows only; "" for none).
+	DimSet    string    `json:"dims,omitempty"`
 	Start     time.Time `json:"start"`
 	WantCount int64     `json:"want_count"`
 	GotCount  int64     `json:"got_count"`
@@ -82,19 +125,13 @@ type WindowDiff struct {
 }
 
 func (d WindowDiff) String() string {
-	return fmt.Sprintf("%s window %s %s %s: count %d sum %g, want count %d sum %g",
-		d.Window, d.Start.Format(time.RFC3339), d.Type, d.Key, d.GotCount, d.GotSum, d.WantCount, d.WantSum)
+	dims := ""
+	if d.DimSet != "" {
+		dims = " {" + d.DimSet + "}"
+	}
+	return fmt.Sprintf("%s: %s window %s %s %s%s: count %d sum %g, want count %d sum %g", d.Source,
+		d.Window, d.Start.Format(time.RFC3339), d.Type, d.Key, dims, d.GotCount, d.GotSum, d.WantCount, d.WantSum)
 }
-
-// Querier is the part of the query client the checker uses.
-type Querier interface {
-	Stats(ctx context.Context, req client.StatsRequest) (client.StatsResponse, error)
-	Top(ctx context.Context, req client.TopRequest) (client.TopResponse, error)
-}
-
-// maxTopN is the query service's default top-N limit: windows with fewer
-// keys than this are also checked for keys the ledger does not have.
-const maxTopN = 1000
 
 // CheckConfig tunes Check.
 type CheckConfig struct {
@@ -109,93 +146,130 @@ type CheckConfig struct {
 	// Progress, when set, is told how many windows are still off while
 	// draining.
 	Progress func(off, total int)
+	// Store, when set, is InfluxDB read directly: every window is also
+	// compared as stored.
+	Store Store
+	// KeyPrefix, when set, limits the windows looked at for ones the truth
+	// does not have, in the store and through the query service, to keys
+	// with this prefix (a stack shared with other runs).
+	KeyPrefix string
 }
 
-// Check compares every (size, type, key, window) the ledger expects with
+// Check compares every (size, type, key, window) the truth expects with
 // the query service's count and sum (summed over dimension sets and
-// partitions), with exact equality.
-func Check(ctx context.Context, l *ledger.Ledger, q Querier, cfg CheckConfig) (Accuracy, error) {
+// partitions), and, with cfg.Store, every (size, type, key, dimension set,
+// window) with what InfluxDB stores, with exact equality.
+func Check(ctx context.Context, truth *oracle.Oracle, q Querier, cfg CheckConfig) (Accuracy, error) {
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 16
 	}
-	want := l.Totals(ledger.ByKey, cfg.IncludeLate)
-	st := l.Stats()
-	acc := Accuracy{ExpectedEvents: st.Events, LateEvents: st.Late, IncludesLate: cfg.IncludeLate, WindowsChecked: len(want)}
+	st := truth.Stats()
+	acc := Accuracy{ExpectedEvents: st.Distinct, LateEvents: st.Late, IncludesLate: cfg.IncludeLate,
+		ContractMismatches: st.Mismatches, ContractMismatchExamples: truth.Mismatches()}
+	if len(acc.ContractMismatchExamples) > 10 {
+		acc.ContractMismatchExamples = acc.ContractMismatchExamples[:10]
+	}
+	if acc.ContractMismatchExamples == nil {
+		acc.ContractMismatchExamples = []oracle.Mismatch{}
+	}
 	if cfg.IncludeLate {
 		acc.ExpectedEvents += st.Late
 	}
-	if cfg.Drain > 0 {
-		deadline := time.Now().Add(cfg.Drain)
-		off := want
-		for {
-			got, err := queryAll(ctx, q, off, cfg.Parallel)
-			if err != nil {
-				return acc, err
-			}
-			var still []ledger.Window
-			for i, w := range off {
-				if got[i].Count != w.Count || got[i].Value != w.Sum {
-					still = append(still, w)
-				}
-			}
-			if cfg.Progress != nil {
-				cfg.Progress(len(still), len(want))
-			}
-			if len(still) == 0 || time.Now().After(deadline) {
-				break
-			}
-			off = still
-			select {
-			case <-ctx.Done():
-				return acc, ctx.Err()
-			case <-time.After(250 * time.Millisecond):
-			}
-		}
-	}
-	got, err := queryAll(ctx, q, want, cfg.Parallel)
+	deadline := time.Now().Add(cfg.Drain)
+	qc, extra, err := checkQuery(ctx, truth.Windows(oracle.ByKey, cfg.IncludeLate), q, cfg)
 	if err != nil {
 		return acc, err
 	}
-	var smallest time.Duration
-	if len(want) > 0 {
-		smallest = want[0].Size // sorted by size first
-	}
-	var diffs []WindowDiff
-	for i, w := range want {
-		g := got[i]
-		if w.Size == smallest {
-			acc.CountedEvents += g.Count
-			if d := w.Count - g.Count; d > 0 {
-				acc.Lost += d
-			} else {
-				acc.Duplicated -= d
-			}
+	acc.Query = qc
+	acc.UnexpectedKeys = extra
+	if cfg.Store != nil {
+		sc, err := checkStore(ctx, truth.Windows(oracle.ByDimSet, cfg.IncludeLate), cfg.Store, cfg.KeyPrefix, deadline)
+		if err != nil {
+			return acc, err
 		}
-		if g.Count != w.Count || g.Value != w.Sum {
-			diffs = append(diffs, WindowDiff{Window: w.Size.String(), Type: w.Type, Key: w.Key, Start: w.Start,
-				WantCount: w.Count, GotCount: g.Count, WantSum: w.Sum, GotSum: g.Value})
+		acc.Store = &sc
+	}
+	acc.combine()
+	return acc, nil
+}
+
+// SourceCheck is one named comparison, for the report tables.
+type SourceCheck struct {
+	Name string
+	WindowCheck
+}
+
+// Sources are the comparisons made: the query service, and the store when
+// it was checked.
+func (a *Accuracy) Sources() []SourceCheck {
+	out := []SourceCheck{{"query service", a.Query}}
+	if a.Store != nil {
+		out = append(out, SourceCheck{"InfluxDB (store, read directly)", *a.Store})
+	}
+	return out
+}
+
+// WriteSources writes a line per comparison and the contract mismatches
+// (with examples), each line indented.
+func (a *Accuracy) WriteSources(w io.Writer, indent string) {
+	for _, s := range a.Sources() {
+		fmt.Fprintf(w, "%s%s: %d windows, %d mismatched, %d unexpected, lost %d, duplicated %d, exact=%v\n",
+			indent, s.Name, s.WindowsChecked, s.MismatchedWindows, s.UnexpectedWindows, s.Lost, s.Duplicated, s.Exact)
+	}
+	if a.ContractMismatches > 0 {
+		fmt.Fprintf(w, "%scontract: %d events on which an entry point disagreed with the contract\n", indent, a.ContractMismatches)
+		for _, m := range a.ContractMismatchExamples {
+			fmt.Fprintf(w, "%s  %s: key %q id %q, want %q, got %q\n", indent, m.Kind, m.Key, m.ID, m.Want, m.Got)
 		}
 	}
-	extra, err := unexpectedKeys(ctx, q, want)
-	if err != nil {
-		return acc, err
+}
+
+// combine sets the top-level fields from Query and Store.
+func (a *Accuracy) combine() {
+	a.WindowsChecked = a.Query.WindowsChecked
+	a.CountedEvents = a.Query.CountedEvents
+	a.Lost, a.Duplicated, a.MismatchedWindows = a.Query.Lost, a.Query.Duplicated, a.Query.MismatchedWindows
+	a.Exact = a.Query.Exact && a.ContractMismatches == 0
+	worst := slices.Clone(a.Query.WorstWindows)
+	if s := a.Store; s != nil {
+		a.Lost, a.Duplicated = max(a.Lost, s.Lost), max(a.Duplicated, s.Duplicated)
+		a.MismatchedWindows = max(a.MismatchedWindows, s.MismatchedWindows)
+		a.Exact = a.Exact && s.Exact
+		worst = append(worst, s.WorstWindows...)
 	}
-	acc.UnexpectedKeys = len(extra)
-	for _, d := range extra {
-		acc.Duplicated += d.GotCount
-		acc.CountedEvents += d.GotCount
+	sortWorst(worst)
+	a.WorstWindows = worst[:min(10, len(worst))]
+	if a.WorstWindows == nil {
+		a.WorstWindows = []WindowDiff{}
 	}
-	diffs = append(diffs, extra...)
-	acc.MismatchedWindows = len(diffs)
-	acc.Exact = len(diffs) == 0
-	slices.SortStableFunc(diffs, func(a, b WindowDiff) int {
+}
+
+func sortWorst(ds []WindowDiff) {
+	slices.SortStableFunc(ds, func(a, b WindowDiff) int {
 		return cmp.Compare(abs(b.GotCount-b.WantCount), abs(a.GotCount-a.WantCount))
 	})
-	acc.WorstWindows = diffs[:min(10, len(diffs))]
-	if acc.WorstWindows == nil {
-		acc.WorstWindows = []WindowDiff{}
+}
+
+// finish sets c's totals from its differences: lost and duplicated over
+// the smallest size, the worst 10.
+func (c *WindowCheck) finish(diffs []WindowDiff, smallest string) {
+	for _, d := range diffs {
+		if d.Window != smallest {
+			continue
+		}
+		if n := d.WantCount - d.GotCount; n > 0 {
+			c.Lost += n
+		} else {
+			c.Duplicated -= n
+		}
 	}
-	return acc, nil
+	c.MismatchedWindows = len(diffs)
+	c.Exact = len(diffs) == 0
+	sortWorst(diffs)
+	c.WorstWindows = diffs[:min(10, len(diffs))]
+	if c.WorstWindows == nil {
+		c.WorstWindows = []WindowDiff{}
+	}
 }
 
 func abs(x int64) int64 {
@@ -205,98 +279,12 @@ func abs(x int64) int64 {
 	return x
 }
 
-// queryAll asks for the count and sum of every window, parallel queries
-// in flight; a 503 (InfluxDB unavailable) is retried.
-func queryAll(ctx context.Context, q Querier, ws []ledger.Window, parallel int) ([]client.StatsResponse, error) {
-	out := make([]client.StatsResponse, len(ws))
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		next  = make(chan int)
-	)
-	for p := 0; p < min(parallel, len(ws)); p++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				w := ws[i]
-				req := client.StatsRequest{Key: w.Key, Fn: "sum", Range: client.Range{Type: w.Type, From: w.Start, To: w.End(), Window: w.Size}}
-				var err error
-				for attempt := 0; attempt < 20; attempt++ {
-					out[i], err = q.Stats(ctx, req)
-					if err == nil || !client.IsUnavailable(err) || ctx.Err() != nil {
-						break
-					}
-					time.Sleep(250 * time.Millisecond)
-				}
-				if err != nil {
-					mu.Lock()
-					if first == nil {
-						first = fmt.Errorf("checking %s %s %s window %s: %w", w.Size, w.Type, w.Key, w.Start.Format(time.RFC3339), err)
-					}
-					mu.Unlock()
-				}
-			}
-		}()
+// sizeName names a window size as the store's win tag does ("60s").
+func sizeName(ms int64) string {
+	if ms%1000 == 0 {
+		return strconv.FormatInt(ms/1000, 10) + "s"
 	}
-	for i := range ws {
-		mu.Lock()
-		stop := first != nil
-		mu.Unlock()
-		if stop || ctx.Err() != nil {
-			break
-		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if first != nil {
-		return nil, first
-	}
-	return out, ctx.Err()
+	return (time.Duration(ms) * time.Millisecond).String()
 }
 
-// unexpectedKeys asks, for every (type, window) of the smallest size whose
-// ledger has fewer than maxTopN keys, for the top maxTopN keys, and
-// returns the keys the ledger does not expect there.
-func unexpectedKeys(ctx context.Context, q Querier, want []ledger.Window) ([]WindowDiff, error) {
-	if len(want) == 0 {
-		return nil, nil
-	}
-	type tw struct {
-		typ   string
-		start time.Time
-	}
-	size := want[0].Size
-	keys := map[tw]map[string]bool{}
-	for _, w := range want {
-		if w.Size != size {
-			break
-		}
-		k := tw{w.Type, w.Start}
-		if keys[k] == nil {
-			keys[k] = map[string]bool{}
-		}
-		keys[k][w.Key] = true
-	}
-	var out []WindowDiff
-	for k, ks := range keys {
-		if len(ks) >= maxTopN {
-			continue
-		}
-		top, err := q.Top(ctx, client.TopRequest{N: maxTopN, Range: client.Range{Type: k.typ, From: k.start, To: k.start.Add(size), Window: size}})
-		if err != nil {
-			return nil, fmt.Errorf("top keys of %s %s window %s: %w", size, k.typ, k.start.Format(time.RFC3339), err)
-		}
-		for _, it := range top.Items {
-			if !ks[it.Key] && it.Count != 0 {
-				out = append(out, WindowDiff{Window: size.String(), Type: k.typ, Key: it.Key, Start: k.start, GotCount: it.Count})
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b WindowDiff) int {
-		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Type, b.Type), cmp.Compare(a.Key, b.Key))
-	})
-	return out, nil
-}
+func msTime(ms int64) time.Time { return time.UnixMilli(ms).UTC() }

@@ -88,7 +88,7 @@ type htmlSLO struct {
 }
 
 type htmlWorst struct {
-	Window, Start, Type, Key, Count, Sum string
+	Source, Window, Start, Type, Key, DimSet, Count, Sum string
 }
 
 type htmlLatency struct {
@@ -141,7 +141,7 @@ func (r *Report) htmlView(cfg *htmlCfg) (*htmlView, error) {
 		v.Late = "late (expected, after reconcile)"
 	}
 	for _, d := range r.Accuracy.WorstWindows {
-		v.Worst = append(v.Worst, htmlWorst{Window: d.Window, Start: d.Start.UTC().Format(time.RFC3339), Type: d.Type, Key: d.Key,
+		v.Worst = append(v.Worst, htmlWorst{Source: d.Source, DimSet: d.DimSet, Window: d.Window, Start: d.Start.UTC().Format(time.RFC3339), Type: d.Type, Key: d.Key,
 			Count: fmt.Sprintf("%d (want %d)", d.GotCount, d.WantCount), Sum: fmt.Sprintf("%s (want %s)", num(d.GotSum), num(d.WantSum))})
 	}
 	spans := FaultSpans(r.Faults)

@@ -18,6 +18,9 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "Started %s, traffic for %.1fs.\n\n", r.StartedAt.UTC().Format(time.RFC3339), r.DurationS)
 	if !r.Pass {
 		b.WriteString("Failed:\n\n")
+		if a := r.Aborted; a != nil {
+			fmt.Fprintf(&b, "- aborted at %.1fs (%s): %s\n", a.AtS, a.Condition, a.Reason)
+		}
 		for _, f := range r.Failed() {
 			fmt.Fprintf(&b, "- SLO %s\n", f)
 		}
@@ -39,10 +42,10 @@ func (r *Report) Markdown() string {
 	a := r.Accuracy
 	fmt.Fprintf(&b, "\n## Accuracy\n\n")
 	if a.Exact {
-		fmt.Fprintf(&b, "Exact: every one of %d windows equals the ledger (count and sum).\n\n", a.WindowsChecked)
+		fmt.Fprintf(&b, "Exact: every one of %d windows equals the truth (count and sum), as served and as stored; no entry point disagreed with the contract.\n\n", a.WindowsChecked)
 	} else {
-		fmt.Fprintf(&b, "**Not exact**: %d of %d windows differ from the ledger (%d of them keys the ledger never had).\n\n",
-			a.MismatchedWindows, a.WindowsChecked, a.UnexpectedKeys)
+		fmt.Fprintf(&b, "**Not exact**: up to %d of %d windows differ from the truth (%d of them keys the truth never had); %d contract mismatches.\n\n",
+			a.MismatchedWindows, a.WindowsChecked, a.UnexpectedKeys, a.ContractMismatches)
 	}
 	lateCol := "late (not expected)"
 	if a.IncludesLate {
@@ -50,14 +53,26 @@ func (r *Report) Markdown() string {
 	}
 	fmt.Fprintf(&b, "| expected events | counted | lost | duplicated | %s |\n|---:|---:|---:|---:|---:|\n| %d | %d | %d | %d | %d |\n",
 		lateCol, a.ExpectedEvents, a.CountedEvents, a.Lost, a.Duplicated, a.LateEvents)
+	b.WriteString("\n| checked | windows checked | mismatched | unexpected | counted | lost | duplicated | exact |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, s := range a.Sources() {
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %v |\n", s.Name, s.WindowsChecked, s.MismatchedWindows, s.UnexpectedWindows,
+			s.CountedEvents, s.Lost, s.Duplicated, s.Exact)
+	}
+	fmt.Fprintf(&b, "| contract (entry points vs oracle) | | %d events | | | | | %v |\n", a.ContractMismatches, a.ContractMismatches == 0)
+	for _, m := range a.ContractMismatchExamples {
+		fmt.Fprintf(&b, "\n- contract mismatch %s: key %q id %q, want %q, got %q", m.Kind, m.Key, m.ID, m.Want, m.Got)
+	}
+	if len(a.ContractMismatchExamples) > 0 {
+		b.WriteString("\n")
+	}
 	if rc := a.Reconcile; rc != nil {
 		fmt.Fprintf(&b, "\nLate events were sent. Before the reconcile (late events not counted, as the late policy says): exact=%v, %d windows off. The reconcile recounted %d distinct events from Kafka and rewrote %d windows in %.1fs; the check above expects the late events too.\n",
 			rc.OnTimeExact, rc.OnTimeMismatched, rc.EventsRecounted, rc.WindowsRewritten, rc.DurationS)
 	}
 	if len(a.WorstWindows) > 0 {
-		b.WriteString("\nWorst windows:\n\n| window | start | type | key | count (want) | sum (want) |\n|---|---|---|---|---:|---:|\n")
+		b.WriteString("\nWorst windows:\n\n| source | window | start | type | key | dims | count (want) | sum (want) |\n|---|---|---|---|---|---|---:|---:|\n")
 		for _, w := range a.WorstWindows {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %d (%d) | %g (%g) |\n", w.Window, w.Start.UTC().Format(time.RFC3339), w.Type, w.Key,
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %d (%d) | %g (%g) |\n", w.Source, w.Window, w.Start.UTC().Format(time.RFC3339), w.Type, w.Key, w.DimSet,
 				w.GotCount, w.WantCount, w.GotSum, w.WantSum)
 		}
 	}
@@ -69,6 +84,7 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %d |\n", l.name, num(l.p.P50), num(l.p.P90), num(l.p.P99), num(l.p.P999), num(l.p.Max), l.p.Count)
 	}
 	writeFaults(&b, r.Faults)
+	r.probesMarkdown(&b) // gatemd.go: abort, steady state, fault phases
 	t := r.Traffic
 	fmt.Fprintf(&b, "\n## Throughput\n\nOffered %.0f events/s, achieved %.0f events/s (acknowledged). Generated %d, acknowledged %d (%d duplicates), rejected %d, failed %d, throttled (429) %d, re-sent %d; sender lag at most %.0f ms.\n",
 		r.Throughput.OfferedEventsPerS, r.Throughput.AchievedEventsPerS, t.Generated, t.Acked, t.Duplicates, t.Rejected, t.Failed, t.Throttled, t.Resent, t.MaxLagMS)
@@ -76,16 +92,7 @@ func (r *Report) Markdown() string {
 	r.resourcesMarkdown(&b)
 	r.cpuMarkdown(&b)
 	writeSeries(&b, r.Series)
-	if c := r.Baseline; c != nil {
-		fmt.Fprintf(&b, "\n## Baseline (%s)\n\n| metric | baseline | now | change | tolerance | verdict |\n|---|---:|---:|---:|---:|---|\n", c.File)
-		for _, m := range c.Metrics {
-			v := "ok"
-			if m.Regressed {
-				v = "**REGRESSED**"
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %+.1f%% | %.0f%% | %s |\n", m.Name, num(m.Baseline), num(m.Value), 100*m.Change, 100*m.Tolerance, v)
-		}
-	}
+	r.baselineMarkdown(&b) // gatemd.go
 	return b.String()
 }
 

@@ -38,6 +38,15 @@ type Report struct {
 	// Resources are the memory and goroutines of each process over the
 	// run, with their growth a hour.
 	Resources []ResourceUsage `json:"resources,omitempty"`
+	// Aborted, when set, is why the run stopped before its end: an abort
+	// condition held, or the steady state did not hold before the first
+	// fault (see phases.go).
+	Aborted *Aborted `json:"aborted,omitempty"`
+	// SteadyState is the steady-state check before the first fault.
+	SteadyState *SteadyState `json:"steady_state,omitempty"`
+	// FaultPhases are each fault's figures before, during and after it,
+	// with the phase-scoped SLOs.
+	FaultPhases []FaultPhases `json:"fault_phases,omitempty"`
 	// CPU is the CPU time of each process and stage over the traffic,
 	// per event (cpu.go).
 	CPU *CPU `json:"cpu,omitempty"`

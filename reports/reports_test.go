@@ -8,19 +8,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/countlab/countlab/engine/event"
+	"strconv"
+
 	"github.com/countlab/countlab/engine/query/client"
-	"github.com/countlab/countlab/sim/ledger"
+	"github.com/countlab/countlab/sim/oracle"
 )
 
-// fakeQuery answers from a ledger, with planted differences.
+// fakeQuery answers from a truth, with planted differences.
 type fakeQuery struct {
 	mu      sync.Mutex
-	truth   map[string]ledger.Window
+	truth   map[string]oracle.Window
 	off     map[string]int64 // key -> count delta
 	calls   int
 	healAt  int    // after this many calls, the deltas vanish (0: never)
-	phantom string // a key top-N answers with that the ledger lacks
+	phantom string // a key top-N answers with that the truth lacks
 }
 
 func wkey(key, typ string, size time.Duration, start time.Time) string {
@@ -44,7 +45,7 @@ func (f *fakeQuery) Top(_ context.Context, r client.TopRequest) (client.TopRespo
 	defer f.mu.Unlock()
 	var resp client.TopResponse
 	for _, w := range f.truth {
-		if w.Type == r.Type && w.Size == r.Window && w.Start.Equal(r.From) {
+		if w.Type == r.Type && w.Size == r.Window.Milliseconds() && w.Start == r.From.UnixMilli() {
 			resp.Items = append(resp.Items, client.TopItem{Key: w.Key, Count: w.Count})
 		}
 	}
@@ -54,20 +55,24 @@ func (f *fakeQuery) Top(_ context.Context, r client.TopRequest) (client.TopRespo
 	return resp, nil
 }
 
-func testLedger() *ledger.Ledger {
-	l := ledger.New(10*time.Second, time.Minute)
+func testLedger() *oracle.Oracle {
+	l, err := oracle.New(oracle.Config{Windows: []time.Duration{10 * time.Second, time.Minute}})
+	if err != nil {
+		panic(err)
+	}
 	base := int64(1_700_000_040_000)
 	for i := 0; i < 1000; i++ {
-		e := event.Event{ID: "x", Key: "k" + string(rune('a'+i%7)), Type: []string{"VIEW", "CLICK"}[i%2], Value: float64(i % 10), TS: base + int64(i)*100}
-		l.Add(uint64(i), &e, i%100 == 0)
+		e := oracle.Event{ID: "x" + strconv.Itoa(i), Key: "k" + string(rune('a'+i%7)), Type: []string{"VIEW", "CLICK"}[i%2],
+			Value: float64(i % 10), HasValue: true, TS: base + int64(i)*100}
+		l.Add(oracle.Sent{Event: &e, Ref: base + 60_000, Acked: true, Late: i%100 == 0})
 	}
 	return l
 }
 
-func fakeFor(l *ledger.Ledger) *fakeQuery {
-	f := &fakeQuery{truth: map[string]ledger.Window{}, off: map[string]int64{}}
-	for _, w := range l.Totals(ledger.ByKey, false) {
-		f.truth[wkey(w.Key, w.Type, w.Size, w.Start)] = w
+func fakeFor(l *oracle.Oracle) *fakeQuery {
+	f := &fakeQuery{truth: map[string]oracle.Window{}, off: map[string]int64{}}
+	for _, w := range l.Windows(oracle.ByKey, false) {
+		f.truth[wkey(w.Key, w.Type, time.Duration(w.Size)*time.Millisecond, time.UnixMilli(w.Start))] = w
 	}
 	return f
 }
@@ -172,23 +177,49 @@ func TestSLO(t *testing.T) {
 
 func TestBaseline(t *testing.T) {
 	base := sample()
-	cur := sample()
-	cur.Latency.IngestAck.P99 = 30                // +50%
-	cur.Latency.Query.P99 = 3.5                   // +17% but < 1 ms: never a regression
+	base.Latency.IngestAck.Count = 20000 // every ingest-ack percentile has the samples
+	base.Latency.IngestAck.P50 = 3
+	cur := *base
+	cur.Latency.IngestAck.P99 = 30                // +50%, +10 ms: a tail, not gated with 1 vs 1 runs
+	cur.Latency.IngestAck.P50 = 4.2               // +40%: under 50%
+	cur.Latency.Query.P50 = 1.8                   // +80% but < 1 ms: never a regression
 	cur.Throughput.AchievedEventsPerS = 990 * 0.7 // -30%
 	cur.Latency.Freshness.Max = 1e6               // maxima never regress
-	c := cur.Compare(base, "base.json", map[string]float64{"ingest_ack_p99": 0.6}, 0.25)
+	c := cur.Compare(base, "base.json", GateConfig{})
 	got := strings.Join(c.Regressed, ";")
-	if !strings.Contains(got, "achieved_events_per_s") || strings.Contains(got, "ingest_ack_p99") || strings.Contains(got, "query_p99") || strings.Contains(got, "freshness_max") {
+	if !strings.Contains(got, "achieved_events_per_s") || strings.Contains(got, "ingest_ack") || strings.Contains(got, "query_p50") || strings.Contains(got, "freshness_max") {
 		t.Fatalf("regressed %q", got)
 	}
-	c = cur.Compare(base, "base.json", nil, 0.25)
-	if got := strings.Join(c.Regressed, ";"); !strings.Contains(got, "ingest_ack_p99") {
-		t.Fatalf("regressed %q lacks ingest_ack_p99", got)
+	if ng := strings.Join(c.NotGated, ";"); !strings.Contains(ng, "ingest_ack_p99: not gated: 1 vs 1 runs") {
+		t.Fatalf("not gated %q", ng)
+	}
+	c = cur.Compare(base, "base.json", GateConfig{Effects: map[string]Effect{"ingest_ack_p50": {Rel: 0.3}}})
+	if got := strings.Join(c.Regressed, ";"); !strings.Contains(got, "ingest_ack_p50") {
+		t.Fatalf("regressed %q lacks ingest_ack_p50 (its tolerance 30%%)", got)
 	}
 	cur.EvaluateSLO(Thresholds{})
 	if cur.Pass {
 		t.Fatal("a regression passed")
+	}
+	// 5 baseline runs and 4 candidate runs: the tails are gated; the rank
+	// test, the minimum effect and the baseline's spread decide.
+	runs := func(p99s ...float64) []*Report {
+		var out []*Report
+		for _, v := range p99s {
+			r := *base
+			r.Latency.IngestAck.P99 = v
+			out = append(out, &r)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		cur  []float64
+		want bool
+	}{{[]float64{21, 19, 35, 22}, false}, {[]float64{40, 41, 42, 45}, true}, {[]float64{40, 41, 42, 20}, false}, {[]float64{24, 25, 26, 27}, false}} {
+		c := Gate(runs(20, 21, 22, 20.5, 23), runs(tc.cur...), []string{"a", "b", "c", "d", "e"}, GateConfig{Effects: map[string]Effect{"ingest_ack_p99": {Rel: 0.1}}})
+		if got := regressed(c, "ingest_ack_p99"); got != tc.want {
+			t.Errorf("baseline 20..23 vs %v: regressed %v, want %v (%v %v)", tc.cur, got, tc.want, c.Regressed, c.NotGated)
+		}
 	}
 }
 
@@ -233,5 +264,57 @@ func TestMarkdownFaults(t *testing.T) {
 	}
 	if strings.Contains(sample().Markdown(), "## Faults") {
 		t.Error("a faults section without faults")
+	}
+}
+
+// fakeStore holds stored windows, for the store comparison's logic (the
+// real InfluxDB is read in cmd/countlab's run tests).
+type fakeStore struct{ ws []oracle.Window }
+
+func (f fakeStore) Windows(_ context.Context, from, to int64) ([]oracle.Window, error) {
+	var out []oracle.Window
+	for _, w := range f.ws {
+		if w.Start >= from && w.Start < to {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+func TestCheckStore(t *testing.T) {
+	l := testLedger()
+	stored := l.Windows(oracle.ByDimSet, false)
+	acc, err := Check(context.Background(), l, fakeFor(l), CheckConfig{Store: fakeStore{stored}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !acc.Exact || acc.Store == nil || !acc.Store.Exact || acc.Store.WindowsChecked != len(stored) {
+		t.Fatalf("accuracy %+v", acc)
+	}
+	// The store lost one event and holds a window nobody sent; the query
+	// service still answers right (a cache, say).
+	bad := append([]oracle.Window(nil), stored...)
+	bad[0].Count--
+	bad = append(bad, oracle.Window{WindowKey: oracle.WindowKey{Size: bad[0].Size, Start: bad[0].Start, Type: "VIEW", Key: "ghost"}, Total: oracle.Total{Count: 2, Sum: 2}})
+	acc, err = Check(context.Background(), l, fakeFor(l), CheckConfig{Store: fakeStore{bad}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := acc.Store
+	if acc.Exact || !acc.Query.Exact || s.Exact || s.Lost != 1 || s.Duplicated != 2 || s.UnexpectedWindows != 1 || s.MismatchedWindows != 2 ||
+		acc.Lost != 1 || acc.Duplicated != 2 || acc.WorstWindows[0].Source != "store" {
+		t.Fatalf("accuracy %+v, store %+v", acc, s)
+	}
+}
+
+func TestCheckContractMismatch(t *testing.T) {
+	l := testLedger()
+	l.Add(oracle.Sent{Event: &oracle.Event{ID: "z", Key: `bad\key`, Type: "VIEW", TS: 1_700_000_040_000}, Ref: 1_700_000_040_000, Acked: true})
+	acc, err := Check(context.Background(), l, fakeFor(l), CheckConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.Exact || !acc.Query.Exact || acc.ContractMismatches != 1 || acc.ContractMismatchExamples[0].Kind != oracle.MismatchAckedRefused {
+		t.Fatalf("accuracy %+v", acc)
 	}
 }

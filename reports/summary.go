@@ -35,6 +35,7 @@ func (r *Report) WriteSummary(w io.Writer, path string) {
 	}
 	fmt.Fprintf(w, "  accuracy: %d windows, %d mismatched, %d unexpected keys; expected %d events, counted %d, lost %d, duplicated %d (%s)\n",
 		a.WindowsChecked, a.MismatchedWindows, a.UnexpectedKeys, a.ExpectedEvents, a.CountedEvents, a.Lost, a.Duplicated, late)
+	a.WriteSources(w, "    ")
 	for i, d := range a.WorstWindows {
 		if i == 5 {
 			break
@@ -53,12 +54,7 @@ func (r *Report) WriteSummary(w io.Writer, path string) {
 			rc.OnTimeExact, rc.OnTimeMismatched, rc.EventsRecounted, rc.WindowsRewritten)
 	}
 	if c := r.Baseline; c != nil {
-		if len(c.Regressed) == 0 {
-			fmt.Fprintf(w, "  baseline %s: no regression in %d metrics\n", c.File, len(c.Metrics))
-		}
-		for _, m := range c.Regressed {
-			fmt.Fprintf(w, "  REGRESSED %s\n", m)
-		}
+		c.WriteSummary(w) // gatemd.go
 	}
 	fmt.Fprintf(w, "  report: %s\n", path)
 }

@@ -86,6 +86,19 @@ func (s *Scenario) GeneratorConfig(idPrefix string, start time.Time) (sim.Config
 		},
 		Duplicates: sim.Duplicates{Fraction: t.Duplicates.Fraction, Burst: t.Duplicates.Burst},
 		Malformed:  sim.Malformed{Fraction: t.Malformed.Fraction, Kinds: t.Malformed.Kinds},
+		Hostile:    sim.Hostile{Fraction: t.Hostile.Fraction},
+	}
+	for _, k := range sim.HostileKinds { // in a fixed order: the same seed, the same events
+		if w, ok := t.Hostile.Kinds[k]; ok {
+			cfg.Hostile.Kinds = append(cfg.Hostile.Kinds, sim.HostileShare{Kind: k, Weight: w})
+		}
+	}
+	for _, r := range t.RouteList() {
+		f, err := sim.ParseFormat(r.Format)
+		if err != nil {
+			return sim.Config{}, fmt.Errorf("traffic.routes: %w", err)
+		}
+		cfg.Routes = append(cfg.Routes, sim.Route{Weight: r.Weight, Format: f, Direct: r.Via == "kafka"})
 	}
 	for _, ty := range t.Types {
 		var v sim.Values = sim.Fixed(ty.ValueMin)
@@ -102,6 +115,15 @@ func (s *Scenario) GeneratorConfig(idPrefix string, start time.Time) (sim.Config
 		cfg.Dims = append(cfg.Dims, sim.DimSpec{Name: d.Name, Values: vals, Skew: d.Skew})
 	}
 	return cfg, nil
+}
+
+// RouteList is the traffic's routes: Routes, or the one of Via and
+// Format (defaults filled).
+func (t *Traffic) RouteList() []Route {
+	if len(t.Routes) > 0 {
+		return t.Routes
+	}
+	return []Route{{Via: t.Via, Format: t.Format, Weight: 1}}
 }
 
 // ExpandRandomFaults adds the faults random_faults draws (if any) to

@@ -70,15 +70,7 @@ func TestPlanErrors(t *testing.T) {
 	f := func(name, yaml string, wants ...string) {
 		t.Helper()
 		_, err := ParsePlan("p.yaml", []byte(yaml))
-		if err == nil {
-			t.Errorf("%s: no error", name)
-			return
-		}
-		for _, w := range wants {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%s: error\n%v\nlacks %q", name, err, w)
-			}
-		}
+		wantErr(t, name, err, wants...)
 	}
 	rep := func(old, new string) string { return strings.Replace(planBase, old, new, 1) }
 	f("unknown search field", rep("max_events_per_s: 100000", "max_events_per_s: 100000, ramp_factr: 2"), `search.ramp_factr`, `unknown field "ramp_factr"`, `try "ramp_factor"`)

@@ -51,6 +51,13 @@ type Scenario struct {
 	SLO SLO `yaml:"slo"`
 	// Baseline holds the tolerances of --baseline comparisons.
 	Baseline Baseline `yaml:"baseline"`
+	// Abort are conditions that stop the run early (see AbortCondition).
+	Abort []AbortCondition `yaml:"abort,omitempty"`
+	// SteadyState is the hypothesis checked before the first fault (see
+	// SteadyState; scenarios with faults check a default one).
+	SteadyState *SteadyState `yaml:"steady_state,omitempty"`
+	// PhaseSLO are SLOs scoped to the phases of each fault (see PhaseSLO).
+	PhaseSLO []PhaseSLO `yaml:"phase_slo,omitempty"`
 	// Saturation tunes the rules that name the stage that saturated first
 	// (report.json's saturation; every field optional).
 	Saturation Saturation `yaml:"saturation,omitempty"`
@@ -76,11 +83,20 @@ type Traffic struct {
 	Duplicates Duplicates `yaml:"duplicates"`
 	// Malformed sends invalid events.
 	Malformed Malformed `yaml:"malformed"`
+	// Hostile mixes in hostile events: each one refused with the
+	// contract's reason code or accepted and counted (sim.HostileKinds).
+	Hostile Hostile `yaml:"hostile,omitempty"`
 	// Via is "gateway" (HTTP batches to the ingest gateway) or "kafka"
 	// (a producer straight to the events topic). Default gateway.
 	Via string `yaml:"via"`
 	// Format is "json" or "protobuf". Default json.
 	Format string `yaml:"format"`
+	// Routes, instead of Via and Format, spread the events over several
+	// entry points: each event goes through a route drawn by the routes'
+	// weights (a re-sent duplicate draws again).
+	Routes []Route `yaml:"routes,omitempty"`
+	// routesWithVia is set when Via or Format was given with Routes.
+	routesWithVia bool
 	// Connections is the number of batches in flight at once (default 8).
 	Connections int `yaml:"connections"`
 	// Batch is how events are batched.
@@ -185,6 +201,27 @@ type Malformed struct {
 	// Kinds to send (default all): type, key, ts, value_text, ts_text,
 	// dims, unknown_field.
 	Kinds []string `yaml:"kinds"`
+}
+
+// Hostile mixes hostile events into the traffic.
+type Hostile struct {
+	// Fraction of the sends that are hostile events, in [0, 1) (with
+	// duplicates and malformed, below 1).
+	Fraction float64 `yaml:"fraction"`
+	// Kinds maps each hostile kind to send to its weight, relative to the
+	// others (default: every kind of sim.HostileKinds, equally).
+	Kinds map[string]float64 `yaml:"kinds,omitempty"`
+}
+
+// Route is one entry point of a traffic mix.
+type Route struct {
+	// Via is "gateway" or "kafka", as traffic.via.
+	Via string `yaml:"via"`
+	// Format is "json" or "protobuf", as traffic.format.
+	Format string `yaml:"format"`
+	// Weight is the route's share of the events, relative to the other
+	// routes (default 1).
+	Weight float64 `yaml:"weight"`
 }
 
 // Batch is the batching of sends.
@@ -305,13 +342,25 @@ type Saturation struct {
 	InfluxWriteMS float64 `yaml:"influx_write_ms,omitempty"`
 }
 
-// Baseline holds comparison tolerances.
+// Baseline holds the regression gate's minimum effects (reports.Gate): a
+// metric regressed only when its runs rank worse than the baseline's and
+// the change is at least its relative AND its absolute minimum effect.
 type Baseline struct {
-	// Tolerances are relative tolerances per metric (0.2 = 20% worse is
-	// still fine). Metrics: achieved_events_per_s, ingest_ack_p99,
-	// freshness_p99, query_p99 (and _p50, _p90, _p999 of each latency).
-	// A metric not listed uses Default.
+	// Tolerances are relative minimum effects per metric (0.2 = 20% worse
+	// is still fine). Metrics: achieved_events_per_s, ingest_ack_p99,
+	// freshness_p99, query_p99 (and _p50, _p90, _p999, _max of each
+	// latency). A metric not listed uses Default, or its own default
+	// (reports.DefaultEffect: 10% for throughput, 30% for latencies).
 	Tolerances map[string]float64 `yaml:"tolerances"`
-	// Default is the tolerance of unlisted metrics (default 0.25).
+	// Default, when set, is the relative minimum effect of unlisted
+	// metrics.
 	Default float64 `yaml:"default"`
+	// MinAbs are absolute minimum effects per metric, in its unit (ms,
+	// events/s); unlisted metrics use reports.DefaultEffect (1 ms for a
+	// p50 latency up to 10 ms for a p99.9, 25 times that for freshness;
+	// 50 events/s).
+	MinAbs map[string]float64 `yaml:"min_abs,omitempty"`
+	// Alpha is the significance level of the rank test between the runs
+	// (default 0.05).
+	Alpha float64 `yaml:"alpha,omitempty"`
 }

@@ -52,15 +52,7 @@ func TestParseErrors(t *testing.T) {
 	f := func(name, yaml string, wants ...string) {
 		t.Helper()
 		_, err := Parse("t.yaml", []byte(yaml))
-		if err == nil {
-			t.Errorf("%s: no error", name)
-			return
-		}
-		for _, w := range wants {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%s: error\n%v\nlacks %q", name, err, w)
-			}
-		}
+		wantErr(t, name, err, wants...)
 	}
 	f("unknown field", base+"  conections: 4\n", `traffic.conections`, `unknown field "conections"`, `try "connections"`)
 	f("unknown nested field", strings.Replace(base, "zipf_s: 1.1", "zipf_s: 1.1, zipfs: 2", 1), `traffic.keys.zipfs`, `try "zipf_s"`)
@@ -90,6 +82,20 @@ func TestParseErrors(t *testing.T) {
 	f("empty", "", "empty file")
 	f("two errors", strings.Replace(strings.Replace(base, "zipf_s: 1.1", "zipf_s: 0", 1), "events_per_s: 100", "events_per_s: -5", 1),
 		"traffic.keys.zipf_s", "traffic.rate.events_per_s")
+}
+
+// wantErr wants err to hold each of wants.
+func wantErr(t *testing.T, name string, err error, wants ...string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: no error", name)
+		return
+	}
+	for _, w := range wants {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%s: error\n%v\nlacks %q", name, err, w)
+		}
+	}
 }
 
 func TestLookup(t *testing.T) {

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -28,7 +29,6 @@ const (
 	DefaultOutOfOrder   = 5 * time.Second
 	DefaultCommitEvery  = 100 * time.Millisecond
 	DefaultMaxDelay     = 3 * time.Second
-	DefaultTolerance    = 0.25
 	// maxBatchEvents is the ingest gateway's default batch limit.
 	maxBatchEvents = 10_000
 )
@@ -84,6 +84,26 @@ func (s *Scenario) applyDefaults() {
 	if t.Duplicates.Burst == 0 {
 		t.Duplicates.Burst = 1
 	}
+	if len(t.Routes) > 0 {
+		var vias, formats []string
+		for i := range t.Routes {
+			r := &t.Routes[i]
+			if r.Weight == 0 {
+				r.Weight = 1
+			}
+			if !slices.Contains(vias, r.Via) {
+				vias = append(vias, r.Via)
+			}
+			if !slices.Contains(formats, r.Format) {
+				formats = append(formats, r.Format)
+			}
+		}
+		// For reports and messages: "gateway+kafka", "json+protobuf" (a
+		// via or format given that differs is an error).
+		jv, jf := strings.Join(vias, "+"), strings.Join(formats, "+")
+		t.routesWithVia = t.routesWithVia || t.Via != "" && t.Via != jv || t.Format != "" && t.Format != jf
+		t.Via, t.Format = jv, jf
+	}
 	if t.Via == "" {
 		t.Via = "gateway"
 	}
@@ -124,9 +144,7 @@ func (s *Scenario) applyDefaults() {
 	if e.CommitInterval == 0 {
 		e.CommitInterval = DefaultCommitEvery
 	}
-	if s.Baseline.Default == 0 {
-		s.Baseline.Default = DefaultTolerance
-	}
+	s.applyAbortDefaults()
 }
 
 var nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
@@ -263,8 +281,8 @@ func (s *Scenario) Validate() error {
 	if dis.TooLate+dis.OutOfOrder > 1 {
 		bad("traffic.disorder", "smaller fractions", "out_of_order + too_late must be <= 1 (got %v)", dis.TooLate+dis.OutOfOrder)
 	}
-	if t.Duplicates.Fraction+t.Malformed.Fraction >= 1 {
-		bad("traffic.duplicates.fraction", "smaller fractions", "duplicates + malformed must be < 1")
+	if t.Duplicates.Fraction+t.Malformed.Fraction+t.Hostile.Fraction >= 1 {
+		bad("traffic.duplicates.fraction", "smaller fractions", "duplicates + malformed + hostile must be < 1")
 	}
 	if dis.MaxDelay < 0 {
 		bad("traffic.disorder.max_delay", "3s", "must be >= 0 (got %s)", dis.MaxDelay)
@@ -290,12 +308,8 @@ func (s *Scenario) Validate() error {
 			bad("traffic.malformed.kinds["+strconv.Itoa(i)+"]", strings.Join(sim.MalformedKinds, ", "), "unknown kind %q", kind)
 		}
 	}
-	if t.Via != "gateway" && t.Via != "kafka" {
-		bad("traffic.via", "gateway or kafka", "unknown %q", t.Via)
-	}
-	if t.Format != "json" && t.Format != "protobuf" {
-		bad("traffic.format", "json or protobuf", "unknown %q", t.Format)
-	}
+	s.validateRoutes(bad)
+	s.validateHostile(bad)
 	if t.Connections < 1 || t.Connections > 1024 {
 		bad("traffic.connections", "8", "must be in [1, 1024] (got %d)", t.Connections)
 	}
@@ -374,26 +388,90 @@ func (s *Scenario) Validate() error {
 		bad("slo.resource_warmup", "0.2", "must be a share in [0, 0.9] (got %v)", w)
 	}
 	s.validateSaturation(bad)
-	for m, v := range s.Baseline.Tolerances {
-		if !slices.Contains(BaselineMetrics, m) {
-			hint := strings.Join(BaselineMetrics, ", ")
-			if c := closest(m, BaselineMetrics); c != "" {
-				hint = strconv.Quote(c)
+	for field, mm := range map[string]map[string]float64{"tolerances": s.Baseline.Tolerances, "min_abs": s.Baseline.MinAbs} {
+		for m, v := range mm {
+			if !slices.Contains(BaselineMetrics, m) {
+				hint := strings.Join(BaselineMetrics, ", ")
+				if c := closest(m, BaselineMetrics); c != "" {
+					hint = strconv.Quote(c)
+				}
+				bad("baseline."+field+"."+m, hint, "unknown metric %q", m)
 			}
-			bad("baseline.tolerances."+m, hint, "unknown metric %q", m)
-		}
-		if v < 0 || math.IsNaN(v) {
-			bad("baseline.tolerances."+m, "0.2", "must be >= 0 (got %v)", v)
+			if v < 0 || math.IsNaN(v) {
+				bad("baseline."+field+"."+m, "0.2", "must be >= 0 (got %v)", v)
+			}
 		}
 	}
 	if s.Baseline.Default < 0 {
 		bad("baseline.default", "0.25", "must be >= 0 (got %v)", s.Baseline.Default)
 	}
+	if a := s.Baseline.Alpha; a < 0 || a >= 0.5 || math.IsNaN(a) {
+		bad("baseline.alpha", "0.05", "must be in [0, 0.5) (got %v)", a)
+	}
+	s.validateAbort(bad)
 	slices.SortStableFunc(es, func(a, b *FieldError) int { return strings.Compare(a.Path, b.Path) })
 	if len(es) > 0 {
 		return es
 	}
 	return nil
+}
+
+// validateRoutes checks traffic.via and format, or traffic.routes.
+func (s *Scenario) validateRoutes(bad func(path, hint, format string, a ...any)) {
+	t := &s.Traffic
+	check := func(path, via, format string) {
+		if via != "gateway" && via != "kafka" {
+			bad(path+"via", "gateway or kafka", "unknown %q", via)
+		}
+		if format != "json" && format != "protobuf" {
+			bad(path+"format", "json or protobuf", "unknown %q", format)
+		}
+	}
+	if len(t.Routes) == 0 {
+		check("traffic.", t.Via, t.Format)
+		return
+	}
+	if t.routesWithVia {
+		bad("traffic.routes", "routes alone, or via and format alone", "traffic.via and traffic.format must be left out when traffic.routes is given")
+	}
+	if len(t.Routes) > 16 {
+		bad("traffic.routes", "up to 4 (each via and format once)", "at most 16 routes (got %d)", len(t.Routes))
+	}
+	for i, r := range t.Routes {
+		p := "traffic.routes[" + strconv.Itoa(i) + "]."
+		check(p, r.Via, r.Format)
+		if !(r.Weight > 0) || math.IsInf(r.Weight, 0) {
+			bad(p+"weight", "1", "must be > 0 (got %v)", r.Weight)
+		}
+	}
+}
+
+// validateHostile checks traffic.hostile.
+func (s *Scenario) validateHostile(bad func(path, hint, format string, a ...any)) {
+	h := &s.Traffic.Hostile
+	if h.Fraction < 0 || h.Fraction >= 1 || math.IsNaN(h.Fraction) {
+		bad("traffic.hostile.fraction", "0.2", "must be a fraction in [0, 1) (got %v)", h.Fraction)
+	}
+	for _, k := range slices.Sorted(maps.Keys(h.Kinds)) {
+		p := "traffic.hostile.kinds." + k
+		if !slices.Contains(sim.HostileKinds, k) {
+			hint := strings.Join(sim.HostileKinds, ", ")
+			if c := closest(k, sim.HostileKinds); c != "" {
+				hint = strconv.Quote(c)
+			}
+			bad(p, hint, "unknown hostile kind %q", k)
+		}
+		if w := h.Kinds[k]; !(w > 0) || math.IsInf(w, 0) {
+			bad(p, "1", "the weight must be > 0 (got %v)", w)
+		}
+	}
+	if len(h.Kinds) > 0 && h.Fraction == 0 {
+		bad("traffic.hostile.fraction", "0.2", "hostile kinds are chosen but the fraction is 0: none would be sent")
+	}
+	_, pairs := h.Kinds["same_id_variant"]
+	if h.Fraction > 0 && (pairs || len(h.Kinds) == 0) && s.Traffic.Batch.MaxEvents < 2 {
+		bad("traffic.batch.max_events", "2 or more", "same_id_variant sends two events in one batch (got max_events %d)", s.Traffic.Batch.MaxEvents)
+	}
 }
 
 func checkKey(k string) error {

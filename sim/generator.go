@@ -51,11 +51,46 @@ type Item struct {
 	// ("<KeyPrefix>tracer-N"), never duplicated, whose arrival in the
 	// query service measures end-to-end freshness.
 	Tracer bool
-	// Event is the event (for KindMalformed: an invalid one).
+	// Event is the event (for KindMalformed: an invalid one; for a
+	// protobuf item with RawProto, the event it decodes to).
 	Event event.Event
-	// Raw, for some KindMalformed items, is the JSON to send instead of Event
-	// (kinds JSON cannot express otherwise); nil otherwise.
+	// Raw, for some KindMalformed and hostile items, is the JSON to send
+	// instead of Event (what Event cannot express: raw bytes, escapes,
+	// members, number forms); nil otherwise.
 	Raw []byte
+	// RawProto is the same for the protobuf format: the countlab.v1.Event
+	// bytes to send instead of Event's encoding; nil otherwise.
+	RawProto []byte
+	// Route is the item's entry point, an index into Config.Routes (a
+	// duplicate re-draws it; the second of a same-id pair keeps it).
+	Route uint8
+	// Hostile is the hostile kind of a hostile item (HostileKinds), ""
+	// otherwise. A hostile item the contract accepts is KindFresh (or
+	// KindDuplicate for the second of a same-id pair) and is counted; one
+	// it refuses is KindMalformed.
+	Hostile string
+	// Code and Acked are written by the Transport on each send. Code is
+	// the receiver's reason code of a Rejected item ("" when it gave
+	// none). Acked says the receiver acknowledged the item even though its
+	// outcome is Rejected: Kafka took a malformed event produced straight
+	// to it (the engine dead-letters it).
+	Code  string
+	Acked bool
+	// withNext: the next item must go in the same batch, after this one
+	// (a same-id pair: the first in the log is known).
+	withNext bool
+}
+
+// Route is one entry point of a traffic mix: its share of the items
+// (a weight, relative to the others) and the wire format its transport
+// sends. The generator needs the format for the items whose bytes or
+// verdict depend on it (Item.Raw or RawProto, and protobuf's rules for
+// unknown and repeated fields).
+type Route struct {
+	Weight float64
+	Format Format
+	// Direct: the route produces straight to Kafka (oracle.Sent.Direct).
+	Direct bool
 }
 
 // Disorder shapes event times against send times.
@@ -115,6 +150,12 @@ type Config struct {
 	Disorder   Disorder
 	Duplicates Duplicates
 	Malformed  Malformed
+	// Hostile mixes in hostile events (see HostileKinds).
+	Hostile Hostile
+	// Routes are the entry points items are spread over (Item.Route), with
+	// the Transport (a Mix) sending each item by its route. Empty: one
+	// JSON route.
+	Routes []Route
 }
 
 // Generator makes the items of a run. It is not safe for concurrent use.
@@ -133,11 +174,16 @@ type Generator struct {
 	skews   []int64
 	stats   Stats
 	faults  clockFaults
+	routeW  []float64 // cumulative route weights, nil for one route
+	host    hostileState
 }
 
 // Stats counts what a generator made.
 type Stats struct {
 	Fresh, Duplicates, Malformed, Late, OutOfOrder int64
+	// Hostile is the hostile items made (of every kind, counted apart
+	// from Fresh, Duplicates and Malformed).
+	Hostile int64
 }
 
 // NewGenerator checks cfg and returns its generator.
@@ -181,6 +227,25 @@ func NewGenerator(cfg Config) (*Generator, error) {
 		}
 		g.dims = append(g.dims, p)
 	}
+	if len(g.cfg.Routes) == 0 {
+		g.cfg.Routes = []Route{{Weight: 1, Format: JSON}}
+	}
+	if len(g.cfg.Routes) > 256 {
+		return nil, errors.New("sim: at most 256 routes")
+	}
+	if len(g.cfg.Routes) > 1 {
+		var w float64
+		for _, r := range g.cfg.Routes {
+			if !(r.Weight > 0) {
+				return nil, errors.New("sim: every route needs a weight > 0")
+			}
+			w += r.Weight
+			g.routeW = append(g.routeW, w)
+		}
+	}
+	if err := g.host.init(cfg.Hostile); err != nil {
+		return nil, err
+	}
 	if len(cfg.Malformed.Kinds) == 0 {
 		g.cfg.Malformed.Kinds = MalformedKinds
 	}
@@ -210,23 +275,49 @@ func (g *Generator) Stats() Stats { return g.stats }
 // ID is the event id of sequence number seq.
 func (g *Generator) ID(seq uint64) string { return g.cfg.IDPrefix + strconv.FormatUint(seq, 10) }
 
+// Route is route r (Item.Route) of the generator's Config.
+func (g *Generator) Route(r uint8) Route { return g.cfg.Routes[r] }
+
+// Format is the wire format of route r.
+func (g *Generator) Format(r uint8) Format { return g.cfg.Routes[r].Format }
+
+// route draws an item's route.
+func (g *Generator) route() uint8 {
+	if g.routeW == nil {
+		return 0
+	}
+	u := g.r.Float64() * g.routeW[len(g.routeW)-1]
+	i, _ := slices.BinarySearch(g.routeW, u)
+	return uint8(min(i, len(g.routeW)-1))
+}
+
 // Next makes the item intended to be sent at at.
 func (g *Generator) Next(at time.Duration) Item {
 	if len(g.pending) > 0 {
 		it := g.pending[0]
 		g.pending = g.pending[1:]
 		it.At = at
-		g.stats.Duplicates++
+		if it.Hostile != "" {
+			g.stats.Hostile++
+		} else {
+			g.stats.Duplicates++
+		}
 		return it
 	}
 	u := g.r.Float64()
 	if f := g.cfg.Malformed.Fraction; u < f {
 		g.stats.Malformed++
-		return g.malformed(at)
-	} else if u < f+g.burstP && len(g.recent) > 0 {
+		it := g.malformed(at)
+		it.Route = g.route()
+		return it
+	} else if u < f+g.host.fraction {
+		g.stats.Hostile++
+		return g.hostile(at, g.route())
+	} else if u < f+g.host.fraction+g.burstP && len(g.recent) > 0 {
 		it := g.recent[g.r.IntN(len(g.recent))]
 		it.At = at
 		it.Kind = KindDuplicate
+		it.Route = g.route()
 		for i := 1; i < g.cfg.Duplicates.Burst; i++ {
 			g.pending = append(g.pending, it)
 		}
@@ -234,6 +325,7 @@ func (g *Generator) Next(at time.Duration) Item {
 		return it
 	}
 	it := g.fresh(at)
+	it.Route = g.route()
 	// Items share nothing mutable: Dims is never written after fresh
 	// makes it, so the recent list may hold the same slice.
 	if len(g.recent) < g.cfg.Duplicates.Recent {
@@ -246,16 +338,8 @@ func (g *Generator) Next(at time.Duration) Item {
 
 func (g *Generator) fresh(at time.Duration) Item {
 	g.stats.Fresh++
-	seq := g.seq
-	g.seq++
-	it := Item{At: at, Seq: seq, Kind: KindFresh}
+	it := g.newEvent(at)
 	e := &it.Event
-	e.ID = g.ID(seq)
-	e.Key = g.cfg.KeyPrefix + strconv.FormatUint(g.cfg.Keys.Next(g.r, at), 10)
-	t := g.pickType()
-	e.Type = t.Name
-	e.Value = t.Values.Next(g.r)
-	e.TS = g.start + at.Milliseconds()
 	d := &g.cfg.Disorder
 	switch u := g.r.Float64(); {
 	case u < d.TooLate && at >= d.LateAfter:
@@ -270,13 +354,33 @@ func (g *Generator) fresh(at time.Duration) Item {
 		e.TS += g.skews[g.r.IntN(len(g.skews))]
 	}
 	g.applyFaults(&it, at)
+	g.addDims(e)
+	return it
+}
+
+// newEvent is a new distinct event of the next seq, on time, without
+// dimensions.
+func (g *Generator) newEvent(at time.Duration) Item {
+	seq := g.seq
+	g.seq++
+	it := Item{At: at, Seq: seq, Kind: KindFresh}
+	e := &it.Event
+	e.ID = g.ID(seq)
+	e.Key = g.cfg.KeyPrefix + strconv.FormatUint(g.cfg.Keys.Next(g.r, at), 10)
+	t := g.pickType()
+	e.Type = t.Name
+	e.Value = t.Values.Next(g.r)
+	e.TS = g.start + at.Milliseconds()
+	return it
+}
+
+func (g *Generator) addDims(e *event.Event) {
 	if len(g.dims) > 0 {
 		e.Dims = make([]event.Dim, len(g.dims))
 		for i := range g.dims {
 			e.Dims[i] = event.Dim{Name: g.dims[i].name, Value: g.dims[i].next(g.r)}
 		}
 	}
-	return it
 }
 
 func (g *Generator) pickType() *TypeSpec {

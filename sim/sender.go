@@ -41,6 +41,10 @@ type SenderConfig struct {
 	// OnAck is called for every acknowledged item (not for Rejected);
 	// from many goroutines. The ledger's Add goes here.
 	OnAck func(it *Item, ackedAt time.Time)
+	// Truth, when set, is told of every item sent, on every attempt,
+	// with its outcome (OracleSent, in the format of the item's route):
+	// the check's oracle goes here.
+	Truth Truth
 	// TracerEvery, when > 0, sends a tracer event (Generator.Tracer) this
 	// often.
 	TracerEvery time.Duration
@@ -197,15 +201,22 @@ func (s *Sender) schedule(ctx context.Context, queue chan<- batch) {
 			s.generated.Add(1)
 			nextTracer += s.cfg.TracerEvery
 		}
-		for next <= now && next < s.cfg.Duration {
+		// An item that must go with the next (a same-id pair) takes the
+		// next along, even if it is not yet due.
+		for (next <= now || len(cur) > 0 && cur[len(cur)-1].withNext) && next < s.cfg.Duration {
 			cur = append(cur, g.Next(next))
 			s.generated.Add(1)
 			next = sch.Next()
 			if len(cur) == s.cfg.BatchMax {
+				// Never split a pair: its first item opens the next batch.
+				var carry []Item
+				if last := cur[len(cur)-1]; last.withNext && len(cur) > 1 {
+					carry, cur = []Item{last}, cur[:len(cur)-1]
+				}
 				if !s.hand(ctx, queue, cur) {
 					return
 				}
-				cur = make([]Item, 0, s.cfg.BatchMax)
+				cur = append(make([]Item, 0, s.cfg.BatchMax), carry...)
 			}
 		}
 		if len(cur) > 0 {
@@ -269,6 +280,7 @@ func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 				out = make([]Outcome, len(items))
 			}
 			o := out[:len(items)]
+			sentAt := time.Now()
 			err := s.cfg.Transport.Send(ctx, items, o)
 			now := time.Now()
 			if err != nil {
@@ -281,6 +293,13 @@ func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 			}
 			var retry []Item
 			lats = lats[:0]
+			if tr := s.cfg.Truth; tr != nil {
+				ref, g := sentAt.UnixMilli(), s.cfg.Generator
+				for i := range items {
+					r := g.Route(items[i].Route)
+					tr.Sent(OracleSent(&items[i], r.Format, r.Direct, ref, o[i]))
+				}
+			}
 			for i := range items {
 				switch o[i] {
 				case Acked:

@@ -13,13 +13,15 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/countlab/countlab/engine/event"
 	"github.com/countlab/countlab/engine/kafka"
 )
 
-// Transport sends one batch and says, for each item, what became of it.
-// It is called from many goroutines at once.
+// Transport sends one batch and says, for each item, what became of it
+// (out[i] for items[i]); on each send it also sets items[i].Code and
+// Acked (Item). It is called from many goroutines at once.
 type Transport interface {
 	Send(ctx context.Context, items []Item, out []Outcome) error
 }
@@ -88,6 +90,8 @@ type gatewayResponse struct {
 	Results  []struct {
 		Index  int    `json:"index"`
 		Status string `json:"status"`
+		// Reason is the contract's reason code of a rejected event.
+		Reason string `json:"reason"`
 	} `json:"results"`
 	Error string `json:"error"`
 }
@@ -109,8 +113,8 @@ func (g *Gateway) Send(ctx context.Context, items []Item, out []Outcome) error {
 			if i > 0 {
 				body = append(body, ',')
 			}
-			if items[i].Raw != nil {
-				body = append(body, items[i].Raw...)
+			if raw := items[i].Raw; raw != nil {
+				body = append(body, raw...)
 			} else {
 				body = event.AppendJSON(body, &items[i].Event)
 			}
@@ -119,6 +123,7 @@ func (g *Gateway) Send(ctx context.Context, items []Item, out []Outcome) error {
 	}
 	for i := range out {
 		out[i] = Failed
+		items[i].Code, items[i].Acked = "", false
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/events", bytes.NewReader(body))
 	if err != nil {
@@ -163,6 +168,7 @@ func (g *Gateway) Send(ctx context.Context, items []Item, out []Outcome) error {
 		}
 		if res.Status == "rejected" {
 			out[res.Index] = Rejected
+			items[res.Index].Code = res.Reason
 		} else {
 			out[res.Index] = Failed
 		}
@@ -170,7 +176,12 @@ func (g *Gateway) Send(ctx context.Context, items []Item, out []Outcome) error {
 	return nil
 }
 
+// appendProtoItem appends it as one event of an EventBatch.
 func appendProtoItem(dst []byte, it *Item) []byte {
+	if it.RawProto != nil {
+		dst = protowire.AppendTag(dst, 1, protowire.BytesType)
+		return protowire.AppendBytes(dst, it.RawProto)
+	}
 	one := [1]event.Event{it.Event}
 	return event.AppendProtoBatch(dst, one[:])
 }
@@ -202,16 +213,20 @@ func NewKafka(conn kafka.Conn, topic string, format Format) (*Kafka, error) {
 func (k *Kafka) Close() { k.Client.Close() }
 
 // Send implements Transport. Malformed items are produced too: the engine
-// dead-letters them, and they count as Rejected once acknowledged.
+// dead-letters them, and they count as Rejected once acknowledged (with
+// Item.Acked set).
 func (k *Kafka) Send(ctx context.Context, items []Item, out []Outcome) error {
 	var wg sync.WaitGroup
 	wg.Add(len(items))
 	for i := range items {
 		it := &items[i]
+		it.Code, it.Acked = "", false
 		var v []byte
 		switch {
 		case it.Raw != nil && k.Format == JSON:
 			v = it.Raw
+		case it.RawProto != nil && k.Format == Protobuf:
+			v = it.RawProto
 		case k.Format == Protobuf:
 			v = event.AppendProto(nil, &it.Event)
 		default:
@@ -224,6 +239,7 @@ func (k *Kafka) Send(ctx context.Context, items []Item, out []Outcome) error {
 				out[i] = Failed
 			case it.Kind == KindMalformed:
 				out[i] = Rejected
+				it.Acked = true
 			default:
 				out[i] = Acked
 			}

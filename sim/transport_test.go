@@ -15,15 +15,18 @@ import (
 	"github.com/countlab/countlab/engine/kafka"
 )
 
-func someItems(t *testing.T, n int) []Item {
+func someItems(t *testing.T, n int) []Item { return genItems(t, testConfig(), n, time.Millisecond) }
+
+// genItems is the first n items of cfg's generator, step apart.
+func genItems(t *testing.T, cfg Config, n int, step time.Duration) []Item {
 	t.Helper()
-	g, err := NewGenerator(testConfig())
+	g, err := NewGenerator(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	items := make([]Item, n)
 	for i := range items {
-		items[i] = g.Next(time.Duration(i) * time.Millisecond)
+		items[i] = g.Next(time.Duration(i) * step)
 	}
 	return items
 }
@@ -101,12 +104,19 @@ func TestGatewayTransport(t *testing.T) {
 	g := NewGateway(srv.URL, "tok", JSON, 2)
 	items := someItems(t, 3)
 	out := make([]Outcome, 3)
-	status, body = 207, `{"accepted":1,"rejected":1,"failed":1,"results":[{"index":0,"status":"rejected"},{"index":2,"status":"failed"}]}`
+	status, body = 207, `{"accepted":1,"rejected":1,"failed":1,"results":[{"index":0,"status":"rejected","reason":"dims","error":"dims.c: bad"},{"index":2,"status":"failed"}]}`
+	items[1].Code = "stale" // from an earlier attempt
 	if err := g.Send(context.Background(), items, out); err != nil {
 		t.Fatal(err)
 	}
 	if out[0] != Rejected || out[1] != Acked || out[2] != Failed {
 		t.Fatalf("outcomes %v", out)
+	}
+	if items[0].Code != "dims" || items[1].Code != "" || items[2].Code != "" {
+		t.Fatalf("codes %q %q %q, want the rejected event's reason only", items[0].Code, items[1].Code, items[2].Code)
+	}
+	if s := OracleSent(&items[0], JSON, false, 5, out[0]); s.Acked || s.Code != "dims" || s.Ref != 5 {
+		t.Fatalf("truth of a rejected event: %+v", s)
 	}
 	status, body = 429, `{"error":"busy"}`
 	if err := g.Send(context.Background(), items, out); err != nil || out[0] != Throttled || out[2] != Throttled {

@@ -8,50 +8,74 @@ import (
 
 	"github.com/countlab/countlab/engine/query/client"
 	"github.com/countlab/countlab/reports"
-	"github.com/countlab/countlab/sim/ledger"
+	"github.com/countlab/countlab/sim/oracle"
 )
 
-// cmdCheck is the accuracy check alone: a saved ledger (a run's
-// ledger.gob) against a query service.
+// cmdCheck is the accuracy check alone: a saved truth (a run's truth.bin)
+// against a query service and, with --influx-url, against InfluxDB itself.
 func cmdCheck(ctx context.Context, args []string) error {
+	if wantsFromLog(args) {
+		return cmdCheckFromLog(ctx, args) // checklog.go
+	}
 	fs := newFlagSet("check")
-	ledgerFile := fs.String("ledger", "", "the ledger file of a run (DIR/ledger.gob)")
+	var truthPath string
+	fs.StringVar(&truthPath, "truth", "", "the truth file of a run (DIR/"+truthFile+")")
+	fs.StringVar(&truthPath, "ledger", "", "alias of --truth")
 	queryURL := fs.String("query", "http://127.0.0.1:8081", "the query service's base URL")
+	var inf influxFlags
+	inf.register(fs)
+	fs.Lookup("influx-url").Usage = "also read every window back from this InfluxDB, with a query of the check's own (token from COUNTLAB_INFLUX_TOKEN[_FILE])"
 	includeLate := fs.Bool("include-late", false, "expect the events sent after their window closed too (after a reconcile)")
 	wait := fs.Duration("wait", 0, "re-check windows that differ for up to this long (the pipeline is still draining)")
 	parallel := fs.Int("parallel", 16, "queries in flight")
+	keyPrefix := fs.String("key-prefix", "", "with --influx-url: look for stored windows the truth lacks only among keys with this prefix (a shared store)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *ledgerFile == "" {
-		return usagef("--ledger is required")
+	if truthPath == "" {
+		return usagef("--truth is required (a run's DIR/%s)", truthFile)
 	}
-	l, err := ledger.Load(*ledgerFile)
+	truth, err := oracle.Load(truthPath)
 	if err != nil {
-		return usagef("--ledger: %v", err)
+		return usagef("--truth: %v", err)
 	}
 	token, _ := gatewayTokenFromEnv()
 	qc, err := client.New(*queryURL, client.Token(token))
 	if err != nil {
 		return usagef("--query: %v", err)
 	}
+	cfg := reports.CheckConfig{Parallel: *parallel, IncludeLate: *includeLate, Drain: *wait, KeyPrefix: *keyPrefix}
+	if inf.url != "" {
+		ic, err := inf.config()
+		if err != nil {
+			return err
+		}
+		store := reports.NewInfluxStore(ic.URL, ic.Org, ic.Bucket, ic.Token)
+		defer store.Close()
+		cfg.Store = store
+	}
 	start := time.Now()
-	acc, err := reports.Check(ctx, l, qc, reports.CheckConfig{Parallel: *parallel, IncludeLate: *includeLate, Drain: *wait})
+	acc, err := reports.Check(ctx, truth, qc, cfg)
 	if err != nil {
 		return err
 	}
+	printCheck(acc, time.Since(start))
+	if !acc.Exact {
+		return exitError{1, fmt.Errorf("not exact: %d windows differ from the truth, %d contract mismatches", acc.MismatchedWindows, acc.ContractMismatches)}
+	}
+	return nil
+}
+
+func printCheck(acc reports.Accuracy, took time.Duration) {
 	out := os.Stdout
 	verdict := "EXACT"
 	if !acc.Exact {
 		verdict = "NOT EXACT"
 	}
 	fmt.Fprintf(out, "%s: %d windows checked in %.1fs, %d mismatched; expected %d events, counted %d, lost %d, duplicated %d (late, not expected: %d)\n",
-		verdict, acc.WindowsChecked, time.Since(start).Seconds(), acc.MismatchedWindows, acc.ExpectedEvents, acc.CountedEvents, acc.Lost, acc.Duplicated, acc.LateEvents)
+		verdict, acc.WindowsChecked, took.Seconds(), acc.MismatchedWindows, acc.ExpectedEvents, acc.CountedEvents, acc.Lost, acc.Duplicated, acc.LateEvents)
+	acc.WriteSources(out, "  ")
 	for _, d := range acc.WorstWindows {
 		fmt.Fprintf(out, "  bad window: %s\n", d)
 	}
-	if !acc.Exact {
-		return exitError{1, fmt.Errorf("%d windows differ from the ledger", acc.MismatchedWindows)}
-	}
-	return nil
 }

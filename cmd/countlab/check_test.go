@@ -11,25 +11,28 @@ import (
 	"testing"
 	"time"
 
-	"github.com/countlab/countlab/engine/event"
-	"github.com/countlab/countlab/sim/ledger"
+	"github.com/countlab/countlab/sim/oracle"
 )
 
-// TestCheckCommand checks a saved ledger against a stand-in query API
-// that serves the ledger's totals, one of them off by one.
+// TestCheckCommand checks a saved truth against a stand-in query API that
+// serves the truth's totals, one of them off by one.
 func TestCheckCommand(t *testing.T) {
-	l := ledger.New(10 * time.Second)
+	l, err := oracle.New(oracle.Config{Windows: []time.Duration{10 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	base := int64(1_700_000_040_000)
 	for i := 0; i < 300; i++ {
-		l.Add(uint64(i), &event.Event{ID: strconv.Itoa(i), Key: "k" + strconv.Itoa(i%5), Type: "VIEW", Value: 2, TS: base + int64(i)*100}, false)
+		l.Add(oracle.Sent{Event: &oracle.Event{ID: strconv.Itoa(i), Key: "k" + strconv.Itoa(i%5), Type: "VIEW", Value: 2, HasValue: true,
+			TS: base + int64(i)*100}, Ref: base + 30_000, Acked: true})
 	}
-	path := filepath.Join(t.TempDir(), "ledger.gob")
+	path := filepath.Join(t.TempDir(), truthFile)
 	if err := l.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	truth := map[string]ledger.Window{}
-	for _, w := range l.Totals(ledger.ByKey, false) {
-		truth[w.Key+"|"+strconv.FormatInt(w.Start.UnixMilli(), 10)] = w
+	truth := map[string]oracle.Window{}
+	for _, w := range l.Windows(oracle.ByKey, false) {
+		truth[w.Key+"|"+strconv.FormatInt(w.Start, 10)] = w
 	}
 	bad := ""
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -41,17 +44,17 @@ func TestCheckCommand(t *testing.T) {
 		json.NewEncoder(w).Encode(map[string]any{"key": key, "fn": "sum", "value": win.Sum, "count": win.Count})
 	}))
 	defer srv.Close()
-	if err := cmdCheck(t.Context(), []string{"--ledger", path, "--query", srv.URL}); err != nil {
+	if err := cmdCheck(t.Context(), []string{"--truth", path, "--query", srv.URL}); err != nil {
 		t.Fatalf("check of an exact service: %v", err)
 	}
 	bad = "k3"
-	err := cmdCheck(t.Context(), []string{"--ledger", path, "--query", srv.URL})
+	err = cmdCheck(t.Context(), []string{"--ledger", path, "--query", srv.URL}) // the old name still works
 	var ee exitError
 	if !errors.As(err, &ee) || ee.code != 1 {
 		t.Fatalf("check of a wrong service: %v, want exit 1", err)
 	}
 	var ue usageError
 	if err := cmdCheck(t.Context(), []string{"--query", srv.URL}); !errors.As(err, &ue) {
-		t.Fatalf("check without --ledger: %v, want a usage error", err)
+		t.Fatalf("check without --truth: %v, want a usage error", err)
 	}
 }

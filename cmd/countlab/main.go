@@ -39,7 +39,7 @@ func commands() map[string]command {
 		"run":          {"run a scenario, check every window exactly, write report.json/report.md", cmdRun},
 		"plan":         {"capacity planning: max sustainable rate per partitions x workers, USL fit, sizing", cmdPlan},
 		"scenarios":    {"list, validate or show scenarios", cmdScenarios},
-		"check":        {"check a saved ledger (DIR/ledger.gob) against the query service", cmdCheck},
+		"check":        {"check a saved truth (DIR/truth.bin) against the query service and InfluxDB", cmdCheck},
 		"version":      {"print the version", cmdVersion},
 	}
 }

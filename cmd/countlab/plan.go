@@ -15,7 +15,6 @@ import (
 	"github.com/countlab/countlab/engine/query/client"
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/scenarios"
-	"github.com/countlab/countlab/sim/ledger"
 )
 
 // planTestHook, when set (by tests only), may change the loaded plan
@@ -207,10 +206,14 @@ func (r *planRun) cell(ctx context.Context, parts, workers int, status *planStat
 		// Shared with earlier runs: keys of this run's own.
 		keyBase = "p" + strconv.FormatInt(t0.UnixMilli(), 36) + "-" + keyBase
 	}
+	truth, err := newTruth(st.windows, &sf)
+	if err != nil {
+		return cell, err
+	}
 	pc := &planCell{plan: p, st: st, partitions: parts, workers: workers, keyBase: keyBase, token: token,
 		crit: reports.PlanCriteria{MinAchievedRatio: p.Search.MinAchievedRatio, MaxLagGrowth: p.Search.MaxLagGrowth,
 			MaxP99IngestAckMS: p.SLO.MaxP99IngestAckMS, MaxP99FreshnessMS: p.SLO.MaxP99FreshnessMS},
-		ledger: ledger.New(st.windows...), qc: qc, proto: proto, probe: probe, log: log, out: r.out, status: status}
+		truth: truth, qc: qc, proto: proto, probe: probe, log: log, out: r.out, status: status}
 	res, err := searchMax(ctx, p.Search, pc.trial)
 	cell.Trials = res.trials
 	cell.CPUFit = reports.FitCellCPU(res.trials) // cpuplan.go
@@ -228,7 +231,7 @@ func (r *planRun) cell(ctx context.Context, parts, workers int, status *planStat
 	fmt.Fprintf(r.out, "  cell %dx%d: max sustainable %.0f events/s%s in %d trials\n", parts, workers, res.best, capped, len(res.trials))
 	if p.SLO.AccuracyExact {
 		status.set(&status.what, "checking every window of the cell's trials exactly")
-		acc, err := reports.Check(ctx, pc.ledger, qc, reports.CheckConfig{Drain: p.Search.DrainTimeout})
+		acc, err := reports.Check(ctx, pc.truth, qc, reports.CheckConfig{Drain: p.Search.DrainTimeout})
 		if err != nil {
 			return cell, fmt.Errorf("accuracy check: %w", err)
 		}

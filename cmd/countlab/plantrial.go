@@ -13,14 +13,14 @@ import (
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/scenarios"
 	"github.com/countlab/countlab/sim"
-	"github.com/countlab/countlab/sim/ledger"
+	"github.com/countlab/countlab/sim/oracle"
 )
 
 // planLagEvery is how often a trial samples the engine's consumer lag.
 const planLagEvery = 250 * time.Millisecond
 
 // planCell runs the trials of one grid cell on its running stack. Every
-// trial's acknowledged events go into one ledger, checked exactly after
+// trial's acknowledged events go into one truth (sim/oracle), checked exactly after
 // the cell's last trial; each trial has keys of its own (its tracers
 // too), and waits for the lag to drain before it returns.
 type planCell struct {
@@ -31,7 +31,7 @@ type planCell struct {
 	keyBase     string // before every key: unique per run when the stack is shared
 	token       string
 	crit        reports.PlanCriteria
-	ledger      *ledger.Ledger
+	truth       *oracle.Oracle
 	qc          *client.Client
 	proto       seriesSampler // lag and log set: copied for each trial
 	probe       *lagProbe
@@ -115,11 +115,10 @@ func (c *planCell) trial(ctx context.Context, phase string, rate float64, d time
 		BatchMax:    sc.Traffic.Batch.MaxEvents,
 		FlushEvery:  sc.Traffic.Batch.Flush,
 		TracerEvery: c.plan.Search.TracerEvery,
+		// Each trial's ids carry its run id: trials stay apart in the
+		// cell's truth.
+		Truth: truthOf(c.truth, sc.Traffic.Via == "kafka"),
 		OnAck: func(it *sim.Item, _ time.Time) {
-			// Each trial's generator numbers its events from 0: the
-			// trial number in the high bits keeps them apart in the
-			// cell's ledger (as their ids are, by the run id).
-			c.ledger.Add(uint64(n)<<40|it.Seq, &it.Event, it.Late)
 			if it.Tracer {
 				fresh.Track(probeCtx, it.Event.Key, it.Event.Type, it.Event.Time(), start.Add(it.At))
 			}

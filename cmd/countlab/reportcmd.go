@@ -13,16 +13,20 @@ import (
 	"unicode/utf8"
 
 	"github.com/countlab/countlab/reports"
-	"github.com/countlab/countlab/scenarios"
 )
 
-const reportUsage = `usage: countlab report diff OLD.json NEW.json [--junit FILE]
+const reportUsage = `usage: countlab report diff OLD NEW [--junit FILE]
        countlab report html REPORT.json [-o FILE]
 
-diff  compares two report.json files metric by metric (throughput, latency
-      percentiles, accuracy, every SLO) with the tolerances of NEW's scenario,
-      marks regressions and exits 1 when NEW regressed, failed an SLO or is
-      not exact. --junit writes the verdicts as JUnit XML.
+diff  gates NEW against OLD metric by metric with the regression gate of
+      countlab run --baseline (a rank test between the runs and a minimum
+      effect per metric, from NEW's scenario; percentiles with too few samples
+      behind them are not gated), shows accuracy and every SLO side by side,
+      and exits 1 when NEW regressed, failed an SLO or is not exact, 2 when
+      the runs are not comparable (another scenario, duration or seed).
+      OLD and NEW are each a report.json, a run directory or a directory of
+      runs (countlab run --repeat); several are comma-separated.
+      --junit writes the verdicts as JUnit XML.
 html  writes the HTML report of a report.json (default: report.html next to it).
 `
 
@@ -90,24 +94,32 @@ func cmdReportHTML(out io.Writer, args []string) error {
 
 func cmdReportDiff(out io.Writer, args []string) error {
 	fs := newFlagSet("report diff")
-	setUsage(fs, "countlab report diff OLD.json NEW.json [--junit FILE]")
+	setUsage(fs, "countlab report diff OLD NEW [--junit FILE]")
 	junit := fs.String("junit", "", "also write the verdicts as JUnit XML to this file")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 2 {
-		return usagef("want OLD.json NEW.json, got %d arguments", len(pos))
+		return usagef("want OLD NEW, got %d arguments", len(pos))
 	}
-	old, err := reports.ReadFile(pos[0])
+	var oldArgs, newArgs listFlag
+	_ = oldArgs.Set(pos[0])
+	_ = newArgs.Set(pos[1])
+	oldRuns, err := reports.LoadRuns(oldArgs...)
 	if err != nil {
 		return usageError{err}
 	}
-	cur, err := reports.ReadFile(pos[1])
+	curRuns, err := reports.LoadRuns(newArgs...)
 	if err != nil {
 		return usageError{err}
 	}
-	d := diffReports(old, cur, pos[0])
+	cmp, err := gateRuns(oldRuns, curRuns) // gate.go: exit 2 when not comparable
+	if err != nil {
+		return err
+	}
+	cur := curRuns[len(curRuns)-1].Report
+	d := diffReports(oldRuns[len(oldRuns)-1].Report, cur, cmp)
 	d.write(out, pos[0], pos[1])
 	if *junit != "" {
 		if err := d.writeJUnit(*junit, cur.Scenario); err != nil {
@@ -142,29 +154,10 @@ type sloDiff struct {
 	regression bool
 }
 
-// tolerances are the baseline tolerances of a report's scenario (its
-// config), or the default.
-func tolerances(r *reports.Report) (map[string]float64, float64) {
-	tol, def := map[string]float64{}, scenarios.DefaultTolerance
-	cfg, _ := r.Config.(map[string]any)
-	b, _ := cfg["baseline"].(map[string]any)
-	if v, ok := b["default"].(float64); ok && v > 0 {
-		def = v
-	}
-	if m, ok := b["tolerances"].(map[string]any); ok {
-		for k, v := range m {
-			if f, ok := v.(float64); ok {
-				tol[k] = f
-			}
-		}
-	}
-	return tol, def
-}
-
-func diffReports(old, cur *reports.Report, oldPath string) *reportDiff {
-	tol, def := tolerances(cur)
-	c := *cur // Compare sets Baseline: leave cur as read
-	d := &reportDiff{cmp: c.Compare(old, oldPath, tol, def), old: old, cur: cur, exact: [2]bool{old.Accuracy.Exact, cur.Accuracy.Exact}}
+// diffReports is the gate's verdict cmp beside the accuracy and SLOs of
+// the last old and new runs.
+func diffReports(old, cur *reports.Report, cmp *reports.Comparison) *reportDiff {
+	d := &reportDiff{cmp: cmp, old: old, cur: cur, exact: [2]bool{old.Accuracy.Exact, cur.Accuracy.Exact}}
 	oa, ca := old.Accuracy, cur.Accuracy
 	d.accuracy = []diffRow{
 		{"expected_events", float64(oa.ExpectedEvents), float64(ca.ExpectedEvents), false},
@@ -229,13 +222,16 @@ func (d *reportDiff) write(w io.Writer, oldPath, newPath string) {
 		newPath, d.cur.Scenario, d.cur.StartedAt.Format("2006-01-02 15:04:05Z07:00"))
 	var rows [][]string
 	row := func(cells ...string) { rows = append(rows, cells) }
-	row("metric", "old", "new", "change", "tolerance", "")
+	row("metric", "old", "new", "change", "min effect", "")
 	for _, m := range d.cmp.Metrics {
-		mark := "ok"
-		if m.Regressed {
-			mark = "REGRESSED"
+		mark := fmt.Sprintf("ok (p=%.2g)", m.P)
+		switch {
+		case m.Regressed:
+			mark = fmt.Sprintf("REGRESSED (p=%.2g)", m.P)
+		case !m.Gated:
+			mark = m.NotGated
 		}
-		row(m.Name, fmtNum(m.Baseline), fmtNum(m.Value), fmt.Sprintf("%+.1f%%", 100*m.Change), fmt.Sprintf("%.0f%%", 100*m.Tolerance), mark)
+		row(m.Name, fmtNum(m.Baseline), fmtNum(m.Value), fmt.Sprintf("%+.1f%%", 100*m.Change), fmt.Sprintf("%.0f%% and %s", 100*m.Tolerance, fmtNum(m.MinAbs)), mark)
 	}
 	row()
 	row("accuracy", "old", "new", "change", "", "")
@@ -277,7 +273,10 @@ func (d *reportDiff) write(w io.Writer, oldPath, newPath string) {
 		}
 		return
 	}
-	fmt.Fprintf(w, "\nverdict: PASS (no regression in %d metrics, every SLO holds, exact)\n", len(d.cmp.Metrics))
+	for _, f := range d.cmp.Flags {
+		fmt.Fprintf(w, "note: %s\n", f)
+	}
+	fmt.Fprintf(w, "\nverdict: PASS (%d vs %d runs: no regression in the gated metrics, every SLO holds, exact)\n", d.cmp.Runs, d.cmp.BaselineRuns)
 }
 
 // writeTable writes rows in columns: the first and last left-aligned, the
@@ -380,7 +379,7 @@ func (d *reportDiff) junit(scenario string) junitSuites {
 	for _, m := range d.cmp.Metrics {
 		fail := ""
 		if m.Regressed {
-			fail = fmt.Sprintf("%s: %s vs baseline %s (%+.1f%%, tolerance %.0f%%)", m.Name, fmtNum(m.Value), fmtNum(m.Baseline), 100*m.Change, 100*m.Tolerance)
+			fail = fmt.Sprintf("%s: %s vs baseline %s (%+.1f%%; minimum effect %.0f%% and %s; p=%.2g)", m.Name, fmtNum(m.Value), fmtNum(m.Baseline), 100*m.Change, 100*m.Tolerance, fmtNum(m.MinAbs), m.P)
 		}
 		add("regression", m.Name, fail)
 	}

@@ -84,7 +84,7 @@ func TestReportDiff(t *testing.T) {
 	}
 	f("same", diffFixture(t, "same", 990, nil), false, nil, "verdict: PASS")
 	f("regressed", diffFixture(t, "slow", 700, nil), true, []string{"countlab.regression/achieved_events_per_s"},
-		"REGRESSED", "verdict: FAIL", "regressed achieved_events_per_s: 700 vs baseline 1e+03 (-30%, tolerance 25%)")
+		"REGRESSED", "verdict: FAIL", "regressed achieved_events_per_s: 700 vs baseline 1e+03 (-30%; minimum effect 50 and 25%")
 	f("tolerated", diffFixture(t, "tolerated", 700, map[string]any{"achieved_events_per_s": 0.5}), false, nil, "verdict: PASS")
 	f("slo failed", diffFixture(t, "slo", 400, map[string]any{"achieved_events_per_s": 0.7}), true,
 		[]string{"countlab.slo/min_throughput_events_per_s"}, "FAIL (was pass)")

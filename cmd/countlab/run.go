@@ -21,7 +21,7 @@ import (
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/scenarios"
 	"github.com/countlab/countlab/sim"
-	"github.com/countlab/countlab/sim/ledger"
+	"github.com/countlab/countlab/sim/oracle"
 )
 
 // runTestHook, when set (by tests only), may change the loaded scenario
@@ -42,13 +42,18 @@ const atLeastOnceFlag = "at-least-once-UNSAFE"
 
 // cmdRun runs a scenario against the embedded stack (or the cluster and
 // InfluxDB given by the stack flags), checks every window against the
-// ledger, and writes report.json, report.md and report.html.
+// truth (sim/oracle), as served and as stored, and writes report.json, report.md and report.html.
 func cmdRun(ctx context.Context, args []string) error {
+	allArgs := args // --repeat runs each run with these (repeat.go)
 	args, plantBug, err := takeHiddenInt(args, plantBugFlag)
 	if err != nil {
 		return err
 	}
 	args, atLeastOnce, err := takeHiddenBool(args, atLeastOnceFlag)
+	if err != nil {
+		return err
+	}
+	args, plant, err := takePlantedRegressions(args) // gate.go
 	if err != nil {
 		return err
 	}
@@ -62,8 +67,10 @@ func cmdRun(ctx context.Context, args []string) error {
 	sf.register(fs, false)
 	var cf chaosFlags // --allow-chaos, --delete-topics, --fault-seed (staging.go)
 	cf.register(fs)
-	reportDir := fs.String("report-dir", "", "write report.json, report.md, report.html and ledger.gob here (default reports/out/SCENARIO-<UTC time>)")
-	baseline := fs.String("baseline", "", "compare with this earlier report.json; a metric worse than the scenario's tolerance fails the run")
+	reportDir := fs.String("report-dir", "", "write report.json, report.md, report.html and "+truthFile+" here (default reports/out/SCENARIO-<UTC time>)")
+	var baseline listFlag
+	fs.Var(&baseline, "baseline", "gate against these earlier runs: report.json files, run directories or a --repeat directory (repeat the flag or separate with commas); a metric whose runs rank worse beyond its minimum effect fails the run (README: CI regression gate)")
+	repeat := fs.Int("repeat", 1, "run the scenario N times, each its own report in --report-dir/run-I, then gate the N runs together against --baseline (summary.json)")
 	duration := fs.Duration("duration", 0, "override the scenario's duration")
 	name, err := parseWithPositional(fs, args, "SCENARIO")
 	if err != nil {
@@ -79,6 +86,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	if runTestHook != nil {
 		runTestHook(sc)
 	}
+	plant.apply(sc)
 	if err := cf.prepare(sc); err != nil { // random_faults drawn (staging.go)
 		return err
 	}
@@ -103,15 +111,20 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err := sf.validate(); err != nil {
 		return err
 	}
-	var base *reports.Report
-	if *baseline != "" {
-		if base, err = reports.ReadFile(*baseline); err != nil {
-			return usagef("--baseline: %v", err)
-		}
+	plant.applyStack(&sf)
+	if *repeat < 1 {
+		return usagef("--repeat: want 1 or more runs (got %d)", *repeat)
+	}
+	base, err := loadBaselines(baseline, sc) // gate.go
+	if err != nil {
+		return err
 	}
 	dir := *reportDir
 	if dir == "" {
 		dir = filepath.Join("reports", "out", sc.Name+"-"+time.Now().UTC().Format("20060102T150405Z"))
+	}
+	if *repeat > 1 {
+		return runRepeat(ctx, allArgs, *repeat, dir, base) // repeat.go
 	}
 	r := &scenarioRun{sc: sc, sf: &sf, out: os.Stdout, errw: os.Stderr, plantBug: plantBug}
 	defer func() {
@@ -122,9 +135,6 @@ func cmdRun(ctx context.Context, args []string) error {
 	rep, err := r.run(ctx)
 	if err != nil {
 		return err
-	}
-	if base != nil {
-		rep.Compare(base, *baseline, sc.Baseline.Tolerances, sc.Baseline.Default)
 	}
 	rep.EvaluateSLO(reports.Thresholds{
 		MinThroughputEventsPerS: sc.SLO.MinThroughputEventsPerS,
@@ -137,15 +147,24 @@ func cmdRun(ctx context.Context, args []string) error {
 		MaxHarnessRSSSlopeMiBPerH: sc.SLO.MaxHarnessRSSSlopeMiBPerH,
 		MaxGoroutineSlopePerH:     sc.SLO.MaxGoroutineSlopePerH,
 	})
+	r.finishProbes(rep) // abort, steady state, phase SLOs (probes.go)
 	if err := rep.WriteFiles(dir); err != nil {
 		return err
 	}
-	if err := r.ledger.Save(filepath.Join(dir, "ledger.gob")); err != nil {
+	if base != nil {
+		if err := gateReport(rep, dir, base); err != nil {
+			return err
+		}
+	}
+	if err := r.truth.Save(filepath.Join(dir, truthFile)); err != nil {
 		return err
 	}
 	rep.WriteSummary(r.out, filepath.Join(dir, "report.json"))
 	if !rep.Pass || len(r.faultErrs) > 0 {
 		var why []string
+		if a := rep.Aborted; a != nil {
+			why = append(why, fmt.Sprintf("aborted at %.0fs: %s", a.AtS, a.Reason))
+		}
 		why = append(why, rep.Failed()...)
 		why = append(why, r.faultErrs...)
 		if rep.Baseline != nil {
@@ -166,9 +185,11 @@ type scenarioRun struct {
 	errw     io.Writer
 	plantBug int
 
-	ledger    *ledger.Ledger
-	traffic   *trafficCtl // what overload and clock faults act on (overload.go)
-	faultErrs []string    // faults that could not be injected or healed
+	truth     *oracle.Oracle // every sent event and its outcome
+	traffic   *trafficCtl    // what overload and clock faults act on (overload.go)
+	faultErrs []string       // faults that could not be injected or healed
+	mon       *monitor       // live probes: abort, steady state (monitor.go)
+	faultRecs []faults.Record
 }
 
 func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
@@ -202,7 +223,12 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	}
 
 	token, _ := gatewayTokenFromEnv()
-	r.ledger = ledger.New(st.windows...)
+	if r.truth, err = newTruth(st.windows, r.sf); err != nil {
+		return nil, err
+	}
+	mon, closeMon := newMonitor(ctx, sc, st, log)
+	defer closeMon()
+	r.mon = mon
 	start := time.Now()
 	runID := "r" + strconv.FormatInt(start.UnixMilli(), 36) + "-"
 	gcfg, err := sc.GeneratorConfig(runID, start)
@@ -220,18 +246,11 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	format, _ := sim.ParseFormat(sc.Traffic.Format)
-	var tr sim.Transport
-	if sc.Traffic.Via == "kafka" {
-		k, err := sim.NewKafka(st.conn, st.topics.Events, format)
-		if err != nil {
-			return nil, err
-		}
-		defer k.Close()
-		tr = k
-	} else {
-		tr = sim.NewGateway("http://"+st.gwAddr, token, format, sc.Traffic.Connections)
+	tr, closeTr, err := trafficTransport(st, sc, token) // routes.go
+	if err != nil {
+		return nil, err
 	}
+	defer closeTr()
 	sat := r.newSaturation(st, log) // saturation.go: which stage saturated first
 	tr = sat.wrap(tr)
 	qc, err := client.New("http://"+st.qAddr, client.Token(token))
@@ -252,8 +271,9 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 		BatchMax:    sc.Traffic.Batch.MaxEvents,
 		FlushEvery:  sc.Traffic.Batch.Flush,
 		TracerEvery: sc.Probes.TracerEvery,
-		OnAck: func(it *sim.Item, _ time.Time) {
-			r.ledger.Add(it.Seq, &it.Event, it.Late)
+		Truth:       truthOf(r.truth, sc.Traffic.Via == "kafka"),
+		OnAck: func(it *sim.Item, now time.Time) {
+			mon.onAck(start.Add(it.At), now)
 			if it.Tracer {
 				fresh.Track(probeCtx, it.Event.Key, it.Event.Type, it.Event.Time(), start.Add(it.At))
 			}
@@ -275,7 +295,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 
 	fmt.Fprintf(r.out, "  sending for %s: %s, %d keys (%s), via %s (%s)...\n", sc.Duration, rateText(sc), sc.Traffic.Keys.Count,
 		sc.Traffic.Keys.Distribution, sc.Traffic.Via, sc.Traffic.Format)
-	waitFaults, err := r.startFaults(ctx, st, log)
+	waitFaults, err := r.startFaults(mon.traffic, st, log) // an abort heals the faults
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +312,9 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	stopSat := sat.start(probeCtx, snd)
 	stopRes := r.startResources(probeCtx, st, log) // resources.go: memory and goroutines
 	stopCPU := startCPU(probeCtx, st, snd, log)    // cpu.go: CPU per process and stage
-	sendErr := snd.Run(ctx)
+	stopMon := mon.start(start, snd)
+	sendErr := snd.Run(mon.traffic) // an abort stops the traffic
+	stopMon()
 	sendDur := time.Since(start)
 	series := stopSeries()
 	saturation := stopSat()
@@ -304,6 +326,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	stopQueries() // the query load runs with the traffic
 	qwg.Wait()
 	faultRecs := waitFaults()
+	r.faultRecs = faultRecs
 	saturation.MarkFault(start, time.Now(), faultWindows(faultRecs))
 	p := snd.Progress()
 	if ctx.Err() != nil {
@@ -323,11 +346,15 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	fmt.Fprintf(r.out, "  sent: %d acknowledged, %d rejected, %d failed, %d throttled (429, re-sent); draining (up to %s)...\n", p.Acked, p.Rejected, p.Failed, p.Throttled, sc.DrainTimeout)
 	drainStart := time.Now()
 	prog.set(func() string { return "draining..." })
-	acc, err := reports.Check(ctx, r.ledger, qc, reports.CheckConfig{
-		Drain: sc.DrainTimeout,
+	store := reports.NewInfluxStore(st.influx.URL, st.influx.Org, st.influx.Bucket, st.influx.Token)
+	defer store.Close()
+	acc, err := reports.Check(ctx, r.truth, qc, reports.CheckConfig{
+		Drain:     r.drainTimeout(), // shorter after an abort (probes.go)
+		Store:     store,
+		KeyPrefix: gcfg.KeyPrefix,
 		Progress: func(off, total int) {
 			prog.set(func() string {
-				return fmt.Sprintf("draining: %d of %d windows not yet equal to the ledger (%s)", off, total, time.Since(drainStart).Round(time.Second))
+				return fmt.Sprintf("draining: %d of %d windows not yet equal to the truth (%s)", off, total, time.Since(drainStart).Round(time.Second))
 			})
 		},
 	})
@@ -341,11 +368,11 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("accuracy check: %w", err)
 	}
-	if ls := r.ledger.Stats(); ls.Late > 0 && err == nil {
+	if ls := r.truth.Stats(); ls.Late > 0 && err == nil {
 		// Late events: the check above is the engine's late policy (not
 		// counted); a reconcile recounts them from Kafka, then every
-		// window must equal the ledger of all distinct events.
-		acc, err = r.reconcileAndCheck(ctx, st, qc, acc, prog)
+		// window must equal the truth of all distinct events.
+		acc, err = r.reconcileAndCheck(ctx, st, qc, store, gcfg.KeyPrefix, acc, prog)
 		if err != nil {
 			return nil, err
 		}
@@ -354,7 +381,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 
 	qn, qerr := ql.Counts()
 	fn, fmissed := fresh.Counts()
-	ls := r.ledger.Stats()
+	ls := r.truth.Stats()
 	rep := &reports.Report{
 		Scenario:  sc.Name,
 		StartedAt: start.UTC(),
@@ -400,7 +427,8 @@ func (r *scenarioRun) startFaults(ctx context.Context, st *stack, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	sch := &faults.Schedule{Specs: sc.Faults, Target: r.faultTarget(st), Recovered: probe.Recovered, Logger: log.With("part", "faults")}
+	sch := &faults.Schedule{Specs: sc.Faults, Target: r.faultTarget(st), Recovered: probe.Recovered, Logger: log.With("part", "faults"),
+		SteadyState: r.mon.steadyState}
 	for _, f := range sc.Faults {
 		fmt.Fprintf(r.out, "  fault %s %s at %s for %s\n", f.Kind, f.Name, f.Start, f.Duration)
 	}
@@ -443,10 +471,10 @@ func (r *scenarioRun) startFaults(ctx context.Context, st *stack, log *slog.Logg
 	}, nil
 }
 
-// reconcileAndCheck runs a reconcile over the ledger's windows and checks
+// reconcileAndCheck runs a reconcile over the truth's windows and checks
 // again, late events expected.
-func (r *scenarioRun) reconcileAndCheck(ctx context.Context, st *stack, qc *client.Client, onTime reports.Accuracy, prog *progressLine) (reports.Accuracy, error) {
-	from, to := r.ledger.Range()
+func (r *scenarioRun) reconcileAndCheck(ctx context.Context, st *stack, qc *client.Client, store reports.Store, keyPrefix string, onTime reports.Accuracy, prog *progressLine) (reports.Accuracy, error) {
+	from, to := r.truth.Range()
 	fmt.Fprintf(r.out, "  on-time check: exact=%v (%d late events not counted, as the late policy says); reconciling %s..%s...\n",
 		onTime.Exact, onTime.LateEvents, from.Format(time.TimeOnly), to.Format(time.TimeOnly))
 	t0 := time.Now()
@@ -472,12 +500,14 @@ func (r *scenarioRun) reconcileAndCheck(ctx context.Context, st *stack, qc *clie
 		DurationS: time.Since(t0).Seconds()}
 	fmt.Fprintf(r.out, "  reconcile: %d events recounted, %d windows rewritten in %.1fs; checking with the late events...\n",
 		res.EventsCounted, res.WindowsRewritten, rc.DurationS)
-	acc, err := reports.Check(ctx, r.ledger, qc, reports.CheckConfig{
+	acc, err := reports.Check(ctx, r.truth, qc, reports.CheckConfig{
 		IncludeLate: true,
+		Store:       store,
+		KeyPrefix:   keyPrefix,
 		Drain:       r.sc.DrainTimeout,
 		Progress: func(off, total int) {
 			prog.set(func() string {
-				return fmt.Sprintf("after reconcile: %d of %d windows not yet equal to the ledger", off, total)
+				return fmt.Sprintf("after reconcile: %d of %d windows not yet equal to the truth", off, total)
 			})
 		},
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/countlab/countlab/engine/influxd/influxdtest"
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/scenarios"
+	"github.com/countlab/countlab/sim/oracle"
 )
 
 // testInflux starts one managed influxd for the runs of a test (skipping
@@ -106,17 +107,28 @@ func TestRunCISmoke(t *testing.T) {
 	if err != nil || !strings.Contains(string(md), "PASS") {
 		t.Errorf("report.md: %v\n%s", err, md)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "ledger.gob")); err != nil {
+	if truth, err := oracle.Load(filepath.Join(dir, truthFile)); err != nil {
 		t.Error(err)
+	} else if st := truth.Stats(); st.Distinct != rep.Accuracy.ExpectedEvents {
+		t.Errorf("saved truth holds %d events, the check expected %d", st.Distinct, rep.Accuracy.ExpectedEvents)
+	}
+	if s := rep.Accuracy.Store; s == nil || !s.Exact || s.WindowsChecked < rep.Accuracy.WindowsChecked || rep.Accuracy.ContractMismatches != 0 {
+		t.Errorf("store check %+v (contract mismatches %d): want InfluxDB itself read back, exact", s, rep.Accuracy.ContractMismatches)
+	}
+	for _, k := range []string{`"query":`, `"store":`, `"contract_mismatches":`} {
+		if !strings.Contains(string(top["accuracy"]), k) {
+			t.Errorf("report.json accuracy lacks %s", k)
+		}
 	}
 
 	if testing.Short() {
 		return // the baseline comparison itself is unit-tested in reports
 	}
-	// A baseline whose ingest-ack p99 is a tenth of this run's: the next
-	// run regresses.
+	// A baseline whose ingest-ack p50 and p99 are a tenth of this run's:
+	// the next run regresses.
 	rep.Latency.IngestAck.P99 /= 10
 	rep.Latency.IngestAck.P50 /= 10
+	rep.Config.(map[string]any)["duration"] = "5s" // the gate compares runs of one duration
 	b, _ := json.Marshal(rep)
 	base := filepath.Join(t.TempDir(), "baseline.json")
 	if err := os.WriteFile(base, b, 0o644); err != nil {
@@ -127,8 +139,10 @@ func TestRunCISmoke(t *testing.T) {
 	if !errors.As(err, &ee) || ee.code != 1 {
 		t.Fatalf("run with a tighter baseline: %v, want exit 1", err)
 	}
-	if !strings.Contains(err.Error(), "ingest_ack_p99") || rep2.Pass || rep2.Baseline == nil {
-		t.Fatalf("error %q does not name ingest_ack_p99 (report baseline %+v)", err, rep2.Baseline)
+	// One run against one: the p50 is gated, the p99 is not (README: CI
+	// regression gate).
+	if !strings.Contains(err.Error(), "ingest_ack_p50") || rep2.Pass || rep2.Baseline == nil {
+		t.Fatalf("error %q does not name ingest_ack_p50 (report baseline %+v)", err, rep2.Baseline)
 	}
 }
 
@@ -143,6 +157,9 @@ func TestRunPlantedBug(t *testing.T) {
 	}
 	if rep.Accuracy.Exact || rep.Accuracy.MismatchedWindows == 0 || len(rep.Accuracy.WorstWindows) == 0 {
 		t.Fatalf("checker missed the planted bug: %+v", rep.Accuracy)
+	}
+	if s := rep.Accuracy.Store; s == nil || s.Exact || s.MismatchedWindows == 0 {
+		t.Fatalf("the store check missed the planted bug: %+v", s)
 	}
 	w := rep.Accuracy.WorstWindows[0]
 	if w.Key == "" || w.GotCount == w.WantCount && w.GotSum == w.WantSum {

@@ -76,6 +76,9 @@ type stackFlags struct {
 	// (overload.go).
 	gatewayRate        float64
 	gatewayMaxInFlight int
+	// queryMiddleware, when set, wraps the query service's handler (TEST
+	// ONLY: run's hidden --plant-query-delay-ms, gate.go).
+	queryMiddleware func(http.Handler) http.Handler
 }
 
 func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
@@ -356,7 +359,11 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		return nil, err
 	}
 	s.query = q
-	if s.qAddr, err = s.serve(f.queryListen, q); err != nil {
+	var qh http.Handler = q
+	if f.queryMiddleware != nil {
+		qh = f.queryMiddleware(q)
+	}
+	if s.qAddr, err = s.serve(f.queryListen, qh); err != nil {
 		return nil, fmt.Errorf("--query-listen: %w", err)
 	}
 

@@ -106,6 +106,17 @@ func TestContractCodes(t *testing.T) {
 	f(event(ms(0), `,"foo":1`), CodeFieldUnknown)
 	f(event(ms(0), `,"id":"again"`), CodeFieldDuplicate)
 	f(event(ms(0), `,"dims":{"a":"1","a":"1"}`), CodeFieldDuplicate)
+	// Within check 3, the first fault in the object's order.
+	f(event(ms(0), `,"dims":{"a":"1","a":"2"},"foo":1`), CodeFieldDuplicate)
+	f(event(ms(0), `,"foo":1,"dims":{"a":"1","a":"2"}`), CodeFieldUnknown)
+	f(event(ms(0), `,"dims":{"a":1,"\u0061":"2"}`), CodeFieldDuplicate)
+	f(`{"id":"a","id":"b","foo":1}`, CodeFieldDuplicate)
+	many := `,"dims":{`
+	for i := range 40 {
+		many += `"d` + strconv.Itoa(i) + `":"v",`
+	}
+	f(event(ms(0), many+`"d7":"again"}`), CodeFieldDuplicate)
+	f(event(ms(0), many+`"d40":"v"}`), CodeDims) // 41 dims: too many, no duplicate
 }
 
 // TestContractTSRange: F5, window starts after 2262 overflowed InfluxDB's
@@ -130,6 +141,16 @@ func TestContractTSRange(t *testing.T) {
 		if got := ErrorCode(v.ValidateAt(&e, c.ts)); got != c.want {
 			t.Errorf("ValidateAt(ts %d) = %q, want %q", c.ts, got, c.want)
 		}
+	}
+	// Sizes that do not nest: the 7-minute window of this ts ends after
+	// the limit, its 11-minute window before.
+	v, err = NewValidator(WindowSizes(7*time.Minute, 11*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := Event{ID: "e", Key: "k", Type: "VIEW", Value: 1, TS: 9223371780000}
+	if got := ErrorCode(v.ValidateAt(&e, e.TS)); got != CodeTSRange {
+		t.Errorf("7m and 11m windows: ValidateAt(ts %d) = %q, want ts_range", e.TS, got)
 	}
 }
 

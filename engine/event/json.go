@@ -2,7 +2,6 @@ package event
 
 import (
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -47,23 +46,9 @@ type jsonDecoder struct {
 	wrong        uint8 // the members of the wrong JSON type
 	ndims        int
 	dimArr       [8]dimSpan
-	moreDims     []dimSpan // dims beyond len(dimArr)
-}
-
-func (d *jsonDecoder) addDim(ds dimSpan) {
-	if d.ndims < len(d.dimArr) {
-		d.dimArr[d.ndims] = ds
-	} else {
-		d.moreDims = append(d.moreDims, ds)
-	}
-	d.ndims++
-}
-
-func (d *jsonDecoder) dim(i int) dimSpan {
-	if i < len(d.dimArr) {
-		return d.dimArr[i]
-	}
-	return d.moreDims[i-len(d.dimArr)]
+	moreDims     []dimSpan           // dims beyond len(dimArr)
+	badDims      []span              // names of dims whose value is not a string
+	dimSet       map[string]struct{} // the dim names, once there are many
 }
 
 // maxInput is the largest input the decoders take (offsets are int32).
@@ -131,6 +116,7 @@ func (d *jsonDecoder) members(e *Event) error {
 	d.esc = d.esc[:0]
 	d.ndims = 0
 	d.moreDims = d.moreDims[:0]
+	d.badDims, d.dimSet = d.badDims[:0], nil
 	d.id, d.key, d.typ = span{}, span{}, span{}
 	d.shape, d.shapeField, d.wrong = nil, 0, 0
 	value, ts := 1.0, int64(0)
@@ -177,14 +163,8 @@ func (d *jsonDecoder) members(e *Event) error {
 			return errorf(CodeFieldDuplicate, name, "field given twice; give it once")
 		}
 		seen |= f
-		d.ws()
-		if d.i >= len(d.b) || d.b[d.i] != ':' {
-			return d.syntaxErr("':' after a field name")
-		}
-		d.i++
-		d.ws()
-		if d.i >= len(d.b) {
-			return d.syntaxErr("a value")
+		if err := d.colon("a field name", "a value"); err != nil {
+			return err
 		}
 		if d.b[d.i] == 'n' {
 			err = d.literal("null")
@@ -206,7 +186,7 @@ func (d *jsonDecoder) members(e *Event) error {
 				serr = d.dimsObject()
 			}
 			if serr != nil {
-				if ErrorCode(serr) == CodeSyntax {
+				if code := ErrorCode(serr); code == CodeSyntax || code == CodeFieldDuplicate {
 					return serr
 				}
 				d.wrong |= f
@@ -216,18 +196,45 @@ func (d *jsonDecoder) members(e *Event) error {
 		if err != nil {
 			return err
 		}
-		d.ws()
-		if d.i < len(d.b) && d.b[d.i] == ',' {
-			d.i++
-			d.ws()
-			continue
+		more, err := d.comma("a field")
+		if err != nil {
+			return err
 		}
-		if d.i < len(d.b) && d.b[d.i] == '}' {
-			d.i++
+		if !more {
 			return d.finish(e, value, ts, have)
 		}
-		return d.syntaxErr("',' or '}' after a field")
 	}
+}
+
+// colon scans the ':' after a member name and the whitespace up to its
+// value, which must follow.
+func (d *jsonDecoder) colon(name, value string) error {
+	d.ws()
+	if d.i >= len(d.b) || d.b[d.i] != ':' {
+		return d.syntaxErr("':' after " + name)
+	}
+	d.i++
+	d.ws()
+	if d.i >= len(d.b) {
+		return d.syntaxErr(value)
+	}
+	return nil
+}
+
+// comma scans what follows a member of an object: ',' and the whitespace
+// after it (more is true), or the closing '}'.
+func (d *jsonDecoder) comma(after string) (more bool, err error) {
+	d.ws()
+	if d.i < len(d.b) && d.b[d.i] == ',' {
+		d.i++
+		d.ws()
+		return true, nil
+	}
+	if d.i < len(d.b) && d.b[d.i] == '}' {
+		d.i++
+		return false, nil
+	}
+	return false, d.syntaxErr("',' or '}' after " + after)
 }
 
 var fieldNames = [...]string{
@@ -290,28 +297,6 @@ func (d *jsonDecoder) finish(e *Event, value float64, ts int64, have uint8) erro
 		}
 	}
 	return d.shape
-}
-
-// sortDims sorts dims by name, stably, and returns the index of the first
-// of two equal names, or -1. Dims are few and usually sorted already:
-// insertion sort, unless there are many (a hostile input must not take
-// quadratic time).
-func sortDims(dims []Dim) int {
-	if len(dims) <= 32 {
-		for i := 1; i < len(dims); i++ {
-			for j := i; j > 0 && dims[j].Name < dims[j-1].Name; j-- {
-				dims[j], dims[j-1] = dims[j-1], dims[j]
-			}
-		}
-	} else {
-		slices.SortStableFunc(dims, func(a, b Dim) int { return strings.Compare(a.Name, b.Name) })
-	}
-	for i := 1; i < len(dims); i++ {
-		if dims[i].Name == dims[i-1].Name {
-			return i - 1
-		}
-	}
-	return -1
 }
 
 // stringField scans a string value; a value of another JSON type is
@@ -407,69 +392,6 @@ func (d *jsonDecoder) ts(e *Event) (int64, error) {
 // tsError is the error for a bad ts; got is the value as JSON text.
 func tsError(got string) error {
 	return errorf(CodeTSRange, "ts", `not RFC3339 or unix milliseconds: want "2026-11-23T15:21:17.123Z" or 1795447277123, got `+got)
-}
-
-// dimsObject scans the dims member; its error is a syntax error or one
-// about the first dimension of the wrong JSON type.
-func (d *jsonDecoder) dimsObject() error {
-	var shape error
-	if d.b[d.i] != '{' {
-		err := errorf(CodeDims, "dims", "must be a JSON object of string values, like {\"country\":\"US\"}, got "+quoteByte(d.b[d.i])+" at byte "+strconv.Itoa(d.i))
-		if serr := d.skipValue(); serr != nil {
-			return serr
-		}
-		return err
-	}
-	d.i++
-	d.ws()
-	if d.i < len(d.b) && d.b[d.i] == '}' {
-		d.i++
-		return nil
-	}
-	for {
-		if d.i >= len(d.b) || d.b[d.i] != '"' {
-			return d.syntaxErr("'\"' starting a dimension name")
-		}
-		var ds dimSpan
-		var err error
-		if ds.name, err = d.str(); err != nil {
-			return err
-		}
-		d.ws()
-		if d.i >= len(d.b) || d.b[d.i] != ':' {
-			return d.syntaxErr("':' after a dimension name")
-		}
-		d.i++
-		d.ws()
-		if d.i >= len(d.b) {
-			return d.syntaxErr("a dimension value")
-		}
-		if d.b[d.i] != '"' {
-			name := string(d.bytes(ds.name))
-			if shape == nil {
-				shape = errorf(CodeDims, dimField(name), "dimension "+quote(name)+" must have a JSON string value, got "+quoteByte(d.b[d.i])+" at byte "+strconv.Itoa(d.i))
-			}
-			if err := d.skipValue(); err != nil {
-				return err
-			}
-		} else {
-			if ds.value, err = d.str(); err != nil {
-				return err
-			}
-			d.addDim(ds)
-		}
-		d.ws()
-		if d.i < len(d.b) && d.b[d.i] == ',' {
-			d.i++
-			d.ws()
-			continue
-		}
-		if d.i < len(d.b) && d.b[d.i] == '}' {
-			d.i++
-			return shape
-		}
-		return d.syntaxErr("',' or '}' after a dimension")
-	}
 }
 
 // AppendJSON appends e as a JSON object to dst:

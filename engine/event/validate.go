@@ -43,7 +43,6 @@ const MaxWindowEnd = 9223372036000
 type Validator struct {
 	cfg      validatorCfg
 	typeList string // for errors: "VIEW, LIKE, ..."
-	maxSize  int64  // the largest window size, ms
 }
 
 type validatorCfg struct {
@@ -52,8 +51,10 @@ type validatorCfg struct {
 	maxKeyLen      int
 	maxDims        int
 	maxDimValueLen int
-	maxFutureSkew  int64   // ms
-	maxAge         int64   // ms
+	maxFutureSkew  int64 // ms
+	maxAge         int64 // ms
+	skewText       string
+	ageText        string
 	windows        []int64 // ms
 }
 
@@ -96,13 +97,13 @@ func MaxDimValueLen(n int) ValidatorOpt {
 // MaxFutureSkew sets how far after the reference time an event time may be
 // (default 5 min; code ts_future).
 func MaxFutureSkew(d time.Duration) ValidatorOpt {
-	return validatorOpt(func(c *validatorCfg) { c.maxFutureSkew = d.Milliseconds() })
+	return validatorOpt(func(c *validatorCfg) { c.maxFutureSkew, c.skewText = d.Milliseconds(), d.String() })
 }
 
 // MaxAge sets how far before the reference time an event time may be
 // (default 7 days; code ts_too_old).
 func MaxAge(d time.Duration) ValidatorOpt {
-	return validatorOpt(func(c *validatorCfg) { c.maxAge = d.Milliseconds() })
+	return validatorOpt(func(c *validatorCfg) { c.maxAge, c.ageText = d.Milliseconds(), d.String() })
 }
 
 // WindowSizes are the engine's window sizes (default one minute): no
@@ -124,6 +125,8 @@ func defaultValidatorCfg() validatorCfg {
 		maxDimValueLen: DefaultMaxDimValueLen,
 		maxFutureSkew:  DefaultMaxFutureSkew.Milliseconds(),
 		maxAge:         DefaultMaxAge.Milliseconds(),
+		skewText:       DefaultMaxFutureSkew.String(),
+		ageText:        DefaultMaxAge.String(),
 		windows:        []int64{DefaultWindowSize.Milliseconds()},
 	}
 }
@@ -185,7 +188,7 @@ func NewValidator(opts ...ValidatorOpt) (*Validator, error) {
 	}
 	cfg.types = slices.Clone(cfg.types) // DefaultTypes may change later
 	cfg.windows = slices.Clone(cfg.windows)
-	return &Validator{cfg: cfg, typeList: strings.Join(cfg.types, ", "), maxSize: slices.Max(cfg.windows)}, nil
+	return &Validator{cfg: cfg, typeList: strings.Join(cfg.types, ", ")}, nil
 }
 
 // Validate is ValidateAt without a reference time: every check but
@@ -278,9 +281,9 @@ func (v *Validator) checkTSAt(e *Event, ref int64) error {
 		}
 	}
 	if ts > v.latest(ref) {
-		return errorf(CodeTSFuture, "ts", tsText(ts)+" is more than "+time.Duration(v.cfg.maxFutureSkew*1e6).String()+" after the time it was received ("+tsText(ref)+")")
+		return errorf(CodeTSFuture, "ts", tsText(ts)+" is more than "+v.cfg.skewText+" after the time it was received ("+tsText(ref)+")")
 	}
-	return errorf(CodeTSTooOld, "ts", tsText(ts)+" is more than "+time.Duration(v.cfg.maxAge*1e6).String()+" before the time it was received ("+tsText(ref)+")")
+	return errorf(CodeTSTooOld, "ts", tsText(ts)+" is more than "+v.cfg.ageText+" before the time it was received ("+tsText(ref)+")")
 }
 
 // checkTSRange is the check ts_range.
@@ -288,10 +291,12 @@ func (v *Validator) checkTSRange(ts int64) error {
 	if ts <= 0 {
 		return errorf(CodeTSRange, "ts", tsText(ts)+" is not after 1970-01-01T00:00:00Z; want RFC 3339 text or unix milliseconds")
 	}
-	// ts + size - ts%size <= MaxWindowEnd for the largest size, without
-	// overflow.
-	if ts > MaxWindowEnd || ts-ts%v.maxSize > MaxWindowEnd-v.maxSize {
-		return errorf(CodeTSRange, "ts", tsText(ts)+" has a window ending after 2262-04-11T23:47:16Z, the last time InfluxDB can store")
+	// ts - ts%size + size <= MaxWindowEnd for every size, without
+	// overflow (the largest size's window need not end last).
+	for _, size := range v.cfg.windows {
+		if ts > MaxWindowEnd || ts-ts%size > MaxWindowEnd-size {
+			return errorf(CodeTSRange, "ts", tsText(ts)+" has a window ending after 2262-04-11T23:47:16Z, the last time InfluxDB can store")
+		}
 	}
 	return nil
 }

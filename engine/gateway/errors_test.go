@@ -337,4 +337,5 @@ func TestOptions(t *testing.T) {
 	f("bad hot key", "hot key", k, HotKeys(map[string]int{"a#b": 2}))
 	f("zero hot split", "hot key", k, HotKeys(map[string]int{"a": 0}))
 	f("bad timeout", "ProduceTimeout", k, ProduceTimeout(0))
+	f("bad body timeout", "BodyReadTimeout", k, BodyReadTimeout(-time.Second))
 }

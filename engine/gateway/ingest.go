@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/countlab/countlab/engine/event"
+	"github.com/countlab/countlab/engine/kafka"
 )
 
 // Content types of POST /v1/events.
@@ -173,7 +174,7 @@ func (g *Gateway) decode(b *batch, format event.Format) error {
 			it.raw = append([]byte(nil), raw...)
 		} else {
 			it.k0 = len(b.keys)
-			b.keys = appendRecordKey(b.keys, g.cfg.hotKeys, e.Key, e.ID)
+			b.keys = kafka.AppendRecordKey(b.keys, g.cfg.hotKeys, e.Key, e.ID)
 			it.k1 = len(b.keys)
 			it.v0 = len(b.vals)
 			b.vals = appendEvent(b.vals, e)

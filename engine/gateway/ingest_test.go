@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/countlab/countlab/engine/event/eventpb"
 	"github.com/countlab/countlab/engine/event"
+	"github.com/countlab/countlab/engine/event/eventpb"
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/encoding/protowire"

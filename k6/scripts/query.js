@@ -1,38 +1,20 @@
 // query.js: the query service under an open-model load of QUERY_RATE
-// queries a second (counts, filtered counts, sums, top-10s over the last
-// two minutes), against whatever traffic is flowing.
+// queries a second (counts, filtered counts, sums, top-10s of Zipf-hot
+// keys over the last two minutes), against whatever traffic is flowing.
 //
-//   bin/k6 run -e QUERY_URL=http://127.0.0.1:8081 -e QUERY_RATE=200 -e DURATION=30s k6/scripts/query.js
-import countlab from 'k6/x/countlab';
-import { check } from 'k6';
-import { cfg, env, envNum, summary, summaryTrendStats } from './lib/common.js';
-import { queryOnce } from './lib/queries.js';
-
-const rate = envNum('QUERY_RATE', 100);
+//   k6 run -e QUERY_URL=http://127.0.0.1:8081 -e QUERY_RATE=200 -e DURATION=30s k6/scripts/query.js
+import { arrival, queryThresholds, summaryTrendStats } from '../lib/config.js';
+import { cfg, queryIteration } from '../lib/k6.js';
+import { ZipfTable } from '../lib/zipf.js';
 
 export const options = {
-  scenarios: {
-    query: {
-      executor: 'constant-arrival-rate',
-      rate,
-      timeUnit: '1s',
-      duration: cfg.duration,
-      preAllocatedVUs: cfg.vus,
-      maxVUs: cfg.maxVUs,
-    },
-  },
-  thresholds: {
-    countlab_query_latency: [`p(99)<${env('SLO_QUERY_P99_MS', 500)}`],
-    countlab_query_errors: ['count<1'],
-  },
+  scenarios: { query: arrival(cfg, 'query', cfg.queryRate) },
+  thresholds: Object.assign(queryThresholds(cfg), { dropped_iterations: [`count<=${cfg.maxDropped}`] }),
   summaryTrendStats,
 };
 
-const q = countlab.query({ url: cfg.queryURL });
+const zipf = new ZipfTable(cfg.generator.keys, cfg.generator.zipfS);
 
-export default function () {
-  const r = queryOnce(q);
-  check(r, { 'query answered': (x) => !x.error });
+export function query() {
+  queryIteration(zipf);
 }
-
-export const handleSummary = summary('k6-query', 0);

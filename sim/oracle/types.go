@@ -56,6 +56,10 @@ type Sent struct {
 	// Late: generated to arrive after its windows closed (far behind any
 	// watermark), so the engine counts it only after a reconcile.
 	Late bool
+	// Direct: produced straight to the events topic (Kafka acknowledges
+	// every well-formed produce; the engine dead-letters what the
+	// contract refuses), so an acked refused event is no mismatch.
+	Direct bool
 }
 
 // Verdict is what the contract says of one event.

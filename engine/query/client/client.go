@@ -1,6 +1,6 @@
 // Package client is the Go client of the query service (engine/query): counts,
 // statistics and top-N over time ranges, over HTTP JSON. The simulator's
-// checker and the k6 extension use it.
+// checker uses it.
 //
 // Errors: every non-2xx answer is an *Error carrying the status code, the
 // server's message and the parameter at fault (for 400), and Retry-After

@@ -1,0 +1,362 @@
+package oracle
+
+import (
+	"cmp"
+	"encoding/binary"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Oracle is the truth of a run. It is safe for concurrent use.
+type Oracle struct {
+	mu  sync.Mutex
+	cfg cfg
+
+	strs    []string
+	strID   map[string]uint32
+	windows map[wkey]*Total
+
+	// sim mode: the (key, id) fingerprints of the acked distinct events.
+	seen map[fingerprint]struct{}
+	// log mode
+	parts   map[int32]*partition
+	pending map[recordPos]pendingRecord // originals outside their canonical partition
+	copied  map[recordPos]struct{}      // moved copies whose original is not seen yet
+
+	stats      Stats
+	mismatches []Mismatch
+}
+
+// fingerprint is a 128-bit hash of (key, id): the identity, compactly.
+type fingerprint [2]uint64
+
+func identity(key, id string) fingerprint {
+	h := fnv.New128a()
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(key)))
+	h.Write(n[:])
+	h.Write([]byte(key))
+	h.Write([]byte(id))
+	var sum [16]byte
+	h.Sum(sum[:0])
+	return fingerprint{binary.LittleEndian.Uint64(sum[:8]), binary.LittleEndian.Uint64(sum[8:])}
+}
+
+// wkey is one window of one series; strings interned.
+type wkey struct {
+	start          int64
+	key, typ, dims uint32
+	size           uint8
+	late           bool
+}
+
+// Stats are the oracle's event counts.
+type Stats struct {
+	// Distinct is the distinct accepted events expected in their windows.
+	Distinct int64 `json:"distinct"`
+	// Late is the distinct accepted events too late for their windows
+	// (counted only by a reconcile).
+	Late int64 `json:"late"`
+	// Duplicates is the accepted events whose (key, id) was already
+	// counted.
+	Duplicates int64 `json:"duplicates"`
+	// Refused is the events the contract refuses, by reason code.
+	Refused map[string]int64 `json:"refused"`
+	// Failed is the events sent but neither acknowledged nor refused.
+	Failed int64 `json:"failed"`
+	// Moved is the records found outside their canonical partition whose
+	// moved copy was seen; Unmoved those without one (counted as if moved:
+	// the engine should have moved them).
+	Moved   int64 `json:"moved"`
+	Unmoved int64 `json:"unmoved"`
+	// Mismatches is the events on which the entry point disagreed with
+	// the contract (see Mismatches).
+	Mismatches int64 `json:"mismatches"`
+	// Windows is the number of (size, type, key, dimension set, start)
+	// totals, late ones included.
+	Windows int `json:"windows"`
+}
+
+// Mismatch kinds.
+const (
+	// MismatchAckedRefused: the entry point acknowledged an event the
+	// contract refuses.
+	MismatchAckedRefused = "acked_refused"
+	// MismatchRefusedAccepted: it refused an event the contract accepts.
+	MismatchRefusedAccepted = "refused_accepted"
+	// MismatchWrongCode: both refuse it, with different codes.
+	MismatchWrongCode = "wrong_code"
+)
+
+// Mismatch is one event on which the entry point disagreed with the
+// contract.
+type Mismatch struct {
+	Kind string `json:"kind"`
+	// Want is the contract's code ("" accepted), Got the entry point's
+	// ("" acknowledged).
+	Want string `json:"want"`
+	Got  string `json:"got"`
+	// Key and ID of the event (as decoded; cut to 64 bytes).
+	Key string `json:"key"`
+	ID  string `json:"id"`
+}
+
+// maxMismatches is how many mismatches are kept (all are counted).
+const maxMismatches = 100
+
+// New is an empty oracle; cfg's zero fields are the contract's defaults.
+func New(c Config) (*Oracle, error) {
+	r, err := c.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return &Oracle{cfg: r, strID: map[string]uint32{}, windows: map[wkey]*Total{}, seen: map[fingerprint]struct{}{},
+		parts: map[int32]*partition{}, pending: map[recordPos]pendingRecord{}, copied: map[recordPos]struct{}{},
+		stats: Stats{Refused: map[string]int64{}}}, nil
+}
+
+// Sizes are the window sizes, ascending.
+func (o *Oracle) Sizes() []time.Duration {
+	out := make([]time.Duration, len(o.cfg.sizes))
+	for i, s := range o.cfg.sizes {
+		out[i] = time.Duration(s) * time.Millisecond
+	}
+	return out
+}
+
+// Expect is the contract's verdict on s (at reference time s.Ref).
+func (o *Oracle) Expect(s Sent) Verdict {
+	var (
+		p    partial
+		code string
+	)
+	switch {
+	case s.Event != nil:
+		p, code = fromEvent(s.Event, s.Proto)
+	case s.Proto:
+		p, code = decodeProto(s.Raw)
+	default:
+		p, code = decodeJSON(s.Raw)
+	}
+	if code == "" {
+		code = o.cfg.check(&p, s.Ref)
+	}
+	return Verdict{Code: code, Event: p.Event}
+}
+
+// ExpectRecord is the contract's verdict on a record value read by the
+// engine at reference time ref (the record's timestamp).
+func (o *Oracle) ExpectRecord(value []byte, ref int64) Verdict {
+	p, code := decodeRecord(value)
+	if code == "" {
+		code = o.cfg.check(&p, ref)
+	}
+	return Verdict{Code: code, Event: p.Event}
+}
+
+// Add records one sent event and its outcome: an acked event the contract
+// refuses (except a Direct one, which the engine dead-letters), a refused
+// event it accepts and a wrong code are mismatches; an acked accepted event
+// is counted unless its (key, id) was acked before (the first acked copy
+// wins). Late events are kept apart.
+func (o *Oracle) Add(s Sent) Verdict {
+	v := o.Expect(s)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch {
+	case s.Acked && v.Code != "" && !s.Direct:
+		o.mismatch(MismatchAckedRefused, v, "")
+	case !s.Acked && s.Code != "" && v.Code == "":
+		o.mismatch(MismatchRefusedAccepted, v, s.Code)
+	case !s.Acked && s.Code != "" && s.Code != v.Code:
+		o.mismatch(MismatchWrongCode, v, s.Code)
+	}
+	switch {
+	case v.Code != "":
+		o.stats.Refused[v.Code]++
+	case !s.Acked && s.Code == "":
+		o.stats.Failed++
+	case s.Acked:
+		id := identity(v.Event.Key, v.Event.ID)
+		if _, dup := o.seen[id]; dup {
+			o.stats.Duplicates++
+			break
+		}
+		o.seen[id] = struct{}{}
+		o.count(&v.Event, s.Late)
+	}
+	return v
+}
+
+func cut(s string) string {
+	if len(s) > 64 {
+		return s[:64]
+	}
+	return s
+}
+
+func (o *Oracle) mismatch(kind string, v Verdict, got string) {
+	o.stats.Mismatches++
+	if len(o.mismatches) < maxMismatches {
+		o.mismatches = append(o.mismatches, Mismatch{Kind: kind, Want: v.Code, Got: got, Key: cut(v.Event.Key), ID: cut(v.Event.ID)})
+	}
+}
+
+// Mismatches are the first 100 contract mismatches, in the order seen.
+func (o *Oracle) Mismatches() []Mismatch {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.mismatches)
+}
+
+func (o *Oracle) intern(s string) uint32 {
+	if id, ok := o.strID[s]; ok {
+		return id
+	}
+	id := uint32(len(o.strs))
+	o.strs = append(o.strs, s)
+	o.strID[s] = id
+	return id
+}
+
+// DimSet is the canonical dimension set of dims: "a=x,b=y", names sorted.
+func DimSet(dims []Dim) string {
+	ds := slices.Clone(dims)
+	slices.SortFunc(ds, func(a, b Dim) int { return strings.Compare(a.Name, b.Name) })
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = d.Name + "=" + d.Value
+	}
+	return strings.Join(parts, ",")
+}
+
+// count adds an accepted distinct event to its windows (o.mu held).
+func (o *Oracle) count(e *Event, late bool) {
+	if late {
+		o.stats.Late++
+	} else {
+		o.stats.Distinct++
+	}
+	v := e.Value
+	if !e.HasValue {
+		v = 1
+	}
+	k := wkey{key: o.intern(e.Key), typ: o.intern(e.Type), dims: o.intern(DimSet(e.Dims)), late: late}
+	for i, s := range o.cfg.sizes {
+		k.size, k.start = uint8(i), windowStart(e.TS, s)
+		t := o.windows[k]
+		if t == nil {
+			t = &Total{}
+			o.windows[k] = t
+		}
+		t.Count++
+		t.Sum += v
+	}
+}
+
+// Stats are the counts so far (in log mode, after taking unmoved
+// originals as moved).
+func (o *Oracle) Stats() Stats {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.flush()
+	st := o.stats
+	st.Refused = make(map[string]int64, len(o.stats.Refused))
+	for k, v := range o.stats.Refused {
+		st.Refused[k] = v
+	}
+	st.Windows = len(o.windows)
+	return st
+}
+
+// Grouping says how Windows groups the totals.
+type Grouping int
+
+const (
+	// ByDimSet keeps one total per dimension set, as InfluxDB stores them.
+	ByDimSet Grouping = iota
+	// ByKey sums over dimension sets, as a query without a filter answers.
+	ByKey
+)
+
+// Window is one expected window total.
+type Window struct {
+	WindowKey
+	Total
+}
+
+// End is the end of the window (unix ms).
+func (w Window) End() int64 { return w.Start + w.Size }
+
+// Windows are the expected totals, sorted by size, start, type, key and
+// dimension set (DimSet "" with ByKey). includeLate adds the late events
+// (the truth after a reconcile).
+func (o *Oracle) Windows(g Grouping, includeLate bool) []Window {
+	o.mu.Lock()
+	o.flush()
+	type gk struct {
+		start          int64
+		key, typ, dims uint32
+		size           uint8
+	}
+	m := make(map[gk]*Total, len(o.windows))
+	for k, t := range o.windows {
+		if k.late && !includeLate {
+			continue
+		}
+		g2 := gk{start: k.start, key: k.key, typ: k.typ, dims: k.dims, size: k.size}
+		if g == ByKey {
+			g2.dims = 0
+		}
+		a := m[g2]
+		if a == nil {
+			a = &Total{}
+			m[g2] = a
+		}
+		a.Count += t.Count
+		a.Sum += t.Sum
+	}
+	out := make([]Window, 0, len(m))
+	for k, t := range m {
+		w := Window{WindowKey: WindowKey{Size: o.cfg.sizes[k.size], Start: k.start, Type: o.strs[k.typ], Key: o.strs[k.key]}, Total: *t}
+		if g == ByDimSet {
+			w.DimSet = o.strs[k.dims]
+		}
+		out = append(out, w)
+	}
+	o.mu.Unlock()
+	slices.SortFunc(out, compareWindows)
+	return out
+}
+
+func compareWindows(a, b Window) int {
+	return cmp.Or(cmp.Compare(a.Size, b.Size), cmp.Compare(a.Start, b.Start), cmp.Compare(a.Type, b.Type),
+		cmp.Compare(a.Key, b.Key), cmp.Compare(a.DimSet, b.DimSet))
+}
+
+// Range is the time span of the expected windows, late ones included
+// (zero times without any).
+func (o *Oracle) Range() (from, to time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.flush()
+	first := true
+	var lo, hi int64
+	for k := range o.windows {
+		end := k.start + o.cfg.sizes[k.size]
+		if first || k.start < lo {
+			lo = k.start
+		}
+		if first || end > hi {
+			hi = end
+		}
+		first = false
+	}
+	if first {
+		return time.Time{}, time.Time{}
+	}
+	return time.UnixMilli(lo).UTC(), time.UnixMilli(hi).UTC()
+}
