@@ -21,9 +21,10 @@ const (
 	// StageSink and StageGateway (saturation.go) are the system under
 	// test's parts when they run in-process.
 	StageQuery = "query"
-	// StageUnlabelled is the samples of goroutines without a stage: the
-	// garbage collector's background workers, the runtime, goroutines
-	// started before the labels were set.
+	// StageUnlabelled is the samples without a stage: the runtime's own
+	// work (GC background marking, the scavenger, the scheduler and
+	// network poller) and goroutines started before the labels were set
+	// (a 6 s ci-smoke profile had only the runtime's).
 	StageUnlabelled = "unlabelled"
 )
 
