@@ -82,6 +82,7 @@ type htmlView struct {
 	ResourcesNote string
 	// Provenance is the build and machine that produced the report.
 	Provenance [][2]string
+	CPU        htmlTable // cpu.go
 }
 
 type htmlSLO struct {
@@ -198,6 +199,7 @@ func (r *Report) htmlView(cfg *htmlCfg) (*htmlView, error) {
 	if err := r.saturationHTML(v); err != nil {
 		return nil, err
 	}
+	r.cpuHTML(v)
 	if err := r.resourcesHTML(v, ts, spans); err != nil {
 		return nil, err
 	}

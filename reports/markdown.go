@@ -90,6 +90,7 @@ func (r *Report) Markdown() string {
 		r.Throughput.OfferedEventsPerS, r.Throughput.AchievedEventsPerS, t.Generated, t.Acked, t.Duplicates, t.Rejected, t.Failed, t.Throttled, t.Resent, t.MaxLagMS)
 	r.saturationMarkdown(&b)
 	r.resourcesMarkdown(&b)
+	r.cpuMarkdown(&b)
 	writeSeries(&b, r.Series)
 	r.baselineMarkdown(&b)   // gatemd.go
 	r.provenanceMarkdown(&b) // provenance.go

@@ -82,6 +82,9 @@ type PlanCell struct {
 	Error       string      `json:"error,omitempty"`
 	Trials      []PlanTrial `json:"trials"`
 	EventsAcked int64       `json:"events_acked"`
+	// CPUFit is the engine's cores against the achieved rate over the
+	// trials (cpuplan.go).
+	CPUFit *CPUFit `json:"cpu_fit,omitempty"`
 }
 
 // PlanTrial is one trial: a constant offered rate for a while, and what
@@ -119,6 +122,8 @@ type PlanTrial struct {
 	Sustainable bool     `json:"sustainable"`
 	Why         []string `json:"why,omitempty"`
 	Error       string   `json:"error,omitempty"`
+	// CPU is the trial's CPU per event and cores (cpuplan.go).
+	CPU *TrialCPU `json:"cpu,omitempty"`
 }
 
 // LagTotal is the lag summed over partitions at each sample time.

@@ -34,6 +34,7 @@ func (r *PlanReport) Markdown() string {
 		}
 	}
 	planTable(&b, []string{"cell", "#", "phase", "offered", "achieved", "lag slope /s", "lag max", "p99 ack ms", "p99 fresh ms", "drain s", "verdict"}, rows)
+	r.cpuMarkdown(&b) // cpuplan.go
 	return b.String()
 }
 

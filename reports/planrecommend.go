@@ -44,6 +44,9 @@ type Recommendation struct {
 	// one worker carries it alone.
 	HotKeyShare      float64 `json:"hot_key_share"`
 	HotKeyEventsPerS float64 `json:"hot_key_events_per_s"`
+	// CPU is a worker's cores at the target from the measured cells
+	// (cpuplan.go; nil: no cell's trials fitted).
+	CPU *CPUSizing `json:"cpu,omitempty"`
 	// Lines is the answer in words, as printed.
 	Lines []string `json:"lines"`
 }
@@ -152,6 +155,9 @@ func Recommend(t PlanTarget, fits []PlanFit, cells []PlanCell) Recommendation {
 		say("machines: %d (at %s events/s per machine, with the headroom)", rec.Machines, num(t.NodeEventsPerS))
 	} else {
 		say("machines: %d (%d cores each, %s cores per worker: %d workers per machine)", rec.Machines, t.CoresPerNode, num(t.CoresPerWorker), rec.WorkersPerMachine)
+	}
+	if rec.CPU = cpuSizing(cells, best.Partitions, rec.Workers, rec.RequiredEventsPerS); rec.CPU != nil {
+		say("%s", rec.CPU.Line(t.CoresPerWorker))
 	}
 	if rec.CurvePeakWorkers > 0 {
 		say("the curve peaks at N* = %.1f workers (%s events/s): beyond it more workers lower throughput", rec.CurvePeakWorkers, num(rec.CurveMaxEventsPS))

@@ -49,6 +49,9 @@ type Report struct {
 	FaultPhases []FaultPhases `json:"fault_phases,omitempty"`
 	// Provenance is what produced the report and where (provenance.go).
 	Provenance *Provenance `json:"provenance,omitempty"`
+	// CPU is the CPU time of each process and stage over the traffic,
+	// per event (cpu.go).
+	CPU *CPU `json:"cpu,omitempty"`
 }
 
 // Throughput is the offered and achieved rates.

@@ -173,6 +173,8 @@ func (r *planRun) cell(ctx context.Context, parts, workers int, status *planStat
 		return cell, fmt.Errorf("start the stack: %w", err)
 	}
 	defer st.Close()
+	labelStage(reports.StageHarness) // the CPU profile's stage of the trials (cpu.go)
+	defer unlabelStage()
 	cell.StackStartS = time.Since(t0).Seconds()
 	token, _ := gatewayTokenFromEnv()
 	qc, err := client.New("http://"+st.qAddr, client.Token(token))
@@ -205,6 +207,7 @@ func (r *planRun) cell(ctx context.Context, parts, workers int, status *planStat
 		truth: truth, qc: qc, proto: proto, probe: probe, log: log, out: r.out, status: status}
 	res, err := searchMax(ctx, p.Search, pc.trial)
 	cell.Trials = res.trials
+	cell.CPUFit = reports.FitCellCPU(res.trials) // cpuplan.go
 	cell.MaxSustainableEventsPerS, cell.FirstUnsustainableEventsPerS, cell.Capped = res.best, res.firstBad, res.capped
 	for _, t := range res.trials {
 		cell.EventsAcked += t.Acked

@@ -89,6 +89,14 @@ func TestPlanEndToEnd(t *testing.T) {
 			t.Errorf("trial %d not measured: %+v", i, tr)
 		}
 		acked += tr.Acked
+		if tr.CPU == nil || tr.CPU.EngineCores <= 0 || tr.CPU.EngineMicrosPerEvent <= 0 || tr.CPU.SUTCores < tr.CPU.EngineCores {
+			t.Errorf("trial %d: cpu %+v", i, tr.CPU)
+		}
+	}
+	if c.CPUFit == nil || c.CPUFit.Trials != len(c.Trials) {
+		t.Errorf("cell cpu fit %+v", c.CPUFit)
+	} else {
+		t.Logf("cpu fit: %+v; recommendation cpu %+v", *c.CPUFit, rep.Recommendation.CPU)
 	}
 	if c.Accuracy == nil || !c.Accuracy.Exact || c.Accuracy.Lost != 0 || c.Accuracy.Duplicated != 0 || c.Accuracy.CountedEvents < acked*9/10 {
 		t.Fatalf("accuracy %+v (acked %d)", c.Accuracy, acked)

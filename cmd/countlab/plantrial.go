@@ -134,8 +134,10 @@ func (c *planCell) trial(ctx context.Context, phase string, rate float64, d time
 	sampled := make(chan struct{})
 	go func() { defer close(sampled); sampler.run(sctx) }()
 	c.status.snd.Store(snd)
+	stopCPU := startCPU(ctx, c.st, snd, c.log) // cpu.go
 	sendErr := snd.Run(ctx)
 	sendDur := time.Since(start)
+	cpu := stopCPU()
 	c.status.snd.Store(nil)
 	stopSampler()
 	<-sampled
@@ -155,6 +157,7 @@ func (c *planCell) trial(ctx context.Context, phase string, rate float64, d time
 		Freshness:          reports.FromHistogram(fresh.Histogram()),
 		Lag:                reports.LagTotal(ts.Lag),
 		Achieved:           ts.Achieved,
+		CPU:                cpu.Trial(),
 	}
 	_, t.TracersMissed = fresh.Counts()
 	if sendErr != nil {

@@ -197,6 +197,8 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 		return nil, err
 	}
 	defer st.Close()
+	labelStage(reports.StageHarness) // the CPU profile's stage of what the run starts from here (cpu.go)
+	defer unlabelStage()
 	fmt.Fprintf(r.out, "  stack up in %.1fs: broker %s, influxdb %s, gateway http://%s, query http://%s\n  metrics http://%s/metrics\n",
 		time.Since(t0).Seconds(), st.conn.String(), st.influx.URL, st.gwAddr, st.qAddr, st.metricsAddr)
 	if st.net != nil {
@@ -304,6 +306,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	stopSeries := r.startSeries(probeCtx, st, snd, ql, log)
 	stopSat := sat.start(probeCtx, snd)
 	stopRes := r.startResources(probeCtx, st, log) // resources.go: memory and goroutines
+	stopCPU := startCPU(probeCtx, st, snd, log)    // cpu.go: CPU per process and stage
 	stopMon := mon.start(start, snd)
 	sendErr := snd.Run(mon.traffic) // an abort stops the traffic
 	stopMon()
@@ -311,6 +314,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	series := stopSeries()
 	saturation := stopSat()
 	resources, rssSeries, goroutineSeries := stopRes()
+	cpu := stopCPU()
 	if series != nil {
 		series.RSS, series.Goroutines = rssSeries, goroutineSeries
 	}
@@ -396,9 +400,11 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 		Saturation: saturation,
 		Resources:  resources,
 		Provenance: provenance(),
+		CPU:        cpu,
 	}
 	slo := sc.SLO
 	printSaturationAndResources(r.out, rep, slo.MaxRSSSlopeMiBPerH > 0 || slo.MaxHarnessRSSSlopeMiBPerH > 0 || slo.MaxGoroutineSlopePerH > 0)
+	printCPU(r.out, rep.CPU)
 	return rep, nil
 }
 

@@ -97,11 +97,12 @@ func TestRunCISmoke(t *testing.T) {
 	if err := json.Unmarshal(raw, &top); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"scenario", "started_at", "duration_s", "config", "throughput", "latency", "accuracy", "faults", "slo", "pass", "provenance"} {
+	for _, k := range []string{"scenario", "started_at", "duration_s", "config", "throughput", "latency", "accuracy", "faults", "slo", "pass", "provenance", "cpu"} {
 		if _, ok := top[k]; !ok {
 			t.Errorf("report.json lacks %q", k)
 		}
 	}
+	checkCPUBlock(t, rep, dir)
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	if err != nil || !strings.Contains(string(md), "PASS") {
 		t.Errorf("report.md: %v\n%s", err, md)

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/countlab/countlab/engine/aggregate"
 	"github.com/countlab/countlab/engine/broker"
 	"github.com/countlab/countlab/engine/gateway"
@@ -24,6 +26,7 @@ import (
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/query"
 	"github.com/countlab/countlab/engine/sink"
+	"github.com/countlab/countlab/reports"
 )
 
 // stackFlags are the flags of every command that starts the embedded stack
@@ -175,6 +178,7 @@ type stack struct {
 	gateway  *gateway.Gateway // closed on Close
 	query    *query.Server
 	sink     *sink.Sink
+	sinkReg  *prometheus.Registry // the sink's metrics (cpu.go)
 	servers  []*http.Server
 	tempDir  string
 	gwAddr   string
@@ -211,6 +215,10 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	s := &stack{log: log, topics: kafka.DefaultTopics(f.topicPrefix), windows: windows, failed: make(chan struct{}), nWorkers: f.workers,
 		metrics: newStackMetrics()}
 	s.metrics.procs = func() []*workerProc { return s.engines }
+	// Each part's goroutines carry its stage label for the CPU profile
+	// (cpuprofile.go): they inherit the label of the goroutine that
+	// starts them, set before each part below.
+	defer unlabelStage()
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -227,6 +235,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	s.runCtx, s.cancel = runCtx, cancel
 
 	// Kafka.
+	labelStage(reports.StageBroker)
 	if f.brokers != "" {
 		kf := kafkaFlags{brokers: f.brokers}
 		if s.conn, err = kf.conn(); err != nil {
@@ -256,6 +265,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	}
 
 	// InfluxDB.
+	labelStage(reports.StageHarness) // managing influxd; the process is measured on its own
 	if f.influxURL != "" {
 		inf := influxFlags{url: f.influxURL, org: f.influxOrg, bucket: f.influxBucket}
 		if s.influx, err = inf.config(); err != nil {
@@ -283,6 +293,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	}
 
 	if f.netProxies {
+		labelStage(reports.StageNetProxy)
 		if s.net, err = startNetProxies(ctx, s.conn, s.influx.URL, log.With("part", "netproxy")); err != nil {
 			return nil, err
 		}
@@ -290,6 +301,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	}
 
 	// Engine workers, then the sink: both consume from Kafka.
+	labelStage(reports.StageEngine)
 	ready := make([]<-chan struct{}, 0, f.workers)
 	if f.engineProcs {
 		bin, err := engineBinary()
@@ -332,9 +344,12 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		s.metrics.setEngine(i, w.Gatherer())
 		s.superviseEngine(runCtx, i, w, opts)
 	}
+	labelStage(reports.StageSink)
 	sinkInflux := s.influx
 	sinkInflux.URL = s.net.sinkInfluxURL(s.influx.URL)
+	s.sinkReg = prometheus.NewRegistry()
 	sk, err := sink.New(
+		sink.Registerer(s.sinkReg),
 		sink.Kafka(s.conn),
 		sink.TopicPrefix(f.topicPrefix),
 		sink.Influx(sinkInflux),
@@ -348,6 +363,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	s.goRun("sink", sk.Run, runCtx)
 
 	// Query service.
+	labelStage(reports.StageQuery)
 	qopts := []query.Opt{
 		query.Kafka(s.conn),
 		query.Topic(s.topics.Aggregates),
@@ -372,6 +388,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	}
 
 	// Gateway last: accepting events means the pipeline is there.
+	labelStage(reports.StageGateway)
 	gopts := []gateway.Opt{
 		gateway.Kafka(s.conn),
 		gateway.Topics(s.topics),
@@ -398,6 +415,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		return nil, usagef("--metrics-listen: %v", err)
 	}
 
+	unlabelStage()
 	waitCtx, waitCancel := context.WithTimeout(ctx, 60*time.Second)
 	defer waitCancel()
 	for _, r := range ready {
@@ -421,6 +439,7 @@ func (s *stack) goRun(name string, fn func(context.Context) error, ctx context.C
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		labelStage(name) // the CPU profile's stage (cpuprofile.go)
 		if err := fn(ctx); err != nil && ctx.Err() == nil {
 			s.fail(fmt.Errorf("%s: %w", name, err))
 		}
