@@ -347,14 +347,13 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	labelStage(reports.StageSink)
 	sinkInflux := s.influx
 	sinkInflux.URL = s.net.sinkInfluxURL(s.influx.URL)
-	s.sinkReg = prometheus.NewRegistry()
+	s.sinkReg = s.metrics.own // served with countlab's own, read by the CPU block (cpu.go)
 	sk, err := sink.New(
-		sink.Registerer(s.sinkReg),
 		sink.Kafka(s.conn),
 		sink.TopicPrefix(f.topicPrefix),
 		sink.Influx(sinkInflux),
 		sink.Logger(log), // the sink adds part=sink itself
-		sink.Registerer(s.metrics.own),
+		sink.Registerer(s.sinkReg),
 	)
 	if err != nil {
 		return nil, err
