@@ -14,7 +14,7 @@ TEST_TIMEOUT ?= 25m
 FUZZTIME    ?= 10s
 
 export COUNTLAB_INFLUXD := $(INFLUXD)
-.PHONY: all build influxd run selfcheck smoke up test test-short vet fuzz bench clean k6-lib-test chaos stress soak plan
+.PHONY: tools all build influxd run selfcheck smoke up test test-short vet fuzz bench clean k6-lib-test chaos stress soak plan
 
 all: build influxd
 
@@ -78,7 +78,16 @@ vet:
 # The whole test suite against the real embedded broker and a real influxd
 # (the k6 and kcat paths need node and kcat: missing, they fail), then the
 # k6 library's pure modules under Node's test runner.
-test: influxd vet
+# The tests' outside tools: Node.js (the k6 library's tests, under Node's
+# test runner) and kcat (Debian's; the non-countlab Kafka producer of the
+# check --from-log tests). As root on Debian a missing kcat is installed.
+tools:
+	@command -v node >/dev/null || { echo "make test needs Node.js: apt-get install -y nodejs" >&2; exit 2; }
+	@command -v kcat >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat; } || \
+		{ echo "make test needs kcat: apt-get install -y kcat" >&2; exit 2; }; }
+
+test: influxd vet tools
 	COUNTLAB_REQUIRE_INFLUXD=1 COUNTLAB_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) k6-lib-test
 
