@@ -23,6 +23,11 @@ import (
 // --truth B`).
 const identitiesFile = "truth.ids"
 
+// maxStartLag is how long after --start a shard may still begin: its
+// events' times are that much behind their sends, well within the
+// default out-of-orderness.
+const maxStartLag = 2 * time.Second
+
 // cmdLoad is a sharded generator: it sends shard I of N of a scenario's
 // traffic to a running gateway (`countlab up`, a staging gateway) and
 // writes the shard's truth, identities, latency histograms and report;
@@ -55,6 +60,9 @@ func cmdLoad(ctx context.Context, args []string) error {
 	if *startText != "" {
 		if start, err = parseStart(*startText); err != nil {
 			return usagef("--start: %v", err)
+		}
+		if late := time.Since(start); late > maxStartLag {
+			return usagef("--start %s is %s in the past: start every shard before it (event times would lag their sends)", *startText, late.Round(time.Millisecond))
 		}
 	}
 	sc, err := scenarios.Lookup(name)
@@ -204,8 +212,10 @@ func loadTruths(paths []string, warn io.Writer) (*oracle.Oracle, error) {
 			all = o
 			continue
 		}
-		if err := all.Merge(o); err != nil {
+		if err := all.Merge(o); errors.Is(err, oracle.ErrShardsOverlap) {
 			return nil, exitError{1, fmt.Errorf("--truth %s: %w", p, err)}
+		} else if err != nil {
+			return nil, usagef("--truth %s: %v", p, err)
 		}
 	}
 	return all, nil

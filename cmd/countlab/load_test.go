@@ -74,7 +74,7 @@ func TestShardedLoad(t *testing.T) {
 		}
 		return 0, string(out)
 	}
-	start := strconv.FormatInt(time.Now().Add(3*time.Second).UnixMilli(), 10)
+	start := strconv.FormatInt(time.Now().Add(4*time.Second).UnixMilli(), 10)
 	runID := fmt.Sprintf("sh%d-", time.Now().UnixNano()%1e6)
 	dirs := make([]string, 4)
 	var wg sync.WaitGroup
@@ -159,5 +159,27 @@ func TestShardedLoad(t *testing.T) {
 	}
 	if rep.Traffic.Acked != acked || rep.Shards != 4 {
 		t.Fatalf("merged report: %d acknowledged, %d shards; want %d and 4", rep.Traffic.Acked, rep.Shards, acked)
+	}
+}
+
+// TestLoadFlagsRefused: a sharded generator's meaningless flags are exit 2
+// with the flag named, before anything is sent.
+func TestLoadFlagsRefused(t *testing.T) {
+	out := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"load", "ci-smoke", "--shard", "4/4", "--out", out}, "--shard"},
+		{[]string{"load", "ci-smoke", "--shard", "1/4", "--out", out}, "--run-id is required"},
+		{[]string{"load", "ci-smoke", "--shard", "1/4", "--run-id", "r-"}, "--out is required"},
+		{[]string{"load", "ci-smoke", "--shard", "1/4", "--run-id", "r-", "--out", out, "--start", "1000"}, "in the past"},
+		{[]string{"load", "worker-crash", "--out", out}, "has faults"},
+		{[]string{"report", "merge", out, "-o", out}, "report.json"},
+	} {
+		code, got := captureRun(t, c.args...)
+		if code != 2 || !strings.Contains(got, c.want) {
+			t.Errorf("%v: exit %d, want 2 with %q:\n%s", c.args, code, c.want, got)
+		}
 	}
 }

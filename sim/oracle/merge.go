@@ -12,6 +12,10 @@ import (
 	"slices"
 )
 
+// ErrShardsOverlap is the error of a Merge of truths that acknowledged
+// the same identity.
+var ErrShardsOverlap = errors.New("the shards overlap")
+
 // Merge adds the truth of src, another shard of the same run, to o: the
 // window totals (exactly: counts add, and a window's sum is the sum of
 // the shards' sums of disjoint events), the stats, the mismatches (the
@@ -73,7 +77,7 @@ func (o *Oracle) Merge(src *Oracle) error {
 		}
 	}
 	if cross > 0 {
-		return fmt.Errorf("oracle: merge: %d identities (key, id) acknowledged in both shards: the shards overlap", cross)
+		return fmt.Errorf("oracle: merge: %d identities (key, id) acknowledged in both shards: %w", cross, ErrShardsOverlap)
 	}
 	return nil
 }
