@@ -2,8 +2,10 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -96,5 +98,64 @@ func TestParseShard(t *testing.T) {
 		if _, err := ParseShard(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
+	}
+}
+
+// TestShardedSenders: four Senders of shards 0..3, run at once, send
+// together every item a whole Sender sends (by send time, kind and
+// bytes), each once; a sharded Sender refuses tracers.
+func TestShardedSenders(t *testing.T) {
+	send := func(sh Shard) []string {
+		var mu sync.Mutex
+		var got []string
+		tr := transportFunc(func(_ context.Context, items []Item, out []Outcome) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for i := range items {
+				out[i] = Acked
+				if items[i].Kind == KindMalformed {
+					out[i] = Rejected
+				}
+				got = append(got, shardKey(&items[i]))
+			}
+			return nil
+		})
+		g, err := NewGenerator(testConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewSender(SenderConfig{Generator: g, Schedule: NewSchedule(Constant(3000), false, 4), Duration: 300 * time.Millisecond,
+			Transport: tr, Shard: sh})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	whole := send(Shard{})
+	var union []string
+	var wg sync.WaitGroup
+	parts := make([][]string, 4)
+	for i := range parts {
+		wg.Add(1)
+		go func() { defer wg.Done(); parts[i] = send(Shard{I: i, N: 4}) }()
+	}
+	wg.Wait()
+	for _, p := range parts {
+		if len(p) == 0 {
+			t.Fatal("a shard sent nothing")
+		}
+		union = append(union, p...)
+	}
+	slices.Sort(whole)
+	slices.Sort(union)
+	if len(whole) < 800 || !slices.Equal(whole, union) {
+		t.Fatalf("the four shards sent %d items, not the whole sender's %d", len(union), len(whole))
+	}
+	if _, err := NewSender(SenderConfig{Generator: &Generator{}, Schedule: &Schedule{}, Duration: time.Second, Transport: transportFunc(nil),
+		Shard: Shard{I: 0, N: 2}, TracerEvery: time.Second}); err == nil {
+		t.Fatal("a sharded sender with tracers: no error")
 	}
 }
