@@ -150,11 +150,12 @@ var helps = map[string]helpText{
 		example:  "countlab report html reports/out/quickstart-20260101T100000Z/report.json -o /tmp/report.html",
 	},
 	"report merge": {
-		synopsis: "countlab report merge SHARD/report.json ... -o DIR",
+		synopsis: "countlab report merge SHARD/report.json ... -o DIR [--check CHECK.json]",
 		about: "Combines the reports of sharded generators (countlab load) into DIR/report.json, report.md, report.html and\n" +
 			"latency.hdr: rates and counts add, every latency is the percentiles of the shards' summed HDR histograms\n" +
-			"(latency.hdr beside each report.json; they add exactly). A SHARD may be the shard's directory.",
-		example: "countlab report merge out/s0 out/s1 out/s2 out/s3 -o out/all",
+			"(latency.hdr beside each report.json; they add exactly). A SHARD may be the shard's directory. --check takes\n" +
+			"the accuracy from the output of countlab check --truth ... --json.",
+		example: "countlab report merge out/s0 out/s1 out/s2 out/s3 -o out/all --check out/check.json",
 	},
 	"report diff": {
 		synopsis: "countlab report diff OLD NEW [--junit FILE] [--json]",

@@ -128,8 +128,13 @@ func TestShardedLoad(t *testing.T) {
 		t.Fatalf("check of a shard given twice: exit %d, want 1 (overlap):\n%s", code, out)
 	}
 
+	code, out = run(append([]string{"check", "--query", "http://" + q, "--json"}, truths(dirs...)...)...)
+	checkOut := filepath.Join(tmp, "check.json")
+	if err := os.WriteFile(checkOut, []byte(out), 0o644); code != 0 || err != nil {
+		t.Fatalf("check --json: exit %d (%v)\n%s", code, err, out)
+	}
 	all := filepath.Join(tmp, "all")
-	if code, out := run(append([]string{"report", "merge", "-o", all}, dirs...)...); code != 0 {
+	if code, out := run(append([]string{"report", "merge", "-o", all, "--check", checkOut}, dirs...)...); code != 0 {
 		t.Fatalf("report merge: exit %d\n%s", code, out)
 	}
 	rep, err := reports.ReadFile(filepath.Join(all, "report.json"))
@@ -156,6 +161,9 @@ func TestShardedLoad(t *testing.T) {
 	}
 	if want := reports.FromHistogram(sum.IngestAck); rep.Latency.IngestAck != want || want.Count != acked {
 		t.Fatalf("merged ingest-ack %+v, want the summed histogram's %+v (%d acknowledged)", rep.Latency.IngestAck, want, acked)
+	}
+	if !rep.Accuracy.Exact || rep.Accuracy.ExpectedEvents != distinct || !rep.Pass {
+		t.Fatalf("merged report: accuracy %+v, pass %v; want exact, %d events", rep.Accuracy, rep.Pass, distinct)
 	}
 	if rep.Traffic.Acked != acked || rep.Shards != 4 {
 		t.Fatalf("merged report: %d acknowledged, %d shards; want %d and 4", rep.Traffic.Acked, rep.Shards, acked)

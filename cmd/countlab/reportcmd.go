@@ -17,7 +17,7 @@ import (
 
 const reportUsage = `usage: countlab report diff OLD NEW [--junit FILE]
        countlab report html REPORT.json [-o FILE]
-       countlab report merge SHARD/report.json ... -o DIR
+       countlab report merge SHARD/report.json ... -o DIR [--check CHECK.json]
 
 diff  gates NEW against OLD metric by metric with the regression gate of
       countlab run --baseline (a rank test between the runs and a minimum
@@ -31,7 +31,8 @@ diff  gates NEW against OLD metric by metric with the regression gate of
 html  writes the HTML report of a report.json (default: report.html next to it).
 merge combines the reports of sharded generators (countlab load) into one in DIR:
       rates and counts add, the latencies are the percentiles of the shards'
-      summed HDR histograms (latency.hdr beside each report.json, exact).
+      summed HDR histograms (latency.hdr beside each report.json, exact);
+      --check takes the accuracy from countlab check --truth ... --json.
 `
 
 // cmdReport works on report.json files after a run.
