@@ -100,7 +100,7 @@ func MergeShards(shards []Shard) (*Report, Histograms, error) {
 	}
 	first := shards[0].Report
 	out := &Report{Scenario: first.Scenario, StartedAt: first.StartedAt, Config: first.Config, Pass: true,
-		Provenance: first.Provenance, Shards: len(shards)}
+		Provenance: first.Provenance}
 	for i, s := range shards {
 		r := s.Report
 		if r.Scenario != first.Scenario {
@@ -129,6 +129,7 @@ func MergeShards(shards []Shard) (*Report, Histograms, error) {
 		out.Faults = append(out.Faults, r.Faults...)
 		out.SLO = append(out.SLO, r.SLO...)
 		out.Pass = out.Pass && r.Pass
+		out.Shards += max(r.Shards, 1)
 		src := s.Histograms
 		for j, f := range sum.fields() {
 			h := *src.fields()[j].p

@@ -3,6 +3,7 @@ package reports
 import (
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -53,5 +54,14 @@ func TestMergeShardsPercentiles(t *testing.T) {
 	shards[1].Report.Scenario = "other"
 	if _, _, err := MergeShards(shards); err == nil {
 		t.Fatal("shards of two scenarios merged")
+	}
+}
+
+// TestShardReportMarkdown: a shard's report, whose accuracy is checked
+// elsewhere, says so instead of "not exact".
+func TestShardReportMarkdown(t *testing.T) {
+	md := (&Report{Scenario: "s", Shards: 1}).Markdown()
+	if !strings.Contains(md, "Not checked in this report") || strings.Contains(md, "Not exact") {
+		t.Fatalf("shard report:\n%s", md)
 	}
 }

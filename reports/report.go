@@ -49,8 +49,8 @@ type Report struct {
 	FaultPhases []FaultPhases `json:"fault_phases,omitempty"`
 	// Provenance is what produced the report and where (provenance.go).
 	Provenance *Provenance `json:"provenance,omitempty"`
-	// Shards is how many sharded generators' reports this one merges
-	// (MergeShards); 0 for one generator.
+	// Shards is how many sharded generators this report covers: 1 for
+	// one (countlab load), N for MergeShards of N; 0 for countlab run.
 	Shards int `json:"shards,omitempty"`
 }
 

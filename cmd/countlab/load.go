@@ -150,7 +150,7 @@ func cmdLoad(ctx context.Context, args []string) error {
 		Latency:    reports.Latencies{IngestAck: reports.FromHistogram(snd.Histogram())},
 		Traffic: reports.Traffic{Generated: p.Generated, Acked: p.Acked, Rejected: p.Rejected, Failed: p.Failed, Resent: p.Resent,
 			Throttled: p.Throttled, Errors: p.Errors, Duplicates: st.Duplicates, MaxLagMS: float64(p.MaxLag.Microseconds()) / 1000},
-		Pass: p.Acked > 0 && p.Failed == 0 && st.Mismatches == 0, Provenance: provenance()}
+		Pass: p.Acked > 0 && p.Failed == 0 && st.Mismatches == 0, Provenance: provenance(), Shards: 1}
 	for _, save := range []func() error{
 		func() error { return truth.Save(filepath.Join(*outDir, truthFile)) },
 		func() error { return truth.SaveIdentities(filepath.Join(*outDir, identitiesFile)) },
