@@ -2,6 +2,7 @@ package reports
 
 import (
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,8 +61,16 @@ func TestMergeShardsPercentiles(t *testing.T) {
 // TestShardReportMarkdown: a shard's report, whose accuracy is checked
 // elsewhere, says so instead of "not exact".
 func TestShardReportMarkdown(t *testing.T) {
-	md := (&Report{Scenario: "s", Shards: 1}).Markdown()
+	r := &Report{Scenario: "s", Shards: 1}
+	md := r.Markdown()
 	if !strings.Contains(md, "Not checked in this report") || strings.Contains(md, "Not exact") {
 		t.Fatalf("shard report:\n%s", md)
+	}
+	p := filepath.Join(t.TempDir(), "report.html")
+	if err := r.WriteHTMLFile(p); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); !strings.Contains(string(b), "Not checked in this report") || strings.Contains(string(b), "Not exact") {
+		t.Fatal("shard report.html: no 'not checked' or a 'not exact'")
 	}
 }
