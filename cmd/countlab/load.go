@@ -133,7 +133,7 @@ func cmdLoad(ctx context.Context, args []string) error {
 			return ctx.Err()
 		}
 	}
-	fmt.Printf("countlab load %s: shard %s, run id %s, %s to %s...\n", sc.Name, shard, id, sc.Duration, *gateway)
+	fmt.Printf("countlab load %s: shard %s, run id %s (keys %s*), %s to %s...\n", sc.Name, shard, id, gcfg.KeyPrefix, sc.Duration, *gateway)
 	t0 := time.Now()
 	sendErr := snd.Run(ctx)
 	took := time.Since(t0)
