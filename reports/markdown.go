@@ -41,7 +41,9 @@ func (r *Report) Markdown() string {
 	}
 	a := r.Accuracy
 	fmt.Fprintf(&b, "\n## Accuracy\n\n")
-	if a.Exact {
+	if r.Shards > 0 && a.WindowsChecked == 0 && !a.Exact {
+		b.WriteString("Not checked in this report: a sharded generator's truth is checked with `countlab check --truth` of every shard (`report merge --check` adds that check here).\n\n")
+	} else if a.Exact {
 		fmt.Fprintf(&b, "Exact: every one of %d windows equals the truth (count and sum), as served and as stored; no entry point disagreed with the contract.\n\n", a.WindowsChecked)
 	} else {
 		fmt.Fprintf(&b, "**Not exact**: up to %d of %d windows differ from the truth (%d of them keys the truth never had); %d contract mismatches.\n\n",

@@ -52,6 +52,9 @@ type Report struct {
 	// CPU is the CPU time of each process and stage over the traffic,
 	// per event (cpu.go).
 	CPU *CPU `json:"cpu,omitempty"`
+	// Shards is how many sharded generators this report covers: 1 for
+	// one (countlab load), N for MergeShards of N; 0 for countlab run.
+	Shards int `json:"shards,omitempty"`
 }
 
 // Throughput is the offered and achieved rates.
