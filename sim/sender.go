@@ -289,7 +289,11 @@ func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 			}
 			o := out[:len(items)]
 			sentAt := time.Now()
-			err := s.cfg.Transport.Send(ctx, items, o)
+			// A batch handed to the transport is answered even when ctx
+			// ends (an abort, the end of the run): a request cancelled in
+			// flight has an outcome nobody knows, which the truth cannot
+			// judge. The transports bound each request themselves.
+			err := s.cfg.Transport.Send(context.WithoutCancel(ctx), items, o)
 			now := time.Now()
 			if err != nil {
 				s.errs.Add(1)
