@@ -49,6 +49,9 @@ type Report struct {
 	FaultPhases []FaultPhases `json:"fault_phases,omitempty"`
 	// Provenance is what produced the report and where (provenance.go).
 	Provenance *Provenance `json:"provenance,omitempty"`
+	// Shards is how many sharded generators' reports this one merges
+	// (MergeShards); 0 for one generator.
+	Shards int `json:"shards,omitempty"`
 }
 
 // Throughput is the offered and achieved rates.

@@ -51,6 +51,10 @@ type SenderConfig struct {
 	// Behind is how far the schedule may lag before the sender reports it
 	// is falling behind (default 1s).
 	Behind time.Duration
+	// Shard, when set (N > 1), sends only shard I of N of the stream
+	// (see Shard); TracerEvery must then be 0 (a tracer takes a sequence
+	// number, which would shift the shards' streams apart).
+	Shard Shard
 }
 
 // Sender is an open-model sender: it hands items over on their fixed
@@ -86,6 +90,9 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	}
 	if cfg.Duration <= 0 {
 		return nil, errors.New("sim: sender duration must be > 0")
+	}
+	if !cfg.Shard.whole() && cfg.TracerEvery > 0 {
+		return nil, errors.New("sim: a sharded sender sends no tracers (TracerEvery 0)")
 	}
 	if cfg.Connections <= 0 {
 		cfg.Connections = 8
@@ -187,8 +194,9 @@ func (s *Sender) Run(ctx context.Context) error {
 
 // schedule generates every item when it is due and hands batches over.
 func (s *Sender) schedule(ctx context.Context, queue chan<- batch) {
-	g, sch := s.cfg.Generator, s.cfg.Schedule
-	next := sch.Next()
+	g := s.cfg.Generator
+	src := newStream(g, s.cfg.Schedule, s.cfg.Shard, s.cfg.Duration)
+	next := src.next()
 	nextTracer := s.cfg.TracerEvery / 2
 	tick := time.NewTicker(s.cfg.FlushEvery)
 	defer tick.Stop()
@@ -204,9 +212,9 @@ func (s *Sender) schedule(ctx context.Context, queue chan<- batch) {
 		// An item that must go with the next (a same-id pair) takes the
 		// next along, even if it is not yet due.
 		for (next <= now || len(cur) > 0 && cur[len(cur)-1].withNext) && next < s.cfg.Duration {
-			cur = append(cur, g.Next(next))
+			cur = append(cur, src.take())
 			s.generated.Add(1)
-			next = sch.Next()
+			next = src.next()
 			if len(cur) == s.cfg.BatchMax {
 				// Never split a pair: its first item opens the next batch.
 				var carry []Item

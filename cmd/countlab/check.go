@@ -8,7 +8,6 @@ import (
 
 	"github.com/countlab/countlab/engine/query/client"
 	"github.com/countlab/countlab/reports"
-	"github.com/countlab/countlab/sim/oracle"
 )
 
 // cmdCheck is the accuracy check alone: a saved truth (a run's truth.bin)
@@ -18,9 +17,9 @@ func cmdCheck(ctx context.Context, args []string) error {
 		return cmdCheckFromLog(ctx, args) // checklog.go
 	}
 	fs := newFlagSet("check")
-	var truthPath string
-	fs.StringVar(&truthPath, "truth", "", "the truth file of a run (DIR/"+truthFile+")")
-	fs.StringVar(&truthPath, "ledger", "", "alias of --truth")
+	var truthPaths listFlag
+	fs.Var(&truthPaths, "truth", "the truth file of a run (DIR/"+truthFile+", or DIR); repeated: the shards of one run (countlab load), merged")
+	fs.Var(&truthPaths, "ledger", "alias of --truth")
 	queryURL := fs.String("query", "http://127.0.0.1:8081", "the query service's base URL")
 	var inf influxFlags
 	inf.register(fs)
@@ -32,12 +31,12 @@ func cmdCheck(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if truthPath == "" {
+	if len(truthPaths) == 0 {
 		return usagef("--truth is required (a run's DIR/%s)", truthFile)
 	}
-	truth, err := oracle.Load(truthPath)
+	truth, err := loadTruths(truthPaths, os.Stderr) // load.go
 	if err != nil {
-		return usagef("--truth: %v", err)
+		return err
 	}
 	token, _ := gatewayTokenFromEnv()
 	qc, err := client.New(*queryURL, client.Token(token))

@@ -119,13 +119,24 @@ var helps = map[string]helpText{
 		env:      []string{envKafka, envInflux},
 	},
 	"check": {
-		synopsis: "countlab check --truth DIR/truth.bin [--query URL] [--influx-url URL] [--json] [flags]\n       countlab check --from-log --brokers HOST:PORT ... (see countlab check --from-log -h)",
+		synopsis: "countlab check --truth DIR/truth.bin [--truth SHARD2 ...] [--query URL] [--influx-url URL] [--json] [flags]\n       countlab check --from-log --brokers HOST:PORT ... (see countlab check --from-log -h)",
 		about: "Checks a saved truth (a run's truth.bin) against a query service and, with --influx-url, against what InfluxDB\n" +
 			"stores: exit 0 when every window is exact, 1 when one differs, 2 for a configuration problem (a missing truth\n" +
 			"file, an unreachable query service). --json prints the result as JSON ({\"exact\", \"duration_s\", \"accuracy\":\n" +
-			"report.json's accuracy block}).",
+			"report.json's accuracy block}). Several --truth (the shards of countlab load) are merged exactly first; shards\n" +
+			"that acknowledged the same identity fail the check.",
 		example: "countlab check --truth reports/out/quickstart-20260101T100000Z/truth.bin --query http://127.0.0.1:8081 --wait 30s --json",
 		env:     []string{envClientToken, envInflux},
+	},
+	"load": {
+		synopsis: "countlab load SCENARIO --shard I/N --run-id ID --start T --out DIR [--gateway URL] [--duration D] [--rate R]",
+		about: "A sharded generator: sends shard I of N of the scenario's traffic (the events whose sequence number is I modulo N,\n" +
+			"with every duplicate of them; about 1/N of the rate, the same keys and skew) to a running gateway (countlab up)\n" +
+			"and writes the shard's truth.bin, truth.ids (its acknowledged identities), latency.hdr and report.json/md/html.\n" +
+			"N processes with the same scenario, --run-id, --start, --duration and --rate send the unsharded traffic exactly\n" +
+			"once; check them with countlab check --truth S0 --truth S1 ..., report them with countlab report merge.",
+		example: "countlab load ci-smoke --shard 0/4 --run-id r1- --start 2026-01-01T10:00:00Z --out out/s0 --gateway http://127.0.0.1:8080",
+		env:     []string{envToken},
 	},
 	"check --from-log": {
 		synopsis: "countlab check --from-log --brokers HOST:PORT (--from T --to T | --id-prefix P | --summary FILE...) [--query URL] [--influx-url URL]",
@@ -137,6 +148,13 @@ var helps = map[string]helpText{
 		synopsis: "countlab report html REPORT.json [-o FILE]",
 		about:    "Writes the HTML report of a report.json (default: report.html next to it).",
 		example:  "countlab report html reports/out/quickstart-20260101T100000Z/report.json -o /tmp/report.html",
+	},
+	"report merge": {
+		synopsis: "countlab report merge SHARD/report.json ... -o DIR",
+		about: "Combines the reports of sharded generators (countlab load) into DIR/report.json, report.md, report.html and\n" +
+			"latency.hdr: rates and counts add, every latency is the percentiles of the shards' summed HDR histograms\n" +
+			"(latency.hdr beside each report.json; they add exactly). A SHARD may be the shard's directory.",
+		example: "countlab report merge out/s0 out/s1 out/s2 out/s3 -o out/all",
 	},
 	"report diff": {
 		synopsis: "countlab report diff OLD NEW [--junit FILE] [--json]",

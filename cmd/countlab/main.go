@@ -37,6 +37,7 @@ func commands() map[string]command {
 		"query-server": {"run the query service (count, stats, top-N)", cmdQueryServer},
 		"report":       {"compare two report.json files (diff, --junit) or rebuild a report's HTML", cmdReport},
 		"run":          {"run a scenario, check every window exactly, write report.json/report.md", cmdRun},
+		"load":         {"send shard I/N of a scenario's traffic to a running gateway, write its truth (check --truth, report merge)", cmdLoad},
 		"plan":         {"capacity planning: max sustainable rate per partitions x workers, USL fit, sizing", cmdPlan},
 		"scenarios":    {"list, validate or show scenarios", cmdScenarios},
 		"check":        {"check a saved truth (DIR/truth.bin) against the query service and InfluxDB", cmdCheck},

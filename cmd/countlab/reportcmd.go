@@ -17,6 +17,7 @@ import (
 
 const reportUsage = `usage: countlab report diff OLD NEW [--junit FILE]
        countlab report html REPORT.json [-o FILE]
+       countlab report merge SHARD/report.json ... -o DIR
 
 diff  gates NEW against OLD metric by metric with the regression gate of
       countlab run --baseline (a rank test between the runs and a minimum
@@ -28,6 +29,9 @@ diff  gates NEW against OLD metric by metric with the regression gate of
       runs (countlab run --repeat); several are comma-separated.
       --junit writes the verdicts as JUnit XML.
 html  writes the HTML report of a report.json (default: report.html next to it).
+merge combines the reports of sharded generators (countlab load) into one in DIR:
+      rates and counts add, the latencies are the percentiles of the shards'
+      summed HDR histograms (latency.hdr beside each report.json, exact).
 `
 
 // cmdReport works on report.json files after a run.
@@ -40,6 +44,8 @@ func cmdReport(_ context.Context, args []string) error {
 		return cmdReportDiff(os.Stdout, args[1:])
 	case "html":
 		return cmdReportHTML(os.Stdout, args[1:])
+	case "merge":
+		return cmdReportMerge(os.Stdout, args[1:]) // reportmerge.go
 	case "-h", "--help", "help":
 		fmt.Fprint(os.Stderr, reportUsage+reportHelpMore) // reportdiffjson.go
 		return flag.ErrHelp
