@@ -16,18 +16,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// pendingFlags are flags a manifest names before the countlab on this
-// branch has them (another branch adds them): tolerated, and logged, only
-// while countlab CMD -h does not list them; once it does they are checked
-// like any other. Remove an entry once its branch is merged.
-var pendingFlags = map[string]map[string]bool{
-	"run": {"shard": true}, // countlab run --shard I/N (branch shard)
-}
-
 // helpFlag is a flag as -h lists it.
 type helpFlag struct {
 	name   string
 	isBool bool
+	// repeatable: its description says it may be repeated.
+	repeatable bool
 }
 
 // countlab is the countlab binary built from this tree, and the flags of
@@ -67,7 +61,7 @@ func (cl *countlab) commandFlags(t *testing.T, cmd []string) map[string]helpFlag
 	defer cancel()
 	out, _ := exec.CommandContext(ctx, cl.bin, append(cmd, "-h")...).CombinedOutput() // -h exits non-zero by design of flag
 	flags := map[string]helpFlag{}
-	inFlags := false
+	inFlags, last := false, ""
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
 	for sc.Scan() {
 		line := sc.Text()
@@ -84,7 +78,11 @@ func (cl *countlab) commandFlags(t *testing.T, cmd []string) map[string]helpFlag
 			continue
 		}
 		if m := helpFlagLine.FindStringSubmatch(line); inFlags && m != nil {
-			flags[m[1]] = helpFlag{name: m[1], isBool: m[2] == ""}
+			last = m[1]
+			flags[last] = helpFlag{name: last, isBool: m[2] == ""}
+		} else if f, ok := flags[last]; inFlags && ok && strings.Contains(line, "repeat") {
+			f.repeatable = true
+			flags[last] = f
 		}
 	}
 	if len(flags) == 0 {
@@ -125,8 +123,6 @@ func (cl *countlab) parseArgs(t *testing.T, where string, args []string) parsedA
 		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		f, ok := known[name]
 		switch {
-		case !ok && pendingFlags[args[0]][name]:
-			t.Logf("%s: --%s is not in countlab %s -h yet (pending: another branch adds it)", where, name, args[0])
 		case !ok:
 			t.Errorf("%s: --%s is not a flag of countlab %s (see countlab %s -h)", where, name, strings.Join(p.cmd, " "), strings.Join(p.cmd, " "))
 		case !f.isBool && !hasVal:
@@ -135,21 +131,11 @@ func (cl *countlab) parseArgs(t *testing.T, where string, args []string) parsedA
 			t.Errorf("%s: write --%s=VALUE as one arg", where, name)
 		}
 		p.values[name] = append(p.values[name], val)
+		if len(p.values[name]) == 2 && ok && !f.repeatable {
+			t.Errorf("%s: --%s given more than once, and countlab %s -h does not say it may be (the last would win)", where, name, strings.Join(p.cmd, " "))
+		}
 	}
 	return p
-}
-
-// one is the value of a flag given once ("" when absent).
-func (p parsedArgs) one(t *testing.T, where, name string) string {
-	t.Helper()
-	vs := p.values[name]
-	if len(vs) > 1 {
-		t.Errorf("%s: --%s given %d times", where, name, len(vs))
-	}
-	if len(vs) == 0 {
-		return ""
-	}
-	return vs[0]
 }
 
 var envRef = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)

@@ -92,7 +92,7 @@ func TestReferencesResolve(t *testing.T) {
 					}
 				}
 				if r := e.ValueFrom; r != nil && r.ConfigMapKeyRef != nil {
-					if cm, ok := l.configMaps[r.ConfigMapKeyRef.Name]; !ok || cm.Data[r.ConfigMapKeyRef.Key] == "" {
+					if cm, ok := l.configMaps[r.ConfigMapKeyRef.Name]; !ok || !hasKey(cm.Data, r.ConfigMapKeyRef.Key) {
 						t.Errorf("%s: env %s: ConfigMap %q key %q does not exist", where, e.Name, r.ConfigMapKeyRef.Name, r.ConfigMapKeyRef.Key)
 					}
 				}
@@ -228,7 +228,7 @@ func jobRunning(t *testing.T, l *layout, cmd string) *batchv1.Job {
 
 func TestShardsAreTheCompletionIndex(t *testing.T) {
 	l := loadLayout(t, ".")
-	gen := jobRunning(t, l, "run")
+	gen := jobRunning(t, l, "load")
 	s := gen.Spec
 	if s.CompletionMode == nil || *s.CompletionMode != batchv1.IndexedCompletion {
 		t.Fatalf("Job %s: completionMode %v, want Indexed (the completion index is the shard)", gen.Name, s.CompletionMode)
@@ -241,15 +241,15 @@ func TestShardsAreTheCompletionIndex(t *testing.T) {
 	if want := fmt.Sprintf("$(JOB_COMPLETION_INDEX)/%d", shards); !slices.Equal(vals["shard"], []string{want}) {
 		t.Errorf("Job %s: --shard %q, want %q (completions = parallelism = %d)", gen.Name, vals["shard"], want, shards)
 	}
-	reportDir := vals["report-dir"]
-	if len(reportDir) != 1 || !strings.Contains(reportDir[0], "$(JOB_COMPLETION_INDEX)") {
-		t.Fatalf("Job %s: --report-dir %q: want one per shard, naming $(JOB_COMPLETION_INDEX)", gen.Name, reportDir)
+	out := vals["out"]
+	if len(out) != 1 || !strings.Contains(out[0], "$(JOB_COMPLETION_INDEX)") {
+		t.Fatalf("Job %s: --out %q: want one directory per shard, naming $(JOB_COMPLETION_INDEX)", gen.Name, out)
 	}
 	// The check reads exactly the truth of every shard, from the same claim.
 	chk := jobRunning(t, l, "check")
 	var want []string
 	for i := range shards {
-		want = append(want, strings.ReplaceAll(reportDir[0], "$(JOB_COMPLETION_INDEX)", strconv.Itoa(i))+"/truth.bin")
+		want = append(want, strings.ReplaceAll(out[0], "$(JOB_COMPLETION_INDEX)", strconv.Itoa(i)))
 	}
 	if got := flagValues(chk.Spec.Template.Spec.Containers[0].Args)["truth"]; !slices.Equal(got, want) {
 		t.Errorf("Job %s: --truth %q, want every shard's %q", chk.Name, got, want)
@@ -294,8 +294,17 @@ func TestEngineMatchesScenario(t *testing.T) {
 		if sc, err = scenarios.Parse(name, []byte(data)); err != nil {
 			t.Fatalf("ConfigMap countlab-scenario %s: %v", name, err)
 		}
-		if gen := jobRunning(t, l, "run"); !slices.Contains(gen.Spec.Template.Spec.Containers[0].Args, "/etc/countlab/scenario/"+name) {
+		if gen := jobRunning(t, l, "load"); !slices.Contains(gen.Spec.Template.Spec.Containers[0].Args, "/etc/countlab/scenario/"+name) {
 			t.Errorf("Job %s does not run /etc/countlab/scenario/%s", gen.Name, name)
+		}
+	}
+	// What countlab load refuses (exit 2): faults, Kafka routes.
+	if len(sc.Faults) > 0 || sc.RandomFaults != nil {
+		t.Errorf("the scenario has faults: a sharded generator sends traffic only")
+	}
+	for _, r := range sc.Traffic.RouteList() {
+		if r.Via == "kafka" {
+			t.Errorf("the scenario sends via Kafka: a sharded generator sends to the gateway only")
 		}
 	}
 	e := sc.Engine
@@ -361,4 +370,10 @@ func ptr(p *int32) string {
 		return "unset"
 	}
 	return strconv.Itoa(int(*p))
+}
+
+// hasKey says whether m has key k.
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
 }
