@@ -95,7 +95,7 @@ type WindowCheck struct {
 // ReconcileCheck is the accuracy before a reconcile and what it did.
 type ReconcileCheck struct {
 	// OnTimeExact and OnTimeMismatched are the check of the on-time
-	// ledger before the reconcile.
+	// truth before the reconcile.
 	OnTimeExact      bool `json:"on_time_exact"`
 	OnTimeMismatched int  `json:"on_time_mismatched"`
 	// EventsRecounted is the distinct events the reconcile recounted from

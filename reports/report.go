@@ -1,5 +1,5 @@
 // Package reports turns a run into its verdict: the accuracy check of the
-// query service against the ledger, latency percentiles from the run's
+// query service against the truth, latency percentiles from the run's
 // histograms, SLO evaluation, the comparison with a baseline report, and
 // the report itself (report.json, a stable contract for CI, and
 // report.md for people).

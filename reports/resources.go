@@ -15,7 +15,7 @@ import (
 const DefaultWarmup = 0.2
 
 // HarnessProcess is the process name of countlab itself in Resources. It
-// holds the simulator's ledger (every distinct event id sent) and, when
+// holds the truth (sim/oracle) (every distinct event id sent) and, when
 // the broker is embedded, the topics' logs: its memory grows with the
 // events sent by design, so the RSS slope SLO does not apply to it (see
 // Thresholds.MaxHarnessRSSSlopeMiBPerH).
@@ -180,7 +180,7 @@ func (r *Report) resourcesTable() (head []string, rows [][]string) {
 
 // resourcesNote is the sentence above the resources table.
 func (r *Report) resourcesNote() string {
-	note := "Resident memory and goroutines of each process, sampled every second. The countlab process holds the ledger of every event id sent (and the embedded broker's log), which grows with the traffic by design."
+	note := "Resident memory and goroutines of each process, sampled every second. The countlab process holds the truth of every event id sent (and the embedded broker's log), which grows with the traffic by design."
 	if r.BoundsGrowth() {
 		return note + fmt.Sprintf(" Slopes are least-squares fits after the first %.0f s (warm-up).", r.Resources[0].FitFromS)
 	}

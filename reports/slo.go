@@ -24,7 +24,7 @@ type Thresholds struct {
 	// harness's own.
 	MaxRSSSlopeMiBPerH float64
 	// MaxHarnessRSSSlopeMiBPerH bounds the harness (countlab) process's:
-	// it holds the ledger, which grows with the events sent.
+	// it holds the truth, which grows with the events sent.
 	MaxHarnessRSSSlopeMiBPerH float64
 	// MaxGoroutineSlopePerH bounds the goroutine growth (an hour) of every
 	// process whose goroutines were measured.

@@ -289,14 +289,14 @@ type SLO struct {
 	MaxP99FreshnessMS float64 `yaml:"max_p99_freshness_ms"`
 	// MaxP99QueryMS is the most p99 query latency.
 	MaxP99QueryMS float64 `yaml:"max_p99_query_ms"`
-	// AccuracyExact requires every window to equal the ledger exactly.
+	// AccuracyExact requires every window to equal the truth exactly.
 	AccuracyExact bool `yaml:"accuracy_exact"`
 	// MaxRSSSlopeMiBPerH is the most resident-memory growth, in MiB an
 	// hour (least-squares slope after the warm-up), of each process of the
 	// stack but countlab's own: engine worker processes and influxd.
 	MaxRSSSlopeMiBPerH float64 `yaml:"max_rss_slope_mib_per_h,omitempty"`
 	// MaxHarnessRSSSlopeMiBPerH is the most growth of countlab's own
-	// process, which holds the ledger (every event id sent) and the
+	// process, which holds the truth (every event id sent) and the
 	// embedded broker's log: it grows with the traffic by design.
 	MaxHarnessRSSSlopeMiBPerH float64 `yaml:"max_harness_rss_slope_mib_per_h,omitempty"`
 	// MaxGoroutineSlopePerH is the most goroutine growth an hour of each

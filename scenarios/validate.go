@@ -521,7 +521,7 @@ func (s *Scenario) validateChaos(bad func(path, hint, format string, a ...any)) 
 	// A skewed clock shifts the events it touches, and, ahead, the
 	// watermark for the others: the offset plus the other disorder must
 	// stay within half of out-of-orderness + lateness, so that the skewed
-	// events (and the rest) are still counted on time, as the ledger
+	// events (and the rest) are still counted on time, as the truth
 	// expects.
 	room := e.OutOfOrderness + e.Lateness
 	other := dis.ClockSkew

@@ -35,7 +35,7 @@ func newClockFaults(seed uint64) clockFaults {
 // next event on, until the next SetClockSkew; share 0 ends it. A client
 // is picked per event, so share is both the share of the clients whose
 // clock is off and of the events. A skewed event is counted where its
-// skewed time puts it (the ledger gets the same time); whether it is
+// skewed time puts it (the truth gets the same time); whether it is
 // still on time is the caller's concern (an offset within the engine's
 // out-of-orderness + lateness, with room for the other disorder, keeps
 // it on time).
@@ -52,7 +52,7 @@ func (g *Generator) SetClockSkew(share float64, offset time.Duration) error {
 // the next event on, until the next SetLateBurst; share 0 ends it. A
 // too-late event is made as Disorder.TooLate makes them: its time is
 // Disorder.LateBy before its send time and it is marked Late (the engine
-// counts it only after a reconcile; the ledger keeps it apart), and none
+// counts it only after a reconcile; the truth keeps it apart), and none
 // is made in the first Disorder.LateAfter of the run. It is an error when
 // the generator has no Disorder.LateBy.
 func (g *Generator) SetLateBurst(share float64) error {

@@ -39,7 +39,7 @@ type SenderConfig struct {
 	// MaxAttempts bounds the sends of a failed item (default 10).
 	MaxAttempts int
 	// OnAck is called for every acknowledged item (not for Rejected);
-	// from many goroutines. The ledger's Add goes here.
+	// from many goroutines. The truth is told here.
 	OnAck func(it *Item, ackedAt time.Time)
 	// Truth, when set, is told of every item sent, on every attempt,
 	// with its outcome (OracleSent, in the format of the item's route):

@@ -51,7 +51,7 @@ var helps = map[string]helpText{
 	},
 	"run": {
 		synopsis: "countlab run SCENARIO [flags]",
-		about:    "Runs a scenario against the embedded stack (or the cluster and InfluxDB the flags name), checks every\nwindow exactly against the ledger and writes report.json, report.md, report.html and ledger.gob.",
+		about:    "Runs a scenario against the embedded stack (or the cluster and InfluxDB the flags name), checks every\nwindow exactly against the truth and writes report.json, report.md, report.html and truth.bin.",
 		more: func() string {
 			return fmt.Sprintf("SCENARIO is a scenario file or the name of a shipped one (%s).\n\nfault kinds (a scenario's faults:):\n%s",
 				strings.Join(scenarios.Names(), ", "), indentLines(faults.KindDoc(), "  "))
