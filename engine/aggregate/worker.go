@@ -497,9 +497,7 @@ func (w *Worker) record(ctx context.Context, p *partition, r *kgo.Record) {
 	e.Reset()
 	ref := r.Timestamp.UnixMilli()
 	_, err := event.Decode(r.Value, e)
-	if err == nil {
-		err = w.validate(e, ref)
-	}
+	err = w.validate(e, ref, err)
 	if err != nil {
 		w.counts.malformed++
 		w.produce(ctx, deadLetter(w.cfg.topics.DeadLetter, r, err))
