@@ -158,6 +158,10 @@ func splitEvents(data []byte) [][]byte {
 // compares every window and every verdict with the oracle. The seeds are
 // made at start-up around the current time (a fixed event time would age
 // past the 7-day bound); crashers land in testdata/fuzz/FuzzPipeline.
+// Run it with -fuzzminimizetime 1x: the pipeline's goroutines make
+// coverage vary from run to run, so nearly every input looks new and the
+// default minimization (60 s per input at ~150 ms an execution) leaves
+// no time to fuzz.
 func FuzzPipeline(f *testing.F) {
 	g := newGen(uint64(time.Now().UnixNano()), time.Now().UnixMilli())
 	g.clean = true
