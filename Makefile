@@ -108,7 +108,7 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzDecodeProto -fuzztime=$(FUZZTIME) ./engine/event/
 	$(GO) test -run=NONE -fuzz='FuzzDecode$$' -fuzztime=$(FUZZTIME) ./engine/event/
 	$(GO) test -run=NONE -fuzz=FuzzVerdict -fuzztime=$(FUZZTIME) ./internal/difftest/
-	$(GO) test -run=NONE -fuzz=FuzzPipeline -fuzztime=$(FUZZTIME) -parallel=1 ./internal/difftest/
+	$(GO) test -run=NONE -fuzz=FuzzPipeline -fuzztime=$(FUZZTIME) -fuzzminimizetime=1x -parallel=1 ./internal/difftest/
 
 bench: influxd
 	COUNTLAB_REQUIRE_INFLUXD=1 $(GO) test -run=NONE -bench=. -benchmem -count=5 -timeout 60m ./... | tee bench.txt

@@ -118,6 +118,38 @@ func TestIdentity(t *testing.T) {
 	compare(t, e.finalTotals(), truth(evs, sizes))
 }
 
+// TestLateFirstCopyWins: the first copy in the log wins, on time or too
+// late. A too-late first copy goes to the late topic and its identity is
+// remembered (in the changelog too): after a restart, a repeat with an
+// on-time ts is a duplicate, not counted (a reconcile counting the late
+// copy would otherwise count the event twice), and a too-late repeat is a
+// duplicate, not a second late record.
+func TestLateFirstCopyWins(t *testing.T) {
+	e := newEnv(t, 2)
+	k := keyOn("lw", 0, 2)
+	mk := func(id string, ts int64, late bool) tev {
+		return tev{p: 0, e: event.Event{ID: id, Key: k, Type: "VIEW", Value: 1, TS: ts}, late: late}
+	}
+	// The jump moves the watermark to base+10m-5s: base+30s is too late.
+	evs := []tev{mk("jump", base+10*60_000, false), mk("z", base+30_000, true)}
+	e.produce(evs)
+	w := e.run(CommitInterval(20 * time.Millisecond))
+	if n := counter(t, w.m.late); n != 1 {
+		t.Fatalf("%d late, want 1", n)
+	}
+	more := []tev{mk("z", base+10*60_000, false), mk("z", base+40_000, false)}
+	e.produce(more)
+	evs = append(evs, more...)
+	w2 := e.run(CommitInterval(20*time.Millisecond), TransactionalID("test-txn-1"))
+	if d, l := counter(t, w2.m.dedupHits), counter(t, w2.m.late); d != 2 || l != 0 {
+		t.Fatalf("after the restart %d duplicates and %d late, want 2 and 0", d, l)
+	}
+	if n := len(e.readTopic(e.topics.Late)); n != 1 {
+		t.Fatalf("late topic has %d records, want 1", n)
+	}
+	compare(t, e.finalTotals(), truth(evs, sizes))
+}
+
 // TestMovedRecords (issue 12, F9): 200 events produced as kcat does with
 // librdkafka's default partitioner (consistent_random: CRC32 of the key,
 // random without a key), then the same 200 again the other way round, with

@@ -37,47 +37,59 @@ func hashID(ident []byte) idHash {
 	return idHash{xxhash.Sum64(ident), h}
 }
 
-// dedupSet remembers the identities (key, id) of the events counted on one
-// partition during the dedup horizon H, in bounded memory and O(1) per
-// event: one map holds every remembered fingerprint, and each fingerprint
-// is also on the expiry list of the bucket of its FIRST copy's event time
-// (bucket width w). A whole bucket is dropped, its fingerprints deleted
-// from the map, once its end is <= the partition watermark minus H.
+// dedupSet remembers the identities (key, id) of the first copies seen on
+// one partition (counted on time, or sent to the late topic) with their
+// event times, in bounded memory and O(1) per event: one map holds every
+// remembered fingerprint with its first copy's event time, and each
+// fingerprint is also on the expiry list of the bucket of that time
+// (bucket width w).
 //
 // A repeat of (key, id) is a duplicate whatever its own ts, type, value or
 // dims (docs/ingest-contract.md): the lookup is by fingerprint only, so a
-// repeat with another event time, in another bucket, is caught too.
+// repeat with another event time, in another bucket, is caught too. The
+// contract's rule is exact: a first copy with event time t is forgotten
+// once t <= W - H, W the partition watermark before the repeat and H the
+// dedup horizon; seen applies it to the stored t, so how long a bucket is
+// kept does not change a verdict. A first copy that is already beyond the
+// horizon (a too-late event with t <= W - H) is not remembered: it would
+// be forgotten at once. A whole bucket is dropped, its fingerprints
+// deleted from the map, once its end is <= W - H: every time in it is
+// forgotten by then.
 //
-// Claim. If an event e with event time t was counted on partition p, every
-// later event e' on p with the same (key, id), processed when p's
-// watermark is W' with t > W' - H, is recognised as a duplicate. (This is
-// the contract's "recognised while the first copy's event time is within
-// the dedup horizon behind the partition watermark".) In particular, as
-// long as any window of e is open, every repeat of e is caught: a window
-// [ws, ws+s) of e is open at W' only if ws + s + L > W' (the lateness rule,
-// watermark.go), and ws <= t, so t > W' - s - L >= W' - S - L >= W' - H,
-// where S is the largest window size and L the allowed lateness.
+// Claim. If the first copy e of (key, id), with event time t, was seen on
+// partition p (counted, or sent to the late topic) when p's watermark was
+// W, with t > W - H, then every later event e' on p with the same (key,
+// id), processed when p's watermark is W' with t > W' - H, is recognised
+// as a duplicate: it is neither counted nor sent to the late topic. (This
+// is the contract's "recognised while the first copy's event time is
+// within the dedup horizon behind the partition watermark", for on-time
+// and too-late first copies alike: the first copy in the log wins.) An
+// on-time e always has t > W - H: a window [ws, ws+s) of e is open at W
+// only if ws + s + L > W (the lateness rule, watermark.go), and ws <= t,
+// so t > W - s - L >= W - S - L >= W - H, where S is the largest window
+// size and L the allowed lateness.
 //
-// Proof. When e was counted its fingerprint was put in the map and on the
-// list of the bucket [b, b+w) holding t, so b + w > t. A fingerprint leaves
-// the map only when its bucket is dropped, at a commit whose watermark W
-// has b + w <= W - H, or when the batch that added it is rolled back (then
-// e's count is rolled back too and e is replayed). The watermark never
-// decreases (it is restored with the state and only ever raised), so
-// W <= W' and b + w > t > W' - H >= W - H: e's bucket is still present
-// when e' arrives, and e' is caught. The set is recovered after a crash
-// (restore.go) from the changelog written in the same transactions as the
-// totals, with every bucket whose end is > W - H (each fingerprint with
-// the bucket of its first copy), so the argument holds across restarts and
-// rebalances. A repeat that is too late never reaches the set: it goes to
-// the late topic, where reconciliation dedups it. QED.
+// Proof. When e was seen, t > W - H, so its fingerprint was put in the map
+// with t and on the list of the bucket [b, b+w) holding t, so b + w > t. A
+// fingerprint leaves the map only when its bucket is dropped, at a commit
+// whose watermark W” has b + w <= W” - H, or when the batch that added it
+// is rolled back (then e's count or late record is rolled back too and e
+// is replayed). Its time is replaced only by a later first copy after it
+// was forgotten (t <= W - H at that copy). The watermark never decreases
+// (it is restored with the state and only ever raised), so W” <= W' and
+// b + w > t > W' - H >= W” - H: e's bucket is still present when e'
+// arrives, with t, and seen says duplicate. The set is recovered after a
+// crash (restore.go) from the changelog written in the same transactions
+// as the totals and late records, with every bucket whose end is > W - H
+// (each fingerprint with its first copy's time), so the argument holds
+// across restarts and rebalances. QED.
 //
 // validate requires H >= S + L + O (O: the out-of-orderness): the claim
 // needs only H >= S + L; the extra O keeps the bound the same as the one
 // the restore read position is derived from (restore.go, changelogFrom).
 type dedupSet struct {
 	width   int64
-	ids     map[idHash]struct{}
+	ids     map[idHash]int64  // fingerprint -> the first copy's event time
 	buckets map[int64]*idList // bucket start -> the fingerprints expiring with it
 
 	lastStart int64
@@ -89,13 +101,19 @@ type dedupSet struct {
 // idList is one bucket's expiry list.
 type idList struct{ hs []idHash }
 
+// dedupEntry is one id added in the current batch: its bucket and event
+// time, and the time it replaced (had: there was one, forgotten) for
+// rollback.
 type dedupEntry struct {
 	bucket int64
 	h      idHash
+	ts     int64
+	prev   int64
+	had    bool
 }
 
 func newDedupSet(width int64) *dedupSet {
-	return &dedupSet{width: width, ids: make(map[idHash]struct{}), buckets: make(map[int64]*idList)}
+	return &dedupSet{width: width, ids: make(map[idHash]int64), buckets: make(map[int64]*idList)}
 }
 
 func (d *dedupSet) bucketStart(ts int64) int64 {
@@ -126,38 +144,55 @@ func (d *dedupSet) list(start int64) *idList {
 	return l
 }
 
-// insert adds h for an event at ts and reports whether it was new.
-func (d *dedupSet) insert(h idHash, ts int64) bool {
-	if _, ok := d.ids[h]; ok {
-		return false
-	}
-	d.ids[h] = struct{}{}
+// forgotten reports whether a first copy at ts is beyond the horizon
+// behind the watermark wm (never without a watermark).
+func forgotten(ts, wm, horizon int64) bool {
+	return wm != minWatermark && ts <= wm-horizon
+}
+
+// seen reports whether h is remembered with a first copy that is not
+// forgotten at the watermark wm: a repeat of h is then a duplicate.
+func (d *dedupSet) seen(h idHash, wm, horizon int64) bool {
+	ts, ok := d.ids[h]
+	return ok && !forgotten(ts, wm, horizon)
+}
+
+// insert remembers h as a first copy at ts (the caller checked that h is
+// not seen); a forgotten earlier time of h is replaced.
+func (d *dedupSet) insert(h idHash, ts int64) {
+	prev, had := d.ids[h]
+	d.ids[h] = ts
 	start := d.bucketStart(ts)
 	l := d.list(start)
 	l.hs = append(l.hs, h)
-	d.added = append(d.added, dedupEntry{start, h})
-	return true
+	d.added = append(d.added, dedupEntry{bucket: start, h: h, ts: ts, prev: prev, had: had})
 }
 
 // restore adds a fingerprint read back from the changelog (no batch
-// bookkeeping). A fingerprint is in the changelog once (with the bucket of
-// its first copy); a second occurrence is ignored.
-func (d *dedupSet) restore(bucket int64, h idHash) {
-	if _, ok := d.ids[h]; ok {
+// bookkeeping), in log order. A fingerprint is in the changelog again only
+// when a later first copy replaced a forgotten one, with a later time: the
+// latest time is kept.
+func (d *dedupSet) restore(h idHash, ts int64) {
+	if cur, ok := d.ids[h]; ok && cur >= ts {
 		return
 	}
-	d.ids[h] = struct{}{}
-	l := d.list(bucket)
+	d.ids[h] = ts
+	l := d.list(d.bucketStart(ts))
 	l.hs = append(l.hs, h)
 }
 
-// rollback forgets this batch's ids. They are the tails of their buckets'
-// lists (appended in this order since the last commit, and nothing expires
-// between commits), so they are popped newest first.
+// rollback forgets this batch's ids (restoring a time they replaced).
+// They are the tails of their buckets' lists (appended in this order
+// since the last commit, and nothing expires between commits), so they
+// are popped newest first.
 func (d *dedupSet) rollback() {
 	for i := len(d.added) - 1; i >= 0; i-- {
 		e := d.added[i]
-		delete(d.ids, e.h)
+		if e.had {
+			d.ids[e.h] = e.prev
+		} else {
+			delete(d.ids, e.h)
+		}
 		if l := d.buckets[e.bucket]; l != nil && len(l.hs) > 0 {
 			l.hs = l.hs[:len(l.hs)-1]
 		}
@@ -168,7 +203,8 @@ func (d *dedupSet) rollback() {
 // committed clears the batch bookkeeping after a commit.
 func (d *dedupSet) committed() { d.added = d.added[:0] }
 
-// expire drops every bucket whose end is <= wm - horizon, with its ids.
+// expire drops every bucket whose end is <= wm - horizon, with its ids
+// (unless an id's time was replaced by one in another bucket).
 func (d *dedupSet) expire(wm, horizon int64) {
 	if wm == minWatermark {
 		return
@@ -177,7 +213,9 @@ func (d *dedupSet) expire(wm, horizon int64) {
 	for start, l := range d.buckets {
 		if start+d.width <= limit {
 			for _, h := range l.hs {
-				delete(d.ids, h)
+				if ts, ok := d.ids[h]; ok && d.bucketStart(ts) == start {
+					delete(d.ids, h)
+				}
 			}
 			delete(d.buckets, start)
 			if d.last == l {
@@ -191,18 +229,23 @@ func (d *dedupSet) expire(wm, horizon int64) {
 func (d *dedupSet) len() int { return len(d.ids) }
 
 // bytes estimates the memory the set holds: per id a swiss-table slot
-// (16-byte key plus control byte at 7/8 load) and its 16-byte expiry list
-// entry, plus the per-bucket lists.
-func (d *dedupSet) bytes() int64 { return int64(len(d.ids))*36 + int64(len(d.buckets))*64 }
+// (16-byte key, 8-byte time and a control byte at 7/8 load) and its
+// 16-byte expiry list entry, plus the per-bucket lists.
+func (d *dedupSet) bytes() int64 { return int64(len(d.ids))*45 + int64(len(d.buckets))*64 }
 
 // Changelog record value (one per partition per commit that changed it):
 //
-//	version byte (2; version 1 hashed the id alone)
+//	version byte (3; version 2 had no event times, version 1 hashed the
+//	id alone)
 //	watermark varint, largest min(ts, ref) varint, largest ts - ref varint
 //	(watermark.go)
 //	groups uvarint, then per group: bucket start varint, count uvarint,
-//	count x 16 bytes (a, b big-endian)
-const changelogVersion = 2
+//	count x (16 bytes (a, b big-endian), event time - bucket start uvarint)
+const changelogVersion = 3
+
+// changelogV2 is the version before event times: an id read from it is
+// taken at the end of its bucket (remembered as long as the bucket was).
+const changelogV2 = 2
 
 func appendChangelog(dst []byte, w watermark, added []dedupEntry) []byte {
 	slices.SortFunc(added, func(x, y dedupEntry) int {
@@ -235,6 +278,7 @@ func appendChangelog(dst []byte, w watermark, added []dedupEntry) []byte {
 		for _, e := range added[i:j] {
 			dst = binary.BigEndian.AppendUint64(dst, e.h.a)
 			dst = binary.BigEndian.AppendUint64(dst, e.h.b)
+			dst = binary.AppendUvarint(dst, uint64(e.ts-e.bucket))
 		}
 		i = j
 	}
@@ -248,15 +292,18 @@ var (
 		"start on a fresh broker data directory, or with a new consumer group and changelog topic (--topic-prefix)")
 )
 
-// readChangelog decodes a changelog value, calling fn for every id; w has
-// the record's wm, maxTS and ahead.
-func readChangelog(b []byte, fn func(bucket int64, h idHash)) (w watermark, err error) {
+// readChangelog decodes a changelog value, calling fn for every id with
+// its bucket and its first copy's event time (of a version 2 record,
+// whose ids have none, the bucket's last millisecond: width is the
+// reader's bucket width); w has the record's wm, maxTS and ahead.
+func readChangelog(b []byte, width int64, fn func(h idHash, ts int64)) (w watermark, err error) {
 	if len(b) > 0 && b[0] == 1 {
 		return w, errChangelogV1
 	}
-	if len(b) == 0 || b[0] != changelogVersion {
+	if len(b) == 0 || b[0] != changelogVersion && b[0] != changelogV2 {
 		return w, errChangelog
 	}
+	withTS := b[0] == changelogVersion
 	b = b[1:]
 	next := func() int64 {
 		v, n := binary.Varint(b)
@@ -284,9 +331,17 @@ func readChangelog(b []byte, fn func(bucket int64, h idHash)) (w watermark, err 
 		if err != nil || uint64(len(b)) < cnt*16 {
 			return watermark{}, errChangelog
 		}
-		for i := uint64(0); i < cnt; i++ {
-			fn(bucket, idHash{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])})
+		for i := uint64(0); i < cnt && err == nil; i++ {
+			if uint64(len(b)) < 16 {
+				return watermark{}, errChangelog
+			}
+			h := idHash{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])}
 			b = b[16:]
+			ts := bucket + width - 1
+			if withTS {
+				ts = bucket + int64(nextU())
+			}
+			fn(h, ts)
 		}
 	}
 	return w, err

@@ -1,52 +1,94 @@
 package aggregate
 
 import (
+	"encoding/binary"
 	"errors"
 	"testing"
 )
 
 func TestChangelogRoundTrip(t *testing.T) {
-	added := []dedupEntry{{20, idHash{1, 2}}, {10, idHash{3, 4}}, {20, idHash{5, 6}}}
+	added := []dedupEntry{{bucket: 20, h: idHash{1, 2}, ts: 25}, {bucket: 10, h: idHash{3, 4}, ts: 10}, {bucket: 20, h: idHash{5, 6}, ts: 29}}
 	b := appendChangelog(nil, watermark{wm: 1234, maxTS: -5, ahead: 60_000}, added)
 	got := map[idHash]int64{}
-	w, err := readChangelog(b, func(bucket int64, h idHash) { got[h] = bucket })
+	w, err := readChangelog(b, 10, func(h idHash, ts int64) { got[h] = ts })
 	if err != nil || w.wm != 1234 || w.maxTS != -5 || w.ahead != 60_000 {
 		t.Fatalf("watermark %+v err %v", w, err)
 	}
-	if len(got) != 3 || got[idHash{3, 4}] != 10 || got[idHash{1, 2}] != 20 || got[idHash{5, 6}] != 20 {
+	if len(got) != 3 || got[idHash{3, 4}] != 10 || got[idHash{1, 2}] != 25 || got[idHash{5, 6}] != 29 {
 		t.Fatalf("ids %v", got)
 	}
-	if _, err := readChangelog(b[:len(b)-3], func(int64, idHash) {}); err == nil {
+	if _, err := readChangelog(b[:len(b)-3], 10, func(idHash, int64) {}); err == nil {
 		t.Fatal("truncated record decoded")
 	}
+	// Version 2 (no times): an id is taken at its bucket's end.
+	v2 := []byte{changelogV2}
+	v2 = binary.AppendVarint(v2, 1234)
+	v2 = binary.AppendVarint(v2, 0)
+	v2 = binary.AppendVarint(v2, 0)
+	v2 = binary.AppendUvarint(v2, 1)
+	v2 = binary.AppendVarint(v2, 20)
+	v2 = binary.AppendUvarint(v2, 1)
+	v2 = binary.BigEndian.AppendUint64(v2, 7)
+	v2 = binary.BigEndian.AppendUint64(v2, 8)
+	clear(got)
+	if _, err := readChangelog(v2, 10, func(h idHash, ts int64) { got[h] = ts }); err != nil || got[idHash{7, 8}] != 29 {
+		t.Fatalf("version 2: %v %v", got, err)
+	}
 	b[0] = 1
-	if _, err := readChangelog(b, func(int64, idHash) {}); !errors.Is(err, errChangelogV1) {
+	if _, err := readChangelog(b, 10, func(idHash, int64) {}); !errors.Is(err, errChangelogV1) {
 		t.Fatalf("version 1 record: %v", err)
 	}
 }
 
 func TestDedupSet(t *testing.T) {
+	const horizon = 500
 	d := newDedupSet(1000)
 	h := hashID(appendIdentity(nil, "k", "a"))
 	if h != hashID(appendIdentity(nil, "k", "a")) || h == hashID(appendIdentity(nil, "k", "b")) ||
 		h == hashID(appendIdentity(nil, "j", "a")) || hashID(appendIdentity(nil, "ka", "")) == hashID(appendIdentity(nil, "k", "a")) {
 		t.Fatal("hash not stable or collides")
 	}
-	if !d.insert(h, 1500) || d.insert(h, 1500) {
-		t.Fatal("insert/dup")
+	if d.seen(h, minWatermark, horizon) {
+		t.Fatal("seen before insert")
+	}
+	d.insert(h, 1500)
+	if !d.seen(h, minWatermark, horizon) {
+		t.Fatal("not seen after insert")
 	}
 	d.rollback()
-	if !d.insert(h, 1500) {
+	if d.seen(h, minWatermark, horizon) {
 		t.Fatal("rollback kept the id")
 	}
+	d.insert(h, 1500)
 	d.committed()
-	d.expire(2000+500, 500) // bucket [1000,2000) ends at 2000 <= 2500-500
-	if d.len() != 0 || !d.insert(h, 1500) {
+	// Forgotten exactly once ts <= wm - horizon, whatever the bucket.
+	if !d.seen(h, 1999, horizon) || d.seen(h, 2000, horizon) {
+		t.Fatal("forgotten at the wrong watermark")
+	}
+	// A later first copy replaces a forgotten one; rollback brings the
+	// old time back.
+	d.insert(h, 2600)
+	if !d.seen(h, 3000, horizon) {
+		t.Fatal("replacing copy not seen")
+	}
+	d.rollback()
+	if d.ids[h] != 1500 {
+		t.Fatalf("rollback restored %d, want 1500", d.ids[h])
+	}
+	d.insert(h, 2600)
+	d.committed()
+	d.expire(2000+500, 500) // bucket [1000,2000) ends at 2000 <= 2500-500; h now lives in [2000,3000)
+	if d.len() != 1 || !d.seen(h, 2500, horizon) {
+		t.Fatal("expire of the old bucket dropped the replacing time")
+	}
+	d.expire(3500, 500)
+	if d.len() != 0 {
 		t.Fatal("expire kept the bucket")
 	}
-	d.committed()
-	d.expire(2499, 500)
-	if d.insert(h, 1500) {
-		t.Fatal("expired too early")
+	// restore keeps the latest time of an id given twice.
+	d.restore(h, 2600)
+	d.restore(h, 1500)
+	if d.ids[h] != 2600 {
+		t.Fatalf("restore kept %d, want 2600", d.ids[h])
 	}
 }

@@ -287,17 +287,21 @@ func (e *env) finalTotals() map[string]total.Total {
 
 // truth is the independently computed expectation: the events that are
 // not malformed and not marked late, each identity (key, id) once (the
-// first copy, whatever the others' fields), per (size, type, key, dims,
+// first copy, whatever the others' fields; a first copy marked late is
+// not counted, and neither are its repeats), per (size, type, key, dims,
 // sub, window), with their values.
 func truth(evs []tev, sizes []time.Duration) map[string]total.Total {
 	type cell struct{ t total.Total }
 	cells := map[string]*cell{}
 	seen := map[[2]string]bool{}
 	for _, ev := range evs {
-		if ev.raw != nil || ev.late || seen[[2]string{ev.e.Key, ev.e.ID}] {
+		if ev.raw != nil || seen[[2]string{ev.e.Key, ev.e.ID}] {
 			continue
 		}
-		seen[[2]string{ev.e.Key, ev.e.ID}] = true
+		seen[[2]string{ev.e.Key, ev.e.ID}] = true // a late first copy wins too
+		if ev.late {
+			continue
+		}
 		for _, sz := range sizes {
 			size := sz.Milliseconds()
 			start := ev.e.TS - ((ev.e.TS%size)+size)%size

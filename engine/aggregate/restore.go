@@ -153,10 +153,12 @@ const changelogTail = 16
 // read (none: from the log start). Changelog records carry the partition
 // watermark W_r at their commit (commit.go). An id in a record with
 // watermark W_r is of an event with time t and record timestamp ref that
-// was observed: W_r >= min(t, ref) - O >= t - A_r - O, where A_r, the
-// largest t - ref observed on the partition until then (watermark.ahead,
-// at most the max future skew), is in the record and never decreases, so
-// A_r <= A, the last record's. Restore needs only the ids whose bucket
+// was either observed: W_r >= min(t, ref) - O >= t - A_r - O, where A_r,
+// the largest t - ref observed on the partition until then
+// (watermark.ahead, at most the max future skew), is in the record and
+// never decreases, so A_r <= A, the last record's; or too late (dedup.go
+// remembers those too): a window of t ended, plus the lateness, by the
+// watermark before it, so W_r > t >= t - A_r - O as well. Restore needs only the ids whose bucket
 // ends after W - H (W: the watermark of the partition's last committed
 // record; buckets start <= t and are width w long), so t > W - H - w,
 // hence W_r > W - H - O - w - A: every record with a timestamp (its W_r,
@@ -181,7 +183,7 @@ func (w *Worker) changelogFrom(ctx context.Context, adm *kadm.Client, starts kad
 	lastWM := make(map[int32]watermark)
 	err := w.readRange(ctx, map[string]map[int32]kgo.Offset{w.cfg.changelog: tail}, map[string]map[int32]int64{w.cfg.changelog: ends},
 		func(r *kgo.Record) error {
-			wm, err := readChangelog(r.Value, func(int64, idHash) {})
+			wm, err := readChangelog(r.Value, w.dedupWidth, func(idHash, int64) {})
 			if err != nil {
 				return fmt.Errorf("aggregate: changelog %d@%d: %w", r.Partition, r.Offset, err)
 			}
@@ -300,7 +302,7 @@ func (w *Worker) restoreRecord(p *partition, last map[int32]map[string]total.Tot
 		}
 		m[string(r.Key)] = t
 	case w.cfg.changelog:
-		got, err := readChangelog(r.Value, p.dedup.restore)
+		got, err := readChangelog(r.Value, p.dedup.width, p.dedup.restore)
 		if err != nil {
 			return fmt.Errorf("aggregate: changelog %d@%d: %w", r.Partition, r.Offset, err)
 		}

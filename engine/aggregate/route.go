@@ -58,10 +58,11 @@ func deadLetter(topic string, r *kgo.Record, err error) *kgo.Record {
 	return dl
 }
 
-// validate is the engine's validation of a decoded event: ValidateAt with
-// the record timestamp ref (unix ms) as the reference time. Kafka-direct
-// producers skip the gateway, so the engine checks everything; ref is in
-// the log, so the verdict is the same on every replay.
-func (w *Worker) validate(e *event.Event, ref int64) error {
-	return w.cfg.validator.ValidateAt(e, ref)
+// validate is the engine's verdict on an event decoded with decodeErr:
+// ValidateDecodedAt with the record timestamp ref (unix ms) as the
+// reference time. Kafka-direct producers skip the gateway, so the engine
+// checks everything; ref is in the log, so the verdict is the same on
+// every replay.
+func (w *Worker) validate(e *event.Event, ref int64, decodeErr error) error {
+	return w.cfg.validator.ValidateDecodedAt(e, ref, decodeErr)
 }

@@ -497,9 +497,7 @@ func (w *Worker) record(ctx context.Context, p *partition, r *kgo.Record) {
 	e.Reset()
 	ref := r.Timestamp.UnixMilli()
 	_, err := event.Decode(r.Value, e)
-	if err == nil {
-		err = w.validate(e, ref)
-	}
+	err = w.validate(e, ref, err)
 	if err != nil {
 		w.counts.malformed++
 		w.produce(ctx, deadLetter(w.cfg.topics.DeadLetter, r, err))
@@ -511,17 +509,24 @@ func (w *Worker) record(ctx context.Context, p *partition, r *kgo.Record) {
 		w.produce(ctx, moved(r, cp, w.recKey))
 		return
 	}
+	// The first copy in the log wins, on time or too late (dedup.go):
+	// a repeat is a duplicate before lateness is looked at, and a
+	// too-late first copy is remembered too.
+	w.identBuf = appendIdentity(w.identBuf[:0], e.Key, e.ID)
+	h := hashID(w.identBuf)
+	if p.dedup.seen(h, p.wm.wm, w.cfg.horizon) {
+		w.counts.dups++
+		return
+	}
+	if !forgotten(e.TS, p.wm.wm, w.cfg.horizon) {
+		p.dedup.insert(h, e.TS)
+	}
 	if tooLate(e.TS, p.wm.wm, w.cfg.windows, w.cfg.lateness) {
 		w.counts.late++
 		w.produce(ctx, &kgo.Record{Topic: w.cfg.topics.Late, Partition: r.Partition, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp})
 		return
 	}
 	p.wm.observe(e.TS, ref, w.cfg.outOfOrder)
-	w.identBuf = appendIdentity(w.identBuf[:0], e.Key, e.ID)
-	if !p.dedup.insert(hashID(w.identBuf), e.TS) {
-		w.counts.dups++
-		return
-	}
 	s := p.seriesFor(e)
 	w.counts.counted++
 	if w.sampleN++; w.sampleN&(1<<defaultHotKeySampleLog-1) == 0 {

@@ -65,7 +65,7 @@ func TestDecodeJSONBatch(t *testing.T) {
 		{raw: `42`, err: "event: must be a JSON object"},
 		{raw: `{"id":"b","foo":{"x":[1,2,{"y":null}]}}`, err: "foo: unknown field"},
 		{raw: `"s"`, err: "event: must be a JSON object"},
-		{raw: `{"ts":"x"}`, err: "id: missing"}, // before the wrong ts
+		{raw: `{"ts":"x"}`, err: "ts: not RFC3339"}, // ValidateDecodedAt: id missing first
 		{raw: `{"dims":{"a":"1","a":"2"}}`, err: "dims.a: dimension name \"a\" given twice"},
 		{raw: `[]`, err: "event: must be a JSON object"},
 		{raw: `{}`, e: Event{Value: 1}},

@@ -20,15 +20,10 @@ const refNow = 1795447277000
 func verdict(t *testing.T, v *Validator, in string, ref int64) string {
 	t.Helper()
 	var e Event
-	if err := DecodeJSON([]byte(in), &e); err != nil {
+	_, err := Decode([]byte(in), &e)
+	if err = v.ValidateDecodedAt(&e, ref, err); err != nil {
 		if ErrorCode(err) == "" {
-			t.Fatalf("DecodeJSON(%q) = %v without a code", in, err)
-		}
-		return ErrorCode(err)
-	}
-	if err := v.ValidateAt(&e, ref); err != nil {
-		if ErrorCode(err) == "" {
-			t.Fatalf("ValidateAt(%q) = %v without a code", in, err)
+			t.Fatalf("ValidateDecodedAt(%q) = %v without a code", in, err)
 		}
 		return ErrorCode(err)
 	}
@@ -111,6 +106,37 @@ func TestContractCodes(t *testing.T) {
 	f(event(ms(0), `,"foo":1,"dims":{"a":"1","a":"2"}`), CodeFieldUnknown)
 	f(event(ms(0), `,"dims":{"a":1,"\u0061":"2"}`), CodeFieldDuplicate)
 	f(`{"id":"a","id":"b","foo":1}`, CodeFieldDuplicate)
+	// A member of the wrong JSON type fails at its field's place in the
+	// order (id, key, type, value, ts, dims), not before the checks of
+	// the fields ahead of it.
+	long := strings.Repeat("i", 129)
+	f(`{"id":"1","type":"SHARE","ts":1.5,"key":"k\\b"}`, CodeKey)
+	f(`{"id":"1","type":"view","key":"k","ts":[]}`, CodeType)
+	f(`{"id":"`+long+`","ts":[],"key":"k","type":"VIEW"}`, CodeID)
+	f(`{"value":"1","key":"k\\b","ts":0,"id":"1","type":"VIEW"}`, CodeKey)
+	f(`{"ts":`+ms(0)+`,"id":"`+long+`","type":"LIKE","key":"k","value":1e400}`, CodeID)
+	f(`{"id":"1","key":"k","type":"PURCHASE","value":-1e400,"ts":1.5}`, CodeType)
+	f(`{"type":"SHARE","ts":`+ms(-8*24*time.Hour)+`,"dims":"US","id":"2","key":"k"}`, CodeTSTooOld)
+	f(`{"id":"3","key":"k","ts":`+ms(time.Hour)+`,"type":"VIEW","dims":{"a":1},"value":6}`, CodeTSFuture)
+	f(event(ms(0), `,"value":-9007199254740994,"dims":{"a":1}`), CodeValue)
+	f(`{"key":"k","type":"CLICK","value":-9007199254740994,"ts":[],"id":"1"}`, CodeValue)
+	f(`{"id":"1","type":"VIEW","ts":"2026-13-01T00:00:00Z","key":"del\u007f"}`, CodeKey)
+	f(`{"value":"1","id":"","key":"k","type":"VIEW","ts":1}`, CodeFieldMissing)
+	f(`{"value":"1","id":1,"key":"k","type":"VIEW"}`, CodeFieldMissing) // ts
+	f(`{"value":"1","id":1,"key":"k","type":"VIEW","ts":1}`, CodeID)    // a wrong-typed id is not missing
+	f(event(`"yesterday"`), CodeTSRange)
+	f(event(ms(0), `,"dims":[]`), CodeDims)
+	// Trailing bytes are syntax, whatever else is wrong.
+	f(`{"value":64,"ts":"yesterday","type":"VIEW","id":"1","key":"k"}`+"\x00", CodeSyntax)
+	f(`{"id":"1","id":"1"}{}`, CodeSyntax)
+	f(` {"id":"","type":"VIEW","ts":1e12,"key":"k"}x`, CodeSyntax)
+	f("{\"key\":\"ok\xff\"}{}", CodeSyntax)
+	// "\n{" that is JSON stays JSON (a protobuf Event with a 123-byte id
+	// starts so too, but only a JSON syntax error tries protobuf).
+	f("\n"+`{"type":"VIEW","value":40,"ts":`+ms(0)+`,"Key":1,"key":"k","id":""}`, CodeFieldUnknown)
+	f("\n"+`{"value":34,"id":"","key":"k","ts":`+ms(0)+`,"type":"VIEW","dims":{"x":"1","x":"2"}}`, CodeFieldDuplicate)
+	f("\n"+`{"id":"1","key":"k","type":"VIEW","ts":[]}`, CodeTSRange)
+	f("\n"+`{"id":"1","key":"k","type":"VIEW","ts":`+ms(0)+`}`, "")
 	many := `,"dims":{`
 	for i := range 40 {
 		many += `"d` + strconv.Itoa(i) + `":"v",`

@@ -29,14 +29,19 @@ func (f Format) String() string {
 // group), and event.proto reserves field 15 and has no groups. One case
 // needs care: '\n' (0x0A) is both JSON whitespace and the tag of field 1
 // (id), so a protobuf Event whose id is 123 bytes long starts "\n{". When b
-// starts with '\n' and then '{' after whitespace, Decode tries JSON and,
-// if that fails, protobuf; if both fail it returns the JSON error. The
-// other whitespace bytes (' ', '\t', '\r') are tags with a wrong wire type
-// for their fields (4, 1, 1), so a valid protobuf Event never starts with
-// them.
+// starts with '\n' and then '{' after whitespace, b is JSON unless it is
+// not JSON at all (a syntax error: not one object, trailing bytes): then
+// it is protobuf if it decodes as a protobuf Event (past the syntax
+// check), else JSON with its syntax error. Once b is JSON, every later
+// verdict is JSON's: an object that is refused for its members is never
+// re-read as protobuf. The other whitespace bytes (' ', '\t', '\r') are
+// tags with a wrong wire type for their fields (4, 1, 1), so a valid
+// protobuf Event never starts with them.
 //
 // Empty input (or only whitespace followed by nothing) is an error. On
-// error the Format is the one b was taken for, or 0 for empty input.
+// error the Format is the one b was taken for, or 0 for empty input. A
+// JSON member of the wrong type is an error that
+// Validator.ValidateDecodedAt places in the contract's order.
 func Decode(b []byte, e *Event) (Format, error) {
 	if len(b) == 0 {
 		return 0, errorf(CodeSyntax, "event", "empty record value; want a JSON object or a protobuf countlab.v1.Event")
@@ -68,11 +73,14 @@ func Decode(b []byte, e *Event) (Format, error) {
 		return FormatJSON, DecodeJSON(b, e) // not an event either way; JSON's error is the clearer one
 	}
 	jerr := DecodeJSON(b, e)
-	if jerr == nil || b[0] != '\n' {
+	if b[0] != '\n' || ErrorCode(jerr) != CodeSyntax {
 		return FormatJSON, jerr
 	}
-	if DecodeProto(b, e) == nil {
-		return FormatProto, nil
+	var pe Event
+	if perr := DecodeProto(b, &pe); ErrorCode(perr) != CodeSyntax {
+		pe.Dims = append(e.Dims[:0], pe.Dims...)
+		*e = pe
+		return FormatProto, perr
 	}
 	return FormatJSON, jerr
 }

@@ -53,6 +53,12 @@ func TestDecode(t *testing.T) {
 	f([]byte("{"), FormatJSON, nil, "json: unexpected end of input")
 	f([]byte(" [1]"), FormatJSON, nil, "event: must be a JSON object")
 	f([]byte("\n{\"bad\":1}"), FormatJSON, nil, "bad: unknown field")
+	// "\n{" that is JSON stays JSON whatever later check fails; only a
+	// JSON syntax error is tried as protobuf.
+	f([]byte("\n{\"id\":\"\",\"key\":\"k\",\"Key\":1}"), FormatJSON, nil, "Key: unknown field")
+	f([]byte("\n{\"id\":\"a\",\"ts\":[]}"), FormatJSON, nil, "ts: not RFC3339")
+	f([]byte("\n{\"id\":\"a\"}x"), FormatJSON, nil, "expected the end of input")
+	f(append(append([]byte(nil), pbLong...), 0xff), FormatJSON, nil, "json:") // neither: JSON's error
 	f([]byte("\n\n"), FormatProto, nil, "proto: truncated field id")
 	f([]byte("hello"), FormatProto, nil, "proto:")
 	f([]byte{0x08, 1}, FormatProto, nil, "id: wrong protobuf wire type")

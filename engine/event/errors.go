@@ -22,6 +22,11 @@ type Error struct {
 	Field string
 	// Reason says what is wrong and what is expected.
 	Reason string
+
+	// types, set by the JSON decoder on an error about a member of the
+	// wrong JSON type, are all such members of the event, for
+	// Validator.ValidateDecodedAt.
+	types *fieldTypes
 }
 
 // Error returns "field: reason".

@@ -14,8 +14,10 @@
 // malformed event: it is never counted, and it goes to the dead-letter
 // topic with the *Error's text as its reason and its Code (the reason codes
 // of docs/ingest-contract.md, checked in the contract's order: the
-// decoders do syntax, utf8, field_unknown/field_duplicate and the JSON
-// types of the members, Validator.ValidateAt the rest) as its reason code.
+// decoders do syntax, utf8 and field_unknown/field_duplicate and find the
+// members of the wrong JSON type; Validator.ValidateDecodedAt does the
+// rest, refusing a wrong-typed member at its field's place) as its reason
+// code.
 package event
 
 import (

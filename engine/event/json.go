@@ -41,9 +41,7 @@ type dimSpan struct{ name, value span }
 type jsonDecoder struct {
 	jsonScanner
 	id, key, typ span
-	shape        error // the first member of the wrong JSON type
-	shapeField   uint8
-	wrong        uint8 // the members of the wrong JSON type
+	types        fieldTypes // the members of the wrong JSON type
 	ndims        int
 	dimArr       [8]dimSpan
 	moreDims     []dimSpan           // dims beyond len(dimArr)
@@ -68,14 +66,18 @@ func DecodeJSON(b []byte, e *Event) error {
 	}
 	var d jsonDecoder
 	d.b = b
-	if err := d.event(e); err != nil {
+	err := d.event(e)
+	if ErrorCode(err) == CodeSyntax {
 		return err
 	}
+	// Whatever else is wrong with the object, trailing bytes are syntax,
+	// the first check (d.i is past the object unless it was a syntax
+	// error).
 	d.ws()
 	if d.i != len(b) {
 		return d.syntaxErr("the end of input after the event object")
 	}
-	return nil
+	return err
 }
 
 // event decodes the object at d.i into e. The checks run in the
@@ -118,9 +120,9 @@ func (d *jsonDecoder) members(e *Event) error {
 	d.moreDims = d.moreDims[:0]
 	d.badDims, d.dimSet = d.badDims[:0], nil
 	d.id, d.key, d.typ = span{}, span{}, span{}
-	d.shape, d.shapeField, d.wrong = nil, 0, 0
+	d.types = fieldTypes{}
 	value, ts := 1.0, int64(0)
-	var seen, have uint8
+	var seen uint8
 	if d.i >= len(d.b) || d.b[d.i] != '{' {
 		if d.i < len(d.b) && (d.b[d.i] == '[' || d.b[d.i] == '"' || d.b[d.i] == '-' || d.b[d.i] >= '0' && d.b[d.i] <= '9' || d.b[d.i] == 't' || d.b[d.i] == 'f' || d.b[d.i] == 'n') {
 			return errorf(CodeSyntax, "event", "must be a JSON object, got "+quoteByte(d.b[d.i])+" at byte "+strconv.Itoa(d.i))
@@ -131,7 +133,7 @@ func (d *jsonDecoder) members(e *Event) error {
 	d.ws()
 	if d.i < len(d.b) && d.b[d.i] == '}' {
 		d.i++
-		return d.finish(e, value, ts, have)
+		return d.finish(e, value, ts)
 	}
 	for {
 		if d.i >= len(d.b) || d.b[d.i] != '"' {
@@ -169,7 +171,6 @@ func (d *jsonDecoder) members(e *Event) error {
 		if d.b[d.i] == 'n' {
 			err = d.literal("null")
 		} else {
-			have |= f
 			var serr error // the member has the wrong JSON type
 			switch f {
 			case fieldID:
@@ -189,8 +190,7 @@ func (d *jsonDecoder) members(e *Event) error {
 				if code := ErrorCode(serr); code == CodeSyntax || code == CodeFieldDuplicate {
 					return serr
 				}
-				d.wrong |= f
-				d.shapeErr(f, serr)
+				d.types.set(f, serr)
 			}
 		}
 		if err != nil {
@@ -201,7 +201,7 @@ func (d *jsonDecoder) members(e *Event) error {
 			return err
 		}
 		if !more {
-			return d.finish(e, value, ts, have)
+			return d.finish(e, value, ts)
 		}
 	}
 }
@@ -246,11 +246,11 @@ var fieldNames = [...]string{
 	fieldDims:  "dims",
 }
 
-// finish sets e from the decoded spans; have is the members given (not
-// null). A dimension given twice fails; a member of the wrong JSON type
-// fails after any missing member (absent, null or an empty string) does,
-// which the Validator checks otherwise.
-func (d *jsonDecoder) finish(e *Event, value float64, ts int64, have uint8) error {
+// finish sets e from the decoded spans. A dimension given twice fails. Members of the wrong JSON type
+// fail with the first of them, carrying all of them for
+// Validator.ValidateDecodedAt, which refuses each at its field's place in
+// the contract's order.
+func (d *jsonDecoder) finish(e *Event, value float64, ts int64) error {
 	n := d.id.len() + d.key.len() + d.typ.len()
 	for i := range d.ndims {
 		ds := d.dim(i)
@@ -287,16 +287,7 @@ func (d *jsonDecoder) finish(e *Event, value float64, ts int64, have uint8) erro
 	if dup := sortDims(e.Dims); dup >= 0 {
 		return errorf(CodeFieldDuplicate, dimField(e.Dims[dup].Name), "dimension name "+quote(e.Dims[dup].Name)+" given twice; give it once")
 	}
-	if d.shape == nil {
-		return nil // the Validator checks for missing members
-	}
-	for _, f := range [...]uint8{fieldID, fieldKey, fieldType, fieldTS} {
-		// Absent, null, or an empty string: missing comes first.
-		if have&f == 0 || d.wrong&f == 0 && (f == fieldID && e.ID == "" || f == fieldKey && e.Key == "" || f == fieldType && e.Type == "") {
-			return missingErr(fieldNames[f])
-		}
-	}
-	return d.shape
+	return d.types.err()
 }
 
 // stringField scans a string value; a value of another JSON type is

@@ -146,9 +146,11 @@ func TestDecodeJSONErrors(t *testing.T) {
 	f("{\"value\":\"x\",\"id\":\"\xff\"}", "json", "invalid UTF-8")
 	f(`{"value":"x","foo":1}`, "foo", "unknown field")
 	f(`{"value":"x","value":2}`, "value", "given twice")
-	f(`{"value":"x","id":"a","key":"k","type":"VIEW"}`, "ts", "missing")
-	f(`{"value":"x","id":"","key":"k","type":"VIEW","ts":1}`, "id", "missing")
-	f(`{"value":"x","id":null,"key":"k","type":"VIEW","ts":1}`, "id", "missing")
+	// A member of the wrong JSON type: the decoder's error names the
+	// first of them; Validator.ValidateDecodedAt puts each at its field's
+	// place (TestContractCodes).
+	f(`{"value":"x","id":"a","key":"k","type":"VIEW"}`, "value", "must be a JSON number")
+	f(`{"value":"x","id":null,"key":"k","type":"VIEW","ts":1}`, "value", "must be a JSON number")
 	f(`{"dims":[],"value":"x","id":"a","key":"k","type":"VIEW","ts":1}`, "value", "must be a JSON number")
 	f(`{"dims":{"a":1},"ts":true,"id":"a","key":"k","type":"VIEW"}`, "ts", "not RFC3339")
 	f(`{"type":1,"key":2,"id":"a","ts":1}`, "key", "must be a JSON string")

@@ -1,6 +1,8 @@
 package event
 
 import (
+	"errors"
+	"math/bits"
 	"strconv"
 	"strings"
 )
@@ -62,12 +64,43 @@ func (d *jsonDecoder) sentIDKey(start int, e *Event) {
 	}
 }
 
-// shapeErr keeps err, about the member f of the wrong JSON type, if it is
-// the first by the member order id, key, type, value, ts, dims.
-func (d *jsonDecoder) shapeErr(f uint8, err error) {
-	if d.shape == nil || f < d.shapeField {
-		d.shape, d.shapeField = err, f
+// fieldTypes are the errors about the members of the wrong JSON type
+// ("value":"1", "ts":1.5, "dims":[]), by field in the contract's order id,
+// key, type, value, ts, dims. Validator.ValidateDecodedAt refuses each at
+// its field's place in the order of the checks.
+type fieldTypes [6]*Error
+
+// fieldIndex is the index in fieldTypes of the member bit f.
+func fieldIndex(f uint8) int { return bits.TrailingZeros8(f) }
+
+// set keeps err, an *Error, about the member f.
+func (t *fieldTypes) set(f uint8, err error) {
+	var e *Error
+	if errors.As(err, &e) {
+		t[fieldIndex(f)] = e
 	}
+}
+
+// at is the error about the member f, or nil.
+func (t *fieldTypes) at(f uint8) error {
+	if t == nil || t[fieldIndex(f)] == nil {
+		return nil
+	}
+	return t[fieldIndex(f)]
+}
+
+// err is nil when every member has its JSON type, else a copy of the first
+// error that carries all of them.
+func (t *fieldTypes) err() error {
+	for _, e := range t {
+		if e != nil {
+			all := *t
+			out := *e
+			out.types = &all
+			return &out
+		}
+	}
+	return nil
 }
 
 func unknownField(name string) error {

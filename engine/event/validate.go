@@ -194,29 +194,57 @@ func NewValidator(opts ...ValidatorOpt) (*Validator, error) {
 // Validate is ValidateAt without a reference time: every check but
 // ts_unit, ts_future and ts_too_old, which need one. Entry points use
 // ValidateAt; Validate is for events whose time is checked elsewhere.
-func (v *Validator) Validate(e *Event) error { return v.validate(e, 0, false) }
+func (v *Validator) Validate(e *Event) error { return v.validate(e, 0, false, nil) }
 
 // ValidateAt returns nil if e may be counted at the reference time ref
 // (unix ms: the gateway's receive time, or the Kafka record's timestamp),
 // else an *Error with the Code of the first check of
 // docs/ingest-contract.md that fails (checks 4 to 13; the decoders do 1 to
 // 3).
-func (v *Validator) ValidateAt(e *Event, ref int64) error { return v.validate(e, ref, true) }
+func (v *Validator) ValidateAt(e *Event, ref int64) error { return v.validate(e, ref, true, nil) }
 
-func (v *Validator) validate(e *Event, ref int64, hasRef bool) error {
+// ValidateDecodedAt is the verdict on an event a decoder (Decode,
+// DecodeJSON, DecodeProto, a batch decoder) returned with decodeErr: nil
+// if e may be counted at ref, else the *Error of the first check that
+// fails. A JSON member of the wrong type ("value":"1", "ts":1.5,
+// "dims":[], a number beyond a double) is refused at that member's place
+// in the contract's order, so an earlier check (a missing, too long or
+// bad id, key or type) decides first; any other decode error (checks 1 to
+// 3) is returned as it is. Entry points use it rather than ValidateAt.
+func (v *Validator) ValidateDecodedAt(e *Event, ref int64, decodeErr error) error {
+	if decodeErr == nil {
+		return v.validate(e, ref, true, nil)
+	}
+	var de *Error
+	if !errors.As(decodeErr, &de) || de.types == nil {
+		return decodeErr
+	}
+	return v.validate(e, ref, true, de.types)
+}
+
+// validate runs checks 4 to 13; types are the members of the wrong JSON
+// type (nil: none), each refused at its field's place.
+func (v *Validator) validate(e *Event, ref int64, hasRef bool, types *fieldTypes) error {
 	c := &v.cfg
 	if err := checkUTF8(e); err != nil {
 		return err
 	}
+	// A member of the wrong type is there: not missing.
 	for _, f := range [...]struct {
-		name    string
+		field   uint8
 		missing bool
-	}{{"id", e.ID == ""}, {"key", e.Key == ""}, {"type", e.Type == ""}, {"ts", e.TS == 0 && !e.TSNumber}} {
-		if f.missing {
-			return missingErr(f.name)
+	}{{fieldID, e.ID == ""}, {fieldKey, e.Key == ""}, {fieldType, e.Type == ""}, {fieldTS, e.TS == 0 && !e.TSNumber}} {
+		if f.missing && types.at(f.field) == nil {
+			return missingErr(fieldNames[f.field])
 		}
 	}
+	if err := types.at(fieldID); err != nil {
+		return err
+	}
 	if err := checkString(CodeID, "id", e.ID, c.maxIDLen, false); err != nil {
+		return err
+	}
+	if err := types.at(fieldKey); err != nil {
 		return err
 	}
 	if err := checkString(CodeKey, "key", e.Key, c.maxKeyLen, true); err != nil {
@@ -225,11 +253,20 @@ func (v *Validator) validate(e *Event, ref int64, hasRef bool) error {
 	if i := strings.IndexByte(e.Key, '\\'); i >= 0 {
 		return errorf(CodeKey, "key", "'\\' at byte "+strconv.Itoa(i)+"; a key must not hold a backslash (InfluxDB cannot store it byte-exact)")
 	}
+	if err := types.at(fieldType); err != nil {
+		return err
+	}
 	if !v.knownType(e.Type) {
 		return errorf(CodeType, "type", quote(e.Type)+" is not an accepted type; want one of "+v.typeList)
 	}
+	if err := types.at(fieldValue); err != nil {
+		return err
+	}
 	if math.IsNaN(e.Value) || math.IsInf(e.Value, 0) || math.Abs(e.Value) > MaxValue {
 		return errorf(CodeValue, "value", strconv.FormatFloat(e.Value, 'g', -1, 64)+" is not a finite number within ±2^53 (9007199254740992)")
+	}
+	if err := types.at(fieldTS); err != nil {
+		return err
 	}
 	if hasRef {
 		if err := v.checkTSAt(e, ref); err != nil {
@@ -237,6 +274,9 @@ func (v *Validator) validate(e *Event, ref int64, hasRef bool) error {
 		}
 	}
 	if err := v.checkTSRange(e.TS); err != nil {
+		return err
+	}
+	if err := types.at(fieldDims); err != nil {
 		return err
 	}
 	return v.checkDims(e.Dims)

@@ -52,6 +52,10 @@ func TestContractVerdicts(t *testing.T) {
 		{`{"id":"dup","id":"dup2"}`, "dup", event.CodeFieldDuplicate},
 		{`{"id":"nokey","type":"VIEW","ts":` + ms(0) + `}`, "nokey", event.CodeFieldMissing},
 		{`{"id":"badval","key":"k","type":"VIEW","ts":` + ms(0) + `,"value":"1"}`, "badval", event.CodeValue},
+		// A wrong-typed member fails at its field's place: the key first.
+		{`{"id":"order","type":"VIEW","ts":1.5,"key":"k\\b"}`, "order", event.CodeKey},
+		{`{"id":"order2","key":"k","type":"VIEW","ts":` + ms(time.Hour) + `,"dims":{"a":1}}`, "order2", event.CodeTSFuture},
+		{`{"id":"","key":"k","type":"VIEW","ts":` + ms(0) + `,"value":"1"}`, "", event.CodeFieldMissing},
 		{`[1]`, "", event.CodeSyntax},
 	}
 	var elems []string

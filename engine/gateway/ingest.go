@@ -164,9 +164,7 @@ func (g *Gateway) decode(b *batch, format event.Format) error {
 		// After a decode error e holds the id and key as sent (or
 		// "").
 		it := item{id: e.ID, key: e.Key}
-		if err == nil {
-			err = g.cfg.validator.ValidateAt(e, b.ref)
-		}
+		err = g.cfg.validator.ValidateDecodedAt(e, b.ref, err)
 		it.err = err
 		if err != nil {
 			// The decoder lends raw only during the call; rejects are

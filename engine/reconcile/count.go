@@ -82,10 +82,7 @@ func (c *counter) part(p int32) *partRead {
 // partition; ok is false for a malformed record.
 func (c *counter) decode(r *kgo.Record) (canonical int32, ok bool) {
 	c.ev.Reset()
-	if _, err := event.Decode(r.Value, &c.ev); err != nil {
-		return 0, false
-	}
-	if err := c.v.ValidateAt(&c.ev, r.Timestamp.UnixMilli()); err != nil {
+	if _, err := event.Decode(r.Value, &c.ev); c.v.ValidateDecodedAt(&c.ev, r.Timestamp.UnixMilli(), err) != nil {
 		return 0, false
 	}
 	c.key = kafka.AppendRecordKey(c.key[:0], c.hot, c.ev.Key, c.ev.ID)
@@ -195,7 +192,7 @@ type lateCounter struct {
 
 func (l *lateCounter) add(r *kgo.Record) {
 	l.ev.Reset()
-	if _, err := event.Decode(r.Value, &l.ev); err != nil || l.c.v.ValidateAt(&l.ev, r.Timestamp.UnixMilli()) != nil {
+	if _, err := event.Decode(r.Value, &l.ev); l.c.v.ValidateDecodedAt(&l.ev, r.Timestamp.UnixMilli(), err) != nil {
 		return
 	}
 	ident := l.ev.Key + "\x00" + l.ev.ID

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/countlab/countlab/engine/event"
 	"github.com/countlab/countlab/engine/gateway"
+	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/query"
 	"github.com/countlab/countlab/engine/query/client"
 	"github.com/countlab/countlab/reports"
@@ -26,6 +29,10 @@ type stack struct {
 	query  *client.Client
 	truth  *oracle.Oracle // what the gateway answered, event by event
 	events int
+	// rejected counts the gateway's per-event rejections by reason
+	// code: each must be in the dead-letter topic with that code in its
+	// countlab-reason-code header.
+	rejected map[string]int64
 }
 
 func startStack(t testing.TB) *stack {
@@ -56,7 +63,7 @@ func startStack(t testing.TB) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &stack{k: k, gwURL: gsrv.URL, query: qc, truth: o}
+	return &stack{k: k, gwURL: gsrv.URL, query: qc, truth: o, rejected: map[string]int64{}}
 }
 
 // gatewayAnswer is the part of the gateway's answer compared.
@@ -92,6 +99,7 @@ func (s *stack) post(t testing.TB, ev []byte) {
 		if got == "" {
 			got = "(rejected, no reason code)"
 		}
+		s.rejected[got]++
 	case resp.StatusCode == http.StatusBadRequest && len(a.Results) == 0:
 		got = oracle.CodeSyntax // the body itself is not a batch
 	default:
@@ -122,6 +130,21 @@ func (s *stack) check(t testing.TB) {
 	if st := s.truth.Stats(); st.Mismatches > 0 {
 		t.Errorf("the gateway disagreed with the contract on %d events: %+v", st.Mismatches, s.truth.Mismatches())
 	}
+	// The gateway's dead-letters (no origin header) carry the code it
+	// answered.
+	dl := map[string]int64{}
+	for _, r := range s.k.read(t, s.k.topics.DeadLetter) {
+		if kafka.Header(r, kafka.HeaderOrigin) == "" {
+			code := kafka.Header(r, event.HeaderReasonCode)
+			if code == "" {
+				code = "(none)"
+			}
+			dl[code]++
+		}
+	}
+	if !maps.Equal(dl, s.rejected) {
+		t.Errorf("gateway dead-letters by countlab-reason-code %v, gateway rejections by reason %v", dl, s.rejected)
+	}
 }
 
 // splitEvents cuts fuzz data into at most 16 events at 0x1E bytes.
@@ -135,6 +158,10 @@ func splitEvents(data []byte) [][]byte {
 // compares every window and every verdict with the oracle. The seeds are
 // made at start-up around the current time (a fixed event time would age
 // past the 7-day bound); crashers land in testdata/fuzz/FuzzPipeline.
+// Run it with -fuzzminimizetime 1x: the pipeline's goroutines make
+// coverage vary from run to run, so nearly every input looks new and the
+// default minimization (60 s per input at ~150 ms an execution) leaves
+// no time to fuzz.
 func FuzzPipeline(f *testing.F) {
 	g := newGen(uint64(time.Now().UnixNano()), time.Now().UnixMilli())
 	g.clean = true

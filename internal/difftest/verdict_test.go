@@ -33,10 +33,8 @@ func newPair(t testing.TB, partitions int32) (*event.Validator, *oracle.Oracle) 
 // code ("" accepted) and the decoded event.
 func engineVerdict(v *event.Validator, b []byte, ref int64) (string, event.Event) {
 	var e event.Event
-	if _, err := event.Decode(b, &e); err != nil {
-		return codeOf(err), e
-	}
-	if err := v.ValidateAt(&e, ref); err != nil {
+	_, err := event.Decode(b, &e)
+	if err := v.ValidateDecodedAt(&e, ref, err); err != nil {
 		return codeOf(err), e
 	}
 	return "", e

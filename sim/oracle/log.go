@@ -24,8 +24,9 @@ type pendingRecord struct {
 type partition struct {
 	maxMin  int64 // max over counted records of min(ts, ref)
 	any     bool
-	seen    map[fingerprint]int64 // identity -> first copy's ts
-	swept   int                   // len(seen) after the last sweep
+	seen    map[fingerprint]int64    // identity -> first copy's ts
+	ever    map[fingerprint]struct{} // every identity seen (never forgotten)
+	swept   int                      // len(seen) after the last sweep
 	counted int64
 }
 
@@ -112,7 +113,7 @@ func (o *Oracle) flush() {
 func (o *Oracle) process(pn int32, e *Event, ref int64) {
 	p := o.parts[pn]
 	if p == nil {
-		p = &partition{seen: map[fingerprint]int64{}}
+		p = &partition{seen: map[fingerprint]int64{}, ever: map[fingerprint]struct{}{}}
 		o.parts[pn] = p
 	}
 	wm := p.watermark(o.cfg.ooo)
@@ -122,6 +123,8 @@ func (o *Oracle) process(pn int32, e *Event, ref int64) {
 		return
 	}
 	p.seen[id] = e.TS
+	_, stale := p.ever[id]
+	p.ever[id] = struct{}{}
 	late := false
 	if wm != noWatermark {
 		for _, s := range o.cfg.sizes {
@@ -130,7 +133,7 @@ func (o *Oracle) process(pn int32, e *Event, ref int64) {
 			}
 		}
 	}
-	o.count(e, late)
+	o.countKind(e, late, stale)
 	if late {
 		return
 	}

@@ -51,6 +51,10 @@ type wkey struct {
 	key, typ, dims uint32
 	size           uint8
 	late           bool
+	// stale: a repeat seen after its first copy was forgotten (beyond
+	// the dedup horizon), counted by the engine but not by a reconcile,
+	// which knows every identity.
+	stale bool
 }
 
 // Stats are the oracle's event counts.
@@ -63,6 +67,12 @@ type Stats struct {
 	// Duplicates is the accepted events whose (key, id) was already
 	// counted.
 	Duplicates int64 `json:"duplicates"`
+	// Stale is the repeats of an identity seen after its first copy was
+	// forgotten (t <= watermark - horizon; log mode), also in Distinct or
+	// Late: the engine takes them as first copies (counted on time, or
+	// sent to the late topic), a reconcile does not (its recount holds
+	// every identity once).
+	Stale int64 `json:"stale,omitempty"`
 	// Refused is the events the contract refuses, by reason code.
 	Refused map[string]int64 `json:"refused"`
 	// Failed is the events sent but neither acknowledged nor refused.
@@ -234,7 +244,13 @@ func DimSet(dims []Dim) string {
 }
 
 // count adds an accepted distinct event to its windows (o.mu held).
-func (o *Oracle) count(e *Event, late bool) {
+func (o *Oracle) count(e *Event, late bool) { o.countKind(e, late, false) }
+
+// countKind is count; a stale event (see wkey) is counted apart.
+func (o *Oracle) countKind(e *Event, late, stale bool) {
+	if stale {
+		o.stats.Stale++
+	}
 	if late {
 		o.stats.Late++
 	} else {
@@ -244,7 +260,7 @@ func (o *Oracle) count(e *Event, late bool) {
 	if !e.HasValue {
 		v = 1
 	}
-	k := wkey{key: o.intern(e.Key), typ: o.intern(e.Type), dims: o.intern(DimSet(e.Dims)), late: late}
+	k := wkey{key: o.intern(e.Key), typ: o.intern(e.Type), dims: o.intern(DimSet(e.Dims)), late: late, stale: stale}
 	for i, s := range o.cfg.sizes {
 		k.size, k.start = uint8(i), windowStart(e.TS, s)
 		t := o.windows[k]
@@ -293,7 +309,8 @@ func (w Window) End() int64 { return w.Start + w.Size }
 
 // Windows are the expected totals, sorted by size, start, type, key and
 // dimension set (DimSet "" with ByKey). includeLate adds the late events
-// (the truth after a reconcile).
+// and leaves out the repeats of forgotten first copies (Stats.Stale): the
+// truth after a reconcile.
 func (o *Oracle) Windows(g Grouping, includeLate bool) []Window {
 	o.mu.Lock()
 	o.flush()
@@ -304,7 +321,7 @@ func (o *Oracle) Windows(g Grouping, includeLate bool) []Window {
 	}
 	m := make(map[gk]*Total, len(o.windows))
 	for k, t := range o.windows {
-		if k.late && !includeLate {
+		if k.late && !includeLate || k.stale && (includeLate || k.late) {
 			continue
 		}
 		g2 := gk{start: k.start, key: k.key, typ: k.typ, dims: k.dims, size: k.size}

@@ -294,8 +294,22 @@ func TestLogMode(t *testing.T) {
 	// ts counts again.
 	o.AddRecord(rec(0, 6, base+700_000, "a", "9"))
 	o.AddRecord(rec(0, 7, base+700_001, "a", "1"))
-	if st := o.Stats(); st.Distinct != 7 || st.Duplicates != 2 {
+	if st := o.Stats(); st.Distinct != 7 || st.Duplicates != 2 || st.Stale != 1 {
 		t.Fatalf("after the horizon: %+v", st)
+	}
+	// The engine counts that stale repeat; a reconcile, which knows every
+	// identity, does not.
+	stale := windowStart(base+700_001, 10_000)
+	has := func(includeLate bool) bool {
+		for _, w := range o.Windows(ByKey, includeLate) {
+			if w.Start == stale && w.Key == "a" && w.Count == 2 {
+				return true
+			}
+		}
+		return false
+	}
+	if !has(false) || has(true) {
+		t.Fatalf("window at %d: the engine's truth should count the stale repeat (%v), the reconciled one not (%v)", stale, has(false), has(true))
 	}
 }
 
