@@ -22,7 +22,13 @@ const fileMagic = "countlab-truth v1\n"
 
 // Save writes the oracle to path (atomically: a temporary file renamed).
 func (o *Oracle) Save(path string) error {
-	f, err := os.CreateTemp(dirOf(path), ".truth-*")
+	return writeAtomic(path, ".truth-*", o.Encode)
+}
+
+// writeAtomic writes path through a temporary file in its directory,
+// renamed over it once write and the close have succeeded.
+func writeAtomic(path, pattern string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(dirOf(path), pattern)
 	if err != nil {
 		return err
 	}
@@ -31,7 +37,7 @@ func (o *Oracle) Save(path string) error {
 		f.Close()
 		return err
 	}
-	if err := o.Encode(f); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		return err
 	}

@@ -98,15 +98,6 @@ const idsMagic = "countlab-identities v1\n"
 
 // SaveIdentities writes the acknowledged identities to path (atomically).
 func (o *Oracle) SaveIdentities(path string) error {
-	f, err := os.CreateTemp(dirOf(path), ".ids-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
 	o.mu.Lock()
 	ids := make([]fingerprint, 0, len(o.seen))
 	for id := range o.seen {
@@ -114,27 +105,20 @@ func (o *Oracle) SaveIdentities(path string) error {
 	}
 	o.mu.Unlock()
 	slices.SortFunc(ids, func(a, b fingerprint) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
-	zw := gzip.NewWriter(f)
-	w := bufio.NewWriter(zw)
-	w.WriteString(idsMagic)
-	var b [binary.MaxVarintLen64]byte
-	w.Write(b[:binary.PutUvarint(b[:], uint64(len(ids)))])
-	for _, id := range ids {
-		w.Write(binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(b[:0], id[0]), id[1]))
-	}
-	err = w.Flush()
-	if err == nil {
-		err = zw.Close()
-	}
-	if err == nil {
-		err = f.Close()
-	} else {
-		f.Close()
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return writeAtomic(path, ".ids-*", func(f io.Writer) error {
+		zw := gzip.NewWriter(f)
+		w := bufio.NewWriter(zw)
+		w.WriteString(idsMagic)
+		var b [binary.MaxVarintLen64]byte
+		w.Write(b[:binary.PutUvarint(b[:], uint64(len(ids)))])
+		for _, id := range ids {
+			w.Write(binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(b[:0], id[0]), id[1]))
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		return zw.Close()
+	})
 }
 
 // LoadIdentities adds the identities of a file written by SaveIdentities
