@@ -53,6 +53,7 @@ func cmdGateway(ctx context.Context, args []string) error {
 		maxBatch    = fs.Int("max-batch", gateway.DefaultMaxBatch, "most events per request (400 above)")
 		maxInFlight = fs.Int("max-in-flight", gateway.DefaultMaxInFlight, "most events in flight to Kafka over all requests (429 above); >= --max-batch")
 		timeout     = fs.Duration("produce-timeout", gateway.DefaultProduceTimeout, "wait for Kafka's acknowledgement before answering 503")
+		bodyTimeout = fs.Duration("body-read-timeout", gateway.DefaultBodyReadTimeout, "longest a request body may take to arrive (408 after: a slow client cannot hold a request open)")
 		hot         = hotKeyFlag{}
 	)
 	fs.Var(hot, "hot-key", "split a hot counted key over N partitions, KEY=N (repeatable)")
@@ -86,6 +87,7 @@ func cmdGateway(ctx context.Context, args []string) error {
 		gateway.MaxBatch(*maxBatch),
 		gateway.MaxInFlight(*maxInFlight),
 		gateway.ProduceTimeout(*timeout),
+		gateway.BodyReadTimeout(*bodyTimeout),
 		gateway.HotKeys(hot),
 		gateway.Logger(log),
 	)

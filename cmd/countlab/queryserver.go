@@ -37,6 +37,7 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 	windows := fs.String("windows", "60s", "window sizes queries may name (the first is the default)")
 	maxRange := fs.Duration("max-range", query.DefaultMaxRange, "longest range a query may ask for")
 	maxTopN := fs.Int("max-top-n", query.DefaultMaxTopN, "largest n of a top query")
+	sinkGroup := fs.String("sink-group", query.DefaultSinkGroup, "consumer group of the sink (countlab sink --group): its committed offsets say which totals InfluxDB holds, so which InfluxDB answers may be cached (\"\": none are, for windows the topic has totals for)")
 	var insecure bool
 	registerInsecureNoToken(fs, &insecure)
 	if err := parseFlags(fs, args); err != nil {
@@ -47,6 +48,7 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 	opts := []query.Opt{
 		query.Retention(*retention), query.MaxRange(*maxRange), query.MaxTopN(*maxTopN),
 		query.Topic(kafka.DefaultTopics(*prefix).Aggregates), query.InfluxTimeout(*influxTimeout), query.Logger(log),
+		query.SinkGroup(*sinkGroup),
 	}
 	if ts := strings.FieldsFunc(*types, listSep); len(ts) > 0 {
 		opts = append(opts, query.Types(ts...))
