@@ -64,10 +64,9 @@ import (
 //   - value_invalid: 2^53+2, -2^53-2, ±1e308, ±1e309 (JSON text), "NaN",
 //     "Infinity", "-Inf", "+Inf" (JSON strings); protobuf: 2^53+2, ±1e308,
 //     NaN, ±Inf: refused, value. Also the JSON text 9007199254740993
-//     (2^53+1): the contract's |value| > 2^53 refuses it, but it reads as
-//     the double 2^53, which the gateway and the oracle accept (an open
-//     question of the contract); each on a key of its own, so that an
-//     accepted one keeps its window's sum exact.
+//     (2^53+1), refused though its double is 2^53 (the bound is on the
+//     number as written); each on a key of its own, so that a wrongly
+//     accepted one cannot spoil another window's sum.
 //   - member_unknown: JSON members other than the six (colour, Value,
 //     ts_ms, ID, a nested object): refused, field_unknown. Protobuf
 //     unknown fields (varint, bytes, fixed32, fixed64, a group) are
@@ -466,8 +465,8 @@ func (g *Generator) hostileValueInvalid(at time.Duration, v int, _ bool) Item {
 		{math.Inf(-1), `"-Inf"`}, {math.Inf(1), `"+Inf"`}}
 	x := vals[v%len(vals)]
 	e.Value = x.v
-	// On a key of its own: should an entry point accept it (2^53+1 reads
-	// as the double 2^53), the window's sum is still exact.
+	// On a key of its own: should an entry point wrongly accept it, only
+	// its own window is off.
 	e.Key = g.cfg.KeyPrefix + "hv-" + e.ID
 	if x.text != "" {
 		it.Raw = jsonRaw(e, jsonValue(x.text))

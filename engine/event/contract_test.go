@@ -74,7 +74,10 @@ func TestContractCodes(t *testing.T) {
 	f(event(ms(0), `,"value":1e308`), CodeValue)
 	f(event(ms(0), `,"value":9007199254740992`), "")
 	f(event(ms(0), `,"value":-9007199254740992`), "")
-	f(event(ms(0), `,"value":9007199254740993`), "") // rounds to 2^53
+	f(event(ms(0), `,"value":9007199254740993`), CodeValue) // its double is 2^53, but the number is beyond it
+	f(event(ms(0), `,"value":9.007199254740993e15`), CodeValue)
+	f(event(ms(0), `,"value":-9007199254740993`), CodeValue)
+	f(event(ms(0), `,"value":9007199254740992.0`), "")
 	f(event(ms(0), `,"value":9007199254740994`), CodeValue)
 
 	// F4: a backslash in a key or a dim value.

@@ -2,6 +2,7 @@ package event
 
 import (
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -337,7 +338,18 @@ func (d *jsonDecoder) value() (float64, error) {
 	if perr != nil {
 		return 0, errorf(CodeValue, "value", "number "+quote(string(num))+" is out of range for a double")
 	}
+	if math.Abs(v) == MaxValue && beyondMaxValue(num) {
+		// 2^53 + 1 rounds to 2^53: refused, not counted as another value.
+		return 0, errorf(CodeValue, "value", "number "+quote(string(num))+" is beyond ±2^53 (9007199254740992), where a double is no longer exact")
+	}
 	return v, nil
+}
+
+// beyondMaxValue reports whether the JSON number num, taken exactly, is
+// beyond ±MaxValue (only asked of numbers that round to ±MaxValue).
+func beyondMaxValue(num []byte) bool {
+	r, ok := new(big.Rat).SetString(string(num))
+	return ok && r.Abs(r).Cmp(new(big.Rat).SetInt64(MaxValue)) > 0
 }
 
 // ts scans the ts member, setting e.TSNumber.

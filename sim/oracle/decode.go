@@ -2,6 +2,7 @@ package oracle
 
 import (
 	"math"
+	"math/big"
 	"strconv"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -73,6 +74,11 @@ func decodeJSON(b []byte) (partial, string) {
 			}
 			f, err := strconv.ParseFloat(m.value.text, 64)
 			if err != nil && !math.IsInf(f, 0) {
+				p.badValue = true
+			}
+			// The number as written, not as rounded: 2^53+1 is beyond
+			// the bound even though its double is 2^53.
+			if math.Abs(f) == maxValue && beyondMax(m.value.text) {
 				p.badValue = true
 			}
 			p.Value = f
@@ -272,4 +278,11 @@ func decodeRecord(b []byte) (partial, string) {
 		return decodeProto(b)
 	}
 	return partial{}, CodeSyntax
+}
+
+// beyondMax reports whether the decimal number text is, taken exactly,
+// beyond ±2^53.
+func beyondMax(text string) bool {
+	exact, ok := new(big.Rat).SetString(text)
+	return ok && exact.Abs(exact).Cmp(big.NewRat(maxValue, 1)) > 0
 }

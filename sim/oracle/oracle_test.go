@@ -69,7 +69,7 @@ func TestJSONCodes(t *testing.T) {
 		{`{"id":"e1","key":"k","type":"view","ts":1795447277000}`, CodeType},
 		{`{"id":"e1","key":"k","type":"VIEW","value":"1","ts":1795447277000}`, CodeValue},
 		{`{"id":"e1","key":"k","type":"VIEW","value":1e400,"ts":1795447277000}`, CodeValue},
-		{`{"id":"e1","key":"k","type":"VIEW","value":9007199254740993,"ts":1795447277000}`, ""}, // rounds to 2^53
+		{`{"id":"e1","key":"k","type":"VIEW","value":9007199254740993,"ts":1795447277000}`, CodeValue}, // its double is 2^53, the number is beyond
 		{`{"id":"e1","key":"k","type":"VIEW","value":-9007199254740994,"ts":1795447277000}`, CodeValue},
 		{`{"id":"e1","key":"k","type":"VIEW","ts":1795447277}`, CodeTSUnit},
 		{`{"id":"e1","key":"k","type":"VIEW","ts":1795447277000000}`, CodeTSUnit},
