@@ -74,7 +74,6 @@ type htmlView struct {
 	Charts   []htmlChart
 	Faults   htmlTable
 	Config   [][2]string
-	Baseline []htmlMetric
 
 	// Saturation and Resources: stress and soak runs.
 	Saturation    *htmlSaturation
@@ -83,6 +82,36 @@ type htmlView struct {
 	// Provenance is the build and machine that produced the report.
 	Provenance [][2]string
 	CPU        htmlTable // cpu.go
+
+	// SteadyState, Phases and Gate: the steady-state check, each fault's
+	// phases and the regression gate's verdict (report.Aborted is shown
+	// as is, beside the verdict).
+	SteadyState *htmlSteady
+	Phases      []htmlPhaseRow
+	Gate        *htmlGate
+}
+
+type htmlSteady struct {
+	From, To, Note string
+	Pass           bool
+	Checks         []htmlSLO
+}
+
+// htmlPhaseRow is one phase of one fault; First and Rows span the fault's
+// name and recovery over its phases.
+type htmlPhaseRow struct {
+	Fault, Recovery, Phase, Lag, Errors, AckP99, Achieved string
+	SLO                                                  []htmlSLO
+	First, Fail                                          bool
+	Rows                                                 int
+}
+
+// htmlGate is the regression gate: its metrics regressed first, then
+// passed, then not gated (with the reason).
+type htmlGate struct {
+	Summary string
+	Metrics []htmlMetric
+	Flags   []string
 }
 
 type htmlSLO struct {
@@ -110,12 +139,17 @@ type htmlTable struct {
 }
 
 type htmlMetric struct {
-	Name, Baseline, Value, Change, Tolerance string
-	Regressed                                bool
+	Name, Baseline, Value, Change, Effect, Spread, P, Verdict string
+	// Class is the row's class: fail (regressed), pass or skip (not
+	// gated; Verdict says why).
+	Class string
 }
 
 func (r *Report) htmlView(cfg *htmlCfg) (*htmlView, error) {
 	v := &htmlView{R: r, Verdict: "PASS", Started: r.StartedAt.UTC().Format("2006-01-02 15:04:05 MST")}
+	if a := r.Aborted; a != nil {
+		v.Failures = append(v.Failures, fmt.Sprintf("aborted at %.1f s (%s): %s", a.AtS, a.Condition, a.Reason))
+	}
 	if !r.Pass {
 		v.Verdict = "FAIL"
 		for _, f := range r.Failed() {
@@ -127,18 +161,7 @@ func (r *Report) htmlView(cfg *htmlCfg) (*htmlView, error) {
 			}
 		}
 	}
-	for _, s := range r.SLO {
-		h := htmlSLO{Name: s.Name, Threshold: num(s.Threshold), Value: num(s.Value), Pass: s.Pass}
-		switch s.Kind {
-		case "max":
-			h.Rel = "≤"
-		case "min":
-			h.Rel = "≥"
-		default:
-			h.Rel, h.Threshold, h.Value = "=", "exact", fmt.Sprint(s.Pass)
-		}
-		v.SLO = append(v.SLO, h)
-	}
+	v.SLO = sloRows(r.SLO)
 	v.Late = "late (not expected)"
 	if r.Accuracy.IncludesLate {
 		v.Late = "late (expected, after reconcile)"
@@ -206,13 +229,90 @@ func (r *Report) htmlView(cfg *htmlCfg) (*htmlView, error) {
 	v.Faults = faultTable(r.Faults)
 	v.Config = flatten("", r.Config, nil)
 	v.Provenance = r.Provenance.rows()
-	if c := r.Baseline; c != nil {
-		for _, m := range c.Metrics {
-			v.Baseline = append(v.Baseline, htmlMetric{Name: m.Name, Baseline: num(m.Baseline), Value: num(m.Value),
-				Change: fmt.Sprintf("%+.1f%%", 100*m.Change), Tolerance: fmt.Sprintf("%.0f%%", 100*m.Tolerance), Regressed: m.Regressed})
+	v.Gate = gateHTML(r.Baseline)
+	v.SteadyState = steadyHTML(r.SteadyState)
+	v.Phases = phasesHTML(r.FaultPhases)
+	return v, nil
+}
+
+// sloRows are SLO results as table rows.
+func sloRows(res []SLOResult) []htmlSLO {
+	var out []htmlSLO
+	for _, s := range res {
+		h := htmlSLO{Name: s.Name, Threshold: num(s.Threshold), Value: num(s.Value), Pass: s.Pass}
+		switch s.Kind {
+		case "max":
+			h.Rel = "≤"
+		case "min":
+			h.Rel = "≥"
+		default:
+			h.Rel, h.Threshold, h.Value = "=", "exact", fmt.Sprint(s.Pass)
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// gateHTML is the regression gate's section: regressed, passed, then not
+// gated metrics.
+func gateHTML(c *Comparison) *htmlGate {
+	if c == nil {
+		return nil
+	}
+	g := &htmlGate{Flags: c.Flags}
+	var groups [3][]htmlMetric
+	for _, m := range c.Metrics {
+		h := htmlMetric{Name: m.Name, Baseline: num(m.Baseline), Value: num(m.Value), Change: fmt.Sprintf("%+.1f%%", 100*m.Change),
+			Effect: fmt.Sprintf("%.0f%% and %s", 100*m.Tolerance, num(m.MinAbs)), Spread: num(m.Spread), P: fmt.Sprintf("%.2g", m.P), Verdict: "ok", Class: "pass"}
+		i := 1
+		switch {
+		case m.Regressed:
+			i, h.Verdict, h.Class = 0, "REGRESSED", "fail"
+		case !m.Gated: // no spread or p-value was held to anything
+			i, h.Verdict, h.Class, h.Spread, h.P = 2, m.NotGated, "skip", "", ""
+		}
+		groups[i] = append(groups[i], h)
+	}
+	g.Metrics = slices.Concat(groups[0], groups[1], groups[2])
+	g.Summary = fmt.Sprintf("%d run(s) against %d baseline run(s): %d regressed, %d passed, %d not gated.",
+		c.Runs, c.BaselineRuns, len(groups[0]), len(groups[1]), len(groups[2]))
+	return g
+}
+
+// steadyHTML is the steady-state section.
+func steadyHTML(ss *SteadyState) *htmlSteady {
+	if ss == nil {
+		return nil
+	}
+	return &htmlSteady{From: ss.From.UTC().Format("15:04:05"), To: ss.To.UTC().Format("15:04:05"), Note: ss.Note, Pass: ss.Pass, Checks: sloRows(ss.Checks)}
+}
+
+// phasesHTML are the fault phases' rows: a row a phase, the fault's name
+// and recovery spanning its phases.
+func phasesHTML(fps []FaultPhases) []htmlPhaseRow {
+	var out []htmlPhaseRow
+	for _, fp := range fps {
+		rec := "did not recover"
+		if fp.RecoveryS >= 0 {
+			rec = fmt.Sprintf("%.1f", fp.RecoveryS)
+		}
+		for i, p := range fp.Phases {
+			worst := func(probe string, f func(float64) string) string {
+				if v, ok := p.Worst[probe]; ok {
+					return f(v)
+				}
+				return "–"
+			}
+			row := htmlPhaseRow{Fault: fp.Fault + " (" + fp.Kind + ")", Recovery: rec, Phase: p.Phase, First: i == 0, Rows: len(fp.Phases),
+				Lag: worst(ProbeEngineLag, num), Errors: worst(ProbeIngestErrorShare, func(v float64) string { return fmt.Sprintf("%.2f%%", 100*v) }),
+				AckP99: worst(ProbeIngestAckP99, num), Achieved: worst(ProbeAchieved, num), SLO: sloRows(p.SLO)}
+			for _, s := range p.SLO {
+				row.Fail = row.Fail || !s.Pass
+			}
+			out = append(out, row)
 		}
 	}
-	return v, nil
+	return out
 }
 
 type latencyKind struct {
