@@ -45,9 +45,12 @@ func (r *Report) WriteHTMLFile(path string, opts ...HTMLOpt) error {
 }
 
 // WriteHTML writes report.html: one self-contained page (inline CSS, the
-// charts as PNG data URIs, nothing fetched when viewed). The verdict and
-// the SLOs come first, then accuracy, latency, throughput, the baseline
-// comparison, faults and the configuration.
+// charts as PNG data URIs, nothing fetched when viewed). The verdict (and
+// an abort, with its reason, beside it) and the SLOs come first, then
+// accuracy, latency, throughput, saturation, resources, CPU, the charts,
+// the regression gate (regressed, passed and not-gated metrics, with the
+// reason), the faults, the steady state, each fault's phases, the
+// configuration and the provenance; a block report.json lacks is left out.
 func (r *Report) WriteHTML(w io.Writer, opts ...HTMLOpt) error {
 	var cfg htmlCfg
 	for _, o := range opts {
@@ -101,9 +104,9 @@ type htmlSteady struct {
 // name and recovery over its phases.
 type htmlPhaseRow struct {
 	Fault, Recovery, Phase, Lag, Errors, AckP99, Achieved string
-	SLO                                                  []htmlSLO
-	First, Fail                                          bool
-	Rows                                                 int
+	SLO                                                   []htmlSLO
+	First, Fail                                           bool
+	Rows                                                  int
 }
 
 // htmlGate is the regression gate: its metrics regressed first, then
