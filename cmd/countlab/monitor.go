@@ -46,7 +46,7 @@ func newMonitor(ctx context.Context, sc *scenarios.Scenario, st *stack, log *slo
 	m.traffic, m.stop = context.WithCancel(ctx)
 	closeLag := func() {}
 	if lag, closeFn, err := newEngineLag(st); err != nil {
-		log.Warn("no consumer lag probe", "err", err)
+		log.Warn("no consumer lag probe or series", "err", err)
 	} else {
 		m.lag, closeLag = lag, closeFn
 	}

@@ -303,7 +303,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 			return fmt.Sprintf("%s | %s | %s elapsed, %s left", p, st.pipelineCounts(), p.Elapsed.Round(time.Second), max(sc.Duration-p.Elapsed, 0).Round(time.Second))
 		})
 	}()
-	stopSeries := r.startSeries(probeCtx, st, snd, ql, log)
+	stopSeries := r.startSeries(probeCtx, mon.lag, snd, ql, log) // one lag reader: the monitor's
 	stopSat := sat.start(probeCtx, snd)
 	stopRes := r.startResources(probeCtx, st, log) // resources.go: memory and goroutines
 	stopCPU := startCPU(probeCtx, st, snd, log)    // cpu.go: CPU per process and stage

@@ -203,20 +203,15 @@ func meanRate(r sim.Rate, dur, a, b time.Duration) float64 {
 }
 
 // startSeries samples the run from now (the traffic starts) until the
-// returned stop, which returns the series.
-func (r *scenarioRun) startSeries(ctx context.Context, st *stack, snd *sim.Sender, ql *reports.QueryLoad, log *slog.Logger) (stop func() *reports.TimeSeries) {
-	s := &seriesSampler{rate: offeredRate(r.sc), dur: r.sc.Duration, snd: snd, ql: ql, log: log}
-	closeLag := func() {}
-	if lag, closeFn, err := newEngineLag(st); err != nil {
-		log.Warn("no consumer lag series", "err", err)
-	} else {
-		s.lag, closeLag = lag, closeFn
-	}
+// returned stop, which returns the series. lag is the engine's lag reader
+// the run already holds (the monitor's; nil: no lag series), so the run
+// keeps one admin client for it.
+func (r *scenarioRun) startSeries(ctx context.Context, lag func(context.Context) (map[int32]partitionLag, error), snd *sim.Sender, ql *reports.QueryLoad, log *slog.Logger) (stop func() *reports.TimeSeries) {
+	s := &seriesSampler{rate: offeredRate(r.sc), dur: r.sc.Duration, snd: snd, ql: ql, log: log, lag: lag}
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer closeLag()
 		s.run(sctx)
 	}()
 	return func() *reports.TimeSeries {
