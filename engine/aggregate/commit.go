@@ -30,6 +30,7 @@ func (w *Worker) commit(ctx context.Context) error {
 			anyDue = true
 		}
 	}
+	dues, anyDue = w.enrichCatchUp(ctx, dues, anyDue) // attr.go
 	if !w.batchOpen() && !anyDue {
 		w.report(start)
 		return nil
@@ -47,6 +48,7 @@ func (w *Worker) commit(ctx context.Context) error {
 			t := win.t
 			t.Closed = true
 			keyBuf = w.produceTotal(ctx, &out, p.id, &t, keyBuf)
+			w.attrAdd(p.id, &t)
 		})
 		for _, win := range p.dirty {
 			if !win.closing {
@@ -66,12 +68,14 @@ func (w *Worker) commit(ctx context.Context) error {
 		}
 	}
 	w.keyBuf = keyBuf
+	w.produceAttrTotals(ctx)
 	if w.beforeEnd != nil {
 		if err := w.beforeEnd(); err != nil {
 			return err
 		}
 	}
 	committed, err := w.end(ctx)
+	w.attrCommitted(committed)
 	if committed {
 		for _, p := range w.parts {
 			p.committed(dues[p], w.cfg.horizon)

@@ -66,6 +66,8 @@ type cfg struct {
 
 	atLeastOnce bool
 	plantBug    int
+
+	enrich *enrichCfg // attr.go; nil: no attribute roll-up
 }
 
 func defaultCfg() cfg {
@@ -136,6 +138,9 @@ func (c *cfg) validate() error {
 	}
 	if c.maxPollRecords <= 0 {
 		return errors.New("aggregate: max poll records must be > 0")
+	}
+	if err := c.enrich.validate(); err != nil {
+		return err
 	}
 	if c.plantBug < 0 {
 		return errors.New("aggregate: PlantBug every must be >= 0")

@@ -105,6 +105,7 @@ type Worker struct {
 	identBuf   []byte // the current event's identity, for hashID
 	lastReport time.Time
 	hotLogged  map[string]bool
+	attrs      attrBatch // attribute totals of the windows the open commit closes (attr.go)
 
 	// beforeEnd, set by tests, runs before a batch's transaction ends; an
 	// error from it stops the worker there, leaving the transaction open

@@ -58,6 +58,7 @@ type cfg struct {
 	conn           kafka.Conn
 	kgoOpts        []kgo.Opt
 	topics         kafka.Topics
+	metadataTopic  string // metadata.go
 	token          string
 	maxBody        int64
 	maxBatch       int
@@ -74,6 +75,7 @@ type cfg struct {
 func defaultCfg() cfg {
 	return cfg{
 		topics:         kafka.DefaultTopics(""),
+		metadataTopic:  "metadata",
 		kgoOpts:        defaultKgoOpts(),
 		maxBody:        DefaultMaxBodyBytes,
 		maxBatch:       DefaultMaxBatch,

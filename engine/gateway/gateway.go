@@ -169,6 +169,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		g.serveEvents(sw, r)
+	case PathMetadata:
+		if allowMethod(sw, r, http.MethodPost) {
+			g.serveMetadata(sw, r)
+		}
 	case PathHealth:
 		if allowMethod(sw, r, http.MethodGet, http.MethodHead) {
 			g.serveHealth(sw, r)
@@ -178,7 +182,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			g.metricsH.ServeHTTP(sw, r)
 		}
 	default:
-		writeError(sw, http.StatusNotFound, "no such path "+r.URL.Path+" (POST "+PathEvents+", GET "+PathHealth+", GET "+PathMetrics+")")
+		writeError(sw, http.StatusNotFound, "no such path "+r.URL.Path+" (POST "+PathEvents+", POST "+PathMetadata+", GET "+PathHealth+", GET "+PathMetrics+")")
 	}
 	if sw.code == 0 {
 		sw.code = http.StatusOK

@@ -25,6 +25,8 @@
 //	GET /v1/counts/{key}?type=&from=&to=&filter=&window=
 //	GET /v1/stats/{key}?type=&fn=count|sum|avg|min|max&from=&to=&filter=&window=
 //	GET /v1/top?type=&n=&from=&to=&filter=&window=
+//	GET /v1/attr/{name}/stats/{value}?type=&from=&to=&window= (attr.go)
+//	GET /v1/attr/{name}/top?type=&n=&from=&to=&window=
 //	GET /healthz
 //	GET /metrics
 package query
@@ -74,7 +76,7 @@ type Server struct {
 }
 
 // Endpoint names, as metrics label them.
-var endpoints = []string{"counts", "stats", "top", "healthz", "metrics", "other"}
+var endpoints = []string{"counts", "stats", "top", "attr", "healthz", "metrics", "other"}
 
 // New starts a server: its Kafka consumer (with Kafka) and its eviction of
 // windows older than the retention.
@@ -207,6 +209,7 @@ const (
 	topHandler
 	healthHandler
 	metricsHandler
+	attrHandler // attr.go
 )
 
 func (s *Server) route(path string) (string, handler) {
@@ -217,6 +220,8 @@ func (s *Server) route(path string) (string, handler) {
 		return "stats", statsHandler
 	case path == "/v1/top":
 		return "top", topHandler
+	case strings.HasPrefix(path, attrPrefix):
+		return "attr", attrHandler
 	case path == "/healthz":
 		return "healthz", healthHandler
 	case path == "/metrics":
@@ -246,6 +251,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string, 
 		return s.handleTop(w, r)
 	case healthHandler:
 		return s.handleHealth(w, r)
+	case attrHandler:
+		return s.handleAttr(w, r)
 	}
 	s.metricsH.ServeHTTP(w, r)
 	return http.StatusOK
