@@ -70,7 +70,9 @@ func FollowTopic(t string) FollowerOpt { return followerOptFn(func(f *followerCf
 func StorePath(p string) FollowerOpt { return followerOptFn(func(f *followerCfg) { f.path = p }) }
 
 // FollowLogger is the logger (default slog.Default()).
-func FollowLogger(l *slog.Logger) FollowerOpt { return followerOptFn(func(f *followerCfg) { f.log = l }) }
+func FollowLogger(l *slog.Logger) FollowerOpt {
+	return followerOptFn(func(f *followerCfg) { f.log = l })
+}
 
 // FollowRegisterer registers the follower's metrics (default: none kept).
 func FollowRegisterer(r prometheus.Registerer) FollowerOpt {
