@@ -68,6 +68,9 @@ type Accuracy struct {
 	// what the reconcile did; the fields above are then the check after
 	// it, with the late events expected.
 	Reconcile *ReconcileCheck `json:"reconcile,omitempty"`
+	// Attributes are the attribute roll-up checks (views per channel;
+	// attrcheck.go), one per attribute; Exact is false when one is not.
+	Attributes []AttrCheck `json:"attributes,omitempty"`
 }
 
 // WindowCheck is one source's windows against the truth.
@@ -215,6 +218,10 @@ func (a *Accuracy) WriteSources(w io.Writer, indent string) {
 	for _, s := range a.Sources() {
 		fmt.Fprintf(w, "%s%s: %d windows, %d mismatched, %d unexpected, lost %d, duplicated %d, exact=%v\n",
 			indent, s.Name, s.WindowsChecked, s.MismatchedWindows, s.UnexpectedWindows, s.Lost, s.Duplicated, s.Exact)
+	}
+	for _, c := range a.Attributes {
+		fmt.Fprintf(w, "%sper %s (attribute roll-up): %d windows; query service %d mismatched, %d unexpected; InfluxDB %d mismatched, %d unexpected; exact=%v\n",
+			indent, c.Attr, c.WindowsChecked, c.Query.Mismatched, c.Query.Unexpected, c.Store.Mismatched, c.Store.Unexpected, c.Exact)
 	}
 	if a.ContractMismatches > 0 {
 		fmt.Fprintf(w, "%scontract: %d events on which an entry point disagreed with the contract\n", indent, a.ContractMismatches)

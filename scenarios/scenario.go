@@ -61,6 +61,9 @@ type Scenario struct {
 	// Saturation tunes the rules that name the stage that saturated first
 	// (report.json's saturation; every field optional).
 	Saturation Saturation `yaml:"saturation,omitempty"`
+	// Enrichment, when set, rolls the counts up by the keys' attributes
+	// (views per channel) and checks them (enrichment.go).
+	Enrichment *Enrichment `yaml:"enrichment,omitempty"`
 }
 
 // Traffic is the load.

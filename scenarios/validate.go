@@ -310,6 +310,7 @@ func (s *Scenario) Validate() error {
 	}
 	s.validateRoutes(bad)
 	s.validateHostile(bad)
+	s.validateEnrichment(bad) // enrichment.go
 	if t.Connections < 1 || t.Connections > 1024 {
 		bad("traffic.connections", "8", "must be in [1, 1024] (got %d)", t.Connections)
 	}

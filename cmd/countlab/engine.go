@@ -37,6 +37,7 @@ func cmdEngine(ctx context.Context, args []string) error {
 		hot         = hotKeyFlag{}
 		brokerMap   = fs.String("broker-map", "", "dial broker addresses through others, from=to[,from=to...] (e.g. network-fault proxies; the addresses the cluster advertises are mapped too)")
 	)
+	ef := registerEngineEnrich(fs) // enrich.go
 	fs.Var(hot, "hot-key", "a hot counted key split over N partitions, KEY=N (repeatable; the gateway's --hot-key: it decides each event's canonical partition)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -83,7 +84,11 @@ func cmdEngine(ctx context.Context, args []string) error {
 		log.Warn("PLANTED BUG: 1 event in N is mis-counted", "n", *plantBug)
 		opts = append(opts, aggregate.PlantBug(*plantBug))
 	}
-	w, err := aggregate.New(opts...)
+	eo, err := ef.opts(ctx, conn, *prefix, *txnID, reg, log)
+	if err != nil {
+		return err
+	}
+	w, err := aggregate.New(append(opts, eo...)...)
 	if err != nil {
 		return usageError{err}
 	}

@@ -78,7 +78,7 @@ func workerProcArgs(f *stackFlags, brokers []string, i int) []string {
 		// Dial the brokers through the network proxies (netproxy.go).
 		args = append(args, "--broker-map", kafka.FormatBrokerMap(f.engineBrokerMap))
 	}
-	return args
+	return append(args, enrichProcArgs(f, i)...) // enrich.go
 }
 
 // start starts the process and waits until it is ready.

@@ -307,6 +307,10 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	stopSat := sat.start(probeCtx, snd)
 	stopRes := r.startResources(probeCtx, st, log) // resources.go: memory and goroutines
 	stopCPU := startCPU(probeCtx, st, snd, log)    // cpu.go: CPU per process and stage
+	enr, err := r.startEnrichment(probeCtx, st, start, token, gcfg.KeyPrefix) // runenrich.go
+	if err != nil {
+		return nil, err
+	}
 	stopMon := mon.start(start, snd)
 	sendErr := snd.Run(mon.traffic) // an abort stops the traffic
 	stopMon()
@@ -371,6 +375,9 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if err := enr.check(ctx, r, qc, store, start.Add(sendDur), &acc); err != nil {
+		return nil, err
 	}
 	fmt.Fprintf(r.out, "  checked %d windows in %.1fs after the traffic\n", acc.WindowsChecked, time.Since(drainStart).Seconds())
 

@@ -102,6 +102,7 @@ func applyScenarioEngine(fs *flag.FlagSet, sf *stackFlags, sc *scenarios.Scenari
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	e := sc.Engine
+	applyScenarioEnrichment(sf, sc) // enrich.go
 	if !set["partitions"] {
 		sf.partitions = e.Partitions
 	}

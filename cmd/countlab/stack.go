@@ -86,6 +86,9 @@ type stackFlags struct {
 	// queryMiddleware, when set, wraps the query service's handler (TEST
 	// ONLY: run's hidden --plant-query-delay-ms, gate.go).
 	queryMiddleware func(http.Handler) http.Handler
+	// enrichAttrs turns the attribute roll-up on (enrich.go); enrichDir
+	// holds the workers' stores.
+	enrichAttrs, enrichDir string
 }
 
 func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
@@ -302,6 +305,9 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 
 	// Engine workers, then the sink: both consume from Kafka.
 	labelStage(reports.StageEngine)
+	if err := s.ensureEnrich(ctx, f, dataDir); err != nil { // enrich.go
+		return nil, err
+	}
 	ready := make([]<-chan struct{}, 0, f.workers)
 	if f.engineProcs {
 		bin, err := engineBinary()
@@ -336,6 +342,11 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		if f.atLeastOnce {
 			opts = append(opts, aggregate.AtLeastOnce())
 		}
+		eo, err := s.enrichOpts(f, i, log.With("part", "engine", "worker", i))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, eo...)
 		w, err := aggregate.New(opts...)
 		if err != nil {
 			return nil, err
@@ -360,6 +371,9 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	}
 	s.sink = sk
 	s.goRun("sink", sk.Run, runCtx)
+	if err := s.startEnrichSink(f, sinkInflux, log); err != nil {
+		return nil, err
+	}
 
 	// Query service.
 	labelStage(reports.StageQuery)
@@ -391,6 +405,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	gopts := []gateway.Opt{
 		gateway.Kafka(s.conn),
 		gateway.Topics(s.topics),
+		gateway.MetadataTopic(f.topicPrefix + "metadata"),
 		gateway.Logger(log.With("part", "gateway")),
 	}
 	if token != "" {
