@@ -307,7 +307,8 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	stopSat := sat.start(probeCtx, snd)
 	stopRes := r.startResources(probeCtx, st, log) // resources.go: memory and goroutines
 	stopCPU := startCPU(probeCtx, st, snd, log)    // cpu.go: CPU per process and stage
-	enr, err := r.startEnrichment(probeCtx, st, start, token, gcfg.KeyPrefix) // runenrich.go
+	// The metadata of an enrichment scenario (runenrich.go).
+	enr, err := r.startEnrichment(probeCtx, st, start, token, gcfg.KeyPrefix)
 	if err != nil {
 		return nil, err
 	}
