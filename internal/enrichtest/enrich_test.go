@@ -161,7 +161,10 @@ func TestEnrichmentExactWithWorkerCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var meta oracle.Metadata
+	// meta is the truth; missed is the truth less the first move, to
+	// show the check notices a version the engine would have missed.
+	var meta, missed oracle.Metadata
+	var skipped sync.Once
 	keys := make([]string, 60)
 	for i := range keys {
 		keys[i] = "video-" + strconv.Itoa(i)
@@ -177,6 +180,13 @@ func TestEnrichmentExactWithWorkerCrash(t *testing.T) {
 	var crashOnce sync.Once
 	ms := &sim.MetadataSender{URL: gh.URL, Acked: func(u sim.MetadataUpdate, eff int64) {
 		meta.AddVersion(u.Entity, eff, u.Attrs)
+		skip := false
+		if u.Effective == u.At && u.At > 0 {
+			skipped.Do(func() { skip = true })
+		}
+		if !skip {
+			missed.AddVersion(u.Entity, eff, u.Attrs)
+		}
 		// A worker crash during the metadata updates: right after the
 		// first move acknowledged past 5 s.
 		if u.At > 5*time.Second && u.Effective == u.At {
@@ -265,6 +275,15 @@ func TestEnrichmentExactWithWorkerCrash(t *testing.T) {
 	}
 	if unknown == 0 || len(closed) < 20 {
 		t.Fatalf("too little checked: %d windows, %d unknown events", len(closed), unknown)
+	}
+	var wrong []oracle.AttrWindow
+	for _, w := range oracle.AttrWindows(truth, &missed, "channel") {
+		if w.Start+w.Size <= cut {
+			wrong = append(wrong, w)
+		}
+	}
+	if bad, err := reports.CheckAttrs(ctx, wrong, qc, store, 0); err != nil || bad.Exact || bad.Query.Mismatched == 0 || bad.Store.Mismatched == 0 {
+		t.Fatalf("a truth without one move: %+v, %v; want mismatches in both sources", bad, err)
 	}
 	top, err := qc.AttrTop(ctx, "channel", "VIEW", time.UnixMilli(closed[0].Start), time.UnixMilli(cut), window, 3)
 	if err != nil || len(top.Items) == 0 {
