@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/countlab/countlab/engine/enrich"
 	"github.com/countlab/countlab/engine/gateway"
 	"github.com/countlab/countlab/engine/kafka"
 )
@@ -89,6 +90,7 @@ func cmdGateway(ctx context.Context, args []string) error {
 		gateway.ProduceTimeout(*timeout),
 		gateway.BodyReadTimeout(*bodyTimeout),
 		gateway.HotKeys(hot),
+		gateway.MetadataTopic(*prefix+enrich.DefaultTopic),
 		gateway.Logger(log),
 	)
 	if err != nil {
@@ -143,5 +145,9 @@ func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, par
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return kafka.EnsureTopics(ctx, cl, topics, partitions, replication)
+	if err := kafka.EnsureTopics(ctx, cl, topics, partitions, replication); err != nil {
+		return err
+	}
+	prefix := strings.TrimSuffix(topics.Events, "events") // the metadata topics (enrich.go)
+	return enrich.EnsureTopics(ctx, cl, prefix+enrich.DefaultTopic, prefix+enrich.DefaultTotalsTopic, partitions, partitions)
 }

@@ -114,6 +114,7 @@ func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	fs.BoolVar(&f.netProxies, "net-proxies", false, "route the engine's broker connections and the sink's InfluxDB connections through in-process toxiproxy proxies (a run with network faults does)")
 	fs.BoolVar(&f.engineProcs, "engine-procs", false, "run the engine workers as countlab engine processes, which faults can SIGKILL and SIGSTOP (a run with worker faults does)")
+	fs.StringVar(&f.enrichAttrs, "enrich", "", "roll the counts up by these key attributes, comma-separated (e.g. channel): metadata from POST /v1/metadata, views per channel on GET /v1/attr/... (enrich.go)")
 	f.registerOps(fs) // --metrics-listen, --influx-listen, --insecure-no-token (safety.go)
 }
 
