@@ -61,6 +61,14 @@ func (c *enrichCfg) validate() error {
 type attrBatch struct {
 	totals map[string]*enrich.AttrTotal
 	maxEnd int64
+	// seen caches the commit's lookups by (entity, window end): a key's
+	// windows of every type and dimension set need one.
+	seen map[entityAt][]string
+}
+
+type entityAt struct {
+	entity string
+	end    int64
 }
 
 // enrichCatchUp runs before windows close: the store must hold every
@@ -86,14 +94,18 @@ func (w *Worker) attrAdd(p int32, t *total.Total) {
 		return
 	}
 	end := t.Start + t.Size
-	vals, err := ec.e.Attrs(t.Key, end, ec.names)
-	if err != nil {
-		w.promise(nil, err) // fails the batch
-		return
-	}
 	b := &w.attrs
 	if b.totals == nil {
-		b.totals = map[string]*enrich.AttrTotal{}
+		b.totals, b.seen = map[string]*enrich.AttrTotal{}, map[entityAt][]string{}
+	}
+	vals, ok := b.seen[entityAt{t.Key, end}]
+	if !ok {
+		var err error
+		if vals, err = ec.e.Attrs(t.Key, end, ec.names); err != nil {
+			w.promise(nil, err) // fails the batch
+			return
+		}
+		b.seen[entityAt{t.Key, end}] = vals
 	}
 	b.maxEnd = max(b.maxEnd, end)
 	for i, name := range ec.names {
@@ -139,6 +151,7 @@ func (w *Worker) attrCommitted(committed bool) {
 		w.cfg.enrich.e.Closed(b.maxEnd)
 	}
 	clear(b.totals)
+	clear(b.seen)
 	b.maxEnd = 0
 }
 

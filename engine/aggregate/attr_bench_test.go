@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,9 +40,10 @@ func BenchmarkPipelineEnrich(b *testing.B) {
 					b.Fatal(err)
 				}
 				opts := []Opt{Conn(e.conn), Logger(testLogger()), TransactionalID("bench"), Windows(10*time.Second, time.Minute), IdleTimeout(time.Hour)}
+				ce := &countingEnricher{}
 				if enriched {
-					fol := benchFollower(b, ctx, e)
-					opts = append(opts, Enrich(fol, enrich.DefaultTotalsTopic, "channel"))
+					ce.Enricher = benchFollower(b, ctx, e)
+					opts = append(opts, Enrich(ce, enrich.DefaultTotalsTopic, "channel"))
 				}
 				w, err := New(opts...)
 				if err != nil {
@@ -58,11 +60,23 @@ func BenchmarkPipelineEnrich(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ReportMetric(cpu, "cpu-µs/event")
+				b.ReportMetric(float64(ce.lookups.Load())/float64(n), "lookups/event")
 				cancel()
 				e.close()
 			}
 		})
 	}
+}
+
+// countingEnricher counts the lookups.
+type countingEnricher struct {
+	Enricher
+	lookups atomic.Int64
+}
+
+func (c *countingEnricher) Attrs(entity string, before int64, names []string) ([]string, error) {
+	c.lookups.Add(1)
+	return c.Enricher.Attrs(entity, before, names)
 }
 
 func benchFollower(b *testing.B, ctx context.Context, e *env) *enrich.Follower {
