@@ -388,6 +388,9 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	if token != "" {
 		qopts = append(qopts, query.Token(token))
 	}
+	if f.enrichAttrs != "" { // top-N answers carry the keys' attributes (enrich.go)
+		qopts = append(qopts, query.MetadataTopic(f.topicPrefix+"metadata"))
+	}
 	q, err := query.New(qopts...)
 	if err != nil {
 		return nil, err

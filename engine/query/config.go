@@ -42,6 +42,8 @@ type cfg struct {
 	kafkaOpts []kgo.Opt
 	topic     string
 	sinkGroup string
+	// metadataTopic is read for top-N answers' attributes (attrmeta.go).
+	metadataTopic string
 
 	influx        *influx.Config
 	influxTimeout time.Duration

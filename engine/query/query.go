@@ -43,6 +43,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/countlab/countlab/engine/enrich"
 	"github.com/countlab/countlab/engine/total"
 )
 
@@ -67,6 +68,8 @@ type Server struct {
 	sizeNames []string
 	observe   map[string]prometheus.Observer
 	served    map[string]prometheus.Counter // endpoint -> requests answered 200
+
+	meta current // entity attributes for top-N answers (attrmeta.go)
 
 	flightMu sync.Mutex
 	flights  map[topKey]*flight // top-N answers being computed
@@ -117,6 +120,11 @@ func New(opts ...Opt) (*Server, error) {
 	if s.cons != nil {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.cons.run(ctx) }()
+	}
+	if s.cons != nil && c.metadataTopic != "" {
+		s.meta.by = map[string][]enrich.Record{}
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.runMetadata(ctx) }()
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.evictLoop(ctx) }()

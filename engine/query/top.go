@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/countlab/countlab/engine/enrich"
 	"github.com/countlab/countlab/engine/total"
 )
 
@@ -23,6 +24,9 @@ type topResponse struct {
 	Exact   bool       `json:"exact"`
 	Aligned bool       `json:"aligned"`
 	Source  string     `json:"source"`
+	// Attrs are the items' current attributes (attrmeta.go), nil when
+	// the server reads no metadata; written as each item's "attrs".
+	Attrs [][]enrich.Attr `json:"-"`
 }
 
 func (s *Server) handleTop(w http.ResponseWriter, r *http.Request) int {
@@ -49,6 +53,13 @@ func (s *Server) handleTop(w http.ResponseWriter, r *http.Request) int {
 		Type: c.typ, Window: s.sizeName(c.span.size), Filter: c.filter.String(),
 		From: msTime(c.span.wFrom), To: msTime(c.span.wTo), N: n, Items: items,
 		Exact: true, Aligned: c.span.aligned(), Source: p.source(),
+	}
+	if s.meta.by != nil {
+		now := s.cfg.now().UnixMilli()
+		out.Attrs = make([][]enrich.Attr, len(items))
+		for i, kc := range items {
+			out.Attrs[i] = s.meta.attrs(kc.Key, now)
+		}
 	}
 	buf := bytesPool.Get().(*[]byte)
 	defer bytesPool.Put(buf)
@@ -77,6 +88,9 @@ func (r *topResponse) appendJSON(b []byte) []byte {
 			b = appendString(b, kc.Key)
 			b = append(b, `,"count":`...)
 			b = strconv.AppendInt(b, kc.Count, 10)
+			if i < len(r.Attrs) {
+				b = appendAttrs(b, r.Attrs[i])
+			}
 			b = append(b, '}')
 		}
 		b = append(b, ']')

@@ -6,11 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -142,7 +144,8 @@ func TestEnrichmentExactWithWorkerCrash(t *testing.T) {
 	go func() { defer wg.Done(); snk.Run(sctx) }()
 	defer func() { stopSink(); wg.Wait() }()
 
-	qs, err := query.New(query.Kafka(conn), query.Influx(srv.Config()), query.Windows(window), query.Types("VIEW"), query.Logger(log))
+	qs, err := query.New(query.Kafka(conn), query.Influx(srv.Config()), query.Windows(window), query.Types("VIEW"),
+		query.MetadataTopic(enrich.DefaultTopic), query.Logger(log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,6 +293,17 @@ func TestEnrichmentExactWithWorkerCrash(t *testing.T) {
 		t.Fatalf("top channels: %+v, %v", top, err)
 	}
 	t.Logf("top channels: %+v", top.Items)
+	// Top-N keys carry their current attributes.
+	resp, err := http.Get(qh.URL + "/v1/top?type=VIEW&n=3&window=2s&from=" + strconv.FormatInt(closed[0].Start, 10) + "&to=" + strconv.FormatInt(cut, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"attrs":{"channel":"ch`) {
+		t.Fatalf("top keys without attributes: %d %s", resp.StatusCode, body)
+	}
+	t.Logf("top keys: %s", body)
 }
 
 // tickKey is a key of canonical partition p.
