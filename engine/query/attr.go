@@ -71,9 +71,6 @@ func (s *Server) handleAttr(w http.ResponseWriter, r *http.Request) int {
 	if _, err := enrich.ParseAttrNames(name); err != nil || name == "" {
 		return s.writeFailure(w, bad("attr", "attribute name "+strconv.Quote(name)+": want [a-z][a-z0-9_]* (GET /v1/attr/{name}/stats/{value} or /v1/attr/{name}/top)"))
 	}
-	if s.influx == nil {
-		return writeError(w, http.StatusServiceUnavailable, "", "attribute totals are read from InfluxDB, which this server has not been given")
-	}
 	switch {
 	case rest == "top":
 		return s.handleAttrTop(w, r, name)
@@ -97,10 +94,22 @@ func (s *Server) attrCommon(r *http.Request, reads uint8) (params, common, *badP
 	return q, c, bp
 }
 
+// noInflux answers 503 when the server has no InfluxDB (attribute totals
+// are read only there).
+func (s *Server) noInflux(w http.ResponseWriter) (int, bool) {
+	if s.influx != nil {
+		return 0, false
+	}
+	return writeError(w, http.StatusServiceUnavailable, "", "attribute totals are read from InfluxDB, which this server has not been given (--influx-url)"), true
+}
+
 func (s *Server) handleAttrStats(w http.ResponseWriter, r *http.Request, name, value string) int {
 	_, c, bp := s.attrCommon(r, pCommon)
 	if bp != nil {
 		return s.writeFailure(w, bp)
+	}
+	if code, ok := s.noInflux(w); ok {
+		return code
 	}
 	ws, err := s.attrWindows(r.Context(), name, value, c)
 	if err != nil {
@@ -139,6 +148,9 @@ func (s *Server) handleAttrTop(w http.ResponseWriter, r *http.Request, name stri
 		if err != nil || n < 1 || n > s.cfg.maxTopN {
 			return s.writeFailure(w, bad("n", "want an integer from 1 to "+strconv.Itoa(s.cfg.maxTopN)+", got "+strconv.Quote(v)))
 		}
+	}
+	if code, ok := s.noInflux(w); ok {
+		return code
 	}
 	sums := map[string]int64{}
 	err := s.influx.run(r.Context(), attrFlux(s.influx.bucket, name, "", c)+

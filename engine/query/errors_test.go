@@ -123,7 +123,7 @@ func TestOpenAPI(t *testing.T) {
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(doc.OpenAPI, "3.") || len(doc.Paths) != 5 {
+	if !strings.HasPrefix(doc.OpenAPI, "3.") || len(doc.Paths) != 7 {
 		t.Fatalf("openapi %q with %d paths", doc.OpenAPI, len(doc.Paths))
 	}
 	_, _, base := serve(t)
