@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"testing"
 )
 
@@ -11,6 +12,9 @@ import (
 // service and InfluxDB, and some events counted under "(unknown)".
 func TestRunEnrichmentShort(t *testing.T) {
 	influx := testInflux(t)
+	bin := buildCountlab(t) // the worker processes
+	engineBinary = func() (string, error) { return bin, nil }
+	defer func() { engineBinary = os.Executable }()
 	err, rep, _ := runScenario(t, nil, append([]string{"enrichment-short"}, influx...)...)
 	if err != nil {
 		t.Fatalf("run enrichment-short: %v", err)

@@ -330,7 +330,7 @@ func newFollowerMetrics(reg prometheus.Registerer) *followerMetrics {
 		applied: prometheus.NewCounter(prometheus.CounterOpts{Name: "countlab_engine_metadata_applied_total", Help: "Metadata versions applied to the worker's store."}),
 		invalid: prometheus.NewCounter(prometheus.CounterOpts{Name: "countlab_engine_metadata_invalid_total", Help: "Metadata records refused by validation (logged, not applied)."}),
 		late: prometheus.NewCounter(prometheus.CounterOpts{Name: "countlab_engine_metadata_late_total",
-			Help: "Metadata versions applied after a window they cover had closed (that window keeps its attribution)."}),
+			Help: "Metadata versions applied after a window they may cover had closed (that window keeps its attribution; an upper bound: compared with the worker's most advanced window)."}),
 		lookups: prometheus.NewCounter(prometheus.CounterOpts{Name: "countlab_engine_metadata_lookups_total", Help: "Attribute lookups in the store."}),
 		catchUp: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "countlab_engine_metadata_catchup_seconds",
 			Help: "Time to catch the store up with the metadata topic before windows close.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 8)}),

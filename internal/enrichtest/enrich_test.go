@@ -98,8 +98,9 @@ func startWorker(t *testing.T, id int, broker, store string) *exec.Cmd {
 // TestEnrichmentExactWithWorkerCrash: 60 videos over 6 channels (Zipf),
 // 20% of them known only mid-run, 12 moves and 6 renames during 14 s of
 // traffic straight to Kafka (with duplicates and disorder); worker 1 is
-// SIGKILLed right after a batch of moves is acknowledged and restarted 2 s
-// later on its store. Views per channel in every window, as the query
+// SIGKILLed right after a move is acknowledged and restarted 2 s later
+// on a new, empty store: rebuilt from the metadata topic (the scenario
+// enrichment-short restarts its worker on its old store: resumed). Views per channel in every window, as the query
 // service serves them and as InfluxDB stores them, equal the truth.
 func TestEnrichmentExactWithWorkerCrash(t *testing.T) {
 	if testing.Short() {
@@ -209,7 +210,7 @@ func TestEnrichmentExactWithWorkerCrash(t *testing.T) {
 		w1.Process.Kill()
 		w1.Wait()
 		time.Sleep(2 * time.Second)
-		w1 = startWorker(t, 1, broker, filepath.Join(dir, "w1.db"))
+		w1 = startWorker(t, 1, broker, filepath.Join(dir, "w1-rebuilt.db"))
 	}()
 
 	z, _ := sim.NewZipf(len(keys), 1.0)
