@@ -14,6 +14,7 @@ import (
 
 	"github.com/countlab/countlab/engine/gateway"
 	"github.com/countlab/countlab/engine/kafka"
+	"github.com/countlab/countlab/harness/stack"
 )
 
 // hotKeyFlag collects repeated --hot-key K=N flags.
@@ -70,7 +71,7 @@ func cmdGateway(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	if err := checkExposure("--listen", *listen, token, insecure); err != nil { // safety.go
+	if err := stack.CheckExposure("--listen", *listen, token, insecure); err != nil { // safety.go
 		return err
 	}
 	if *replication < -1 || *replication > 32767 {

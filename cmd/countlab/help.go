@@ -211,3 +211,14 @@ func writeExampleEnv(w io.Writer, h helpText) {
 		fmt.Fprintf(w, "  %s\n", e)
 	}
 }
+
+// indentLines prefixes every line of text with pre.
+func indentLines(text, pre string) string {
+	lines := strings.SplitAfter(text, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = pre + l
+		}
+	}
+	return strings.Join(lines, "")
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/countlab/countlab/harness/run"
 	"github.com/countlab/countlab/reports"
 )
 
@@ -121,7 +122,7 @@ func cmdReportDiff(out io.Writer, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	cmp, err := gateRuns(oldRuns, curRuns) // gate.go: exit 2 when not comparable
+	cmp, err := run.GateRuns(oldRuns, curRuns) // gate.go: exit 2 when not comparable
 	if err != nil {
 		return err
 	}

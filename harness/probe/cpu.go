@@ -1,9 +1,7 @@
-package main
+package probe
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -11,8 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/countlab/countlab/harness/stack"
 	"github.com/countlab/countlab/reports"
-	"github.com/countlab/countlab/sim"
 )
 
 // clockTicksPerS is USER_HZ, the unit of /proc/PID/stat's utime and
@@ -21,14 +19,11 @@ import (
 const clockTicksPerS = 100
 
 // cpuMeter measures the CPU time of a stack's processes over the traffic:
-// each process's utime+stime from /proc/PID/stat, sampled every second (a
+// each process's utime+stime from /proc/PID/stat, on every tick (a
 // worker killed and restarted gets a new pid; both count), and the
-// countlab process's split by stage from its CPU profile. One goroutine.
+// countlab process's split by stage from its CPU profile.
 type cpuMeter struct {
-	procs []resourceProc
-	every time.Duration
-	ticks func(pid int) (int64, error) // readCPUTicks; tests replace it
-	log   *slog.Logger
+	procs []stack.Process
 
 	sampled bool
 	first   map[string]map[int]int64 // ticks at a pid's first sample (0: it started in the span)
@@ -44,49 +39,40 @@ type cpuMeter struct {
 	notes   []string
 }
 
-// newCPUMeter is the meter of st's processes: those the resource sampler
-// measures and a broker process.
-func newCPUMeter(st *stack, log *slog.Logger) *cpuMeter {
-	m := &cpuMeter{procs: newResourceSampler(st, log).procs, every: time.Second, ticks: readCPUTicks, log: log,
+// newCPUMeter is the meter of src's processes.
+func newCPUMeter(src Sources) *cpuMeter {
+	return &cpuMeter{procs: src.Processes, sink: src.Sink, notes: src.Notes,
 		first: map[string]map[int]int64{}, last: map[string]map[int]int64{}, pids: map[string][]int{}}
-	if st.brokerProc != nil {
-		m.procs = append(m.procs, resourceProc{name: "broker", pid: st.brokerProc.pid})
-	}
-	if st.sinkReg != nil {
-		m.sink = st.sinkReg
-	}
-	if st.influxd == nil {
-		m.notes = append(m.notes, "InfluxDB is external (--influx-url): its CPU is not measured")
-	}
-	if st.broker == nil && st.brokerProc == nil {
-		m.notes = append(m.notes, "the Kafka cluster is external (--brokers): its CPU is not measured")
-	}
-	return m
 }
 
-// sample reads every process's CPU ticks.
-func (m *cpuMeter) sample() {
-	for _, p := range m.procs {
-		pid := p.pid()
-		if pid <= 0 {
+// begin starts the CPU profile at now (the traffic's start).
+func (m *cpuMeter) begin(now time.Time) {
+	m.start = now
+	m.prof, m.profErr = startCPUProfile()
+	if m.sink != nil {
+		m.sink0, _ = readSinkWrites(m.sink)
+	}
+}
+
+// sample adds one reading's CPU ticks of every process.
+func (m *cpuMeter) sample(r *reading) {
+	for i, p := range m.procs {
+		pr := r.procs[i]
+		if !pr.statOK {
 			continue
 		}
-		t, err := m.ticks(pid)
-		if err != nil {
-			m.log.Debug("cpu sample", "process", p.name, "pid", pid, "err", err)
-			continue
+		pid, t := pr.pid, pr.stat.ticks
+		if m.last[p.Name] == nil {
+			m.first[p.Name], m.last[p.Name] = map[int]int64{}, map[int]int64{}
+			m.names = append(m.names, p.Name)
 		}
-		if m.last[p.name] == nil {
-			m.first[p.name], m.last[p.name] = map[int]int64{}, map[int]int64{}
-			m.names = append(m.names, p.name)
-		}
-		if _, ok := m.last[p.name][pid]; !ok {
-			m.pids[p.name] = append(m.pids[p.name], pid)
+		if _, ok := m.last[p.Name][pid]; !ok {
+			m.pids[p.Name] = append(m.pids[p.Name], pid)
 			if !m.sampled {
-				m.first[p.name][pid] = t
+				m.first[p.Name][pid] = t
 			}
 		}
-		m.last[p.name][pid] = t
+		m.last[p.Name][pid] = t
 	}
 	m.sampled = true
 }
@@ -104,42 +90,10 @@ func (m *cpuMeter) cpuS() []reports.ProcessCPUTime {
 	return out
 }
 
-// startCPU measures st's processes from now (the traffic starts) until
-// the returned stop, which computes the figures per event acknowledged by
-// snd.
-func startCPU(ctx context.Context, st *stack, snd *sim.Sender, log *slog.Logger) (stop func() *reports.CPU) {
-	m := newCPUMeter(st, log)
-	m.start = time.Now()
-	m.prof, m.profErr = startCPUProfile()
-	if m.sink != nil {
-		m.sink0, _ = readSinkWrites(m.sink)
-	}
-	m.sample()
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(m.every)
-		defer t.Stop()
-		for {
-			select {
-			case <-sctx.Done():
-				return
-			case <-t.C:
-				m.sample()
-			}
-		}
-	}()
-	return func() *reports.CPU {
-		cancel()
-		<-done
-		m.sample()
-		return m.result(time.Since(m.start), snd.Progress().Acked)
-	}
-}
-
-// result stops the profile and computes the figures.
-func (m *cpuMeter) result(span time.Duration, acked int64) *reports.CPU {
+// result stops the profile and computes the figures per event acked,
+// over the span from begin to end.
+func (m *cpuMeter) result(end time.Time, acked int64) *reports.CPU {
+	span := end.Sub(m.start)
 	in := reports.CPUInput{WindowS: span.Seconds(), ClockTicksPerS: clockTicksPerS, Events: acked, Self: reports.HarnessProcess, Processes: m.cpuS()}
 	if m.prof != nil {
 		samples, err := m.prof.stop(reports.StageLabel)
@@ -186,42 +140,54 @@ func readSinkWrites(g prometheus.Gatherer) (sinkWrites, bool) {
 	return w, true
 }
 
-// readCPUTicks is a process's utime+stime in clock ticks, from
-// /proc/PID/stat (Linux).
-func readCPUTicks(pid int) (int64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	return parseProcStat(b)
+// procStat is what one read of /proc/PID/stat tells of a process.
+type procStat struct {
+	ticks    int64 // utime+stime, clock ticks
+	rssBytes int64 // resident set size
 }
 
-// parseProcStat is utime+stime (fields 14 and 15) of a /proc/PID/stat
-// line. The command name (field 2, in parentheses) may hold spaces and
-// parentheses, so fields are counted after its last ')'.
-func parseProcStat(b []byte) (int64, error) {
+// readProcStat reads /proc/PID/stat (Linux): CPU time and resident
+// memory in one read.
+func readProcStat(pid int) (procStat, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, err
+	}
+	return parseProcStat(b, os.Getpagesize())
+}
+
+// parseProcStat is utime+stime (fields 14 and 15) and the resident pages
+// (field 24) of a /proc/PID/stat line. The command name (field 2, in
+// parentheses) may hold spaces and parentheses, so fields are counted
+// after its last ')'.
+func parseProcStat(b []byte, pageSize int) (procStat, error) {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc stat: %q: no ')' after the command", s)
+		return procStat{}, fmt.Errorf("/proc stat: %q: no ')' after the command", s)
 	}
 	f := strings.Fields(s[i+1:]) // f[0] is field 3 (state)
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc stat: %d fields after the command, want at least 13", len(f))
+	if len(f) < 22 {
+		return procStat{}, fmt.Errorf("/proc stat: %d fields after the command, want at least 22", len(f))
 	}
-	var sum int64
+	var st procStat
 	for _, v := range f[11:13] {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("/proc stat: utime/stime: %w", err)
+			return procStat{}, fmt.Errorf("/proc stat: utime/stime: %w", err)
 		}
-		sum += n
+		st.ticks += n
 	}
-	return sum, nil
+	pages, err := strconv.ParseInt(f[21], 10, 64)
+	if err != nil {
+		return procStat{}, fmt.Errorf("/proc stat: rss: %w", err)
+	}
+	st.rssBytes = pages * int64(pageSize)
+	return st, nil
 }
 
-// printCPU prints the run's CPU summary line.
-func printCPU(w interface{ Write([]byte) (int, error) }, c *reports.CPU) {
+// PrintCPU prints the run's CPU summary line.
+func PrintCPU(w interface{ Write([]byte) (int, error) }, c *reports.CPU) {
 	if c != nil {
 		fmt.Fprintf(w, "  cpu: %s\n", c.Text())
 	}

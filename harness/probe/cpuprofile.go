@@ -1,9 +1,8 @@
-package main
+package probe
 
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,17 +12,6 @@ import (
 
 	"github.com/countlab/countlab/reports"
 )
-
-// labelStage labels the calling goroutine with the pprof label
-// reports.StageLabel=stage: every goroutine it starts from now on inherits
-// the label, and so CPU profile samples of them are attributed to stage.
-// unlabelStage clears it.
-func labelStage(stage string) {
-	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels(reports.StageLabel, stage)))
-}
-
-// unlabelStage clears the calling goroutine's labels.
-func unlabelStage() { pprof.SetGoroutineLabels(context.Background()) }
 
 // cpuProfile is a CPU profile of this process being taken.
 type cpuProfile struct{ buf bytes.Buffer }

@@ -1,4 +1,4 @@
-package main
+package probe
 
 import (
 	"context"
@@ -15,15 +15,18 @@ import (
 	"github.com/countlab/countlab/sim"
 )
 
-// monitor samples the live probes every second while the traffic runs
+// monitor samples the live probes on every tick while the traffic runs
 // (reports.Probes), checks the scenario's abort conditions on each sample
 // and the steady state before the first fault, and stops the traffic
-// (Traffic's context) when the run aborts. One goroutine.
+// (Traffic's context) when the run aborts.
 type monitor struct {
 	sc  *scenarios.Scenario
 	t0  time.Time // the traffic's start
 	log *slog.Logger
-	lag func(context.Context) (map[int32]partitionLag, error) // nil: no lag probe
+
+	snd   *sim.Sender
+	prev  sim.Progress
+	prevT time.Time
 
 	// traffic is the context the sender and the fault schedule run with:
 	// cancelled on an abort.
@@ -40,17 +43,12 @@ type monitor struct {
 	steady  *reports.SteadyState
 }
 
-// newMonitor starts nothing: call run with the sender.
-func newMonitor(ctx context.Context, sc *scenarios.Scenario, st *stack, log *slog.Logger) (*monitor, func()) {
+// newMonitor starts nothing: begin it with the sender, sample it on the
+// probes' tick.
+func newMonitor(ctx context.Context, sc *scenarios.Scenario, log *slog.Logger) *monitor {
 	m := &monitor{sc: sc, log: log, ack: sim.NewHistogram(), broken: make([]int, len(sc.Abort))}
 	m.traffic, m.stop = context.WithCancel(ctx)
-	closeLag := func() {}
-	if lag, closeFn, err := newEngineLag(st); err != nil {
-		log.Warn("no consumer lag probe or series", "err", err)
-	} else {
-		m.lag, closeLag = lag, closeFn
-	}
-	return m, func() { m.stop(); closeLag() }
+	return m
 }
 
 // onAck records an acknowledgement's latency (intended send time at,
@@ -61,59 +59,39 @@ func (m *monitor) onAck(at, now time.Time) {
 	m.ackMu.Unlock()
 }
 
-// start samples snd every second from now (the traffic's start) until
-// the returned stop (call it when the traffic ended) or an abort.
-func (m *monitor) start(start time.Time, snd *sim.Sender) (stop func()) {
+// begin starts the monitor's samples: now is the traffic's start.
+func (m *monitor) begin(start time.Time, snd *sim.Sender) {
 	m.mu.Lock()
 	m.t0 = start
 	m.mu.Unlock()
-	ctx, cancel := context.WithCancel(m.traffic)
-	done := make(chan struct{})
-	go func() { defer close(done); m.run(ctx, snd) }()
-	return func() { cancel(); <-done }
+	m.snd, m.prev, m.prevT = snd, snd.Progress(), start
 }
 
-func (m *monitor) run(ctx context.Context, snd *sim.Sender) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	prev, prevT := snd.Progress(), time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		now := time.Now()
-		p := snd.Progress()
-		s := reports.ProbeSample{T: now, Values: map[string]float64{}}
-		dAck, dRej := p.Acked-prev.Acked, p.Rejected-prev.Rejected
-		dRetry := (p.Resent - prev.Resent) + (p.Failed - prev.Failed)
-		dErr := max(0, dRetry-(p.Throttled-prev.Throttled))
-		if sends := dAck + dRej + dRetry; sends > 0 {
-			s.Values[reports.ProbeIngestErrorShare] = float64(dErr) / float64(sends)
-		}
-		s.Values[reports.ProbeAchieved] = float64(dAck) / now.Sub(prevT).Seconds()
-		m.ackMu.Lock()
-		h := m.ack
-		m.ack = sim.NewHistogram()
-		m.ackMu.Unlock()
-		if h.TotalCount() > 0 {
-			s.Values[reports.ProbeIngestAckP99] = float64(h.ValueAtQuantile(99)) / 1000
-		}
-		if m.lag != nil {
-			lctx, cancel := context.WithTimeout(ctx, 900*time.Millisecond)
-			if ls, err := m.lag(lctx); err == nil {
-				var sum int64
-				for _, l := range ls {
-					sum += l.lag
-				}
-				s.Values[reports.ProbeEngineLag] = float64(sum)
-			}
-			cancel()
-		}
-		prev, prevT = p, now
-		m.add(s)
+// sample takes the live probes of one tick's reading and checks the
+// abort conditions on them.
+func (m *monitor) sample(r *reading) {
+	now, p := r.now, r.prog
+	s := reports.ProbeSample{T: now, Values: map[string]float64{}}
+	prev := m.prev
+	dAck, dRej := p.Acked-prev.Acked, p.Rejected-prev.Rejected
+	dRetry := (p.Resent - prev.Resent) + (p.Failed - prev.Failed)
+	dErr := max(0, dRetry-(p.Throttled-prev.Throttled))
+	if sends := dAck + dRej + dRetry; sends > 0 {
+		s.Values[reports.ProbeIngestErrorShare] = float64(dErr) / float64(sends)
 	}
+	s.Values[reports.ProbeAchieved] = float64(dAck) / now.Sub(m.prevT).Seconds()
+	m.ackMu.Lock()
+	h := m.ack
+	m.ack = sim.NewHistogram()
+	m.ackMu.Unlock()
+	if h.TotalCount() > 0 {
+		s.Values[reports.ProbeIngestAckP99] = float64(h.ValueAtQuantile(99)) / 1000
+	}
+	if r.lagOK {
+		s.Values[reports.ProbeEngineLag] = float64(r.lags.Engine)
+	}
+	m.prev, m.prevT = p, now
+	m.add(s)
 }
 
 // add records a sample and checks the abort conditions on it.
@@ -192,8 +170,8 @@ func bound(b scenarios.Bound) reports.Bound {
 	return reports.Bound{Probe: b.Probe, Kind: kind, Limit: v}
 }
 
-// phaseBounds are the scenario's phase SLOs as the reports package's.
-func phaseBounds(sc *scenarios.Scenario) []reports.PhaseBound {
+// PhaseBounds are the scenario's phase SLOs as the reports package's.
+func PhaseBounds(sc *scenarios.Scenario) []reports.PhaseBound {
 	out := make([]reports.PhaseBound, len(sc.PhaseSLO))
 	for i, p := range sc.PhaseSLO {
 		out[i] = reports.PhaseBound{Bound: bound(p.Bound), Phase: p.Phase}

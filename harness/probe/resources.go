@@ -1,4 +1,4 @@
-package main
+package probe
 
 import (
 	"bufio"
@@ -7,134 +7,71 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/countlab/countlab/harness/stack"
 	"github.com/countlab/countlab/reports"
 )
 
-// resourceProc is one process the resource sampler measures: its pid now
-// (0: not running) and, when it can, its goroutines.
-type resourceProc struct {
-	name string
-	pid  func() int
-	// goroutines is the process's goroutine count (nil: not measurable).
-	goroutines func(ctx context.Context) (int, error)
-	// heapMiB is its Go heap in use (nil: not measured).
-	heapMiB func() float64
-}
-
 // resourceSampler samples each process's resident memory and goroutines
-// every interval while a run's traffic runs: countlab itself, the engine
-// worker processes (--engine-procs) and a managed influxd. One goroutine.
+// on every tick while a run's traffic runs: countlab itself, the engine
+// worker processes and a managed influxd.
 type resourceSampler struct {
-	procs []resourceProc
-	every time.Duration
-	log   *slog.Logger
-	// rss reads a process's resident set size in bytes (readRSS; tests
-	// replace it).
-	rss func(pid int) (int64, error)
+	procs []stack.Process
 
 	samples map[string]*reports.ProcessSamples
 	order   []string
 }
 
-// newResourceSampler is the sampler of st's processes.
-func newResourceSampler(st *stack, log *slog.Logger) *resourceSampler {
-	hc := &http.Client{Timeout: 900 * time.Millisecond}
-	s := &resourceSampler{every: time.Second, log: log, rss: readRSS}
-	self := os.Getpid()
-	s.procs = append(s.procs, resourceProc{
-		name:       reports.HarnessProcess,
-		pid:        func() int { return self },
-		goroutines: func(context.Context) (int, error) { return runtime.NumGoroutine(), nil },
-		heapMiB:    heapInUseMiB,
-	})
-	for _, p := range st.engines {
-		s.procs = append(s.procs, resourceProc{
-			name: fmt.Sprintf("engine-%d", p.slot),
-			pid:  p.pid,
-			goroutines: func(ctx context.Context) (int, error) {
-				u := p.metricsURL()
-				if u == "" {
-					return 0, fmt.Errorf("engine worker %d serves no metrics", p.slot)
-				}
-				return promGoroutines(ctx, hc, u)
-			},
-		})
-	}
-	if st.influxd != nil {
-		base := st.influx.URL
-		s.procs = append(s.procs, resourceProc{
-			name:       "influxd",
-			pid:        st.influxd.Pid,
-			goroutines: func(ctx context.Context) (int, error) { return influxGoroutines(ctx, hc, base) },
-		})
-	}
-	return s
+// newResourceSampler is the sampler of procs (those not CPUOnly).
+func newResourceSampler(procs []stack.Process) *resourceSampler {
+	return &resourceSampler{procs: procs, samples: map[string]*reports.ProcessSamples{}}
 }
 
-// run samples every interval until ctx is done.
-func (s *resourceSampler) run(ctx context.Context) {
-	if s.every <= 0 {
-		s.every = time.Second
-	}
-	t := time.NewTicker(s.every)
-	defer t.Stop()
-	s.sample(ctx, time.Now())
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			s.sample(ctx, now)
-		}
-	}
-}
-
-// sample takes one sample of every process.
-func (s *resourceSampler) sample(ctx context.Context, now time.Time) {
-	if s.samples == nil {
-		s.samples = map[string]*reports.ProcessSamples{}
-	}
-	for _, p := range s.procs {
-		pid := p.pid()
-		if pid <= 0 {
-			continue // between a kill and its restart
-		}
-		rss, err := s.rss(pid)
-		if err != nil {
-			s.log.Debug("resident memory sample", "process", p.name, "pid", pid, "err", err)
+// sample adds one tick's reading of every process.
+func (s *resourceSampler) sample(r *reading) {
+	for i, p := range s.procs {
+		pr := r.procs[i]
+		if p.CPUOnly || !pr.statOK {
 			continue
 		}
-		ps, ok := s.samples[p.name]
+		ps, ok := s.samples[p.Name]
 		if !ok {
-			ps = &reports.ProcessSamples{Process: p.name}
-			s.samples[p.name] = ps
-			s.order = append(s.order, p.name)
+			ps = &reports.ProcessSamples{Process: p.Name}
+			s.samples[p.Name] = ps
+			s.order = append(s.order, p.Name)
 		}
-		ps.PID = pid
-		ps.RSS = append(ps.RSS, reports.Point{T: now, V: float64(rss) / (1 << 20)})
-		if p.goroutines != nil {
-			gctx, cancel := context.WithTimeout(ctx, s.every*9/10)
-			n, err := p.goroutines(gctx)
-			cancel()
-			if err == nil {
-				ps.Goroutines = append(ps.Goroutines, reports.Point{T: now, V: float64(n)})
-			} else if ctx.Err() == nil {
-				s.log.Debug("goroutines sample", "process", p.name, "err", err)
-			}
+		ps.PID = pr.pid
+		ps.RSS = append(ps.RSS, reports.Point{T: r.now, V: float64(pr.stat.rssBytes) / (1 << 20)})
+		if pr.gorOK {
+			ps.Goroutines = append(ps.Goroutines, reports.Point{T: r.now, V: float64(pr.goroutines)})
 		}
-		if p.heapMiB != nil {
-			ps.Heap = append(ps.Heap, reports.Point{T: now, V: p.heapMiB()})
+		if p.Self {
+			ps.Heap = append(ps.Heap, reports.Point{T: r.now, V: pr.heapMiB})
 		}
 	}
+}
+
+// goroutines is process p's goroutine count: runtime's for this one,
+// go_goroutines of its metrics, or InfluxDB's runtime statistics.
+func (p *Probes) goroutines(ctx context.Context, pr stack.Process) (int, error) {
+	switch {
+	case pr.Self:
+		return runtime.NumGoroutine(), nil
+	case pr.MetricsURL != nil:
+		u := pr.MetricsURL()
+		if u == "" {
+			return 0, fmt.Errorf("%s serves no metrics", pr.Name)
+		}
+		return promGoroutines(ctx, p.hc, u)
+	case pr.InfluxURL != "":
+		return influxGoroutines(ctx, p.hc, pr.InfluxURL)
+	}
+	return 0, fmt.Errorf("%s: goroutines not measurable", pr.Name)
 }
 
 // result is the fitted usage of every process sampled, and their memory
@@ -149,28 +86,6 @@ func (s *resourceSampler) result(warmup float64) (use []reports.ResourceUsage, r
 		}
 	}
 	return use, rss, goroutines
-}
-
-// readRSS is a process's resident set size, from /proc/PID/statm (Linux).
-func readRSS(pid int) (int64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
-	if err != nil {
-		return 0, err
-	}
-	return parseStatm(b, os.Getpagesize())
-}
-
-// parseStatm reads the resident pages (second field) of /proc/PID/statm.
-func parseStatm(b []byte, pageSize int) (int64, error) {
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0, fmt.Errorf("statm: %q: want at least 2 fields", b)
-	}
-	pages, err := strconv.ParseInt(f[1], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("statm: %w", err)
-	}
-	return pages * int64(pageSize), nil
 }
 
 // heapInUseMiB is this process's Go heap in use (runtime/metrics: heap
@@ -284,32 +199,11 @@ func httpGet(ctx context.Context, hc *http.Client, url string) ([]byte, error) {
 	return b, nil
 }
 
-// startResources samples st's processes from now until the returned stop,
-// which returns the fitted usage and the series.
-func (r *scenarioRun) startResources(ctx context.Context, st *stack, log *slog.Logger) (stop func() ([]reports.ResourceUsage, []reports.Series, []reports.Series)) {
-	s := newResourceSampler(st, log)
-	warmup := r.sc.SLO.ResourceWarmup
-	if warmup <= 0 {
-		warmup = reports.DefaultWarmup
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.run(sctx)
-	}()
-	return func() ([]reports.ResourceUsage, []reports.Series, []reports.Series) {
-		cancel()
-		<-done
-		return s.result(warmup)
-	}
-}
-
-// printSaturationAndResources prints the run's saturation verdict and
+// PrintSaturationAndResources prints the run's saturation verdict and
 // each process's memory and goroutines: with their growth a line each
 // when the scenario bounds growth (slopes), else one line of start -> end
 // (slopes fitted over a short run say little; report.json has them).
-func printSaturationAndResources(w io.Writer, rep *reports.Report, slopes bool) {
+func PrintSaturationAndResources(w io.Writer, rep *reports.Report, slopes bool) {
 	if rep.Saturation != nil {
 		fmt.Fprintf(w, "  saturation: %s\n", rep.Saturation.Text())
 	}

@@ -1,10 +1,8 @@
-package main
+package probe
 
 import (
 	"context"
-	"log/slog"
 	"math"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -14,12 +12,8 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/countlab/countlab/engine/aggregate"
-	"github.com/countlab/countlab/engine/sink"
-
+	"github.com/countlab/countlab/harness/stack"
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/scenarios"
 	"github.com/countlab/countlab/sim"
@@ -40,210 +34,136 @@ import (
 //     /debug/vars).
 type saturationSampler struct {
 	sc    *scenarios.Scenario
-	st    *stack
-	log   *slog.Logger
+	rate  sim.Rate
+	dur   time.Duration
 	every time.Duration
 	tr    *timedTransport
-	hc    *http.Client
+	gw    prometheus.Gatherer // nil: no gateway (via: kafka)
+
+	t0, prevT          time.Time
+	prevAcked          int64
+	intended           float64
+	prevGW             gatewayCounts
+	prevInflux         influxWrites
+	prevCPU            cpuTimes
+	prevLag            stack.Lags
+	haveGW, haveInflux bool
+	haveLag            bool
 
 	samples []reports.SaturationSample
 }
 
-// newSaturation is the sampler of a run on st.
-func (r *scenarioRun) newSaturation(st *stack, log *slog.Logger) *saturationSampler {
-	return &saturationSampler{sc: r.sc, st: st, log: log, every: time.Second, hc: &http.Client{Timeout: 900 * time.Millisecond}}
+// newSaturation is the sampler of a run of sc.
+func newSaturation(sc *scenarios.Scenario, rate sim.Rate, dur, every time.Duration) *saturationSampler {
+	return &saturationSampler{sc: sc, rate: rate, dur: dur, every: every}
 }
 
-// wrap times the requests of tr (the sender's transport).
-func (s *saturationSampler) wrap(tr sim.Transport) sim.Transport {
+// wrap times the requests of tr (the sender's transport) over conns
+// connections.
+func (s *saturationSampler) wrap(tr sim.Transport, conns int) sim.Transport {
 	now := time.Now()
-	s.tr = &timedTransport{Transport: tr, conns: s.sc.Traffic.Connections, h: sim.NewHistogram(), last: now, since: now}
+	s.tr = &timedTransport{Transport: tr, conns: conns, h: sim.NewHistogram(), last: now, since: now}
 	return s.tr
 }
 
-// start samples from now (the traffic starts) until the returned stop,
-// which evaluates the rules.
-func (s *saturationSampler) start(ctx context.Context, snd *sim.Sender) (stop func() *reports.Saturation) {
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.run(sctx, snd)
-	}()
-	return func() *reports.Saturation {
-		cancel()
-		<-done
-		sa := s.sc.Saturation
-		return reports.EvaluateSaturation(s.samples, reports.SaturationRules{
-			Sustain: sa.Sustain, SenderLagMS: sa.SenderLagMS, SenderBusy: sa.SenderBusy, ThrottledShare: sa.ThrottledShare,
-			RequestP99MS: sa.RequestP99MS, ProduceP99MS: sa.ProduceP99MS, GrowFor: sa.GrowFor, EngineLagS: sa.EngineLagS,
-			SinkLagS: sa.SinkLagS, MinLagRecords: sa.MinLagRecords, InfluxWriteMS: sa.InfluxWriteMS,
-		})
+// begin starts the samples at now (the traffic's start); gw is the
+// gateway's registry (nil: none, or traffic straight to Kafka).
+func (s *saturationSampler) begin(now time.Time, gw prometheus.Gatherer) {
+	if s.sc.Traffic.Via != "kafka" {
+		s.gw = gw
 	}
-}
-
-// run samples every interval until ctx is done.
-func (s *saturationSampler) run(ctx context.Context, snd *sim.Sender) {
-	lags, err := newLagReader(s.st)
-	if err != nil {
-		s.log.Warn("saturation: no consumer lag", "err", err)
-	} else {
-		defer lags.close()
+	s.t0, s.prevT = now, now
+	if s.gw != nil {
+		s.prevGW, s.haveGW = scrapeGateway(s.gw)
 	}
-	rate, dur := s.sc.RateFunc(), s.sc.Duration
-	viaKafka := s.sc.Traffic.Via == "kafka"
-	var gw prometheus.Gatherer
-	if s.st.gateway != nil && !viaKafka {
-		gw = s.st.gateway.Registry()
-	}
-	var (
-		t0                 = time.Now()
-		prevT              = t0
-		prevAcked          int64
-		intended           float64
-		prevGW             gatewayCounts
-		prevInflux         influxWrites
-		prevCPU            cpuTimes
-		prevLag            groupLags
-		haveGW, haveInflux bool
-		haveLag            bool
-	)
-	if gw != nil {
-		prevGW, haveGW = scrapeGateway(gw)
-	}
-	prevInflux, haveInflux = s.influxWrites(ctx)
-	prevCPU, _ = readCPUTimes()
 	if s.tr != nil {
-		s.tr.take(t0)
-	}
-	tick := time.NewTicker(s.every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		now := time.Now()
-		el := now.Sub(prevT)
-		if el < s.every/10 {
-			continue
-		}
-		a, b := prevT.Sub(t0), now.Sub(t0)
-		smp := reports.SaturationSample{T: now, AtS: b.Seconds(), Offered: meanRate(rate, dur, a, b),
-			RequestP99MS: math.NaN(), Throttled: math.NaN(), ProduceP99MS: math.NaN(), EngineLag: math.NaN(), SinkLag: math.NaN(),
-			InfluxWriteMS: math.NaN(), CPUBusy: math.NaN(), SenderBusy: math.NaN()}
-		p := snd.Progress()
-		smp.Achieved = float64(p.Acked-prevAcked) / el.Seconds()
-		prevAcked = p.Acked
-		// Generator: intended sends so far against those generated (less
-		// the tracers, which are not on the schedule).
-		intended += smp.Offered * el.Seconds()
-		gen := float64(p.Generated - tracersBy(b, s.sc.Probes.TracerEvery))
-		if r := rate.At(min(b, dur-time.Nanosecond)); r > 0 {
-			smp.SenderLagMS = max(intended-gen, 0) / r * 1000
-		}
-		if s.tr != nil {
-			busy, h := s.tr.take(now)
-			smp.SenderBusy = busy
-			if h.TotalCount() > 0 {
-				p99 := float64(h.ValueAtQuantile(99)) / 1000
-				if viaKafka {
-					smp.ProduceP99MS = p99 // the sender's produce is the broker's answer
-				} else {
-					smp.RequestP99MS = p99
-				}
-			}
-		}
-		if gw != nil {
-			if cur, ok := scrapeGateway(gw); ok {
-				if haveGW {
-					smp.Throttled, smp.ProduceP99MS = cur.since(prevGW)
-				}
-				prevGW, haveGW = cur, true
-			}
-		}
-		smp.EventsIn, smp.AggregatesIn = math.NaN(), math.NaN()
-		if lags != nil {
-			lctx, cancel := context.WithTimeout(ctx, s.every*9/10)
-			cur, err := lags.read(lctx)
-			cancel()
-			if err == nil {
-				smp.EngineLag, smp.SinkLag = float64(cur.engine), float64(cur.sink)
-				if haveLag {
-					dt := cur.at.Sub(prevLag.at).Seconds()
-					smp.EventsIn = float64(cur.eventsEnd-prevLag.eventsEnd) / dt
-					smp.AggregatesIn = float64(cur.aggregatesEnd-prevLag.aggregatesEnd) / dt
-				}
-				prevLag, haveLag = cur, true
-			} else if ctx.Err() == nil {
-				s.log.Debug("saturation: consumer lag", "err", err)
-			}
-		}
-		if cur, ok := s.influxWrites(ctx); ok {
-			if haveInflux && cur.reqs > prevInflux.reqs {
-				smp.InfluxWriteMS = (cur.durNs - prevInflux.durNs) / (cur.reqs - prevInflux.reqs) / 1e6
-			}
-			prevInflux, haveInflux = cur, true
-		}
-		if cur, ok := readCPUTimes(); ok {
-			smp.CPUBusy = cur.busySince(prevCPU)
-			prevCPU = cur
-		}
-		s.samples = append(s.samples, smp)
-		prevT = now
+		s.tr.take(now)
 	}
 }
 
-// lagReader reads the engine's and the sink's consumer lag and the end
-// offsets of their input topics.
-type lagReader struct {
-	cl                 *kgo.Client
-	adm                *kadm.Client
-	events, aggregates string
+// first takes the baselines of the first reading.
+func (s *saturationSampler) first(r *reading) {
+	s.prevInflux, s.haveInflux = r.influx, r.influxOK
+	s.prevCPU = r.machine
 }
 
-func newLagReader(st *stack) (*lagReader, error) {
-	cl, err := st.conn.NewClient()
-	if err != nil {
-		return nil, err
-	}
-	return &lagReader{cl: cl, adm: kadm.NewClient(cl), events: st.topics.Events, aggregates: st.topics.Aggregates}, nil
+// result evaluates the scenario's saturation rules on the samples.
+func (s *saturationSampler) result() *reports.Saturation {
+	sa := s.sc.Saturation
+	return reports.EvaluateSaturation(s.samples, reports.SaturationRules{
+		Sustain: sa.Sustain, SenderLagMS: sa.SenderLagMS, SenderBusy: sa.SenderBusy, ThrottledShare: sa.ThrottledShare,
+		RequestP99MS: sa.RequestP99MS, ProduceP99MS: sa.ProduceP99MS, GrowFor: sa.GrowFor, EngineLagS: sa.EngineLagS,
+		SinkLagS: sa.SinkLagS, MinLagRecords: sa.MinLagRecords, InfluxWriteMS: sa.InfluxWriteMS,
+	})
 }
 
-func (l *lagReader) close() { l.cl.Close() }
-
-// groupLags are the groups' lags (records summed over partitions) and
-// their topics' summed end offsets.
-type groupLags struct {
-	at                       time.Time
-	engine, sink             int64
-	eventsEnd, aggregatesEnd int64
-}
-
-func (l *lagReader) read(ctx context.Context) (groupLags, error) {
-	ls, err := l.adm.Lag(ctx, aggregate.DefaultGroup, sink.DefaultGroup)
-	if err != nil {
-		return groupLags{}, err
+// sample adds one tick's reading.
+func (s *saturationSampler) sample(r *reading) {
+	now := r.now
+	el := now.Sub(s.prevT)
+	if el < s.every/10 {
+		return
 	}
-	if err := ls.Error(); err != nil {
-		return groupLags{}, err
+	viaKafka := s.sc.Traffic.Via == "kafka"
+	a, b := s.prevT.Sub(s.t0), now.Sub(s.t0)
+	smp := reports.SaturationSample{T: now, AtS: b.Seconds(), Offered: MeanRate(s.rate, s.dur, a, b),
+		RequestP99MS: math.NaN(), Throttled: math.NaN(), ProduceP99MS: math.NaN(), EngineLag: math.NaN(), SinkLag: math.NaN(),
+		InfluxWriteMS: math.NaN(), CPUBusy: math.NaN(), SenderBusy: math.NaN()}
+	p := r.prog
+	smp.Achieved = float64(p.Acked-s.prevAcked) / el.Seconds()
+	s.prevAcked = p.Acked
+	// Generator: intended sends so far against those generated (less
+	// the tracers, which are not on the schedule).
+	s.intended += smp.Offered * el.Seconds()
+	gen := float64(p.Generated - tracersBy(b, s.sc.Probes.TracerEvery))
+	if rt := s.rate.At(min(b, s.dur-time.Nanosecond)); rt > 0 {
+		smp.SenderLagMS = max(s.intended-gen, 0) / rt * 1000
 	}
-	g := groupLags{at: time.Now()}
-	sum := func(group, topic string) (lag, end int64) {
-		for _, m := range ls[group].Lag[topic] {
-			if m.Err == nil && m.Lag >= 0 {
-				lag += m.Lag
-			}
-			if m.End.Err == nil {
-				end += m.End.Offset
+	if s.tr != nil {
+		busy, h := s.tr.take(now)
+		smp.SenderBusy = busy
+		if h.TotalCount() > 0 {
+			p99 := float64(h.ValueAtQuantile(99)) / 1000
+			if viaKafka {
+				smp.ProduceP99MS = p99 // the sender's produce is the broker's answer
+			} else {
+				smp.RequestP99MS = p99
 			}
 		}
-		return lag, end
 	}
-	g.engine, g.eventsEnd = sum(aggregate.DefaultGroup, l.events)
-	g.sink, g.aggregatesEnd = sum(sink.DefaultGroup, l.aggregates)
-	return g, nil
+	if s.gw != nil {
+		if cur, ok := scrapeGateway(s.gw); ok {
+			if s.haveGW {
+				smp.Throttled, smp.ProduceP99MS = cur.since(s.prevGW)
+			}
+			s.prevGW, s.haveGW = cur, true
+		}
+	}
+	smp.EventsIn, smp.AggregatesIn = math.NaN(), math.NaN()
+	if r.lagOK {
+		cur := r.lags
+		smp.EngineLag, smp.SinkLag = float64(cur.Engine), float64(cur.Sink)
+		if s.haveLag {
+			if dt := cur.At.Sub(s.prevLag.At).Seconds(); dt > 0 {
+				smp.EventsIn = float64(cur.EventsEnd-s.prevLag.EventsEnd) / dt
+				smp.AggregatesIn = float64(cur.AggregatesEnd-s.prevLag.AggregatesEnd) / dt
+			}
+		}
+		s.prevLag, s.haveLag = cur, true
+	}
+	if r.influxOK {
+		cur := r.influx
+		if s.haveInflux && cur.reqs > s.prevInflux.reqs {
+			smp.InfluxWriteMS = (cur.durNs - s.prevInflux.durNs) / (cur.reqs - s.prevInflux.reqs) / 1e6
+		}
+		s.prevInflux, s.haveInflux = cur, true
+	}
+	if r.machineOK {
+		smp.CPUBusy = r.machine.busySince(s.prevCPU)
+		s.prevCPU = r.machine
+	}
+	s.samples = append(s.samples, smp)
+	s.prevT = now
 }
 
 // tracersBy is the number of tracer events the sender generated by el
@@ -389,10 +309,8 @@ func (c gatewayCounts) since(prev gatewayCounts) (throttled, p99 float64) {
 // duration.
 type influxWrites struct{ reqs, durNs float64 }
 
-func (s *saturationSampler) influxWrites(ctx context.Context) (influxWrites, bool) {
-	ictx, cancel := context.WithTimeout(ctx, s.every/2)
-	defer cancel()
-	v, err := influxVars(ictx, s.hc, s.st.influx.URL)
+func (p *Probes) influxWrites(ctx context.Context) (influxWrites, bool) {
+	v, err := influxVars(ctx, p.hc, p.src.InfluxURL)
 	if err != nil {
 		return influxWrites{}, false
 	}

@@ -1,4 +1,4 @@
-package main
+package run
 
 // The traffic side of a run's faults: overload multiplies the sender's
 // offered rate, clock-skew and late-burst shift the generator's event
@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/countlab/countlab/engine/gateway"
 	"github.com/countlab/countlab/faults"
 	"github.com/countlab/countlab/scenarios"
 	"github.com/countlab/countlab/sim"
@@ -31,10 +30,11 @@ func (c *trafficCtl) setSender(s *sim.Sender) {
 	c.mu.Unlock()
 }
 
-// trafficTarget is the faults.Target of a run: the stack's, plus the
-// traffic's faults.Load and faults.Clock.
+// trafficTarget is the faults.Target of a run: the target's controls,
+// plus the traffic's faults.Load and faults.Clock. The optional fault
+// interfaces of the controls are passed on (controls.go).
 type trafficTarget struct {
-	stackTarget
+	faults.Target
 	tc *trafficCtl
 }
 
@@ -44,11 +44,8 @@ var (
 )
 
 // faultTarget is the target of the run's fault schedule.
-func (r *scenarioRun) faultTarget(st *stack) faults.Target {
-	if r.traffic == nil {
-		return stackTarget{st}
-	}
-	return trafficTarget{stackTarget{st}, r.traffic}
+func (r *scenarioRun) faultTarget() faults.Target {
+	return trafficTarget{r.target.Controls, r.traffic}
 }
 
 // SetLoadFactor implements faults.Load.
@@ -134,17 +131,4 @@ func offeredEvents(sc *scenarios.Scenario) float64 {
 		n += rate.At(time.Duration(i)*dt+dt/2) * dt.Seconds()
 	}
 	return n
-}
-
-// gatewayCapacity are the gateway options of the scenario's capacity
-// settings (engine.gateway_max_events_per_s, gateway_max_in_flight).
-func (f *stackFlags) gatewayCapacity() []gateway.Opt {
-	var opts []gateway.Opt
-	if f.gatewayRate > 0 {
-		opts = append(opts, gateway.RateLimit(f.gatewayRate, 0))
-	}
-	if n := f.gatewayMaxInFlight; n > 0 {
-		opts = append(opts, gateway.MaxInFlight(n), gateway.MaxBatch(min(n, gateway.DefaultMaxBatch)))
-	}
-	return opts
 }

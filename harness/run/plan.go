@@ -1,109 +1,50 @@
-package main
+package run
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/countlab/countlab/engine/query/client"
+	"github.com/countlab/countlab/harness"
+	"github.com/countlab/countlab/harness/stack"
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/scenarios"
 )
 
-// planTestHook, when set (by tests only), may change the loaded plan
-// before it runs (e.g. shrink it).
-var planTestHook func(*scenarios.Plan)
-
-// cmdPlan runs a capacity plan: for every partitions x workers cell of
-// the plan's grid it starts the stack (engine workers as processes),
-// searches for the maximum sustainable rate, checks the cell's events
-// exactly, then fits the Universal Scalability Law over workers and
-// answers the plan's target. It writes plan.json, plan.md and plan.html.
-func cmdPlan(ctx context.Context, args []string) error {
-	fs := newFlagSet("plan")
-	var sf stackFlags
-	sf.register(fs, false)
-	reportDir := fs.String("report-dir", "", "write plan.json, plan.md and plan.html here (default reports/out/plan-PLAN-<UTC time>)")
-	name, err := parseWithPositional(fs, args, "PLAN")
-	if err != nil {
-		return err
+// Plan runs a capacity plan: for every partitions x workers cell of the
+// plan's grid it starts the embedded stack (engine workers as processes
+// unless the runner's stack options say otherwise), searches for the
+// maximum sustainable rate, checks the cell's events exactly, then fits
+// the Universal Scalability Law over workers and answers the plan's
+// target. With ReportDir, plan.json, plan.md and plan.html are written
+// there.
+func (rn *Runner) Plan(ctx context.Context, p *scenarios.Plan) (*reports.PlanReport, error) {
+	if err := p.Validate(); err != nil {
+		return nil, harness.ConfigError{Err: err}
 	}
-	p, err := scenarios.LookupPlan(name)
-	if err != nil {
-		return usageError{err}
-	}
-	if planTestHook != nil {
-		planTestHook(p)
-		if err := p.Validate(); err != nil {
-			return usageError{err}
-		}
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for _, f := range []string{"partitions", "workers"} {
-		if set[f] {
-			return usagef("--%s: the plan's grid sets it", f)
-		}
-	}
-	// The engine section's windows, lateness, ... unless given as flags.
-	applyScenarioEngine(fs, &sf, p.TrialScenario(1, time.Second, 1, 1))
-	if !set["engine-procs"] {
-		// Workers as processes compete for the CPU as they would.
-		sf.engineProcs = true
-	}
-	if err := sf.validate(); err != nil {
-		return err
-	}
-	dir := *reportDir
-	if dir == "" {
-		dir = filepath.Join("reports", "out", "plan-"+p.Name+"-"+time.Now().UTC().Format("20060102T150405Z"))
-	}
-	pr := &planRun{plan: p, sf: &sf, out: os.Stdout, errw: os.Stderr}
+	pr := &planRun{plan: p, cfg: &rn.cfg, out: rn.cfg.out, errw: rn.cfg.errw}
 	rep, err := pr.run(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := rep.WriteFiles(dir); err != nil {
-		return err
-	}
-	fmt.Fprintf(pr.out, "\nplan %s: %s\n", p.Name, filepath.Join(dir, "plan.json"))
-	for _, f := range rep.Fits {
-		if f.Fit != nil {
-			fmt.Fprintf(pr.out, "  USL fit, %d partitions (%s): lambda %.0f events/s, sigma %.4g, kappa %.4g, R² %.3f\n",
-				f.Partitions, f.Fit.Method, f.Fit.Lambda, f.Fit.Sigma, f.Fit.Kappa, f.Fit.R2)
+	if dir := rn.cfg.reportDir; dir != "" {
+		if err := rep.WriteFiles(dir); err != nil {
+			return nil, err
 		}
 	}
-	fmt.Fprintln(pr.out, "recommendation:")
-	for _, l := range rep.Recommendation.Lines {
-		fmt.Fprintf(pr.out, "  %s\n", l)
-	}
-	var failed []string
-	for _, c := range rep.Cells {
-		switch {
-		case c.Error != "":
-			failed = append(failed, fmt.Sprintf("cell %dx%d: %s", c.Partitions, c.Workers, c.Error))
-		case c.Accuracy != nil && !c.Accuracy.Exact:
-			failed = append(failed, fmt.Sprintf("cell %dx%d: not exact (%d lost, %d duplicated, %d windows off)",
-				c.Partitions, c.Workers, c.Accuracy.Lost, c.Accuracy.Duplicated, c.Accuracy.MismatchedWindows))
-		}
-	}
-	if len(failed) > 0 {
-		return exitError{1, fmt.Errorf("plan %s: %s", p.Name, strings.Join(failed, "; "))}
-	}
-	return nil
+	return rep, nil
 }
 
 // planRun is one run of a plan.
 type planRun struct {
 	plan *scenarios.Plan
-	sf   *stackFlags
+	cfg  *cfg
 	out  io.Writer
 	errw io.Writer
 }
@@ -164,47 +105,40 @@ func (r *planRun) cell(ctx context.Context, parts, workers int, status *planStat
 	cell = reports.PlanCell{Partitions: parts, Workers: workers}
 	t0 := time.Now()
 	defer func() { cell.DurationS = time.Since(t0).Seconds() }()
-	sf := *r.sf
-	sf.partitions, sf.workers = parts, workers
-	log := sf.logger(r.errw)
-	fmt.Fprintf(r.out, "  cell %dx%d: %d partitions, %d engine workers%s\n", parts, workers, parts, workers, map[bool]string{true: " (processes)", false: " (in-process)"}[sf.engineProcs])
-	st, err := startStack(ctx, &sf, log)
+	c := r.cfg
+	log := c.log
+	// The engine section's windows, lateness, ...; workers as processes
+	// compete for the CPU as they would; then the runner's options.
+	opts := append(c.scenarioStack(p.TrialScenario(1, time.Second, parts, workers)), stack.EngineProcesses(true))
+	opts = append(opts, c.stackOpts...)
+	opts = append(opts, stack.Partitions(parts), stack.Workers(workers))
+	fmt.Fprintf(r.out, "  cell %dx%d: %d partitions, %d engine workers\n", parts, workers, parts, workers)
+	st, err := stack.New(ctx, opts...)
 	if err != nil {
 		return cell, fmt.Errorf("start the stack: %w", err)
 	}
 	defer st.Close()
-	labelStage(reports.StageHarness) // the CPU profile's stage of the trials (cpu.go)
-	defer unlabelStage()
+	stack.LabelStage(reports.StageHarness) // the CPU profile's stage of the trials (harness/probe)
+	defer stack.UnlabelStage()
 	cell.StackStartS = time.Since(t0).Seconds()
-	token, _ := gatewayTokenFromEnv()
-	qc, err := client.New("http://"+st.qAddr, client.Token(token))
+	tg, err := StackTarget(st, c.token)
 	if err != nil {
 		return cell, err
 	}
-	proto := seriesSampler{every: planLagEvery, log: log}
-	var closeLag func()
-	if proto.lag, closeLag, err = newEngineLag(st); err != nil {
-		return cell, err
-	}
-	defer closeLag()
-	probe, err := newLagProbe(st, int64(200+4*parts))
-	if err != nil {
-		return cell, err
-	}
-	defer probe.Close()
+	qc := tg.Query.(*client.Client)
 	keyBase := fmt.Sprintf("c%dx%d-", parts, workers)
-	if sf.brokers != "" || sf.influxURL != "" || sf.dataDir != "" {
+	if c.isolateKeys || len(c.kafka.Brokers) > 0 || c.influx.URL != "" {
 		// Shared with earlier runs: keys of this run's own.
 		keyBase = "p" + strconv.FormatInt(t0.UnixMilli(), 36) + "-" + keyBase
 	}
-	truth, err := newTruth(st.windows, &sf)
+	truth, err := NewTruth(st.Windows(), st.Lateness(), st.OutOfOrderness())
 	if err != nil {
 		return cell, err
 	}
-	pc := &planCell{plan: p, st: st, partitions: parts, workers: workers, keyBase: keyBase, token: token,
+	pc := &planCell{plan: p, st: st, target: tg, partitions: parts, workers: workers, keyBase: keyBase, token: c.token, bound: int64(200 + 4*parts),
 		crit: reports.PlanCriteria{MinAchievedRatio: p.Search.MinAchievedRatio, MaxLagGrowth: p.Search.MaxLagGrowth,
 			MaxP99IngestAckMS: p.SLO.MaxP99IngestAckMS, MaxP99FreshnessMS: p.SLO.MaxP99FreshnessMS},
-		truth: truth, qc: qc, proto: proto, probe: probe, log: log, out: r.out, status: status}
+		truth: truth, qc: qc, log: log, out: r.out, status: status}
 	res, err := searchMax(ctx, p.Search, pc.trial)
 	cell.Trials = res.trials
 	cell.CPUFit = reports.FitCellCPU(res.trials) // cpuplan.go

@@ -1,4 +1,4 @@
-package main
+package run
 
 import (
 	"context"
@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/countlab/countlab/engine/query/client"
+	"github.com/countlab/countlab/harness"
+	"github.com/countlab/countlab/harness/probe"
+	"github.com/countlab/countlab/harness/stack"
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/scenarios"
 	"github.com/countlab/countlab/sim"
@@ -25,7 +28,9 @@ const planLagEvery = 250 * time.Millisecond
 // too), and waits for the lag to drain before it returns.
 type planCell struct {
 	plan        *scenarios.Plan
-	st          *stack
+	st          *stack.Stack
+	target      *Target
+	bound       int64 // the drain's lag bound, records
 	partitions  int
 	workers     int
 	keyBase     string // before every key: unique per run when the stack is shared
@@ -33,8 +38,6 @@ type planCell struct {
 	crit        reports.PlanCriteria
 	truth       *oracle.Oracle
 	qc          *client.Client
-	proto       seriesSampler // lag and log set: copied for each trial
-	probe       *lagProbe
 	log         *slog.Logger
 	out         io.Writer
 	status      *planStatus
@@ -80,24 +83,24 @@ func (c *planCell) trial(ctx context.Context, phase string, rate float64, d time
 	runID := "p" + strconv.FormatInt(start.UnixMilli(), 36) + "-"
 	gcfg, err := sc.GeneratorConfig(runID, start)
 	if err != nil {
-		return reports.PlanTrial{}, usageError{err}
+		return reports.PlanTrial{}, harness.ConfigError{Err: err}
 	}
 	gcfg.KeyPrefix = fmt.Sprintf("%st%d-%s", c.keyBase, n, gcfg.KeyPrefix)
 	gen, err := sim.NewGenerator(gcfg)
 	if err != nil {
-		return reports.PlanTrial{}, usageError{err}
+		return reports.PlanTrial{}, harness.ConfigError{Err: err}
 	}
 	format, _ := sim.ParseFormat(sc.Traffic.Format)
 	var tr sim.Transport
 	if sc.Traffic.Via == "kafka" {
-		k, err := sim.NewKafka(c.st.conn, c.st.topics.Events, format)
+		k, err := sim.NewKafka(c.st.Conn(), c.st.Topics().Events, format)
 		if err != nil {
 			return reports.PlanTrial{}, err
 		}
 		defer k.Close()
 		tr = k
 	} else {
-		tr = sim.NewGateway("http://"+c.st.gwAddr, c.token, format, sc.Traffic.Connections)
+		tr = sim.NewGateway("http://"+c.st.GatewayAddr(), c.token, format, sc.Traffic.Connections)
 	}
 	freshTimeout := 5 * time.Second
 	if f := time.Duration(2 * c.crit.MaxP99FreshnessMS * float64(time.Millisecond)); f > freshTimeout {
@@ -105,7 +108,7 @@ func (c *planCell) trial(ctx context.Context, phase string, rate float64, d time
 	}
 	probeCtx, stopProbes := context.WithCancel(ctx)
 	defer stopProbes()
-	fresh := &reports.Freshness{Client: c.qc, Window: c.st.windows[0], Timeout: freshTimeout}
+	fresh := &reports.Freshness{Client: c.qc, Window: c.st.Windows()[0], Timeout: freshTimeout}
 	snd, err := sim.NewSender(sim.SenderConfig{
 		Generator:   gen,
 		Schedule:    sc.Schedule(),
@@ -117,7 +120,7 @@ func (c *planCell) trial(ctx context.Context, phase string, rate float64, d time
 		TracerEvery: c.plan.Search.TracerEvery,
 		// Each trial's ids carry its run id: trials stay apart in the
 		// cell's truth.
-		Truth: truthOf(c.truth, sc.Traffic.Via == "kafka"),
+		Truth: TruthOf(c.truth, sc.Traffic.Via == "kafka"),
 		OnAck: func(it *sim.Item, _ time.Time) {
 			if it.Tracer {
 				fresh.Track(probeCtx, it.Event.Key, it.Event.Type, it.Event.Time(), start.Add(it.At))
@@ -125,29 +128,26 @@ func (c *planCell) trial(ctx context.Context, phase string, rate float64, d time
 		},
 	})
 	if err != nil {
-		return reports.PlanTrial{}, usageError{err}
+		return reports.PlanTrial{}, harness.ConfigError{Err: err}
 	}
-	sampler := new(seriesSampler)
-	*sampler = c.proto
-	sampler.rate, sampler.dur, sampler.snd, sampler.every = sc.RateFunc(), d, snd, planLagEvery
-	sctx, stopSampler := context.WithCancel(ctx)
-	sampled := make(chan struct{})
-	go func() { defer close(sampled); sampler.run(sctx) }()
+	// The lag series and the CPU, on one tick (harness/probe).
+	probes := probe.New(ctx, probe.Config{Scenario: sc, Rate: sc.RateFunc(), Duration: d, Every: planLagEvery,
+		Sampled: probe.Series | probe.CPU, Log: c.log}, c.target.Probes)
+	defer probes.Close()
 	c.status.snd.Store(snd)
-	stopCPU := startCPU(ctx, c.st, snd, c.log) // cpu.go
+	probes.Start(snd, nil)
 	sendErr := snd.Run(ctx)
 	sendDur := time.Since(start)
-	cpu := stopCPU()
+	measured := probes.Stop(snd)
+	cpu := measured.CPU
 	c.status.snd.Store(nil)
-	stopSampler()
-	<-sampled
 	if ctx.Err() != nil {
 		return reports.PlanTrial{}, ctx.Err()
 	}
 	c.status.set(&c.status.what, fmt.Sprintf("trial %d (%s) at %.0f events/s: waiting for tracers and the lag to drain", n, phase, rate))
 	fresh.Wait()
 	p := snd.Progress()
-	ts := sampler.series()
+	ts := measured.Series
 	t := reports.PlanTrial{
 		Phase: phase, StartedAt: start.UTC(), OfferedEventsPerS: rate, DurationS: sendDur.Seconds(),
 		Generated: p.Generated, Acked: p.Acked, Failed: p.Failed, Rejected: p.Rejected,
@@ -163,7 +163,7 @@ func (c *planCell) trial(ctx context.Context, phase string, rate float64, d time
 	if sendErr != nil {
 		c.log.Warn("transport error during a trial (it went on)", "err", sendErr)
 	}
-	if err := c.st.firstErr(); err != nil {
+	if err := c.st.Err(); err != nil {
 		return t, fmt.Errorf("the stack failed during the trial: %w", err)
 	}
 	drainStart := time.Now()
@@ -191,7 +191,7 @@ func (c *planCell) trial(ctx context.Context, phase string, rate float64, d time
 func (c *planCell) drain(ctx context.Context, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for {
-		if c.probe.Recovered(ctx) {
+		if c.st.Lag().Recovered(ctx, c.bound) {
 			return true
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {

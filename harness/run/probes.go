@@ -1,8 +1,9 @@
-package main
+package run
 
 import (
 	"time"
 
+	"github.com/countlab/countlab/harness/probe"
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/scenarios"
 )
@@ -13,7 +14,7 @@ const abortedDrain = 20 * time.Second
 
 // drainTimeout is how long the accuracy check waits for the pipeline.
 func (r *scenarioRun) drainTimeout() time.Duration {
-	if r.mon != nil && r.mon.isAborted() {
+	if r.probes != nil && r.probes.Aborted() {
 		return min(r.sc.DrainTimeout, abortedDrain)
 	}
 	return r.sc.DrainTimeout
@@ -23,10 +24,10 @@ func (r *scenarioRun) drainTimeout() time.Duration {
 // EvaluateSLO): the abort, the steady state, each fault's phases with the
 // phase SLOs; any of them failing fails the report.
 func (r *scenarioRun) finishProbes(rep *reports.Report) {
-	if r.mon == nil {
+	if r.probes == nil {
 		return
 	}
-	aborted, steady, samples := r.mon.result()
+	aborted, steady, samples := r.probes.Verdicts()
 	rep.Aborted, rep.SteadyState = aborted, steady
 	window, _, _ := r.sc.SteadyStateChecks()
 	if window == 0 {
@@ -36,7 +37,7 @@ func (r *scenarioRun) finishProbes(rep *reports.Report) {
 	for _, f := range r.faultRecs {
 		fws = append(fws, reports.FaultWindow{Name: f.Name, Kind: f.Kind, Injected: f.InjectedAt, Healed: f.HealedAt, RecoveryS: f.RecoveryS})
 	}
-	rep.EvaluatePhases(samples, fws, window, phaseBounds(r.sc))
+	rep.EvaluatePhases(samples, fws, window, probe.PhaseBounds(r.sc))
 	for _, s := range rep.SLO {
 		rep.Pass = rep.Pass && s.Pass
 	}
@@ -44,41 +45,4 @@ func (r *scenarioRun) finishProbes(rep *reports.Report) {
 		rep.Pass = false
 	}
 	rep.WritePhases(r.out)
-}
-
-// planted are run's hidden planted regressions (TEST ONLY), for showing
-// that the gate catches them.
-type planted struct {
-	queryDelayMS int
-	slowGateway  bool
-}
-
-// takePlantedRegressions removes the hidden --plant-query-delay-ms=N and
-// --plant-slow-gateway flags from args.
-func takePlantedRegressions(args []string) ([]string, planted, error) {
-	var p planted
-	args, ms, err := takeHiddenInt(args, plantQueryDelayFlag)
-	if err != nil {
-		return nil, p, err
-	}
-	args, slow, err := takeHiddenBool(args, plantSlowGatewayFlag)
-	if err != nil {
-		return nil, p, err
-	}
-	p.queryDelayMS, p.slowGateway = ms, slow
-	return args, p, nil
-}
-
-// apply changes the scenario (before it is validated).
-func (p planted) apply(sc *scenarios.Scenario) {
-	if p.slowGateway {
-		halveGateway(sc)
-	}
-}
-
-// applyStack changes the stack.
-func (p planted) applyStack(sf *stackFlags) {
-	if p.queryDelayMS > 0 {
-		sf.queryMiddleware = delayHandler(time.Duration(p.queryDelayMS) * time.Millisecond)
-	}
 }

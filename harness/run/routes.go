@@ -1,6 +1,8 @@
-package main
+package run
 
 import (
+	"github.com/countlab/countlab/harness"
+	"github.com/countlab/countlab/harness/stack"
 	"github.com/countlab/countlab/scenarios"
 	"github.com/countlab/countlab/sim"
 )
@@ -9,7 +11,7 @@ import (
 // (traffic.routes, or traffic.via and format): a gateway client per
 // gateway route and one Kafka producer shared by the Kafka routes, in a
 // sim.Mix when there are several. closeFn closes the producer.
-func trafficTransport(st *stack, sc *scenarios.Scenario, token string) (tr sim.Transport, closeFn func(), err error) {
+func trafficTransport(st *stack.Stack, sc *scenarios.Scenario, token string) (tr sim.Transport, closeFn func(), err error) {
 	var mix sim.Mix
 	var producer *sim.Kafka
 	closeFn = func() {
@@ -21,18 +23,18 @@ func trafficTransport(st *stack, sc *scenarios.Scenario, token string) (tr sim.T
 		format, err := sim.ParseFormat(r.Format)
 		if err != nil {
 			closeFn()
-			return nil, nil, usageError{err}
+			return nil, nil, harness.ConfigError{Err: err}
 		}
 		if r.Via != "kafka" {
-			mix = append(mix, sim.NewGateway("http://"+st.gwAddr, token, format, sc.Traffic.Connections))
+			mix = append(mix, sim.NewGateway("http://"+st.GatewayAddr(), token, format, sc.Traffic.Connections))
 			continue
 		}
 		if producer == nil {
-			if producer, err = sim.NewKafka(st.conn, st.topics.Events, format); err != nil {
+			if producer, err = sim.NewKafka(st.Conn(), st.Topics().Events, format); err != nil {
 				return nil, nil, err
 			}
 		}
-		mix = append(mix, &sim.Kafka{Client: producer.Client, Topic: st.topics.Events, Format: format})
+		mix = append(mix, &sim.Kafka{Client: producer.Client, Topic: st.Topics().Events, Format: format})
 	}
 	if len(mix) == 1 {
 		return mix[0], closeFn, nil

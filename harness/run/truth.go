@@ -1,4 +1,4 @@
-package main
+package run
 
 import (
 	"time"
@@ -7,9 +7,9 @@ import (
 	"github.com/countlab/countlab/sim/oracle"
 )
 
-// truthFile is the name of a run's saved truth in its report directory
+// TruthFile is the name of a run's saved truth in its report directory
 // (what `countlab check --truth` reads).
-const truthFile = "truth.bin"
+const TruthFile = "truth.bin"
 
 // orZero is d for an oracle.Config duration: 0 is "none" on countlab's
 // flags but "the default" in oracle.Config, whose "none" is negative.
@@ -20,21 +20,21 @@ func orZero(d time.Duration) time.Duration {
 	return d
 }
 
-// newTruth is the run's oracle, with the stack's windows and watermark
+// NewTruth is the run's oracle, with the target's windows and watermark
 // settings.
-func newTruth(windows []time.Duration, sf *stackFlags) (*oracle.Oracle, error) {
+func NewTruth(windows []time.Duration, lateness, outOfOrder time.Duration) (*oracle.Oracle, error) {
 	horizon := oracle.DefaultDedupHorizon
-	if need := windows[len(windows)-1] + sf.lateness + sf.outOfOrder; need > horizon {
+	if need := windows[len(windows)-1] + lateness + outOfOrder; need > horizon {
 		horizon = need
 	}
-	return oracle.New(oracle.Config{Windows: windows, Lateness: orZero(sf.lateness), OutOfOrderness: orZero(sf.outOfOrder), DedupHorizon: horizon})
+	return oracle.New(oracle.Config{Windows: windows, Lateness: orZero(lateness), OutOfOrderness: orZero(outOfOrder), DedupHorizon: horizon})
 }
 
-// truthOf tells the oracle of every sent event (sim.OracleSent). direct
+// TruthOf tells the oracle of every sent event (sim.OracleSent). direct
 // marks Kafka-direct traffic: Kafka acknowledges malformed events the
 // engine then dead-letters, which is no contract mismatch (the sender
 // sets Direct itself for the Kafka routes of a traffic.routes mix).
-func truthOf(o *oracle.Oracle, direct bool) sim.Truth {
+func TruthOf(o *oracle.Oracle, direct bool) sim.Truth {
 	return sim.TruthFunc(func(s oracle.Sent) {
 		s.Direct = s.Direct || direct
 		o.Add(s)

@@ -1,10 +1,11 @@
-package main
+package stack
 
 import (
 	"context"
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/faults"
-	"github.com/countlab/countlab/scenarios"
 )
 
 // brokerReadyTimeout bounds a broker process start (a restart replays and
@@ -34,57 +34,17 @@ type brokerChild struct {
 
 var _ faults.BrokerProcess = stackTarget{}
 
-// needsBrokerProc reports whether a scenario's faults kill the broker
-// (broker-crash), so that the stack must run it as a process.
-func needsBrokerProc(sc *scenarios.Scenario) bool {
-	for _, f := range sc.Faults {
-		if f.Kind == "broker-crash" {
-			return true
-		}
-	}
-	return false
-}
-
-// Session timeouts a Kafka broker accepts by default
-// (group.min.session.timeout.ms, group.max.session.timeout.ms; kfake's
-// too).
-const (
-	minSessionTimeout = 6 * time.Second
-	maxSessionTimeout = 5 * time.Minute
-)
-
-// applyFaultStack sets what a scenario's faults need from the stack
-// beyond engine worker processes: the broker as a process (broker-crash)
-// and the engine's session timeout (worker-pause: a pause longer than it
-// fences the paused worker).
-func applyFaultStack(sf *stackFlags, sc *scenarios.Scenario) error {
-	if needsBrokerProc(sc) && sf.brokers == "" {
-		sf.brokerProc = true
-	}
-	if st := sc.Engine.SessionTimeout; st != 0 {
-		if st < minSessionTimeout || st > maxSessionTimeout {
-			return usagef("engine.session_timeout: %s is outside what a broker accepts by default (%s..%s)", st, minSessionTimeout, maxSessionTimeout)
-		}
-		sf.sessionTimeout = st
-	}
-	return nil
-}
-
 // startBrokerChild starts `countlab broker` on the first --broker-listen
 // address (port 0: a port free now, kept for the restarts) with its data
 // in dir, and returns once it serves.
-func startBrokerChild(ctx context.Context, f *stackFlags, dir string, fail func(error)) (*brokerChild, error) {
-	addrs := kafka.ParseBrokers(f.brokerListen)
-	if len(addrs) != 1 {
-		return nil, usagef("broker-crash runs one broker process: --broker-listen must be one host:port, got %q", f.brokerListen)
-	}
-	addr, err := fixedPort(addrs[0])
+func startBrokerChild(ctx context.Context, f *cfg, dir string, fail func(error)) (*brokerChild, error) {
+	addr, err := fixedPort(f.brokerListen[0])
 	if err != nil {
 		return nil, fmt.Errorf("broker process: %w", err)
 	}
-	bin, err := engineBinary()
+	bin, err := f.bin()
 	if err != nil {
-		return nil, fmt.Errorf("broker process: the countlab binary: %w", err)
+		return nil, fmt.Errorf("broker process: %w", err)
 	}
 	b := &brokerChild{
 		addr:   addr,
@@ -97,7 +57,7 @@ func startBrokerChild(ctx context.Context, f *stackFlags, dir string, fail func(
 				"--data-dir", dir,
 				"--partitions", strconv.Itoa(f.partitions),
 				"--topic-prefix", f.topicPrefix,
-				"--log-level", f.logLevel,
+				"--log-level", strings.ToLower(f.logLevel.String()),
 			},
 			readyLine:    "ready", // its topics exist
 			readyTimeout: brokerReadyTimeout,

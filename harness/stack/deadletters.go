@@ -1,4 +1,4 @@
-package main
+package stack
 
 // The stack's dead-lettered events by reason: the parts count what they
 // refuse without a reason label, so the stack reads the dead-letter topic
@@ -21,7 +21,7 @@ import (
 // countDeadLetters counts the dead-letter records of this stack's lifetime
 // into countlab_dead_letter_events_total{source,reason} on reg until ctx
 // ends.
-func (s *stack) countDeadLetters(ctx context.Context, reg prometheus.Registerer) error {
+func (s *Stack) countDeadLetters(ctx context.Context, reg prometheus.Registerer) error {
 	byReason := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "countlab_dead_letter_events_total",
 		Help: "Events in the dead-letter topic (committed), by the part that refused them (gateway, engine) and the ingest contract's reason code.",

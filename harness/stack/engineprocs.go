@@ -1,20 +1,12 @@
-package main
+package stack
 
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/countlab/countlab/engine/kafka"
 )
-
-// engineBinary is the countlab binary the stack runs `countlab engine`
-// worker processes from (tests point it at a built binary: theirs is the
-// test binary).
-var engineBinary = os.Executable
 
 // workerProc is one engine worker run as a `countlab engine` process, so
 // that a fault can SIGKILL or SIGSTOP it; a restart reuses its
@@ -50,35 +42,6 @@ func newWorkerProc(slot int, bin string, args []string, fail func(error)) *worke
 		},
 	}
 	return p
-}
-
-// workerProcArgs are the `countlab engine` flags of worker slot i.
-func workerProcArgs(f *stackFlags, brokers []string, i int) []string {
-	id := fmt.Sprintf("countlab-up-engine-%d", i)
-	args := []string{
-		"--brokers", strings.Join(brokers, ","),
-		"--topic-prefix", f.topicPrefix,
-		"--txn-id", id,
-		"--instance-id", id,
-		"--windows", f.windows,
-		"--lateness", f.lateness.String(),
-		"--out-of-orderness", f.outOfOrder.String(),
-		"--commit-interval", f.commitEvery.String(),
-		"--log-level", f.logLevel,
-	}
-	if f.atLeastOnce {
-		args = append(args, "--at-least-once-UNSAFE")
-	}
-	// Metrics on a free port (the resource sampler reads go_goroutines).
-	args = append(args, "--metrics-listen", "127.0.0.1:0")
-	if f.sessionTimeout > 0 {
-		args = append(args, "--session-timeout", f.sessionTimeout.String())
-	}
-	if len(f.engineBrokerMap) > 0 {
-		// Dial the brokers through the network proxies (netproxy.go).
-		args = append(args, "--broker-map", kafka.FormatBrokerMap(f.engineBrokerMap))
-	}
-	return args
 }
 
 // start starts the process and waits until it is ready.

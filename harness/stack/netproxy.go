@@ -1,4 +1,4 @@
-package main
+package stack
 
 // The stack's network proxies, for the network faults (faults/network.go):
 // toxiproxy proxies (the library, in-process) on 127.0.0.1 free ports on
@@ -32,7 +32,6 @@ import (
 
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/faults"
-	"github.com/countlab/countlab/scenarios"
 )
 
 // netProxies are a stack's network proxies.
@@ -43,12 +42,6 @@ type netProxies struct {
 	sinkURL   string            // the sink's InfluxDB URL: its sink-influx proxy
 	errProxy  *faults.ErrorProxy
 	httpSrv   *http.Server
-}
-
-// needsNetProxies reports whether a scenario's faults act on the
-// network proxies.
-func needsNetProxies(sc *scenarios.Scenario) bool {
-	return slices.ContainsFunc(sc.Faults, func(f scenarios.Fault) bool { return faults.NetworkKind(f.Kind) })
 }
 
 // startNetProxies starts a proxy per broker of conn's cluster (its seeds

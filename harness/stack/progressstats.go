@@ -1,4 +1,4 @@
-package main
+package stack
 
 import (
 	"fmt"
@@ -6,18 +6,18 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// pipelineCounts are the events the pipeline set aside so far, from the
+// PipelineCounts are the events the pipeline set aside so far, from the
 // stack's metrics: late (past their window's allowed lateness, to the late
 // topic, summed over the engine workers) and dead-lettered (refused by the
 // gateway or the engine, committed to the dead-letter topic).
-type pipelineCounts struct {
+type PipelineCounts struct {
 	late, deadLettered float64
 }
 
-// pipelineCounts reads the counts from the stack's metrics (zero when
+// PipelineCounts reads the counts from the stack's metrics (zero when
 // they cannot be gathered).
-func (s *stack) pipelineCounts() pipelineCounts {
-	var c pipelineCounts
+func (s *Stack) PipelineCounts() PipelineCounts {
+	var c PipelineCounts
 	fams, _ := s.metrics.Gather()
 	for _, f := range fams {
 		switch f.GetName() {
@@ -39,6 +39,6 @@ func sumCounter(f *dto.MetricFamily) float64 {
 }
 
 // String is the counts as the progress line shows them.
-func (c pipelineCounts) String() string {
+func (c PipelineCounts) String() string {
 	return fmt.Sprintf("late=%.0f dead-lettered=%.0f", c.late, c.deadLettered)
 }

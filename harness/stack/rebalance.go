@@ -1,4 +1,4 @@
-package main
+package stack
 
 import (
 	"context"
@@ -19,9 +19,8 @@ import (
 // the traffic flows. Extra worker slots are numbered after the stack's
 // workers; each has its own transactional and static-membership id.
 type workerScaler struct {
-	s    *stack
-	bin  string
-	args func(slot int) []string
+	s   *Stack
+	bin string
 
 	mu    sync.Mutex
 	next  int
@@ -32,12 +31,11 @@ var _ faults.WorkerScaler = stackTarget{}
 
 // newWorkerScaler is the scaler of a stack whose n engine workers run as
 // processes of bin.
-func newWorkerScaler(s *stack, bin string, f *stackFlags) *workerScaler {
+func newWorkerScaler(s *Stack, bin string) *workerScaler {
 	return &workerScaler{
 		s:     s,
 		bin:   bin,
-		args:  func(slot int) []string { return workerProcArgs(f, s.conn.Brokers, slot) },
-		next:  f.workers,
+		next:  s.cfg.workers,
 		extra: map[int]*workerProc{},
 	}
 }
@@ -47,7 +45,7 @@ func (w *workerScaler) add(ctx context.Context) (int, error) {
 	w.mu.Lock()
 	slot := w.next
 	w.next++
-	p := newWorkerProc(slot, w.bin, w.args(slot), w.s.fail)
+	p := newWorkerProc(slot, w.bin, w.s.workerArgs(slot), w.s.fail)
 	w.extra[slot] = p
 	w.mu.Unlock()
 	if err := p.start(ctx); err != nil {
@@ -94,7 +92,7 @@ func (w *workerScaler) stopAll() {
 // a static member does not leave on close (it would keep its partitions
 // until the session timeout, waiting for a restart), so the group would
 // not rebalance until then.
-func (s *stack) leave(ctx context.Context, p *workerProc) error {
+func (s *Stack) leave(ctx context.Context, p *workerProc) error {
 	p.stop()
 	id := argValue(p.args, "--instance-id")
 	if id == "" {

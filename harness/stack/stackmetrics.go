@@ -1,4 +1,4 @@
-package main
+package stack
 
 // The stack's one Prometheus endpoint (--metrics-listen of up and run):
 // the metrics of every part, merged: countlab's own process (Go runtime,
@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"sort"
@@ -38,16 +39,16 @@ type stackMetrics struct {
 	hc      *http.Client
 }
 
-// processRegistry is a registry with the Go runtime and process
+// ProcessRegistry is a registry with the Go runtime and process
 // collectors (goroutines, heap, RSS, CPU).
-func processRegistry() *prometheus.Registry {
+func ProcessRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
 }
 
 func newStackMetrics() *stackMetrics {
-	return &stackMetrics{own: processRegistry(), engines: map[int]prometheus.Gatherer{}, hc: &http.Client{Timeout: 2 * time.Second}}
+	return &stackMetrics{own: ProcessRegistry(), engines: map[int]prometheus.Gatherer{}, hc: &http.Client{Timeout: 2 * time.Second}}
 }
 
 // addPart adds a part's registry; only its countlab_* families are served
@@ -142,7 +143,19 @@ func (m *stackMetrics) scrape(url string) ([]*dto.MetricFamily, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	b, err := httpGet(ctx, m.hc, url)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := m.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
 		return nil, err
 	}
