@@ -2,31 +2,17 @@ package probe
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
-)
 
-func TestParseStatm(t *testing.T) {
-	f := func(in string, page int, want int64, wantErr bool) {
-		t.Helper()
-		got, err := parseStatm([]byte(in), page)
-		if (err != nil) != wantErr || got != want {
-			t.Errorf("parseStatm(%q): %d, %v; want %d (error %v)", in, got, err, want, wantErr)
-		}
-	}
-	f("12345 2560 300 1 0 900 0\n", 4096, 2560*4096, false)
-	f("1 2", 65536, 2*65536, false)
-	f("1", 4096, 0, true)
-	f("1 x 3", 4096, 0, true)
-}
+	"github.com/countlab/countlab/harness/stack"
+	"github.com/countlab/countlab/scenarios"
+)
 
 func TestParsePromGauge(t *testing.T) {
 	text := "# HELP go_goroutines Number of goroutines.\n# TYPE go_goroutines gauge\ngo_goroutines 37\ngo_goroutines_extra 5\ngo_threads 9\n"
@@ -74,37 +60,40 @@ func TestDebugVars(t *testing.T) {
 }
 
 // TestResourceSampler samples this process (real /proc on Linux) and two
-// fakes: one whose goroutines come from a Prometheus endpoint, one that
-// is not running at first.
+// fakes on the probes' tick: one whose goroutines come from a Prometheus
+// endpoint, one that is not running at first.
 func TestResourceSampler(t *testing.T) {
-	if _, err := os.Stat("/proc/self/statm"); err != nil {
-		t.Skip("no /proc: resident memory is read from /proc/PID/statm (Linux)")
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc: memory and CPU are read from /proc/PID/stat (Linux)")
 	}
 	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "go_goroutines 12\n")
 	}))
 	defer metrics.Close()
-	hc := metrics.Client()
 	self := os.Getpid()
 	calls := 0
-	s := &resourceSampler{every: 20 * time.Millisecond, log: slog.New(slog.NewTextHandler(io.Discard, nil)), rss: readRSS,
-		procs: []resourceProc{
-			{name: "countlab", pid: func() int { return self }, heapMiB: heapInUseMiB,
-				goroutines: func(context.Context) (int, error) { return 7, nil }},
-			{name: "engine-0", pid: func() int { return self },
-				goroutines: func(ctx context.Context) (int, error) { return promGoroutines(ctx, hc, metrics.URL) }},
-			{name: "late", pid: func() int {
-				calls++
-				if calls < 3 {
-					return 0
-				}
-				return self
-			}, goroutines: func(context.Context) (int, error) { return 0, errors.New("no endpoint") }},
-		}}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	s.run(ctx)
-	use, rss, gor := s.result(0.2)
+	procs := []stack.Process{
+		{Name: "countlab", PID: func() int { return self }, Self: true},
+		{Name: "engine-0", PID: func() int { return self }, MetricsURL: func() string { return metrics.URL }},
+		{Name: "late", PID: func() int {
+			calls++
+			if calls < 3 {
+				return 0
+			}
+			return self
+		}, MetricsURL: func() string { return "" }},
+	}
+	sc, err := scenarios.Lookup("ci-smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(context.Background(), Config{Scenario: sc, Every: 20 * time.Millisecond, Sampled: Resources}, Sources{Processes: procs})
+	defer p.Close()
+	snd := newTestSender(t)
+	p.Start(snd, nil)
+	time.Sleep(300 * time.Millisecond)
+	_ = p.Stop(snd)
+	use, rss, gor := p.res.result(0.2)
 	if len(use) != 3 || len(rss) != 3 || len(gor) != 2 {
 		t.Fatalf("usage %+v, %d rss series, %d goroutine series", use, len(rss), len(gor))
 	}
@@ -113,7 +102,7 @@ func TestResourceSampler(t *testing.T) {
 			t.Errorf("usage %+v", u)
 		}
 	}
-	if u := use[0]; u.Process != "countlab" || u.GoroutinesEnd != 7 || u.HeapMiBEnd <= 0 {
+	if u := use[0]; u.Process != "countlab" || u.GoroutinesEnd < 1 || u.HeapMiBEnd <= 0 {
 		t.Errorf("countlab %+v", u)
 	}
 	if u := use[1]; u.GoroutinesStart != 12 || u.GoroutineSlopePerH != 0 {

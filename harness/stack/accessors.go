@@ -107,3 +107,9 @@ func (s *Stack) Notes() []string {
 
 // Logger is the stack's logger.
 func (s *Stack) Logger() *slog.Logger { return s.log }
+
+// Addrs is a stack that was never started, with these gateway, query and
+// metrics addresses (for tests of what prints them).
+func Addrs(gateway, query, metrics string) *Stack {
+	return &Stack{gwAddr: gateway, qAddr: query, metricsAddr: metrics}
+}

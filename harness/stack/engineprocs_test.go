@@ -2,13 +2,12 @@ package stack
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/countlab/countlab/engine/influxd/influxdtest"
+	"github.com/countlab/countlab/harness/stack/stacktest"
 )
 
 // TestWorkerProcRestart kills an engine worker process behind the
@@ -17,17 +16,10 @@ import (
 // starts it again instead of failing.
 func TestWorkerProcRestart(t *testing.T) {
 	srv := influxdtest.Start(t)
-	bin := buildCountlab(t)
-	engineBinary = func() (string, error) { return bin, nil }
-	defer func() { engineBinary = os.Executable }()
-	c := srv.Config()
-	f := &stackFlags{brokerListen: "127.0.0.1:0", gatewayListen: "127.0.0.1:0", queryListen: "127.0.0.1:0",
-		partitions: 2, workers: 1, windows: "10s", lateness: 5 * time.Second, outOfOrder: time.Second,
-		commitEvery: 100 * time.Millisecond, influxURL: c.URL, influxOrg: c.Org, influxBucket: c.Bucket,
-		logLevel: "warn", engineProcs: true}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := startStack(ctx, f, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	st, err := New(ctx, Binary(stacktest.Binary(t)), Partitions(2), Workers(1), Windows(10*time.Second),
+		Lateness(5*time.Second), OutOfOrderness(time.Second), Influx(srv.Config()), EngineProcesses(true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,8 +39,8 @@ func TestWorkerProcRestart(t *testing.T) {
 			break
 		}
 		select {
-		case <-stackFailed(st):
-			t.Fatalf("the stack failed instead of restarting the worker: %v", st.firstErr())
+		case <-st.Failed():
+			t.Fatalf("the stack failed instead of restarting the worker: %v", st.Err())
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -59,7 +51,7 @@ func TestWorkerProcRestart(t *testing.T) {
 	if n := st.engineRestarts.Load(); n != 1 {
 		t.Errorf("engine restarts %d, want 1", n)
 	}
-	if err := st.firstErr(); err != nil {
+	if err := st.Err(); err != nil {
 		t.Errorf("stack error after the restart: %v", err)
 	}
 }

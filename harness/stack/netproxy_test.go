@@ -19,7 +19,6 @@ import (
 
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/faults"
-	"github.com/countlab/countlab/scenarios"
 )
 
 // TestNetProxies starts the stack's proxies in front of a two-broker kfake
@@ -48,7 +47,7 @@ func TestNetProxies(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	st := &stack{net: n}
+	st := &Stack{net: n, conn: conn, cfg: defaultCfg()}
 	tg := stackTarget{st}
 
 	// Every broker has its proxy, and worker processes get the same map.
@@ -64,8 +63,7 @@ func TestNetProxies(t *testing.T) {
 	if m, err := kafka.ParseBrokerMap(args[1]); len(args) != 2 || args[0] != "--broker-map" || err != nil || kafka.FormatBrokerMap(m) != kafka.FormatBrokerMap(n.brokerMap) {
 		t.Errorf("engine args %v", args)
 	}
-	f := &stackFlags{engineBrokerMap: n.brokerMap}
-	if pa := strings.Join(workerProcArgs(f, conn.Brokers, 0), " "); !strings.Contains(pa, "--broker-map "+args[1]) {
+	if pa := strings.Join(st.workerArgs(0), " "); !strings.Contains(pa, "--broker-map "+args[1]) {
 		t.Errorf("worker process args %s", pa)
 	}
 	if ps, err := tg.LinkProxies(faults.LinkEngineBroker); err != nil || len(ps) != 2 {
@@ -74,7 +72,7 @@ func TestNetProxies(t *testing.T) {
 	if _, err := tg.LinkProxies("nope"); err == nil {
 		t.Error("a link that does not exist")
 	}
-	if _, err := (stackTarget{&stack{}}).LinkProxies(faults.LinkSinkInflux); !errors.Is(err, faults.ErrUnsupported) {
+	if _, err := (stackTarget{&Stack{}}).LinkProxies(faults.LinkSinkInflux); !errors.Is(err, faults.ErrUnsupported) {
 		t.Errorf("a stack without proxies: %v", err)
 	}
 
@@ -174,31 +172,5 @@ func TestNetProxies(t *testing.T) {
 	}
 	if (*netProxies)(nil).sinkInfluxURL("u") != "u" || (*netProxies)(nil).engineArgs() != nil || len((*netProxies)(nil).engineConn(conn).BrokerMap) != 0 {
 		t.Error("a stack without proxies changes the connections")
-	}
-}
-
-func TestNeedsNetProxies(t *testing.T) {
-	f := func(want bool, kinds ...string) {
-		t.Helper()
-		sc := &scenarios.Scenario{}
-		for _, k := range kinds {
-			sc.Faults = append(sc.Faults, scenarios.Fault{Kind: k})
-		}
-		if got := needsNetProxies(sc); got != want {
-			t.Errorf("%v: %v, want %v", kinds, got, want)
-		}
-	}
-	f(false)
-	f(false, "worker-crash", "sink-outage")
-	f(true, "worker-crash", "network-latency")
-	f(true, "sink-errors")
-	f(true, "sink-slow")
-}
-
-func TestEngineBrokerMapFlag(t *testing.T) {
-	err := cmdEngine(context.Background(), []string{"--brokers", "127.0.0.1:1", "--broker-map", "127.0.0.1:1"})
-	var ue usageError
-	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--broker-map") {
-		t.Errorf("a bad --broker-map: %v", err)
 	}
 }

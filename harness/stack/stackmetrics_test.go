@@ -3,7 +3,10 @@ package stack
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 // TestStackMetricsScrapesWorkerProcs: a worker process's metrics are
@@ -16,12 +19,17 @@ func TestStackMetricsScrapesWorkerProcs(t *testing.T) {
 	}))
 	defer srv.Close()
 	live := &workerProc{slot: 1, metrics: srv.URL + "/metrics"}
-	dead := &workerProc{slot: 2, metrics: "http://" + freeAddr(t) + "/metrics"}
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close() // a worker that does not answer
+	dead := &workerProc{slot: 2, metrics: gone.URL + "/metrics"}
 	m := newStackMetrics()
 	m.procs = func() []*workerProc { return []*workerProc{live, dead} }
 	fams, err := m.Gather()
 	if err != nil {
 		t.Fatal(err)
+	}
+	hasLabel := func(m *dto.Metric, name, value string) bool {
+		return slices.ContainsFunc(m.Label, func(l *dto.LabelPair) bool { return l.GetName() == name && l.GetValue() == value })
 	}
 	var counted, rss int
 	for _, f := range fams {
@@ -51,11 +59,11 @@ func TestPipelineCounts(t *testing.T) {
 		_, _ = w.Write([]byte("# TYPE countlab_engine_late_events_total counter\ncountlab_engine_late_events_total 3\n"))
 	}))
 	defer srv.Close()
-	st := &stack{metrics: newStackMetrics()}
+	st := &Stack{metrics: newStackMetrics()}
 	st.metrics.procs = func() []*workerProc {
 		return []*workerProc{{slot: 0, metrics: srv.URL}, {slot: 1, metrics: srv.URL}}
 	}
-	if got := st.pipelineCounts().String(); got != "late=6 dead-lettered=0" {
+	if got := st.PipelineCounts().String(); got != "late=6 dead-lettered=0" {
 		t.Fatalf("%q", got)
 	}
 }
