@@ -86,7 +86,7 @@ func cmdEngine(ctx context.Context, args []string) error {
 	}
 	w, err := aggregate.New(opts...)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 
 	if *metricsAddr != "" {

@@ -93,7 +93,7 @@ func cmdGateway(ctx context.Context, args []string) error {
 		gateway.Logger(log),
 	)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	defer gw.Close()
 
@@ -139,7 +139,7 @@ func cmdGateway(ctx context.Context, args []string) error {
 func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, replication int16) error {
 	cl, err := conn.NewClient()
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)

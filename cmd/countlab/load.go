@@ -68,7 +68,7 @@ func cmdLoad(ctx context.Context, args []string) error {
 	}
 	sc, err := scenarios.Lookup(name)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	if *duration > 0 {
 		sc.Duration = *duration
@@ -80,7 +80,7 @@ func cmdLoad(ctx context.Context, args []string) error {
 		sc.Traffic.Rate.EventsPerS = *rate
 	}
 	if err := sc.Validate(); err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	if len(sc.Faults) > 0 || sc.RandomFaults != nil {
 		return usagef("scenario %s has faults: a sharded generator sends traffic only (use countlab run)", sc.Name)
@@ -97,7 +97,7 @@ func cmdLoad(ctx context.Context, args []string) error {
 		}
 		format, err := sim.ParseFormat(r.Format)
 		if err != nil {
-			return usageError{err}
+			return usageError{Err: err}
 		}
 		mix = append(mix, sim.NewGateway(*gateway, token, format, sc.Traffic.Connections))
 	}
@@ -107,22 +107,22 @@ func cmdLoad(ctx context.Context, args []string) error {
 	}
 	gcfg, err := sc.GeneratorConfig(id, start)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	gcfg.KeyPrefix = id + gcfg.KeyPrefix // a running stack holds other runs' keys
 	gen, err := sim.NewGenerator(gcfg)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	truth, err := run.NewTruth(sc.Engine.Windows, sc.Engine.Lateness, sc.Engine.OutOfOrderness)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	snd, err := sim.NewSender(sim.SenderConfig{Generator: gen, Schedule: sc.Schedule(), Duration: sc.Duration, Transport: tr,
 		Connections: sc.Traffic.Connections, BatchMax: sc.Traffic.Batch.MaxEvents, FlushEvery: sc.Traffic.Batch.Flush,
 		Truth: run.TruthOf(truth, false), Shard: shard})
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		return err

@@ -81,7 +81,7 @@ func TestMeaninglessFlagsRefused(t *testing.T) {
 		{[]string{"up", "--lateness", "-1s"}, "--lateness -1s means nothing"},
 		{[]string{"up", "--commit-interval", "0s"}, "--commit-interval 0s"},
 		{[]string{"up", "--partitions", "-1"}, "--partitions must be at least 1"},
-		{[]string{"selfcheck", "--timeout", "0s"}, "--timeout 0s means nothing"},
+		{[]string{"selfcheck", "--duration", "0s"}, "--duration 0s means nothing"},
 		{[]string{"sink", "--write-timeout", "-1s"}, "--write-timeout -1s means nothing"},
 		{[]string{"engine", "--commit-interval", "0s"}, "--commit-interval 0s means nothing"},
 		{[]string{"gateway", "--max-batch", "0"}, "--max-batch 0 means nothing"},

@@ -32,7 +32,7 @@ func cmdPlan(ctx context.Context, args []string) error {
 	}
 	p, err := scenarios.LookupPlan(name)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	if planTestHook != nil {
 		planTestHook(p)

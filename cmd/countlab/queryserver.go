@@ -89,7 +89,7 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 
 	srv, err := query.New(opts...)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	defer srv.Close()
 	ln, err := net.Listen("tcp", *listen)

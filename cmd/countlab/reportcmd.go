@@ -64,7 +64,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
-			return nil, usageError{err}
+			return nil, usageError{Err: err}
 		}
 		if fs.NArg() == 0 {
 			return pos, nil
@@ -87,7 +87,7 @@ func cmdReportHTML(out io.Writer, args []string) error {
 	}
 	r, err := reports.ReadFile(pos[0])
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	path := *o
 	if path == "" {
@@ -116,11 +116,11 @@ func cmdReportDiff(out io.Writer, args []string) error {
 	_ = newArgs.Set(pos[1])
 	oldRuns, err := reports.LoadRuns(oldArgs...)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	curRuns, err := reports.LoadRuns(newArgs...)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	cmp, err := run.GateRuns(oldRuns, curRuns) // gate.go: exit 2 when not comparable
 	if err != nil {

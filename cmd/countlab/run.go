@@ -74,7 +74,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	}
 	sc, err := scenarios.Lookup(name)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	if *duration > 0 {
 		sc.Duration = *duration

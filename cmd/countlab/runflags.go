@@ -79,7 +79,7 @@ func parseWithPositional(fs *flag.FlagSet, args []string, what string) (string, 
 		if errors.Is(err, flag.ErrHelp) {
 			return "", err
 		}
-		return "", usageError{err}
+		return "", usageError{Err: err}
 	}
 	rest := fs.Args()
 	if pos == "" && len(rest) > 0 {

@@ -76,7 +76,7 @@ func scenariosMain(args []string, out, errw io.Writer) error {
 			fmt.Fprintf(out, "%s: ok\n", f)
 		}
 		if len(bad) > 0 {
-			return usageError{errors.New("invalid: " + strings.Join(bad, ", "))}
+			return usageError{Err: errors.New("invalid: " + strings.Join(bad, ", "))}
 		}
 		return nil
 	case "show":

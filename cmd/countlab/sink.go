@@ -49,7 +49,7 @@ func cmdSink(ctx context.Context, args []string) error {
 		sink.Registerer(reg),
 	)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	defer s.Close()
 	if *replayOnly {
