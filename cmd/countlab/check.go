@@ -49,7 +49,7 @@ func cmdCheck(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		store := reports.NewInfluxStore(ic.URL, ic.Org, ic.Bucket, ic.Token)
+		store := reports.NewInfluxStore(ic.URL, ic.Org, ic.Bucket, ic.Credential())
 		defer store.Close()
 		cfg.Store = store
 	}

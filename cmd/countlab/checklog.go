@@ -88,7 +88,7 @@ func (f *checkLogFlags) store() (*reports.InfluxStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return reports.NewInfluxStore(ic.URL, ic.Org, ic.Bucket, ic.Token), nil
+	return reports.NewInfluxStore(ic.URL, ic.Org, ic.Bucket, ic.Credential()), nil
 }
 
 // readOpts turns the flags into logtruth options (and the summaries).

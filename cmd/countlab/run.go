@@ -341,7 +341,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	fmt.Fprintf(r.out, "  sent: %d acknowledged, %d rejected, %d failed, %d throttled (429, re-sent); draining (up to %s)...\n", p.Acked, p.Rejected, p.Failed, p.Throttled, sc.DrainTimeout)
 	drainStart := time.Now()
 	prog.set(func() string { return "draining..." })
-	store := reports.NewInfluxStore(st.influx.URL, st.influx.Org, st.influx.Bucket, st.influx.Token)
+	store := reports.NewInfluxStore(st.influx.URL, st.influx.Org, st.influx.Bucket, st.influx.Credential())
 	defer store.Close()
 	acc, err := reports.Check(ctx, r.truth, qc, reports.CheckConfig{
 		Drain:     r.drainTimeout(), // shorter after an abort (probes.go)

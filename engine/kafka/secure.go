@@ -109,14 +109,7 @@ func (c Conn) tlsConfig() (*tls.Config, error) {
 // readPassword is the SASL password from --sasl-password-file (file, when
 // not "") or else the environment.
 func readPassword(file string) (string, error) {
-	if file != "" {
-		p, err := secret.FromFile(file)
-		if err != nil {
-			return "", fmt.Errorf("kafka: --sasl-password-file: %w", err)
-		}
-		return p, nil
-	}
-	p, err := secret.FromEnv(EnvPassword)
+	p, err := secret.Read(file, "--sasl-password-file", EnvPassword)
 	if err != nil {
 		return "", fmt.Errorf("kafka: %w", err)
 	}

@@ -44,3 +44,16 @@ func FromFile(path string) (string, error) {
 	}
 	return s, nil
 }
+
+// Read is the secret in file when file is not "" (flag is the flag that
+// named it, for the error), else FromEnv(env).
+func Read(file, flag, env string) (string, error) {
+	if file == "" {
+		return FromEnv(env)
+	}
+	s, err := FromFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", flag, err)
+	}
+	return s, nil
+}
