@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/faults"
@@ -29,7 +28,8 @@ const brokerReadyTimeout = 60 * time.Second
 type brokerChild struct {
 	childProc
 	addr   string
-	events string // the events topic, watched for writes after a restart
+	conn   kafka.Conn // how clients reach it (SASL when asked: stacksecure.go)
+	events string     // the events topic, watched for writes after a restart
 }
 
 var _ faults.BrokerProcess = stackTarget{}
@@ -86,19 +86,27 @@ func startBrokerChild(ctx context.Context, f *stackFlags, dir string, fail func(
 	if err != nil {
 		return nil, fmt.Errorf("broker process: the countlab binary: %w", err)
 	}
+	// SASL when asked (stacksecure.go); TLS is refused with the
+	// embedded broker.
+	conn, err := f.sec.kafka.Security()
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	conn.Brokers = []string{addr}
 	b := &brokerChild{
 		addr:   addr,
+		conn:   conn,
 		events: kafka.DefaultTopics(f.topicPrefix).Events,
 		childProc: childProc{
 			name: "broker process on " + addr,
 			bin:  bin,
-			args: []string{"broker",
+			args: append([]string{"broker",
 				"--listen", addr,
 				"--data-dir", dir,
 				"--partitions", strconv.Itoa(f.partitions),
 				"--topic-prefix", f.topicPrefix,
 				"--log-level", f.logLevel,
-			},
+			}, f.sec.kafka.SecurityArgs()...), // SASL flags (TLS is refused with the embedded broker)
 			readyLine:    "ready", // its topics exist
 			readyTimeout: brokerReadyTimeout,
 			notReadyHint: " (is the port taken?)",
@@ -181,7 +189,7 @@ const writesWait = 10 * time.Second
 func (b *brokerChild) waitWrites(ctx context.Context, d time.Duration) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr))
+	cl, err := b.conn.NewClient()
 	if err != nil {
 		return false, err
 	}

@@ -44,7 +44,7 @@ func cmdCheck(ctx context.Context, args []string) error {
 		return usagef("--query: %v", err)
 	}
 	cfg := reports.CheckConfig{Parallel: *parallel, IncludeLate: *includeLate, Drain: *wait, KeyPrefix: *keyPrefix}
-	if inf.url != "" {
+	if inf.URLGiven() {
 		ic, err := inf.config()
 		if err != nil {
 			return err

@@ -78,7 +78,9 @@ func workerProcArgs(f *stackFlags, brokers []string, i int) []string {
 		// Dial the brokers through the network proxies (netproxy.go).
 		args = append(args, "--broker-map", kafka.FormatBrokerMap(f.engineBrokerMap))
 	}
-	return args
+	// Log in as the stack does (stacksecure.go); the password comes from
+	// the inherited environment or the file, never the command line.
+	return append(args, f.sec.kafka.SecurityArgs()...)
 }
 
 // start starts the process and waits until it is ready.

@@ -58,17 +58,17 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 		return err
 	}
 	opts = append(opts, query.Windows(sizes...))
-	if kf.brokers == "" && inf.url == "" {
+	if !kf.BrokersGiven() && !inf.URLGiven() {
 		return usagef("give --brokers (recent windows from Kafka) and/or --influx-url (older windows)")
 	}
-	if kf.brokers != "" {
+	if kf.BrokersGiven() {
 		conn, err := kf.conn()
 		if err != nil {
 			return err
 		}
 		opts = append(opts, query.Kafka(conn))
 	}
-	if inf.url != "" {
+	if inf.URLGiven() {
 		ic, err := inf.config()
 		if err != nil {
 			return err

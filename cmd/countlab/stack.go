@@ -86,6 +86,8 @@ type stackFlags struct {
 	// queryMiddleware, when set, wraps the query service's handler (TEST
 	// ONLY: run's hidden --plant-query-delay-ms, gate.go).
 	queryMiddleware func(http.Handler) http.Handler
+	// sec are the SASL/TLS and InfluxDB login flags (stacksecure.go).
+	sec stackSecurity
 }
 
 func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
@@ -111,7 +113,8 @@ func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	fs.BoolVar(&f.netProxies, "net-proxies", false, "route the engine's broker connections and the sink's InfluxDB connections through in-process toxiproxy proxies (a run with network faults does)")
 	fs.BoolVar(&f.engineProcs, "engine-procs", false, "run the engine workers as countlab engine processes, which faults can SIGKILL and SIGSTOP (a run with worker faults does)")
-	f.registerOps(fs) // --metrics-listen, --influx-listen, --insecure-no-token (safety.go)
+	f.registerOps(fs)  // --metrics-listen, --influx-listen, --insecure-no-token (safety.go)
+	f.sec.register(fs) // --sasl-*, --tls*, --influx-user, --influx-*-file (stacksecure.go)
 }
 
 // parse parses args into fs (where f is registered) and validates f.
@@ -143,6 +146,9 @@ func (f *stackFlags) validate() error {
 		return usagef("--influx-bucket is required with --influx-url (on InfluxDB 1.8 it is db/rp)")
 	}
 	if _, err := f.windowSizes(); err != nil {
+		return err
+	}
+	if err := f.validateSecurity(); err != nil { // stacksecure.go
 		return err
 	}
 	if _, err := parseLogLevel(f.logLevel); err != nil {
@@ -237,8 +243,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	// Kafka.
 	labelStage(reports.StageBroker)
 	if f.brokers != "" {
-		kf := kafkaFlags{brokers: f.brokers}
-		if s.conn, err = kf.conn(); err != nil {
+		if s.conn, err = f.externalConn(); err != nil { // stacksecure.go
 			return nil, err
 		}
 		if err := createTopics(ctx, s.conn, s.topics, int32(f.partitions), -1); err != nil {
@@ -248,27 +253,30 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		if s.brokerProc, err = startBrokerChild(ctx, f, filepath.Join(dataDir, "kafka"), s.fail); err != nil {
 			return nil, err
 		}
-		s.conn = kafka.Conn{Brokers: []string{s.brokerProc.addr}}
+		s.conn = s.brokerProc.conn
 	} else {
-		b, err := broker.New(
+		bopts, err := f.brokerOpts() // stacksecure.go: SASL on when asked
+		if err != nil {
+			return nil, err
+		}
+		b, err := broker.New(append([]broker.Opt{
 			broker.Listen(strings.Split(f.brokerListen, ",")...),
 			broker.DataDir(filepath.Join(dataDir, "kafka")),
 			broker.Partitions(int32(f.partitions)),
 			broker.Topics(s.topics),
 			broker.Logger(log.With("part", "broker")),
-		)
+		}, bopts...)...)
 		if err != nil {
 			return nil, err
 		}
 		s.broker = b
-		s.conn = kafka.Conn{Brokers: b.Addrs()}
+		s.conn = b.Conn()
 	}
 
 	// InfluxDB.
 	labelStage(reports.StageHarness) // managing influxd; the process is measured on its own
 	if f.influxURL != "" {
-		inf := influxFlags{url: f.influxURL, org: f.influxOrg, bucket: f.influxBucket}
-		if s.influx, err = inf.config(); err != nil {
+		if s.influx, err = f.externalInflux(); err != nil { // stacksecure.go
 			return nil, err
 		}
 		if err := influxd.Ping(ctx, s.influx); err != nil {
@@ -279,7 +287,13 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		if err != nil {
 			return nil, err
 		}
-		srv, err := influxd.Start(ctx, influxd.DataDir(filepath.Join(dataDir, "influxdb")), influxd.Port(port), influxd.Logger(log.With("part", "influxd")))
+		iopts := []influxd.Opt{influxd.DataDir(filepath.Join(dataDir, "influxdb")), influxd.Port(port), influxd.Logger(log.With("part", "influxd"))}
+		if user, pass, err := f.managedInfluxAuth(); err != nil { // stacksecure.go
+			return nil, err
+		} else if user != "" {
+			iopts = append(iopts, influxd.Auth(user, pass))
+		}
+		srv, err := influxd.Start(ctx, iopts...)
 		if err != nil {
 			return nil, err
 		}

@@ -133,7 +133,7 @@ func (c *chaosFlags) cleanup(ctx context.Context, sf *stackFlags, out io.Writer)
 	if !c.deleteTopics || c.prefix == "" || sf.brokers == "" {
 		return nil
 	}
-	conn, err := (&kafkaFlags{brokers: sf.brokers}).conn()
+	conn, err := sf.externalConn() // stacksecure.go
 	if err != nil {
 		return err
 	}

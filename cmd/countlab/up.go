@@ -57,4 +57,5 @@ try:
   curl -s%s 'http://%s/v1/top?type=VIEW&n=10'
 `, stops, st.conn.String(), st.topics.All(), st.influx.URL, st.influx.Bucket, st.gwAddr, st.qAddr, st.metricsAddr, sf.windows,
 		auth, st.gwAddr, auth, st.qAddr, auth, st.qAddr)
+	fmt.Fprint(w, kcatHint(st.conn, st.topics.Events)) // stacksecure.go
 }

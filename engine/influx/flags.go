@@ -43,10 +43,20 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.url, "influx-url", "", "InfluxDB base URL (required; token from "+EnvToken+"[_FILE])")
 	fs.StringVar(&f.org, "influx-org", "countlab", "InfluxDB organization (ignored by InfluxDB 1.8)")
 	fs.StringVar(&f.bucket, "influx-bucket", "countlab/autogen", "InfluxDB bucket (db/rp on InfluxDB 1.8)")
+	f.RegisterAuth(fs)
+}
+
+// RegisterAuth adds the login flags to fs (--influx-token-file,
+// --influx-user, --influx-password-file), not the server's: for a command
+// that defines those its own way (the stack); Auth reads them.
+func (f *Flags) RegisterAuth(fs *flag.FlagSet) {
 	fs.StringVar(&f.tokenFile, "influx-token-file", "", "file holding the InfluxDB 2.x API token (instead of "+EnvToken+")")
 	fs.StringVar(&f.user, "influx-user", "", "InfluxDB 1.x user, for a server with auth on (password from "+EnvPassword+"[_FILE] or --influx-password-file)")
 	fs.StringVar(&f.passwordFile, "influx-password-file", "", "file holding the InfluxDB 1.x user's password (instead of "+EnvPassword+")")
 }
+
+// URL is the --influx-url value as given.
+func (f *Flags) URL() string { return f.url }
 
 // URLGiven reports whether --influx-url is set.
 func (f *Flags) URLGiven() bool { return f.url != "" }
@@ -54,7 +64,19 @@ func (f *Flags) URLGiven() bool { return f.url != "" }
 // Config is the server the flags and the environment describe, checked
 // with Config.Validate (so --influx-url is required).
 func (f *Flags) Config() (Config, error) {
-	c := Config{URL: f.url, Org: f.org, Bucket: f.bucket, User: f.user}
+	c, err := f.Auth()
+	if err != nil {
+		return Config{}, err
+	}
+	c.URL, c.Org, c.Bucket = f.url, f.org, f.bucket
+	return c, c.Validate()
+}
+
+// Auth is the login part of the configuration the flags and the
+// environment describe (Token, or User and Password), checked as Validate
+// would.
+func (f *Flags) Auth() (Config, error) {
+	c := Config{User: f.user}
 	var err error
 	if c.Token, err = read(f.tokenFile, "--influx-token-file", EnvToken); err != nil {
 		return Config{}, err
@@ -62,7 +84,9 @@ func (f *Flags) Config() (Config, error) {
 	if c.Password, err = read(f.passwordFile, "--influx-password-file", EnvPassword); err != nil {
 		return Config{}, err
 	}
-	return c, c.Validate()
+	v := c
+	v.URL, v.Bucket = "http://-", "-"
+	return c, v.Validate()
 }
 
 // read is secret.Read with the package's prefix on its error.

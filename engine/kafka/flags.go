@@ -3,7 +3,6 @@ package kafka
 import (
 	"errors"
 	"flag"
-	"os"
 	"strings"
 )
 
@@ -35,6 +34,13 @@ type Flags struct {
 // optional changes its help text with fs.Lookup("brokers").Usage.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.brokers, "brokers", "", "Kafka seed brokers, host:port[,...] (required)")
+	f.RegisterSecurity(fs)
+}
+
+// RegisterSecurity adds the SASL and TLS flags to fs, not --brokers: for a
+// command that defines --brokers its own way (the stack, where no
+// --brokers means the embedded broker); Security reads them.
+func (f *Flags) RegisterSecurity(fs *flag.FlagSet) {
 	f.RegisterSASL(fs)
 	fs.BoolVar(&f.tls, "tls", false, "connect to Kafka with TLS, brokers verified against the system roots (or --tls-ca-file)")
 	fs.StringVar(&f.caFile, "tls-ca-file", "", "PEM file of the CA certificates that sign the Kafka brokers' (turns on TLS)")
@@ -49,6 +55,9 @@ func (f *Flags) RegisterSASL(fs *flag.FlagSet) {
 	fs.StringVar(&f.user, "sasl-user", "", "Kafka SASL user (with --sasl-mechanism)")
 	fs.StringVar(&f.passwordFile, "sasl-password-file", "", "file holding the Kafka SASL password (instead of "+EnvPassword+")")
 }
+
+// Brokers is the --brokers value as given.
+func (f *Flags) Brokers() string { return f.brokers }
 
 // BrokersGiven reports whether --brokers names at least one broker.
 func (f *Flags) BrokersGiven() bool { return len(ParseBrokers(f.brokers)) > 0 }
@@ -87,43 +96,25 @@ func (f *Flags) Security() (Conn, error) {
 	return c, v.Validate()
 }
 
-// Args are the flags that give a child countlab process the connection c,
-// without Brokers, BrokerMap and the password (ChildEnv carries it).
-func (c Conn) Args() []string {
+// SecurityArgs are the SASL and TLS flags as given, for a child countlab
+// process that must connect the same way (not --brokers). The password is
+// never among them: the child reads it where the parent did, from the file
+// --sasl-password-file names or from the environment it inherits.
+func (f *Flags) SecurityArgs() []string {
 	var a []string
 	add := func(name, v string) {
 		if v != "" {
 			a = append(a, "--"+name, v)
 		}
 	}
-	add("sasl-mechanism", c.SASLMechanism)
-	add("sasl-user", c.SASLUser)
-	if c.TLS {
+	add("sasl-mechanism", f.mechanism)
+	add("sasl-user", f.user)
+	add("sasl-password-file", f.passwordFile)
+	if f.tls {
 		a = append(a, "--tls")
 	}
-	add("tls-ca-file", c.TLSCAFile)
-	add("tls-cert-file", c.TLSCertFile)
-	add("tls-key-file", c.TLSKeyFile)
+	add("tls-ca-file", f.caFile)
+	add("tls-cert-file", f.certFile)
+	add("tls-key-file", f.keyFile)
 	return a
-}
-
-// ChildEnv is the environment of a child countlab process given c by Args:
-// base (os.Environ() when nil) without the password variables, plus
-// COUNTLAB_KAFKA_PASSWORD when c has a password. The password goes through
-// the environment, which only the process's own user can read, never
-// through the command line.
-func (c Conn) ChildEnv(base []string) []string {
-	if base == nil {
-		base = os.Environ()
-	}
-	env := make([]string, 0, len(base)+1)
-	for _, kv := range base {
-		if !strings.HasPrefix(kv, EnvPassword+"=") && !strings.HasPrefix(kv, EnvPassword+"_FILE=") {
-			env = append(env, kv)
-		}
-	}
-	if c.SASLPassword != "" {
-		env = append(env, EnvPassword+"="+c.SASLPassword)
-	}
-	return env
 }
