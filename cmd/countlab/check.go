@@ -45,7 +45,7 @@ func cmdCheck(ctx context.Context, args []string) error {
 	}
 	cfg := reports.CheckConfig{Parallel: *parallel, IncludeLate: *includeLate, Drain: *wait, KeyPrefix: *keyPrefix}
 	if inf.URLGiven() {
-		ic, err := inf.config()
+		ic, err := inf.connect(ctx) // kafkaconnect.go: refused credentials are exit 2
 		if err != nil {
 			return err
 		}

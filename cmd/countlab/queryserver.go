@@ -62,14 +62,14 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 		return usagef("give --brokers (recent windows from Kafka) and/or --influx-url (older windows)")
 	}
 	if kf.BrokersGiven() {
-		conn, err := kf.conn()
+		conn, err := kf.connect(ctx) // kafkaconnect.go: a refused login is exit 2
 		if err != nil {
 			return err
 		}
 		opts = append(opts, query.Kafka(conn))
 	}
 	if inf.URLGiven() {
-		ic, err := inf.config()
+		ic, err := inf.connect(ctx) // kafkaconnect.go: refused credentials are exit 2
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package influxd_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -32,13 +33,13 @@ func TestAuth(t *testing.T) {
 
 	anon := cfg
 	anon.User, anon.Password = "", ""
-	if err := influxd.Ping(ctx, anon); err == nil || !strings.Contains(err.Error(), "nauthorized") {
+	if err := influxd.Ping(ctx, anon); !errors.Is(err, influxd.ErrUnauthorized) || !strings.Contains(err.Error(), "--influx-user") {
 		t.Errorf("ping without credentials: got %v, want unauthorized", err)
 	}
 	wrong := cfg
 	wrong.Password = "wrong"
 	err := influxd.Ping(ctx, wrong)
-	if err == nil || !strings.Contains(err.Error(), "nauthorized") {
+	if !errors.Is(err, influxd.ErrUnauthorized) {
 		t.Errorf("ping with a wrong password: got %v, want unauthorized", err)
 	}
 	if err != nil && strings.Contains(err.Error(), "wrong") {

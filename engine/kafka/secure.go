@@ -133,22 +133,39 @@ func (c Conn) Ping(ctx context.Context) error {
 	return nil
 }
 
+// ErrRefused is wrapped by Ping's errors when the cluster answered but did
+// not let the client in (SASL login, TLS handshake or certificate): a
+// configuration error, unlike brokers that do not answer (yet).
+var ErrRefused = errors.New("kafka: refused the client")
+
+// refused is a Ping error that wraps ErrRefused and the client's error.
+type refused struct {
+	msg string
+	err error
+}
+
+func (e *refused) Error() string   { return e.msg }
+func (e *refused) Unwrap() []error { return []error{ErrRefused, e.err} }
+
 // explain adds to a failed dial or request of c's what to check.
 func (c Conn) explain(err error) error {
 	var certErr *tls.CertificateVerificationError
 	var recordErr tls.RecordHeaderError
 	var firstEOF *kgo.ErrFirstReadEOF
 	brokers := strings.Join(c.Brokers, ",")
+	var msg string
 	switch {
 	case errors.As(err, &certErr) || strings.Contains(err.Error(), "remote error: tls:"):
-		return fmt.Errorf("kafka: TLS with %s failed: %w (check --tls-ca-file names the CA that signed the brokers' certificates, and --tls-cert-file/--tls-key-file if the brokers require a client certificate)", brokers, err)
+		msg = fmt.Sprintf("kafka: TLS with %s failed: %v (check --tls-ca-file names the CA that signed the brokers' certificates, and --tls-cert-file/--tls-key-file if the brokers require a client certificate)", brokers, err)
 	case errors.As(err, &recordErr):
-		return fmt.Errorf("kafka: %s does not speak TLS: %w (drop --tls and the --tls-* flags, or use the brokers' TLS listener)", brokers, err)
+		msg = fmt.Sprintf("kafka: %s does not speak TLS: %v (drop --tls and the --tls-* flags, or use the brokers' TLS listener)", brokers, err)
 	case errors.As(err, &firstEOF):
 		// kgo's guess names TLS and SASL: say which flags those are.
-		return fmt.Errorf("kafka: %s: %w (a broker that requires TLS or SASL does that: check --tls/--tls-ca-file and --sasl-mechanism/--sasl-user)", brokers, err)
+		msg = fmt.Sprintf("kafka: %s: %v (a broker that requires TLS or SASL does that: check --tls/--tls-ca-file and --sasl-mechanism/--sasl-user)", brokers, err)
 	case c.SASLMechanism != "" && (errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
-		return fmt.Errorf("kafka: SASL %s login as %q to %s refused: %w (check --sasl-user and the password in %s; the mechanism must be one the user has credentials for)", strings.ToUpper(c.SASLMechanism), c.SASLUser, brokers, err, passwordSources)
+		msg = fmt.Sprintf("kafka: SASL %s login as %q to %s refused: %v (check --sasl-user and the password in %s; the mechanism must be one the user has credentials for)", strings.ToUpper(c.SASLMechanism), c.SASLUser, brokers, err, passwordSources)
+	default:
+		return fmt.Errorf("kafka: %s: %w (check --brokers)", brokers, err)
 	}
-	return fmt.Errorf("kafka: %s: %w (check --brokers)", brokers, err)
+	return &refused{msg: msg, err: err}
 }

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -79,6 +80,9 @@ func TestSASL(t *testing.T) {
 				t.Errorf("wrong password: got %v, want %q (and not the password)", err, want)
 			}
 			t.Logf("wrong password: %v", err)
+			if !errors.Is(err, ErrRefused) {
+				t.Errorf("wrong password: %v does not wrap ErrRefused", err)
+			}
 			if err := pingErr(t, Conn{Brokers: c.ListenAddrs()}); err == nil || !strings.Contains(err.Error(), "requires TLS or SASL") {
 				t.Errorf("a client without SASL: got %v", err)
 			}
@@ -107,7 +111,7 @@ func TestTLS(t *testing.T) {
 
 	noCert := conn
 	noCert.TLSCertFile, noCert.TLSKeyFile = "", ""
-	if err := pingErr(t, noCert); err == nil || !strings.Contains(err.Error(), "TLS with") {
+	if err := pingErr(t, noCert); err == nil || !strings.Contains(err.Error(), "TLS with") || !errors.Is(err, ErrRefused) {
 		t.Errorf("without a client certificate: got %v", err)
 	}
 	otherCA := conn
