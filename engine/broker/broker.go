@@ -130,6 +130,11 @@ func (b *Broker) ensureTopics(ctx context.Context) error {
 		return fmt.Errorf("broker: admin client: %w", err)
 	}
 	defer cl.Close()
+	if b.cfg.sasl.SASLMechanism != "" {
+		if err := advertiseHandshakeV0(ctx, b.c, cl); err != nil { // saslcompat.go
+			return err
+		}
+	}
 	if err := kafka.EnsureTopics(ctx, cl, b.cfg.topics, b.cfg.partitions, -1); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
