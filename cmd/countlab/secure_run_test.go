@@ -236,3 +236,49 @@ func TestUpSASL(t *testing.T) {
 	}
 	noSecretIn(t, banner.String()+rest.String()+stderr.String(), t.TempDir(), pass)
 }
+
+// TestStackSecurityFlags pins how the stack's login flags reach its child
+// processes and what it refuses: engine worker processes and the broker
+// process get the SASL/TLS flags (the password file's path, never the
+// password), and the TLS flags or an InfluxDB 2.x token without an
+// external target are usage errors.
+func TestStackSecurityFlags(t *testing.T) {
+	t.Setenv(kafka.EnvPassword, "")
+	t.Setenv(kafka.EnvPassword+"_FILE", "")
+	t.Setenv("COUNTLAB_INFLUX_TOKEN", "")
+	t.Setenv("COUNTLAB_INFLUX_TOKEN_FILE", "")
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("stack-Pa55\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	parse := func(args ...string) (*stackFlags, error) {
+		var f stackFlags
+		fs := newFlagSet("up")
+		f.register(fs, false)
+		return &f, f.parse(fs, args)
+	}
+	f, err := parse("--brokers", "b:1", "--sasl-mechanism", "scram-sha-512", "--sasl-user", "alice", "--sasl-password-file", pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Join(workerProcArgs(f, []string{"b:1"}, 0), " ")
+	if !strings.Contains(args, "--sasl-mechanism scram-sha-512 --sasl-user alice --sasl-password-file "+pw) || strings.Contains(args, "stack-Pa55") {
+		t.Errorf("worker process args: %s", args)
+	}
+	if c, err := f.externalConn(); err != nil || c.SASLPassword != "stack-Pa55" || c.SASLMechanism != kafka.ScramSHA512 {
+		t.Errorf("externalConn: %s, %v", c, err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tls"}, "need --brokers"},
+		{[]string{"--sasl-mechanism", "PLAIN", "--sasl-user", "u"}, "has no password"},
+		{[]string{"--influx-user", "u"}, "has no password"},
+		{[]string{"--influx-token-file", pw}, "there is no --influx-url"},
+	} {
+		if _, err := parse(tc.args...); exitCode(err) != 2 || !strings.Contains(errString(err), tc.want) {
+			t.Errorf("%v: %v, want exit 2 with %q", tc.args, err, tc.want)
+		}
+	}
+}
