@@ -26,7 +26,7 @@ func (f *kafkaFlags) connect(ctx context.Context) (kafka.Conn, error) {
 	pctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	if err := c.Ping(pctx); errors.Is(err, kafka.ErrRefused) {
-		return kafka.Conn{}, usageError{err}
+		return kafka.Conn{}, usageError{Err: err}
 	}
 	return c, nil
 }
@@ -42,7 +42,7 @@ func (f *influxFlags) connect(ctx context.Context) (influx.Config, error) {
 	pctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	if err := influxd.Ping(pctx, c); errors.Is(err, influxd.ErrUnauthorized) {
-		return influx.Config{}, usageError{err}
+		return influx.Config{}, usageError{Err: err}
 	}
 	return c, nil
 }

@@ -237,11 +237,11 @@ func TestUpSASL(t *testing.T) {
 	noSecretIn(t, banner.String()+rest.String()+stderr.String(), t.TempDir(), pass)
 }
 
-// TestStackSecurityFlags pins how the stack's login flags reach its child
-// processes and what it refuses: engine worker processes and the broker
-// process get the SASL/TLS flags (the password file's path, never the
-// password), and the TLS flags or an InfluxDB 2.x token without an
-// external target are usage errors.
+// TestStackSecurityFlags pins what the stack's login flags become (an
+// external cluster's login, or the embedded broker's SASL and the managed
+// influxd's auth; harness/stack TestWorkerLogin: how child processes get
+// them) and what they refuse: the TLS flags or an InfluxDB 2.x token
+// without an external target are usage errors.
 func TestStackSecurityFlags(t *testing.T) {
 	t.Setenv(kafka.EnvPassword, "")
 	t.Setenv(kafka.EnvPassword+"_FILE", "")
@@ -261,12 +261,18 @@ func TestStackSecurityFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := strings.Join(workerProcArgs(f, []string{"b:1"}, 0), " ")
-	if !strings.Contains(args, "--sasl-mechanism scram-sha-512 --sasl-user alice --sasl-password-file "+pw) || strings.Contains(args, "stack-Pa55") {
-		t.Errorf("worker process args: %s", args)
+	if c, err := f.kafka.conn(); err != nil || c.SASLPassword != "stack-Pa55" || c.SASLMechanism != kafka.ScramSHA512 {
+		t.Errorf("conn: %s, %v", c, err)
 	}
-	if c, err := f.externalConn(); err != nil || c.SASLPassword != "stack-Pa55" || c.SASLMechanism != kafka.ScramSHA512 {
-		t.Errorf("externalConn: %s, %v", c, err)
+	if opts, err := f.securityOptions(); err != nil || len(opts) != 1 {
+		t.Errorf("external cluster: %d options, %v", len(opts), err)
+	}
+	f, err = parse("--sasl-mechanism", "PLAIN", "--sasl-user", "bob", "--sasl-password-file", pw, "--influx-user", "admin", "--influx-password-file", pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts, err := f.securityOptions(); err != nil || len(opts) != 2 {
+		t.Errorf("embedded broker SASL and managed influxd auth: %d options, %v", len(opts), err)
 	}
 	for _, tc := range []struct {
 		args []string

@@ -1,92 +1,83 @@
 package main
 
-// The stack's secured connections: up, run, plan and selfcheck take the
-// same SASL/TLS and InfluxDB login flags as every command that talks to
-// Kafka or InfluxDB (kafka.Flags.RegisterSecurity,
-// influx.Flags.RegisterAuth). With --brokers they log in to that cluster;
-// without it, the SASL flags make the embedded broker require that user
-// (so a user can try kcat with SASL against it), and the TLS flags are
-// refused (the embedded broker serves plaintext).
+// The stack's secured connections: up, run and plan take the same SASL/TLS
+// and InfluxDB login flags as every command that talks to Kafka or
+// InfluxDB (kafka.Flags, influx.Flags). With --brokers / --influx-url they
+// log in to that cluster or server; without them, the SASL flags make the
+// embedded broker require that user (so a user can try kcat with SASL
+// against it) and --influx-user turns the managed influxd's auth on; the
+// TLS flags are refused (the embedded broker serves plaintext).
 
 import (
-	"flag"
 	"strings"
 
 	"github.com/countlab/countlab/engine/broker"
 	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/kafka"
+	"github.com/countlab/countlab/harness/stack"
 )
-
-// stackSecurity are the stack's login flags.
-type stackSecurity struct {
-	kafka  kafka.Flags
-	influx influx.Flags
-}
-
-func (s *stackSecurity) register(fs *flag.FlagSet) {
-	s.kafka.RegisterSecurity(fs)
-	s.influx.RegisterAuth(fs)
-}
 
 // validateSecurity checks the login flags against the rest (exit 2 before
 // anything starts).
 func (f *stackFlags) validateSecurity() error {
-	sec, err := f.sec.kafka.Security()
+	sec, err := f.kafka.Security()
 	if err != nil {
 		return usagef("%v", err)
 	}
-	if f.brokers == "" && sec.TLS {
+	if !f.kafka.BrokersGiven() && sec.TLS {
 		return usagef("--tls and the --tls-* flags need --brokers: the embedded broker serves plaintext (give --brokers to use a TLS cluster, or drop the TLS flags; --sasl-mechanism/--sasl-user alone make the embedded broker require SASL)")
 	}
-	auth, err := f.sec.influx.Auth()
+	auth, err := f.influx.Auth()
 	if err != nil {
 		return usagef("%v", err)
 	}
-	if f.influxURL == "" && auth.Token != "" {
+	if !f.influx.URLGiven() && auth.Token != "" {
 		return usagef("an InfluxDB token is set (%s[_FILE] or --influx-token-file) but there is no --influx-url: the managed influxd is 1.8 (use --influx-user with a password to turn its auth on), or give --influx-url", influx.EnvToken)
 	}
 	return nil
 }
 
-// externalConn is the connection to the cluster --brokers names, with the
-// login flags.
-func (f *stackFlags) externalConn() (kafka.Conn, error) {
-	c, err := f.sec.kafka.Security()
-	if err != nil {
-		return kafka.Conn{}, usagef("%v", err)
+// securityOptions are the stack options of the connection flags: the
+// external cluster and InfluxDB with their logins, or the login the
+// embedded broker and the managed influxd require.
+func (f *stackFlags) securityOptions() ([]stack.Opt, error) {
+	var opts []stack.Opt
+	if f.kafka.BrokersGiven() {
+		conn, err := f.kafka.conn()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, stack.Kafka(conn))
+	} else if sec, err := f.kafka.Security(); err != nil {
+		return nil, usagef("%v", err)
+	} else if sec.SASLMechanism != "" {
+		opts = append(opts, stack.BrokerSASL(sec.SASLMechanism, sec.SASLUser, sec.SASLPassword))
 	}
-	c.Brokers = kafka.ParseBrokers(f.brokers)
-	if err := c.Validate(); err != nil {
-		return kafka.Conn{}, usagef("%v", err)
+	if f.influx.URLGiven() {
+		ic, err := f.influx.config()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, stack.Influx(ic))
+	} else if auth, err := f.influx.Auth(); err != nil {
+		return nil, usagef("%v", err)
+	} else if auth.User != "" {
+		opts = append(opts, stack.InfluxAuth(auth.User, auth.Password))
 	}
-	return c, nil
+	return opts, nil
 }
 
-// brokerOpts are the embedded broker's options from the SASL flags: none
-// without them.
-func (f *stackFlags) brokerOpts() ([]broker.Opt, error) { return brokerSASL(&f.sec.kafka) }
-
-// externalInflux is the InfluxDB --influx-url names, with the login flags.
-func (f *stackFlags) externalInflux() (influx.Config, error) {
-	c, err := f.sec.influx.Auth()
+// brokerSASL are `countlab broker`'s options from its SASL flags: the
+// broker requires that user (none without the flags).
+func brokerSASL(f *kafka.Flags) ([]broker.Opt, error) {
+	c, err := f.Security()
 	if err != nil {
-		return influx.Config{}, usagef("%v", err)
+		return nil, usagef("%v", err)
 	}
-	c.URL, c.Org, c.Bucket = f.influxURL, f.influxOrg, f.influxBucket
-	if err := c.Validate(); err != nil {
-		return influx.Config{}, usagef("%v", err)
+	if c.SASLMechanism == "" {
+		return nil, nil
 	}
-	return c, nil
-}
-
-// managedInfluxAuth are the managed influxd's options from the login
-// flags: auth on with that user when --influx-user is given.
-func (f *stackFlags) managedInfluxAuth() (user, password string, err error) {
-	c, err := f.sec.influx.Auth()
-	if err != nil {
-		return "", "", usagef("%v", err)
-	}
-	return c.User, c.Password, nil
+	return []broker.Opt{broker.SASL(c.SASLMechanism, c.SASLUser, c.SASLPassword)}, nil
 }
 
 // kcatHint is a kcat command line that reads the events topic through
@@ -115,17 +106,4 @@ func kcatHint(conn kafka.Conn, topic string) string {
 		s += " -X ssl.certificate.location=" + conn.TLSCertFile + " -X ssl.key.location=" + conn.TLSKeyFile
 	}
 	return s + " -C -t " + topic + " -o beginning -e\n"
-}
-
-// brokerSASL are `countlab broker`'s options from its SASL flags: the
-// broker requires that user (none without the flags).
-func brokerSASL(f *kafka.Flags) ([]broker.Opt, error) {
-	c, err := f.Security()
-	if err != nil {
-		return nil, usagef("%v", err)
-	}
-	if c.SASLMechanism == "" {
-		return nil, nil
-	}
-	return []broker.Opt{broker.SASL(c.SASLMechanism, c.SASLUser, c.SASLPassword)}, nil
 }

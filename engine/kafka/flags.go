@@ -96,25 +96,40 @@ func (f *Flags) Security() (Conn, error) {
 	return c, v.Validate()
 }
 
-// SecurityArgs are the SASL and TLS flags as given, for a child countlab
-// process that must connect the same way (not --brokers). The password is
-// never among them: the child reads it where the parent did, from the file
-// --sasl-password-file names or from the environment it inherits.
-func (f *Flags) SecurityArgs() []string {
+// Args are the flags that give a child countlab process the connection c
+// (Register's flags): the SASL and TLS settings and no password, which
+// ChildEnv passes. Brokers and BrokerMap are the caller's to add.
+func (c Conn) Args() []string {
 	var a []string
 	add := func(name, v string) {
 		if v != "" {
 			a = append(a, "--"+name, v)
 		}
 	}
-	add("sasl-mechanism", f.mechanism)
-	add("sasl-user", f.user)
-	add("sasl-password-file", f.passwordFile)
-	if f.tls {
+	add("sasl-mechanism", c.SASLMechanism)
+	add("sasl-user", c.SASLUser)
+	if c.TLS {
 		a = append(a, "--tls")
 	}
-	add("tls-ca-file", f.caFile)
-	add("tls-cert-file", f.certFile)
-	add("tls-key-file", f.keyFile)
+	add("tls-ca-file", c.TLSCAFile)
+	add("tls-cert-file", c.TLSCertFile)
+	add("tls-key-file", c.TLSKeyFile)
 	return a
+}
+
+// ChildEnv is the environment of a child countlab process given c by Args:
+// base without the password variables, plus COUNTLAB_KAFKA_PASSWORD when c
+// has a password. The password goes through the environment, which only
+// the process's own user can read, never through the command line.
+func (c Conn) ChildEnv(base []string) []string {
+	env := make([]string, 0, len(base)+1)
+	for _, kv := range base {
+		if !strings.HasPrefix(kv, EnvPassword+"=") && !strings.HasPrefix(kv, EnvPassword+"_FILE=") {
+			env = append(env, kv)
+		}
+	}
+	if c.SASLPassword != "" {
+		env = append(env, EnvPassword+"="+c.SASLPassword)
+	}
+	return env
 }

@@ -248,13 +248,12 @@ func TestFlags(t *testing.T) {
 		t.Errorf("--tls-ca-file turns on TLS: %v %v", c, err)
 	}
 
-	var f Flags
-	fs := flag.NewFlagSet("t", flag.ContinueOnError)
-	f.Register(fs)
-	if err := fs.Parse([]string{"--brokers", "a:1", "--sasl-mechanism", "PLAIN", "--sasl-user", "u", "--sasl-password-file", pwFile, "--tls", "--tls-ca-file", "ca.pem"}); err != nil {
-		t.Fatal(err)
+	child := Conn{SASLMechanism: PLAIN, SASLUser: "u", SASLPassword: testPassword, TLS: true, TLSCAFile: "ca.pem"}
+	if a := strings.Join(child.Args(), " "); a != "--sasl-mechanism PLAIN --sasl-user u --tls --tls-ca-file ca.pem" || strings.Contains(a, testPassword) {
+		t.Errorf("Args: %s", a)
 	}
-	if a := strings.Join(f.SecurityArgs(), " "); a != "--sasl-mechanism PLAIN --sasl-user u --sasl-password-file "+pwFile+" --tls --tls-ca-file ca.pem" {
-		t.Errorf("SecurityArgs: %s", a)
+	env := child.ChildEnv([]string{"A=1", EnvPassword + "_FILE=/x", EnvPassword + "=old"})
+	if e := strings.Join(env, " "); e != "A=1 "+EnvPassword+"="+testPassword {
+		t.Errorf("ChildEnv: %s", e)
 	}
 }
