@@ -157,6 +157,9 @@ func cmdCheckFromLog(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if _, err := f.kafka.connect(ctx); err != nil { // kafkaconnect.go: a refused login is exit 2 naming the flags
+		return err
+	}
 	opts, ss, err := f.readOpts()
 	if err != nil {
 		return err

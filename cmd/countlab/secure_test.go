@@ -157,6 +157,7 @@ func TestSecuredCommands(t *testing.T) {
 		{env, append([]string{"reconcile", "--tls-cert-file", junk, "--from", "1", "--to", "2", "--influx-url", ic.URL}, sasl...), "--tls-cert-file without --tls-key-file"},
 		{env, []string{"query-server", "--brokers", brokers}, "--sasl-mechanism is not"},
 		{secureEnv(kafka.EnvPassword + "=wrong-password"), append([]string{"engine"}, sasl...), `SASL SCRAM-SHA-512 login as "alice"`},
+		{secureEnv(kafka.EnvPassword + "=wrong-password"), append([]string{"check", "--from-log", "--id-prefix", "sec-", "--query", ""}, sasl...), `SASL SCRAM-SHA-512 login as "alice"`},
 		{secureEnv(kafka.EnvPassword+"="+secureKafkaPass, kafka.EnvPassword+"_FILE="+pwFile), append([]string{"gateway"}, sasl...), "both set"},
 		{secureEnv(kafka.EnvPassword+"="+secureKafkaPass, "COUNTLAB_INFLUX_PASSWORD=wrong-password"), append(append([]string{"sink"}, sasl...), influxArgs...), "InfluxDB refused the credentials"},
 		{env, append(append([]string{"sink"}, sasl...), "--influx-url", ic.URL, "--influx-bucket", ic.Bucket), "--influx-user is not"},
