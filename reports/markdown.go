@@ -61,6 +61,10 @@ func (r *Report) Markdown() string {
 			s.CountedEvents, s.Lost, s.Duplicated, s.Exact)
 	}
 	fmt.Fprintf(&b, "| contract (entry points vs oracle) | | %d events | | | | | %v |\n", a.ContractMismatches, a.ContractMismatches == 0)
+	for _, c := range a.Attributes { // attrcheck.go
+		fmt.Fprintf(&b, "| per %s, query service (attribute roll-up) | %d | %d | %d | | | | %v |\n", c.Attr, c.WindowsChecked, c.Query.Mismatched, c.Query.Unexpected, c.Query.Exact)
+		fmt.Fprintf(&b, "| per %s, InfluxDB (attribute roll-up) | %d | %d | %d | | | | %v |\n", c.Attr, c.WindowsChecked, c.Store.Mismatched, c.Store.Unexpected, c.Store.Exact)
+	}
 	for _, m := range a.ContractMismatchExamples {
 		fmt.Fprintf(&b, "\n- contract mismatch %s: key %q id %q, want %q, got %q", m.Kind, m.Key, m.ID, m.Want, m.Got)
 	}

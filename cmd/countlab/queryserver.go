@@ -39,6 +39,7 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 	maxRange := fs.Duration("max-range", query.DefaultMaxRange, "longest range a query may ask for")
 	maxTopN := fs.Int("max-top-n", query.DefaultMaxTopN, "largest n of a top query")
 	sinkGroup := fs.String("sink-group", query.DefaultSinkGroup, "consumer group of the sink (countlab sink --group): its committed offsets say which totals InfluxDB holds, so which InfluxDB answers may be cached (\"\": none are, for windows the topic has totals for)")
+	withAttrs := fs.Bool("attrs", false, "read the <prefix>metadata topic so top-N answers carry the keys' current attributes (engine/enrich)")
 	var insecure bool
 	registerInsecureNoToken(fs, &insecure)
 	if err := parseFlags(fs, args); err != nil {
@@ -68,6 +69,9 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 			return err
 		}
 		opts = append(opts, query.Kafka(conn))
+		if *withAttrs {
+			opts = append(opts, query.MetadataTopic(*prefix+"metadata"))
+		}
 	}
 	if inf.URLGiven() {
 		ic, err := inf.connect(ctx) // kafkaconnect.go: refused credentials are exit 2
