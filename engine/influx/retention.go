@@ -29,15 +29,13 @@ func EnsurePolicies(ctx context.Context, c Config, r rollup.Config) (Config, err
 	if err := r.Validate(); err != nil {
 		return c, fmt.Errorf("retention: %w", err)
 	}
+	c = PolicyBuckets(c, r)
 	db, _, v1 := strings.Cut(c.Bucket, "/")
-	c.Buckets = make(map[int64]string, len(r.Granularities))
+	if !v1 {
+		return c, nil
+	}
 	for _, g := range r.Granularities {
 		name := g.PolicyName()
-		if !v1 {
-			c.Buckets[g.Window.Milliseconds()] = name
-			continue
-		}
-		c.Buckets[g.Window.Milliseconds()] = db + "/" + name
 		dur := "INF"
 		if d := g.StoredDuration(); d > 0 {
 			dur = strconv.FormatInt(d.Milliseconds(), 10) + "ms"
@@ -52,6 +50,22 @@ func EnsurePolicies(ctx context.Context, c Config, r rollup.Config) (Config, err
 		}
 	}
 	return c, nil
+}
+
+// PolicyBuckets is c with Buckets naming each granularity's bucket:
+// "db/<policy>" on 1.8 (c.Bucket "db/rp"), "<policy>" on 2.x. It creates
+// nothing (EnsurePolicies does).
+func PolicyBuckets(c Config, r rollup.Config) Config {
+	db, _, v1 := strings.Cut(c.Bucket, "/")
+	c.Buckets = make(map[int64]string, len(r.Granularities))
+	for _, g := range r.Granularities {
+		name := g.PolicyName()
+		if v1 {
+			name = db + "/" + name
+		}
+		c.Buckets[g.Window.Milliseconds()] = name
+	}
+	return c
 }
 
 // DeleteExpired deletes the totals of window size ms (tag win) whose

@@ -80,4 +80,3 @@ func TestPoliciesAndDelete(t *testing.T) {
 		t.Errorf("1h totals: %d, want 2", n)
 	}
 }
-
