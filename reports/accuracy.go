@@ -191,6 +191,7 @@ func Check(ctx context.Context, truth *oracle.Oracle, q Querier, cfg CheckConfig
 		cut := retentionCut(cfg)
 		byKey = splitRetained(byKey, r, cut, acc.Retention, true)
 		byDims = splitRetained(byDims, r, cut, acc.Retention, false)
+		byKey, byDims = completeFirst(byKey, r, acc.Retention), completeFirst(byDims, r, acc.Retention)
 		if store != nil {
 			store = retainedStore{store, r, cut}
 		}
@@ -213,7 +214,7 @@ func Check(ctx context.Context, truth *oracle.Oracle, q Querier, cfg CheckConfig
 			return acc, err
 		}
 		if cfg.Store != nil && len(allByKey) > 0 {
-			if err := countStillStored(ctx, cfg.Store, r, allByKey[0].Start, allByKey[len(allByKey)-1].End()+3_600_000, acc.Retention); err != nil {
+			if err := countStillStored(ctx, cfg.Store, r, cfg.KeyPrefix, allByKey[0].Start, allByKey[len(allByKey)-1].End()+3_600_000, acc.Retention); err != nil {
 				return acc, err
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/countlab/countlab/engine/query/client"
@@ -105,6 +106,35 @@ func splitRetained(want []oracle.Window, r *rollup.Config, cut int64, rc *Retent
 	return out
 }
 
+// completeFirst moves the windows of the finest granularity with no
+// expired window to the front, so that the comparisons count events
+// (counted_events, lost, duplicated) over a granularity holding every
+// event, not over a finest one whose older windows expired.
+func completeFirst(ws []oracle.Window, r *rollup.Config, rc *RetentionCheck) []oracle.Window {
+	size := int64(-1)
+	for i, g := range rc.Granularities {
+		if g.WindowsExpired == 0 {
+			size = r.Granularities[i].Window.Milliseconds()
+			break
+		}
+	}
+	if size < 0 || len(ws) == 0 || ws[0].Size == size {
+		return ws
+	}
+	out := make([]oracle.Window, 0, len(ws))
+	for _, w := range ws {
+		if w.Size == size {
+			out = append(out, w)
+		}
+	}
+	for _, w := range ws {
+		if w.Size != size {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
 func granIndex(r *rollup.Config, size int64) int {
 	for i, g := range r.Granularities {
 		if g.Window.Milliseconds() == size {
@@ -144,7 +174,7 @@ func (s retainedStore) Windows(ctx context.Context, from, to int64) ([]oracle.Wi
 
 // countStillStored counts, per enforced granularity, the stored windows
 // past their retention by more than three delete intervals.
-func countStillStored(ctx context.Context, st Store, r *rollup.Config, from, to int64, rc *RetentionCheck) error {
+func countStillStored(ctx context.Context, st Store, r *rollup.Config, prefix string, from, to int64, rc *RetentionCheck) error {
 	got, err := st.Windows(ctx, from, to)
 	if err != nil {
 		return err
@@ -153,7 +183,7 @@ func countStillStored(ctx context.Context, st Store, r *rollup.Config, from, to 
 	slack := 3 * r.EnforceInterval().Milliseconds()
 	for _, w := range got {
 		i := granIndex(r, w.Size)
-		if i < 0 || !r.Granularities[i].Emulated() || w.Count == 0 && w.Sum == 0 {
+		if i < 0 || !r.Granularities[i].Emulated() || w.Count == 0 && w.Sum == 0 || !strings.HasPrefix(w.Key, prefix) {
 			continue
 		}
 		if r.Expired(w.Size, w.Start, now-slack) {

@@ -135,7 +135,7 @@ func cmdGateway(ctx context.Context, args []string) error {
 }
 
 // createTopics creates countlab's missing topics.
-func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, replication int16) error {
+func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, replication int16, opts ...kafka.TopicOpt) error {
 	cl, err := conn.NewClient()
 	if err != nil {
 		return usageError{err}
@@ -143,5 +143,5 @@ func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, par
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return kafka.EnsureTopics(ctx, cl, topics, partitions, replication)
+	return kafka.EnsureTopics(ctx, cl, topics, partitions, replication, opts...)
 }

@@ -281,7 +281,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	keyPick := func(rng *rand.Rand) (string, string) {
 		return sc.Traffic.Keys.Prefix + strconv.Itoa(rng.IntN(min(sc.Traffic.Keys.Count, 100))), firstType
 	}
-	ql := &reports.QueryLoad{Client: qc, Rate: sc.Probes.QueriesPerS, Pick: keyPick, Window: st.windows[0]}
+	ql := &reports.QueryLoad{Client: qc, Rate: sc.Probes.QueriesPerS, Pick: keyPick, Window: st.windows[0], Auto: r.sf.retention != nil}
 	qctx, stopQueries := context.WithCancel(probeCtx)
 	defer stopQueries()
 	var qwg sync.WaitGroup
@@ -343,10 +343,12 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	prog.set(func() string { return "draining..." })
 	store := reports.NewInfluxStore(st.influx.URL, st.influx.Org, st.influx.Bucket, st.influx.Token)
 	defer store.Close()
+	readRetentionBuckets(store, st.influx, r.sf.retention) // retention.go
 	acc, err := reports.Check(ctx, r.truth, qc, reports.CheckConfig{
 		Drain:     r.drainTimeout(), // shorter after an abort (probes.go)
 		Store:     store,
 		KeyPrefix: gcfg.KeyPrefix,
+		Retention: r.sf.retention,
 		Progress: func(off, total int) {
 			prog.set(func() string {
 				return fmt.Sprintf("draining: %d of %d windows not yet equal to the truth (%s)", off, total, time.Since(drainStart).Round(time.Second))
@@ -487,6 +489,7 @@ func (r *scenarioRun) reconcileAndCheck(ctx context.Context, st *stack, qc *clie
 		NoOutOfOrderness: r.sf.outOfOrder == 0,
 		Idle:             2 * time.Second,
 		Logger:           st.log, // reconcile adds part=reconcile itself
+		Rollup:           r.sf.retention,
 	})
 	if err != nil {
 		return onTime, fmt.Errorf("reconcile: %w", err)
@@ -500,6 +503,7 @@ func (r *scenarioRun) reconcileAndCheck(ctx context.Context, st *stack, qc *clie
 		IncludeLate: true,
 		Store:       store,
 		KeyPrefix:   keyPrefix,
+		Retention:   r.sf.retention,
 		Drain:       r.sc.DrainTimeout,
 		Progress: func(off, total int) {
 			prog.set(func() string {

@@ -25,6 +25,7 @@ import (
 	"github.com/countlab/countlab/engine/influxd"
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/query"
+	"github.com/countlab/countlab/engine/rollup"
 	"github.com/countlab/countlab/engine/sink"
 	"github.com/countlab/countlab/reports"
 )
@@ -49,6 +50,7 @@ type stackFlags struct {
 	influxOrg     string
 	influxBucket  string
 	logLevel      string
+	retention     *rollup.Config // the scenario's engine.retention (retention.go)
 	// metricsListen is where every part's metrics are served together
 	// (stackmetrics.go); influxListen the managed influxd's HTTP address;
 	// insecureNoToken allows a non-loopback gateway or query address
@@ -241,7 +243,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		if s.conn, err = kf.conn(); err != nil {
 			return nil, err
 		}
-		if err := createTopics(ctx, s.conn, s.topics, int32(f.partitions), -1); err != nil {
+		if err := createTopics(ctx, s.conn, s.topics, int32(f.partitions), -1, f.topicOpts()...); err != nil {
 			return nil, err
 		}
 	} else if f.brokerProc {
@@ -348,13 +350,13 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	sinkInflux := s.influx
 	sinkInflux.URL = s.net.sinkInfluxURL(s.influx.URL)
 	s.sinkReg = s.metrics.own // served with countlab's own, read by the CPU block (cpu.go)
-	sk, err := sink.New(
+	sk, err := sink.New(append([]sink.Opt{
 		sink.Kafka(s.conn),
 		sink.TopicPrefix(f.topicPrefix),
 		sink.Influx(sinkInflux),
 		sink.Logger(log), // the sink adds part=sink itself
 		sink.Registerer(s.sinkReg),
-	)
+	}, f.sinkOpts()...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -373,6 +375,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 	if token != "" {
 		qopts = append(qopts, query.Token(token))
 	}
+	qopts = append(qopts, f.queryOpts()...)
 	q, err := query.New(qopts...)
 	if err != nil {
 		return nil, err
