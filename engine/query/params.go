@@ -228,6 +228,9 @@ func (s *Server) parseQuery(raw string, reads uint8) (params, common, *badParam)
 	if bp != nil {
 		return q, common{}, bp
 	}
+	if q.window == "" && s.cfg.rollup != nil && reads&pN == 0 {
+		q.window = autoWindow // counts and stats under a retention config (rollup.go)
+	}
 	c, bp := s.parseCommon(&q)
 	return q, c, bp
 }

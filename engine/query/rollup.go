@@ -22,7 +22,8 @@ const autoWindow = "auto"
 // retention is refused (400, param "from"), and window=auto answers
 // /v1/counts and /v1/stats over any range from the coarsest granularity
 // covering it plus finer ones at the edges, never reading an expired
-// window. Every granularity must be one of Windows.
+// window; it is also what a count or stats request without window= gets.
+// Every granularity must be one of Windows.
 func Rollup(r rollup.Config) Opt { return opt(func(c *cfg) { c.rollup = &r }) }
 
 func (c *cfg) validateRollup() error {

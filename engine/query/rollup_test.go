@@ -154,6 +154,10 @@ func TestRollupPlanned(t *testing.T) {
 	if want := truth("a", base+3600_000, base+2*3600_000); err != nil || st.Value != float64(3*want) || st.Count != want || len(st.Plan) != 1 || st.Plan[0].Window != "3600s" {
 		t.Fatalf("stats sum over one whole hour: %+v %v, want %d from one 1h piece", st, err, 3*want)
 	}
+	// Without window=, a count is planned too.
+	if d, err := c.Count(ctx, client.CountRequest{Key: "a", Range: client.Range{Type: "VIEW", From: time.UnixMilli(nowMs - 5*60_000), To: now}}); err != nil || d.Window != "auto" || len(d.Plan) == 0 {
+		t.Fatalf("count without window: %+v %v, want a planned answer", d, err)
+	}
 	var qe *client.Error
 	_, err = c.Count(ctx, client.CountRequest{Key: "a", Range: client.Range{Type: "VIEW", From: time.UnixMilli(nowMs - 5*60_000), To: now, Window: 10 * time.Second}})
 	if !errors.As(err, &qe) || qe.Status != 400 || qe.Param != "from" {
