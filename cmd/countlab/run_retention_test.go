@@ -2,6 +2,9 @@ package main
 
 import (
 	"testing"
+	"time"
+
+	"github.com/countlab/countlab/scenarios"
 )
 
 // TestRunRetentionShort runs the shipped retention-short (30 s) on the
@@ -36,5 +39,25 @@ func TestRunRetentionShort(t *testing.T) {
 	}
 	if rep.Accuracy.CountedEvents != rep.Accuracy.ExpectedEvents {
 		t.Fatalf("counted %d of %d events (over the 1m totals)", rep.Accuracy.CountedEvents, rep.Accuracy.ExpectedEvents)
+	}
+}
+
+// TestRunRetentionWorkerCrash is retention-short with two engine worker
+// processes, one SIGKILLed at 8 s mid-transaction and restarted at 14 s:
+// the 10s, 1m and 5m totals (one transaction per commit, all sizes) stay
+// exact in the query service and the store, and the ranges too.
+func TestRunRetentionWorkerCrash(t *testing.T) {
+	influx := testInflux(t)
+	hook := func(sc *scenarios.Scenario) {
+		sc.Engine.Workers = 2
+		sc.Faults = []scenarios.Fault{{Name: "kill-worker-1", Kind: "worker-crash", Start: 8 * time.Second, Duration: 6 * time.Second,
+			Params: map[string]any{"worker": 1}}}
+	}
+	err, rep, _ := runScenario(t, hook, append([]string{"retention-short"}, influx...)...)
+	if err != nil {
+		t.Fatalf("run retention-short with a worker crash: %v", err)
+	}
+	if !rep.Accuracy.Exact || rep.Accuracy.Retention == nil || !rep.Accuracy.Retention.Ranges.Exact || len(rep.Faults) != 1 {
+		t.Fatalf("not exact after a worker crash: %v; faults %+v", rep.Failed(), rep.Faults)
 	}
 }
