@@ -44,7 +44,7 @@ func readRetentionBuckets(s *reports.InfluxStore, ic influx.Config, r *rollup.Co
 	if r == nil {
 		return
 	}
-	for _, b := range influx.PolicyBuckets(ic, *r).Buckets {
+	for _, b := range *influx.PolicyBuckets(ic, *r).Buckets {
 		s.ReadBuckets(b)
 	}
 }

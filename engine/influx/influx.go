@@ -49,16 +49,22 @@ type Config struct {
 	// Token authenticates; from COUNTLAB_INFLUX_TOKEN or
 	// COUNTLAB_INFLUX_TOKEN_FILE, never a flag, never logged.
 	Token string
-	// Buckets, when set, is the bucket of each window size in ms (its
+	// Buckets, when set, is the bucket of each window size (its
 	// granularity's retention policy, "db/<policy>" on 1.8; see
-	// EnsurePolicies); sizes not in it are in Bucket.
-	Buckets map[int64]string
+	// PolicyBuckets); sizes not in it are in Bucket. A pointer, so that
+	// Config stays comparable.
+	Buckets *SizeBuckets
 }
+
+// SizeBuckets maps a window size in ms to its bucket.
+type SizeBuckets map[int64]string
 
 // BucketFor is the bucket window totals of size ms are stored in.
 func (c Config) BucketFor(size int64) string {
-	if b, ok := c.Buckets[size]; ok {
-		return b
+	if c.Buckets != nil {
+		if b, ok := (*c.Buckets)[size]; ok {
+			return b
+		}
 	}
 	return c.Bucket
 }

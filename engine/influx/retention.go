@@ -57,13 +57,14 @@ func EnsurePolicies(ctx context.Context, c Config, r rollup.Config) (Config, err
 // nothing (EnsurePolicies does).
 func PolicyBuckets(c Config, r rollup.Config) Config {
 	db, _, v1 := strings.Cut(c.Bucket, "/")
-	c.Buckets = make(map[int64]string, len(r.Granularities))
+	m := make(SizeBuckets, len(r.Granularities))
+	c.Buckets = &m
 	for _, g := range r.Granularities {
 		name := g.PolicyName()
 		if v1 {
 			name = db + "/" + name
 		}
-		c.Buckets[g.Window.Milliseconds()] = name
+		m[g.Window.Milliseconds()] = name
 	}
 	return c
 }

@@ -41,7 +41,7 @@ type influxSource struct {
 	client  influxdb2.Client
 	api     api.QueryAPI
 	bucket  string
-	buckets map[int64]string // per window size (rollup.go)
+	buckets *influx.SizeBuckets // per window size (rollup.go)
 	timeout time.Duration
 	totals  *lru[string, cached[total.Total]]
 	counts  *lru[string, cached[[]keyCount]]

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/rollup"
 	"github.com/countlab/countlab/engine/total"
 )
@@ -41,10 +42,7 @@ func (c *cfg) validateRollup() error {
 
 // bucketFor is the bucket of window size ms.
 func (s *influxSource) bucketFor(size int64) string {
-	if b, ok := s.buckets[size]; ok {
-		return b
-	}
-	return s.bucket
+	return influx.Config{Bucket: s.bucket, Buckets: s.buckets}.BucketFor(size)
 }
 
 // planNow is the time plans and retention checks are made at: now plus

@@ -51,7 +51,7 @@ func (s *Sink) setupRetention() {
 		return
 	}
 	s.cfg.influx = influx.PolicyBuckets(s.cfg.influx, *s.cfg.rollup)
-	for _, b := range s.cfg.influx.Buckets {
+	for _, b := range *s.cfg.influx.Buckets {
 		s.ret.wapis[b] = s.ic.WriteAPIBlocking(s.cfg.influx.Org, b)
 	}
 }
