@@ -12,6 +12,7 @@ import (
 
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/query"
+	"github.com/countlab/countlab/harness/stack"
 )
 
 // cmdQueryServer runs the query service: window totals read from the
@@ -63,7 +64,7 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 		return err
 	}
 	opts = append(opts, query.Windows(sizes...))
-	opts = append(opts, (&stackFlags{retention: rc}).queryOpts()...)
+	opts = append(opts, queryRetention(rc)...)
 	if kf.brokers == "" && inf.url == "" {
 		return usagef("give --brokers (recent windows from Kafka) and/or --influx-url (older windows)")
 	}
@@ -85,7 +86,7 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	if err := checkExposure("--listen", *listen, tok, insecure); err != nil { // safety.go
+	if err := stack.CheckExposure("--listen", *listen, tok, insecure); err != nil { // safety.go
 		return err
 	}
 	if tok != "" {
@@ -94,7 +95,7 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 
 	srv, err := query.New(opts...)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	defer srv.Close()
 	ln, err := net.Listen("tcp", *listen)

@@ -5,37 +5,42 @@ import (
 	"fmt"
 
 	"github.com/countlab/countlab/engine/influx"
-	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/query"
 	"github.com/countlab/countlab/engine/rollup"
 	"github.com/countlab/countlab/engine/sink"
 	"github.com/countlab/countlab/reports"
 )
 
-// The scenario's engine.retention (the rollup config) reaches each part
-// through these: the sink stores each granularity in its policy, the query
-// service plans over them, the events topic gets its retention, the check
-// reads every policy.
-
-func (f *stackFlags) sinkOpts() []sink.Opt {
-	if f.retention == nil {
-		return nil
+// retentionFlag registers --retention-config FILE on fs; the returned
+// function loads it (nil without the flag; a bad file is a usage error).
+func retentionFlag(fs *flag.FlagSet) func() (*rollup.Config, error) {
+	path := fs.String("retention-config", "", "YAML file of the retention config (granularities, their retention and policy, events retention; see the README, Roll-ups by time and retention)")
+	return func() (*rollup.Config, error) {
+		if *path == "" {
+			return nil, nil
+		}
+		c, err := rollup.Load(*path)
+		if err != nil {
+			return nil, usageError{Err: fmt.Errorf("--retention-config: %w", err)}
+		}
+		return &c, nil
 	}
-	return []sink.Opt{sink.Rollup(*f.retention)}
 }
 
-func (f *stackFlags) queryOpts() []query.Opt {
-	if f.retention == nil {
+// sinkRetention and queryRetention are the options of a retention config
+// (none without one).
+func sinkRetention(r *rollup.Config) []sink.Opt {
+	if r == nil {
 		return nil
 	}
-	return []query.Opt{query.Rollup(*f.retention)}
+	return []sink.Opt{sink.Rollup(*r)}
 }
 
-func (f *stackFlags) topicOpts() []kafka.TopicOpt {
-	if f.retention == nil || f.retention.Events == 0 {
+func queryRetention(r *rollup.Config) []query.Opt {
+	if r == nil {
 		return nil
 	}
-	return []kafka.TopicOpt{kafka.EventsRetention(f.retention.Events)}
+	return []query.Opt{query.Rollup(*r)}
 }
 
 // readRetentionBuckets makes the store check read every granularity's
@@ -46,21 +51,5 @@ func readRetentionBuckets(s *reports.InfluxStore, ic influx.Config, r *rollup.Co
 	}
 	for _, b := range *influx.PolicyBuckets(ic, *r).Buckets {
 		s.ReadBuckets(b)
-	}
-}
-
-// retentionFlag registers --retention-config FILE on fs; the returned
-// function loads it (nil without the flag; a bad file is a usage error).
-func retentionFlag(fs *flag.FlagSet) func() (*rollup.Config, error) {
-	path := fs.String("retention-config", "", "YAML file of the retention config (granularities, their retention and policy, events retention; see README \"Roll-ups by time and retention\")")
-	return func() (*rollup.Config, error) {
-		if *path == "" {
-			return nil, nil
-		}
-		c, err := rollup.Load(*path)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("--retention-config: %w", err)}
-		}
-		return &c, nil
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/countlab/countlab/engine/sink"
+	"github.com/countlab/countlab/harness/stack"
 )
 
 // cmdSink runs the sink: aggregates topic -> InfluxDB, until Ctrl-C; or,
@@ -42,7 +43,7 @@ func cmdSink(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	reg := processRegistry()
+	reg := stack.ProcessRegistry()
 	s, err := sink.New(append([]sink.Opt{
 		sink.Kafka(conn),
 		sink.TopicPrefix(*prefix),
@@ -51,9 +52,9 @@ func cmdSink(ctx context.Context, args []string) error {
 		sink.WriteTimeout(*writeTimeout),
 		sink.Logger(log),
 		sink.Registerer(reg),
-	}, (&stackFlags{retention: rc}).sinkOpts()...)...)
+	}, sinkRetention(rc)...)...)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	defer s.Close()
 	if *replayOnly {
