@@ -42,7 +42,12 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 	withAttrs := fs.Bool("attrs", false, "read the <prefix>metadata topic so top-N answers carry the keys' current attributes (engine/enrich)")
 	var insecure bool
 	registerInsecureNoToken(fs, &insecure)
+	retentionCfg := retentionFlag(fs) // retention.go
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	rc, err := retentionCfg()
+	if err != nil {
 		return err
 	}
 
@@ -60,6 +65,7 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 		return err
 	}
 	opts = append(opts, query.Windows(sizes...))
+	opts = append(opts, queryRetention(rc)...)
 	if !kf.BrokersGiven() && !inf.URLGiven() {
 		return usagef("give --brokers (recent windows from Kafka) and/or --influx-url (older windows)")
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/kafka"
+	"github.com/countlab/countlab/engine/rollup"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -46,6 +47,7 @@ type cfg struct {
 	metadataTopic string
 
 	influx        *influx.Config
+	rollup        *rollup.Config // rollup.go
 	influxTimeout time.Duration
 
 	retention time.Duration
@@ -116,7 +118,7 @@ func (c *cfg) validate() error {
 			return err
 		}
 	}
-	return nil
+	return c.validateRollup()
 }
 
 // Kafka reads window totals from the cluster conn names. Without it the
