@@ -67,6 +67,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	fs.Var(&baseline, "baseline", "gate against these earlier runs: report.json files, run directories or a --repeat directory (repeat the flag or separate with commas); a metric whose runs rank worse beyond its minimum effect fails the run (README: CI regression gate)")
 	repeat := fs.Int("repeat", 1, "run the scenario N times, each its own report in --report-dir/run-I, then gate the N runs together against --baseline (summary.json)")
 	duration := fs.Duration("duration", 0, "override the scenario's duration")
+	targetPath := fs.String("target", "", targetFlagUsage) // target.go
 	name, err := parseWithPositional(fs, args, "SCENARIO")
 	if err != nil {
 		return err
@@ -88,6 +89,9 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err := sc.Validate(); err != nil {
 		return usageError{err}
 	}
+	if *targetPath != "" {
+		return cmdRunTarget(ctx, sc, *targetPath, *reportDir, *repeat, baseline) // target.go
+	}
 	applyScenarioEngine(fs, &sf, sc)
 	if needsEngineProcs(sc) || sc.Engine.Processes {
 		// worker-crash and worker-pause SIGKILL and SIGSTOP processes.
@@ -101,6 +105,9 @@ func cmdRun(ctx context.Context, args []string) error {
 	}
 	sf.atLeastOnce = atLeastOnce
 	if err := cf.applyStaging(&sf, fs, sc); err != nil { // external targets (staging.go)
+		return err
+	}
+	if err := checkStackFaults(&sf, sc); err != nil { // what the stack cannot serve (target.go)
 		return err
 	}
 	if err := sf.validate(); err != nil {
@@ -143,6 +150,7 @@ func cmdRun(ctx context.Context, args []string) error {
 		MaxGoroutineSlopePerH:     sc.SLO.MaxGoroutineSlopePerH,
 	})
 	r.finishProbes(rep) // abort, steady state, phase SLOs (probes.go)
+	failOnFaultErrors(rep, r.faultErrs)
 	if err := rep.WriteFiles(dir); err != nil {
 		return err
 	}
