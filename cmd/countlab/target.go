@@ -207,12 +207,8 @@ func (r *targetRun) run(ctx context.Context) (*reports.Report, error) {
 	if err := t.Healthy(ctx); err != nil {
 		return nil, usagef("target %s is not healthy before the run: %v", t.Spec.Name, err)
 	}
-	horizon := oracle.DefaultDedupHorizon
-	if need := sem.Windows[len(sem.Windows)-1] + sem.AllowedLateness + sem.OutOfOrderness; need > horizon {
-		horizon = need
-	}
 	var err error
-	r.truth, err = oracle.New(oracle.Config{Windows: sem.Windows, Lateness: orZero(sem.AllowedLateness), OutOfOrderness: orZero(sem.OutOfOrderness), DedupHorizon: horizon})
+	r.truth, err = oracle.New(t.OracleConfig())
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -26,6 +26,11 @@ NAIVE_COUNTER="${NAIVE_COUNTER:-../../bin/naive-counter}"
 
 pidof_() { cat "$RUN/$1.pid" 2>/dev/null || echo 0; }
 
+running() { # running NAME: its process is there and not a zombie
+	pid=$(pidof_ "$1")
+	kill -0 "$pid" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null
+}
+
 wait_for() { # wait_for WHAT CMD...: up to 60 s
 	what=$1; shift
 	i=0
@@ -87,6 +92,6 @@ stop)
 start-counter) start_counter "$2" ;;
 kill) kill -9 "$(pidof_ "counter-$2")" ;;
 signal) kill -"$3" "$(pidof_ "counter-$2")" ;;
-alive) kill -0 "$(pidof_ "counter-$2")" ;;
+alive) running "counter-$2" ;;
 *) sed -n '2,17p' "$0" >&2; exit 2 ;;
 esac

@@ -28,6 +28,11 @@ WINDOWS=10s LATENESS=15s OUT_OF_ORDER=5s
 
 pidof_() { cat "$RUN/$1.pid" 2>/dev/null || echo 0; }
 
+running() { # running NAME: its process is there and not a zombie
+	pid=$(pidof_ "$1")
+	kill -0 "$pid" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null
+}
+
 wait_for() { # wait_for WHAT CMD...: up to 60 s
 	what=$1; shift
 	i=0
@@ -101,6 +106,6 @@ stop)
 start-engine) start_engine "$2" ;;
 kill) kill -9 "$(pidof_ "engine-$2")" ;;
 signal) kill -"$3" "$(pidof_ "engine-$2")" ;;
-alive) kill -0 "$(pidof_ "engine-$2")" && grep -q 'engine ready' "$RUN/engine-$2.log" ;;
+alive) running "engine-$2" && grep -q 'engine ready' "$RUN/engine-$2.log" ;;
 *) sed -n '2,15p' "$0" >&2; exit 2 ;;
 esac

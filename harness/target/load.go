@@ -112,12 +112,15 @@ func decodeErrors(root *yaml.Node, err error) error {
 		}
 		fe.Line, _ = strconv.Atoi(m[1])
 		fe.Msg = m[2]
-		fe.Path = pathAtLine(root, fe.Line)
 		switch {
 		case unknownRe.MatchString(m[2]):
 			u := unknownRe.FindStringSubmatch(m[2])
+			fe.Path = pathAtLine(root, fe.Line, u[1])
 			fe.Msg = "unknown field " + strconv.Quote(u[1])
-			parent, _ := strings.CutSuffix(fe.Path, "."+u[1])
+			parent, found := strings.CutSuffix(fe.Path, "."+u[1])
+			if !found { // the line's first key: the field is under it
+				fe.Path = strings.TrimPrefix(parent+"."+u[1], ".")
+			}
 			known := knownFields(parent)
 			fe.Fix = "the fields here are " + strings.Join(known, ", ")
 			if best := closest(u[1], known); best != "" {
@@ -125,19 +128,24 @@ func decodeErrors(root *yaml.Node, err error) error {
 			}
 		case typeRe.MatchString(m[2]):
 			t := typeRe.FindStringSubmatch(m[2])
+			fe.Path = pathAtLine(root, fe.Line, t[2])
 			fe.Msg = fmt.Sprintf("wrong type: %s %q cannot be a %s", t[1], t[2], t[3])
 			if strings.Contains(t[3], "Duration") {
 				fe.Fix = "write a duration such as 10s or 1m"
 			}
+		default:
+			fe.Path = pathAtLine(root, fe.Line, "")
 		}
 		out = append(out, fe)
 	}
 	return out
 }
 
-// pathAtLine is the dotted path of the key on line in the YAML tree
-// ("target.ingest.http.url", lists as [i]).
-func pathAtLine(n *yaml.Node, line int) string {
+// pathAtLine is the dotted path ("target.ingest.http.url", lists as [i])
+// of the node on line whose key or scalar value is want, else of the
+// first key on line (a flow mapping puts several on one line).
+func pathAtLine(n *yaml.Node, line int, want string) string {
+	first := ""
 	var walk func(n *yaml.Node, path string) (string, bool)
 	walk = func(n *yaml.Node, path string) (string, bool) {
 		switch n.Kind {
@@ -151,7 +159,10 @@ func pathAtLine(n *yaml.Node, line int) string {
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, v := n.Content[i], n.Content[i+1]
 				p := strings.TrimPrefix(path+"."+k.Value, ".")
-				if k.Line == line {
+				if k.Line == line && first == "" {
+					first = p
+				}
+				if k.Line == line && (k.Value == want || v.Kind == yaml.ScalarNode && v.Value == want && want != "") {
 					return p, true
 				}
 				if q, ok := walk(v, p); ok {
@@ -161,7 +172,7 @@ func pathAtLine(n *yaml.Node, line int) string {
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
 				p := path + "[" + strconv.Itoa(i) + "]"
-				if c.Line == line && c.Kind == yaml.ScalarNode {
+				if c.Line == line && c.Kind == yaml.ScalarNode && c.Value == want {
 					return p, true
 				}
 				if q, ok := walk(c, p); ok {
@@ -171,8 +182,10 @@ func pathAtLine(n *yaml.Node, line int) string {
 		}
 		return "", false
 	}
-	p, _ := walk(n, "")
-	return p
+	if p, ok := walk(n, ""); ok {
+		return p
+	}
+	return first
 }
 
 // knownFields are the YAML field names of the struct at path in File.

@@ -29,6 +29,7 @@ import (
 	"github.com/countlab/countlab/faults"
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/sim"
+	"github.com/countlab/countlab/sim/oracle"
 )
 
 // Target is a loaded target file: what a run drives and checks.
@@ -90,6 +91,24 @@ func (t *Target) Close() {
 
 // Windows are the target's window sizes, smallest first.
 func (t *Target) Windows() []time.Duration { return t.Spec.Semantics.Windows }
+
+// OracleConfig is the truth's configuration for the target's semantics:
+// its windows, allowed lateness and out-of-orderness (0 is none), and a
+// dedup horizon that covers them.
+func (t *Target) OracleConfig() oracle.Config {
+	sem := t.Spec.Semantics
+	none := func(d time.Duration) time.Duration {
+		if d == 0 {
+			return -1 // oracle.Config's "none"; its 0 is "the default"
+		}
+		return d
+	}
+	horizon := oracle.DefaultDedupHorizon
+	if need := sem.Windows[len(sem.Windows)-1] + sem.AllowedLateness + sem.OutOfOrderness; need > horizon {
+		horizon = need
+	}
+	return oracle.Config{Windows: sem.Windows, Lateness: none(sem.AllowedLateness), OutOfOrderness: none(sem.OutOfOrderness), DedupHorizon: horizon}
+}
 
 // Transport is the run's sender transport to the ingest, over up to conns
 // connections; Close closes it.
