@@ -63,19 +63,19 @@ const (
 // CapabilityDoc says what each capability is, for usage errors and the
 // README.
 var CapabilityDoc = map[Capability]string{
-	CapWorkerControl:  "engine workers that can be killed, restarted, paused and resumed (worker processes, or target nodes with kill/restart/pause/resume commands)",
-	CapWorkerPause:    "engine workers that can be paused and resumed (worker processes, or target nodes with pause and resume commands)",
-	CapWorkerScaling:  "engine workers that can be added to and removed from the consumer group",
-	CapBrokerFaultAPI: "the embedded broker's request fault API (not an external Kafka cluster)",
-	CapBrokerProcess:  "the Kafka broker as a process countlab can kill and restart (a broker node with kill and restart commands)",
-	CapSinkProcess:    "the store (InfluxDB) as a process countlab can kill and restart (a store node with kill and restart commands)",
-	CapNetworkProxies: "the link routed through countlab's network proxies",
+	CapWorkerControl:  "engine workers countlab can kill and restart",
+	CapWorkerPause:    "engine workers countlab can pause and resume",
+	CapWorkerScaling:  "engine workers countlab can add to and remove from the consumer group",
+	CapBrokerFaultAPI: "the embedded broker's request fault API",
+	CapBrokerProcess:  "a Kafka broker process countlab can kill and restart",
+	CapSinkProcess:    "a store process countlab can kill and restart",
+	CapNetworkProxies: "links through countlab's network proxies",
 	CapSinkHTTPProxy:  "the sink's requests to InfluxDB through countlab's error proxy",
 	CapTrafficSender:  "countlab's own traffic sender",
 	CapEventClock:     "countlab's own event generator",
-	CapReconcile:      "a reconcile that recounts late events (the reference engine's countlab reconcile)",
-	CapQueryAPI:       "countlab's query API (read.query_api in a target file)",
-	CapRecoveryProbe:  "consumer lag of the pipeline's groups or a health probe on every node (to time the recovery after a fault)",
+	CapReconcile:      "a reconcile that recounts late events",
+	CapQueryAPI:       "countlab's query API",
+	CapRecoveryProbe:  "a way to tell the pipeline recovered: consumer lag or node health",
 }
 
 // Needs are the capabilities a fault kind needs (nil for an unknown kind).
@@ -128,7 +128,7 @@ type MissingError struct {
 func (e *MissingError) Error() string {
 	msg := fmt.Sprintf("%s needs %s (%s), which %s does not offer", e.What, e.Missing, CapabilityDoc[e.Missing], e.Target)
 	if e.Hint != "" {
-		msg += ": " + e.Hint
+		msg += "; " + e.Hint
 	}
 	return msg
 }

@@ -72,8 +72,10 @@ func checkStackFaults(sf *stackFlags, sc *scenarios.Scenario) error {
 	}
 	err := faults.Check(sc.Faults, stackCapabilities(sf), name, func(c faults.Capability) string {
 		switch c {
-		case faults.CapBrokerFaultAPI, faults.CapBrokerProcess:
-			return "run it against the embedded broker (no --brokers), or describe the cluster's broker as a node of a target file (--target)"
+		case faults.CapBrokerFaultAPI:
+			return "run it against the embedded broker (no --brokers); an external cluster has no request fault API"
+		case faults.CapBrokerProcess:
+			return "run it against the embedded broker (no --brokers: the run starts it as a process), or describe your broker as a node of a target file (--target)"
 		case faults.CapSinkProcess:
 			return "run it against the managed InfluxDB (no --influx-url), or describe it as a store node of a target file (--target)"
 		}

@@ -264,7 +264,7 @@ func hint(c faults.Capability) string {
 	case faults.CapSinkProcess:
 		return "add a node with role: store and kill/restart commands"
 	case faults.CapQueryAPI:
-		return "add read.query_api, or turn the probe off in the scenario (probes.queries_per_s: 0 is the default rate; use a scenario without probes)"
+		return "add read.query_api to the target file, or drop the scenario's slo.max_p99_freshness_ms and slo.max_p99_query_ms (without them the probes are skipped)"
 	case faults.CapRecoveryProbe:
 		return "add recovery.consumer_groups or a health command to the nodes"
 	}
