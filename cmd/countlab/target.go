@@ -415,3 +415,35 @@ func durations(ds []time.Duration) string {
 	}
 	return strings.Join(s, ",")
 }
+
+// checkOnTarget is `countlab check --truth DIR --target FILE`: the saved
+// truth against the target's readers.
+func checkOnTarget(ctx context.Context, truth *oracle.Oracle, path string, cfg reports.CheckConfig) error {
+	t, err := target.Load(path)
+	if err != nil {
+		return usageError{fmt.Errorf("--target: %w", err)}
+	}
+	defer t.Close()
+	q, err := t.Querier()
+	if err != nil {
+		return usageError{fmt.Errorf("--target: %w", err)}
+	}
+	if cfg.Store, err = t.Store(); err != nil {
+		return usageError{fmt.Errorf("--target: %w", err)}
+	}
+	cfg.StoreByKey = true
+	start := time.Now()
+	acc, err := reports.Check(ctx, truth, q, cfg)
+	if err != nil {
+		return err
+	}
+	if checkAsJSON { // --json (checkout.go)
+		return writeCheckJSON(os.Stdout, acc, time.Since(start))
+	}
+	printCheck(acc, time.Since(start))
+	writeMiscounted(os.Stdout, &acc)
+	if !acc.Exact {
+		return exitError{1, fmt.Errorf("not exact against target %s: %d windows differ from the truth", t.Spec.Name, acc.MismatchedWindows)}
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -147,10 +148,14 @@ func TestRunTargetNaiveCounter(t *testing.T) {
 		t.Skip("starts a broker, influxd and two counter processes")
 	}
 	file := example(t, "naive-counter", "naive.sh", "19092", "18086", "18088")
-	err, rep, _ := runScenario(t, shortCrash, "worker-crash", "--target", file)
+	err, rep, dir := runScenario(t, shortCrash, "worker-crash", "--target", file)
 	var ee exitError
 	if !errors.As(err, &ee) || ee.code != 1 {
 		t.Fatalf("worker-crash against the naive counter: %v; want exit 1", err)
+	}
+	// countlab check --target reads the same windows back: not exact.
+	if err := cmdCheck(context.Background(), []string{"--truth", dir, "--target", file}); !errors.As(err, &ee) || ee.code != 1 {
+		t.Errorf("check --target of the failed run: %v; want exit 1", err)
 	}
 	s := rep.Accuracy.Store
 	if rep.Pass || s == nil || s.DuplicatedWindows == 0 || s.Duplicated == 0 || !rep.Accuracy.QuerySkipped {
@@ -186,9 +191,12 @@ func TestRunTargetReference(t *testing.T) {
 		t.Skip("starts the reference engine as seven processes")
 	}
 	file := example(t, "reference", "reference.sh", "29092", "28086", "28088", "28080", "28081")
-	err, rep, _ := runScenario(t, shortCrash, "worker-crash", "--target", file)
+	err, rep, dir := runScenario(t, shortCrash, "worker-crash", "--target", file)
 	if err != nil || !rep.Pass || !rep.Accuracy.Exact || rep.Accuracy.QuerySkipped || rep.Accuracy.Store == nil {
 		t.Fatalf("worker-crash against the hand-started reference engine: %v; accuracy %+v", err, rep.Accuracy)
+	}
+	if err := cmdCheck(context.Background(), []string{"--truth", dir, "--target", file}); err != nil {
+		t.Errorf("check --target of the passed run: %v", err)
 	}
 	if len(rep.Faults) != 1 || rep.Accuracy.WindowsChecked == 0 || rep.Latency.Freshness.Count == 0 {
 		t.Fatalf("faults %v, windows %d, freshness %+v", rep.Faults, rep.Accuracy.WindowsChecked, rep.Latency.Freshness)
