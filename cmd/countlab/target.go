@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+
 	"github.com/countlab/countlab/faults"
 	"github.com/countlab/countlab/harness/target"
 	"github.com/countlab/countlab/reports"
@@ -206,6 +208,9 @@ func (r *targetRun) run(ctx context.Context) (*reports.Report, error) {
 	fmt.Fprintf(r.out, "countlab run %s --target %s: %s\n", sc.Name, t.Spec.Name, sc.Description)
 	fmt.Fprintf(r.out, "  the target's semantics replace the scenario's engine section: windows %s, allowed lateness %s, out-of-orderness %s\n",
 		durations(sem.Windows), sem.AllowedLateness, sem.OutOfOrderness)
+	if err := t.StartLinks(ctx); err != nil { // the pipeline reaches its upstreams through them
+		return nil, usagef("target %s: %v", t.Spec.Name, err)
+	}
 	if err := t.Healthy(ctx); err != nil {
 		return nil, usagef("target %s is not healthy before the run: %v", t.Spec.Name, err)
 	}
@@ -338,7 +343,12 @@ func (r *targetRun) check(ctx context.Context) (reports.Accuracy, error) {
 type targetFaults struct {
 	faults.Target
 	nodes   faults.BrokerProcess
+	net     faults.Network
 	traffic trafficTarget
+}
+
+func (f targetFaults) LinkProxies(link string) ([]*toxiproxy.Proxy, error) {
+	return f.net.LinkProxies(link)
 }
 
 func (f targetFaults) SetLoadFactor(x float64) error { return f.traffic.SetLoadFactor(x) }
@@ -365,7 +375,8 @@ func (r *targetRun) startFaults(ctx context.Context) error {
 	}
 	ft := r.t.Faults()
 	bp, _ := ft.(faults.BrokerProcess)
-	sch := &faults.Schedule{Specs: sc.Faults, Target: targetFaults{Target: ft, nodes: bp, traffic: trafficTarget{tc: r.traffic}}, Recovered: recovered}
+	nw, _ := ft.(faults.Network)
+	sch := &faults.Schedule{Specs: sc.Faults, Target: targetFaults{Target: ft, nodes: bp, net: nw, traffic: trafficTarget{tc: r.traffic}}, Recovered: recovered}
 	for _, f := range sc.Faults {
 		fmt.Fprintf(r.out, "  fault %s %s at %s for %s\n", f.Kind, f.Name, f.Start, f.Duration)
 	}

@@ -25,6 +25,7 @@ type controls struct {
 	broker  *Node
 	store   *Node
 	all     []*Node
+	net     *links // while StartLinks' proxies run
 }
 
 var (

@@ -28,6 +28,11 @@ type Spec struct {
 	// shell commands that kill, pause, resume and restart it and check its
 	// health (optional: without nodes, only fault-free scenarios run).
 	Nodes []Node `yaml:"nodes,omitempty"`
+	// Links are connections of the pipeline that the run fronts with its
+	// own toxiproxy proxies for the network faults: point the pipeline at
+	// a link's listen address; while a run lasts, countlab forwards it to
+	// upstream (and outside a run nothing listens there).
+	Links []Link `yaml:"links,omitempty"`
 	// Recovery is how the run tells the target recovered after a fault
 	// (optional: without it, the nodes' health commands).
 	Recovery Recovery `yaml:"recovery,omitempty"`
@@ -230,6 +235,20 @@ type Node struct {
 	CommandTimeout time.Duration `yaml:"command_timeout,omitempty"`
 	// ReadyTimeout bounds the wait for Health after Restart (default 60s).
 	ReadyTimeout time.Duration `yaml:"ready_timeout,omitempty"`
+}
+
+// Link is one proxied connection of the pipeline.
+type Link struct {
+	// Name is the fault link it is part of: engine-broker (the pipeline's
+	// connections to Kafka: one entry per broker) or sink-influx (its
+	// connections to the store), as the network-* faults' link param
+	// names them.
+	Name string `yaml:"name"`
+	// Listen is where countlab listens during the run, host:port on
+	// loopback (required).
+	Listen string `yaml:"listen"`
+	// Upstream is where it forwards to, host:port (required).
+	Upstream string `yaml:"upstream"`
 }
 
 // Recovery is how recovery after a fault is told: every node's health

@@ -248,6 +248,7 @@ func (t *Target) Capabilities() faults.Capabilities {
 	have := faults.Capabilities{}
 	t.ctl.capabilities(have)
 	have[faults.CapQueryAPI] = t.Spec.Read.QueryAPI != nil
+	have[faults.CapNetworkProxies] = len(t.Spec.Links) > 0
 	have[faults.CapRecoveryProbe] = len(t.Spec.Recovery.ConsumerGroups) > 0 || t.hasHealth()
 	return have
 }
@@ -265,6 +266,8 @@ func hint(c faults.Capability) string {
 		return "add a node with role: store and kill/restart commands"
 	case faults.CapQueryAPI:
 		return "add read.query_api to the target file, or drop the scenario's slo.max_p99_freshness_ms and slo.max_p99_query_ms (without them the probes are skipped)"
+	case faults.CapNetworkProxies:
+		return "add target.links (listen, upstream) and point the pipeline at their listen addresses"
 	case faults.CapRecoveryProbe:
 		return "add recovery.consumer_groups or a health command to the nodes"
 	}
@@ -289,6 +292,9 @@ func (t *Target) Check(specs []faults.Spec, probes []Probe, run faults.Capabilit
 		}
 	}
 	if err := faults.Check(specs, have, name, hint); err != nil {
+		return err
+	}
+	if err := checkLinks(specs, t.Spec.Links); err != nil {
 		return err
 	}
 	return checkWorkerIndexes(specs, t.ctl.Workers())

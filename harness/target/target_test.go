@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -219,5 +220,73 @@ func TestHTTPIngestAndReader(t *testing.T) {
 	req.Key = "a"
 	if _, err := h.Stats(context.Background(), req); err == nil || !strings.Contains(err.Error(), `no "x" in the answer`) {
 		t.Errorf("bad path: %v", err)
+	}
+}
+
+// TestLinks: a target's link is a real toxiproxy proxy the network faults
+// act on; a fault on a link the target does not declare is refused.
+func TestLinks(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer up.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.Addr().String()
+	ln.Close()
+	f, err := Parse("t.yaml", []byte(strings.Replace(minimal, "  semantics:", "  links: [{name: sink-influx, listen: \""+listen+"\", upstream: \""+strings.TrimPrefix(up.URL, "http://")+"\"}]\n  semantics:", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := New(f.Target, t.TempDir())
+	defer tg.Close()
+	if !tg.Capabilities().Has(faults.CapNetworkProxies) {
+		t.Fatalf("capabilities %v", tg.Capabilities().List())
+	}
+	wrong := []faults.Spec{{Name: "cut", Kind: "network-partition", Duration: time.Second, Params: map[string]any{"link": "engine-broker"}}}
+	if err := tg.Check(wrong, nil, faults.Capabilities{faults.CapRecoveryProbe: true}); err == nil || !strings.Contains(err.Error(), "link engine-broker is not among the target's links") {
+		t.Errorf("a fault on an undeclared link: %v", err)
+	}
+	if err := tg.StartLinks(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cl := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	get := func() error {
+		resp, err := cl.Get("http://" + listen + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := get(); err != nil {
+		t.Fatalf("through the link: %v", err)
+	}
+	ctx := context.Background()
+	cut, err := faults.New(faults.Spec{Kind: "network-partition", Duration: time.Second, Params: map[string]any{"link": "sink-influx", "mode": "refuse"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cut.Inject(ctx, tg.Faults()); err != nil {
+		t.Fatal(err)
+	}
+	if err := get(); err == nil {
+		t.Error("a request passed the cut link")
+	}
+	if err := cut.Heal(ctx, tg.Faults()); err != nil {
+		t.Fatal(err)
+	}
+	slow, _ := faults.New(faults.Spec{Kind: "sink-slow", Duration: time.Second, Params: map[string]any{"latency_ms": 300}})
+	if err := slow.Inject(ctx, tg.Faults()); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := get(); err != nil || time.Since(start) < 300*time.Millisecond {
+		t.Errorf("through the slow link: %v after %s", err, time.Since(start))
+	}
+	if err := slow.Heal(ctx, tg.Faults()); err != nil {
+		t.Fatal(err)
+	}
+	if err := get(); err != nil {
+		t.Errorf("after the heals: %v", err)
 	}
 }

@@ -2,10 +2,13 @@ package target
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/countlab/countlab/faults"
 )
 
 // Node roles.
@@ -108,6 +111,7 @@ func (s *Spec) Validate() error {
 	s.validateIngest(&e)
 	s.validateRead(&e)
 	s.validateNodes(&e)
+	s.validateLinks(&e)
 	sem := s.Semantics
 	if len(sem.Windows) == 0 {
 		e.add("semantics.windows", "missing", "list the target's window sizes, e.g. windows: [10s]")
@@ -249,6 +253,24 @@ func (s *Spec) validateNodes(e *errs) {
 		}
 		if n.CommandTimeout < 0 || n.ReadyTimeout < 0 {
 			e.add(p, "negative command_timeout or ready_timeout", "write e.g. 30s")
+		}
+	}
+}
+
+func (s *Spec) validateLinks(e *errs) {
+	seen := map[string]bool{}
+	for i, l := range s.Links {
+		p := fmt.Sprintf("links[%d]", i)
+		e.oneOf(p+".name", l.Name, faults.Links()...)
+		host, _, err := net.SplitHostPort(l.Listen)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			e.add(p+".listen", fmt.Sprintf("%q is not a loopback host:port", l.Listen), "write e.g. 127.0.0.1:18096 and point the pipeline at it")
+		} else if seen[l.Listen] {
+			e.add(p+".listen", fmt.Sprintf("%s twice", l.Listen), "give each link its own port")
+		}
+		seen[l.Listen] = true
+		if _, _, err := net.SplitHostPort(l.Upstream); err != nil {
+			e.add(p+".upstream", fmt.Sprintf("%q is not host:port", l.Upstream), "write the address the pipeline would otherwise connect to")
 		}
 	}
 }
