@@ -244,6 +244,12 @@ func (a *Accuracy) WriteSources(w io.Writer, indent string) {
 	for _, s := range a.Sources() {
 		fmt.Fprintf(w, "%s%s: %d windows, %d mismatched, %d unexpected, lost %d, duplicated %d, exact=%v\n",
 			indent, s.Name, s.WindowsChecked, s.MismatchedWindows, s.UnexpectedWindows, s.Lost, s.Duplicated, s.Exact)
+		if s.DuplicatedWindows > 0 {
+			fmt.Fprintf(w, "%s  DOUBLE COUNTED: %d windows count %d events too many\n", indent, s.DuplicatedWindows, s.Duplicated)
+		}
+		if s.LostWindows > 0 {
+			fmt.Fprintf(w, "%s  LOST: %d windows count %d events too few\n", indent, s.LostWindows, s.Lost)
+		}
 	}
 	if a.ContractMismatches > 0 {
 		fmt.Fprintf(w, "%scontract: %d events on which an entry point disagreed with the contract\n", indent, a.ContractMismatches)

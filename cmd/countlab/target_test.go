@@ -12,7 +12,6 @@ import (
 
 	"github.com/countlab/countlab/engine/influxd"
 	"github.com/countlab/countlab/engine/influxd/influxdtest"
-	"github.com/countlab/countlab/faults"
 	"github.com/countlab/countlab/scenarios"
 )
 
@@ -44,12 +43,6 @@ func TestRunRefusesBeforeTheRun(t *testing.T) {
 	// The stack: broker-errors opted in on an external cluster has no
 	// broker fault API to act on (it used to fail 10 s into the run).
 	usage("fault produce-not-leader (broker-errors) needs broker-fault-api", nil, "broker-errors", "--brokers", "127.0.0.1:1", "--allow-chaos", "broker")
-	if err := checkStackFaults(&stackFlags{engineProcs: true}, mustScenario(t, "worker-crash")); err != nil {
-		t.Errorf("worker-crash on the embedded stack: %v", err)
-	}
-	if c := stackCapabilities(&stackFlags{brokerProc: true}); c[faults.CapBrokerFaultAPI] || !c[faults.CapBrokerProcess] {
-		t.Errorf("a broker process: %v", c.List())
-	}
 }
 
 func writeFile(t *testing.T, s string) string {
@@ -59,15 +52,6 @@ func writeFile(t *testing.T, s string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func mustScenario(t *testing.T, name string) *scenarios.Scenario {
-	t.Helper()
-	sc, err := scenarios.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sc
 }
 
 // example copies examples/NAME's files into a temp dir with every fixed

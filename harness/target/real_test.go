@@ -15,6 +15,7 @@ import (
 	"github.com/countlab/countlab/engine/event"
 	"github.com/countlab/countlab/engine/influxd/influxdtest"
 	"github.com/countlab/countlab/engine/kafka"
+	"github.com/countlab/countlab/harness/run"
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/sim"
 	"github.com/countlab/countlab/sim/oracle"
@@ -23,8 +24,7 @@ import (
 // truthOf is an oracle of n events over keys, sent now (no late ones).
 func truthOf(t *testing.T, n int, keys []string) (*oracle.Oracle, []sim.Item) {
 	t.Helper()
-	tg := New(Spec{Semantics: Semantics{Windows: []time.Duration{10 * time.Second}, AllowedLateness: time.Hour}}, t.TempDir())
-	o, err := oracle.New(tg.OracleConfig())
+	o, err := run.NewTruth([]time.Duration{10 * time.Second}, time.Hour, 0) // as a run makes it
 	if err != nil {
 		t.Fatal(err)
 	}

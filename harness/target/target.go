@@ -29,7 +29,6 @@ import (
 	"github.com/countlab/countlab/faults"
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/sim"
-	"github.com/countlab/countlab/sim/oracle"
 )
 
 // Target is a loaded target file: what a run drives and checks.
@@ -91,24 +90,6 @@ func (t *Target) Close() {
 
 // Windows are the target's window sizes, smallest first.
 func (t *Target) Windows() []time.Duration { return t.Spec.Semantics.Windows }
-
-// OracleConfig is the truth's configuration for the target's semantics:
-// its windows, allowed lateness and out-of-orderness (0 is none), and a
-// dedup horizon that covers them.
-func (t *Target) OracleConfig() oracle.Config {
-	sem := t.Spec.Semantics
-	none := func(d time.Duration) time.Duration {
-		if d == 0 {
-			return -1 // oracle.Config's "none"; its 0 is "the default"
-		}
-		return d
-	}
-	horizon := oracle.DefaultDedupHorizon
-	if need := sem.Windows[len(sem.Windows)-1] + sem.AllowedLateness + sem.OutOfOrderness; need > horizon {
-		horizon = need
-	}
-	return oracle.Config{Windows: sem.Windows, Lateness: none(sem.AllowedLateness), OutOfOrderness: none(sem.OutOfOrderness), DedupHorizon: horizon}
-}
 
 // Transport is the run's sender transport to the ingest, over up to conns
 // connections; Close closes it.
@@ -182,42 +163,6 @@ func (t *Target) Store() (reports.Store, error) {
 // Faults is what the scenario's faults act on: the nodes (it also
 // implements faults.BrokerProcess).
 func (t *Target) Faults() faults.Target { return t.ctl }
-
-// Recovered is the recovery probe after a fault: every node with a health
-// command is healthy and, with recovery.consumer_groups, their total lag
-// is at most the bound (recovery.lag_bound, else defaultBound); nil when
-// the target has no way to tell (see Capabilities). Close closes its
-// client.
-func (t *Target) Recovered(defaultBound int64) (func(ctx context.Context) bool, error) {
-	r := t.Spec.Recovery
-	var lp *lagProbe
-	if len(r.ConsumerGroups) > 0 {
-		var err error
-		if lp, err = newLagProbe(r.Brokers, r.ConsumerGroups, t.kafkaOpts); err != nil {
-			return nil, err
-		}
-		t.closers = append(t.closers, lp.close)
-	}
-	bound := r.LagBound
-	if bound == 0 {
-		bound = defaultBound
-	}
-	if lp == nil && !t.hasHealth() {
-		return nil, nil
-	}
-	return func(ctx context.Context) bool {
-		for _, n := range t.ctl.all {
-			if !t.ctl.healthy(ctx, n) {
-				return false
-			}
-		}
-		if lp == nil {
-			return true
-		}
-		lag, err := lp.lag(ctx)
-		return err == nil && lag <= bound
-	}, nil
-}
 
 func (t *Target) hasHealth() bool {
 	for _, n := range t.Spec.Nodes {
