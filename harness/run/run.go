@@ -206,7 +206,11 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 		return nil, err
 	}
 	rate := offeredRate(sc)
-	r.probes = probe.New(ctx, probe.Config{Scenario: sc, Rate: rate, Log: log}, tg.Probes)
+	pcfg := probe.Config{Scenario: sc, Rate: rate, Log: log}
+	if len(tg.Probes.Processes) == 0 {
+		pcfg.Sampled = probe.All &^ (probe.Resources | probe.CPU) // no process of the target to measure
+	}
+	r.probes = probe.New(ctx, pcfg, tg.Probes)
 	defer r.probes.Close()
 	start := time.Now()
 	runID := "r" + strconv.FormatInt(start.UnixMilli(), 36) + "-"
@@ -273,8 +277,12 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 		qwg.Go(func() { ql.Run(qctx) })
 	}
 
-	fmt.Fprintf(r.out, "  sending for %s: %s, %d keys (%s), via %s (%s)...\n", sc.Duration, RateText(sc), sc.Traffic.Keys.Count,
-		sc.Traffic.Keys.Distribution, sc.Traffic.Via, sc.Traffic.Format)
+	via := fmt.Sprintf("via %s (%s)", sc.Traffic.Via, sc.Traffic.Format)
+	if c.target != nil {
+		via = "to " + tg.Name + "'s ingest"
+	}
+	fmt.Fprintf(r.out, "  sending for %s: %s, %d keys (%s), %s...\n", sc.Duration, RateText(sc), sc.Traffic.Keys.Count,
+		sc.Traffic.Keys.Distribution, via)
 	traffic := r.probes.Traffic() // an abort stops the traffic and heals the faults
 	waitFaults, err := r.startFaults(traffic, log)
 	if err != nil {
