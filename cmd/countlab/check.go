@@ -49,12 +49,12 @@ func cmdCheck(ctx context.Context, args []string) error {
 		return usagef("--query: %v", err)
 	}
 	cfg := reports.CheckConfig{Parallel: *parallel, IncludeLate: *includeLate, Drain: *wait, KeyPrefix: *keyPrefix}
-	if inf.url != "" {
-		ic, err := inf.config()
+	if inf.URLGiven() {
+		ic, err := inf.connect(ctx) // kafkaconnect.go: refused credentials are exit 2
 		if err != nil {
 			return err
 		}
-		store := reports.NewInfluxStore(ic.URL, ic.Org, ic.Bucket, ic.Token)
+		store := reports.NewInfluxStore(ic.URL, ic.Org, ic.Bucket, ic.Credential())
 		defer store.Close()
 		cfg.Store = store
 	}

@@ -59,18 +59,18 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 		return err
 	}
 	opts = append(opts, query.Windows(sizes...))
-	if kf.brokers == "" && inf.url == "" {
+	if !kf.BrokersGiven() && !inf.URLGiven() {
 		return usagef("give --brokers (recent windows from Kafka) and/or --influx-url (older windows)")
 	}
-	if kf.brokers != "" {
-		conn, err := kf.conn()
+	if kf.BrokersGiven() {
+		conn, err := kf.connect(ctx) // kafkaconnect.go: a refused login is exit 2
 		if err != nil {
 			return err
 		}
 		opts = append(opts, query.Kafka(conn))
 	}
-	if inf.url != "" {
-		ic, err := inf.config()
+	if inf.URLGiven() {
+		ic, err := inf.connect(ctx) // kafkaconnect.go: refused credentials are exit 2
 		if err != nil {
 			return err
 		}

@@ -53,7 +53,7 @@ func runReconcile(ctx context.Context, args []string, out io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	conn, err := kf.conn()
+	conn, err := kf.connect(ctx) // kafkaconnect.go: a refused login is exit 2
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func runReconcile(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ic, err := inf.config()
+	ic, err := inf.connect(ctx) // kafkaconnect.go: refused credentials are exit 2
 	if err != nil {
 		return err
 	}

@@ -29,11 +29,11 @@ func cmdSink(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	conn, err := kf.conn()
+	conn, err := kf.connect(ctx) // kafkaconnect.go: a refused login is exit 2
 	if err != nil {
 		return err
 	}
-	ic, err := inf.config()
+	ic, err := inf.connect(ctx) // kafkaconnect.go: refused credentials are exit 2
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ type cached[V any] struct {
 
 func newInfluxSource(conf influx.Config, timeout time.Duration, cacheSize int, fresh *freshness, m *metrics) *influxSource {
 	opts := influxdb2.DefaultOptions().SetHTTPRequestTimeout(uint(timeout/time.Second) + 1)
-	cl := influxdb2.NewClientWithOptions(conf.URL, conf.Token, opts)
+	cl := influxdb2.NewClientWithOptions(conf.URL, conf.Credential(), opts)
 	return &influxSource{
 		client:  cl,
 		api:     cl.QueryAPI(conf.Org),

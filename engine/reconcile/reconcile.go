@@ -275,7 +275,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	log.Info("events recounted", "read", res.EventsRead, "counted", res.EventsCounted, "windows", len(cnt.totals),
 		"aggregates_windows", len(view.latest))
 
-	ic := influxdb2.NewClientWithOptions(cfg.Influx.URL, cfg.Influx.Token,
+	ic := influxdb2.NewClientWithOptions(cfg.Influx.URL, cfg.Influx.Credential(),
 		influxdb2.DefaultOptions().SetPrecision(time.Millisecond).SetHTTPRequestTimeout(uint(max(1, cfg.Timeout/time.Second))))
 	defer ic.Close()
 	qctx, cancel := context.WithTimeout(ctx, cfg.Timeout)

@@ -82,7 +82,7 @@ func New(opts ...Opt) (*Sink, error) {
 	io := influxdb2.DefaultOptions().
 		SetPrecision(time.Millisecond).
 		SetHTTPRequestTimeout(uint(max(1, (c.writeTimeout+time.Second-1)/time.Second)))
-	s.ic = influxdb2.NewClientWithOptions(c.influx.URL, c.influx.Token, io)
+	s.ic = influxdb2.NewClientWithOptions(c.influx.URL, c.influx.Credential(), io)
 	s.wapi = s.ic.WriteAPIBlocking(c.influx.Org, c.influx.Bucket)
 	return s, nil
 }

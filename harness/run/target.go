@@ -82,7 +82,7 @@ func StackTarget(st *stack.Stack, token string) (*Target, error) {
 			st.Conn().String(), inf.URL, st.GatewayAddr(), st.QueryAddr(), st.MetricsAddr()),
 		Ingest:         func(sc *scenarios.Scenario) (sim.Transport, func(), error) { return trafficTransport(st, sc, token) },
 		Query:          qc,
-		Store:          reports.NewInfluxStore(inf.URL, inf.Org, inf.Bucket, inf.Token),
+		Store:          reports.NewInfluxStore(inf.URL, inf.Org, inf.Bucket, inf.Credential()),
 		Controls:       st.Target(),
 		Recovered:      st.Lag().Recovered,
 		Windows:        st.Windows(),

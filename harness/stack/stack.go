@@ -132,20 +132,24 @@ func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 		if s.brokerProc, err = startBrokerChild(ctx, f, filepath.Join(dataDir, "kafka"), s.fail); err != nil {
 			return nil, err
 		}
-		s.conn = kafka.Conn{Brokers: []string{s.brokerProc.addr}}
+		s.conn = s.brokerProc.conn
 	} else {
-		b, err := broker.New(
+		bopts := []broker.Opt{
 			broker.Listen(f.brokerListen...),
 			broker.DataDir(filepath.Join(dataDir, "kafka")),
 			broker.Partitions(int32(f.partitions)),
 			broker.Topics(s.topics),
 			broker.Logger(log.With("part", "broker")),
-		)
+		}
+		if l := f.brokerSASL; l.SASLMechanism != "" {
+			bopts = append(bopts, broker.SASL(l.SASLMechanism, l.SASLUser, l.SASLPassword))
+		}
+		b, err := broker.New(bopts...)
 		if err != nil {
 			return nil, err
 		}
 		s.broker = b
-		s.conn = kafka.Conn{Brokers: b.Addrs()}
+		s.conn = b.Conn() // with the SASL login when BrokerSASL
 	}
 
 	// InfluxDB.
@@ -160,7 +164,11 @@ func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 		if err != nil {
 			return nil, err
 		}
-		srv, err := influxd.Start(ctx, influxd.DataDir(filepath.Join(dataDir, "influxdb")), influxd.Port(port), influxd.Logger(log.With("part", "influxd")))
+		iopts := []influxd.Opt{influxd.DataDir(filepath.Join(dataDir, "influxdb")), influxd.Port(port), influxd.Logger(log.With("part", "influxd"))}
+		if f.influxUser != "" {
+			iopts = append(iopts, influxd.Auth(f.influxUser, f.influxPassword))
+		}
+		srv, err := influxd.Start(ctx, iopts...)
 		if err != nil {
 			return nil, err
 		}
@@ -187,7 +195,7 @@ func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 		}
 		s.scaler = newWorkerScaler(s, bin)
 		for i := 0; i < f.workers; i++ {
-			p := newWorkerProc(i, bin, s.workerArgs(i), nil)
+			p := newWorkerProc(i, bin, s.workerArgs(i), s.childEnv(), nil)
 			p.fail = s.restartWorkerProc(p)
 			s.engines = append(s.engines, p)
 			if err := p.start(ctx); err != nil {

@@ -67,14 +67,9 @@ func (s *Stack) workerArgs(slot int) []string {
 		// Metrics on a free port (the resource sampler reads go_goroutines).
 		"--metrics-listen", "127.0.0.1:0",
 	}
-	if s.conn.SASLMechanism != "" {
-		// The password reaches the child through its environment
-		// (COUNTLAB_KAFKA_PASSWORD[_FILE]), never its command line.
-		args = append(args, "--sasl-mechanism", s.conn.SASLMechanism, "--sasl-user", s.conn.SASLUser)
-	}
-	if s.conn.TLS {
-		args = append(args, "--tls")
-	}
+	// SASL and TLS as the stack connects; the password reaches the child
+	// through its environment (childEnv), never its command line.
+	args = append(args, s.conn.Args()...)
 	if c.atLeastOnce {
 		args = append(args, "--at-least-once-UNSAFE")
 	}
@@ -136,3 +131,8 @@ func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, par
 	}
 	return nil
 }
+
+// childEnv is the environment of the stack's child processes: this
+// process's, with the SASL password of the stack's connection
+// (kafka.Conn.ChildEnv).
+func (s *Stack) childEnv() []string { return s.conn.ChildEnv(os.Environ()) }
