@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/countlab/countlab/engine/rollup"
 	"github.com/countlab/countlab/sim/oracle"
 )
 
@@ -68,6 +69,9 @@ type Accuracy struct {
 	// 10 of them.
 	ContractMismatches       int64             `json:"contract_mismatches"`
 	ContractMismatchExamples []oracle.Mismatch `json:"contract_mismatch_examples"`
+	// Retention is the granularities' check under the retention config
+	// (CheckConfig.Retention); its ranges count in Exact.
+	Retention *RetentionCheck `json:"retention,omitempty"`
 	// Reconcile, when late events were sent, is the check before the
 	// reconcile (late events not expected, the engine's late policy) and
 	// what the reconcile did; the fields above are then the check after
@@ -167,6 +171,10 @@ type CheckConfig struct {
 	// does not have, in the store and through the query service, to keys
 	// with this prefix (a stack shared with other runs).
 	KeyPrefix string
+	// Retention, when set, is the stack's retention config (engine/rollup):
+	// windows past their granularity's retention are not expected, and
+	// ranges asked with window=auto are checked too (retention.go).
+	Retention *rollup.Config
 }
 
 // Check compares every (size, type, key, window) the truth expects with
@@ -194,8 +202,23 @@ func Check(ctx context.Context, truth *oracle.Oracle, q Querier, cfg CheckConfig
 		acc.ExpectedEvents += st.Late
 	}
 	deadline := time.Now().Add(cfg.Drain)
+	byKey, byDims, store := truth.Windows(oracle.ByKey, cfg.IncludeLate), truth.Windows(oracle.ByDimSet, cfg.IncludeLate), cfg.Store
+	if cfg.StoreByKey { // a target's store: totals per key, dimension sets summed
+		byDims = truth.Windows(oracle.ByKey, cfg.IncludeLate)
+	}
+	allByKey := byKey
+	if r := cfg.Retention; r != nil { // retention.go
+		acc.Retention = newRetentionCheck(r)
+		cut := retentionCut(cfg)
+		byKey = splitRetained(byKey, r, cut, acc.Retention, true)
+		byDims = splitRetained(byDims, r, cut, acc.Retention, false)
+		byKey, byDims = completeFirst(byKey, r, acc.Retention), completeFirst(byDims, r, acc.Retention)
+		if store != nil {
+			store = retainedStore{store, r, cut}
+		}
+	}
 	if q != nil {
-		qc, extra, err := checkQuery(ctx, truth.Windows(oracle.ByKey, cfg.IncludeLate), q, cfg)
+		qc, extra, err := checkQuery(ctx, byKey, q, cfg)
 		if err != nil {
 			return acc, err
 		}
@@ -204,18 +227,27 @@ func Check(ctx context.Context, truth *oracle.Oracle, q Querier, cfg CheckConfig
 	} else {
 		acc.QuerySkipped = true
 	}
-	if cfg.Store != nil {
-		by := oracle.ByDimSet
-		if cfg.StoreByKey {
-			by = oracle.ByKey
-		}
-		sc, err := checkStore(ctx, truth.Windows(by, cfg.IncludeLate), cfg.Store, cfg.KeyPrefix, deadline)
+	if store != nil {
+		sc, err := checkStore(ctx, byDims, store, cfg.KeyPrefix, deadline)
 		if err != nil {
 			return acc, err
 		}
 		acc.Store = &sc
 	}
+	if r := cfg.Retention; r != nil && q != nil {
+		if err := checkRanges(ctx, allByKey, q, r, acc.Retention); err != nil {
+			return acc, err
+		}
+		if cfg.Store != nil && len(allByKey) > 0 {
+			if err := countStillStored(ctx, cfg.Store, r, cfg.KeyPrefix, allByKey[0].Start, allByKey[len(allByKey)-1].End()+3_600_000, acc.Retention); err != nil {
+				return acc, err
+			}
+		}
+	}
 	acc.combine()
+	if acc.Retention != nil && !acc.Retention.Ranges.Exact {
+		acc.Exact = false
+	}
 	return acc, nil
 }
 
@@ -251,6 +283,7 @@ func (a *Accuracy) WriteSources(w io.Writer, indent string) {
 			fmt.Fprintf(w, "%s  LOST: %d windows count %d events too few\n", indent, s.LostWindows, s.Lost)
 		}
 	}
+	a.WriteRetention(w, indent) // retention.go
 	if a.ContractMismatches > 0 {
 		fmt.Fprintf(w, "%scontract: %d events on which an entry point disagreed with the contract\n", indent, a.ContractMismatches)
 		for _, m := range a.ContractMismatchExamples {

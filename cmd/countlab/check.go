@@ -30,7 +30,12 @@ func cmdCheck(ctx context.Context, args []string) error {
 	parallel := fs.Int("parallel", 16, "queries in flight")
 	keyPrefix := fs.String("key-prefix", "", "with --influx-url: look for stored windows the truth lacks only among keys with this prefix (a shared store)")
 	targetPath := fs.String("target", "", "read the windows back through this target file's read side instead of --query and --influx-url (target.go)")
+	retention := retentionFlag(fs) // retention.go
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	rc, err := retention()
+	if err != nil {
 		return err
 	}
 	if len(truthPaths) == 0 {
@@ -48,7 +53,7 @@ func cmdCheck(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("--query: %v", err)
 	}
-	cfg := reports.CheckConfig{Parallel: *parallel, IncludeLate: *includeLate, Drain: *wait, KeyPrefix: *keyPrefix}
+	cfg := reports.CheckConfig{Parallel: *parallel, IncludeLate: *includeLate, Drain: *wait, KeyPrefix: *keyPrefix, Retention: rc}
 	if inf.URLGiven() {
 		ic, err := inf.connect(ctx) // kafkaconnect.go: refused credentials are exit 2
 		if err != nil {
@@ -56,6 +61,7 @@ func cmdCheck(ctx context.Context, args []string) error {
 		}
 		store := reports.NewInfluxStore(ic.URL, ic.Org, ic.Bucket, ic.Credential())
 		defer store.Close()
+		readRetentionBuckets(store, ic, rc)
 		cfg.Store = store
 	}
 	start := time.Now()

@@ -41,7 +41,12 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 	sinkGroup := fs.String("sink-group", query.DefaultSinkGroup, "consumer group of the sink (countlab sink --group): its committed offsets say which totals InfluxDB holds, so which InfluxDB answers may be cached (\"\": none are, for windows the topic has totals for)")
 	var insecure bool
 	registerInsecureNoToken(fs, &insecure)
+	retentionCfg := retentionFlag(fs) // retention.go
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	rc, err := retentionCfg()
+	if err != nil {
 		return err
 	}
 
@@ -59,6 +64,7 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 		return err
 	}
 	opts = append(opts, query.Windows(sizes...))
+	opts = append(opts, queryRetention(rc)...)
 	if !kf.BrokersGiven() && !inf.URLGiven() {
 		return usagef("give --brokers (recent windows from Kafka) and/or --influx-url (older windows)")
 	}

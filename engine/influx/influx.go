@@ -60,6 +60,24 @@ type Config struct {
 	// logged). They are sent as the token "user:password", the form
 	// InfluxDB 1.8 accepts in "Authorization: Token ...". Not with Token.
 	User, Password string
+	// Buckets, when set, is the bucket of each window size (its
+	// granularity's retention policy, "db/<policy>" on 1.8; see
+	// PolicyBuckets); sizes not in it are in Bucket. A pointer, so that
+	// Config stays comparable.
+	Buckets *SizeBuckets
+}
+
+// SizeBuckets maps a window size in ms to its bucket.
+type SizeBuckets map[int64]string
+
+// BucketFor is the bucket window totals of size ms are stored in.
+func (c Config) BucketFor(size int64) string {
+	if c.Buckets != nil {
+		if b, ok := (*c.Buckets)[size]; ok {
+			return b
+		}
+	}
+	return c.Bucket
 }
 
 // Credential is what clients send as the token: Token, or

@@ -273,7 +273,7 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 	defer stopQueries()
 	var qwg sync.WaitGroup
 	if counter != nil {
-		ql = &reports.QueryLoad{Client: counter, Rate: sc.Probes.QueriesPerS, Pick: keyPick, Window: tg.Windows[0]}
+		ql = &reports.QueryLoad{Client: counter, Rate: sc.Probes.QueriesPerS, Pick: keyPick, Window: tg.Windows[0], Auto: tg.Retention != nil}
 		qwg.Go(func() { ql.Run(qctx) })
 	}
 
@@ -337,6 +337,7 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 		Store:      tg.Store,
 		StoreByKey: tg.StoreByKey,
 		KeyPrefix:  gcfg.KeyPrefix,
+		Retention:  tg.Retention,
 		Progress: func(off, total int) {
 			prog.set(func() string {
 				return fmt.Sprintf("draining: %d of %d windows not yet equal to the truth (%s)", off, total, time.Since(drainStart).Round(time.Second))
@@ -525,6 +526,7 @@ func (r *scenarioRun) reconcileAndCheck(ctx context.Context, keyPrefix string, o
 		Store:       r.target.Store,
 		StoreByKey:  r.target.StoreByKey,
 		KeyPrefix:   keyPrefix,
+		Retention:   r.target.Retention,
 		Drain:       r.sc.DrainTimeout,
 		Progress: func(off, total int) {
 			prog.set(func() string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/kafka"
+	"github.com/countlab/countlab/engine/rollup"
 	"github.com/countlab/countlab/harness"
 )
 
@@ -44,6 +45,7 @@ type cfg struct {
 	commitEvery    time.Duration
 	sessionTimeout time.Duration
 	topicPrefix    string
+	retention      *rollup.Config // retention.go
 
 	log      *slog.Logger
 	logLevel slog.Level // of the child processes

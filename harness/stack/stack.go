@@ -125,7 +125,7 @@ func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 	LabelStage(reports.StageBroker)
 	if f.externalKafka() {
 		s.conn = f.kafka
-		if err := createTopics(ctx, s.conn, s.topics, int32(f.partitions)); err != nil {
+		if err := createTopics(ctx, s.conn, s.topics, int32(f.partitions), f.topicOpts()...); err != nil {
 			return nil, err
 		}
 	} else if f.brokerProc {
@@ -217,13 +217,13 @@ func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 	sinkInflux := s.influx
 	sinkInflux.URL = s.net.sinkInfluxURL(s.influx.URL)
 	s.sinkReg = s.metrics.own // served with countlab's own, read by the CPU block (cpu.go)
-	sk, err := sink.New(
+	sk, err := sink.New(append([]sink.Opt{
 		sink.Kafka(s.conn),
 		sink.TopicPrefix(f.topicPrefix),
 		sink.Influx(sinkInflux),
 		sink.Logger(log), // the sink adds part=sink itself
 		sink.Registerer(s.sinkReg),
-	)
+	}, f.sinkOpts()...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -242,6 +242,7 @@ func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 	if token != "" {
 		qopts = append(qopts, query.Token(token))
 	}
+	qopts = append(qopts, f.queryOpts()...) // retention.go
 	q, err := query.New(qopts...)
 	if err != nil {
 		return nil, err

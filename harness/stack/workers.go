@@ -118,7 +118,7 @@ func (s *Stack) addBuggyWorker(ctx context.Context, ready []<-chan struct{}) ([]
 }
 
 // createTopics creates countlab's missing topics on an external cluster.
-func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32) error {
+func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, opts ...kafka.TopicOpt) error {
 	cl, err := conn.NewClient()
 	if err != nil {
 		return err
@@ -126,7 +126,7 @@ func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, par
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := kafka.EnsureTopics(ctx, cl, topics, partitions, -1); err != nil {
+	if err := kafka.EnsureTopics(ctx, cl, topics, partitions, -1, opts...); err != nil {
 		return fmt.Errorf("create the topics: %w", err)
 	}
 	return nil
