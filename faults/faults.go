@@ -89,35 +89,37 @@ type Spec struct {
 	Params map[string]any `yaml:"params,omitempty" json:"params,omitempty"`
 }
 
-// kind is one fault kind: its documentation and its constructor.
+// kind is one fault kind: its documentation, its constructor and what it
+// needs from a target (see Capability).
 type kind struct {
 	name   string
 	doc    string
 	params string
 	build  func(p *params) (Fault, error)
+	needs  []Capability
 }
 
 // kinds lists every fault kind, in the order of Kinds.
 var kinds = []kind{
-	{"worker-crash", "kill an engine worker abruptly (SIGKILL: no commit), restart it when healed", "worker: index (default 0)", buildWorkerCrash},
-	{"worker-pause", "freeze an engine worker (SIGSTOP), resume it (SIGCONT) when healed", "worker: index (default 0)", buildWorkerPause},
+	{"worker-crash", "kill an engine worker abruptly (SIGKILL: no commit), restart it when healed", "worker: index (default 0)", buildWorkerCrash, []Capability{CapWorkerControl}},
+	{"worker-pause", "freeze an engine worker (SIGSTOP), resume it (SIGCONT) when healed", "worker: index (default 0)", buildWorkerPause, []Capability{CapWorkerPause}},
 	{"broker-errors", "the embedded broker answers matching requests with a Kafka error",
 		"requests: [" + strings.Join(requestNames(), ", ") + "] (default [produce]); error: a Kafka error name (default NOT_LEADER_FOR_PARTITION); probability: (0, 1] (default 1)",
-		buildBrokerErrors},
-	{"sink-outage", "kill the InfluxDB server (SIGKILL), restart it when healed", "none", buildSinkOutage},
-	{"overload", "multiply the offered rate (the gateway answers 429 beyond its capacity; hits: events refused)", "factor: (0, 100] (default 3)", buildOverload},
-	{"clock-skew", "shift the event times of a share of the clients by an offset", "share: (0, 1] (default 0.5); offset: a duration, + ahead, - behind (default 5s; within half the engine's out-of-orderness + lateness)", buildClockSkew},
-	{"late-burst", "send a share of the events too late (after their window closed: counted after a reconcile)", "share: (0, 1] (default 0.2)", buildLateBurst},
-	{"network-latency", "delay the bytes of a link (toxiproxy latency toxic)", latencyParamsDoc, buildNetworkLatency},
-	{"network-bandwidth", "limit the bandwidth of a link (toxiproxy bandwidth toxic)", "kb_per_s: >= 1 (default 100); " + linkParamsDoc, buildNetworkBandwidth},
-	{"network-reset", "reset the connections of a link (toxiproxy reset_peer toxic): each is reset after_ms after its next data", "after_ms: >= 0 (default 0); " + linkParamsDoc, buildNetworkReset},
-	{"network-partition", "cut a link: blackhole (connections stay open, nothing passes; closed at the heal) or refuse (proxies stopped)", "mode: blackhole or refuse (default blackhole); " + linkParamsDoc, buildNetworkPartition},
-	{"network-slow-close", "delay the close of a link's connections (toxiproxy slow_close toxic)", "delay_ms: >= 0 (default 1000); " + linkParamsDoc, buildNetworkSlowClose},
-	{"sink-slow", "network-latency on the sink-influx link (InfluxDB answers slowly)", sinkSlowParamsDoc, buildSinkSlow},
-	{"sink-errors", "InfluxDB (an HTTP proxy in front of it on the sink's link) answers a share of the sink's requests with a 5xx", "probability: (0, 1] (default 0.5); status: 500..599 (default 503); forward: true to apply the request before failing it (default false)", buildSinkErrors},
-	{"broker-crash", "kill the broker process (SIGKILL), restart it on the same port and data dir when healed (the run starts the broker as a process)", "none", buildBrokerCrash},
-	{"worker-add", "start extra engine worker processes (consumer-group rebalance), remove them gracefully when healed", "count: workers to add, 1..16 (default 1)", buildWorkerAdd},
-	{"worker-remove", "stop an engine worker gracefully (it leaves the group: a rebalance), start it again when healed", "worker: index (default 0)", buildWorkerRemove},
+		buildBrokerErrors, []Capability{CapBrokerFaultAPI}},
+	{"sink-outage", "kill the InfluxDB server (SIGKILL), restart it when healed", "none", buildSinkOutage, []Capability{CapSinkProcess}},
+	{"overload", "multiply the offered rate (the gateway answers 429 beyond its capacity; hits: events refused)", "factor: (0, 100] (default 3)", buildOverload, []Capability{CapTrafficSender}},
+	{"clock-skew", "shift the event times of a share of the clients by an offset", "share: (0, 1] (default 0.5); offset: a duration, + ahead, - behind (default 5s; within half the engine's out-of-orderness + lateness)", buildClockSkew, []Capability{CapEventClock}},
+	{"late-burst", "send a share of the events too late (after their window closed: counted after a reconcile)", "share: (0, 1] (default 0.2)", buildLateBurst, []Capability{CapEventClock, CapReconcile}},
+	{"network-latency", "delay the bytes of a link (toxiproxy latency toxic)", latencyParamsDoc, buildNetworkLatency, []Capability{CapNetworkProxies}},
+	{"network-bandwidth", "limit the bandwidth of a link (toxiproxy bandwidth toxic)", "kb_per_s: >= 1 (default 100); " + linkParamsDoc, buildNetworkBandwidth, []Capability{CapNetworkProxies}},
+	{"network-reset", "reset the connections of a link (toxiproxy reset_peer toxic): each is reset after_ms after its next data", "after_ms: >= 0 (default 0); " + linkParamsDoc, buildNetworkReset, []Capability{CapNetworkProxies}},
+	{"network-partition", "cut a link: blackhole (connections stay open, nothing passes; closed at the heal) or refuse (proxies stopped)", "mode: blackhole or refuse (default blackhole); " + linkParamsDoc, buildNetworkPartition, []Capability{CapNetworkProxies}},
+	{"network-slow-close", "delay the close of a link's connections (toxiproxy slow_close toxic)", "delay_ms: >= 0 (default 1000); " + linkParamsDoc, buildNetworkSlowClose, []Capability{CapNetworkProxies}},
+	{"sink-slow", "network-latency on the sink-influx link (InfluxDB answers slowly)", sinkSlowParamsDoc, buildSinkSlow, []Capability{CapNetworkProxies}},
+	{"sink-errors", "InfluxDB (an HTTP proxy in front of it on the sink's link) answers a share of the sink's requests with a 5xx", "probability: (0, 1] (default 0.5); status: 500..599 (default 503); forward: true to apply the request before failing it (default false)", buildSinkErrors, []Capability{CapSinkHTTPProxy}},
+	{"broker-crash", "kill the broker process (SIGKILL), restart it on the same port and data dir when healed (the run starts the broker as a process)", "none", buildBrokerCrash, []Capability{CapBrokerProcess}},
+	{"worker-add", "start extra engine worker processes (consumer-group rebalance), remove them gracefully when healed", "count: workers to add, 1..16 (default 1)", buildWorkerAdd, []Capability{CapWorkerScaling}},
+	{"worker-remove", "stop an engine worker gracefully (it leaves the group: a rebalance), start it again when healed", "worker: index (default 0)", buildWorkerRemove, []Capability{CapWorkerScaling, CapWorkerControl}},
 }
 
 // Kinds are the names of the fault kinds.

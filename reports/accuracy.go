@@ -3,6 +3,7 @@ package reports
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -53,8 +54,12 @@ type Accuracy struct {
 	// WorstWindows are up to 10 mismatched windows of either comparison,
 	// largest difference first.
 	WorstWindows []WindowDiff `json:"worst_windows"`
-	// Query is the comparison with the query service's answers.
+	// Query is the comparison with the query service's answers (zero
+	// when QuerySkipped).
 	Query WindowCheck `json:"query"`
+	// QuerySkipped is set when the system under test has no per-window
+	// reader (a store-only target): only Store was compared.
+	QuerySkipped bool `json:"query_skipped,omitempty"`
 	// Store is the comparison with InfluxDB's stored totals, read back
 	// with a Flux query of its own; nil when the store was not checked.
 	Store *WindowCheck `json:"store,omitempty"`
@@ -93,7 +98,11 @@ type WindowCheck struct {
 	// too few and too many in those that count too many (smallest size).
 	Lost       int64 `json:"lost"`
 	Duplicated int64 `json:"duplicated"`
-	Exact      bool  `json:"exact"`
+	// LostWindows and DuplicatedWindows are the windows (smallest size)
+	// that count too few and too many.
+	LostWindows       int  `json:"lost_windows"`
+	DuplicatedWindows int  `json:"duplicated_windows"`
+	Exact             bool `json:"exact"`
 	// WorstWindows are up to 10 mismatched windows, largest difference
 	// first.
 	WorstWindows []WindowDiff `json:"worst_windows"`
@@ -156,6 +165,11 @@ type CheckConfig struct {
 	// Store, when set, is InfluxDB read directly: every window is also
 	// compared as stored.
 	Store Store
+	// StoreByKey compares the store with the truth's totals per (size,
+	// type, key, window), dimension sets summed (a target's store keeps
+	// no dimension sets); false: per dimension set, as countlab's sink
+	// stores them.
+	StoreByKey bool
 	// KeyPrefix, when set, limits the windows looked at for ones the truth
 	// does not have, in the store and through the query service, to keys
 	// with this prefix (a stack shared with other runs).
@@ -169,8 +183,12 @@ type CheckConfig struct {
 // Check compares every (size, type, key, window) the truth expects with
 // the query service's count and sum (summed over dimension sets and
 // partitions), and, with cfg.Store, every (size, type, key, dimension set,
-// window) with what InfluxDB stores, with exact equality.
+// window) with what InfluxDB stores, with exact equality. q may be nil
+// when cfg.Store is set: the store alone is compared (QuerySkipped).
 func Check(ctx context.Context, truth *oracle.Oracle, q Querier, cfg CheckConfig) (Accuracy, error) {
+	if q == nil && cfg.Store == nil {
+		return Accuracy{}, errors.New("accuracy check: neither a query service nor a store to compare with the truth")
+	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 16
 	}
@@ -188,6 +206,9 @@ func Check(ctx context.Context, truth *oracle.Oracle, q Querier, cfg CheckConfig
 	}
 	deadline := time.Now().Add(cfg.Drain)
 	byKey, byDims, store := truth.Windows(oracle.ByKey, cfg.IncludeLate), truth.Windows(oracle.ByDimSet, cfg.IncludeLate), cfg.Store
+	if cfg.StoreByKey { // a target's store: totals per key, dimension sets summed
+		byDims = truth.Windows(oracle.ByKey, cfg.IncludeLate)
+	}
 	allByKey := byKey
 	if r := cfg.Retention; r != nil { // retention.go
 		acc.Retention = newRetentionCheck(r)
@@ -199,12 +220,16 @@ func Check(ctx context.Context, truth *oracle.Oracle, q Querier, cfg CheckConfig
 			store = retainedStore{store, r, cut}
 		}
 	}
-	qc, extra, err := checkQuery(ctx, byKey, q, cfg)
-	if err != nil {
-		return acc, err
+	if q != nil {
+		qc, extra, err := checkQuery(ctx, byKey, q, cfg)
+		if err != nil {
+			return acc, err
+		}
+		acc.Query = qc
+		acc.UnexpectedKeys = extra
+	} else {
+		acc.QuerySkipped = true
 	}
-	acc.Query = qc
-	acc.UnexpectedKeys = extra
 	if store != nil {
 		sc, err := checkStore(ctx, byDims, store, cfg.KeyPrefix, deadline)
 		if err != nil {
@@ -212,7 +237,7 @@ func Check(ctx context.Context, truth *oracle.Oracle, q Querier, cfg CheckConfig
 		}
 		acc.Store = &sc
 	}
-	if r := cfg.Retention; r != nil {
+	if r := cfg.Retention; r != nil && q != nil {
 		if err := checkRanges(ctx, allByKey, q, r, acc.Retention); err != nil {
 			return acc, err
 		}
@@ -238,7 +263,10 @@ type SourceCheck struct {
 // Sources are the comparisons made: the query service, and the store when
 // it was checked.
 func (a *Accuracy) Sources() []SourceCheck {
-	out := []SourceCheck{{"query service", a.Query}}
+	var out []SourceCheck
+	if !a.QuerySkipped {
+		out = append(out, SourceCheck{"query service", a.Query})
+	}
 	if a.Store != nil {
 		out = append(out, SourceCheck{"InfluxDB (store, read directly)", *a.Store})
 	}
@@ -251,6 +279,12 @@ func (a *Accuracy) WriteSources(w io.Writer, indent string) {
 	for _, s := range a.Sources() {
 		fmt.Fprintf(w, "%s%s: %d windows, %d mismatched, %d unexpected, lost %d, duplicated %d, exact=%v\n",
 			indent, s.Name, s.WindowsChecked, s.MismatchedWindows, s.UnexpectedWindows, s.Lost, s.Duplicated, s.Exact)
+		if s.DuplicatedWindows > 0 {
+			fmt.Fprintf(w, "%s  DOUBLE COUNTED: %d windows count %d events too many\n", indent, s.DuplicatedWindows, s.Duplicated)
+		}
+		if s.LostWindows > 0 {
+			fmt.Fprintf(w, "%s  LOST: %d windows count %d events too few\n", indent, s.LostWindows, s.Lost)
+		}
 	}
 	for _, c := range a.Attributes {
 		fmt.Fprintf(w, "%sper %s (attribute roll-up): %d windows; query service %d mismatched, %d unexpected; InfluxDB %d mismatched, %d unexpected; exact=%v\n",
@@ -272,6 +306,10 @@ func (a *Accuracy) combine() {
 	a.Lost, a.Duplicated, a.MismatchedWindows = a.Query.Lost, a.Query.Duplicated, a.Query.MismatchedWindows
 	a.Exact = a.Query.Exact && a.ContractMismatches == 0
 	worst := slices.Clone(a.Query.WorstWindows)
+	if a.QuerySkipped && a.Store != nil {
+		a.WindowsChecked, a.CountedEvents = a.Store.WindowsChecked, a.Store.CountedEvents
+		a.Exact = a.ContractMismatches == 0
+	}
 	if s := a.Store; s != nil {
 		a.Lost, a.Duplicated = max(a.Lost, s.Lost), max(a.Duplicated, s.Duplicated)
 		a.MismatchedWindows = max(a.MismatchedWindows, s.MismatchedWindows)
@@ -300,8 +338,10 @@ func (c *WindowCheck) finish(diffs []WindowDiff, smallest string) {
 		}
 		if n := d.WantCount - d.GotCount; n > 0 {
 			c.Lost += n
-		} else {
+			c.LostWindows++
+		} else if n < 0 {
 			c.Duplicated -= n
+			c.DuplicatedWindows++
 		}
 	}
 	c.MismatchedWindows = len(diffs)

@@ -29,6 +29,7 @@ func cmdCheck(ctx context.Context, args []string) error {
 	wait := fs.Duration("wait", 0, "re-check windows that differ for up to this long (the pipeline is still draining)")
 	parallel := fs.Int("parallel", 16, "queries in flight")
 	keyPrefix := fs.String("key-prefix", "", "with --influx-url: look for stored windows the truth lacks only among keys with this prefix (a shared store)")
+	targetPath := fs.String("target", "", "read the windows back through this target file's read side instead of --query and --influx-url (target.go)")
 	retention := retentionFlag(fs) // retention.go
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -43,6 +44,9 @@ func cmdCheck(ctx context.Context, args []string) error {
 	truth, err := loadTruths(truthPaths, os.Stderr) // load.go
 	if err != nil {
 		return err
+	}
+	if *targetPath != "" {
+		return checkOnTarget(ctx, truth, *targetPath, reports.CheckConfig{Parallel: *parallel, IncludeLate: *includeLate, Drain: *wait, KeyPrefix: *keyPrefix})
 	}
 	token, _ := tokenFromEnv()
 	qc, err := client.New(*queryURL, client.Token(token))

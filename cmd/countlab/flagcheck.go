@@ -32,7 +32,7 @@ func checkParsed(fs *flag.FlagSet) error {
 	if err := nonNegativeFlags(fs, r.nonNegative...); err != nil {
 		return err
 	}
-	if q := fs.Lookup("query"); name == "check" && q != nil {
+	if q, t := fs.Lookup("query"), fs.Lookup("target"); name == "check" && q != nil && (t == nil || t.Value.String() == "") { // --target: its own read side
 		return probeQuery(context.Background(), q.Value.String())
 	}
 	return nil

@@ -65,6 +65,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	fs.Var(&baseline, "baseline", "gate against these earlier runs: report.json files, run directories or a --repeat directory (repeat the flag or separate with commas); a metric whose runs rank worse beyond its minimum effect fails the run (README: CI regression gate)")
 	repeat := fs.Int("repeat", 1, "run the scenario N times, each its own report in --report-dir/run-I, then gate the N runs together against --baseline (summary.json)")
 	duration := fs.Duration("duration", 0, "override the scenario's duration")
+	targetPath := fs.String("target", "", targetFlagUsage) // target.go
 	name, err := parseWithPositional(fs, args, "SCENARIO")
 	if err != nil {
 		return err
@@ -106,6 +107,14 @@ func cmdRun(ctx context.Context, args []string) error {
 		run.PlantBugUNSAFE(plantBug), run.AtLeastOnceUNSAFE(atLeastOnce), run.Stack(plant.stackOpts()...))
 	if faultSeed != nil {
 		opts = append(opts, run.FaultSeed(*faultSeed))
+	}
+	if *targetPath != "" {
+		opt, closeTarget, err := targetOption(ctx, *targetPath) // target.go
+		if err != nil {
+			return err
+		}
+		defer closeTarget()
+		opts = append(opts, opt)
 	}
 	r, err := run.New(opts...)
 	if err != nil {

@@ -2,9 +2,9 @@ package run
 
 // What a scenario's faults need from the embedded stack, decided in one
 // place: worker processes, the broker as a process, network proxies and
-// the opt-in of external targets. (Per-kind capability declarations next
-// to each fault in package faults replace the table below once targets
-// declare their capabilities.)
+// the opt-in of external targets; and, before any run, every fault
+// matched against what the target offers (each kind declares its needs
+// next to itself in package faults: faults.Needs, faults.Check).
 
 import (
 	"strconv"
@@ -139,4 +139,63 @@ func (c *cfg) runTopicPrefix(now time.Time) string {
 		return "countlab-" + strconv.FormatInt(now.UnixMilli(), 36) + "-"
 	}
 	return ""
+}
+
+// stackCapabilities are what the embedded stack the run starts for sc
+// offers its faults (scenarioStack: worker processes, the broker as a
+// process, proxies when sc needs them; an external cluster or InfluxDB
+// offers no broker fault API, no broker or store process).
+func (c *cfg) stackCapabilities(sc *scenarios.Scenario) faults.Capabilities {
+	n := scenarioNeeds(sc)
+	external := len(c.kafka.Brokers) > 0
+	return faults.Capabilities{
+		faults.CapWorkerControl:  true, // worker processes when sc needs them
+		faults.CapWorkerPause:    true,
+		faults.CapWorkerScaling:  true,
+		faults.CapBrokerFaultAPI: !external && !n.brokerProc,
+		faults.CapBrokerProcess:  !external,
+		faults.CapSinkProcess:    c.influx.URL == "",
+		faults.CapNetworkProxies: true,
+		faults.CapSinkHTTPProxy:  true,
+		faults.CapTrafficSender:  true,
+		faults.CapEventClock:     true,
+		faults.CapReconcile:      true,
+		faults.CapQueryAPI:       true,
+		faults.CapRecoveryProbe:  true,
+	}
+}
+
+// checkCapabilities refuses, before the run, a fault the target cannot
+// serve: the target's own Check, or for the embedded stack its
+// capabilities (broker-errors on an external cluster, which has no fault
+// API, used to fail 10 s into the run).
+func (c *cfg) checkCapabilities(sc *scenarios.Scenario) error {
+	if c.target != nil {
+		if c.target.Check == nil {
+			return nil
+		}
+		return c.target.Check(sc)
+	}
+	name := "the embedded stack"
+	switch {
+	case len(c.kafka.Brokers) > 0:
+		name = "the stack on the Kafka cluster at " + c.kafka.String() + " (--brokers)"
+	case c.influx.URL != "":
+		name = "the stack on the InfluxDB at " + c.influx.URL + " (--influx-url)"
+	}
+	err := faults.Check(sc.Faults, c.stackCapabilities(sc), name, func(cp faults.Capability) string {
+		switch cp {
+		case faults.CapBrokerFaultAPI:
+			return "run it against the embedded broker (no --brokers); an external cluster has no request fault API"
+		case faults.CapBrokerProcess:
+			return "run it against the embedded broker (no --brokers: the run starts it as a process), or describe your broker as a node of a target file (--target)"
+		case faults.CapSinkProcess:
+			return "run it against the managed InfluxDB (no --influx-url), or describe yours as a store node of a target file (--target)"
+		}
+		return ""
+	})
+	if err != nil {
+		return harness.ConfigError{Err: err}
+	}
+	return nil
 }

@@ -74,6 +74,9 @@ func (rn *Runner) Run(ctx context.Context, sc *scenarios.Scenario) (*reports.Rep
 	if err := c.checkStaging(sc); err != nil {
 		return nil, err
 	}
+	if err := c.checkCapabilities(sc); err != nil { // what the target cannot serve (needs.go)
+		return nil, err
+	}
 	prefix := c.runTopicPrefix(time.Now())
 	r := &scenarioRun{cfg: c, sc: sc, out: c.out, errw: c.errw}
 	if c.deleteTopics {
@@ -203,7 +206,11 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 		return nil, err
 	}
 	rate := offeredRate(sc)
-	r.probes = probe.New(ctx, probe.Config{Scenario: sc, Rate: rate, Log: log}, tg.Probes)
+	pcfg := probe.Config{Scenario: sc, Rate: rate, Log: log}
+	if len(tg.Probes.Processes) == 0 {
+		pcfg.Sampled = probe.All &^ (probe.Resources | probe.CPU) // no process of the target to measure
+	}
+	r.probes = probe.New(ctx, pcfg, tg.Probes)
 	defer r.probes.Close()
 	start := time.Now()
 	runID := "r" + strconv.FormatInt(start.UnixMilli(), 36) + "-"
@@ -270,8 +277,12 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 		qwg.Go(func() { ql.Run(qctx) })
 	}
 
-	fmt.Fprintf(r.out, "  sending for %s: %s, %d keys (%s), via %s (%s)...\n", sc.Duration, RateText(sc), sc.Traffic.Keys.Count,
-		sc.Traffic.Keys.Distribution, sc.Traffic.Via, sc.Traffic.Format)
+	via := fmt.Sprintf("via %s (%s)", sc.Traffic.Via, sc.Traffic.Format)
+	if c.target != nil {
+		via = "to " + tg.Name + "'s ingest"
+	}
+	fmt.Fprintf(r.out, "  sending for %s: %s, %d keys (%s), %s...\n", sc.Duration, RateText(sc), sc.Traffic.Keys.Count,
+		sc.Traffic.Keys.Distribution, via)
 	traffic := r.probes.Traffic() // an abort stops the traffic and heals the faults
 	waitFaults, err := r.startFaults(traffic, log)
 	if err != nil {
@@ -327,10 +338,11 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 	drainStart := time.Now()
 	prog.set(func() string { return "draining..." })
 	acc, err := reports.Check(ctx, r.truth, tg.Query, reports.CheckConfig{
-		Drain:     r.drainTimeout(), // shorter after an abort (probes.go)
-		Store:     tg.Store,
-		KeyPrefix: gcfg.KeyPrefix,
-		Retention: tg.Retention,
+		Drain:      r.drainTimeout(), // shorter after an abort (probes.go)
+		Store:      tg.Store,
+		StoreByKey: tg.StoreByKey,
+		KeyPrefix:  gcfg.KeyPrefix,
+		Retention:  tg.Retention,
 		Progress: func(off, total int) {
 			prog.set(func() string {
 				return fmt.Sprintf("draining: %d of %d windows not yet equal to the truth (%s)", off, total, time.Since(drainStart).Round(time.Second))
@@ -520,6 +532,7 @@ func (r *scenarioRun) reconcileAndCheck(ctx context.Context, keyPrefix string, o
 	acc, err := reports.Check(ctx, r.truth, r.target.Query, reports.CheckConfig{
 		IncludeLate: true,
 		Store:       r.target.Store,
+		StoreByKey:  r.target.StoreByKey,
 		KeyPrefix:   keyPrefix,
 		Retention:   r.target.Retention,
 		Drain:       r.sc.DrainTimeout,

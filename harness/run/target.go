@@ -36,11 +36,20 @@ type Target struct {
 	// Store is the store's read side: every window is read back as stored
 	// (nil: not read back).
 	Store reports.Store
+	// StoreByKey: the store keeps one total per (key, type, window),
+	// dimension sets summed (a target's store); false: per dimension set,
+	// as countlab's sink stores them.
+	StoreByKey bool
 	// Controls are what the faults act on: faults.Target and any of the
 	// optional fault interfaces (faults.BrokerProcess, faults.Network,
 	// faults.HTTPFaults, faults.WorkerScaler). Nil: a scenario with faults
 	// acting on the target is refused.
 	Controls faults.Target
+	// Check, when set, refuses before the run what of a scenario the
+	// target cannot serve (a fault or probe it lacks the capability for,
+	// a target not ready): a harness.ConfigError. Nil (the embedded
+	// stack): the stack's capabilities are matched (needs.go).
+	Check func(sc *scenarios.Scenario) error
 	// Recovered is the faults' recovery probe (the pipeline caught up to
 	// within bound records); nil: a fault counts as recovered at its heal.
 	Recovered func(ctx context.Context, bound int64) bool
