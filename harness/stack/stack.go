@@ -92,7 +92,9 @@ type Stack struct {
 func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 	c := defaultCfg()
 	for _, o := range opts {
-		o(&c)
+		if o != nil {
+			o(&c)
+		}
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
