@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -230,7 +231,7 @@ func (r *Report) htmlView(cfg *htmlCfg) (*htmlView, error) {
 		return nil, err
 	}
 	v.Faults = faultTable(r.Faults)
-	v.Config = flatten("", r.Config, nil)
+	v.Config = flatten("", map[string]any(r.Config), nil)
 	v.Provenance = r.Provenance.rows()
 	v.Gate = gateHTML(r.Baseline)
 	v.SteadyState = steadyHTML(r.SteadyState)
@@ -337,113 +338,41 @@ func pngChart(title string, png []byte) htmlChart {
 }
 
 // Keys a fault record may carry, in the order shown and looked for.
-var (
-	faultStartKeys = []string{"start", "started_at", "start_time", "at", "injected_at", "begin"}
-	faultEndKeys   = []string{"end", "ended_at", "end_time", "until", "healed_at", "stopped_at", "recovered_at"}
-	faultNameKeys  = []string{"name", "kind", "type", "fault", "action"}
-)
-
-// FaultSpans reads the interval of each fault of a report (a JSON object
-// with a start time under one of start, started_at, at, ... and an end
-// under end, ended_at, until, ... or a duration_s); faults without a start
-// are skipped, and a fault without an end lasts to the end of the chart.
-func FaultSpans(faults []any) []Span {
+// FaultSpans are the intervals of a report's faults, from each injection
+// to its recovery (Span); faults never injected are skipped.
+func FaultSpans(faults []FaultRecord) []Span {
 	var out []Span
 	for _, f := range faults {
-		m, ok := f.(map[string]any)
-		if !ok {
-			continue
+		if s, ok := f.Span(); ok {
+			out = append(out, s)
 		}
-		start, ok := timeField(m, faultStartKeys)
-		if !ok {
-			continue
-		}
-		s := Span{Start: start}
-		if end, ok := timeField(m, faultEndKeys); ok {
-			s.End = end
-		} else if d, ok := m["duration_s"].(float64); ok {
-			s.End = start.Add(time.Duration(d * float64(time.Second)))
-		}
-		for _, k := range faultNameKeys {
-			if n, ok := m[k].(string); ok {
-				s.Label = n
-				break
-			}
-		}
-		out = append(out, s)
 	}
 	return out
 }
 
-func timeField(m map[string]any, keys []string) (time.Time, bool) {
-	for _, k := range keys {
-		switch v := m[k].(type) {
-		case string:
-			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-				return t, true
-			}
-		case time.Time:
-			return v, true
-		}
-	}
-	return time.Time{}, false
-}
-
-// faultTable is the faults as a table: one column per key of the fault
-// objects (name and times first).
-func faultTable(faults []any) htmlTable {
+// faultTable is the faults as a table.
+func faultTable(faults []FaultRecord) htmlTable {
 	var t htmlTable
 	if len(faults) == 0 {
 		return t
 	}
-	seen := map[string]bool{}
-	var keys []string
-	for _, f := range faults {
-		m, ok := f.(map[string]any)
-		if !ok {
-			m = map[string]any{"fault": f}
+	t.Head = []string{"name", "kind", "injected_at", "healed_at", "heal_s", "recovery_s", "hits", "error"}
+	at := func(p *time.Time) string {
+		if p == nil {
+			return ""
 		}
-		for k := range m {
-			if !seen[k] {
-				seen[k] = true
-				keys = append(keys, k)
-			}
-		}
+		return p.UTC().Format("15:04:05.000")
 	}
-	order := slices.Concat(faultNameKeys, faultStartKeys, faultEndKeys, []string{"duration_s", "recovery_s"})
-	rank := func(k string) int {
-		if i := slices.Index(order, k); i >= 0 {
-			return i
-		}
-		return len(order)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if ri, rj := rank(keys[i]), rank(keys[j]); ri != rj {
-			return ri < rj
-		}
-		return keys[i] < keys[j]
-	})
-	t.Head = keys
 	for _, f := range faults {
-		m, ok := f.(map[string]any)
-		if !ok {
-			m = map[string]any{"fault": f}
+		rec := scalar(f.RecoveryS)
+		if f.RecoveryS < 0 {
+			rec = "did not recover"
 		}
-		row := make([]string, len(keys))
-		for i, k := range keys {
-			val, ok := m[k]
-			if !ok {
-				continue
-			}
-			row[i] = scalar(val)
-			if k == "recovery_s" && val == -1.0 {
-				row[i] = "did not recover"
-			}
-			if t, err := time.Parse(time.RFC3339Nano, row[i]); err == nil {
-				row[i] = t.UTC().Format("15:04:05.000")
-			}
+		hits := ""
+		if f.Hits > 0 {
+			hits = strconv.FormatInt(f.Hits, 10)
 		}
-		t.Rows = append(t.Rows, row)
+		t.Rows = append(t.Rows, []string{f.Name, f.Kind, at(f.InjectedAt), at(f.HealedAt), scalar(f.HealS), rec, hits, f.Error})
 	}
 	return t
 }

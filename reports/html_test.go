@@ -31,9 +31,9 @@ func failingFixture() *Report {
 		},
 		Accuracy: Accuracy{ExpectedEvents: 19000, CountedEvents: 18990, Lost: 10, MismatchedWindows: 2, WindowsChecked: 900,
 			WorstWindows: []WindowDiff{{Window: "10s", Type: "VIEW", Key: "k<7>&", Start: start, WantCount: 15, GotCount: 5, WantSum: 150, GotSum: 50}}},
-		Faults: []any{map[string]any{"name": "broker-restart", "start": start.Add(10 * time.Second).Format(time.RFC3339Nano),
-			"end": start.Add(14 * time.Second).Format(time.RFC3339Nano), "recovery_s": 2.5},
-			map[string]any{"name": "w1", "kind": "worker-kill", "injected_at": start.Add(20 * time.Second).Format(time.RFC3339Nano), "healed_at": nil, "recovery_s": -1.0}},
+		Faults: []FaultRecord{{Name: "broker-restart", Kind: "broker-crash", InjectedAt: TimeOf(start.Add(10 * time.Second)),
+			HealedAt: TimeOf(start.Add(14 * time.Second)), RecoveryS: 2.5},
+			{Name: "w1", Kind: "worker-crash", InjectedAt: TimeOf(start.Add(20 * time.Second)), RecoveryS: -1}},
 	}
 	base := *r
 	base.Throughput.AchievedEventsPerS = 1000
@@ -190,28 +190,23 @@ func checkBalanced(t *testing.T, name, page string) {
 
 func TestFaultSpans(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	f := func(in any, want []Span) {
+	f := func(in FaultRecord, want []Span) {
 		t.Helper()
-		got := FaultSpans([]any{in})
+		got := FaultSpans([]FaultRecord{in})
 		if len(got) != len(want) {
-			t.Fatalf("%v: got %v, want %v", in, got, want)
+			t.Fatalf("%+v: got %v, want %v", in, got, want)
 		}
 		for i := range got {
 			if !got[i].Start.Equal(want[i].Start) || !got[i].End.Equal(want[i].End) || got[i].Label != want[i].Label {
-				t.Fatalf("%v: got %v, want %v", in, got, want)
+				t.Fatalf("%+v: got %v, want %v", in, got, want)
 			}
 		}
 	}
-	f(map[string]any{"kind": "kill", "started_at": t0.Format(time.RFC3339), "ended_at": t0.Add(time.Second).Format(time.RFC3339)},
-		[]Span{{t0, t0.Add(time.Second), "kill"}})
-	f(map[string]any{"name": "pause", "at": t0.Format(time.RFC3339), "duration_s": 2.5},
-		[]Span{{t0, t0.Add(2500 * time.Millisecond), "pause"}})
-	f(map[string]any{"name": "open-ended", "start": t0.Format(time.RFC3339)}, []Span{{Start: t0, Label: "open-ended"}})
-	// What cmd/countlab's faultRecords writes (faults.Record); a fault
-	// never healed lasts to the end of the chart.
-	f(map[string]any{"name": "restart-1", "kind": "broker-restart", "injected_at": t0.Format(time.RFC3339Nano),
-		"healed_at": t0.Add(3 * time.Second).Format(time.RFC3339Nano), "recovery_s": 1.5}, []Span{{t0, t0.Add(3 * time.Second), "restart-1"}})
-	f(map[string]any{"name": "stuck", "injected_at": t0.Format(time.RFC3339Nano), "healed_at": nil, "recovery_s": -1.0}, []Span{{Start: t0, Label: "stuck"}})
-	f(map[string]any{"name": "no time"}, nil)
-	f("just a string", nil)
+	// From the injection to the heal; a fault never healed lasts to the
+	// end of the chart; one never injected has no span.
+	f(FaultRecord{Name: "restart-1", Kind: "broker-crash", InjectedAt: TimeOf(t0), HealedAt: TimeOf(t0.Add(3 * time.Second)), RecoveryS: 1.5},
+		[]Span{{t0, t0.Add(3 * time.Second), "restart-1"}})
+	f(FaultRecord{Kind: "worker-crash", InjectedAt: TimeOf(t0), HealedAt: TimeOf(t0.Add(time.Second))}, []Span{{t0, t0.Add(time.Second), "worker-crash"}})
+	f(FaultRecord{Name: "stuck", InjectedAt: TimeOf(t0), RecoveryS: -1}, []Span{{Start: t0, Label: "stuck"}})
+	f(FaultRecord{Name: "no time", Error: "not injected"}, nil)
 }

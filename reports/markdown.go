@@ -103,35 +103,29 @@ func (r *Report) Markdown() string {
 	return b.String()
 }
 
-// writeFaults is the faults section: one row per fault record (a map with
-// name, kind, injected_at, healed_at, heal_s, recovery_s and error, as countlab run
-// writes them).
-func writeFaults(b *strings.Builder, faults []any) {
+// writeFaults is the faults section: one row per fault record.
+func writeFaults(b *strings.Builder, faults []FaultRecord) {
 	if len(faults) == 0 {
 		return
 	}
 	b.WriteString("\n## Faults\n\n| fault | kind | injected at | healed at | heal took (s) | recovery (s) | error |\n|---|---|---|---|---:|---:|---|\n")
-	for _, f := range faults {
-		m, ok := f.(map[string]any)
-		if !ok {
-			fmt.Fprintf(b, "| %v | | | | | | |\n", f)
-			continue
-		}
-		str := func(k string) string {
-			if v, ok := m[k].(string); ok {
-				return strings.ReplaceAll(v, "|", "\\|")
-			}
+	esc := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+	at := func(p *time.Time) string {
+		if p == nil {
 			return ""
 		}
+		return p.UTC().Format(time.RFC3339Nano)
+	}
+	for _, f := range faults {
 		rec := "not recovered"
-		if v, ok := m["recovery_s"].(float64); ok && v >= 0 {
-			rec = fmt.Sprintf("%.1f", v)
+		if f.RecoveryS >= 0 {
+			rec = fmt.Sprintf("%.1f", f.RecoveryS)
 		}
 		heal := ""
-		if v, ok := m["heal_s"].(float64); ok {
-			heal = fmt.Sprintf("%.1f", v)
+		if f.HealedAt != nil {
+			heal = fmt.Sprintf("%.1f", f.HealS)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", str("name"), str("kind"), str("injected_at"), str("healed_at"), heal, rec, str("error"))
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", esc(f.Name), esc(f.Kind), at(f.InjectedAt), at(f.HealedAt), heal, rec, esc(f.Error))
 	}
 }
 

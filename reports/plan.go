@@ -17,15 +17,15 @@ import (
 // fitted per partition count, and the recommendation for the target.
 // Written as plan.json, plan.md and plan.html.
 type PlanReport struct {
-	Plan        string         `json:"plan"`
-	Description string         `json:"description,omitempty"`
-	StartedAt   time.Time      `json:"started_at"`
-	DurationS   float64        `json:"duration_s"`
-	Host        PlanHost       `json:"host"`
-	Config      map[string]any `json:"config"`
-	Criteria    PlanCriteria   `json:"criteria"`
-	Target      PlanTarget     `json:"target"`
-	Cells       []PlanCell     `json:"cells"`
+	Plan        string       `json:"plan"`
+	Description string       `json:"description,omitempty"`
+	StartedAt   time.Time    `json:"started_at"`
+	DurationS   float64      `json:"duration_s"`
+	Host        PlanHost     `json:"host"`
+	Config      Config       `json:"config"`
+	Criteria    PlanCriteria `json:"criteria"`
+	Target      PlanTarget   `json:"target"`
+	Cells       []PlanCell   `json:"cells"`
 	// Fits are the USL fits of max sustainable throughput against
 	// workers, one per partition count.
 	Fits           []PlanFit      `json:"fits"`

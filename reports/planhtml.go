@@ -68,7 +68,7 @@ func (r *PlanReport) WriteHTML(w io.Writer) error {
 			v.Charts = append(v.Charts, pngChart(fmt.Sprintf("latency vs load %dx%d", c.Partitions, c.Workers), png))
 		}
 	}
-	v.Config = flatten("", r.Config, nil)
+	v.Config = flatten("", map[string]any(r.Config), nil)
 	return planTemplate.Execute(w, v)
 }
 

@@ -17,18 +17,18 @@ import (
 
 // Report is report.json.
 type Report struct {
-	Scenario   string      `json:"scenario"`
-	StartedAt  time.Time   `json:"started_at"`
-	DurationS  float64     `json:"duration_s"`
-	Config     any         `json:"config"`
-	Throughput Throughput  `json:"throughput"`
-	Latency    Latencies   `json:"latency"`
-	Accuracy   Accuracy    `json:"accuracy"`
-	Traffic    Traffic     `json:"traffic"`
-	Faults     []any       `json:"faults"`
-	SLO        []SLOResult `json:"slo"`
-	Baseline   *Comparison `json:"baseline,omitempty"`
-	Pass       bool        `json:"pass"`
+	Scenario   string        `json:"scenario"`
+	StartedAt  time.Time     `json:"started_at"`
+	DurationS  float64       `json:"duration_s"`
+	Config     Config        `json:"config"`
+	Throughput Throughput    `json:"throughput"`
+	Latency    Latencies     `json:"latency"`
+	Accuracy   Accuracy      `json:"accuracy"`
+	Traffic    Traffic       `json:"traffic"`
+	Faults     []FaultRecord `json:"faults"`
+	SLO        []SLOResult   `json:"slo"`
+	Baseline   *Comparison   `json:"baseline,omitempty"`
+	Pass       bool          `json:"pass"`
 	// Series is what the run measured over time (a sample a second),
 	// charted in report.html.
 	Series *TimeSeries `json:"series,omitempty"`

@@ -147,7 +147,7 @@ func sample() *Report {
 			Query:     Percentiles{P50: 1, P90: 2, P99: 3, P999: 4, Max: 5, Count: 100},
 		},
 		Accuracy: Accuracy{Exact: true, WorstWindows: []WindowDiff{}},
-		Faults:   []any{},
+		Faults:   []FaultRecord{},
 	}
 }
 
@@ -248,9 +248,16 @@ func TestWriteAndRead(t *testing.T) {
 
 func TestMarkdownFaults(t *testing.T) {
 	r := sample()
-	r.Faults = []any{
-		map[string]any{"name": "kill-worker-1", "kind": "worker-crash", "injected_at": "2026-01-01T00:00:10Z", "healed_at": "2026-01-01T00:00:18Z", "heal_s": 2.0, "recovery_s": 1.25},
-		map[string]any{"name": "outage", "kind": "sink-outage", "injected_at": "2026-01-01T00:00:10Z", "healed_at": nil, "recovery_s": -1.0, "error": "heal: a|b"},
+	at := func(s string) *time.Time {
+		tm, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &tm
+	}
+	r.Faults = []FaultRecord{
+		{Name: "kill-worker-1", Kind: "worker-crash", InjectedAt: at("2026-01-01T00:00:10Z"), HealedAt: at("2026-01-01T00:00:18Z"), HealS: 2, RecoveryS: 1.25},
+		{Name: "outage", Kind: "sink-outage", InjectedAt: at("2026-01-01T00:00:10Z"), RecoveryS: -1, Error: "heal: a|b"},
 	}
 	md := r.Markdown()
 	for _, want := range []string{

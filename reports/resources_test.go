@@ -84,7 +84,7 @@ func TestResourcesReport(t *testing.T) {
 	rss := line(30, func(i int) float64 { return 100 + float64(i) })
 	r := &Report{Scenario: "soak", Pass: true,
 		Resources: []ResourceUsage{(&ProcessSamples{Process: "engine-0", PID: 7, RSS: rss}).Usage(0.2)},
-		Faults:    []any{map[string]any{"name": "f", "injected_at": rss[5].T.Format(time.RFC3339Nano), "healed_at": rss[9].T.Format(time.RFC3339Nano)}},
+		Faults:    []FaultRecord{{Name: "f", InjectedAt: TimeOf(rss[5].T), HealedAt: TimeOf(rss[9].T)}},
 		Series:    &TimeSeries{RSS: []Series{{Name: "engine-0", Points: rss}}, Goroutines: []Series{{Name: "engine-0", Points: rss}}},
 	}
 	// Without a growth SLO (a short run), no slopes: a 30 s fit

@@ -179,8 +179,7 @@ func Comparable(base, cur []Run) (flags []string, err error) {
 }
 
 func configSection(r *Report, key string) any {
-	m, _ := r.Config.(map[string]any)
-	return m[key]
+	return r.Config[key]
 }
 
 // comparedSection is a config section as compared: the traffic without

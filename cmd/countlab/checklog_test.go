@@ -153,7 +153,7 @@ func flakyProxy(t *testing.T, target string) (string, *atomic.Int64) {
 // the truth lacks looks at whole windows, which two runs at once share.
 func TestCheckFromLogK6Lib(t *testing.T) {
 	node := requireTool(t, "node", "Node.js 18+, e.g. apt-get install -y nodejs")
-	st := logTestStack(t, nil)
+	st := logTestStack(t)
 	{
 		proxy, dropped := flakyProxy(t, st.GatewayAddr())
 		run := "t-k6-" + strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -211,7 +211,7 @@ func TestCheckFromLogK6Lib(t *testing.T) {
 // check --from-log is exact (exit 0).
 func TestCheckFromLogKcat(t *testing.T) {
 	kcat := requireTool(t, "kcat", "apt-get install -y kcat")
-	st := logTestStack(t, nil)
+	st := logTestStack(t)
 	{
 		run := "t-kc-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 		now := time.Now().UnixMilli()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,4 +48,17 @@ func checkCPUBlock(t *testing.T, rep *reports.Report, dir string) {
 	if c.TotalsWritten <= 0 || c.PointsWritten <= 0 || c.TotalsPerEvent <= 0 {
 		t.Errorf("totals %d, points %d written: want some", c.TotalsWritten, c.PointsWritten)
 	}
+}
+
+// faultMap is a fault record as report.json holds it: a JSON object.
+func faultMap(f reports.FaultRecord) map[string]any {
+	b, err := json.Marshal(f)
+	if err != nil {
+		panic(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		panic(err)
+	}
+	return m
 }

@@ -26,7 +26,7 @@ func diffFixture(t *testing.T, name string, achieved float64, tol map[string]any
 			Query:     reports.Percentiles{P50: 2, P90: 5, P99: 9, P999: 11, Max: 12, Count: 300},
 		},
 		Accuracy: reports.Accuracy{ExpectedEvents: 19000, CountedEvents: 19000, WindowsChecked: 900, Exact: true},
-		Faults:   []any{},
+		Faults:   []reports.FaultRecord{},
 	}
 	r.EvaluateSLO(reports.Thresholds{MinThroughputEventsPerS: 500, MaxP99IngestAckMS: 100, AccuracyExact: true})
 	dir := filepath.Join(t.TempDir(), name)

@@ -49,7 +49,7 @@ func checkChaosAll(t *testing.T, err error, rep *reports.Report, n int, kinds ..
 		t.Fatalf("%d faults, want %d: %v", len(rep.Faults), n, rep.Faults)
 	}
 	for _, r := range rep.Faults {
-		f, _ := r.(map[string]any)
+		f := faultMap(r)
 		inj, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(f["injected_at"]))
 		healed, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(f["healed_at"]))
 		rec, ok := f["recovery_s"].(float64)

@@ -21,7 +21,7 @@ import (
 
 // faultHits is the hits of a report's fault record i.
 func faultHits(rep *reports.Report, i int) float64 {
-	m, _ := rep.Faults[i].(map[string]any)
+	m := faultMap(rep.Faults[i])
 	h, _ := m["hits"].(float64)
 	return h
 }
@@ -79,7 +79,7 @@ func TestRunClockFaults(t *testing.T) {
 		t.Fatalf("want late events, exact on time and after the reconcile: %+v", a)
 	}
 	for i, f := range rep.Faults {
-		m, _ := f.(map[string]any)
+		m := faultMap(f)
 		if m["error"] != nil || m["injected_at"] == nil || m["healed_at"] == nil {
 			t.Errorf("fault %d: %v", i, m)
 		}
@@ -138,7 +138,7 @@ func TestRunAllAtOnce(t *testing.T) {
 			if !rep.Pass || !a.Exact || a.Lost != 0 || a.Duplicated != 0 || a.CountedEvents != a.ExpectedEvents || a.ExpectedEvents < 1000 {
 				t.Fatalf("seed %d: pass=%v accuracy %+v", seed, rep.Pass, a)
 			}
-			cfg, _ := rep.Config.(map[string]any)
+			cfg := rep.Config
 			rf, _ := cfg["random_faults"].(map[string]any)
 			drawn, _ := cfg["faults"].([]any)
 			if s, _ := rf["seed"].(float64); uint64(s) != seed || len(drawn) == 0 || len(drawn) != len(rep.Faults) {
@@ -146,7 +146,7 @@ func TestRunAllAtOnce(t *testing.T) {
 			}
 			var kinds []string
 			for i, f := range rep.Faults {
-				m, _ := f.(map[string]any)
+				m := faultMap(f)
 				rec, _ := m["recovery_s"].(float64)
 				if m["error"] != nil || m["injected_at"] == nil || m["healed_at"] == nil || rec < 0 {
 					t.Errorf("seed %d: fault %d: %v", seed, i, m)

@@ -38,7 +38,7 @@ func checkChaos(t *testing.T, err error, rep *reports.Report, dir, kind string) 
 	if len(rep.Faults) != 1 {
 		t.Fatalf("faults %v", rep.Faults)
 	}
-	f, _ := rep.Faults[0].(map[string]any)
+	f := faultMap(rep.Faults[0])
 	inj, _ := time.Parse(time.RFC3339Nano, f["injected_at"].(string))
 	healed, _ := time.Parse(time.RFC3339Nano, f["healed_at"].(string))
 	rec, _ := f["recovery_s"].(float64)
@@ -130,7 +130,7 @@ func TestRunBrokerErrors(t *testing.T) {
 	influx := testInflux(t)
 	err, rep, dir := runScenario(t, chaos("be-", 10*time.Second, 3*time.Second, 4*time.Second), append([]string{"broker-errors"}, influx...)...)
 	checkChaos(t, err, rep, dir, "broker-errors")
-	if h, _ := rep.Faults[0].(map[string]any)["hits"].(float64); h == 0 {
+	if h := faultMap(rep.Faults[0])["hits"].(float64); h == 0 {
 		t.Errorf("no request failed: %v", rep.Faults[0])
 	}
 }

@@ -83,7 +83,7 @@ func TestRunSteadyStateRefuses(t *testing.T) {
 	if len(rep.Faults) != 1 {
 		t.Fatalf("faults %v", rep.Faults)
 	}
-	f, _ := rep.Faults[0].(map[string]any)
+	f := faultMap(rep.Faults[0])
 	if e, _ := f["error"].(string); !strings.Contains(e, "not injected: steady state") || f["injected_at"] != nil {
 		t.Fatalf("fault %v was injected or has no reason", f)
 	}
@@ -132,7 +132,7 @@ func gateFixture(t *testing.T, sc, duration string, queryP50 float64) string {
 			Query:     reports.Percentiles{P50: queryP50, P90: queryP50 + 1, P99: queryP50 + 5, P999: queryP50 + 7, Max: queryP50 + 7, Count: 300},
 		},
 		Accuracy: reports.Accuracy{ExpectedEvents: 28357, CountedEvents: 28357, WindowsChecked: 1626, Exact: true},
-		Faults:   []any{},
+		Faults:   []reports.FaultRecord{},
 	}
 	r.EvaluateSLO(reports.Thresholds{AccuracyExact: true})
 	dir := t.TempDir()

@@ -39,7 +39,7 @@ func checkNetChaos(t *testing.T, err error, rep *reports.Report, dir string, kin
 	}
 	var out []map[string]any
 	for i, kind := range kinds {
-		f, _ := rep.Faults[i].(map[string]any)
+		f := faultMap(rep.Faults[i])
 		inj, _ := time.Parse(time.RFC3339Nano, f["injected_at"].(string))
 		healed, _ := time.Parse(time.RFC3339Nano, f["healed_at"].(string))
 		rec, ok := f["recovery_s"].(float64)

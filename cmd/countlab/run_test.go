@@ -129,7 +129,7 @@ func TestRunCISmoke(t *testing.T) {
 	// the next run regresses.
 	rep.Latency.IngestAck.P99 /= 10
 	rep.Latency.IngestAck.P50 /= 10
-	rep.Config.(map[string]any)["duration"] = "5s" // the gate compares runs of one duration
+	rep.Config["duration"] = "5s" // the gate compares runs of one duration
 	b, _ := json.Marshal(rep)
 	base := filepath.Join(t.TempDir(), "baseline.json")
 	if err := os.WriteFile(base, b, 0o644); err != nil {

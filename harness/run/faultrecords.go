@@ -22,36 +22,11 @@ func faultWindows(recs []faults.Record) []reports.Span {
 }
 
 // faultRecords are the schedule's records as report.json's faults.
-func faultRecords(recs []faults.Record) []any {
-	out := make([]any, 0, len(recs))
-	ts := func(t time.Time) any {
-		if t.IsZero() {
-			return nil
-		}
-		return t.UTC().Format(time.RFC3339Nano)
-	}
+func faultRecords(recs []faults.Record) []reports.FaultRecord {
+	out := make([]reports.FaultRecord, 0, len(recs))
 	for _, r := range recs {
-		m := map[string]any{"name": r.Name, "kind": r.Kind, "injected_at": ts(r.InjectedAt), "healed_at": ts(r.HealedAt), "heal_s": r.HealS, "recovery_s": r.RecoveryS}
-		if r.Error != "" {
-			m["error"] = r.Error
-		}
-		if r.Hits > 0 {
-			m["hits"] = r.Hits
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-// faultErrors are the report's faults that could not be injected or
-// healed.
-func faultErrors(rep *reports.Report) []string {
-	var out []string
-	for _, f := range rep.Faults {
-		m, _ := f.(map[string]any)
-		if e, _ := m["error"].(string); e != "" {
-			out = append(out, "fault "+m["name"].(string)+": "+e)
-		}
+		out = append(out, reports.FaultRecord{Name: r.Name, Kind: r.Kind, InjectedAt: reports.TimeOf(r.InjectedAt), HealedAt: reports.TimeOf(r.HealedAt),
+			HealS: r.HealS, RecoveryS: r.RecoveryS, Error: r.Error, Hits: int64(r.Hits)})
 	}
 	return out
 }

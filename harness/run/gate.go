@@ -32,17 +32,15 @@ func LoadBaselines(args []string, sc *scenarios.Scenario) ([]reports.Run, error)
 // (its baseline section: tolerances, default, min_abs, alpha).
 func gateConfig(r *reports.Report) reports.GateConfig {
 	cfg := reports.GateConfig{Effects: map[string]reports.Effect{}}
-	m, _ := r.Config.(map[string]any)
-	b, _ := m["baseline"].(map[string]any)
+	b := r.Config.Section("baseline")
 	num := func(v any) float64 { f, _ := v.(float64); return f }
-	if def := num(b["default"]); def > 0 {
+	if def := b.Number("default"); def > 0 {
 		for _, n := range scenarios.BaselineMetrics {
 			cfg.Effects[n] = reports.Effect{Rel: def}
 		}
 	}
 	for field, rel := range map[string]bool{"tolerances": true, "min_abs": false} {
-		mm, _ := b[field].(map[string]any)
-		for n, v := range mm {
+		for n, v := range b.Section(field) {
 			e := cfg.Effects[n]
 			if rel {
 				e.Rel = num(v)
@@ -52,7 +50,7 @@ func gateConfig(r *reports.Report) reports.GateConfig {
 			cfg.Effects[n] = e
 		}
 	}
-	cfg.Alpha = num(b["alpha"])
+	cfg.Alpha = b.Number("alpha")
 	return cfg
 }
 

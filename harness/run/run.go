@@ -130,7 +130,7 @@ func Failures(rep *reports.Report) []string {
 		why = append(why, fmt.Sprintf("aborted at %.0fs: %s", a.AtS, a.Reason))
 	}
 	why = append(why, rep.Failed()...)
-	why = append(why, faultErrors(rep)...)
+	why = append(why, rep.FaultErrors()...)
 	if rep.Baseline != nil {
 		for _, m := range rep.Baseline.Regressed {
 			why = append(why, "regressed "+m)

@@ -18,10 +18,25 @@ import (
 	"github.com/countlab/countlab/engine/kafka"
 )
 
+// observerOpts are the options of the stack's observer client: the one
+// client the harness reads the pipeline with (the lag reader's admin
+// requests and the dead-letter topic), not one per reader.
+func (s *Stack) observerOpts() []kgo.Opt {
+	return []kgo.Opt{
+		kgo.ConsumeTopics(s.topics.DeadLetter),
+		// This stack's dead letters only: a shared cluster's or a kept
+		// --data-dir's earlier ones are not read (the gateway started
+		// serving a moment ago; nothing of ours is older than that).
+		kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(time.Now().Add(-5 * time.Second).UnixMilli())),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	}
+}
+
 // countDeadLetters counts the dead-letter records of this stack's lifetime
 // into countlab_dead_letter_events_total{source,reason} on reg until ctx
-// ends.
-func (s *Stack) countDeadLetters(ctx context.Context, reg prometheus.Registerer) error {
+// ends, polling cl (the observer client, consuming the dead-letter
+// topic; closed by the lag reader).
+func (s *Stack) countDeadLetters(ctx context.Context, cl *kgo.Client, reg prometheus.Registerer) error {
 	byReason := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "countlab_dead_letter_events_total",
 		Help: "Events in the dead-letter topic (committed), by the part that refused them (gateway, engine) and the ingest contract's reason code.",
@@ -29,21 +44,9 @@ func (s *Stack) countDeadLetters(ctx context.Context, reg prometheus.Registerer)
 	if err := reg.Register(byReason); err != nil {
 		return err
 	}
-	cl, err := s.conn.NewClient(
-		kgo.ConsumeTopics(s.topics.DeadLetter),
-		// This stack's dead letters only: a shared cluster's or a kept
-		// --data-dir's earlier ones are not read (the gateway started
-		// serving a moment ago; nothing of ours is older than that).
-		kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(time.Now().Add(-5*time.Second).UnixMilli())),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-	)
-	if err != nil {
-		return err
-	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer cl.Close()
 		for {
 			fs := cl.PollFetches(ctx)
 			if ctx.Err() != nil {

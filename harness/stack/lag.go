@@ -2,7 +2,6 @@ package stack
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -16,19 +15,12 @@ import (
 // LagReader reads the engine's and the sink's consumer lag and the end
 // offsets of their input topics through one Kafka admin client: the one
 // lag reader of a run, shared by the probes (series, saturation, monitor)
-// and the faults' recovery probe. Reads within MaxAge of the previous one
-// return it again, so that the samplers of one tick ask Kafka once. It is
+// and the faults' recovery probe (the probes read it once a tick). It is
 // safe for concurrent use.
 type LagReader struct {
 	cl                 *kgo.Client
 	adm                *kadm.Client
 	events, aggregates string
-
-	mu   sync.Mutex
-	last Lags
-	err  error
-	// MaxAge is how old a cached read may be (default 500ms).
-	MaxAge time.Duration
 }
 
 // Lags are one read of the consumer lag.
@@ -55,7 +47,12 @@ func NewLagReader(conn kafka.Conn, topics kafka.Topics) (*LagReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &LagReader{cl: cl, adm: kadm.NewClient(cl), events: topics.Events, aggregates: topics.Aggregates, MaxAge: 500 * time.Millisecond}, nil
+	return lagReaderOn(cl, topics), nil
+}
+
+// lagReaderOn is a reader through cl, which it closes.
+func lagReaderOn(cl *kgo.Client, topics kafka.Topics) *LagReader {
+	return &LagReader{cl: cl, adm: kadm.NewClient(cl), events: topics.Events, aggregates: topics.Aggregates}
 }
 
 // Close closes the client (nil-safe).
@@ -65,22 +62,8 @@ func (l *LagReader) Close() {
 	}
 }
 
-// Read is the current lag: a read at most MaxAge old, or a new one.
+// Read is the current lag.
 func (l *LagReader) Read(ctx context.Context) (Lags, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.last.At.IsZero() && time.Since(l.last.At) < l.MaxAge {
-		return l.last, l.err
-	}
-	g, err := l.read(ctx)
-	if err != nil {
-		return Lags{}, err
-	}
-	l.last, l.err = g, nil
-	return g, nil
-}
-
-func (l *LagReader) read(ctx context.Context) (Lags, error) {
 	ls, err := l.adm.Lag(ctx, aggregate.DefaultGroup, sink.DefaultGroup)
 	if err != nil {
 		return Lags{}, err
@@ -115,11 +98,6 @@ func (l *LagReader) read(ctx context.Context) (Lags, error) {
 func (l *LagReader) Recovered(ctx context.Context, bound int64) bool {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	l.mu.Lock()
-	g, err := l.read(ctx)
-	if err == nil {
-		l.last = g
-	}
-	l.mu.Unlock()
+	g, err := l.Read(ctx)
 	return err == nil && g.Engine <= bound && g.Sink <= bound
 }

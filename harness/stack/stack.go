@@ -92,7 +92,9 @@ type Stack struct {
 func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 	c := defaultCfg()
 	for _, o := range opts {
-		o(&c)
+		if o != nil {
+			o(&c)
+		}
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -290,14 +292,17 @@ func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 	}
 	s.metrics.addPart(q.Registry())
 	s.metrics.addPart(gw.Registry())
-	if err := s.countDeadLetters(runCtx, s.metrics.own); err != nil { // deadletters.go
+	// One observer client for the lag and the dead letters (deadletters.go).
+	obs, err := s.conn.NewClient(s.observerOpts()...)
+	if err != nil {
+		return nil, err
+	}
+	s.lag = lagReaderOn(obs, s.topics)
+	if err := s.countDeadLetters(runCtx, obs, s.metrics.own); err != nil {
 		return nil, err
 	}
 	if s.metricsAddr, err = s.serve(f.metricsListen, MetricsHandler(s.metrics)); err != nil {
 		return nil, harness.Configf("--metrics-listen: %v", err)
-	}
-	if s.lag, err = NewLagReader(s.conn, s.topics); err != nil {
-		return nil, err
 	}
 	if f.plantBug > 0 {
 		if ready, err = s.addBuggyWorker(runCtx, ready); err != nil {
