@@ -97,8 +97,11 @@ func TestSchedule(t *testing.T) {
 	if d := c.InjectedAt.Sub(t0); d < 45*time.Millisecond || d > time.Second {
 		t.Errorf("injected %s after the start", d)
 	}
-	if d := c.HealedAt.Sub(c.InjectedAt); d < 90*time.Millisecond || d > time.Second {
-		t.Errorf("healed %s after the injection", d)
+	// The heal is due at start+duration from the schedule's start (150 ms),
+	// not duration after a late injection: on a loaded box the injection
+	// may come late and the heal still on time.
+	if d := c.HealedAt.Sub(t0); d < 145*time.Millisecond || d > 2*time.Second || c.HealedAt.Before(c.InjectedAt) {
+		t.Errorf("healed %s after the start (injected %s after it)", d, c.InjectedAt.Sub(t0))
 	}
 	if c.RecoveryS < 0 || c.RecoveryS > 1 {
 		t.Errorf("recovery %vs", c.RecoveryS)
