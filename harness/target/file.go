@@ -106,6 +106,9 @@ type KafkaIngest struct {
 	// Partitioner picks the partition: murmur2 (Kafka's default for keyed
 	// records, the default), round_robin or sticky (per batch).
 	Partitioner string `yaml:"partitioner,omitempty"`
+	// Security is the connection's SASL login and TLS (optional:
+	// plaintext without a login).
+	Security *KafkaSecurity `yaml:"security,omitempty"`
 }
 
 // Read is where the counts are read back; at least one source.
@@ -257,6 +260,9 @@ type Recovery struct {
 	// Brokers are the Kafka brokers of the groups (default: the Kafka
 	// ingest's).
 	Brokers []string `yaml:"brokers,omitempty"`
+	// Security is the SASL login and TLS of those brokers (default: the
+	// Kafka ingest's, when brokers is left out).
+	Security *KafkaSecurity `yaml:"security,omitempty"`
 	// ConsumerGroups are the target's consumer groups whose lag on their
 	// topics must come back under LagBound.
 	ConsumerGroups []string `yaml:"consumer_groups,omitempty"`

@@ -56,7 +56,11 @@ func (t *Target) ForRun(ctx context.Context) (*run.Target, error) {
 	if t.Capabilities()[faults.CapRecoveryProbe] {
 		var lp *lagProbe
 		if r := t.Spec.Recovery; len(r.ConsumerGroups) > 0 {
-			if lp, err = newLagProbe(r.Brokers, r.ConsumerGroups, t.kafkaOpts); err != nil {
+			sec, err := r.Security.opts(t.Dir, r.Brokers, "target.recovery.security")
+			if err != nil {
+				return nil, harness.ConfigError{Err: err}
+			}
+			if lp, err = newLagProbe(r.Brokers, r.ConsumerGroups, append(sec, t.kafkaOpts...)); err != nil {
 				return nil, harness.ConfigError{Err: err}
 			}
 			t.closers = append(t.closers, lp.close)

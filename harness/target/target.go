@@ -97,7 +97,12 @@ func (t *Target) Transport(conns int) (sim.Transport, error) {
 	if h := t.Spec.Ingest.HTTP; h != nil {
 		return newHTTPIngest(h, t.Dir, conns)
 	}
-	k, err := newKafkaIngest(t.Spec.Ingest.Kafka, t.kafkaOpts)
+	spec := t.Spec.Ingest.Kafka
+	sec, err := spec.Security.opts(t.Dir, spec.Brokers, "target.ingest.kafka.security")
+	if err != nil {
+		return nil, err
+	}
+	k, err := newKafkaIngest(spec, append(sec, t.kafkaOpts...))
 	if err != nil {
 		return nil, err
 	}

@@ -49,6 +49,9 @@ func (s *Spec) applyDefaults() {
 	}
 	if len(s.Recovery.Brokers) == 0 && s.Ingest.Kafka != nil {
 		s.Recovery.Brokers = s.Ingest.Kafka.Brokers
+		if s.Recovery.Security == nil {
+			s.Recovery.Security = s.Ingest.Kafka.Security
+		}
 	}
 }
 
@@ -133,6 +136,7 @@ func (s *Spec) Validate() error {
 	if r := s.Recovery; len(r.ConsumerGroups) > 0 && len(r.Brokers) == 0 {
 		e.add("recovery.brokers", "missing with consumer_groups (and the ingest is not Kafka)", "list the brokers of the groups")
 	}
+	e.kafkaSecurity("recovery.security", s.Recovery.Security)
 	if s.Recovery.LagBound < 0 {
 		e.add("recovery.lag_bound", "negative", "write a number of records >= 0, or leave it out")
 	}
@@ -173,6 +177,7 @@ func (s *Spec) validateIngest(e *errs) {
 		e.oneOf("ingest.kafka.key", k.Key, "key", "id", "key_id", "none")
 		e.oneOf("ingest.kafka.encoding", k.Encoding, "json", "protobuf")
 		e.oneOf("ingest.kafka.partitioner", k.Partitioner, "murmur2", "round_robin", "sticky")
+		e.kafkaSecurity("ingest.kafka.security", k.Security)
 	}
 }
 
