@@ -21,6 +21,7 @@ const reportInterval = time.Second
 // and the client has rewound to the committed offsets.
 func (w *Worker) commit(ctx context.Context) error {
 	start := time.Now()
+	w.pace.full = false
 	w.advanceIdle(start)
 	dues := make(map[*partition][]int64, len(w.parts))
 	anyDue := false
@@ -66,6 +67,7 @@ func (w *Worker) commit(ctx context.Context) error {
 		}
 	}
 	w.keyBuf = keyBuf
+	w.m.totals.Add(float64(out.totals))
 	if w.beforeEnd != nil {
 		if err := w.beforeEnd(); err != nil {
 			return err
@@ -88,17 +90,28 @@ func (w *Worker) commit(ctx context.Context) error {
 	return err
 }
 
+// totalBytes is room enough for most totals' key and JSON value.
+const totalBytes = 1 << 10
+
+// produceTotal produces t, its key and value encoded straight into out's
+// arena. buf is unused (kept for the callers' signature).
 func (w *Worker) produceTotal(ctx context.Context, out *outBatch, p int32, t *total.Total, buf []byte) []byte {
 	r := out.record()
 	r.Topic, r.Partition = w.cfg.topics.Aggregates, p
-	buf = t.AppendRecordKey(buf[:0])
-	r.Key = out.bytes(buf)
-	buf, err := t.AppendJSON(buf[:0])
+	out.reserve(totalBytes)
+	start := len(out.arena)
+	out.arena = t.AppendRecordKey(out.arena)
+	r.Key = out.since(start)
+	start = len(out.arena)
+	var err error
+	out.arena, err = t.AppendJSON(out.arena)
 	if err != nil {
+		out.arena = out.arena[:start]
 		w.promise(r, err) // fails the batch: never a total written as 0
 		return buf
 	}
-	r.Value = out.bytes(buf)
+	r.Value = out.since(start)
+	out.totals++
 	w.produce(ctx, r)
 	return buf
 }
@@ -158,6 +171,7 @@ func (w *Worker) abort(ctx context.Context) error {
 }
 
 func (w *Worker) rollback() {
+	w.pace.full = false
 	for _, p := range w.parts {
 		p.rollback()
 	}

@@ -37,6 +37,7 @@ type cfg struct {
 	influx influx.Config
 
 	maxPoll      int
+	linger       time.Duration
 	writeBatch   int
 	writeTimeout time.Duration
 	pingTimeout  time.Duration
@@ -59,6 +60,7 @@ func defaultCfg() cfg {
 		group:                DefaultGroup,
 		influx:               influx.Config{Bucket: "countlab/autogen"},
 		maxPoll:              10000,
+		linger:               DefaultLinger,
 		writeBatch:           5000,
 		writeTimeout:         10 * time.Second,
 		pingTimeout:          2 * time.Second,
@@ -83,6 +85,8 @@ func (c *cfg) validate() error {
 		return errors.New("sink: empty consumer group")
 	case c.maxPoll <= 0, c.writeBatch <= 0:
 		return errors.New("sink: batch sizes must be > 0")
+	case c.linger < 0:
+		return errors.New("sink: linger must be >= 0")
 	case c.writeTimeout <= 0, c.pingTimeout <= 0:
 		return errors.New("sink: timeouts must be > 0")
 	case c.backoffBase <= 0, c.backoffMax < c.backoffBase:

@@ -4,9 +4,10 @@
 // The aggregator writes absolute totals to the aggregates topic in Kafka
 // transactions. The sink reads them read_committed (aborted totals never
 // land) in a consumer group, keeps the newest total of each window within a
-// batch, writes the batch to InfluxDB and only then commits the consumer
-// offsets. Delivery is at least once; a total written again overwrites the
-// same point (same series and timestamp), so the result is exact.
+// batch (the totals of several polls, gathered for up to Linger), writes the
+// batch to InfluxDB and only then commits the consumer offsets. Delivery is
+// at least once; a total written again overwrites the same point (same
+// series and timestamp), so the result is exact.
 //
 // While InfluxDB is down, writes are retried with exponential backoff and
 // full jitter; after a few consecutive failures a circuit breaker opens: the
@@ -217,6 +218,13 @@ func (s *Sink) poll(ctx context.Context, cl *kgo.Client) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if fs.NumRecords() > 0 {
+		s.clean.Store(false)
+		var err error
+		if fs, err = s.gather(ctx, cl, fs); err != nil { // linger.go
+			return err
+		}
 	}
 	fs.EachError(func(t string, p int32, err error) {
 		s.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
