@@ -59,7 +59,7 @@ func defaultCfg() cfg {
 		deadLetter:           DeadLetterTopic(""),
 		group:                DefaultGroup,
 		influx:               influx.Config{Bucket: "countlab/autogen"},
-		maxPoll:              10000,
+		maxPoll:              50000,
 		linger:               DefaultLinger,
 		writeBatch:           5000,
 		writeTimeout:         10 * time.Second,
@@ -124,7 +124,7 @@ func Group(g string) Opt { return opt(func(c *cfg) { c.group = g }) }
 // Influx sets where InfluxDB is (required: URL and bucket).
 func Influx(ic influx.Config) Opt { return opt(func(c *cfg) { c.influx = ic }) }
 
-// MaxPoll sets the most records taken from Kafka per batch (10000).
+// MaxPoll sets the most records taken from Kafka per batch (50000).
 func MaxPoll(n int) Opt { return opt(func(c *cfg) { c.maxPoll = n }) }
 
 // WriteBatch sets the most points per InfluxDB write request (5000).

@@ -9,7 +9,7 @@ import (
 )
 
 // DefaultLinger is how long a batch gathers totals after its first poll.
-const DefaultLinger = 500 * time.Millisecond
+const DefaultLinger = time.Second
 
 // Linger is how long a batch keeps polling after its first records arrive
 // (default DefaultLinger; 0 writes every poll on its own), up to MaxPoll
