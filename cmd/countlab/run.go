@@ -357,6 +357,7 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	if fs, ok := fresh.Series(); ok {
 		series.Latency = append(series.Latency, fs)
 	}
+	saturation.Sustainable = reports.SustainableRate(series, sc.SLO.MaxP99FreshnessMS) // the ceiling with fresh answers
 	stopProbes()
 	<-progDone
 	prog.clear()
