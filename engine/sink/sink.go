@@ -288,9 +288,12 @@ func (s *Sink) decode(recs []*kgo.Record) ([]item, []rejected) {
 	idx := make(map[string]int, len(recs))
 	items := make([]item, 0, len(recs))
 	var bad []rejected
+	var kb []byte
+	superseded := 0
+	defer func() { s.m.superseded.Add(float64(superseded)) }()
+	s.stats.consumed.Add(int64(len(recs)))
+	s.m.consumed.Add(float64(len(recs)))
 	for _, r := range recs {
-		s.stats.consumed.Add(1)
-		s.m.consumed.Inc()
 		if r.Value == nil {
 			continue
 		}
@@ -299,13 +302,13 @@ func (s *Sink) decode(recs []*kgo.Record) ([]item, []rejected) {
 			bad = append(bad, rejected{item{rec: r, raw: r.Value}, err.Error()})
 			continue
 		}
-		k := string(t.AppendRecordKey(nil))
-		if i, ok := idx[k]; ok {
+		kb = t.AppendRecordKey(kb[:0])
+		if i, ok := idx[string(kb)]; ok { // no allocation for the lookup
 			items[i] = item{t: t, rec: r}
-			s.m.superseded.Inc()
+			superseded++
 			continue
 		}
-		idx[k] = len(items)
+		idx[string(kb)] = len(items)
 		items = append(items, item{t: t, rec: r})
 	}
 	return items, bad
