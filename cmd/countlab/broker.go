@@ -8,6 +8,7 @@ import (
 
 	"github.com/countlab/countlab/engine/broker"
 	"github.com/countlab/countlab/engine/kafka"
+	"github.com/countlab/countlab/harness/stack"
 )
 
 // cmdBroker runs the embedded Kafka broker (kfake) as its own process, so
@@ -70,7 +71,7 @@ func cmdBroker(ctx context.Context, args []string) error {
 	}
 	defer b.Close()
 	if *metricsAddr != "" {
-		addr, stop, err := serveMetrics(*metricsAddr, processRegistry(), log)
+		addr, stop, err := serveMetrics(*metricsAddr, stack.ProcessRegistry(), log)
 		if err != nil {
 			return err
 		}
