@@ -40,18 +40,17 @@ func (w *Worker) commit(ctx context.Context) error {
 	}
 	var closing []*window
 	var out outBatch
-	keyBuf := w.keyBuf
 	for _, p := range w.parts {
 		p.closable(dues[p], func(win *window) {
 			win.closing = true
 			closing = append(closing, win)
 			t := win.t
 			t.Closed = true
-			keyBuf = w.produceTotal(ctx, &out, p.id, &t, keyBuf)
+			w.produceTotal(ctx, &out, p.id, &t)
 		})
 		for _, win := range p.dirty {
 			if !win.closing {
-				keyBuf = w.produceTotal(ctx, &out, p.id, &win.t, keyBuf)
+				w.produceTotal(ctx, &out, p.id, &win.t)
 			}
 		}
 		if p.changed && !w.cfg.atLeastOnce {
@@ -66,7 +65,6 @@ func (w *Worker) commit(ctx context.Context) error {
 			})
 		}
 	}
-	w.keyBuf = keyBuf
 	w.m.totals.Add(float64(out.totals))
 	if w.beforeEnd != nil {
 		if err := w.beforeEnd(); err != nil {
@@ -94,8 +92,8 @@ func (w *Worker) commit(ctx context.Context) error {
 const totalBytes = 1 << 10
 
 // produceTotal produces t, its key and value encoded straight into out's
-// arena. buf is unused (kept for the callers' signature).
-func (w *Worker) produceTotal(ctx context.Context, out *outBatch, p int32, t *total.Total, buf []byte) []byte {
+// arena.
+func (w *Worker) produceTotal(ctx context.Context, out *outBatch, p int32, t *total.Total) {
 	r := out.record()
 	r.Topic, r.Partition = w.cfg.topics.Aggregates, p
 	out.reserve(totalBytes)
@@ -108,12 +106,11 @@ func (w *Worker) produceTotal(ctx context.Context, out *outBatch, p int32, t *to
 	if err != nil {
 		out.arena = out.arena[:start]
 		w.promise(r, err) // fails the batch: never a total written as 0
-		return buf
+		return
 	}
 	r.Value = out.since(start)
 	out.totals++
 	w.produce(ctx, r)
-	return buf
 }
 
 // end ends the batch: flush + commit (at-least-once mode: flush, then a

@@ -38,13 +38,3 @@ func (o *outBatch) reserve(n int) {
 func (o *outBatch) since(start int) []byte {
 	return o.arena[start:len(o.arena):len(o.arena)]
 }
-
-// bytes returns b appended to the arena (a stable sub-slice).
-func (o *outBatch) bytes(b []byte) []byte {
-	if cap(o.arena)-len(o.arena) < len(b) {
-		o.arena = make([]byte, 0, max(arenaBytes, len(b)))
-	}
-	s := len(o.arena)
-	o.arena = append(o.arena, b...)
-	return o.arena[s:len(o.arena):len(o.arena)]
-}

@@ -31,10 +31,11 @@
 //     size, keyed by (size, type, key, dims, window) with Sub = the
 //     partition.
 //
-// Every CommitInterval the touched totals (absolute values) go to the
-// aggregates topic, partition = source partition, together with one dedup
-// changelog record per changed partition, the dead-letter, late and moved
-// records, and the consumed offsets, in ONE transaction
+// Every CommitInterval (longer while the worker is behind: pace.go) the
+// touched totals (absolute values) go to the aggregates topic, partition =
+// source partition, together with one dedup changelog record per changed
+// partition, the dead-letter, late and moved records, and the consumed
+// offsets, in ONE transaction
 // (kgo.GroupTransactSession). A transaction that aborts (rebalance,
 // fencing, error) is undone in memory from the per-batch undo set
 // (window.go), and the client rewinds to the committed offsets, so the
@@ -103,7 +104,6 @@ type Worker struct {
 	bugN    int
 	sampleN uint
 
-	keyBuf     []byte
 	recKey     []byte // the current record's canonical record key
 	identBuf   []byte // the current event's identity, for hashID
 	lastReport time.Time
