@@ -146,7 +146,7 @@ bench-instructions:
 	done
 	@g=$$(awk '/^totals:/ {print $$2}' $(BIN)/callgrind.gen); r=$$(awk '/^totals:/ {print $$2}' $(BIN)/callgrind.raw); \
 	f=$$(awk '/^totals:/ {print $$2}' $(BIN)/callgrind.full); \
-	awk -v g=$$g -v r=$$r -v f=$$f -v n=$(BENCH_EVENTS) 'BEGIN {printf "instructions per event: raw produce %.0f, pipeline %.0f; ratio (raw/pipeline) %.3f (%d events; gen %d, raw %d, full %d)\n", (r-g)/n, (f-r)/n, (r-g)/(f-r), n, g, r, f}'
+	awk -v g=$$g -v r=$$r -v f=$$f -v n=$(BENCH_EVENTS) 'BEGIN {printf "instructions per event: raw produce %.0f, pipeline %.0f; ratio (raw/pipeline) %.3f (%d events; gen %.0f, raw %.0f, full %.0f)\n", (r-g)/n, (f-r)/n, (r-g)/(f-r), n, g, r, f}'
 
 bench-50k: build influxd
 	@for i in $$(seq $(BENCH_COUNT)); do \
