@@ -14,7 +14,7 @@ TEST_TIMEOUT ?= 25m
 FUZZTIME    ?= 10s
 
 export COUNTLAB_INFLUXD := $(INFLUXD)
-.PHONY: tools all build influxd run selfcheck smoke up test test-short vet fuzz bench clean k6-lib-test chaos stress soak plan bench-ratio bench-instructions bench-50k
+.PHONY: tools all build influxd run selfcheck smoke up test test-short vet fuzz bench clean k6-lib-test chaos stress soak plan retention bench-ratio bench-instructions bench-50k
 
 all: build influxd
 
@@ -61,6 +61,12 @@ stress: build influxd
 # growth fails it. make test runs soak-short.
 soak: build influxd
 	$(COUNTLAB) run soak --report-dir $(REPORTS)/soak
+
+# Roll-ups by time and retention (about 4 min): 10s, 1m and 5m totals, the
+# 10s ones expiring during the run; ranges across them exact from the
+# coarser totals. make test runs retention-short.
+retention: build influxd
+	$(COUNTLAB) run retention --report-dir $(REPORTS)/retention
 
 # Capacity planning on the small grid (1-2 workers x 4-8 partitions,
 # under 15 minutes): sustainable rates, the USL fit, the recommendation.

@@ -26,7 +26,13 @@ func cmdBroker(ctx context.Context, args []string) error {
 	syncWrites := fs.Bool("sync-writes", false, "fsync every batch before acknowledging it (durable against a machine crash, not just a process kill; slower)")
 	logLevel := fs.String("log-level", "info", "log level on stderr: debug, info, warn, error")
 	metricsAddr := fs.String("metrics-listen", "", "serve the process's Prometheus metrics (Go runtime, memory) on http://ADDR/metrics (empty: none)")
+	var sasl kafka.Flags
+	sasl.RegisterSASL(fs) // --sasl-*: require this user (see brokerSASL)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	saslOpts, err := brokerSASL(&sasl)
+	if err != nil {
 		return err
 	}
 
@@ -65,6 +71,7 @@ func cmdBroker(ctx context.Context, args []string) error {
 	if *syncWrites {
 		opts = append(opts, broker.SyncWrites())
 	}
+	opts = append(opts, saslOpts...)
 	b, err := broker.New(opts...)
 	if err != nil {
 		return err

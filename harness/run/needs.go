@@ -73,6 +73,9 @@ func (c *cfg) scenarioStack(sc *scenarios.Scenario) []stack.Opt {
 		stack.AtLeastOnceUNSAFE(c.atLeastOnce),
 		stack.PlantBugUNSAFE(c.plantBug),
 	}
+	if e.Retention != nil {
+		opts = append(opts, stack.Retention(e.Retention))
+	}
 	if e.SessionTimeout != 0 {
 		// worker-pause: a pause longer than it fences the paused worker.
 		opts = append(opts, stack.SessionTimeout(e.SessionTimeout))

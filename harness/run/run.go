@@ -266,7 +266,7 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 	defer stopQueries()
 	var qwg sync.WaitGroup
 	if counter != nil {
-		ql = &reports.QueryLoad{Client: counter, Rate: sc.Probes.QueriesPerS, Pick: keyPick, Window: tg.Windows[0]}
+		ql = &reports.QueryLoad{Client: counter, Rate: sc.Probes.QueriesPerS, Pick: keyPick, Window: tg.Windows[0], Auto: tg.Retention != nil}
 		qwg.Go(func() { ql.Run(qctx) })
 	}
 
@@ -325,6 +325,7 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 		Drain:     r.drainTimeout(), // shorter after an abort (probes.go)
 		Store:     tg.Store,
 		KeyPrefix: gcfg.KeyPrefix,
+		Retention: tg.Retention,
 		Progress: func(off, total int) {
 			prog.set(func() string {
 				return fmt.Sprintf("draining: %d of %d windows not yet equal to the truth (%s)", off, total, time.Since(drainStart).Round(time.Second))
@@ -515,6 +516,7 @@ func (r *scenarioRun) reconcileAndCheck(ctx context.Context, keyPrefix string, o
 		IncludeLate: true,
 		Store:       r.target.Store,
 		KeyPrefix:   keyPrefix,
+		Retention:   r.target.Retention,
 		Drain:       r.sc.DrainTimeout,
 		Progress: func(off, total int) {
 			prog.set(func() string {
