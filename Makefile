@@ -14,7 +14,7 @@ TEST_TIMEOUT ?= 25m
 FUZZTIME    ?= 10s
 
 export COUNTLAB_INFLUXD := $(INFLUXD)
-.PHONY: tools all build influxd run selfcheck smoke up test test-short vet fuzz bench clean k6-lib-test chaos stress soak plan retention
+.PHONY: tools all build influxd run selfcheck smoke up test test-short vet fuzz bench clean k6-lib-test chaos stress soak plan retention bench-ratio bench-instructions bench-50k
 
 all: build influxd
 
@@ -119,5 +119,46 @@ fuzz:
 bench: influxd
 	COUNTLAB_REQUIRE_INFLUXD=1 $(GO) test -run=NONE -bench=. -benchmem -count=5 -timeout 60m ./... | tee bench.txt
 
+# Efficiency figures (README "Performance"). bench-ratio: BenchmarkPipeline
+# (the engine path on in-process kfake beside the raw produce of the same
+# records) BENCH_COUNT times, each run's pipeline/raw ratio and CPU-µs per
+# event, then the medians; wall-clock: take it on a quiet machine.
+# bench-instructions: the same benchmark under valgrind (callgrind), one
+# run per phase, instructions per event of the raw produce and of the
+# pipeline and their ratio: independent of the machine's load.
+# bench-50k: steady-50k BENCH_COUNT times, each run's cpu line and the
+# machine's load average.
+BENCH_COUNT  ?= 3
+BENCH_EVENTS ?= 100000
+MEDIAN       := sort -n | awk '{v[NR] = $$1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+bench-ratio:
+	@$(GO) test -run '^$$' -bench '^BenchmarkPipeline$$' -benchtime 1x -count $(BENCH_COUNT) -timeout 30m ./engine/aggregate/ > bench-ratio.txt
+	@awk '/^BenchmarkPipeline/ {for (i = 3; i < NF; i++) m[$$(i+1)] = $$i; \
+	  printf "run %d: ratio %s (pipeline %.0f, raw produce %.0f events/s), %s CPU-µs/event (raw produce %s), %s totals/event, %d commits\n", \
+	  ++n, m["ratio"], m["events/s"], m["raw-produce-events/s"], m["cpu-µs/event"], m["raw-cpu-µs/event"], m["totals/event"], m["commits"]}' bench-ratio.txt
+	@printf "median: ratio %s, %s CPU-µs/event, raw produce %s CPU-µs/event; load average %s\n" \
+	  "$$(grep '^BenchmarkPipeline' bench-ratio.txt | grep -o '[0-9.]* ratio' | cut -d' ' -f1 | $(MEDIAN))" \
+	  "$$(grep '^BenchmarkPipeline' bench-ratio.txt | grep -o '[0-9.]* cpu-µs/event' | cut -d' ' -f1 | $(MEDIAN))" \
+	  "$$(grep '^BenchmarkPipeline' bench-ratio.txt | grep -o '[0-9.]* raw-cpu-µs/event' | cut -d' ' -f1 | $(MEDIAN))" \
+	  "$$(cut -d' ' -f1-3 /proc/loadavg)"
+
+bench-instructions:
+	@command -v valgrind >/dev/null || { echo "bench-instructions needs valgrind (apt-get install valgrind)"; exit 2; }
+	$(GO) test -c -o $(BIN)/aggregate.test ./engine/aggregate/
+	@for ph in gen raw full; do \
+	  GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off COUNTLAB_BENCH_EVENTS=$(BENCH_EVENTS) COUNTLAB_BENCH_PHASES=$$ph \
+	    valgrind --tool=callgrind --callgrind-out-file=$(BIN)/callgrind.$$ph \
+	    $(BIN)/aggregate.test -test.run '^$$' -test.bench '^BenchmarkPipeline$$' -test.benchtime 1x > $(BIN)/callgrind.$$ph.log 2>&1 || exit 1; \
+	done
+	@g=$$(awk '/^totals:/ {print $$2}' $(BIN)/callgrind.gen); r=$$(awk '/^totals:/ {print $$2}' $(BIN)/callgrind.raw); \
+	f=$$(awk '/^totals:/ {print $$2}' $(BIN)/callgrind.full); \
+	awk -v g=$$g -v r=$$r -v f=$$f -v n=$(BENCH_EVENTS) 'BEGIN {printf "instructions per event: raw produce %.0f, pipeline %.0f; ratio (raw/pipeline) %.3f (%d events; gen %.0f, raw %.0f, full %.0f)\n", (r-g)/n, (f-r)/n, (r-g)/(f-r), n, g, r, f}'
+
+bench-50k: build influxd
+	@for i in $$(seq $(BENCH_COUNT)); do \
+	  echo "run $$i: load average $$(cut -d' ' -f1-3 /proc/loadavg)"; \
+	  $(COUNTLAB) run steady-50k --report-dir $(REPORTS)/bench-50k-$$i | grep -E '^  cpu:|^verdict|freshness' ; \
+	done
+
 clean:
-	rm -rf $(BIN)/countlab bench.txt
+	rm -rf $(BIN)/countlab bench.txt bench-ratio.txt

@@ -172,6 +172,9 @@ type Saturation struct {
 	// injection until it recovered) holds AtS: First stalled because of
 	// that fault, which says nothing about capacity ("" otherwise).
 	DuringFault string `json:"during_fault,omitempty"`
+	// Sustainable is the highest rate sustained with bounded lag and
+	// fresh answers (sustainable.go); nil without the run's time series.
+	Sustainable *Sustainable `json:"sustainable,omitempty"`
 }
 
 // MarkFault sets DuringFault to the first of the faults whose window,
@@ -384,6 +387,9 @@ func (s *Saturation) Text() string {
 		return ""
 	}
 	peak := fmt.Sprintf("sustained peak %.0f events/s (%d s average, at %.0f s)", s.PeakAchievedEventsPerS, s.PeakWindowS, s.PeakAtS)
+	if s.Sustainable != nil {
+		peak += "; " + s.Sustainable.Text()
+	}
 	if s.First == "" {
 		return "no stage crossed its saturation rule; " + peak
 	}

@@ -31,6 +31,7 @@ func cmdEngine(ctx context.Context, args []string) error {
 		idle        = fs.Duration("idle-timeout", aggregate.DefaultIdleTimeout, "a partition without records this long stops holding back the watermark")
 		horizon     = fs.Duration("dedup-horizon", aggregate.DefaultDedupHorizon, "how long (event time) event ids are remembered; >= largest window + lateness + out-of-orderness")
 		interval    = fs.Duration("commit-interval", aggregate.DefaultCommitInterval, "transaction commit interval")
+		maxInterval = fs.Duration("max-commit-interval", aggregate.DefaultMaxCommitInterval, "longest a batch stays open while the worker is behind (its lag, up to this; <= --commit-interval: off)")
 		metricsAddr = fs.String("metrics-listen", "", "serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:0; empty: none)")
 		logLevel    = fs.String("log-level", "info", "log level on stderr: debug, info, warn, error")
 		atLeastOnce = fs.Bool("at-least-once-UNSAFE", false, "TEST ONLY: no transactions, no dedup restore (shows that checks catch duplicates)")
@@ -73,6 +74,7 @@ func cmdEngine(ctx context.Context, args []string) error {
 		aggregate.IdleTimeout(*idle),
 		aggregate.DedupHorizon(*horizon),
 		aggregate.CommitInterval(*interval),
+		aggregate.MaxCommitInterval(*maxInterval),
 		aggregate.Registerer(reg),
 		aggregate.Logger(log),
 		aggregate.HotKeys(hot),

@@ -23,6 +23,7 @@ func cmdSink(ctx context.Context, args []string) error {
 		prefix       = fs.String("topic-prefix", "", "prefix of every topic name")
 		group        = fs.String("group", sink.DefaultGroup, "consumer group")
 		writeTimeout = fs.Duration("write-timeout", 10*time.Second, "timeout of every InfluxDB write")
+		linger       = fs.Duration("linger", sink.DefaultLinger, "how long a batch gathers totals before it is written (the newest of each window; 0: every poll)")
 		metricsAddr  = fs.String("metrics-listen", "", "serve Prometheus metrics on http://ADDR/metrics (empty: none)")
 		replayOnly   = fs.Bool("replay-dead-letter", false, "replay the sink dead-letter topic into InfluxDB once, print the result as JSON and exit")
 		retention    = retentionFlag(fs) // retention.go
@@ -50,6 +51,7 @@ func cmdSink(ctx context.Context, args []string) error {
 		sink.Group(*group),
 		sink.Influx(ic),
 		sink.WriteTimeout(*writeTimeout),
+		sink.Linger(*linger),
 		sink.Logger(log),
 		sink.Registerer(reg),
 	}, sinkRetention(rc)...)...)

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/countlab/countlab/engine/event"
@@ -22,7 +25,11 @@ import (
 // records to the same broker in the same run. Events: protobuf, 1k keys
 // with a Zipf-ish skew, 3 types, 10% with dimensions, 5% duplicates,
 // windows 10s and 1m. Run: go test -run '^$' -bench Pipeline -benchtime 1x -count 5
-// (COUNTLAB_BENCH_EVENTS sets the events per run, default 300000).
+// (COUNTLAB_BENCH_EVENTS sets the events per run, default 300000;
+// COUNTLAB_BENCH_PHASES=gen stops after making the records and the broker,
+// =raw after the raw produce, so instruction counts of the phases can be
+// told apart; COUNTLAB_BENCH_CPUPROFILE=FILE profiles the pipeline phase;
+// COUNTLAB_BENCH_MAX_COMMIT_INTERVAL=100ms turns the commit pacing off).
 func BenchmarkPipeline(b *testing.B) {
 	n := 300_000
 	if s := os.Getenv("COUNTLAB_BENCH_EVENTS"); s != "" {
@@ -31,9 +38,15 @@ func BenchmarkPipeline(b *testing.B) {
 	const parts = 4
 	recs := benchRecords(n, parts)
 	b.StopTimer()
+	phases := os.Getenv("COUNTLAB_BENCH_PHASES") // for instruction counts, see the Makefile's bench-instructions
 	for range b.N {
 		e := newEnv(b, parts)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		if phases == "gen" {
+			cancel()
+			e.close()
+			continue
+		}
 
 		// Raw produce rate of the same records to the same broker.
 		for _, r := range recs {
@@ -48,20 +61,31 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 		raw := float64(n) / time.Since(t0).Seconds()
 		rawCPU := (cpuTime() - c0).Seconds() * 1e6 / float64(n)
+		if phases == "raw" {
+			cancel()
+			e.close()
+			continue
+		}
 
-		w, err := New(Conn(e.conn), Logger(testLogger()), TransactionalID("bench"),
-			Windows(10*time.Second, time.Minute), IdleTimeout(time.Hour))
+		opts := []Opt{Conn(e.conn), Logger(testLogger()), TransactionalID("bench"),
+			Windows(10*time.Second, time.Minute), IdleTimeout(time.Hour)}
+		if d, err := time.ParseDuration(os.Getenv("COUNTLAB_BENCH_MAX_COMMIT_INTERVAL")); err == nil {
+			opts = append(opts, MaxCommitInterval(d)) // 100ms: the pacing off
+		}
+		w, err := New(opts...)
 		if err != nil {
 			b.Fatal(err)
 		}
 		_, stop := e.start(w)
 		<-w.Ready() // joined and restored: time the steady state
+		stopProf := benchProfile(b)
 		b.StartTimer()
 		t1, c1 := time.Now(), cpuTime()
 		e.waitCommittedB(b, ctx)
 		el := time.Since(t1)
 		pipeCPU := (cpuTime() - c1).Seconds() * 1e6 / float64(n)
 		b.StopTimer()
+		stopProf()
 		if err := stop(); err != nil {
 			b.Fatal(err)
 		}
@@ -91,6 +115,8 @@ func BenchmarkPipeline(b *testing.B) {
 		if windows > 0 {
 			b.ReportMetric(float64(bytes)/float64(windows), "state-bytes/window")
 		}
+		b.ReportMetric(counterValue(w.m.totals)/float64(n), "totals/event")
+		b.ReportMetric(counterValue(w.m.commits), "commits")
 		cancel()
 		e.close()
 	}
@@ -165,6 +191,35 @@ func benchRecords(n int, parts int32) []*kgo.Record {
 			Partition: kafka.Partition([]byte(e.Key), parts), Timestamp: time.UnixMilli(e.TS)})
 	}
 	return out
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
+}
+
+// benchProfile starts a CPU profile of the pipeline phase alone (not the
+// record generation nor the raw produce) when COUNTLAB_BENCH_CPUPROFILE
+// names a file; the returned func stops it.
+func benchProfile(b *testing.B) func() {
+	path := os.Getenv("COUNTLAB_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // cpuTime is the process's user+system CPU time (broker included: kfake

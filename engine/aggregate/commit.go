@@ -21,6 +21,7 @@ const reportInterval = time.Second
 // and the client has rewound to the committed offsets.
 func (w *Worker) commit(ctx context.Context) error {
 	start := time.Now()
+	w.pace.full = false
 	w.advanceIdle(start)
 	dues := make(map[*partition][]int64, len(w.parts))
 	anyDue := false
@@ -40,19 +41,18 @@ func (w *Worker) commit(ctx context.Context) error {
 	}
 	var closing []*window
 	var out outBatch
-	keyBuf := w.keyBuf
 	for _, p := range w.parts {
 		p.closable(dues[p], func(win *window) {
 			win.closing = true
 			closing = append(closing, win)
 			t := win.t
 			t.Closed = true
-			keyBuf = w.produceTotal(ctx, &out, p.id, &t, keyBuf)
+			w.produceTotal(ctx, &out, p.id, &t)
 			w.attrAdd(p.id, &t)
 		})
 		for _, win := range p.dirty {
 			if !win.closing {
-				keyBuf = w.produceTotal(ctx, &out, p.id, &win.t, keyBuf)
+				w.produceTotal(ctx, &out, p.id, &win.t)
 			}
 		}
 		if p.changed && !w.cfg.atLeastOnce {
@@ -67,7 +67,7 @@ func (w *Worker) commit(ctx context.Context) error {
 			})
 		}
 	}
-	w.keyBuf = keyBuf
+	w.m.totals.Add(float64(out.totals))
 	w.produceAttrTotals(ctx)
 	if w.beforeEnd != nil {
 		if err := w.beforeEnd(); err != nil {
@@ -92,19 +92,29 @@ func (w *Worker) commit(ctx context.Context) error {
 	return err
 }
 
-func (w *Worker) produceTotal(ctx context.Context, out *outBatch, p int32, t *total.Total, buf []byte) []byte {
+// totalBytes is room enough for most totals' key and JSON value.
+const totalBytes = 1 << 10
+
+// produceTotal produces t, its key and value encoded straight into out's
+// arena.
+func (w *Worker) produceTotal(ctx context.Context, out *outBatch, p int32, t *total.Total) {
 	r := out.record()
 	r.Topic, r.Partition = w.cfg.topics.Aggregates, p
-	buf = t.AppendRecordKey(buf[:0])
-	r.Key = out.bytes(buf)
-	buf, err := t.AppendJSON(buf[:0])
+	out.reserve(totalBytes)
+	start := len(out.arena)
+	out.arena = t.AppendRecordKey(out.arena)
+	r.Key = out.since(start)
+	start = len(out.arena)
+	var err error
+	out.arena, err = t.AppendJSON(out.arena)
 	if err != nil {
+		out.arena = out.arena[:start]
 		w.promise(r, err) // fails the batch: never a total written as 0
-		return buf
+		return
 	}
-	r.Value = out.bytes(buf)
+	r.Value = out.since(start)
+	out.totals++
 	w.produce(ctx, r)
-	return buf
 }
 
 // end ends the batch: flush + commit (at-least-once mode: flush, then a
@@ -162,6 +172,7 @@ func (w *Worker) abort(ctx context.Context) error {
 }
 
 func (w *Worker) rollback() {
+	w.pace.full = false
 	for _, p := range w.parts {
 		p.rollback()
 	}

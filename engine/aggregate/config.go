@@ -56,6 +56,8 @@ type cfg struct {
 	idleTimeout    time.Duration
 	horizon        int64 // ms
 
+	maxCommitInterval time.Duration // pace.go
+
 	validator *event.Validator
 	reg       prometheus.Registerer
 	log       *slog.Logger
@@ -75,7 +77,7 @@ func defaultCfg() cfg {
 	if host == "" {
 		host = "localhost"
 	}
-	return cfg{
+	c := cfg{
 		topics:         kafka.DefaultTopics(""),
 		changelog:      changelogTopicSuffix,
 		group:          DefaultGroup,
@@ -90,6 +92,8 @@ func defaultCfg() cfg {
 		hotShare:       DefaultHotKeyShare,
 		maxPollRecords: DefaultMaxPollRecords,
 	}
+	c.maxCommitInterval = DefaultMaxCommitInterval
+	return c
 }
 
 func (c *cfg) validate() error {
@@ -107,6 +111,9 @@ func (c *cfg) validate() error {
 	}
 	if c.commitInterval <= 0 {
 		return fmt.Errorf("aggregate: commit interval must be > 0, got %v", c.commitInterval)
+	}
+	if c.maxCommitInterval < 0 {
+		return fmt.Errorf("aggregate: max commit interval must be >= 0, got %v", c.maxCommitInterval)
 	}
 	if len(c.windows) == 0 {
 		return errors.New("aggregate: no window sizes")

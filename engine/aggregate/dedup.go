@@ -161,6 +161,25 @@ func (d *dedupSet) seen(h idHash, wm, horizon int64) bool {
 // not seen); a forgotten earlier time of h is replaced.
 func (d *dedupSet) insert(h idHash, ts int64) {
 	prev, had := d.ids[h]
+	d.add(h, ts, prev, had)
+}
+
+// firstCopy is seen and insert with one map lookup: it reports whether h
+// is a duplicate at the watermark wm and, when it is not, remembers h at ts
+// unless ts is already beyond the horizon.
+func (d *dedupSet) firstCopy(h idHash, ts, wm, horizon int64) (dup bool) {
+	prev, had := d.ids[h]
+	if had && !forgotten(prev, wm, horizon) {
+		return true
+	}
+	if !forgotten(ts, wm, horizon) {
+		d.add(h, ts, prev, had)
+	}
+	return false
+}
+
+// add remembers h at ts; prev and had are what the map held for h.
+func (d *dedupSet) add(h idHash, ts, prev int64, had bool) {
 	d.ids[h] = ts
 	start := d.bucketStart(ts)
 	l := d.list(start)
@@ -248,7 +267,7 @@ const changelogVersion = 3
 const changelogV2 = 2
 
 func appendChangelog(dst []byte, w watermark, added []dedupEntry) []byte {
-	slices.SortFunc(added, func(x, y dedupEntry) int {
+	byBucket := func(x, y dedupEntry) int {
 		switch {
 		case x.bucket < y.bucket:
 			return -1
@@ -256,13 +275,22 @@ func appendChangelog(dst []byte, w watermark, added []dedupEntry) []byte {
 			return 1
 		}
 		return 0
-	})
+	}
+	// Mostly in order already (event time follows the log): sorting is
+	// then a scan.
+	if !slices.IsSortedFunc(added, byBucket) {
+		slices.SortFunc(added, byBucket)
+	}
 	groups := 0
 	for i := range added {
 		if i == 0 || added[i].bucket != added[i-1].bucket {
 			groups++
 		}
 	}
+	// At most: header, and per id 16 bytes + a 10-byte uvarint, per group
+	// two 10-byte varints.
+	dst = slices.Grow(dst, 1+3*binary.MaxVarintLen64+binary.MaxVarintLen64+
+		groups*2*binary.MaxVarintLen64+len(added)*(16+binary.MaxVarintLen64))
 	dst = append(dst, changelogVersion)
 	dst = binary.AppendVarint(dst, w.wm)
 	dst = binary.AppendVarint(dst, w.maxTS)

@@ -7,8 +7,9 @@ import "github.com/twmb/franz-go/pkg/kgo"
 // totals costs a few allocations. kgo keeps the records until they are
 // acknowledged; a slab is never reused, only dropped when full.
 type outBatch struct {
-	recs  []kgo.Record
-	arena []byte
+	recs   []kgo.Record
+	arena  []byte
+	totals int // window totals produced
 }
 
 const (
@@ -24,12 +25,16 @@ func (o *outBatch) record() *kgo.Record {
 	return &o.recs[len(o.recs)-1]
 }
 
-// bytes returns b appended to the arena (a stable sub-slice).
-func (o *outBatch) bytes(b []byte) []byte {
-	if cap(o.arena)-len(o.arena) < len(b) {
-		o.arena = make([]byte, 0, max(arenaBytes, len(b)))
+// reserve makes room for about n more bytes in the arena, so what is then
+// appended to o.arena directly stays in one slab (past n it still works:
+// append moves the arena, the sub-slices taken before keep the old one).
+func (o *outBatch) reserve(n int) {
+	if cap(o.arena)-len(o.arena) < n {
+		o.arena = make([]byte, 0, max(arenaBytes, n))
 	}
-	s := len(o.arena)
-	o.arena = append(o.arena, b...)
-	return o.arena[s:len(o.arena):len(o.arena)]
+}
+
+// since returns the arena's bytes from start on (a stable sub-slice).
+func (o *outBatch) since(start int) []byte {
+	return o.arena[start:len(o.arena):len(o.arena)]
 }

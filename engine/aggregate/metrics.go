@@ -16,6 +16,7 @@ type metrics struct {
 	malformed     prometheus.Counter
 	moved         prometheus.Counter
 	commits       prometheus.Counter
+	totals        prometheus.Counter
 	aborted       prometheus.Counter
 	commitLatency prometheus.Histogram
 	restoreTime   prometheus.Histogram
@@ -51,6 +52,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		malformed: counter("malformed_events_total", "Records that failed to decode or validate, sent to the dead-letter topic."),
 		moved:     counter("events_moved_total", "Records found outside their canonical partition and produced, in the same transaction, to it (counted there)."),
 		commits:   counter("transactions_committed_total", "Transactions committed."),
+		totals:    counter("totals_produced_total", "Window totals produced to the aggregates topic (in committed and aborted transactions alike)."),
 		aborted:   counter("transactions_aborted_total", "Transactions aborted (rebalance, fencing, errors); their batch is undone and replayed."),
 		commitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Subsystem: sub, Name: "commit_seconds",
@@ -71,7 +73,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		hotKey:      gaugeVec("hot_key_share", "Share of a partition's load taken by a hot key (lower bound).", "partition", "key"),
 	}
 	if reg != nil {
-		reg.MustRegister(m.consumed, m.counted, m.dedupHits, m.late, m.malformed, m.moved, m.commits, m.aborted,
+		reg.MustRegister(m.consumed, m.counted, m.dedupHits, m.late, m.malformed, m.moved, m.commits, m.totals, m.aborted,
 			m.commitLatency, m.restoreTime, m.openWindows, m.stateBytes, m.dedupIDs, m.lag, m.load, m.watermark, m.hotKey)
 	}
 	return m

@@ -31,10 +31,11 @@
 //     size, keyed by (size, type, key, dims, window) with Sub = the
 //     partition.
 //
-// Every CommitInterval the touched totals (absolute values) go to the
-// aggregates topic, partition = source partition, together with one dedup
-// changelog record per changed partition, the dead-letter, late and moved
-// records, and the consumed offsets, in ONE transaction
+// Every CommitInterval (longer while the worker is behind: pace.go) the
+// touched totals (absolute values) go to the aggregates topic, partition =
+// source partition, together with one dedup changelog record per changed
+// partition, the dead-letter, late and moved records, and the consumed
+// offsets, in ONE transaction
 // (kgo.GroupTransactSession). A transaction that aborts (rebalance,
 // fencing, error) is undone in memory from the per-batch undo set
 // (window.go), and the client rewinds to the committed offsets, so the
@@ -91,6 +92,9 @@ type Worker struct {
 	readyOnce sync.Once
 
 	txnOpen bool
+	pace    pace // pace.go
+
+	promiseFn func(*kgo.Record, error) // w.promise, made once: a method value allocates
 
 	prodMu  sync.Mutex
 	prodErr error
@@ -100,7 +104,6 @@ type Worker struct {
 	bugN    int
 	sampleN uint
 
-	keyBuf     []byte
 	recKey     []byte // the current record's canonical record key
 	identBuf   []byte // the current event's identity, for hashID
 	lastReport time.Time
@@ -141,6 +144,7 @@ func New(opts ...Opt) (*Worker, error) {
 		c.validator = v
 	}
 	w := &Worker{cfg: c, parts: make(map[int32]*partition), ready: make(chan struct{}), hotLogged: map[string]bool{}}
+	w.promiseFn = w.promise
 	reg := c.reg
 	if reg == nil {
 		r := prometheus.NewRegistry()
@@ -243,7 +247,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.cfg.log.Info("engine worker starting", "group", w.cfg.group, "txn_id", w.cfg.txnID,
 		"exactly_once", !w.cfg.atLeastOnce, "events", w.cfg.topics.Events, "brokers", w.cfg.conn.String())
 	w.lastReport = time.Now()
-	next := time.Now().Add(w.cfg.commitInterval)
+	last := time.Now() // the last commit ended: the batch opened
 	// Transactions end under their own deadline, not the run context: a
 	// stop request must not cut an EndTxn in half.
 	endCtx := func() (context.Context, context.CancelFunc) {
@@ -266,7 +270,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return w.shutdown()
 		}
-		pctx, cancel := context.WithDeadline(ctx, next)
+		pctx, cancel := context.WithDeadline(ctx, last.Add(w.interval()))
 		fs := w.cl.PollRecords(pctx, w.cfg.maxPollRecords)
 		cancel()
 		if fs.IsClientClosed() {
@@ -289,9 +293,9 @@ func (w *Worker) Run(ctx context.Context) error {
 				err = w.abort(ectx)
 			}
 		}
-		if err == nil && !time.Now().Before(next) {
+		if err == nil && !time.Now().Before(last.Add(w.interval())) {
 			err = w.commit(ectx)
-			next = time.Now().Add(w.cfg.commitInterval)
+			last = time.Now()
 		}
 		cancel()
 		if err != nil {
@@ -424,7 +428,7 @@ func (w *Worker) batchOpen() bool {
 // It is produced with a background context: a canceled run context must
 // not fail records of a batch the shutdown still commits.
 func (w *Worker) produce(_ context.Context, r *kgo.Record) {
-	w.cl.Produce(context.Background(), r, w.promise)
+	w.cl.Produce(context.Background(), r, w.promiseFn)
 }
 
 func (w *Worker) promise(_ *kgo.Record, err error) {
@@ -447,6 +451,7 @@ func (w *Worker) takeProduceErr() error {
 
 // process handles one poll's records.
 func (w *Worker) process(ctx context.Context, fs kgo.Fetches) error {
+	w.pace.lagAge = 0
 	if fs.Empty() {
 		return nil
 	}
@@ -475,6 +480,10 @@ func (w *Worker) process(ctx context.Context, fs kgo.Fetches) error {
 		last := ft.Records[len(ft.Records)-1].Offset
 		p.m.lag.Set(float64(max(ft.HighWatermark-last-1, 0)))
 		p.events += int64(len(ft.Records))
+		w.pace.observe(&ft, now)
+		if len(p.dedup.added) >= maxBatchIDs {
+			w.pace.full = true
+		}
 	})
 	w.m.add(&w.counts)
 	return err
@@ -515,12 +524,9 @@ func (w *Worker) record(ctx context.Context, p *partition, r *kgo.Record) {
 	// too-late first copy is remembered too.
 	w.identBuf = appendIdentity(w.identBuf[:0], e.Key, e.ID)
 	h := hashID(w.identBuf)
-	if p.dedup.seen(h, p.wm.wm, w.cfg.horizon) {
+	if p.dedup.firstCopy(h, e.TS, p.wm.wm, w.cfg.horizon) {
 		w.counts.dups++
 		return
-	}
-	if !forgotten(e.TS, p.wm.wm, w.cfg.horizon) {
-		p.dedup.insert(h, e.TS)
 	}
 	if tooLate(e.TS, p.wm.wm, w.cfg.windows, w.cfg.lateness) {
 		w.counts.late++

@@ -91,6 +91,9 @@ const HeaderReasonCode = "countlab-reason-code"
 // ErrorCode is the Code of the *Error in err's chain, or "" when there is
 // none.
 func ErrorCode(err error) string {
+	if err == nil {
+		return "" // without the errors.As below, which allocates e
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code

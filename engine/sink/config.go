@@ -39,6 +39,7 @@ type cfg struct {
 	rollup *rollup.Config // retention.go
 
 	maxPoll      int
+	linger       time.Duration
 	writeBatch   int
 	writeTimeout time.Duration
 	pingTimeout  time.Duration
@@ -60,7 +61,8 @@ func defaultCfg() cfg {
 		deadLetter:           DeadLetterTopic(""),
 		group:                DefaultGroup,
 		influx:               influx.Config{Bucket: "countlab/autogen"},
-		maxPoll:              10000,
+		maxPoll:              50000,
+		linger:               DefaultLinger,
 		writeBatch:           5000,
 		writeTimeout:         10 * time.Second,
 		pingTimeout:          2 * time.Second,
@@ -90,6 +92,8 @@ func (c *cfg) validate() error {
 		return errors.New("sink: empty consumer group")
 	case c.maxPoll <= 0, c.writeBatch <= 0:
 		return errors.New("sink: batch sizes must be > 0")
+	case c.linger < 0:
+		return errors.New("sink: linger must be >= 0")
 	case c.writeTimeout <= 0, c.pingTimeout <= 0:
 		return errors.New("sink: timeouts must be > 0")
 	case c.backoffBase <= 0, c.backoffMax < c.backoffBase:
@@ -127,7 +131,7 @@ func Group(g string) Opt { return opt(func(c *cfg) { c.group = g }) }
 // Influx sets where InfluxDB is (required: URL and bucket).
 func Influx(ic influx.Config) Opt { return opt(func(c *cfg) { c.influx = ic }) }
 
-// MaxPoll sets the most records taken from Kafka per batch (10000).
+// MaxPoll sets the most records taken from Kafka per batch (50000).
 func MaxPoll(n int) Opt { return opt(func(c *cfg) { c.maxPoll = n }) }
 
 // WriteBatch sets the most points per InfluxDB write request (5000).

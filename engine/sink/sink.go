@@ -4,9 +4,10 @@
 // The aggregator writes absolute totals to the aggregates topic in Kafka
 // transactions. The sink reads them read_committed (aborted totals never
 // land) in a consumer group, keeps the newest total of each window within a
-// batch, writes the batch to InfluxDB and only then commits the consumer
-// offsets. Delivery is at least once; a total written again overwrites the
-// same point (same series and timestamp), so the result is exact.
+// batch (the totals of several polls, gathered for up to Linger), writes the
+// batch to InfluxDB and only then commits the consumer offsets. Delivery is
+// at least once; a total written again overwrites the same point (same
+// series and timestamp), so the result is exact.
 //
 // While InfluxDB is down, writes are retried with exponential backoff and
 // full jitter; after a few consecutive failures a circuit breaker opens: the
@@ -222,6 +223,13 @@ func (s *Sink) poll(ctx context.Context, cl *kgo.Client) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if fs.NumRecords() > 0 {
+		s.clean.Store(false)
+		var err error
+		if fs, err = s.gather(ctx, cl, fs); err != nil { // linger.go
+			return err
+		}
+	}
 	fs.EachError(func(t string, p int32, err error) {
 		s.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 	})
@@ -284,9 +292,12 @@ func (s *Sink) decode(recs []*kgo.Record) ([]item, []rejected) {
 	idx := make(map[string]int, len(recs))
 	items := make([]item, 0, len(recs))
 	var bad []rejected
+	var kb []byte
+	superseded := 0
+	defer func() { s.m.superseded.Add(float64(superseded)) }()
+	s.stats.consumed.Add(int64(len(recs)))
+	s.m.consumed.Add(float64(len(recs)))
 	for _, r := range recs {
-		s.stats.consumed.Add(1)
-		s.m.consumed.Inc()
 		if r.Value == nil {
 			continue
 		}
@@ -295,13 +306,13 @@ func (s *Sink) decode(recs []*kgo.Record) ([]item, []rejected) {
 			bad = append(bad, rejected{item{rec: r, raw: r.Value}, err.Error()})
 			continue
 		}
-		k := string(t.AppendRecordKey(nil))
-		if i, ok := idx[k]; ok {
+		kb = t.AppendRecordKey(kb[:0])
+		if i, ok := idx[string(kb)]; ok { // no allocation for the lookup
 			items[i] = item{t: t, rec: r}
-			s.m.superseded.Inc()
+			superseded++
 			continue
 		}
-		idx[k] = len(items)
+		idx[string(kb)] = len(items)
 		items = append(items, item{t: t, rec: r})
 	}
 	return items, bad

@@ -181,20 +181,12 @@ func TestSinkKilledMidWriteRestarts(t *testing.T) {
 	p := newTxnProducer(t, addrs, "agg-b")
 
 	const n, versions = 2000, 3
-	var final []total.Total
 	for v := 1; v <= versions; v++ {
-		var batch []total.Total
-		for i := range n {
-			batch = append(batch, gen(i, v))
-		}
-		if err := p.txn(ctx, batch, true); err != nil {
+		if err := p.txn(ctx, windowsAt(n, v), true); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for i := range n {
-		final = append(final, gen(i, versions))
-	}
-	want := truthOf(final...)
+	want := truthOf(windowsAt(n, versions)...)
 
 	// Stop the sink abruptly three times: before its first commit, in the
 	// middle of its second batch, in the middle of its third (a batch is 3

@@ -358,6 +358,9 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 	if haveFresh && measured.Series != nil {
 		measured.Series.Latency = append(measured.Series.Latency, freshSeries)
 	}
+	if measured.Saturation != nil {
+		measured.Saturation.Sustainable = reports.SustainableRate(measured.Series, sc.SLO.MaxP99FreshnessMS) // the ceiling with fresh answers
+	}
 	stopProbes()
 	<-progDone
 	prog.clear()

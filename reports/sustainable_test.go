@@ -1,0 +1,49 @@
+package reports
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+// A ramp that keeps up to 60k events/s, whose freshness breaks past 50k:
+// the sustainable rate is the best 5 s window below 50k, limited by
+// freshness; with a looser freshness bound it is limited by throughput.
+func TestSustainableRate(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	ts := &TimeSeries{}
+	var tracers []Point
+	lag := Series{Name: "0"}
+	for i := 1; i <= 30; i++ {
+		at := t0.Add(time.Duration(i) * time.Second)
+		offered := float64(i) * 4000 // 4k .. 120k
+		achieved := math.Min(offered, 60000)
+		ts.Offered = append(ts.Offered, Point{T: at, V: offered})
+		ts.Achieved = append(ts.Achieved, Point{T: at, V: achieved})
+		fresh := 200.0
+		if offered > 50000 {
+			fresh = 2000
+		}
+		for k := range 10 {
+			tracers = append(tracers, Point{T: at.Add(-time.Duration(k) * 100 * time.Millisecond), V: fresh})
+		}
+		lag.Points = append(lag.Points, Point{T: at, V: math.Max(0, offered-60000) * 3})
+	}
+	ts.Lag = []Series{lag}
+	ts.Latency = []LatencySeries{{Kind: "freshness", Percentiles: []Series{{Name: "each tracer", Points: tracers}}}}
+
+	s := SustainableRate(ts, 1000)
+	if s == nil || s.LimitedBy != "freshness" || s.EventsPerS != 40000 || s.AtS != 12 {
+		t.Fatalf("got %+v, want 40000 events/s (seconds 8-12) limited by freshness", s)
+	}
+	s = SustainableRate(ts, 5000)
+	if s == nil || s.LimitedBy != "throughput" || s.EventsPerS != 57600 {
+		t.Fatalf("got %+v, want 57600 events/s (seconds 13-17: 95%% of the offered 60000) limited by throughput", s)
+	}
+	if s.Text() == "" {
+		t.Fatal("no text")
+	}
+	if SustainableRate(nil, 0) != nil || SustainableRate(&TimeSeries{}, 0) != nil {
+		t.Fatal("a rate from no series")
+	}
+}
