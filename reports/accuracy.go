@@ -68,6 +68,10 @@ type Accuracy struct {
 	// what the reconcile did; the fields above are then the check after
 	// it, with the late events expected.
 	Reconcile *ReconcileCheck `json:"reconcile,omitempty"`
+	// Rolling, when the run checked windows as they became final, is what
+	// that check did (rolling.go); the fields above then account for the
+	// windows checked during the run too.
+	Rolling *RollingCheck `json:"rolling,omitempty"`
 }
 
 // WindowCheck is one source's windows against the truth.
@@ -153,6 +157,10 @@ type CheckConfig struct {
 	// does not have, in the store and through the query service, to keys
 	// with this prefix (a stack shared with other runs).
 	KeyPrefix string
+	// Rolling, when set, is the rolling check's result (Roller.Finish):
+	// the windows it checked are not in the truth any more, and stored
+	// windows before its bounds are not unexpected.
+	Rolling *RollingCheck
 }
 
 // Check compares every (size, type, key, window) the truth expects with
@@ -183,13 +191,14 @@ func Check(ctx context.Context, truth *oracle.Oracle, q Querier, cfg CheckConfig
 	acc.Query = qc
 	acc.UnexpectedKeys = extra
 	if cfg.Store != nil {
-		sc, err := checkStore(ctx, truth.Windows(oracle.ByDimSet, cfg.IncludeLate), cfg.Store, cfg.KeyPrefix, deadline)
+		sc, err := checkStore(ctx, truth.Windows(oracle.ByDimSet, cfg.IncludeLate), cfg.Store, cfg.KeyPrefix, deadline, cfg.Rolling.before())
 		if err != nil {
 			return acc, err
 		}
 		acc.Store = &sc
 	}
 	acc.combine()
+	acc.addRolling(cfg.Rolling)
 	return acc, nil
 }
 

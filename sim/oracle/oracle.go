@@ -62,6 +62,9 @@ type wkey struct {
 	// the dedup horizon), counted by the engine but not by a reconcile,
 	// which knows every identity.
 	stale bool
+	// kept: put back by Restore after a take (rolling.go), never taken
+	// again.
+	kept bool
 }
 
 // Stats are the oracle's event counts.

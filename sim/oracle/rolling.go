@@ -141,7 +141,7 @@ func (o *Oracle) TakeFinal(t time.Time) ([]Window, []Taken) {
 	}
 	var out []Window
 	for k, t := range o.windows {
-		if k.late || k.stale || k.start >= o.taken[k.size] {
+		if k.late || k.stale || k.kept || k.start >= o.taken[k.size] {
 			continue
 		}
 		out = append(out, Window{WindowKey: WindowKey{Size: o.cfg.sizes[k.size], Start: k.start, Type: o.strs[k.typ], Key: o.strs[k.key],
@@ -157,7 +157,8 @@ func (o *Oracle) TakeFinal(t time.Time) ([]Window, []Taken) {
 const minStart = -1 << 62
 
 // Restore puts on-time windows (ByDimSet, as TakeFinal returned them)
-// back, added to what the oracle holds, for a later check to see them.
+// back, added to what the oracle holds, for a later check to see them
+// (Windows); TakeFinal never takes them again.
 func (o *Oracle) Restore(ws []Window) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -166,7 +167,7 @@ func (o *Oracle) Restore(ws []Window) {
 		if !ok {
 			continue
 		}
-		k := wkey{start: w.Start, key: o.intern(w.Key), typ: o.intern(w.Type), dims: o.intern(w.DimSet), size: uint8(i)}
+		k := wkey{start: w.Start, key: o.intern(w.Key), typ: o.intern(w.Type), dims: o.intern(w.DimSet), size: uint8(i), kept: true}
 		t := o.windows[k]
 		if t == nil {
 			t = &Total{}
