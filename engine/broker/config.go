@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
@@ -30,6 +31,9 @@ type cfg struct {
 	logger     *slog.Logger
 	syncWrites bool
 	kfakeOpts  []kfake.Opt
+	// retention.go
+	retention    kafka.Retention
+	cleanerEvery time.Duration
 }
 
 func defaultCfg() cfg {

@@ -2,12 +2,8 @@ package kafka
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strconv"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -45,26 +41,7 @@ func (t Topics) All() []string { return []string{t.Events, t.Aggregates, t.Late,
 // (retention -1: Kafka is the raw store reconciliation reads). A topic that
 // already exists is left as it is.
 func EnsureTopics(ctx context.Context, cl *kgo.Client, t Topics, partitions int32, replication int16) error {
-	if partitions <= 0 {
-		return fmt.Errorf("kafka: partitions must be > 0, got %d", partitions)
-	}
-	adm := kadm.NewClient(cl)
-	keepAll := map[string]*string{"retention.ms": kadm.StringPtr("-1")}
-	compacted := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
-	for _, name := range t.All() {
-		cfg := keepAll
-		if name == t.Aggregates {
-			cfg = compacted
-		}
-		resp, err := adm.CreateTopic(ctx, partitions, replication, cfg, name)
-		if err == nil {
-			err = resp.Err
-		}
-		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("kafka: create topic %s: %w", name, err)
-		}
-	}
-	return nil
+	return EnsureTopicsRetained(ctx, cl, t, partitions, replication, Retention{})
 }
 
 // Dead-letter record headers.
