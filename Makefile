@@ -14,7 +14,7 @@ TEST_TIMEOUT ?= 25m
 FUZZTIME    ?= 10s
 
 export COUNTLAB_INFLUXD := $(INFLUXD)
-.PHONY: tools all build influxd run selfcheck smoke up test test-short vet fuzz bench clean k6-lib-test chaos stress soak plan
+.PHONY: tools all build influxd run selfcheck smoke up test test-short vet fuzz bench clean k6-lib-test chaos stress soak soak-long plan
 
 all: build influxd
 
@@ -61,6 +61,11 @@ stress: build influxd
 # growth fails it. make test runs soak-short.
 soak: build influxd
 	$(COUNTLAB) run soak --report-dir $(REPORTS)/soak
+
+# 2 hours at 20k events/s in bounded memory (rolling check, topic
+# retention): countlab's RSS <= 1 GiB at the end, slope < 50 MiB/h.
+soak-long: build influxd
+	$(COUNTLAB) run soak-long --report-dir $(REPORTS)/soak-long
 
 # Capacity planning on the small grid (1-2 workers x 4-8 partitions,
 # under 15 minutes): sustainable rates, the USL fit, the recommendation.

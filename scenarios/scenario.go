@@ -61,6 +61,11 @@ type Scenario struct {
 	// Saturation tunes the rules that name the stage that saturated first
 	// (report.json's saturation; every field optional).
 	Saturation Saturation `yaml:"saturation,omitempty"`
+	// RollingCheck checks windows during the run and drops their truth
+	// (long runs in bounded memory; longrun.go).
+	RollingCheck *RollingCheck `yaml:"rolling_check,omitempty"`
+	// Retention bounds the broker's topics by time (longrun.go).
+	Retention *Retention `yaml:"retention,omitempty"`
 }
 
 // Traffic is the load.
@@ -299,6 +304,10 @@ type SLO struct {
 	// process, which holds the truth (every event id sent) and the
 	// embedded broker's log: it grows with the traffic by design.
 	MaxHarnessRSSSlopeMiBPerH float64 `yaml:"max_harness_rss_slope_mib_per_h,omitempty"`
+	// MaxHarnessRSSMiB is the most resident memory of countlab's own
+	// process at the end of the run, in MiB (a long run with the rolling
+	// check and retention keeps it bounded).
+	MaxHarnessRSSMiB float64 `yaml:"max_harness_rss_mib,omitempty"`
 	// MaxGoroutineSlopePerH is the most goroutine growth an hour of each
 	// process whose goroutines are measured (countlab included).
 	MaxGoroutineSlopePerH float64 `yaml:"max_goroutine_slope_per_h,omitempty"`

@@ -97,7 +97,7 @@ func cmdGateway(ctx context.Context, args []string) error {
 	defer gw.Close()
 
 	if *partitions > 0 {
-		if err := createTopics(ctx, conn, topics, int32(*partitions), int16(*replication)); err != nil {
+		if err := createTopics(ctx, conn, topics, int32(*partitions), int16(*replication), kafka.Retention{}); err != nil {
 			return err
 		}
 	}
@@ -134,8 +134,8 @@ func cmdGateway(ctx context.Context, args []string) error {
 	return nil
 }
 
-// createTopics creates countlab's missing topics.
-func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, replication int16) error {
+// createTopics creates countlab's missing topics, with retention ret.
+func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, replication int16, ret kafka.Retention) error {
 	cl, err := conn.NewClient()
 	if err != nil {
 		return usageError{err}
@@ -143,5 +143,5 @@ func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, par
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return kafka.EnsureTopics(ctx, cl, topics, partitions, replication)
+	return kafka.EnsureTopicsRetained(ctx, cl, topics, partitions, replication, ret)
 }

@@ -125,4 +125,5 @@ func applyScenarioEngine(fs *flag.FlagSet, sf *stackFlags, sc *scenarios.Scenari
 		sf.commitEvery = e.CommitInterval
 	}
 	sf.gatewayRate, sf.gatewayMaxInFlight = e.GatewayMaxEventsPerS, e.GatewayMaxInFlight
+	sf.retention = sc.Retention.Kafka() // longrun.go
 }

@@ -42,6 +42,7 @@ type stackFlags struct {
 	workers       int
 	windows       string
 	lateness      time.Duration
+	retention     kafka.Retention // the scenario's topic retention
 	outOfOrder    time.Duration
 	commitEvery   time.Duration
 	topicPrefix   string
@@ -241,7 +242,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 		if s.conn, err = kf.conn(); err != nil {
 			return nil, err
 		}
-		if err := createTopics(ctx, s.conn, s.topics, int32(f.partitions), -1); err != nil {
+		if err := createTopics(ctx, s.conn, s.topics, int32(f.partitions), -1, f.retention); err != nil {
 			return nil, err
 		}
 	} else if f.brokerProc {
@@ -256,6 +257,7 @@ func startStack(ctx context.Context, f *stackFlags, log *slog.Logger) (_ *stack,
 			broker.Partitions(int32(f.partitions)),
 			broker.Topics(s.topics),
 			broker.Logger(log.With("part", "broker")),
+			broker.Retention(f.retention, 0), // scenario retention (kafka.Retention; zero: keep everything)
 		)
 		if err != nil {
 			return nil, err

@@ -23,11 +23,16 @@ func orZero(d time.Duration) time.Duration {
 // newTruth is the run's oracle, with the stack's windows and watermark
 // settings.
 func newTruth(windows []time.Duration, sf *stackFlags) (*oracle.Oracle, error) {
+	return oracle.New(truthConfig(windows, sf))
+}
+
+// truthConfig is newTruth's oracle configuration.
+func truthConfig(windows []time.Duration, sf *stackFlags) oracle.Config {
 	horizon := oracle.DefaultDedupHorizon
 	if need := windows[len(windows)-1] + sf.lateness + sf.outOfOrder; need > horizon {
 		horizon = need
 	}
-	return oracle.New(oracle.Config{Windows: windows, Lateness: orZero(sf.lateness), OutOfOrderness: orZero(sf.outOfOrder), DedupHorizon: horizon})
+	return oracle.Config{Windows: windows, Lateness: orZero(sf.lateness), OutOfOrderness: orZero(sf.outOfOrder), DedupHorizon: horizon}
 }
 
 // truthOf tells the oracle of every sent event (sim.OracleSent). direct
