@@ -25,8 +25,12 @@ func cmdBroker(ctx context.Context, args []string) error {
 	syncWrites := fs.Bool("sync-writes", false, "fsync every batch before acknowledging it (durable against a machine crash, not just a process kill; slower)")
 	logLevel := fs.String("log-level", "info", "log level on stderr: debug, info, warn, error")
 	metricsAddr := fs.String("metrics-listen", "", "serve the process's Prometheus metrics (Go runtime, memory) on http://ADDR/metrics (empty: none)")
+	ret := retentionFlags(fs) // rolling.go
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if err := ret.Validate(0); err != nil {
+		return usagef("--retention-*: %v", err)
 	}
 
 	addrs := kafka.ParseBrokers(*listen)
@@ -60,6 +64,7 @@ func cmdBroker(ctx context.Context, args []string) error {
 		broker.Partitions(int32(*partitions)),
 		broker.Topics(kafka.DefaultTopics(*prefix)),
 		broker.Logger(log),
+		broker.Retention(*ret, 0),
 	}
 	if *syncWrites {
 		opts = append(opts, broker.SyncWrites())

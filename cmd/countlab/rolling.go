@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"sync"
 	"time"
 
+	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/query/client"
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/scenarios"
@@ -102,4 +104,14 @@ func printRolling(w io.Writer, rc *reports.RollingCheck) {
 	if rc.Errors > 0 {
 		fmt.Fprintf(w, "  rolling check: %d looks failed (retried), first: %s\n", rc.Errors, rc.FirstError)
 	}
+}
+
+// retentionFlags are `countlab broker`'s --retention-* flags (a scenario's
+// retention: section, kafka.Retention).
+func retentionFlags(fs *flag.FlagSet) *kafka.Retention {
+	r := new(kafka.Retention)
+	fs.DurationVar(&r.Events, "retention-events", 0, "drop events-topic records older than this (0: keep everything; at least 1m, longer than the engine may lag)")
+	fs.DurationVar(&r.Side, "retention-side", 0, "the same for the late and dead-letter topics (0: keep everything)")
+	fs.DurationVar(&r.Changelog, "retention-changelog", 0, "the same for the engine's dedup changelog, set when it appears (0: keep everything; at least twice the dedup horizon)")
+	return r
 }
