@@ -70,8 +70,10 @@ type RollingCheck struct {
 	// window period that the truth did not (final: counted as mismatched
 	// in the verdict).
 	UnexpectedWindows int `json:"unexpected_windows"`
-	// HandedToEnd is the windows taken but not yet settled when the
-	// traffic stopped, checked by the end-of-run check.
+	// HandedToEnd is the windows taken but not settled during the run
+	// (the traffic stopped first, or the store was still behind at the
+	// margin so they were never looked at through the query service):
+	// their truth went back to the end-of-run check.
 	HandedToEnd int `json:"handed_to_end"`
 	// AfterTaken is the events acknowledged for windows already checked
 	// (oracle.Stats.AfterTaken): when not 0 the run is not exact.
@@ -268,8 +270,23 @@ func (p *period) done() bool {
 	return p.storeOK && p.keysOK && !slices.Contains(p.queryOK, false)
 }
 
-// look compares what of p is not yet equal.
+// look compares what of p is not yet equal: the store first (one query
+// for the whole period), then, once it is equal, the query service (a
+// query per window): a pipeline that is behind costs one query a look.
 func (r *Roller) look(ctx context.Context, p *period) error {
+	if r.cfg.Store == nil {
+		p.storeOK = true
+	}
+	if !p.storeOK {
+		got, err := r.cfg.Store.Windows(ctx, p.start, p.start+p.size)
+		if err != nil {
+			return err
+		}
+		p.sdiff = storeDiffs(p, got, r.cfg.KeyPrefix)
+		if p.storeOK = len(p.sdiff) == 0; !p.storeOK && p.qdiff == nil {
+			return nil
+		}
+	}
 	var idx []int
 	var off []oracle.Window
 	for i, ok := range p.queryOK {
@@ -304,17 +321,6 @@ func (r *Roller) look(ctx context.Context, p *period) error {
 		}
 		p.keysOK = len(p.kdiff) == 0
 	}
-	if r.cfg.Store == nil {
-		p.storeOK = true
-	}
-	if !p.storeOK {
-		got, err := r.cfg.Store.Windows(ctx, p.start, p.start+p.size)
-		if err != nil {
-			return err
-		}
-		p.sdiff = storeDiffs(p, got, r.cfg.KeyPrefix)
-		p.storeOK = len(p.sdiff) == 0
-	}
 	return nil
 }
 
@@ -348,7 +354,8 @@ func storeDiffs(p *period, got []oracle.Window, prefix string) []WindowDiff {
 }
 
 // mismatch settles p as mismatched: the truth of its windows that differ
-// goes back for the end-of-run check; windows the truth lacks are final.
+// or were not yet seen equal through the query service goes back for the
+// end-of-run check; windows the truth lacks are final.
 func (r *Roller) mismatch(p *period, now time.Time) {
 	bad := map[oracle.WindowKey]bool{}
 	diffs := slices.Concat(p.qdiff, p.kdiff, p.sdiff)
@@ -360,26 +367,30 @@ func (r *Roller) mismatch(p *period, now time.Time) {
 		}
 		bad[k] = true
 	}
-	var back []oracle.Window
-	for _, w := range p.want {
-		k := w.WindowKey
-		k.DimSet = ""
-		if bad[k] {
-			back = append(back, w)
-		}
-	}
+	back := map[oracle.WindowKey]bool{}
 	for i, w := range p.byKey {
 		switch {
 		case bad[w.WindowKey]:
 			r.res.MismatchedWindows++
-		case p.queryOK[i]:
+			back[w.WindowKey] = true
+		case !p.queryOK[i]: // never looked at (the store was behind)
+			r.res.HandedToEnd++
+			back[w.WindowKey] = true
+		default:
 			r.checked(p.size, w)
 		}
 	}
-	if p.storeOK {
-		r.res.StoreWindowsChecked += len(p.want) - len(back)
+	var ws []oracle.Window
+	for _, w := range p.want {
+		k := w.WindowKey
+		k.DimSet = ""
+		if back[k] {
+			ws = append(ws, w)
+		} else {
+			r.res.StoreWindowsChecked++
+		}
 	}
-	r.truth.Restore(back)
+	r.truth.Restore(ws)
 	r.worst = append(r.worst, diffs...)
 	sortWorst(r.worst)
 	r.worst = r.worst[:min(10, len(r.worst))]
