@@ -46,6 +46,11 @@ type RollingConfig struct {
 	Parallel int
 	// OnMismatch, when set, is called once, with the first mismatch found.
 	OnMismatch func(WindowDiff)
+	// Frontier, when set, is the intended send time the traffic has
+	// reached (a sender behind its schedule stamps its events with their
+	// intended times: sim.Sender's now - lag); windows are final relative
+	// to it (and never to a time after the look). Default: the look's time.
+	Frontier func() time.Time
 }
 
 // RollingCheck is what the rolling check did during the run.
@@ -173,7 +178,13 @@ func (r *Roller) Step(ctx context.Context, now time.Time) {
 		r.first = now
 	}
 	r.res.Steps++
-	final := now.Add(-r.cfg.Lateness - r.cfg.OutOfOrderness - r.cfg.Settle)
+	at := now
+	if r.cfg.Frontier != nil {
+		if f := r.cfg.Frontier(); f.Before(at) {
+			at = f
+		}
+	}
+	final := at.Add(-r.cfg.Lateness - r.cfg.OutOfOrderness - r.cfg.Settle)
 	ws, bounds := r.truth.TakeFinal(final)
 	r.addPeriods(ws, bounds, now.Add(r.cfg.Margin))
 	keep := r.open[:0]

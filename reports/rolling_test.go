@@ -165,3 +165,19 @@ type lazyStore struct {
 func (s *lazyStore) Windows(ctx context.Context, from, to int64) ([]oracle.Window, error) {
 	return fakeStore{append(s.o.Windows(oracle.ByDimSet, false), s.extra...)}.Windows(ctx, from, to)
 }
+
+// TestRollingFrontier: windows are final relative to the traffic's
+// frontier (a sender behind its schedule), not to the look's time.
+func TestRollingFrontier(t *testing.T) {
+	rolled, whole, base := rollingPair(t)
+	feed([]*oracle.Oracle{rolled, whole}, base, 0)
+	frontier := time.UnixMilli(base + 1000)
+	r := NewRoller(rolled, newLazyQuery(whole), RollingConfig{Lateness: time.Second, Settle: time.Second, Frontier: func() time.Time { return frontier }})
+	r.Step(context.Background(), time.UnixMilli(base+10*60000)) // ten minutes later, the sender still at 1 s
+	if rc := r.Finish(); rc.WindowsChecked != 0 || rc.HandedToEnd != 0 {
+		t.Fatalf("took windows past the frontier: %+v", rc)
+	}
+	if n := len(rolled.Windows(oracle.ByKey, false)); n != len(whole.Windows(oracle.ByKey, false)) {
+		t.Fatalf("%d windows left", n)
+	}
+}

@@ -44,7 +44,7 @@ func newRunTruth(sc *scenarios.Scenario, windows []time.Duration, sf *stackFlags
 // stack's InfluxDB, when the scenario asks for it; stop ends it and
 // returns its result (nil without one), the truth of the windows not yet
 // settled put back for the check after the run.
-func (r *scenarioRun) startRolling(ctx context.Context, st *stack, qc *client.Client, gen *sim.Generator, start time.Time, keyPrefix string) (stop func() *reports.RollingCheck) {
+func (r *scenarioRun) startRolling(ctx context.Context, st *stack, qc *client.Client, gen *sim.Generator, snd *sim.Sender, start time.Time, keyPrefix string) (stop func() *reports.RollingCheck) {
 	if !rollingOn(r.sc) {
 		return func() *reports.RollingCheck { return nil }
 	}
@@ -57,7 +57,9 @@ func (r *scenarioRun) startRolling(ctx context.Context, st *stack, qc *client.Cl
 	}
 	store := reports.NewInfluxStore(st.influx.URL, st.influx.Org, st.influx.Bucket, st.influx.Token)
 	cfg := reports.RollingConfig{Lateness: r.sf.lateness, OutOfOrderness: r.sf.outOfOrder, Settle: rc.Settle, Margin: rc.Margin,
-		Store: store, KeyPrefix: keyPrefix}
+		Store: store, KeyPrefix: keyPrefix,
+		Frontier: func() time.Time { return time.Now().Add(-snd.Progress().Lag) }, // a sender behind stamps its schedule's times
+	}
 	if rc.AbortOnMismatch {
 		cfg.OnMismatch = func(d reports.WindowDiff) {
 			r.mon.abortNow("rolling_check", "the rolling check found a window still wrong "+rc.Margin.String()+" after it was final: "+d.String())

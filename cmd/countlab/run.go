@@ -311,8 +311,8 @@ func (r *scenarioRun) run(ctx context.Context) (*reports.Report, error) {
 	stopRes := r.startResources(probeCtx, st, log) // resources.go: memory and goroutines
 	stopCPU := startCPU(probeCtx, st, snd, log)    // cpu.go: CPU per process and stage
 	stopMon := mon.start(start, snd)
-	stopRoll := r.startRolling(probeCtx, st, qc, gen, start, gcfg.KeyPrefix) // rolling.go
-	sendErr := snd.Run(mon.traffic)                                          // an abort stops the traffic
+	stopRoll := r.startRolling(probeCtx, st, qc, gen, snd, start, gcfg.KeyPrefix) // rolling.go
+	sendErr := snd.Run(mon.traffic)                                               // an abort stops the traffic
 	rolled := stopRoll()
 	stopMon()
 	sendDur := time.Since(start)
