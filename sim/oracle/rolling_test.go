@@ -146,14 +146,23 @@ func TestRollingBoundsMemory(t *testing.T) {
 	if end > mid+mid/2 {
 		t.Fatalf("heap grew from %d to %d bytes over the second half", mid, end)
 	}
-	// Bytes per held identity and window, for the note.
-	w := newOracle(t, Config{Windows: []time.Duration{time.Minute}})
-	before := heap()
-	for i := range 100000 {
-		ackAt(w, "x"+strconv.Itoa(i), "k"+strconv.Itoa(i), ref, ref) // one window per event
+	// Bytes per held identity (events of one window) and per window with
+	// its interned key (one event each), for the note.
+	perEvent := func(distinctKeys bool) float64 {
+		w := newOracle(t, Config{Windows: []time.Duration{time.Minute}})
+		before := heap()
+		for i := range 200000 {
+			k := "k"
+			if distinctKeys {
+				k += strconv.Itoa(i)
+			}
+			ackAt(w, "x"+strconv.Itoa(i), k, ref, ref)
+		}
+		n := float64(heap()-before) / 200000
+		runtime.KeepAlive(w)
+		return n
 	}
-	after := heap()
-	t.Logf("rolling: peak %d identities, %d windows; heap %d -> %d bytes (second half); %.0f bytes per window with its identity and key",
-		peakIDs, peakWin, mid, end, float64(after-before)/100000)
-	runtime.KeepAlive(w)
+	id := perEvent(false)
+	t.Logf("rolling: peak %d identities, %d windows; heap %d -> %d bytes over the second half; %.0f bytes per identity, %.0f per window (with its key)",
+		peakIDs, peakWin, mid, end, id, perEvent(true)-id)
 }
