@@ -25,11 +25,17 @@ func recordSince(h *hdrhistogram.Histogram, mu *sync.Mutex, from time.Time) {
 	mu.Unlock()
 }
 
+// Counter is the count read of a query API (*client.Client is one): what
+// the query load and the freshness tracers ask.
+type Counter interface {
+	Count(ctx context.Context, req client.CountRequest) (client.CountResponse, error)
+}
+
 // QueryLoad is an open-model query load: Count queries at a fixed rate,
 // whatever the answers, with latency measured from each query's intended
 // start (coordinated omission corrected).
 type QueryLoad struct {
-	Client *client.Client
+	Client Counter
 	// Rate is queries a second.
 	Rate float64
 	// Pick chooses each query's key and type.
@@ -124,7 +130,7 @@ func (q *QueryLoad) Counts() (n, errs int64) { return q.n.Load(), q.errs.Load() 
 // of its own), the time from its intended send until the query service
 // counts it.
 type Freshness struct {
-	Client *client.Client
+	Client Counter
 	// Window is the window size asked for.
 	Window time.Duration
 	// Timeout is how long a tracer is polled for (default 60s).

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/countlab/countlab/engine/broker"
 	"github.com/countlab/countlab/engine/kafka"
+	"github.com/countlab/countlab/harness/stack"
 )
 
 // cmdBroker runs the embedded Kafka broker (kfake) as its own process, so
@@ -25,7 +27,7 @@ func cmdBroker(ctx context.Context, args []string) error {
 	syncWrites := fs.Bool("sync-writes", false, "fsync every batch before acknowledging it (durable against a machine crash, not just a process kill; slower)")
 	logLevel := fs.String("log-level", "info", "log level on stderr: debug, info, warn, error")
 	metricsAddr := fs.String("metrics-listen", "", "serve the process's Prometheus metrics (Go runtime, memory) on http://ADDR/metrics (empty: none)")
-	ret := retentionFlags(fs) // rolling.go
+	ret := retentionFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -75,7 +77,7 @@ func cmdBroker(ctx context.Context, args []string) error {
 	}
 	defer b.Close()
 	if *metricsAddr != "" {
-		addr, stop, err := serveMetrics(*metricsAddr, processRegistry(), log)
+		addr, stop, err := serveMetrics(*metricsAddr, stack.ProcessRegistry(), log)
 		if err != nil {
 			return err
 		}
@@ -91,4 +93,14 @@ func cmdBroker(ctx context.Context, args []string) error {
 	log.Info("broker stopping", "data_dir", dir)
 	b.Close()
 	return nil
+}
+
+// retentionFlags are `countlab broker`'s --retention-* flags (a scenario's
+// retention: section, kafka.Retention).
+func retentionFlags(fs *flag.FlagSet) *kafka.Retention {
+	r := new(kafka.Retention)
+	fs.DurationVar(&r.Events, "retention-events", 0, "drop events-topic records older than this (0: keep everything; at least 1m, longer than the engine may lag)")
+	fs.DurationVar(&r.Side, "retention-side", 0, "the same for the late and dead-letter topics (0: keep everything)")
+	fs.DurationVar(&r.Changelog, "retention-changelog", 0, "the same for the engine's dedup changelog, set when it appears (0: keep everything; at least twice the dedup horizon)")
+	return r
 }

@@ -431,7 +431,7 @@ func TestBrokerBadFlags(t *testing.T) {
 	f := func(want string, args ...string) {
 		t.Helper()
 		var stderr bytes.Buffer
-		if code := run(append([]string{"broker"}, args...), &stderr); code != 2 {
+		if code := runMain(append([]string{"broker"}, args...), &stderr); code != 2 {
 			t.Fatalf("countlab broker %q: exit code %d, want 2\n%s", args, code, &stderr)
 		}
 		if !strings.Contains(stderr.String(), want) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/countlab/countlab/engine/query/client"
+	"github.com/countlab/countlab/harness/run"
 	"github.com/countlab/countlab/reports"
 )
 
@@ -18,7 +19,7 @@ func cmdCheck(ctx context.Context, args []string) error {
 	}
 	fs := newFlagSet("check")
 	var truthPaths listFlag
-	fs.Var(&truthPaths, "truth", "the truth file of a run (DIR/"+truthFile+", or DIR); repeated: the shards of one run (countlab load), merged")
+	fs.Var(&truthPaths, "truth", "the truth file of a run (DIR/"+run.TruthFile+", or DIR); repeated: the shards of one run (countlab load), merged")
 	fs.Var(&truthPaths, "ledger", "alias of --truth")
 	queryURL := fs.String("query", "http://127.0.0.1:8081", "the query service's base URL")
 	var inf influxFlags
@@ -32,13 +33,13 @@ func cmdCheck(ctx context.Context, args []string) error {
 		return err
 	}
 	if len(truthPaths) == 0 {
-		return usagef("--truth is required (a run's DIR/%s)", truthFile)
+		return usagef("--truth is required (a run's DIR/%s)", run.TruthFile)
 	}
 	truth, err := loadTruths(truthPaths, os.Stderr) // load.go
 	if err != nil {
 		return err
 	}
-	token, _ := gatewayTokenFromEnv()
+	token, _ := tokenFromEnv()
 	qc, err := client.New(*queryURL, client.Token(token))
 	if err != nil {
 		return usagef("--query: %v", err)

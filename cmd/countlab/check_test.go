@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countlab/countlab/harness/run"
 	"github.com/countlab/countlab/sim/oracle"
 )
 
@@ -26,7 +27,7 @@ func TestCheckCommand(t *testing.T) {
 		l.Add(oracle.Sent{Event: &oracle.Event{ID: strconv.Itoa(i), Key: "k" + strconv.Itoa(i%5), Type: "VIEW", Value: 2, HasValue: true,
 			TS: base + int64(i)*100}, Ref: base + 30_000, Acked: true})
 	}
-	path := filepath.Join(t.TempDir(), truthFile)
+	path := filepath.Join(t.TempDir(), run.TruthFile)
 	if err := l.Save(path); err != nil {
 		t.Fatal(err)
 	}

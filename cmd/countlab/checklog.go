@@ -163,7 +163,7 @@ func cmdCheckFromLog(ctx context.Context, args []string) error {
 	}
 	token, err := tokenFromEnv()
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	cfg := reports.CheckConfig{Parallel: f.parallel, IncludeLate: f.includeLate, Drain: f.wait, KeyPrefix: f.keyPrefix}
 	store, err := f.store()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/countlab/countlab/engine/aggregate"
 	"github.com/countlab/countlab/engine/influxd/influxdtest"
+	"github.com/countlab/countlab/harness/stack"
 )
 
 // requireTool is the path of an external tool a test drives, or a skip;
@@ -39,8 +41,8 @@ func requireTool(t *testing.T, name, install string) string {
 }
 
 // logTestStack starts the embedded stack in-process on 2 partitions, with
-// the test's influxd; extra changes the flags first.
-func logTestStack(t *testing.T, extra func(*stackFlags)) *stack {
+// the test's influxd; extra options come after the flags'.
+func logTestStack(t *testing.T, extra ...stack.Opt) *stack.Stack {
 	t.Helper()
 	influxdtest.Require(t)
 	fs := newFlagSet("test")
@@ -49,12 +51,13 @@ func logTestStack(t *testing.T, extra func(*stackFlags)) *stack {
 	if err := sf.parse(fs, append([]string{"--partitions", "2", "--windows", "10s,1m"}, testInflux(t)...)); err != nil {
 		t.Fatal(err)
 	}
-	if extra != nil {
-		extra(&sf)
+	opts, err := sf.options(sf.logger(io.Discard), false)
+	if err != nil {
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	st, err := startStack(ctx, &sf, sf.logger(io.Discard))
+	st, err := stack.New(ctx, append(opts, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,9 +66,9 @@ func logTestStack(t *testing.T, extra func(*stackFlags)) *stack {
 }
 
 // checkLogArgs are check --from-log's flags for st.
-func checkLogArgs(st *stack, more ...string) []string {
-	return append([]string{"--from-log", "--brokers", st.conn.String(), "--query", "http://" + st.qAddr,
-		"--influx-url", st.influx.URL, "--influx-org", st.influx.Org, "--influx-bucket", st.influx.Bucket,
+func checkLogArgs(st *stack.Stack, more ...string) []string {
+	return append([]string{"--from-log", "--brokers", st.Conn().String(), "--query", "http://" + st.QueryAddr(),
+		"--influx-url", st.Influx().URL, "--influx-org", st.Influx().Org, "--influx-bucket", st.Influx().Bucket,
 		"--windows", "10s,1m", "--wait", "30s"}, more...)
 }
 
@@ -152,7 +155,7 @@ func TestCheckFromLogK6Lib(t *testing.T) {
 	node := requireTool(t, "node", "Node.js 18+, e.g. apt-get install -y nodejs")
 	st := logTestStack(t, nil)
 	{
-		proxy, dropped := flakyProxy(t, st.gwAddr)
+		proxy, dropped := flakyProxy(t, st.GatewayAddr())
 		run := "t-k6-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 		summary := filepath.Join(t.TempDir(), "summary.json")
 		cmd := exec.Command(node, "../../k6/tools/drive-gateway.js")
@@ -234,7 +237,7 @@ func TestCheckFromLogKcat(t *testing.T) {
 			}
 		}
 		for i, part := range [][]string{{"-X", "partitioner=murmur2_random"}, nil} {
-			args := append([]string{"-P", "-b", st.conn.String(), "-t", st.topics.Events, "-K", "|", "-X", "acks=all"}, part...)
+			args := append([]string{"-P", "-b", st.Conn().String(), "-t", st.Topics().Events, "-K", "|", "-X", "acks=all"}, part...)
 			cmd := exec.Command(kcat, args...)
 			cmd.Stdin = strings.NewReader(lines[i].String())
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -289,8 +292,7 @@ func TestCheckFromLogConfig(t *testing.T) {
 // Events go in, are counted, a second worker joins (the partitions move
 // without their dedup ids), and the same events are sent again.
 func TestCheckFromLogDoubleCount(t *testing.T) {
-	var sf *stackFlags
-	st := logTestStack(t, func(f *stackFlags) { f.atLeastOnce = true; sf = f })
+	st := logTestStack(t, stack.AtLeastOnceUNSAFE(true))
 	run := "t-dc-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	now := time.Now().UnixMilli()
 	var b strings.Builder
@@ -303,7 +305,7 @@ func TestCheckFromLogDoubleCount(t *testing.T) {
 	}
 	b.WriteString("]")
 	post := func() {
-		resp, err := http.Post("http://"+st.gwAddr+"/v1/events", "application/json", strings.NewReader(b.String()))
+		resp, err := http.Post("http://"+st.GatewayAddr()+"/v1/events", "application/json", strings.NewReader(b.String()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -316,10 +318,9 @@ func TestCheckFromLogDoubleCount(t *testing.T) {
 	if err, _ := runCheckLog(t, checkLogArgs(st, "--id-prefix", run+"-")...); err != nil {
 		t.Fatalf("before the move: %v, want exact", err)
 	}
-	sizes, _ := sf.windowSizes()
-	w, err := aggregate.New(aggregate.Conn(st.conn), aggregate.Topics(st.topics), aggregate.Windows(sizes...),
-		aggregate.AllowedLateness(sf.lateness), aggregate.OutOfOrderness(sf.outOfOrder), aggregate.CommitInterval(sf.commitEvery),
-		aggregate.AtLeastOnce(), aggregate.Logger(sf.logger(io.Discard)))
+	w, err := aggregate.New(aggregate.Conn(st.Conn()), aggregate.Topics(st.Topics()), aggregate.Windows(st.Windows()...),
+		aggregate.AllowedLateness(st.Lateness()), aggregate.OutOfOrderness(st.OutOfOrderness()),
+		aggregate.AtLeastOnce(), aggregate.Logger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/countlab/countlab/engine/aggregate"
 	"github.com/countlab/countlab/engine/kafka"
+	"github.com/countlab/countlab/harness/stack"
 )
 
 // cmdEngine runs one aggregator worker (one consumer-group member) until
@@ -57,7 +58,7 @@ func cmdEngine(ctx context.Context, args []string) error {
 		return err
 	}
 
-	reg := processRegistry()
+	reg := stack.ProcessRegistry()
 	opts := []aggregate.Opt{
 		aggregate.Conn(conn),
 		aggregate.TopicPrefix(*prefix),
@@ -85,7 +86,7 @@ func cmdEngine(ctx context.Context, args []string) error {
 	}
 	w, err := aggregate.New(opts...)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 
 	if *metricsAddr != "" {

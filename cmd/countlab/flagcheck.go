@@ -13,7 +13,6 @@ import (
 var flagRanges = map[string]struct{ positive, nonNegative []string }{
 	"run":          {positive: []string{"duration"}},
 	"check":        {positive: []string{"parallel"}, nonNegative: []string{"wait"}},
-	"selfcheck":    {positive: []string{"timeout", "events", "keys"}},
 	"sink":         {positive: []string{"write-timeout"}},
 	"engine":       {positive: []string{"idle-timeout", "dedup-horizon", "commit-interval"}, nonNegative: []string{"session-timeout", "lateness", "out-of-orderness"}},
 	"gateway":      {positive: []string{"max-body-bytes", "max-batch", "max-in-flight", "produce-timeout"}},

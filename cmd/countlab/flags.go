@@ -21,6 +21,7 @@ import (
 
 	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/kafka"
+	"github.com/countlab/countlab/harness/stack"
 )
 
 // kafkaFlags are the Kafka connection flags: --brokers, --sasl-mechanism,
@@ -142,12 +143,6 @@ func tokenFromEnv() (string, error) {
 	return "", nil
 }
 
-// gatewayTokenFromEnv is the old name of tokenFromEnv.
-//
-// TODO(lead): run.go and check.go still call it; switch them to
-// tokenFromEnv and delete this.
-func gatewayTokenFromEnv() (string, error) { return tokenFromEnv() }
-
 // serveMetrics serves g's metrics on http://ADDR/metrics, where ADDR is
 // the address returned (addr may have port 0), until stop is called. A
 // listen error is a usage error naming --metrics-listen.
@@ -156,7 +151,7 @@ func serveMetrics(addr string, g prometheus.Gatherer, log *slog.Logger) (_ strin
 	if err != nil {
 		return "", nil, usagef("--metrics-listen: %v", err)
 	}
-	srv := &http.Server{Handler: metricsHandler(g), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: stack.MetricsHandler(g), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Warn("metrics server", "err", err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/countlab/countlab/engine/gateway"
 	"github.com/countlab/countlab/engine/kafka"
+	"github.com/countlab/countlab/harness/stack"
 )
 
 // hotKeyFlag collects repeated --hot-key K=N flags.
@@ -70,7 +71,7 @@ func cmdGateway(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	if err := checkExposure("--listen", *listen, token, insecure); err != nil { // safety.go
+	if err := stack.CheckExposure("--listen", *listen, token, insecure); err != nil { // safety.go
 		return err
 	}
 	if *replication < -1 || *replication > 32767 {
@@ -92,7 +93,7 @@ func cmdGateway(ctx context.Context, args []string) error {
 		gateway.Logger(log),
 	)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	defer gw.Close()
 
@@ -138,7 +139,7 @@ func cmdGateway(ctx context.Context, args []string) error {
 func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, replication int16, ret kafka.Retention) error {
 	cl, err := conn.NewClient()
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)

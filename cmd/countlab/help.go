@@ -72,9 +72,9 @@ var helps = map[string]helpText{
 		env:     stackEnv,
 	},
 	"selfcheck": {
-		synopsis: "countlab selfcheck [flags]",
-		about:    "Starts the embedded stack, pushes events (duplicates, out-of-order and malformed ones included) through\nthe gateway and checks every window the query service and InfluxDB serve exactly; exit 1 when one differs.",
-		example:  "countlab selfcheck --events 5000 --keys 20",
+		synopsis: "countlab selfcheck [run flags]",
+		about:    "countlab run selfcheck: the shipped selfcheck scenario (10 s of events with duplicates, out-of-order and\nmalformed ones, through the gateway) on the embedded stack, every window the query service and InfluxDB\nserve checked exactly; exit 1 when one differs. It takes run's flags (countlab run -h).",
+		example:  "countlab selfcheck --report-dir out/selfcheck",
 		env:      stackEnv,
 	},
 	"broker": {
@@ -210,4 +210,15 @@ func writeExampleEnv(w io.Writer, h helpText) {
 	for _, e := range h.env {
 		fmt.Fprintf(w, "  %s\n", e)
 	}
+}
+
+// indentLines prefixes every line of text with pre.
+func indentLines(text, pre string) string {
+	lines := strings.SplitAfter(text, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = pre + l
+		}
+	}
+	return strings.Join(lines, "")
 }

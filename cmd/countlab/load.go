@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/countlab/countlab/harness/run"
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/scenarios"
 	"github.com/countlab/countlab/sim"
@@ -39,7 +40,7 @@ func cmdLoad(ctx context.Context, args []string) error {
 	gateway := fs.String("gateway", "http://127.0.0.1:8080", "the ingest gateway's base URL (token from COUNTLAB_TOKEN[_FILE])")
 	runID := fs.String("run-id", "", "the event id and key prefix the shards share (required with N > 1; default r<time>-)")
 	startText := fs.String("start", "", "the shared start: RFC 3339 or unix ms; a shard waits for it and event times are start + intended send time (default now)")
-	outDir := fs.String("out", "", "write "+truthFile+", "+identitiesFile+", "+reports.HistogramFile+" and report.json/md/html here (required)")
+	outDir := fs.String("out", "", "write "+run.TruthFile+", "+identitiesFile+", "+reports.HistogramFile+" and report.json/md/html here (required)")
 	duration := fs.Duration("duration", 0, "override the scenario's duration")
 	rate := fs.Float64("rate", 0, "override the scenario's whole rate, events/s, of every shard together (constant rates)")
 	name, err := parseWithPositional(fs, args, "SCENARIO")
@@ -67,7 +68,7 @@ func cmdLoad(ctx context.Context, args []string) error {
 	}
 	sc, err := scenarios.Lookup(name)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	if *duration > 0 {
 		sc.Duration = *duration
@@ -79,7 +80,7 @@ func cmdLoad(ctx context.Context, args []string) error {
 		sc.Traffic.Rate.EventsPerS = *rate
 	}
 	if err := sc.Validate(); err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	if len(sc.Faults) > 0 || sc.RandomFaults != nil {
 		return usagef("scenario %s has faults: a sharded generator sends traffic only (use countlab run)", sc.Name)
@@ -88,7 +89,7 @@ func cmdLoad(ctx context.Context, args []string) error {
 	if id == "" {
 		id = "r" + strconv.FormatInt(start.UnixMilli(), 36) + "-"
 	}
-	token, _ := gatewayTokenFromEnv()
+	token, _ := tokenFromEnv()
 	var mix sim.Mix
 	for _, r := range sc.Traffic.RouteList() {
 		if r.Via == "kafka" {
@@ -96,7 +97,7 @@ func cmdLoad(ctx context.Context, args []string) error {
 		}
 		format, err := sim.ParseFormat(r.Format)
 		if err != nil {
-			return usageError{err}
+			return usageError{Err: err}
 		}
 		mix = append(mix, sim.NewGateway(*gateway, token, format, sc.Traffic.Connections))
 	}
@@ -106,22 +107,22 @@ func cmdLoad(ctx context.Context, args []string) error {
 	}
 	gcfg, err := sc.GeneratorConfig(id, start)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	gcfg.KeyPrefix = id + gcfg.KeyPrefix // a running stack holds other runs' keys
 	gen, err := sim.NewGenerator(gcfg)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
-	truth, err := newTruth(sc.Engine.Windows, &stackFlags{lateness: sc.Engine.Lateness, outOfOrder: sc.Engine.OutOfOrderness})
+	truth, err := run.NewTruth(sc.Engine.Windows, sc.Engine.Lateness, sc.Engine.OutOfOrderness)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	snd, err := sim.NewSender(sim.SenderConfig{Generator: gen, Schedule: sc.Schedule(), Duration: sc.Duration, Transport: tr,
 		Connections: sc.Traffic.Connections, BatchMax: sc.Traffic.Batch.MaxEvents, FlushEvery: sc.Traffic.Batch.Flush,
-		Truth: truthOf(truth, false), Shard: shard})
+		Truth: run.TruthOf(truth, false), Shard: shard})
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		return err
@@ -152,7 +153,7 @@ func cmdLoad(ctx context.Context, args []string) error {
 			Throttled: p.Throttled, Errors: p.Errors, Duplicates: st.Duplicates, MaxLagMS: float64(p.MaxLag.Microseconds()) / 1000},
 		Pass: p.Acked > 0 && p.Failed == 0 && st.Mismatches == 0, Provenance: provenance(), Shards: 1}
 	for _, save := range []func() error{
-		func() error { return truth.Save(filepath.Join(*outDir, truthFile)) },
+		func() error { return truth.Save(filepath.Join(*outDir, run.TruthFile)) },
 		func() error { return truth.SaveIdentities(filepath.Join(*outDir, identitiesFile)) },
 		func() error {
 			return reports.Histograms{IngestAck: snd.Histogram()}.WriteFile(filepath.Join(*outDir, reports.HistogramFile))
@@ -164,7 +165,7 @@ func cmdLoad(ctx context.Context, args []string) error {
 		}
 	}
 	fmt.Printf("  shard %s: %d sent, %d acknowledged, %d rejected, %d failed; %d distinct expected; truth %s\n", shard,
-		p.Generated, p.Acked, p.Rejected, p.Failed, st.Distinct, filepath.Join(*outDir, truthFile))
+		p.Generated, p.Acked, p.Rejected, p.Failed, st.Distinct, filepath.Join(*outDir, run.TruthFile))
 	if !rep.Pass {
 		return exitError{1, fmt.Errorf("shard %s: %d failed sends, %d contract mismatches, %d acknowledged", shard, p.Failed, st.Mismatches, p.Acked)}
 	}
@@ -192,7 +193,7 @@ func loadTruths(paths []string, warn io.Writer) (*oracle.Oracle, error) {
 	var all *oracle.Oracle
 	for _, p := range paths {
 		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			p = filepath.Join(p, truthFile)
+			p = filepath.Join(p, run.TruthFile)
 		}
 		o, err := oracle.Load(p)
 		if err != nil {

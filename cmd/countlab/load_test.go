@@ -98,7 +98,7 @@ func TestShardedLoad(t *testing.T) {
 	}
 	var distinct int64
 	for _, d := range dirs {
-		o, err := oracle.Load(filepath.Join(d, truthFile))
+		o, err := oracle.Load(filepath.Join(d, "truth.bin"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,6 +17,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/countlab/countlab/harness"
 )
 
 // command is one subcommand: it parses its own flags from args.
@@ -29,7 +31,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"broker":       {"run the embedded Kafka broker (kfake) as its own process", cmdBroker},
 		"up":           {"start the whole embedded stack and keep it running until Ctrl-C", cmdUp},
-		"selfcheck":    {"start the embedded stack, push events through it and check them exactly", cmdSelfcheck},
+		"selfcheck":    {"countlab run selfcheck: the embedded stack, 10 s of events, every window checked exactly", cmdSelfcheck},
 		"gateway":      {"run the ingest gateway against a Kafka cluster", cmdGateway},
 		"engine":       {"run one aggregator worker (a consumer-group member)", cmdEngine},
 		"sink":         {"run the InfluxDB sink (aggregates topic -> InfluxDB)", cmdSink},
@@ -45,13 +47,12 @@ func commands() map[string]command {
 	}
 }
 
-// usageError marks an error as a usage or configuration error (exit 2).
-type usageError struct{ err error }
+// usageError marks an error as a usage or configuration error (exit 2):
+// the library's harness.ConfigError, so that a bad option found by
+// harness/stack or harness/run exits 2 as a bad flag does.
+type usageError = harness.ConfigError
 
-func (u usageError) Error() string { return u.err.Error() }
-func (u usageError) Unwrap() error { return u.err }
-
-func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+func usagef(format string, a ...any) error { return harness.Configf(format, a...) }
 
 // exitError carries an explicit exit code (1 for a failed check).
 type exitError struct {
@@ -62,10 +63,10 @@ type exitError struct {
 func (e exitError) Error() string { return e.err.Error() }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	os.Exit(runMain(os.Args[1:], os.Stderr))
 }
 
-func run(args []string, stderr io.Writer) int {
+func runMain(args []string, stderr io.Writer) int {
 	cmds := commands()
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(stderr, cmds)
@@ -140,7 +141,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q (flags go before nothing else; see -h)", fs.Arg(0))

@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/countlab/countlab/engine/influxd/influxdtest"
+	"github.com/countlab/countlab/harness/stack"
 )
 
 // dashboardMetrics are the metric names the Grafana dashboard's queries
@@ -114,22 +115,22 @@ func TestMetricsDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if !isLoopback(st.metricsAddr) {
-		t.Fatalf("metrics on %s, not loopback", st.metricsAddr)
+	if !stack.IsLoopback(st.MetricsAddr()) {
+		t.Fatalf("metrics on %s, not loopback", st.MetricsAddr())
 	}
 
 	ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	body := `[{"id":"m-1","key":"video-1","type":"VIEW","ts":` + ts + `},{"id":"m-2","key":"video-1","type":"NOPE","ts":` + ts + `}]`
-	resp, err := http.Post("http://"+st.gwAddr+"/v1/events", "application/json", strings.NewReader(body))
+	resp, err := http.Post("http://"+st.GatewayAddr()+"/v1/events", "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	url := "http://" + st.metricsAddr + "/metrics"
+	url := "http://" + st.MetricsAddr() + "/metrics"
 	var missing []string
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if r, err := http.Get("http://" + st.qAddr + "/v1/counts/video-1?type=VIEW"); err == nil {
+		if r, err := http.Get("http://" + st.QueryAddr() + "/v1/counts/video-1?type=VIEW"); err == nil {
 			r.Body.Close()
 		}
 		names, fams := scrapeNames(t, url)
@@ -171,7 +172,7 @@ func TestMetricsDashboard(t *testing.T) {
 		t.Errorf("no sink log line at info:\n%s", logs.String())
 	}
 	// The gateway's and the query service's own ports serve their metrics too.
-	for _, u := range []string{"http://" + st.gwAddr + "/metrics", "http://" + st.qAddr + "/metrics"} {
+	for _, u := range []string{"http://" + st.GatewayAddr() + "/metrics", "http://" + st.QueryAddr() + "/metrics"} {
 		scrapeNames(t, u)
 	}
 }
@@ -208,7 +209,7 @@ func TestPrometheusConfig(t *testing.T) {
 		t.Fatalf("no countlab job: %+v", c)
 	}
 	for _, tg := range c.ScrapeConfigs[0].StaticConfigs[0].Targets {
-		if !isLoopback(tg) {
+		if !stack.IsLoopback(tg) {
 			t.Errorf("target %s is not loopback", tg)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countlab/countlab/harness/stack"
 	"github.com/countlab/countlab/reports"
 )
 
@@ -23,7 +24,7 @@ func captureRun(t *testing.T, args ...string) (int, string) {
 	defer f.Close()
 	oldOut, oldErr := os.Stdout, os.Stderr
 	os.Stdout, os.Stderr = f, f
-	code := run(args, f)
+	code := runMain(args, f)
 	os.Stdout, os.Stderr = oldOut, oldErr
 	b, _ := os.ReadFile(f.Name())
 	return code, string(b)
@@ -80,7 +81,7 @@ func TestMeaninglessFlagsRefused(t *testing.T) {
 		{[]string{"up", "--lateness", "-1s"}, "--lateness -1s means nothing"},
 		{[]string{"up", "--commit-interval", "0s"}, "--commit-interval 0s"},
 		{[]string{"up", "--partitions", "-1"}, "--partitions must be at least 1"},
-		{[]string{"selfcheck", "--timeout", "0s"}, "--timeout 0s means nothing"},
+		{[]string{"selfcheck", "--duration", "0s"}, "--duration 0s means nothing"},
 		{[]string{"sink", "--write-timeout", "-1s"}, "--write-timeout -1s means nothing"},
 		{[]string{"engine", "--commit-interval", "0s"}, "--commit-interval 0s means nothing"},
 		{[]string{"gateway", "--max-batch", "0"}, "--max-batch 0 means nothing"},
@@ -109,12 +110,12 @@ func TestExposureAllowed(t *testing.T) {
 		addr, token string
 		insecure    bool
 	}{{"127.0.0.1:8080", "", false}, {"[::1]:8080", "", false}, {"localhost:1", "", false}, {"0.0.0.0:8080", "t", false}, {"0.0.0.0:8080", "", true}} {
-		if err := checkExposure("--listen", c.addr, c.token, c.insecure); err != nil {
+		if err := stack.CheckExposure("--listen", c.addr, c.token, c.insecure); err != nil {
 			t.Errorf("%+v: %v", c, err)
 		}
 	}
 	for _, addr := range []string{"0.0.0.0:8080", ":8080", "10.1.2.3:80", "[::]:80"} {
-		if err := checkExposure("--listen", addr, "", false); err == nil {
+		if err := stack.CheckExposure("--listen", addr, "", false); err == nil {
 			t.Errorf("%s without a token: allowed", addr)
 		}
 	}
@@ -193,7 +194,7 @@ func TestVersion(t *testing.T) {
 // TestUpBannerDataDir: the banner says temp data is removed only when it
 // is; with --data-dir it says where the data stays.
 func TestUpBannerDataDir(t *testing.T) {
-	st := &stack{gwAddr: "127.0.0.1:8080", qAddr: "127.0.0.1:8081", metricsAddr: "127.0.0.1:9100"}
+	st := stack.Addrs("127.0.0.1:8080", "127.0.0.1:8081", "127.0.0.1:9100")
 	var b strings.Builder
 	writeUpBanner(&b, st, &stackFlags{dataDir: "/srv/countlab"})
 	if strings.Contains(b.String(), "removes") || !strings.Contains(b.String(), "the data stays in /srv/countlab") {

@@ -19,7 +19,7 @@ func TestPlanUsage(t *testing.T) {
 	f := func(name string, want string, args ...string) {
 		t.Helper()
 		var stderr bytes.Buffer
-		if code := run(append([]string{"plan"}, args...), &stderr); code != 2 {
+		if code := runMain(append([]string{"plan"}, args...), &stderr); code != 2 {
 			t.Errorf("%s: exit %d, want 2 (%s)", name, code, stderr.String())
 		}
 		if !strings.Contains(stderr.String(), want) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/query"
+	"github.com/countlab/countlab/harness/stack"
 )
 
 // cmdQueryServer runs the query service: window totals read from the
@@ -79,7 +80,7 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	if err := checkExposure("--listen", *listen, tok, insecure); err != nil { // safety.go
+	if err := stack.CheckExposure("--listen", *listen, tok, insecure); err != nil { // safety.go
 		return err
 	}
 	if tok != "" {
@@ -88,7 +89,7 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 
 	srv, err := query.New(opts...)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	defer srv.Close()
 	ln, err := net.Listen("tcp", *listen)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/countlab/countlab/harness/run"
 	"github.com/countlab/countlab/reports"
 )
 
@@ -73,7 +74,7 @@ func runRepeat(ctx context.Context, args []string, n int, dir string, base []rep
 		fmt.Fprintf(os.Stdout, "  %d of the runs aborted: the gate compares the other %d\n", len(cur)-len(gated), len(gated))
 	}
 	if base != nil && len(gated) > 0 {
-		c, err := gateRuns(base, gated)
+		c, err := run.GateRuns(base, gated)
 		if err != nil {
 			return err
 		}

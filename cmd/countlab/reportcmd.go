@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/countlab/countlab/harness/run"
 	"github.com/countlab/countlab/reports"
 )
 
@@ -63,7 +64,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
-			return nil, usageError{err}
+			return nil, usageError{Err: err}
 		}
 		if fs.NArg() == 0 {
 			return pos, nil
@@ -86,7 +87,7 @@ func cmdReportHTML(out io.Writer, args []string) error {
 	}
 	r, err := reports.ReadFile(pos[0])
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	path := *o
 	if path == "" {
@@ -115,13 +116,13 @@ func cmdReportDiff(out io.Writer, args []string) error {
 	_ = newArgs.Set(pos[1])
 	oldRuns, err := reports.LoadRuns(oldArgs...)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	curRuns, err := reports.LoadRuns(newArgs...)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
-	cmp, err := gateRuns(oldRuns, curRuns) // gate.go: exit 2 when not comparable
+	cmp, err := run.GateRuns(oldRuns, curRuns) // gate.go: exit 2 when not comparable
 	if err != nil {
 		return err
 	}

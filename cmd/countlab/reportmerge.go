@@ -33,7 +33,7 @@ func cmdReportMerge(out io.Writer, args []string) error {
 		}
 		r, err := reports.ReadFile(p)
 		if err != nil {
-			return usageError{err}
+			return usageError{Err: err}
 		}
 		h, err := reports.ReadHistograms(filepath.Join(filepath.Dir(p), reports.HistogramFile))
 		if err != nil {
@@ -43,7 +43,7 @@ func cmdReportMerge(out io.Writer, args []string) error {
 	}
 	rep, sum, err := reports.MergeShards(shards)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	if *checkFile != "" {
 		b, err := os.ReadFile(*checkFile)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"math"
 	"os"
 	"regexp"
 	"strconv"
@@ -231,64 +230,6 @@ func TestRunStaging(t *testing.T) {
 	t.Logf("the first run's topics stay (%s), the second run's were deleted", strings.Join(first, ", "))
 }
 
-// TestChaosFlags checks the chaos flags without a stack: the staging
-// rule, the automatic topic prefix, --delete-topics' conditions and
-// --fault-seed.
-func TestChaosFlags(t *testing.T) {
-	f := func(scenario string, args []string, brokers, influxURL, want string) *stackFlags {
-		t.Helper()
-		sc, err := scenarios.Lookup(scenario)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fs := newFlagSet("run")
-		var sf stackFlags
-		sf.register(fs, false)
-		var cf chaosFlags
-		cf.register(fs)
-		if err := fs.Parse(args); err != nil {
-			t.Fatal(err)
-		}
-		sf.brokers, sf.influxURL = brokers, influxURL
-		err = cf.prepare(sc)
-		if err == nil {
-			err = cf.applyStaging(&sf, fs, sc)
-		}
-		var ue usageError
-		switch {
-		case want == "" && err != nil:
-			t.Errorf("%s %v: %v", scenario, args, err)
-		case want != "" && (!errors.As(err, &ue) || !strings.Contains(err.Error(), want)):
-			t.Errorf("%s %v: got %v, want a usage error with %q", scenario, args, err, want)
-		}
-		return &sf
-	}
-	f("sink-outage", nil, "", "", "")
-	f("sink-outage", nil, "", "http://127.0.0.1:8086", "--allow-chaos influx")
-	f("sink-outage", []string{"--allow-chaos", "influx"}, "", "http://127.0.0.1:8086", "")
-	f("sink-outage", nil, "127.0.0.1:9092", "", "")
-	f("broker-errors", nil, "127.0.0.1:9092", "", "--allow-chaos broker")
-	f("broker-errors", []string{"--allow-chaos", "broker,influx"}, "127.0.0.1:9092", "http://x:8086", "")
-	f("broker-errors", []string{"--allow-chaos", "kafka"}, "", "", `unknown target "kafka"`)
-	f("worker-crash", nil, "127.0.0.1:9092", "http://x:8086", "")
-	f("overload", nil, "127.0.0.1:9092", "http://x:8086", "")
-	if sf := f("quickstart", nil, "127.0.0.1:9092", "", ""); !regexp.MustCompile(`^countlab-[0-9a-z]+-$`).MatchString(sf.topicPrefix) {
-		t.Errorf("staging topic prefix %q, want countlab-<run id>-", sf.topicPrefix)
-	}
-	if sf := f("quickstart", []string{"--topic-prefix", "mine-"}, "127.0.0.1:9092", "", ""); sf.topicPrefix != "mine-" {
-		t.Errorf("topic prefix %q, want the one given", sf.topicPrefix)
-	}
-	if sf := f("quickstart", nil, "", "", ""); sf.topicPrefix != "" {
-		t.Errorf("embedded broker: topic prefix %q, want none", sf.topicPrefix)
-	}
-	f("quickstart", []string{"--delete-topics"}, "", "", "give --brokers")
-	f("quickstart", []string{"--delete-topics", "--topic-prefix", ""}, "127.0.0.1:9092", "", "non-empty --topic-prefix")
-	f("quickstart", []string{"--delete-topics"}, "127.0.0.1:9092", "", "")
-	f("quickstart", []string{"--fault-seed", "3"}, "", "", "has no random_faults")
-	f("all-at-once", []string{"--fault-seed", "3"}, "", "", "")
-	f("all-at-once", []string{"--fault-seed", "3"}, "", "http://x:8086", "--allow-chaos influx") // seed 3 draws a sink-outage
-}
-
 // TestChaosScenarioFields checks the scenario fields of the chaos kinds:
 // the gateway's capacity, overlapping faults, a clock-skew's room and
 // random_faults (drawn once, recorded in the config).
@@ -332,30 +273,5 @@ func TestChaosScenarioFields(t *testing.T) {
 	cfg := sc.ConfigMap()
 	if rf, _ := cfg["random_faults"].(map[string]any); rf["seed"] != 4 || len(cfg["faults"].([]any)) != 5 {
 		t.Errorf("config: random_faults %v, faults %v", cfg["random_faults"], cfg["faults"])
-	}
-}
-
-// TestOfferedRate: the offered rate and events of a scenario include its
-// overload faults' factors over their spans.
-func TestOfferedRate(t *testing.T) {
-	sc, err := scenarios.Lookup("overload")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := offeredRate(sc)
-	for _, c := range []struct {
-		at   time.Duration
-		want float64
-	}{{5 * time.Second, 400}, {10 * time.Second, 1500}, {19 * time.Second, 1500}, {20 * time.Second, 400}} {
-		if got := r.At(c.at); math.Abs(got-c.want) > 1e-9 {
-			t.Errorf("offered rate at %s: %v, want %v", c.at, got, c.want)
-		}
-	}
-	if n, want := offeredEvents(sc), 400*30.0+1500*10; math.Abs(n-want) > 0.001*want {
-		t.Errorf("offered events %.0f, want %.0f", n, want)
-	}
-	sc.Faults = nil
-	if n := offeredEvents(sc); math.Abs(n-400*40) > 1 {
-		t.Errorf("offered events without faults %.0f, want 16000", n)
 	}
 }

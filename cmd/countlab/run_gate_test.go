@@ -208,9 +208,10 @@ func TestPlantedRegressions(t *testing.T) {
 	if sc.Engine.GatewayMaxEventsPerS != 500 {
 		t.Fatalf("gateway cap %v, want half of 1000", sc.Engine.GatewayMaxEventsPerS)
 	}
-	var sf stackFlags
-	p.applyStack(&sf)
-	srv := httptest.NewServer(sf.queryMiddleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})))
+	if len(p.stackOpts()) != 1 {
+		t.Fatalf("planted query delay: %d stack options, want 1", len(p.stackOpts()))
+	}
+	srv := httptest.NewServer(delayHandler(5 * time.Millisecond)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})))
 	defer srv.Close()
 	t0 := time.Now()
 	resp, err := http.Get(srv.URL)

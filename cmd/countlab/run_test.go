@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/countlab/countlab/engine/influxd/influxdtest"
+	"github.com/countlab/countlab/harness/run"
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/scenarios"
 	"github.com/countlab/countlab/sim/oracle"
@@ -107,7 +108,7 @@ func TestRunCISmoke(t *testing.T) {
 	if err != nil || !strings.Contains(string(md), "PASS") {
 		t.Errorf("report.md: %v\n%s", err, md)
 	}
-	if truth, err := oracle.Load(filepath.Join(dir, truthFile)); err != nil {
+	if truth, err := oracle.Load(filepath.Join(dir, run.TruthFile)); err != nil {
 		t.Error(err)
 	} else if st := truth.Stats(); st.Distinct != rep.Accuracy.ExpectedEvents {
 		t.Errorf("saved truth holds %d events, the check expected %d", st.Distinct, rep.Accuracy.ExpectedEvents)

@@ -5,8 +5,6 @@ import (
 	"flag"
 	"strconv"
 	"strings"
-
-	"github.com/countlab/countlab/scenarios"
 )
 
 // takeHiddenInt removes --name=N / --name N (or one dash) from args and
@@ -81,7 +79,7 @@ func parseWithPositional(fs *flag.FlagSet, args []string, what string) (string, 
 		if errors.Is(err, flag.ErrHelp) {
 			return "", err
 		}
-		return "", usageError{err}
+		return "", usageError{Err: err}
 	}
 	rest := fs.Args()
 	if pos == "" && len(rest) > 0 {
@@ -94,36 +92,4 @@ func parseWithPositional(fs *flag.FlagSet, args []string, what string) (string, 
 		return "", usagef("missing %s (see -h)", what)
 	}
 	return pos, checkParsed(fs) // flagcheck.go
-}
-
-// applyScenarioEngine sets the stack flags from the scenario's engine
-// section, except those given on the command line.
-func applyScenarioEngine(fs *flag.FlagSet, sf *stackFlags, sc *scenarios.Scenario) {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	e := sc.Engine
-	if !set["partitions"] {
-		sf.partitions = e.Partitions
-	}
-	if !set["workers"] {
-		sf.workers = e.Workers
-	}
-	if !set["windows"] {
-		ws := make([]string, len(e.Windows))
-		for i, w := range e.Windows {
-			ws[i] = w.String()
-		}
-		sf.windows = strings.Join(ws, ",")
-	}
-	if !set["lateness"] {
-		sf.lateness = e.Lateness
-	}
-	if !set["out-of-orderness"] {
-		sf.outOfOrder = e.OutOfOrderness
-	}
-	if !set["commit-interval"] {
-		sf.commitEvery = e.CommitInterval
-	}
-	sf.gatewayRate, sf.gatewayMaxInFlight = e.GatewayMaxEventsPerS, e.GatewayMaxInFlight
-	sf.retention = sc.Retention.Kafka() // longrun.go
 }

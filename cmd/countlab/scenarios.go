@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/countlab/countlab/harness/run"
 	"github.com/countlab/countlab/scenarios"
 )
 
@@ -58,7 +59,7 @@ func scenariosMain(args []string, out, errw io.Writer) error {
 			if len(desc) > 80 {
 				desc = desc[:77] + "..."
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d %s\t%s\n", n, sc.Duration, rateText(sc), sc.Traffic.Keys.Count, sc.Traffic.Keys.Distribution, desc)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d %s\t%s\n", n, sc.Duration, run.RateText(sc), sc.Traffic.Keys.Count, sc.Traffic.Keys.Distribution, desc)
 		}
 		return tw.Flush()
 	case "validate":
@@ -75,7 +76,7 @@ func scenariosMain(args []string, out, errw io.Writer) error {
 			fmt.Fprintf(out, "%s: ok\n", f)
 		}
 		if len(bad) > 0 {
-			return usageError{errors.New("invalid: " + strings.Join(bad, ", "))}
+			return usageError{Err: errors.New("invalid: " + strings.Join(bad, ", "))}
 		}
 		return nil
 	case "show":

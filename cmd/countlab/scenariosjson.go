@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/countlab/countlab/harness/run"
 	"github.com/countlab/countlab/scenarios"
 )
 
@@ -34,7 +35,7 @@ func writeScenariosJSON(w io.Writer) error {
 		for _, f := range sc.Faults {
 			faults = append(faults, f.Kind)
 		}
-		out = append(out, scenarioInfo{Name: n, Description: sc.Description, DurationS: sc.Duration.Seconds(), Rate: rateText(sc),
+		out = append(out, scenarioInfo{Name: n, Description: sc.Description, DurationS: sc.Duration.Seconds(), Rate: run.RateText(sc),
 			EventsPerS: sc.Traffic.Rate.EventsPerS, Keys: sc.Traffic.Keys.Count, Distribution: sc.Traffic.Keys.Distribution,
 			Via: sc.Traffic.Via, Faults: faults})
 	}

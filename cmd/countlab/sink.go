@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/countlab/countlab/engine/sink"
+	"github.com/countlab/countlab/harness/stack"
 )
 
 // cmdSink runs the sink: aggregates topic -> InfluxDB, until Ctrl-C; or,
@@ -37,7 +38,7 @@ func cmdSink(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	reg := processRegistry()
+	reg := stack.ProcessRegistry()
 	s, err := sink.New(
 		sink.Kafka(conn),
 		sink.TopicPrefix(*prefix),
@@ -48,7 +49,7 @@ func cmdSink(ctx context.Context, args []string) error {
 		sink.Registerer(reg),
 	)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	defer s.Close()
 	if *replayOnly {

@@ -101,7 +101,7 @@ func TestClusterTopology(t *testing.T) {
 	var distinct int64
 	args := append([]string{"check", "--query", "http://" + q, "--wait", "60s"}, influx...)
 	for _, d := range dirs {
-		o, err := oracle.Load(filepath.Join(d, truthFile))
+		o, err := oracle.Load(filepath.Join(d, "truth.bin"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/countlab/countlab/harness/stack"
 )
 
 // cmdUp starts the whole embedded stack and keeps it running until Ctrl-C
@@ -24,8 +26,8 @@ func cmdUp(ctx context.Context, args []string) error {
 	writeUpBanner(os.Stdout, st, &sf)
 	select {
 	case <-ctx.Done():
-	case <-stackFailed(st):
-		return st.firstErr()
+	case <-st.Failed():
+		return st.Err()
 	}
 	fmt.Println("countlab up: stopping")
 	return nil
@@ -33,7 +35,7 @@ func cmdUp(ctx context.Context, args []string) error {
 
 // writeUpBanner is what countlab up prints once the stack runs: every
 // address and curl commands to try.
-func writeUpBanner(w io.Writer, st *stack, sf *stackFlags) {
+func writeUpBanner(w io.Writer, st *stack.Stack, sf *stackFlags) {
 	auth := ""
 	if t, _ := tokenFromEnv(); t != "" {
 		auth = ` -H "Authorization: Bearer $COUNTLAB_TOKEN"`
@@ -55,6 +57,6 @@ try:
     -d '[{"id":"e-1","key":"video-42","type":"VIEW","ts":'$(date +%%s000)',"dims":{"country":"US"}}]'
   curl -s%s 'http://%s/v1/counts/video-42?type=VIEW'
   curl -s%s 'http://%s/v1/top?type=VIEW&n=10'
-`, stops, st.conn.String(), st.topics.All(), st.influx.URL, st.influx.Bucket, st.gwAddr, st.qAddr, st.metricsAddr, sf.windows,
-		auth, st.gwAddr, auth, st.qAddr, auth, st.qAddr)
+`, stops, st.Conn().String(), st.Topics().All(), st.Influx().URL, st.Influx().Bucket, st.GatewayAddr(), st.QueryAddr(), st.MetricsAddr(), st.Windows(),
+		auth, st.GatewayAddr(), auth, st.QueryAddr(), auth, st.QueryAddr())
 }

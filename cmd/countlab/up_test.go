@@ -24,7 +24,7 @@ func TestSelfcheck(t *testing.T) {
 	influxdtest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	if err := cmdSelfcheck(ctx, []string{"--events", "3000", "--keys", "20", "--seed", "7"}); err != nil {
+	if err := cmdSelfcheck(ctx, append([]string{"--report-dir", t.TempDir()}, testInflux(t)...)); err != nil {
 		t.Fatalf("selfcheck: %v", err)
 	}
 }

@@ -1,0 +1,194 @@
+package probe
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/countlab/countlab/harness/stack"
+	"github.com/countlab/countlab/reports"
+)
+
+// clockTicksPerS is USER_HZ, the unit of /proc/PID/stat's utime and
+// stime: 100 on every Linux architecture Go runs on (sysconf(_SC_CLK_TCK)
+// needs cgo, so it is assumed).
+const clockTicksPerS = 100
+
+// cpuMeter measures the CPU time of a stack's processes over the traffic:
+// each process's utime+stime from /proc/PID/stat, on every tick (a
+// worker killed and restarted gets a new pid; both count), and the
+// countlab process's split by stage from its CPU profile.
+type cpuMeter struct {
+	procs []stack.Process
+
+	sampled bool
+	first   map[string]map[int]int64 // ticks at a pid's first sample (0: it started in the span)
+	last    map[string]map[int]int64
+	pids    map[string][]int
+	names   []string
+
+	prof    *cpuProfile
+	profErr error
+	sink    prometheus.Gatherer
+	sink0   sinkWrites
+	start   time.Time
+	notes   []string
+}
+
+// newCPUMeter is the meter of src's processes.
+func newCPUMeter(src Sources) *cpuMeter {
+	return &cpuMeter{procs: src.Processes, sink: src.Sink, notes: src.Notes,
+		first: map[string]map[int]int64{}, last: map[string]map[int]int64{}, pids: map[string][]int{}}
+}
+
+// begin starts the CPU profile at now (the traffic's start).
+func (m *cpuMeter) begin(now time.Time) {
+	m.start = now
+	m.prof, m.profErr = startCPUProfile()
+	if m.sink != nil {
+		m.sink0, _ = readSinkWrites(m.sink)
+	}
+}
+
+// sample adds one reading's CPU ticks of every process.
+func (m *cpuMeter) sample(r *reading) {
+	for i, p := range m.procs {
+		pr := r.procs[i]
+		if !pr.statOK {
+			continue
+		}
+		pid, t := pr.pid, pr.stat.ticks
+		if m.last[p.Name] == nil {
+			m.first[p.Name], m.last[p.Name] = map[int]int64{}, map[int]int64{}
+			m.names = append(m.names, p.Name)
+		}
+		if _, ok := m.last[p.Name][pid]; !ok {
+			m.pids[p.Name] = append(m.pids[p.Name], pid)
+			if !m.sampled {
+				m.first[p.Name][pid] = t
+			}
+		}
+		m.last[p.Name][pid] = t
+	}
+	m.sampled = true
+}
+
+// cpuS is the CPU seconds of each process over the samples.
+func (m *cpuMeter) cpuS() []reports.ProcessCPUTime {
+	var out []reports.ProcessCPUTime
+	for _, name := range m.names {
+		var ticks int64
+		for pid, t := range m.last[name] {
+			ticks += t - m.first[name][pid]
+		}
+		out = append(out, reports.ProcessCPUTime{Name: name, PIDs: m.pids[name], CPUS: float64(ticks) / clockTicksPerS})
+	}
+	return out
+}
+
+// result stops the profile and computes the figures per event acked,
+// over the span from begin to end.
+func (m *cpuMeter) result(end time.Time, acked int64) *reports.CPU {
+	span := end.Sub(m.start)
+	in := reports.CPUInput{WindowS: span.Seconds(), ClockTicksPerS: clockTicksPerS, Events: acked, Self: reports.HarnessProcess, Processes: m.cpuS()}
+	if m.prof != nil {
+		samples, err := m.prof.stop(reports.StageLabel)
+		if err != nil {
+			in.ProfileError = err.Error()
+		}
+		in.StageSamples = samples
+	} else if m.profErr != nil {
+		in.ProfileError = "no CPU profile of the countlab process: " + m.profErr.Error()
+	}
+	if m.sink != nil {
+		if w, ok := readSinkWrites(m.sink); ok {
+			in.TotalsWritten, in.PointsWritten = int64(w.totals-m.sink0.totals), int64(w.points-m.sink0.points)
+		}
+	}
+	in.Notes = append(m.notes, "measured over the traffic only: totals still in flight at its end are written in the drain, after the span")
+	return reports.NewCPU(in)
+}
+
+// sinkWrites are the sink's counters of totals read and points written.
+type sinkWrites struct{ totals, points float64 }
+
+// readSinkWrites reads them from the sink's registry.
+func readSinkWrites(g prometheus.Gatherer) (sinkWrites, bool) {
+	mfs, err := g.Gather()
+	if err != nil {
+		return sinkWrites{}, false
+	}
+	var w sinkWrites
+	for _, mf := range mfs {
+		var dst *float64
+		switch mf.GetName() {
+		case "countlab_sink_totals_consumed_total":
+			dst = &w.totals
+		case "countlab_sink_points_written_total":
+			dst = &w.points
+		default:
+			continue
+		}
+		for _, mt := range mf.GetMetric() {
+			*dst += mt.GetCounter().GetValue()
+		}
+	}
+	return w, true
+}
+
+// procStat is what one read of /proc/PID/stat tells of a process.
+type procStat struct {
+	ticks    int64 // utime+stime, clock ticks
+	rssBytes int64 // resident set size
+}
+
+// readProcStat reads /proc/PID/stat (Linux): CPU time and resident
+// memory in one read.
+func readProcStat(pid int) (procStat, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, err
+	}
+	return parseProcStat(b, os.Getpagesize())
+}
+
+// parseProcStat is utime+stime (fields 14 and 15) and the resident pages
+// (field 24) of a /proc/PID/stat line. The command name (field 2, in
+// parentheses) may hold spaces and parentheses, so fields are counted
+// after its last ')'.
+func parseProcStat(b []byte, pageSize int) (procStat, error) {
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return procStat{}, fmt.Errorf("/proc stat: %q: no ')' after the command", s)
+	}
+	f := strings.Fields(s[i+1:]) // f[0] is field 3 (state)
+	if len(f) < 22 {
+		return procStat{}, fmt.Errorf("/proc stat: %d fields after the command, want at least 22", len(f))
+	}
+	var st procStat
+	for _, v := range f[11:13] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return procStat{}, fmt.Errorf("/proc stat: utime/stime: %w", err)
+		}
+		st.ticks += n
+	}
+	pages, err := strconv.ParseInt(f[21], 10, 64)
+	if err != nil {
+		return procStat{}, fmt.Errorf("/proc stat: rss: %w", err)
+	}
+	st.rssBytes = pages * int64(pageSize)
+	return st, nil
+}
+
+// PrintCPU prints the run's CPU summary line.
+func PrintCPU(w interface{ Write([]byte) (int, error) }, c *reports.CPU) {
+	if c != nil {
+		fmt.Fprintf(w, "  cpu: %s\n", c.Text())
+	}
+}

@@ -1,0 +1,47 @@
+package run
+
+import (
+	"time"
+
+	"github.com/countlab/countlab/sim"
+	"github.com/countlab/countlab/sim/oracle"
+)
+
+// TruthFile is the name of a run's saved truth in its report directory
+// (what `countlab check --truth` reads).
+const TruthFile = "truth.bin"
+
+// orZero is d for an oracle.Config duration: 0 is "none" on countlab's
+// flags but "the default" in oracle.Config, whose "none" is negative.
+func orZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// NewTruth is the run's oracle, with the target's windows and watermark
+// settings.
+func NewTruth(windows []time.Duration, lateness, outOfOrder time.Duration) (*oracle.Oracle, error) {
+	return oracle.New(truthConfig(windows, lateness, outOfOrder))
+}
+
+// truthConfig is NewTruth's oracle configuration.
+func truthConfig(windows []time.Duration, lateness, outOfOrder time.Duration) oracle.Config {
+	horizon := oracle.DefaultDedupHorizon
+	if need := windows[len(windows)-1] + lateness + outOfOrder; need > horizon {
+		horizon = need
+	}
+	return oracle.Config{Windows: windows, Lateness: orZero(lateness), OutOfOrderness: orZero(outOfOrder), DedupHorizon: horizon}
+}
+
+// TruthOf tells the oracle of every sent event (sim.OracleSent). direct
+// marks Kafka-direct traffic: Kafka acknowledges malformed events the
+// engine then dead-letters, which is no contract mismatch (the sender
+// sets Direct itself for the Kafka routes of a traffic.routes mix).
+func TruthOf(o *oracle.Oracle, direct bool) sim.Truth {
+	return sim.TruthFunc(func(s oracle.Sent) {
+		s.Direct = s.Direct || direct
+		o.Add(s)
+	})
+}
