@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -69,7 +70,7 @@ func (r *scenarioRun) startRolling(ctx context.Context, gen *sim.Generator, snd 
 		res reports.RollingCheck
 	)
 	wg.Go(func() { res = roller.Run(rctx, rc.Every) })
-	wg.Go(func() { forgetIdentities(rctx, r.truth, gen, start, rc.IdentityMargin, rc.Every) })
+	wg.Go(func() { forgetIdentities(rctx, r.truth, gen, snd, start, rc.IdentityMargin, rc.Every) })
 	return func() *reports.RollingCheck {
 		cancel()
 		wg.Wait()
@@ -78,18 +79,38 @@ func (r *scenarioRun) startRolling(ctx context.Context, gen *sim.Generator, snd 
 	}
 }
 
-// forgetIdentities drops, every `every`, the identities first sent more
-// than margin before the generator's duplicate horizon.
-func forgetIdentities(ctx context.Context, truth *oracle.Oracle, gen *sim.Generator, start time.Time, margin, every time.Duration) {
+// forgetIdentities drops, every `every`, the identities that can no
+// longer be repeated: first acknowledged before the wall-clock time at
+// which the sender's frontier (the intended send time it had reached,
+// now - its lag) was still margin short of the generator's duplicate
+// horizon. An item is sent once its intended time has come, so an
+// identity first acknowledged before that time belongs to an event
+// intended before the horizon, which no later item copies; the margin
+// covers the sender's re-sends of an unacknowledged batch. A sender on
+// schedule forgets margin behind the horizon; one behind forgets by its
+// own progress, not the clock's.
+func forgetIdentities(ctx context.Context, truth *oracle.Oracle, gen *sim.Generator, snd *sim.Sender, start time.Time, margin, every time.Duration) {
+	type sample struct {
+		wall time.Time
+		pos  time.Duration // the frontier, from start
+	}
+	var seen []sample
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			if h := gen.DupHorizon(); h > margin {
-				truth.ForgetBefore(start.Add(h - margin))
+		case now := <-t.C:
+			seen = append(seen, sample{now, now.Sub(start) - snd.Progress().Lag})
+			cut := gen.DupHorizon() - margin
+			i := 0
+			for i < len(seen) && seen[i].pos < cut {
+				i++
+			}
+			if i > 0 {
+				truth.ForgetBefore(seen[i-1].wall)
+				seen = slices.Delete(seen, 0, i-1)
 			}
 		}
 	}
