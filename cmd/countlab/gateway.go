@@ -98,7 +98,7 @@ func cmdGateway(ctx context.Context, args []string) error {
 	defer gw.Close()
 
 	if *partitions > 0 {
-		if err := createTopics(ctx, conn, topics, int32(*partitions), int16(*replication), kafka.Retention{}); err != nil {
+		if err := createTopics(ctx, conn, topics, int32(*partitions), int16(*replication)); err != nil {
 			return err
 		}
 	}
@@ -135,8 +135,8 @@ func cmdGateway(ctx context.Context, args []string) error {
 	return nil
 }
 
-// createTopics creates countlab's missing topics, with retention ret.
-func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, replication int16, ret kafka.Retention) error {
+// createTopics creates countlab's missing topics.
+func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, replication int16) error {
 	cl, err := conn.NewClient()
 	if err != nil {
 		return usageError{Err: err}
@@ -144,5 +144,5 @@ func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, par
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return kafka.EnsureTopicsRetained(ctx, cl, topics, partitions, replication, ret)
+	return kafka.EnsureTopics(ctx, cl, topics, partitions, replication)
 }
