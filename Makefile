@@ -14,7 +14,7 @@ TEST_TIMEOUT ?= 25m
 FUZZTIME    ?= 10s
 
 export COUNTLAB_INFLUXD := $(INFLUXD)
-.PHONY: tools all build influxd run selfcheck smoke up test test-short vet fuzz bench clean k6-lib-test chaos stress soak soak-long plan
+.PHONY: tools all build influxd run selfcheck smoke up test test-short vet fuzz bench clean k6-lib-test chaos stress soak soak-long plan retention
 
 all: build influxd
 
@@ -66,6 +66,11 @@ soak: build influxd
 # retention): countlab's RSS <= 1 GiB at the end, slope < 50 MiB/h.
 soak-long: build influxd
 	$(COUNTLAB) run soak-long --report-dir $(REPORTS)/soak-long
+# Roll-ups by time and retention (about 4 min): 10s, 1m and 5m totals, the
+# 10s ones expiring during the run; ranges across them exact from the
+# coarser totals. make test runs retention-short.
+retention: build influxd
+	$(COUNTLAB) run retention --report-dir $(REPORTS)/retention
 
 # Capacity planning on the small grid (1-2 workers x 4-8 partitions,
 # under 15 minutes): sustainable rates, the USL fit, the recommendation.

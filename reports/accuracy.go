@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/countlab/countlab/engine/rollup"
 	"github.com/countlab/countlab/sim/oracle"
 )
 
@@ -63,6 +64,9 @@ type Accuracy struct {
 	// 10 of them.
 	ContractMismatches       int64             `json:"contract_mismatches"`
 	ContractMismatchExamples []oracle.Mismatch `json:"contract_mismatch_examples"`
+	// Retention is the granularities' check under the retention config
+	// (CheckConfig.Retention); its ranges count in Exact.
+	Retention *RetentionCheck `json:"retention,omitempty"`
 	// Reconcile, when late events were sent, is the check before the
 	// reconcile (late events not expected, the engine's late policy) and
 	// what the reconcile did; the fields above are then the check after
@@ -161,6 +165,10 @@ type CheckConfig struct {
 	// the windows it checked are not in the truth any more, and stored
 	// windows before its bounds are not unexpected.
 	Rolling *RollingCheck
+	// Retention, when set, is the stack's retention config (engine/rollup):
+	// windows past their granularity's retention are not expected, and
+	// ranges asked with window=auto are checked too (retention.go).
+	Retention *rollup.Config
 }
 
 // Check compares every (size, type, key, window) the truth expects with
@@ -184,20 +192,45 @@ func Check(ctx context.Context, truth *oracle.Oracle, q Querier, cfg CheckConfig
 		acc.ExpectedEvents += st.Late
 	}
 	deadline := time.Now().Add(cfg.Drain)
-	qc, extra, err := checkQuery(ctx, truth.Windows(oracle.ByKey, cfg.IncludeLate), q, cfg)
+	byKey, byDims, store := truth.Windows(oracle.ByKey, cfg.IncludeLate), truth.Windows(oracle.ByDimSet, cfg.IncludeLate), cfg.Store
+	allByKey := byKey
+	if r := cfg.Retention; r != nil { // retention.go
+		acc.Retention = newRetentionCheck(r)
+		cut := retentionCut(cfg)
+		byKey = splitRetained(byKey, r, cut, acc.Retention, true)
+		byDims = splitRetained(byDims, r, cut, acc.Retention, false)
+		byKey, byDims = completeFirst(byKey, r, acc.Retention), completeFirst(byDims, r, acc.Retention)
+		if store != nil {
+			store = retainedStore{store, r, cut}
+		}
+	}
+	qc, extra, err := checkQuery(ctx, byKey, q, cfg)
 	if err != nil {
 		return acc, err
 	}
 	acc.Query = qc
 	acc.UnexpectedKeys = extra
-	if cfg.Store != nil {
-		sc, err := checkStore(ctx, truth.Windows(oracle.ByDimSet, cfg.IncludeLate), cfg.Store, cfg.KeyPrefix, deadline, cfg.Rolling.before())
+	if store != nil {
+		sc, err := checkStore(ctx, byDims, store, cfg.KeyPrefix, deadline, cfg.Rolling.before())
 		if err != nil {
 			return acc, err
 		}
 		acc.Store = &sc
 	}
+	if r := cfg.Retention; r != nil {
+		if err := checkRanges(ctx, allByKey, q, r, acc.Retention); err != nil {
+			return acc, err
+		}
+		if cfg.Store != nil && len(allByKey) > 0 {
+			if err := countStillStored(ctx, cfg.Store, r, cfg.KeyPrefix, allByKey[0].Start, allByKey[len(allByKey)-1].End()+3_600_000, acc.Retention); err != nil {
+				return acc, err
+			}
+		}
+	}
 	acc.combine()
+	if acc.Retention != nil && !acc.Retention.Ranges.Exact {
+		acc.Exact = false
+	}
 	acc.addRolling(cfg.Rolling)
 	return acc, nil
 }
@@ -225,6 +258,7 @@ func (a *Accuracy) WriteSources(w io.Writer, indent string) {
 		fmt.Fprintf(w, "%s%s: %d windows, %d mismatched, %d unexpected, lost %d, duplicated %d, exact=%v\n",
 			indent, s.Name, s.WindowsChecked, s.MismatchedWindows, s.UnexpectedWindows, s.Lost, s.Duplicated, s.Exact)
 	}
+	a.WriteRetention(w, indent) // retention.go
 	if a.ContractMismatches > 0 {
 		fmt.Fprintf(w, "%scontract: %d events on which an entry point disagreed with the contract\n", indent, a.ContractMismatches)
 		for _, m := range a.ContractMismatchExamples {

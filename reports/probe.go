@@ -42,6 +42,9 @@ type QueryLoad struct {
 	Pick func(r *rand.Rand) (key, typ string)
 	// Window is the window size asked for; the range is the last minute.
 	Window time.Duration
+	// Auto asks window=auto instead (a stack with a retention config,
+	// whose finest totals may be kept less than a minute).
+	Auto bool
 	// MaxInFlight bounds concurrent queries (default 64); beyond it,
 	// queries wait, and their wait counts in their latency.
 	MaxInFlight int
@@ -90,7 +93,7 @@ func (q *QueryLoad) Run(ctx context.Context) {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			now := time.Now()
-			_, err := q.Client.Count(ctx, client.CountRequest{Key: key, Range: client.Range{Type: typ, From: now.Add(-time.Minute), To: now, Window: q.Window}})
+			_, err := q.Client.Count(ctx, client.CountRequest{Key: key, Range: client.Range{Type: typ, From: now.Add(-time.Minute), To: now, Window: q.Window, Auto: q.Auto}})
 			if ctx.Err() != nil {
 				return
 			}

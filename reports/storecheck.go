@@ -29,6 +29,9 @@ type InfluxStore struct {
 	api    api.QueryAPI
 	bucket string
 	close  func()
+	// more are further buckets read too (each granularity's retention
+	// policy; retention.go).
+	more []string
 }
 
 // NewInfluxStore is a Store for the InfluxDB at url (bucket "db/rp" on
@@ -54,17 +57,31 @@ type storeKey struct {
 
 // Windows implements Store.
 func (s *InfluxStore) Windows(ctx context.Context, from, to int64) ([]oracle.Window, error) {
+	sums := map[storeKey]*oracle.Total{}
+	for _, b := range append([]string{s.bucket}, s.more...) {
+		if err := s.windowsIn(ctx, b, from, to, sums); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]oracle.Window, 0, len(sums))
+	for k, t := range sums {
+		out = append(out, oracle.Window{WindowKey: oracle.WindowKey{Size: k.size, Start: k.start, Type: k.typ, Key: k.key, DimSet: k.dims}, Total: *t})
+	}
+	return out, nil
+}
+
+// windowsIn adds the totals of bucket to sums.
+func (s *InfluxStore) windowsIn(ctx context.Context, bucket string, from, to int64, sums map[storeKey]*oracle.Total) error {
 	q := fmt.Sprintf(`from(bucket: %s)
   |> range(start: %s, stop: %s)
   |> filter(fn: (r) => r._measurement == "window_total" and (r._field == "count" or r._field == "sum"))
   |> keep(columns: ["_time", "_field", "_value", "key", "type", "win", "dims"])`,
-		fluxQuote(s.bucket), msTime(from).Format(time.RFC3339Nano), msTime(to).Format(time.RFC3339Nano))
+		fluxQuote(bucket), msTime(from).Format(time.RFC3339Nano), msTime(to).Format(time.RFC3339Nano))
 	res, err := s.api.Query(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("store check: flux query: %w", err)
+		return fmt.Errorf("store check: flux query: %w", err)
 	}
 	defer res.Close()
-	sums := map[storeKey]*oracle.Total{}
 	for res.Next() {
 		r := res.Record()
 		start := r.Time().UnixMilli()
@@ -74,7 +91,7 @@ func (s *InfluxStore) Windows(ctx context.Context, from, to int64) ([]oracle.Win
 		tag := func(k string) string { v, _ := r.ValueByKey(k).(string); return v }
 		size, err := parseSizeTag(tag("win"))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		k := storeKey{size: size, start: start, typ: tag("type"), key: tag("key"), dims: tag("dims")}
 		t := sums[k]
@@ -96,17 +113,13 @@ func (s *InfluxStore) Windows(ctx context.Context, from, to int64) ([]oracle.Win
 				t.Sum += v
 			}
 		default:
-			return nil, fmt.Errorf("store check: field %s of %s is a %T", r.Field(), k.key, v)
+			return fmt.Errorf("store check: field %s of %s is a %T", r.Field(), k.key, v)
 		}
 	}
 	if err := res.Err(); err != nil {
-		return nil, fmt.Errorf("store check: flux result: %w", err)
+		return fmt.Errorf("store check: flux result: %w", err)
 	}
-	out := make([]oracle.Window, 0, len(sums))
-	for k, t := range sums {
-		out = append(out, oracle.Window{WindowKey: oracle.WindowKey{Size: k.size, Start: k.start, Type: k.typ, Key: k.key, DimSet: k.dims}, Total: *t})
-	}
-	return out, nil
+	return nil
 }
 
 func parseSizeTag(s string) (int64, error) {

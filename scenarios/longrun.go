@@ -34,10 +34,10 @@ type RollingCheck struct {
 	IdentityMargin time.Duration `yaml:"identity_margin,omitempty"`
 }
 
-// Retention bounds the embedded broker's topics by time (kafka.Retention;
+// TopicRetention bounds the embedded broker's topics by time (kafka.Retention;
 // 0 keeps everything, the default). It is also set on the topics created
 // on a real cluster (--brokers).
-type Retention struct {
+type TopicRetention struct {
 	// Events is the events topic's retention: longer than the engine may
 	// lag behind; with late events (a reconcile reads the whole run back),
 	// at least the duration + drain_timeout + 1m.
@@ -50,7 +50,7 @@ type Retention struct {
 }
 
 // Kafka is r as the engine's typed retention (zero without r).
-func (r *Retention) Kafka() kafka.Retention {
+func (r *TopicRetention) Kafka() kafka.Retention {
 	if r == nil {
 		return kafka.Retention{}
 	}
@@ -73,7 +73,7 @@ func (s *Scenario) rollingDefaults() {
 	}
 }
 
-// validateLongRun checks rolling_check and retention.
+// validateLongRun checks rolling_check and topic_retention.
 func (s *Scenario) validateLongRun(bad func(path, hint, format string, a ...any)) {
 	late := s.Traffic.Disorder.TooLate > 0
 	if rc := s.RollingCheck; rc != nil {
@@ -88,12 +88,12 @@ func (s *Scenario) validateLongRun(bad func(path, hint, format string, a ...any)
 				"late events are recounted by a reconcile after the run, which needs every window's truth")
 		}
 	}
-	if r := s.Retention; r != nil {
+	if r := s.TopicRetention; r != nil {
 		if err := r.Kafka().Validate(0); err != nil {
-			bad("retention", "events: 10m, side: 30m, changelog: 30m", "%v", err)
+			bad("topic_retention", "events: 10m, side: 30m, changelog: 30m", "%v", err)
 		}
 		if need := s.Duration + s.DrainTimeout + time.Minute; late && r.Events > 0 && r.Events < need {
-			bad("retention.events", need.String(), "late events are recounted from the events topic after the run: keep at least duration + drain_timeout + 1m (got %s)", r.Events)
+			bad("topic_retention.events", need.String(), "late events are recounted from the events topic after the run: keep at least duration + drain_timeout + 1m (got %s)", r.Events)
 		}
 	}
 	if v := s.SLO.MaxHarnessRSSMiB; v < 0 {

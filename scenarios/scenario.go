@@ -14,6 +14,7 @@ package scenarios
 import (
 	"time"
 
+	"github.com/countlab/countlab/engine/rollup"
 	"github.com/countlab/countlab/faults"
 )
 
@@ -64,8 +65,9 @@ type Scenario struct {
 	// RollingCheck checks windows during the run and drops their truth
 	// (long runs in bounded memory; longrun.go).
 	RollingCheck *RollingCheck `yaml:"rolling_check,omitempty"`
-	// Retention bounds the broker's topics by time (longrun.go).
-	Retention *Retention `yaml:"retention,omitempty"`
+	// TopicRetention bounds the broker's topics by time (longrun.go; the
+	// store's retention is engine.retention).
+	TopicRetention *TopicRetention `yaml:"topic_retention,omitempty"`
 }
 
 // Traffic is the load.
@@ -277,6 +279,13 @@ type Engine struct {
 	// processes (as --engine-procs does), so that their memory and
 	// goroutines are measured apart from countlab's (soak).
 	Processes bool `yaml:"processes,omitempty"`
+	// Retention is the retention config (engine/rollup.Config, the one
+	// place retention is set): the granularities (each one of windows,
+	// finest first) with how long each is kept and the retention policy it
+	// is stored in, and the raw events topic's retention. With it the run
+	// also checks the granularities and window=auto ranges (retention.go).
+	// Default: none, every total kept forever in one bucket.
+	Retention *rollup.Config `yaml:"retention,omitempty"`
 }
 
 // Fault is one fault to inject: name, kind (one of faults.Kinds(); `countlab

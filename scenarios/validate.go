@@ -411,6 +411,7 @@ func (s *Scenario) Validate() error {
 		bad("baseline.alpha", "0.05", "must be in [0, 0.5) (got %v)", a)
 	}
 	s.validateAbort(bad)
+	s.validateRetention(bad) // retention.go
 	slices.SortStableFunc(es, func(a, b *FieldError) int { return strings.Compare(a.Path, b.Path) })
 	if len(es) > 0 {
 		return es

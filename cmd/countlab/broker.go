@@ -28,11 +28,17 @@ func cmdBroker(ctx context.Context, args []string) error {
 	logLevel := fs.String("log-level", "info", "log level on stderr: debug, info, warn, error")
 	metricsAddr := fs.String("metrics-listen", "", "serve the process's Prometheus metrics (Go runtime, memory) on http://ADDR/metrics (empty: none)")
 	ret := retentionFlags(fs)
+	var sasl kafka.Flags
+	sasl.RegisterSASL(fs) // --sasl-*: require this user (see brokerSASL)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := ret.Validate(0); err != nil {
 		return usagef("--retention-*: %v", err)
+	}
+	saslOpts, err := brokerSASL(&sasl)
+	if err != nil {
+		return err
 	}
 
 	addrs := kafka.ParseBrokers(*listen)
@@ -71,6 +77,7 @@ func cmdBroker(ctx context.Context, args []string) error {
 	if *syncWrites {
 		opts = append(opts, broker.SyncWrites())
 	}
+	opts = append(opts, saslOpts...)
 	b, err := broker.New(opts...)
 	if err != nil {
 		return err
@@ -96,7 +103,7 @@ func cmdBroker(ctx context.Context, args []string) error {
 }
 
 // retentionFlags are `countlab broker`'s --retention-* flags (a scenario's
-// retention: section, kafka.Retention).
+// topic_retention: section, kafka.Retention).
 func retentionFlags(fs *flag.FlagSet) *kafka.Retention {
 	r := new(kafka.Retention)
 	fs.DurationVar(&r.Events, "retention-events", 0, "drop events-topic records older than this (0: keep everything; at least 1m, longer than the engine may lag)")

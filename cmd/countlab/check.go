@@ -29,7 +29,12 @@ func cmdCheck(ctx context.Context, args []string) error {
 	wait := fs.Duration("wait", 0, "re-check windows that differ for up to this long (the pipeline is still draining)")
 	parallel := fs.Int("parallel", 16, "queries in flight")
 	keyPrefix := fs.String("key-prefix", "", "with --influx-url: look for stored windows the truth lacks only among keys with this prefix (a shared store)")
+	retention := retentionFlag(fs) // retention.go
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	rc, err := retention()
+	if err != nil {
 		return err
 	}
 	if len(truthPaths) == 0 {
@@ -44,14 +49,15 @@ func cmdCheck(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("--query: %v", err)
 	}
-	cfg := reports.CheckConfig{Parallel: *parallel, IncludeLate: *includeLate, Drain: *wait, KeyPrefix: *keyPrefix}
-	if inf.url != "" {
-		ic, err := inf.config()
+	cfg := reports.CheckConfig{Parallel: *parallel, IncludeLate: *includeLate, Drain: *wait, KeyPrefix: *keyPrefix, Retention: rc}
+	if inf.URLGiven() {
+		ic, err := inf.connect(ctx) // kafkaconnect.go: refused credentials are exit 2
 		if err != nil {
 			return err
 		}
-		store := reports.NewInfluxStore(ic.URL, ic.Org, ic.Bucket, ic.Token)
+		store := reports.NewInfluxStore(ic.URL, ic.Org, ic.Bucket, ic.Credential())
 		defer store.Close()
+		readRetentionBuckets(store, ic, rc)
 		cfg.Store = store
 	}
 	start := time.Now()

@@ -81,14 +81,14 @@ func (f *checkLogFlags) register(fs *flag.FlagSet) {
 // store is the InfluxDB --influx-url names, read with the check's own
 // query (nil without the flag).
 func (f *checkLogFlags) store() (*reports.InfluxStore, error) {
-	if f.influx.url == "" {
+	if !f.influx.URLGiven() {
 		return nil, nil
 	}
 	ic, err := f.influx.config()
 	if err != nil {
 		return nil, err
 	}
-	return reports.NewInfluxStore(ic.URL, ic.Org, ic.Bucket, ic.Token), nil
+	return reports.NewInfluxStore(ic.URL, ic.Org, ic.Bucket, ic.Credential()), nil
 }
 
 // readOpts turns the flags into logtruth options (and the summaries).
@@ -157,6 +157,9 @@ func cmdCheckFromLog(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if _, err := f.kafka.connect(ctx); err != nil { // kafkaconnect.go: a refused login is exit 2 naming the flags
+		return err
+	}
 	opts, ss, err := f.readOpts()
 	if err != nil {
 		return err
@@ -185,7 +188,7 @@ func cmdCheckFromLog(ctx context.Context, args []string) error {
 	start := time.Now()
 	res, err := logtruth.Read(ctx, opts...)
 	if errors.Is(err, logtruth.ErrUnreachable) {
-		return usagef("--brokers %s: %v", f.kafka.brokers, err)
+		return usagef("--brokers %s: %v", f.kafka.Brokers(), err)
 	}
 	if err != nil {
 		return err
@@ -207,7 +210,7 @@ func cmdCheckFromLog(ctx context.Context, args []string) error {
 	acc, err := reports.Check(ctx, res.Truth, q, cfg)
 	var dial *net.OpError
 	if errors.As(err, &dial) && dial.Op == "dial" {
-		return usagef("the read side is unreachable (--query %s, --influx-url %s): %v", f.queryURL, f.influx.url, err)
+		return usagef("the read side is unreachable (--query %s, --influx-url %s): %v", f.queryURL, f.influx.URL(), err)
 	}
 	if err != nil {
 		return err

@@ -42,7 +42,7 @@ func cmdEngine(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	conn, err := kf.conn()
+	conn, err := kf.connect(ctx) // kafkaconnect.go: a refused login is exit 2
 	if err != nil {
 		return err
 	}

@@ -24,64 +24,44 @@ import (
 	"github.com/countlab/countlab/harness/stack"
 )
 
-// kafkaFlags are the Kafka connection flags: --brokers, --sasl-mechanism,
-// --sasl-user and --tls. The SASL password comes from
-// COUNTLAB_KAFKA_PASSWORD or the file COUNTLAB_KAFKA_PASSWORD_FILE names.
-type kafkaFlags struct {
-	brokers  string
-	saslMech string
-	saslUser string
-	tls      bool
-}
+// kafkaFlags are the Kafka connection flags and environment variables,
+// defined once in engine/kafka (kafka.Flags: --brokers, --sasl-*, --tls*,
+// COUNTLAB_KAFKA_PASSWORD[_FILE]).
+type kafkaFlags struct{ kafka.Flags }
 
 // register adds the flags to fs. A command where --brokers is optional
 // changes its help text with fs.Lookup("brokers").Usage.
-func (f *kafkaFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.brokers, "brokers", "", "Kafka seed brokers, host:port[,...] (required)")
-	fs.StringVar(&f.saslMech, "sasl-mechanism", "", "Kafka SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (password from COUNTLAB_KAFKA_PASSWORD[_FILE])")
-	fs.StringVar(&f.saslUser, "sasl-user", "", "Kafka SASL user")
-	fs.BoolVar(&f.tls, "tls", false, "connect to Kafka with TLS")
-}
+func (f *kafkaFlags) register(fs *flag.FlagSet) { f.Register(fs) }
 
-// conn is the connection the flags and the environment describe. It is a
-// usage error when --brokers names no broker or the password file cannot
-// be read.
+// conn is the connection the flags and the environment describe; every
+// error (no --brokers, a bad combination, an unreadable file) is a usage
+// error naming the flag.
 func (f *kafkaFlags) conn() (kafka.Conn, error) {
-	c := kafka.Conn{Brokers: kafka.ParseBrokers(f.brokers), SASLMechanism: f.saslMech, SASLUser: f.saslUser, TLS: f.tls}
-	if len(c.Brokers) == 0 {
-		return kafka.Conn{}, usagef("--brokers is required: give the Kafka seed brokers, e.g. --brokers 127.0.0.1:9092 (countlab up and countlab broker print theirs)")
-	}
-	if err := c.ConnFromEnv(); err != nil {
+	c, err := f.Conn()
+	if err != nil {
 		return kafka.Conn{}, usagef("%v", err)
 	}
 	return c, nil
 }
 
-// influxFlags name an InfluxDB server: --influx-url, --influx-org and
-// --influx-bucket. The token comes from COUNTLAB_INFLUX_TOKEN or the file
-// COUNTLAB_INFLUX_TOKEN_FILE names.
-type influxFlags struct{ url, org, bucket string }
+// influxFlags name an InfluxDB server and how to log in, defined once in
+// engine/influx (influx.Flags: --influx-url, --influx-org,
+// --influx-bucket, --influx-user, --influx-*-file,
+// COUNTLAB_INFLUX_TOKEN[_FILE], COUNTLAB_INFLUX_PASSWORD[_FILE]).
+type influxFlags struct{ influx.Flags }
 
 // register adds the flags to fs. A command where --influx-url is optional
 // changes its help text with fs.Lookup("influx-url").Usage.
-func (f *influxFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.url, "influx-url", "", "InfluxDB base URL (required; token from COUNTLAB_INFLUX_TOKEN[_FILE])")
-	fs.StringVar(&f.org, "influx-org", "countlab", "InfluxDB organization (ignored by InfluxDB 1.8)")
-	fs.StringVar(&f.bucket, "influx-bucket", "countlab/autogen", "InfluxDB bucket (db/rp on InfluxDB 1.8)")
-}
+func (f *influxFlags) register(fs *flag.FlagSet) { f.Register(fs) }
 
-// config is the server the flags and the environment describe. It is a
-// usage error when the token file cannot be read or the URL or bucket is
-// missing.
+// config is the server the flags and the environment describe; every
+// error is a usage error.
 func (f *influxFlags) config() (influx.Config, error) {
-	c := influx.Config{URL: f.url, Org: f.org, Bucket: f.bucket}
-	if err := c.TokenFromEnv(); err != nil {
-		return influx.Config{}, usagef("%v", err)
+	if !f.URLGiven() {
+		return influx.Config{}, usagef("--influx-url is required: give the InfluxDB URL, e.g. --influx-url http://127.0.0.1:8086 (countlab up prints its managed influxd's; --influx-listen fixes its port)")
 	}
-	if err := c.Validate(); err != nil {
-		if c.URL == "" {
-			return influx.Config{}, usagef("--influx-url is required: give the InfluxDB URL, e.g. --influx-url http://127.0.0.1:8086 (countlab up prints its managed influxd's; --influx-listen fixes its port)")
-		}
+	c, err := f.Config()
+	if err != nil {
 		return influx.Config{}, usagef("%v", err)
 	}
 	return c, nil

@@ -32,7 +32,7 @@ type helpText struct {
 const (
 	envToken       = "COUNTLAB_TOKEN, COUNTLAB_TOKEN_FILE     bearer token the gateway and query service require (and clients send); unset: no authentication, loopback only"
 	envClientToken = "COUNTLAB_TOKEN, COUNTLAB_TOKEN_FILE     bearer token sent to the query service"
-	envInflux      = "COUNTLAB_INFLUX_TOKEN, COUNTLAB_INFLUX_TOKEN_FILE   InfluxDB token (with --influx-url)"
+	envInflux      = "COUNTLAB_INFLUX_TOKEN, COUNTLAB_INFLUX_TOKEN_FILE   InfluxDB 2.x token (with --influx-url); COUNTLAB_INFLUX_PASSWORD[_FILE]: the 1.x --influx-user's password"
 	envKafka       = "COUNTLAB_KAFKA_PASSWORD, COUNTLAB_KAFKA_PASSWORD_FILE   Kafka SASL password (with --sasl-mechanism)"
 	envInfluxd     = "COUNTLAB_INFLUXD                        path of the influxd 1.8 binary the managed InfluxDB runs (default: bin/influxd, then $PATH)"
 )
@@ -82,8 +82,8 @@ var helps = map[string]helpText{
 		about: "Runs the embedded Kafka broker (kfake) as its own process with countlab's topics; a restart with the same\n" +
 			"--data-dir finds every acknowledged record, committed offset and transaction. Prints \"broker listening on\n" +
 			"ADDR\" and \"ready\".",
-		example: "countlab broker --listen 127.0.0.1:9092 --data-dir ./kafka-data --partitions 8",
-		env:     nil,
+		example: "countlab broker --listen 127.0.0.1:9092 --data-dir ./kafka-data --partitions 8\n  COUNTLAB_KAFKA_PASSWORD=s3cret countlab broker --sasl-mechanism SCRAM-SHA-256 --sasl-user alice",
+		env:     []string{envKafka},
 	},
 	"engine": {
 		synopsis: "countlab engine --brokers host:port[,...] [flags]",

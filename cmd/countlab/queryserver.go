@@ -41,7 +41,12 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 	sinkGroup := fs.String("sink-group", query.DefaultSinkGroup, "consumer group of the sink (countlab sink --group): its committed offsets say which totals InfluxDB holds, so which InfluxDB answers may be cached (\"\": none are, for windows the topic has totals for)")
 	var insecure bool
 	registerInsecureNoToken(fs, &insecure)
+	retentionCfg := retentionFlag(fs) // retention.go
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	rc, err := retentionCfg()
+	if err != nil {
 		return err
 	}
 
@@ -59,18 +64,19 @@ func cmdQueryServer(ctx context.Context, args []string) error {
 		return err
 	}
 	opts = append(opts, query.Windows(sizes...))
-	if kf.brokers == "" && inf.url == "" {
+	opts = append(opts, queryRetention(rc)...)
+	if !kf.BrokersGiven() && !inf.URLGiven() {
 		return usagef("give --brokers (recent windows from Kafka) and/or --influx-url (older windows)")
 	}
-	if kf.brokers != "" {
-		conn, err := kf.conn()
+	if kf.BrokersGiven() {
+		conn, err := kf.connect(ctx) // kafkaconnect.go: a refused login is exit 2
 		if err != nil {
 			return err
 		}
 		opts = append(opts, query.Kafka(conn))
 	}
-	if inf.url != "" {
-		ic, err := inf.config()
+	if inf.URLGiven() {
+		ic, err := inf.connect(ctx) // kafkaconnect.go: refused credentials are exit 2
 		if err != nil {
 			return err
 		}

@@ -50,10 +50,15 @@ func runReconcile(ctx context.Context, args []string, out io.Writer) error {
 	var inf influxFlags
 	kf.register(fs)
 	inf.register(fs)
+	retention := retentionFlag(fs) // retention.go
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	conn, err := kf.conn()
+	rc, err := retention()
+	if err != nil {
+		return err
+	}
+	conn, err := kf.connect(ctx) // kafkaconnect.go: a refused login is exit 2
 	if err != nil {
 		return err
 	}
@@ -72,7 +77,7 @@ func runReconcile(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ic, err := inf.config()
+	ic, err := inf.connect(ctx) // kafkaconnect.go: refused credentials are exit 2
 	if err != nil {
 		return err
 	}
@@ -103,7 +108,7 @@ func runReconcile(ctx context.Context, args []string, out io.Writer) error {
 		From: from, To: to, Windows: sizes, DryRun: *dryRun, Timeout: *timeout, Logger: log,
 		Validator: validator, AggregatesOnly: *aggOnly, EngineGroup: *engineGroup,
 		Lateness: *lateness, NoLateness: *lateness == 0, OutOfOrderness: *outOfOrder, NoOutOfOrderness: *outOfOrder == 0,
-		WaitForEngine: wait, TransactionalID: *txnID, HotKeys: hot,
+		WaitForEngine: wait, TransactionalID: *txnID, HotKeys: hot, Rollup: rc,
 	})
 	if err != nil {
 		return err

@@ -17,7 +17,7 @@ func rollingHook(prefix string, abort bool) func(*scenarios.Scenario) {
 		sc.Engine.Lateness, sc.Engine.OutOfOrderness = 3*time.Second, time.Second
 		sc.RollingCheck = &scenarios.RollingCheck{Enabled: true, Every: 2 * time.Second, Settle: 2 * time.Second, Margin: 10 * time.Second,
 			AbortOnMismatch: abort, IdentityMargin: 5 * time.Second}
-		sc.Retention = &scenarios.Retention{Events: time.Minute, Side: time.Minute, Changelog: 20 * time.Minute}
+		sc.TopicRetention = &scenarios.TopicRetention{Events: time.Minute, Side: time.Minute, Changelog: 20 * time.Minute}
 	}
 }
 

@@ -25,21 +25,26 @@ func cmdSink(ctx context.Context, args []string) error {
 		writeTimeout = fs.Duration("write-timeout", 10*time.Second, "timeout of every InfluxDB write")
 		metricsAddr  = fs.String("metrics-listen", "", "serve Prometheus metrics on http://ADDR/metrics (empty: none)")
 		replayOnly   = fs.Bool("replay-dead-letter", false, "replay the sink dead-letter topic into InfluxDB once, print the result as JSON and exit")
+		retention    = retentionFlag(fs) // retention.go
 	)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	conn, err := kf.conn()
+	rc, err := retention()
 	if err != nil {
 		return err
 	}
-	ic, err := inf.config()
+	conn, err := kf.connect(ctx) // kafkaconnect.go: a refused login is exit 2
+	if err != nil {
+		return err
+	}
+	ic, err := inf.connect(ctx) // kafkaconnect.go: refused credentials are exit 2
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	reg := stack.ProcessRegistry()
-	s, err := sink.New(
+	s, err := sink.New(append([]sink.Opt{
 		sink.Kafka(conn),
 		sink.TopicPrefix(*prefix),
 		sink.Group(*group),
@@ -47,7 +52,7 @@ func cmdSink(ctx context.Context, args []string) error {
 		sink.WriteTimeout(*writeTimeout),
 		sink.Logger(log),
 		sink.Registerer(reg),
-	)
+	}, sinkRetention(rc)...)...)
 	if err != nil {
 		return usageError{Err: err}
 	}

@@ -23,7 +23,8 @@ import (
 // stackFlags are the stack commands' flags.
 type stackFlags struct {
 	brokerListen  string
-	kafka         kafkaFlags // --brokers (optional here), --sasl-*, --tls
+	kafka         kafkaFlags  // --brokers (optional here), --sasl-*, --tls* (stacksecure.go)
+	influx        influxFlags // --influx-url (optional here), --influx-org, --influx-bucket, the login
 	gatewayListen string
 	queryListen   string
 	dataDir       string
@@ -34,9 +35,6 @@ type stackFlags struct {
 	outOfOrder    time.Duration
 	commitEvery   time.Duration
 	topicPrefix   string
-	influxURL     string
-	influxOrg     string
-	influxBucket  string
 	logLevel      string
 	// metricsListen is where every part's metrics are served together;
 	// influxListen the managed influxd's HTTP address; insecureNoToken
@@ -70,9 +68,8 @@ func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
 	fs.DurationVar(&f.outOfOrder, "out-of-orderness", 5*time.Second, "bounded out-of-orderness of the watermark")
 	fs.DurationVar(&f.commitEvery, "commit-interval", 100*time.Millisecond, "engine transaction commit interval")
 	fs.StringVar(&f.topicPrefix, "topic-prefix", "", "prefix of every topic name (for shared clusters)")
-	fs.StringVar(&f.influxURL, "influx-url", "", "use this InfluxDB (2.x API) instead of a managed influxd; token from COUNTLAB_INFLUX_TOKEN")
-	fs.StringVar(&f.influxOrg, "influx-org", "", "InfluxDB organization (with --influx-url)")
-	fs.StringVar(&f.influxBucket, "influx-bucket", "", "InfluxDB bucket (with --influx-url; on 1.8: db/rp)")
+	f.influx.register(fs)
+	fs.Lookup("influx-url").Usage = "use this InfluxDB (2.x API) instead of a managed influxd; token from COUNTLAB_INFLUX_TOKEN[_FILE]"
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	fs.BoolVar(&f.netProxies, "net-proxies", false, "route the engine's broker connections and the sink's InfluxDB connections through in-process toxiproxy proxies (a run with network faults does)")
 	fs.BoolVar(&f.engineProcs, "engine-procs", false, "run the engine workers as countlab engine processes, which faults can SIGKILL and SIGSTOP (a run with worker faults does)")
@@ -115,8 +112,8 @@ func (f *stackFlags) validate() error {
 			return usagef("%s: %q is not host:port (%v)", name, addr, err)
 		}
 	}
-	if f.influxURL != "" && f.influxBucket == "" {
-		return usagef("--influx-bucket is required with --influx-url (on InfluxDB 1.8 it is db/rp)")
+	if err := f.validateSecurity(); err != nil { // stacksecure.go
+		return err
 	}
 	if _, err := parseWindows("windows", f.windows); err != nil {
 		return err
@@ -210,21 +207,11 @@ func (f *stackFlags) options(log *slog.Logger, onlyGiven bool) ([]stack.Opt, err
 	if !onlyGiven || f.given("topic-prefix") {
 		opts = append(opts, stack.TopicPrefix(f.topicPrefix))
 	}
-	if f.kafka.brokers != "" {
-		conn, err := f.kafka.conn()
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, stack.Kafka(conn))
+	sec, err := f.securityOptions() // stacksecure.go: the external targets, or the embedded ones' login
+	if err != nil {
+		return nil, err
 	}
-	if f.influxURL != "" {
-		ic, err := (&influxFlags{url: f.influxURL, org: f.influxOrg, bucket: f.influxBucket}).config()
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, stack.Influx(ic))
-	}
-	return opts, nil
+	return append(opts, sec...), nil
 }
 
 // runOptions are the run options of the flags: the stack's (engine flags
@@ -238,15 +225,15 @@ func (f *stackFlags) runOptions(logw io.Writer) ([]run.Opt, error) {
 	token, _ := tokenFromEnv()
 	opts := []run.Opt{run.Stack(sopts...), run.Token(token), run.Logger(log), run.Provenance(provenance()),
 		run.IsolateKeys(f.dataDir != "")}
-	if f.kafka.brokers != "" {
+	if f.kafka.BrokersGiven() {
 		conn, err := f.kafka.conn()
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, run.Kafka(conn))
 	}
-	if f.influxURL != "" {
-		ic, err := (&influxFlags{url: f.influxURL, org: f.influxOrg, bucket: f.influxBucket}).config()
+	if f.influx.URLGiven() {
+		ic, err := f.influx.config()
 		if err != nil {
 			return nil, err
 		}

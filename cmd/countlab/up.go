@@ -59,4 +59,5 @@ try:
   curl -s%s 'http://%s/v1/top?type=VIEW&n=10'
 `, stops, st.Conn().String(), st.Topics().All(), st.Influx().URL, st.Influx().Bucket, st.GatewayAddr(), st.QueryAddr(), st.MetricsAddr(), st.Windows(),
 		auth, st.GatewayAddr(), auth, st.QueryAddr(), auth, st.QueryAddr())
+	fmt.Fprint(w, kcatHint(st.Conn(), st.Topics().Events)) // stacksecure.go
 }

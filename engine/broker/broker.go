@@ -38,7 +38,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/countlab/countlab/engine/kafka"
 )
@@ -104,7 +103,10 @@ func New(opts ...Opt) (*Broker, error) {
 			kopts = append(kopts, kfake.SyncWrites())
 		}
 	}
-	kopts = append(kopts, cfg.cleanerOpts()...)
+	if m := cfg.sasl.SASLMechanism; m != "" {
+		kopts = append(kopts, kfake.EnableSASL(), kfake.Superuser(m, cfg.sasl.SASLUser, cfg.sasl.SASLPassword))
+	}
+	kopts = append(kopts, cfg.cleanerOpts()...) // retention.go
 	kopts = append(kopts, cfg.kfakeOpts...)
 
 	c, err := kfake.NewCluster(kopts...)
@@ -127,16 +129,21 @@ func New(opts ...Opt) (*Broker, error) {
 	b.watched = make(chan struct{})
 	go func() { defer close(b.watched); b.watchTopics(wctx) }()
 	cfg.logger.Info("broker started", "addrs", b.addrs, "data_dir", cfg.dataDir,
-		"sync_writes", cfg.syncWrites, "partitions", cfg.partitions)
+		"sync_writes", cfg.syncWrites, "partitions", cfg.partitions, "sasl", cfg.sasl.SASLMechanism, "sasl_user", cfg.sasl.SASLUser)
 	return b, nil
 }
 
 func (b *Broker) ensureTopics(ctx context.Context) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addrs...))
+	cl, err := b.Conn().NewClient()
 	if err != nil {
 		return fmt.Errorf("broker: admin client: %w", err)
 	}
 	defer cl.Close()
+	if b.cfg.sasl.SASLMechanism != "" {
+		if err := advertiseHandshakeV0(ctx, b.c, cl); err != nil { // saslcompat.go
+			return err
+		}
+	}
 	if err := kafka.EnsureTopicsRetained(ctx, cl, b.cfg.topics, b.cfg.partitions, -1, b.cfg.retention); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
@@ -167,6 +174,14 @@ func listenFn(las []listenAddr) func(network, address string) (net.Listener, err
 
 // Addrs are the brokers' host:port addresses, in Listen order.
 func (b *Broker) Addrs() []string { return append([]string(nil), b.addrs...) }
+
+// Conn is how a client reaches the broker: its Addrs, and the SASL login
+// when SASL is on.
+func (b *Broker) Conn() kafka.Conn {
+	c := b.cfg.sasl
+	c.Brokers = b.Addrs()
+	return c
+}
 
 // Topics are the topics the broker created.
 func (b *Broker) Topics() kafka.Topics { return b.cfg.topics }

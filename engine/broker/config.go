@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -34,6 +35,9 @@ type cfg struct {
 	// retention.go
 	retention    kafka.Retention
 	cleanerEvery time.Duration
+	// sasl is the user clients must log in as (SASL); SASLMechanism ""
+	// when SASL is off.
+	sasl kafka.Conn
 }
 
 func defaultCfg() cfg {
@@ -87,6 +91,17 @@ func KfakeOpts(opts ...kfake.Opt) Opt {
 	return opt{func(c *cfg) { c.kfakeOpts = append(c.kfakeOpts, opts...) }}
 }
 
+// SASL makes the broker require SASL: clients must log in as user with
+// password over mechanism (kafka.PLAIN, kafka.ScramSHA256 or
+// kafka.ScramSHA512); nothing else is served before that. The broker's own
+// client (creating the topics) logs in the same way, and Conn carries the
+// login for the broker's clients.
+func SASL(mechanism, user, password string) Opt {
+	return opt{func(c *cfg) {
+		c.sasl = kafka.Conn{SASLMechanism: strings.ToUpper(mechanism), SASLUser: user, SASLPassword: password}
+	}}
+}
+
 // listenAddr is one parsed Listen address.
 type listenAddr struct {
 	host string
@@ -106,6 +121,13 @@ func (c *cfg) validate() ([]listenAddr, error) {
 	for _, t := range c.topics.All() {
 		if t == "" {
 			return nil, fmt.Errorf("broker: empty topic name in %+v", c.topics)
+		}
+	}
+	if c.sasl.SASLMechanism != "" || c.sasl.SASLUser != "" || c.sasl.SASLPassword != "" {
+		v := c.sasl
+		v.Brokers = []string{"-"}
+		if err := v.Validate(); err != nil {
+			return nil, fmt.Errorf("broker: SASL: %w", err)
 		}
 	}
 	seen := make(map[string]bool)

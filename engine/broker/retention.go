@@ -7,7 +7,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/countlab/countlab/engine/kafka"
 )
@@ -58,7 +57,7 @@ func (b *Broker) watchTopics(ctx context.Context) {
 	if r.Changelog <= 0 {
 		return
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addrs...))
+	cl, err := b.Conn().NewClient() // with the SASL login when SASL is on
 	if err != nil {
 		b.cfg.logger.Warn("broker: retention watcher", "err", err)
 		return

@@ -22,6 +22,7 @@ type layout struct {
 	dir      string // data directory (absolute)
 	httpPort int
 	rpcPort  int
+	auth     bool // auth-enabled (Auth)
 }
 
 func (l layout) confPath() string { return filepath.Join(l.dir, confFile) }
@@ -73,7 +74,7 @@ func (l layout) render() string {
 	w("[http]")
 	w("  enabled = true")
 	w("  bind-address = %s", q(l.httpAddr()))
-	w("  auth-enabled = false")
+	w("  auth-enabled = %t", l.auth)
 	w("  flux-enabled = true")
 	w("  flux-log-enabled = false")
 	w("  log-enabled = false")

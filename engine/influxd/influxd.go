@@ -178,6 +178,7 @@ func Start(ctx context.Context, opts ...Opt) (*Server, error) {
 		dir = abs
 	}
 	s.lay.dir = dir
+	s.lay.auth = c.user != ""
 
 	began := time.Now()
 	const attempts = 3
@@ -232,9 +233,11 @@ func (s *Server) cleanup() {
 }
 
 // Config is how clients reach the server: URL, Org "countlab" (ignored by
-// 1.8), Bucket "<database>/autogen", no token.
+// 1.8), Bucket "<database>/autogen", and the Auth user and password (none
+// without Auth).
 func (s *Server) Config() influx.Config {
-	return influx.Config{URL: s.URL(), Org: Org, Bucket: s.cfg.database + "/" + RetentionPolicy}
+	return influx.Config{URL: s.URL(), Org: Org, Bucket: s.cfg.database + "/" + RetentionPolicy,
+		User: s.cfg.user, Password: s.cfg.password}
 }
 
 // URL is the server's base URL, http://127.0.0.1:PORT. It stays the same

@@ -54,7 +54,7 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 
 func writePoints(t *testing.T, cfg influx.Config, pts ...*write.Point) {
 	t.Helper()
-	c := influxdb2.NewClient(cfg.URL, cfg.Token)
+	c := influxdb2.NewClient(cfg.URL, cfg.Credential())
 	defer c.Close()
 	if err := c.WriteAPIBlocking(cfg.Org, cfg.Bucket).WritePoint(ctxT(t, 10*time.Second), pts...); err != nil {
 		t.Fatalf("write: %v", err)
@@ -76,7 +76,7 @@ func readAll(t *testing.T, cfg influx.Config) []row {
 }
 
 func query(ctx context.Context, cfg influx.Config, flux string) ([]row, error) {
-	c := influxdb2.NewClient(cfg.URL, cfg.Token)
+	c := influxdb2.NewClient(cfg.URL, cfg.Credential())
 	defer c.Close()
 	res, err := c.QueryAPI(cfg.Org).Query(ctx, flux)
 	if err != nil {

@@ -41,6 +41,8 @@ type cfg struct {
 	startTimeout time.Duration
 	stopTimeout  time.Duration
 	logger       *slog.Logger
+	// user and password turn on auth (Auth).
+	user, password string
 }
 
 func defaultCfg() cfg {
@@ -64,6 +66,9 @@ func (c *cfg) validate() error {
 	}
 	if c.startTimeout <= 0 {
 		return fmt.Errorf("influxd: start timeout %v must be positive", c.startTimeout)
+	}
+	if (c.user == "") != (c.password == "") || strings.ContainsAny(c.user, ":\x00\n") {
+		return errors.New("influxd: Auth needs a user (without ':', NUL or newline) and a password")
 	}
 	if c.stopTimeout <= 0 {
 		return fmt.Errorf("influxd: stop timeout %v must be positive", c.stopTimeout)
@@ -93,6 +98,15 @@ func StartTimeout(d time.Duration) Opt { return opt(func(c *cfg) { c.startTimeou
 // StopTimeout is how long Stop waits after SIGTERM before SIGKILL
 // (default 10 s).
 func StopTimeout(d time.Duration) Opt { return opt(func(c *cfg) { c.stopTimeout = d }) }
+
+// Auth turns on authentication (auth-enabled = true) with one admin user:
+// Start creates it (influxd lets the first admin be created without
+// credentials) and every request the server's Config makes logs in as it
+// ("Authorization: Token user:password"). With a reused DataDir the user
+// must already have this password.
+func Auth(user, password string) Opt {
+	return opt(func(c *cfg) { c.user, c.password = user, password })
+}
 
 // Logger logs the server's lifecycle (start, stop, kill, restart); default
 // discards.

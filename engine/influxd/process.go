@@ -171,16 +171,36 @@ func (s *Server) ours(ctx context.Context, hc *http.Client) bool {
 func (s *Server) createDatabase(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	if s.cfg.user != "" {
+		// The password is sent in the body only; the error names the
+		// statement without it.
+		q := "CREATE USER " + quoteIdent(s.cfg.user) + " WITH PASSWORD " + quoteString(s.cfg.password) + " WITH ALL PRIVILEGES"
+		if err := s.exec(ctx, q); err != nil {
+			return fmt.Errorf("influxd: CREATE USER %s: %w", quoteIdent(s.cfg.user), err)
+		}
+	}
 	q := "CREATE DATABASE " + quoteIdent(s.cfg.database)
+	if err := s.exec(ctx, q); err != nil {
+		return fmt.Errorf("influxd: %s: %w", q, err)
+	}
+	return nil
+}
+
+// exec runs the InfluxQL statement q over the 1.x query API, logged in as
+// the Auth user when there is one.
+func (s *Server) exec(ctx context.Context, q string) error {
 	form := url.Values{"q": {q}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL()+"/query", strings.NewReader(form.Encode()))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if s.cfg.user != "" {
+		req.Header.Set("Authorization", "Token "+s.Config().Credential())
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("influxd: %s: %w", q, err)
+		return err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
@@ -191,17 +211,22 @@ func (s *Server) createDatabase(ctx context.Context) error {
 		} `json:"results"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil || resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("influxd: %s: HTTP %d: %s", q, resp.StatusCode, bytes.TrimSpace(body))
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(body))
 	}
 	if r.Error != "" {
-		return fmt.Errorf("influxd: %s: %s", q, r.Error)
+		return errors.New(r.Error)
 	}
 	for _, res := range r.Results {
 		if res.Error != "" {
-			return fmt.Errorf("influxd: %s: %s", q, res.Error)
+			return errors.New(res.Error)
 		}
 	}
 	return nil
+}
+
+// quoteString quotes an InfluxQL string literal.
+func quoteString(s string) string {
+	return `'` + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + `'`
 }
 
 // quoteIdent quotes an InfluxQL identifier.

@@ -15,11 +15,10 @@ import (
 const dialTimeout = 10 * time.Second
 
 // dialer is the kgo dial function of a Conn with a BrokerMap: it dials the
-// mapped address of a broker (TLS on top when c.TLS, with the broker's
-// host as the server name).
-func (c Conn) dialer() func(ctx context.Context, network, host string) (net.Conn, error) {
+// mapped address of a broker (TLS with tc on top when tc is not nil, with
+// the broker's host as the server name).
+func (c Conn) dialer(tc *tls.Config) func(ctx context.Context, network, host string) (net.Conn, error) {
 	m := maps.Clone(c.BrokerMap)
-	useTLS := c.TLS
 	d := &net.Dialer{Timeout: dialTimeout}
 	return func(ctx context.Context, network, host string) (net.Conn, error) {
 		addr := host
@@ -27,21 +26,23 @@ func (c Conn) dialer() func(ctx context.Context, network, host string) (net.Conn
 			addr = to
 		}
 		conn, err := d.DialContext(ctx, network, addr)
-		if err != nil || !useTLS {
+		if err != nil || tc == nil {
 			return conn, err
 		}
 		name, _, err := net.SplitHostPort(host)
 		if err != nil {
 			name = host
 		}
-		tc := tls.Client(conn, &tls.Config{MinVersion: tls.VersionTLS12, ServerName: name})
+		cfg := tc.Clone()
+		cfg.ServerName = name
+		tlsConn := tls.Client(conn, cfg)
 		hctx, cancel := context.WithTimeout(ctx, dialTimeout)
 		defer cancel()
-		if err := tc.HandshakeContext(hctx); err != nil {
+		if err := tlsConn.HandshakeContext(hctx); err != nil {
 			conn.Close()
 			return nil, err
 		}
-		return tc, nil
+		return tlsConn, nil
 	}
 }
 

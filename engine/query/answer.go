@@ -115,6 +115,9 @@ func (s *Server) handleCount(w http.ResponseWriter, r *http.Request) int {
 	if bp != nil {
 		return s.writeFailure(w, bp)
 	}
+	if c.auto {
+		return s.handleAuto(w, r, key, "", c)
+	}
 	t, p, err := s.sum(r.Context(), c, key)
 	if err != nil {
 		return s.writeFailure(w, err)
@@ -202,6 +205,9 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) int {
 		return s.writeFailure(w, bad("fn", "missing (one of count, sum, avg, min, max)"))
 	default:
 		return s.writeFailure(w, bad("fn", "unknown function "+strconv.Quote(fn)+" (one of count, sum, avg, min, max)"))
+	}
+	if c.auto {
+		return s.handleAuto(w, r, key, fn, c)
 	}
 	t, p, err := s.sum(r.Context(), c, key)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/kafka"
+	"github.com/countlab/countlab/engine/rollup"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -44,6 +45,7 @@ type cfg struct {
 	sinkGroup string
 
 	influx        *influx.Config
+	rollup        *rollup.Config // rollup.go
 	influxTimeout time.Duration
 
 	retention time.Duration
@@ -114,7 +116,7 @@ func (c *cfg) validate() error {
 			return err
 		}
 	}
-	return nil
+	return c.validateRollup()
 }
 
 // Kafka reads window totals from the cluster conn names. Without it the

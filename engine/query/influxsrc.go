@@ -41,6 +41,7 @@ type influxSource struct {
 	client  influxdb2.Client
 	api     api.QueryAPI
 	bucket  string
+	buckets *influx.SizeBuckets // per window size (rollup.go)
 	timeout time.Duration
 	totals  *lru[string, cached[total.Total]]
 	counts  *lru[string, cached[[]keyCount]]
@@ -56,11 +57,12 @@ type cached[V any] struct {
 
 func newInfluxSource(conf influx.Config, timeout time.Duration, cacheSize int, fresh *freshness, m *metrics) *influxSource {
 	opts := influxdb2.DefaultOptions().SetHTTPRequestTimeout(uint(timeout/time.Second) + 1)
-	cl := influxdb2.NewClientWithOptions(conf.URL, conf.Token, opts)
+	cl := influxdb2.NewClientWithOptions(conf.URL, conf.Credential(), opts)
 	return &influxSource{
 		client:  cl,
 		api:     cl.QueryAPI(conf.Org),
 		bucket:  conf.Bucket,
+		buckets: conf.Buckets,
 		timeout: timeout,
 		totals:  newLRU[string, cached[total.Total]](cacheSize),
 		counts:  newLRU[string, cached[[]keyCount]](cacheSize),
@@ -91,7 +93,7 @@ func lookup[V any](s *influxSource, c *lru[string, cached[V]], q string, size in
 // sum merges key's totals over [from, to) matching f. closed says the
 // windows are closed, so the answer may be cached.
 func (s *influxSource) sum(ctx context.Context, size int64, typ, key string, from, to int64, f filter, closed bool) (total.Total, error) {
-	q := fluxTotals(s.bucket, size, typ, key, from, to, f)
+	q := fluxTotals(s.bucketFor(size), size, typ, key, from, to, f)
 	t, hit, gen, store := lookup(s, s.totals, q, size, typ, from, to, closed)
 	if hit {
 		return t, nil
@@ -121,7 +123,7 @@ func (s *influxSource) sum(ctx context.Context, size int64, typ, key string, fro
 // keyCounts is every key's count over [from, to) matching f, or with
 // n > 0 the n largest (ties by key ascending), in that order.
 func (s *influxSource) keyCounts(ctx context.Context, size int64, typ string, from, to int64, f filter, n int, closed bool) ([]keyCount, error) {
-	q := fluxKeyCounts(s.bucket, size, typ, from, to, f, n)
+	q := fluxKeyCounts(s.bucketFor(size), size, typ, from, to, f, n)
 	kc, hit, gen, store := lookup(s, s.counts, q, size, typ, from, to, closed)
 	if hit {
 		return kc, nil

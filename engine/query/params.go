@@ -113,6 +113,7 @@ type common struct {
 	typ    string
 	span   span
 	filter filter
+	auto   bool // window=auto: planned over the granularities (rollup.go)
 }
 
 // params are the query parameters the API reads, found in the raw query
@@ -227,6 +228,9 @@ func (s *Server) parseQuery(raw string, reads uint8) (params, common, *badParam)
 	if bp != nil {
 		return q, common{}, bp
 	}
+	if q.window == "" && s.cfg.rollup != nil && reads&pN == 0 {
+		q.window = autoWindow // counts and stats under a retention config (rollup.go)
+	}
 	c, bp := s.parseCommon(&q)
 	return q, c, bp
 }
@@ -242,7 +246,11 @@ func (s *Server) parseCommon(q *params) (common, *badParam) {
 		return c, bad("type", "unknown type "+strconv.Quote(c.typ)+" (one of "+strings.Join(s.cfg.types, ", ")+")")
 	}
 	size := s.cfg.windows[0]
-	if w := q.window; w != "" {
+	if w := q.window; w == autoWindow {
+		if bp := s.autoSize(&c, &size); bp != nil {
+			return c, bp
+		}
+	} else if w != "" {
 		d, err := time.ParseDuration(w)
 		if err != nil || !slices.Contains(s.cfg.windows, d) {
 			return c, bad("window", "unknown window size "+strconv.Quote(w)+" (one of "+s.windowNames()+")")
@@ -269,6 +277,9 @@ func (s *Server) parseCommon(q *params) (common, *badParam) {
 	}
 	sp.wFrom = total.WindowStart(sp.from, sp.size)
 	sp.wTo = total.WindowStart(sp.to-1, sp.size) + sp.size
+	if bp := s.retained(c, sp); bp != nil {
+		return c, bp
+	}
 	c.span = sp
 	c.filter, err = parseFilter(q.filters)
 	return c, err

@@ -41,6 +41,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/total"
 )
 
@@ -108,6 +109,9 @@ func New(opts ...Opt) (*Server, error) {
 		s.cons = cons
 	}
 	if c.influx != nil {
+		if c.rollup != nil {
+			*c.influx = influx.PolicyBuckets(*c.influx, *c.rollup)
+		}
 		s.influx = newInfluxSource(*c.influx, c.influxTimeout, c.cacheSize, s.fresh, s.m)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

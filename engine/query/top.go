@@ -30,6 +30,9 @@ func (s *Server) handleTop(w http.ResponseWriter, r *http.Request) int {
 	if bp != nil {
 		return s.writeFailure(w, bp)
 	}
+	if c.auto {
+		return s.writeFailure(w, bad("window", "window=auto is for /v1/counts and /v1/stats; give a window size for /v1/top"))
+	}
 	n := DefaultTopN
 	if v := q.n; v != "" {
 		var err error

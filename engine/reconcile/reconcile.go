@@ -52,6 +52,7 @@ import (
 	"github.com/countlab/countlab/engine/event"
 	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/kafka"
+	"github.com/countlab/countlab/engine/rollup"
 	"github.com/countlab/countlab/engine/total"
 )
 
@@ -107,6 +108,10 @@ type Config struct {
 	MaxDifferences int
 	// Logger logs progress (discard when nil).
 	Logger *slog.Logger
+	// Rollup is the retention config (engine/rollup; retention.go): each
+	// granularity in its own bucket, expired and no longer recountable
+	// windows left out. Nil: every size in Influx.Bucket, kept forever.
+	Rollup *rollup.Config
 }
 
 // Result is what a run found and did.
@@ -146,9 +151,13 @@ type Result struct {
 	// PartitionsEngineBehind are the events partitions whose engine
 	// committed offset stayed below what reconcile read (after waiting
 	// WaitForEngine): all their differing windows were skipped.
-	PartitionsEngineBehind []int32      `json:"partitions_engine_behind"`
-	Differences            []Difference `json:"differences,omitempty"`
-	DurationS              float64      `json:"duration_s"`
+	PartitionsEngineBehind []int32 `json:"partitions_engine_behind"`
+	// WindowsSkippedExpired counts the windows left out by the retention
+	// rules (Config.Rollup): past their granularity's retention, or with
+	// events the events topic may have dropped.
+	WindowsSkippedExpired int          `json:"windows_skipped_expired"`
+	Differences           []Difference `json:"differences,omitempty"`
+	DurationS             float64      `json:"duration_s"`
 }
 
 // Difference is one window whose stored total is not the recounted one.
@@ -204,6 +213,11 @@ func (c *Config) defaults() error {
 	}
 	if err := c.Influx.Validate(); err != nil {
 		return fmt.Errorf("reconcile: %w", err)
+	}
+	if c.Rollup != nil {
+		if err := c.Rollup.Validate(); err != nil {
+			return fmt.Errorf("reconcile: retention: %w", err)
+		}
 	}
 	if !c.From.Before(c.To) {
 		return fmt.Errorf("reconcile: empty range [%s, %s)", c.From, c.To)
@@ -275,11 +289,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	log.Info("events recounted", "read", res.EventsRead, "counted", res.EventsCounted, "windows", len(cnt.totals),
 		"aggregates_windows", len(view.latest))
 
-	ic := influxdb2.NewClientWithOptions(cfg.Influx.URL, cfg.Influx.Token,
+	ic := influxdb2.NewClientWithOptions(cfg.Influx.URL, cfg.Influx.Credential(),
 		influxdb2.DefaultOptions().SetPrecision(time.Millisecond).SetHTTPRequestTimeout(uint(max(1, cfg.Timeout/time.Second))))
 	defer ic.Close()
 	qctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	stored, err := Stored(qctx, ic.QueryAPI(cfg.Influx.Org), cfg.Influx.Bucket, cfg.From, cfg.To, sizes)
+	stored, err := storedAll(qctx, ic, &cfg, sizes)
 	cancel()
 	if err != nil {
 		return res, err
@@ -304,8 +318,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	slices.Sort(keys)
 	var diffs []Difference
+	now := nowMs()
 	for _, k := range keys {
 		truth, got, top := cnt.totals[k], stored[k], view.latest[k]
+		if cfg.skipRetained(now, truth, got, top) {
+			res.WindowsSkippedExpired++
+			continue
+		}
 		res.WindowsChecked++
 		if equal(truth, got) && equal(truth, top) {
 			continue
@@ -396,7 +415,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			return res, err
 		}
 		if !cfg.AggregatesOnly {
-			if err := rewrite(ctx, ic.WriteAPIBlocking(cfg.Influx.Org, cfg.Influx.Bucket), fix, cfg.Timeout, log); err != nil {
+			if err := rewriteAll(ctx, ic, &cfg, fix, log); err != nil {
 				return res, err
 			}
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/kafka"
+	"github.com/countlab/countlab/engine/rollup"
 )
 
 // DefaultGroup is the sink's consumer group.
@@ -35,6 +36,7 @@ type cfg struct {
 	group      string
 
 	influx influx.Config
+	rollup *rollup.Config // retention.go
 
 	maxPoll      int
 	writeBatch   int
@@ -77,6 +79,11 @@ func (c *cfg) validate() error {
 	}
 	if err := c.influx.Validate(); err != nil {
 		return fmt.Errorf("sink: %w", err)
+	}
+	if c.rollup != nil {
+		if err := c.rollup.Validate(); err != nil {
+			return fmt.Errorf("sink: retention: %w", err)
+		}
 	}
 	switch {
 	case c.group == "":

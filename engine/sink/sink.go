@@ -40,6 +40,7 @@ type Sink struct {
 	log  *slog.Logger
 	ic   influxdb2.Client
 	wapi api.WriteAPIBlocking
+	ret  *retention // retention.go
 	m    *metrics
 	br   *breaker
 
@@ -82,8 +83,9 @@ func New(opts ...Opt) (*Sink, error) {
 	io := influxdb2.DefaultOptions().
 		SetPrecision(time.Millisecond).
 		SetHTTPRequestTimeout(uint(max(1, (c.writeTimeout+time.Second-1)/time.Second)))
-	s.ic = influxdb2.NewClientWithOptions(c.influx.URL, c.influx.Token, io)
+	s.ic = influxdb2.NewClientWithOptions(c.influx.URL, c.influx.Credential(), io)
 	s.wapi = s.ic.WriteAPIBlocking(c.influx.Org, c.influx.Bucket)
+	s.setupRetention()
 	return s, nil
 }
 
@@ -163,6 +165,8 @@ func (s *Sink) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	s.ensurePolicies(ctx)
+	defer s.startEnforce(ctx)()
 	s.replay(ctx)
 	s.log.Info("sink running", "topic", s.cfg.topics.Aggregates, "group", s.cfg.group, "influx", s.cfg.influx.String())
 	for {

@@ -65,6 +65,9 @@ func (s *Sink) writeAll(ctx context.Context, items []item) ([]rejected, error) {
 			rej = append(rej, rejected{it, reason})
 			continue
 		}
+		if s.expired(it.t.Size, it.t.Start) {
+			continue // past its retention: InfluxDB would refuse it (retention.go)
+		}
 		ok = append(ok, it)
 	}
 	items = ok
@@ -131,7 +134,7 @@ func (s *Sink) writeOnce(ctx context.Context, items []item) error {
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.writeTimeout)
 	defer cancel()
 	start := time.Now()
-	err := s.wapi.WritePoint(cctx, pts...)
+	err := s.writePoints(cctx, items, pts)
 	s.m.writeSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return err

@@ -72,7 +72,10 @@ func (c *cfg) scenarioStack(sc *scenarios.Scenario) []stack.Opt {
 		stack.NetProxies(n.netProxies),
 		stack.AtLeastOnceUNSAFE(c.atLeastOnce),
 		stack.PlantBugUNSAFE(c.plantBug),
-		stack.Retention(sc.Retention.Kafka()), // scenario retention: (rolling.go)
+		stack.TopicRetention(sc.TopicRetention.Kafka()), // scenario topic_retention: (scenarios/longrun.go)
+	}
+	if e.Retention != nil {
+		opts = append(opts, stack.Retention(e.Retention))
 	}
 	if e.SessionTimeout != 0 {
 		// worker-pause: a pause longer than it fences the paused worker.

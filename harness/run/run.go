@@ -269,7 +269,7 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 	defer stopQueries()
 	var qwg sync.WaitGroup
 	if counter != nil {
-		ql = &reports.QueryLoad{Client: counter, Rate: sc.Probes.QueriesPerS, Pick: keyPick, Window: tg.Windows[0]}
+		ql = &reports.QueryLoad{Client: counter, Rate: sc.Probes.QueriesPerS, Pick: keyPick, Window: tg.Windows[0], Auto: tg.Retention != nil}
 		qwg.Go(func() { ql.Run(qctx) })
 	}
 
@@ -331,6 +331,7 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 		Store:     tg.Store,
 		KeyPrefix: gcfg.KeyPrefix,
 		Rolling:   rolled,
+		Retention: tg.Retention,
 		Progress: func(off, total int) {
 			prog.set(func() string {
 				return fmt.Sprintf("draining: %d of %d windows not yet equal to the truth (%s)", off, total, time.Since(drainStart).Round(time.Second))
@@ -518,6 +519,7 @@ func (r *scenarioRun) reconcileAndCheck(ctx context.Context, keyPrefix string, o
 		IncludeLate: true,
 		Store:       r.target.Store,
 		KeyPrefix:   keyPrefix,
+		Retention:   r.target.Retention,
 		Drain:       r.sc.DrainTimeout,
 		Progress: func(off, total int) {
 			prog.set(func() string {

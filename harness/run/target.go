@@ -8,6 +8,7 @@ import (
 
 	"github.com/countlab/countlab/engine/query/client"
 	"github.com/countlab/countlab/engine/reconcile"
+	"github.com/countlab/countlab/engine/rollup"
 	"github.com/countlab/countlab/faults"
 	"github.com/countlab/countlab/harness/probe"
 	"github.com/countlab/countlab/harness/stack"
@@ -48,6 +49,10 @@ type Target struct {
 	// settings, which the truth applies (0: none).
 	Windows                  []time.Duration
 	Lateness, OutOfOrderness time.Duration
+	// Retention is the target's retention config (engine/rollup): the
+	// check leaves out the windows past their retention and checks
+	// window=auto ranges; nil: none.
+	Retention *rollup.Config
 	// Probes are what the probes read (lag, processes, metrics).
 	Probes probe.Sources
 	// Reconcile recounts windows from the raw events (late events); nil:
@@ -73,7 +78,8 @@ func StackTarget(st *stack.Stack, token string) (*Target, error) {
 			st.Conn().String(), inf.URL, st.GatewayAddr(), st.QueryAddr(), st.MetricsAddr()),
 		Ingest:         func(sc *scenarios.Scenario) (sim.Transport, func(), error) { return trafficTransport(st, sc, token) },
 		Query:          qc,
-		Store:          reports.NewInfluxStore(inf.URL, inf.Org, inf.Bucket, inf.Token),
+		Store:          retentionStore(inf, st.Retention()),
+		Retention:      st.Retention(),
 		Controls:       st.Target(),
 		Recovered:      st.Lag().Recovered,
 		Windows:        st.Windows(),
@@ -101,6 +107,7 @@ func StackTarget(st *stack.Stack, token string) (*Target, error) {
 				NoOutOfOrderness: st.OutOfOrderness() == 0,
 				Idle:             2 * time.Second,
 				Logger:           st.Logger(), // reconcile adds part=reconcile itself
+				Rollup:           st.Retention(),
 			})
 		},
 		Err:    st.Err,

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/faults"
@@ -29,7 +29,8 @@ const brokerReadyTimeout = 60 * time.Second
 type brokerChild struct {
 	childProc
 	addr   string
-	events string // the events topic, watched for writes after a restart
+	conn   kafka.Conn // how clients reach it (with the BrokerSASL login)
+	events string     // the events topic, watched for writes after a restart
 }
 
 var _ faults.BrokerProcess = stackTarget{}
@@ -46,20 +47,24 @@ func startBrokerChild(ctx context.Context, f *cfg, dir string, fail func(error))
 	if err != nil {
 		return nil, fmt.Errorf("broker process: %w", err)
 	}
+	conn := f.brokerSASL // the SASL login it requires (BrokerSASL), if any
+	conn.Brokers = []string{addr}
 	b := &brokerChild{
 		addr:   addr,
+		conn:   conn,
 		events: kafka.DefaultTopics(f.topicPrefix).Events,
 		childProc: childProc{
 			name: "broker process on " + addr,
 			bin:  bin,
-			args: []string{"broker",
+			args: append([]string{"broker",
 				"--listen", addr,
 				"--data-dir", dir,
 				"--partitions", strconv.Itoa(f.partitions),
 				"--topic-prefix", f.topicPrefix,
 				"--log-level", strings.ToLower(f.logLevel.String()),
-			},
-			readyLine:    "ready", // its topics exist
+			}, conn.Args()...), // --sasl-*: it requires that user
+			env:          conn.ChildEnv(os.Environ()), // with the password
+			readyLine:    "ready",                     // its topics exist
 			readyTimeout: brokerReadyTimeout,
 			notReadyHint: " (is the port taken?)",
 			fail:         fail,
@@ -141,7 +146,7 @@ const writesWait = 10 * time.Second
 func (b *brokerChild) waitWrites(ctx context.Context, d time.Duration) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr))
+	cl, err := b.conn.NewClient()
 	if err != nil {
 		return false, err
 	}

@@ -20,6 +20,7 @@ type childProc struct {
 	name         string   // in errors: "engine worker 1"
 	bin          string   // the countlab binary
 	args         []string // the subcommand and its flags
+	env          []string // its environment (nil: this process's)
 	readyLine    string
 	readyTimeout time.Duration
 	notReadyHint string            // added when it exits before it is ready
@@ -38,6 +39,7 @@ func (c *childProc) start(ctx context.Context) error {
 	cmd := exec.Command(c.bin, c.args...)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = engineSysProcAttr()
+	cmd.Env = c.env
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err

@@ -7,10 +7,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/kafka"
+	"github.com/countlab/countlab/engine/rollup"
 	"github.com/countlab/countlab/harness"
 )
 
@@ -28,7 +30,12 @@ type cfg struct {
 	metricsListen string
 	influxListen  string
 	influx        influx.Config // URL set: an external InfluxDB
-	dataDir       string
+	// brokerSASL is the login the embedded broker requires (BrokerSASL;
+	// SASLMechanism "": none); influxUser and influxPassword turn on the
+	// managed influxd's auth (InfluxAuth).
+	brokerSASL                 kafka.Conn
+	influxUser, influxPassword string
+	dataDir                    string
 
 	partitions     int
 	workers        int
@@ -38,7 +45,8 @@ type cfg struct {
 	commitEvery    time.Duration
 	sessionTimeout time.Duration
 	topicPrefix    string
-	retention      kafka.Retention
+	topicRetention kafka.Retention
+	retention      *rollup.Config // retention.go
 
 	log      *slog.Logger
 	logLevel slog.Level // of the child processes
@@ -86,6 +94,24 @@ func BrokerListen(addrs ...string) Opt { return func(c *cfg) { c.brokerListen = 
 // client the stack and its worker processes open. Its topics are created
 // when missing.
 func Kafka(conn kafka.Conn) Opt { return func(c *cfg) { c.kafka = conn } }
+
+// BrokerSASL makes the embedded broker (in-process, or the BrokerProcess)
+// require SASL: clients log in as user with password over mechanism
+// (kafka.PLAIN, kafka.ScramSHA256, kafka.ScramSHA512), and every client
+// of the stack and its worker processes does. Ignored with Kafka (whose
+// kafka.Conn carries its own login).
+func BrokerSASL(mechanism, user, password string) Opt {
+	return func(c *cfg) {
+		c.brokerSASL = kafka.Conn{SASLMechanism: strings.ToUpper(mechanism), SASLUser: user, SASLPassword: password}
+	}
+}
+
+// InfluxAuth turns on the managed influxd's authentication with one
+// admin user (influxd.Auth); the stack's clients log in as it. Ignored
+// with Influx (whose influx.Config carries its own login).
+func InfluxAuth(user, password string) Opt {
+	return func(c *cfg) { c.influxUser, c.influxPassword = user, password }
+}
 
 // GatewayListen is the ingest gateway's address (default 127.0.0.1:0).
 func GatewayListen(addr string) Opt { return func(c *cfg) { c.gatewayListen = addr } }
@@ -138,10 +164,11 @@ func SessionTimeout(d time.Duration) Opt { return func(c *cfg) { c.sessionTimeou
 // TopicPrefix prefixes every topic name (for shared clusters).
 func TopicPrefix(p string) Opt { return func(c *cfg) { c.topicPrefix = p } }
 
-// Retention bounds the topics by time (kafka.Retention; zero fields keep
-// everything, the default): the embedded broker enforces it, and it is
-// set on the topics created on an external cluster.
-func Retention(r kafka.Retention) Opt { return func(c *cfg) { c.retention = r } }
+// TopicRetention bounds the topics by time (kafka.Retention; zero fields
+// keep everything, the default): the embedded broker enforces it, and it
+// is set on the topics created on an external cluster. (Retention is the
+// store's.)
+func TopicRetention(r kafka.Retention) Opt { return func(c *cfg) { c.topicRetention = r } }
 
 // Logger is where every part logs (default: nowhere); level is passed
 // to the child processes as their --log-level.
@@ -238,6 +265,16 @@ func (c *cfg) validate() error {
 		if _, err := ManagedInfluxPort(c.influxListen); err != nil {
 			return err
 		}
+	}
+	if !c.externalKafka() && c.brokerSASL.SASLMechanism != "" {
+		v := c.brokerSASL
+		v.Brokers = []string{"-"}
+		if err := v.Validate(); err != nil {
+			return bad("embedded broker SASL: %v", err)
+		}
+	}
+	if c.influx.URL == "" && (c.influxUser == "") != (c.influxPassword == "") {
+		return bad("the managed influxd's auth needs a user and a password (--influx-user and its password)")
 	}
 	if c.brokerProc && len(c.kafka.Brokers) == 0 && len(c.brokerListen) != 1 {
 		return bad("broker-crash runs one broker process: the broker listens on one host:port, got %v", c.brokerListen)

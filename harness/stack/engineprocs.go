@@ -23,13 +23,15 @@ type workerProc struct {
 }
 
 // newWorkerProc is worker slot's process (not started): countlab engine
-// args, ready when it prints "engine ready".
-func newWorkerProc(slot int, bin string, args []string, fail func(error)) *workerProc {
+// args in the environment env (nil: this process's), ready when it prints
+// "engine ready".
+func newWorkerProc(slot int, bin string, args, env []string, fail func(error)) *workerProc {
 	p := &workerProc{slot: slot}
 	p.childProc = childProc{
 		name:         fmt.Sprintf("engine worker %d", slot),
 		bin:          bin,
 		args:         append([]string{"engine"}, args...),
+		env:          env,
 		readyLine:    "engine ready",
 		readyTimeout: 60 * time.Second,
 		fail:         fail,

@@ -45,7 +45,7 @@ func (w *workerScaler) add(ctx context.Context) (int, error) {
 	w.mu.Lock()
 	slot := w.next
 	w.next++
-	p := newWorkerProc(slot, w.bin, w.s.workerArgs(slot), w.s.fail)
+	p := newWorkerProc(slot, w.bin, w.s.workerArgs(slot), w.s.childEnv(), w.s.fail)
 	w.extra[slot] = p
 	w.mu.Unlock()
 	if err := p.start(ctx); err != nil {

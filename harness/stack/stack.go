@@ -125,28 +125,32 @@ func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 	LabelStage(reports.StageBroker)
 	if f.externalKafka() {
 		s.conn = f.kafka
-		if err := createTopics(ctx, s.conn, s.topics, int32(f.partitions), f.retention); err != nil {
+		if err := createTopics(ctx, s.conn, s.topics, int32(f.partitions), f.topicRetention, f.topicOpts()...); err != nil {
 			return nil, err
 		}
 	} else if f.brokerProc {
 		if s.brokerProc, err = startBrokerChild(ctx, f, filepath.Join(dataDir, "kafka"), s.fail); err != nil {
 			return nil, err
 		}
-		s.conn = kafka.Conn{Brokers: []string{s.brokerProc.addr}}
+		s.conn = s.brokerProc.conn
 	} else {
-		b, err := broker.New(
+		bopts := []broker.Opt{
 			broker.Listen(f.brokerListen...),
 			broker.DataDir(filepath.Join(dataDir, "kafka")),
 			broker.Partitions(int32(f.partitions)),
 			broker.Topics(s.topics),
 			broker.Logger(log.With("part", "broker")),
-			broker.Retention(f.retention, 0), // zero: keep everything
-		)
+			broker.Retention(f.topicRetention, 0), // zero: keep everything
+		}
+		if l := f.brokerSASL; l.SASLMechanism != "" {
+			bopts = append(bopts, broker.SASL(l.SASLMechanism, l.SASLUser, l.SASLPassword))
+		}
+		b, err := broker.New(bopts...)
 		if err != nil {
 			return nil, err
 		}
 		s.broker = b
-		s.conn = kafka.Conn{Brokers: b.Addrs()}
+		s.conn = b.Conn() // with the SASL login when BrokerSASL
 	}
 
 	// InfluxDB.
@@ -161,7 +165,11 @@ func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 		if err != nil {
 			return nil, err
 		}
-		srv, err := influxd.Start(ctx, influxd.DataDir(filepath.Join(dataDir, "influxdb")), influxd.Port(port), influxd.Logger(log.With("part", "influxd")))
+		iopts := []influxd.Opt{influxd.DataDir(filepath.Join(dataDir, "influxdb")), influxd.Port(port), influxd.Logger(log.With("part", "influxd"))}
+		if f.influxUser != "" {
+			iopts = append(iopts, influxd.Auth(f.influxUser, f.influxPassword))
+		}
+		srv, err := influxd.Start(ctx, iopts...)
 		if err != nil {
 			return nil, err
 		}
@@ -188,7 +196,7 @@ func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 		}
 		s.scaler = newWorkerScaler(s, bin)
 		for i := 0; i < f.workers; i++ {
-			p := newWorkerProc(i, bin, s.workerArgs(i), nil)
+			p := newWorkerProc(i, bin, s.workerArgs(i), s.childEnv(), nil)
 			p.fail = s.restartWorkerProc(p)
 			s.engines = append(s.engines, p)
 			if err := p.start(ctx); err != nil {
@@ -210,13 +218,13 @@ func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 	sinkInflux := s.influx
 	sinkInflux.URL = s.net.sinkInfluxURL(s.influx.URL)
 	s.sinkReg = s.metrics.own // served with countlab's own, read by the CPU block (cpu.go)
-	sk, err := sink.New(
+	sk, err := sink.New(append([]sink.Opt{
 		sink.Kafka(s.conn),
 		sink.TopicPrefix(f.topicPrefix),
 		sink.Influx(sinkInflux),
 		sink.Logger(log), // the sink adds part=sink itself
 		sink.Registerer(s.sinkReg),
-	)
+	}, f.sinkOpts()...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +243,7 @@ func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 	if token != "" {
 		qopts = append(qopts, query.Token(token))
 	}
+	qopts = append(qopts, f.queryOpts()...) // retention.go
 	q, err := query.New(qopts...)
 	if err != nil {
 		return nil, err

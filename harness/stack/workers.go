@@ -67,14 +67,9 @@ func (s *Stack) workerArgs(slot int) []string {
 		// Metrics on a free port (the resource sampler reads go_goroutines).
 		"--metrics-listen", "127.0.0.1:0",
 	}
-	if s.conn.SASLMechanism != "" {
-		// The password reaches the child through its environment
-		// (COUNTLAB_KAFKA_PASSWORD[_FILE]), never its command line.
-		args = append(args, "--sasl-mechanism", s.conn.SASLMechanism, "--sasl-user", s.conn.SASLUser)
-	}
-	if s.conn.TLS {
-		args = append(args, "--tls")
-	}
+	// SASL and TLS as the stack connects; the password reaches the child
+	// through its environment (childEnv), never its command line.
+	args = append(args, s.conn.Args()...)
 	if c.atLeastOnce {
 		args = append(args, "--at-least-once-UNSAFE")
 	}
@@ -122,9 +117,9 @@ func (s *Stack) addBuggyWorker(ctx context.Context, ready []<-chan struct{}) ([]
 	return append(ready, w.Ready()), nil
 }
 
-// createTopics creates countlab's missing topics on an external cluster,
-// with retention ret.
-func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, ret kafka.Retention) error {
+// createTopics creates countlab's missing topics on an external cluster:
+// with topic retention ret when it bounds any topic, otherwise with opts.
+func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, ret kafka.Retention, opts ...kafka.TopicOpt) error {
 	cl, err := conn.NewClient()
 	if err != nil {
 		return err
@@ -132,8 +127,18 @@ func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, par
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := kafka.EnsureTopicsRetained(ctx, cl, topics, partitions, -1, ret); err != nil {
+	if ret.Any() {
+		err = kafka.EnsureTopicsRetained(ctx, cl, topics, partitions, -1, ret)
+	} else {
+		err = kafka.EnsureTopics(ctx, cl, topics, partitions, -1, opts...)
+	}
+	if err != nil {
 		return fmt.Errorf("create the topics: %w", err)
 	}
 	return nil
 }
+
+// childEnv is the environment of the stack's child processes: this
+// process's, with the SASL password of the stack's connection
+// (kafka.Conn.ChildEnv).
+func (s *Stack) childEnv() []string { return s.conn.ChildEnv(os.Environ()) }

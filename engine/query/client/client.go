@@ -75,6 +75,11 @@ type Range struct {
 	Filter map[string]string
 	// Window is the window size; 0 is the server's default.
 	Window time.Duration
+	// Auto asks for window=auto (Window is then ignored): the range is
+	// answered from the coarsest granularity covering it plus finer ones
+	// at the edges, and the answer's Plan says how (counts and stats
+	// only; the server needs its retention config).
+	Auto bool
 }
 
 func (r Range) values() url.Values {
@@ -96,6 +101,9 @@ func (r Range) values() url.Values {
 	if r.Window > 0 {
 		v.Set("window", r.Window.String())
 	}
+	if r.Auto {
+		v.Set("window", "auto")
+	}
 	return v
 }
 
@@ -111,6 +119,20 @@ type Answered struct {
 	Aligned bool `json:"aligned"`
 	// Source is "memory", "influx" or "mixed".
 	Source string `json:"source"`
+	// Plan is how a window=auto answer was read, oldest piece first (nil
+	// otherwise).
+	Plan []PlanPiece `json:"plan,omitempty"`
+}
+
+// PlanPiece is one part of a window=auto answer: Windows windows of size
+// Window from From to To, holding Count events, read from Source.
+type PlanPiece struct {
+	Window  string    `json:"window"`
+	From    time.Time `json:"from"`
+	To      time.Time `json:"to"`
+	Windows int64     `json:"windows"`
+	Count   int64     `json:"count"`
+	Source  string    `json:"source"`
 }
 
 // CountRequest asks for a key's count.
