@@ -14,7 +14,7 @@ TEST_TIMEOUT ?= 25m
 FUZZTIME    ?= 10s
 
 export COUNTLAB_INFLUXD := $(INFLUXD)
-.PHONY: tools all build influxd run selfcheck smoke up test test-short vet fuzz bench clean k6-lib-test chaos stress soak plan retention bench-ratio bench-instructions bench-50k
+.PHONY: tools all build influxd run selfcheck smoke up test test-short vet fuzz bench clean k6-lib-test chaos stress soak soak-long plan retention bench-ratio bench-instructions bench-50k
 
 all: build influxd
 
@@ -62,6 +62,10 @@ stress: build influxd
 soak: build influxd
 	$(COUNTLAB) run soak --report-dir $(REPORTS)/soak
 
+# 2 hours at 20k events/s in bounded memory (rolling check, topic
+# retention): countlab's RSS <= 1 GiB at the end, slope < 50 MiB/h.
+soak-long: build influxd
+	$(COUNTLAB) run soak-long --report-dir $(REPORTS)/soak-long
 # Roll-ups by time and retention (about 4 min): 10s, 1m and 5m totals, the
 # 10s ones expiring during the run; ranges across them exact from the
 # coarser totals. make test runs retention-short.

@@ -80,6 +80,10 @@ type Accuracy struct {
 	// Attributes are the attribute roll-up checks (views per channel;
 	// attrcheck.go), one per attribute; Exact is false when one is not.
 	Attributes []AttrCheck `json:"attributes,omitempty"`
+	// Rolling, when the run checked windows as they became final, is what
+	// that check did (rolling.go); the fields above then account for the
+	// windows checked during the run too.
+	Rolling *RollingCheck `json:"rolling,omitempty"`
 }
 
 // WindowCheck is one source's windows against the truth.
@@ -174,6 +178,10 @@ type CheckConfig struct {
 	// does not have, in the store and through the query service, to keys
 	// with this prefix (a stack shared with other runs).
 	KeyPrefix string
+	// Rolling, when set, is the rolling check's result (Roller.Finish):
+	// the windows it checked are not in the truth any more, and stored
+	// windows before its bounds are not unexpected.
+	Rolling *RollingCheck
 	// Retention, when set, is the stack's retention config (engine/rollup):
 	// windows past their granularity's retention are not expected, and
 	// ranges asked with window=auto are checked too (retention.go).
@@ -231,7 +239,7 @@ func Check(ctx context.Context, truth *oracle.Oracle, q Querier, cfg CheckConfig
 		acc.QuerySkipped = true
 	}
 	if store != nil {
-		sc, err := checkStore(ctx, byDims, store, cfg.KeyPrefix, deadline)
+		sc, err := checkStore(ctx, byDims, store, cfg.KeyPrefix, deadline, cfg.Rolling.before())
 		if err != nil {
 			return acc, err
 		}
@@ -251,6 +259,7 @@ func Check(ctx context.Context, truth *oracle.Oracle, q Querier, cfg CheckConfig
 	if acc.Retention != nil && !acc.Retention.Ranges.Exact {
 		acc.Exact = false
 	}
+	acc.addRolling(cfg.Rolling)
 	return acc, nil
 }
 

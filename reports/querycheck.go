@@ -80,7 +80,7 @@ func checkQuery(ctx context.Context, want []oracle.Window, q Querier, cfg CheckC
 				WantCount: w.Count, GotCount: g.Count, WantSum: w.Sum, GotSum: g.Value})
 		}
 	}
-	extra, err := unexpectedKeys(ctx, q, want, cfg.KeyPrefix)
+	extra, err := unexpectedKeys(ctx, q, want, cfg.KeyPrefix, cfg.Rolling.before())
 	if err != nil {
 		return c, 0, err
 	}
@@ -147,8 +147,10 @@ func queryAll(ctx context.Context, q Querier, ws []oracle.Window, parallel int) 
 // unexpectedKeys asks, for every (type, window) of the smallest size whose
 // truth has fewer than maxTopN keys, for the top maxTopN keys, and returns
 // the keys the truth does not expect there. With a prefix, only keys that
-// start with it are this run's (another run may share the window).
-func unexpectedKeys(ctx context.Context, q Querier, want []oracle.Window, prefix string) ([]WindowDiff, error) {
+// start with it are this run's (another run may share the window). Windows
+// that start before checked[size] are left out (the rolling check looked
+// at them).
+func unexpectedKeys(ctx context.Context, q Querier, want []oracle.Window, prefix string, checked map[int64]int64) ([]WindowDiff, error) {
 	if len(want) == 0 {
 		return nil, nil
 	}
@@ -161,6 +163,9 @@ func unexpectedKeys(ctx context.Context, q Querier, want []oracle.Window, prefix
 	for _, w := range want {
 		if w.Size != size {
 			break
+		}
+		if b, ok := checked[size]; ok && w.Start < b {
+			continue
 		}
 		k := tw{w.Type, w.Start}
 		if keys[k] == nil {

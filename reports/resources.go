@@ -131,6 +131,9 @@ func (r *Report) resourceSLOs(t Thresholds) {
 		if t.MaxHarnessRSSSlopeMiBPerH > 0 && harness {
 			add("max_harness_rss_slope_mib_per_h ("+u.Process+")", t.MaxHarnessRSSSlopeMiBPerH, u.RSSSlopeMiBPerH)
 		}
+		if t.MaxHarnessRSSMiB > 0 && harness {
+			add("max_harness_rss_mib ("+u.Process+")", t.MaxHarnessRSSMiB, u.RSSMiBEnd)
+		}
 		if t.MaxGoroutineSlopePerH > 0 && u.GoroutinesMeasured {
 			add("max_goroutine_slope_per_h ("+u.Process+")", t.MaxGoroutineSlopePerH, u.GoroutineSlopePerH)
 		}

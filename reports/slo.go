@@ -26,6 +26,9 @@ type Thresholds struct {
 	// MaxHarnessRSSSlopeMiBPerH bounds the harness (countlab) process's:
 	// it holds the truth, which grows with the events sent.
 	MaxHarnessRSSSlopeMiBPerH float64
+	// MaxHarnessRSSMiB bounds the harness (countlab) process's resident
+	// memory at the end of the run, in MiB (a long run in bounded memory).
+	MaxHarnessRSSMiB float64
 	// MaxGoroutineSlopePerH bounds the goroutine growth (an hour) of every
 	// process whose goroutines were measured.
 	MaxGoroutineSlopePerH float64

@@ -65,6 +65,12 @@ type Scenario struct {
 	// Enrichment, when set, rolls the counts up by the keys' attributes
 	// (views per channel) and checks them (enrichment.go).
 	Enrichment *Enrichment `yaml:"enrichment,omitempty"`
+	// RollingCheck checks windows during the run and drops their truth
+	// (long runs in bounded memory; longrun.go).
+	RollingCheck *RollingCheck `yaml:"rolling_check,omitempty"`
+	// TopicRetention bounds the broker's topics by time (longrun.go; the
+	// store's retention is engine.retention).
+	TopicRetention *TopicRetention `yaml:"topic_retention,omitempty"`
 }
 
 // Traffic is the load.
@@ -310,6 +316,10 @@ type SLO struct {
 	// process, which holds the truth (every event id sent) and the
 	// embedded broker's log: it grows with the traffic by design.
 	MaxHarnessRSSSlopeMiBPerH float64 `yaml:"max_harness_rss_slope_mib_per_h,omitempty"`
+	// MaxHarnessRSSMiB is the most resident memory of countlab's own
+	// process at the end of the run, in MiB (a long run with the rolling
+	// check and retention keeps it bounded).
+	MaxHarnessRSSMiB float64 `yaml:"max_harness_rss_mib,omitempty"`
 	// MaxGoroutineSlopePerH is the most goroutine growth an hour of each
 	// process whose goroutines are measured (countlab included).
 	MaxGoroutineSlopePerH float64 `yaml:"max_goroutine_slope_per_h,omitempty"`

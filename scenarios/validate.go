@@ -48,6 +48,7 @@ func (s *Scenario) applyDefaults() {
 	if s.DrainTimeout == 0 {
 		s.DrainTimeout = DefaultDrainTimeout
 	}
+	s.rollingDefaults()
 	t := &s.Traffic
 	if t.Rate.Shape == "" {
 		t.Rate.Shape = "constant"
@@ -389,6 +390,7 @@ func (s *Scenario) Validate() error {
 		bad("slo.resource_warmup", "0.2", "must be a share in [0, 0.9] (got %v)", w)
 	}
 	s.validateSaturation(bad)
+	s.validateLongRun(bad)
 	for field, mm := range map[string]map[string]float64{"tolerances": s.Baseline.Tolerances, "min_abs": s.Baseline.MinAbs} {
 		for m, v := range mm {
 			if !slices.Contains(BaselineMetrics, m) {

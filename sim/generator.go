@@ -79,6 +79,9 @@ type Item struct {
 	// withNext: the next item must go in the same batch, after this one
 	// (a same-id pair: the first in the log is known).
 	withNext bool
+	// origin is the intended send time of the fresh event a duplicate
+	// copies (its own At for a fresh one): see DupHorizon.
+	origin time.Duration
 }
 
 // Route is one entry point of a traffic mix: its share of the items
@@ -176,6 +179,7 @@ type Generator struct {
 	faults  clockFaults
 	routeW  []float64 // cumulative route weights, nil for one route
 	host    hostileState
+	dupHor  dupHorizon
 }
 
 // Stats counts what a generator made.
@@ -326,6 +330,8 @@ func (g *Generator) Next(at time.Duration) Item {
 	}
 	it := g.fresh(at)
 	it.Route = g.route()
+	it.origin = at
+	g.dupHor.update(g, at)
 	// Items share nothing mutable: Dims is never written after fresh
 	// makes it, so the recent list may hold the same slice.
 	if len(g.recent) < g.cfg.Duplicates.Recent {

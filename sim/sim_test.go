@@ -317,3 +317,40 @@ func BenchmarkSend(b *testing.B) {
 		})
 	}
 }
+
+// TestDupHorizon: no duplicate made after DupHorizon was read copies an
+// event intended before it, and the horizon follows the traffic.
+func TestDupHorizon(t *testing.T) {
+	g, err := NewGenerator(Config{Seed: 7, Keys: Uniform{N: 100}, Types: []TypeSpec{{Name: "VIEW", Weight: 1, Values: Fixed(1)}},
+		Duplicates: Duplicates{Fraction: 0.2, Burst: 3, Recent: 64}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.DupHorizon() != 0 {
+		t.Fatal("horizon before any event")
+	}
+	first := map[uint64]time.Duration{} // seq -> intended send time of the fresh event
+	var h time.Duration
+	for i := range 200000 {
+		at := time.Duration(i) * time.Millisecond
+		it := g.Next(at)
+		switch it.Kind {
+		case KindFresh:
+			first[it.Seq] = at
+		case KindDuplicate:
+			if o := first[it.Seq]; o < h {
+				t.Fatalf("duplicate at %v of an event sent at %v, before the horizon %v read earlier", at, o, h)
+			}
+		}
+		if i%1000 == 0 {
+			nh := g.DupHorizon()
+			if nh < h {
+				t.Fatalf("horizon moved back: %v -> %v", h, nh)
+			}
+			h = nh
+		}
+	}
+	if end := 200 * time.Second; h < end-10*time.Second {
+		t.Fatalf("horizon %v far behind the traffic (%v)", h, end)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -26,10 +27,14 @@ func cmdBroker(ctx context.Context, args []string) error {
 	syncWrites := fs.Bool("sync-writes", false, "fsync every batch before acknowledging it (durable against a machine crash, not just a process kill; slower)")
 	logLevel := fs.String("log-level", "info", "log level on stderr: debug, info, warn, error")
 	metricsAddr := fs.String("metrics-listen", "", "serve the process's Prometheus metrics (Go runtime, memory) on http://ADDR/metrics (empty: none)")
+	ret := retentionFlags(fs)
 	var sasl kafka.Flags
 	sasl.RegisterSASL(fs) // --sasl-*: require this user (see brokerSASL)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if err := ret.Validate(0); err != nil {
+		return usagef("--retention-*: %v", err)
 	}
 	saslOpts, err := brokerSASL(&sasl)
 	if err != nil {
@@ -67,6 +72,7 @@ func cmdBroker(ctx context.Context, args []string) error {
 		broker.Partitions(int32(*partitions)),
 		broker.Topics(kafka.DefaultTopics(*prefix)),
 		broker.Logger(log),
+		broker.Retention(*ret, 0),
 	}
 	if *syncWrites {
 		opts = append(opts, broker.SyncWrites())
@@ -94,4 +100,14 @@ func cmdBroker(ctx context.Context, args []string) error {
 	log.Info("broker stopping", "data_dir", dir)
 	b.Close()
 	return nil
+}
+
+// retentionFlags are `countlab broker`'s --retention-* flags (a scenario's
+// topic_retention: section, kafka.Retention).
+func retentionFlags(fs *flag.FlagSet) *kafka.Retention {
+	r := new(kafka.Retention)
+	fs.DurationVar(&r.Events, "retention-events", 0, "drop events-topic records older than this (0: keep everything; at least 1m, longer than the engine may lag)")
+	fs.DurationVar(&r.Side, "retention-side", 0, "the same for the late and dead-letter topics (0: keep everything)")
+	fs.DurationVar(&r.Changelog, "retention-changelog", 0, "the same for the engine's dedup changelog, set when it appears (0: keep everything; at least twice the dedup horizon)")
+	return r
 }

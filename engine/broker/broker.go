@@ -51,6 +51,10 @@ type Broker struct {
 	log   *errCounter
 	// unlock releases the data dir lock; nil without a data dir.
 	unlock func()
+	// stopWatch ends the retention watcher (retention.go); watched is
+	// closed when it has.
+	stopWatch func()
+	watched   chan struct{}
 
 	closeOnce sync.Once
 }
@@ -102,6 +106,7 @@ func New(opts ...Opt) (*Broker, error) {
 	if m := cfg.sasl.SASLMechanism; m != "" {
 		kopts = append(kopts, kfake.EnableSASL(), kfake.Superuser(m, cfg.sasl.SASLUser, cfg.sasl.SASLPassword))
 	}
+	kopts = append(kopts, cfg.cleanerOpts()...) // retention.go
 	kopts = append(kopts, cfg.kfakeOpts...)
 
 	c, err := kfake.NewCluster(kopts...)
@@ -119,6 +124,10 @@ func New(opts ...Opt) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
+	wctx, stopWatch := context.WithCancel(context.Background())
+	b.stopWatch = stopWatch
+	b.watched = make(chan struct{})
+	go func() { defer close(b.watched); b.watchTopics(wctx) }()
 	cfg.logger.Info("broker started", "addrs", b.addrs, "data_dir", cfg.dataDir,
 		"sync_writes", cfg.syncWrites, "partitions", cfg.partitions, "sasl", cfg.sasl.SASLMechanism, "sasl_user", cfg.sasl.SASLUser)
 	return b, nil
@@ -135,7 +144,7 @@ func (b *Broker) ensureTopics(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := kafka.EnsureTopics(ctx, cl, b.cfg.topics, b.cfg.partitions, -1); err != nil {
+	if err := kafka.EnsureTopicsRetained(ctx, cl, b.cfg.topics, b.cfg.partitions, -1, b.cfg.retention); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
 	return nil
@@ -186,6 +195,10 @@ func (b *Broker) Cluster() *kfake.Cluster { return b.c }
 // It is safe to call more than once.
 func (b *Broker) Close() {
 	b.closeOnce.Do(func() {
+		if b.stopWatch != nil {
+			b.stopWatch()
+			<-b.watched
+		}
 		before := b.log.n.Load()
 		b.c.Close()
 		if b.cfg.dataDir != "" {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
@@ -31,6 +32,9 @@ type cfg struct {
 	logger     *slog.Logger
 	syncWrites bool
 	kfakeOpts  []kfake.Opt
+	// retention.go
+	retention    kafka.Retention
+	cleanerEvery time.Duration
 	// sasl is the user clients must log in as (SASL); SASLMechanism ""
 	// when SASL is off.
 	sasl kafka.Conn

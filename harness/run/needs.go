@@ -72,6 +72,7 @@ func (c *cfg) scenarioStack(sc *scenarios.Scenario) []stack.Opt {
 		stack.NetProxies(n.netProxies),
 		stack.AtLeastOnceUNSAFE(c.atLeastOnce),
 		stack.PlantBugUNSAFE(c.plantBug),
+		stack.TopicRetention(sc.TopicRetention.Kafka()), // scenario topic_retention: (scenarios/longrun.go)
 	}
 	if e.Retention != nil {
 		opts = append(opts, stack.Retention(e.Retention))

@@ -99,6 +99,7 @@ func (rn *Runner) Run(ctx context.Context, sc *scenarios.Scenario) (*reports.Rep
 		// soak: resource growth (harness/probe)
 		MaxRSSSlopeMiBPerH:        sc.SLO.MaxRSSSlopeMiBPerH,
 		MaxHarnessRSSSlopeMiBPerH: sc.SLO.MaxHarnessRSSSlopeMiBPerH,
+		MaxHarnessRSSMiB:          sc.SLO.MaxHarnessRSSMiB,
 		MaxGoroutineSlopePerH:     sc.SLO.MaxGoroutineSlopePerH,
 	})
 	r.finishProbes(rep) // abort, steady state, phase SLOs (probes.go)
@@ -116,7 +117,9 @@ func (rn *Runner) Run(ctx context.Context, sc *scenarios.Scenario) (*reports.Rep
 			return nil, err
 		}
 	}
-	if err := r.truth.Save(filepath.Join(c.reportDir, TruthFile)); err != nil {
+	if RollingOn(sc) {
+		fmt.Fprintf(r.out, "  no %s: the rolling check dropped the truth of the windows it checked\n", TruthFile)
+	} else if err := r.truth.Save(filepath.Join(c.reportDir, TruthFile)); err != nil {
 		return nil, err
 	}
 	return rep, nil
@@ -202,7 +205,7 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 		fmt.Fprintf(r.out, "  planted bug: a worker mis-counting 1 event in %d joined the engine (testing only)\n", c.plantBug)
 	}
 
-	if r.truth, err = NewTruth(tg.Windows, tg.Lateness, tg.OutOfOrderness); err != nil {
+	if r.truth, err = newRunTruth(sc, tg); err != nil { // rolling.go
 		return nil, err
 	}
 	rate := offeredRate(sc)
@@ -302,14 +305,17 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 		})
 	}()
 	waitDuring := r.startDuring(traffic, gcfg.KeyPrefix)
-	r.probes.Start(snd, ql) // one tick for every sampler (harness/probe)
+	r.probes.Start(snd, ql)                                               // one tick for every sampler (harness/probe)
+	stopRoll := r.startRolling(probeCtx, gen, snd, start, gcfg.KeyPrefix) // rolling.go
 	// The metadata of an enrichment scenario (enrich.go).
 	enr, err := r.startEnrichment(probeCtx, start, gcfg.KeyPrefix)
 	if err != nil {
+		stopRoll()
 		return nil, err
 	}
 	sendErr := snd.Run(traffic)
 	sendDur := time.Since(start)
+	rolled := stopRoll()
 	measured := r.probes.Stop(snd)
 	waitDuring()
 	stopQueries() // the query load runs with the traffic
@@ -342,6 +348,7 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 		Store:      tg.Store,
 		StoreByKey: tg.StoreByKey,
 		KeyPrefix:  gcfg.KeyPrefix,
+		Rolling:    rolled,
 		Retention:  tg.Retention,
 		Progress: func(off, total int) {
 			prog.set(func() string {

@@ -23,11 +23,16 @@ func orZero(d time.Duration) time.Duration {
 // NewTruth is the run's oracle, with the target's windows and watermark
 // settings.
 func NewTruth(windows []time.Duration, lateness, outOfOrder time.Duration) (*oracle.Oracle, error) {
+	return oracle.New(truthConfig(windows, lateness, outOfOrder))
+}
+
+// truthConfig is NewTruth's oracle configuration.
+func truthConfig(windows []time.Duration, lateness, outOfOrder time.Duration) oracle.Config {
 	horizon := oracle.DefaultDedupHorizon
 	if need := windows[len(windows)-1] + lateness + outOfOrder; need > horizon {
 		horizon = need
 	}
-	return oracle.New(oracle.Config{Windows: windows, Lateness: orZero(lateness), OutOfOrderness: orZero(outOfOrder), DedupHorizon: horizon})
+	return oracle.Config{Windows: windows, Lateness: orZero(lateness), OutOfOrderness: orZero(outOfOrder), DedupHorizon: horizon}
 }
 
 // TruthOf tells the oracle of every sent event (sim.OracleSent). direct

@@ -45,6 +45,7 @@ type cfg struct {
 	commitEvery    time.Duration
 	sessionTimeout time.Duration
 	topicPrefix    string
+	topicRetention kafka.Retention
 	retention      *rollup.Config // retention.go
 
 	log      *slog.Logger
@@ -167,6 +168,12 @@ func SessionTimeout(d time.Duration) Opt { return func(c *cfg) { c.sessionTimeou
 
 // TopicPrefix prefixes every topic name (for shared clusters).
 func TopicPrefix(p string) Opt { return func(c *cfg) { c.topicPrefix = p } }
+
+// TopicRetention bounds the topics by time (kafka.Retention; zero fields
+// keep everything, the default): the embedded broker enforces it, and it
+// is set on the topics created on an external cluster. (Retention is the
+// store's.)
+func TopicRetention(r kafka.Retention) Opt { return func(c *cfg) { c.topicRetention = r } }
 
 // Logger is where every part logs (default: nowhere); level is passed
 // to the child processes as their --log-level.

@@ -127,7 +127,7 @@ func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 	LabelStage(reports.StageBroker)
 	if f.externalKafka() {
 		s.conn = f.kafka
-		if err := createTopics(ctx, s.conn, s.topics, int32(f.partitions), f.topicOpts()...); err != nil {
+		if err := createTopics(ctx, s.conn, s.topics, int32(f.partitions), f.topicRetention, f.topicOpts()...); err != nil {
 			return nil, err
 		}
 	} else if f.brokerProc {
@@ -142,6 +142,7 @@ func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 			broker.Partitions(int32(f.partitions)),
 			broker.Topics(s.topics),
 			broker.Logger(log.With("part", "broker")),
+			broker.Retention(f.topicRetention, 0), // zero: keep everything
 		}
 		if l := f.brokerSASL; l.SASLMechanism != "" {
 			bopts = append(bopts, broker.SASL(l.SASLMechanism, l.SASLUser, l.SASLPassword))

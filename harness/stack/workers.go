@@ -118,8 +118,9 @@ func (s *Stack) addBuggyWorker(ctx context.Context, ready []<-chan struct{}) ([]
 	return append(ready, w.Ready()), nil
 }
 
-// createTopics creates countlab's missing topics on an external cluster.
-func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, opts ...kafka.TopicOpt) error {
+// createTopics creates countlab's missing topics on an external cluster:
+// with topic retention ret when it bounds any topic, otherwise with opts.
+func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, ret kafka.Retention, opts ...kafka.TopicOpt) error {
 	cl, err := conn.NewClient()
 	if err != nil {
 		return err
@@ -127,7 +128,12 @@ func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, par
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := kafka.EnsureTopics(ctx, cl, topics, partitions, -1, opts...); err != nil {
+	if ret.Any() {
+		err = kafka.EnsureTopicsRetained(ctx, cl, topics, partitions, -1, ret)
+	} else {
+		err = kafka.EnsureTopics(ctx, cl, topics, partitions, -1, opts...)
+	}
+	if err != nil {
 		return fmt.Errorf("create the topics: %w", err)
 	}
 	return nil

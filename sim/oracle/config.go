@@ -80,6 +80,11 @@ type Config struct {
 	// the engine moves. 0: every record is taken as being in its canonical
 	// partition.
 	Partitions int32
+	// IdentityGeneration, when > 0, keeps the acknowledged identities (sim
+	// mode) in generations of this span of send time, so that
+	// ForgetBefore can drop the old ones (rolling.go); 0 keeps every
+	// identity for the whole run.
+	IdentityGeneration time.Duration
 	// HotKeys are the keys split n ways (record key "key#i",
 	// i = FNV-1a-64(id) mod n), for the canonical partition.
 	HotKeys map[string]int
@@ -94,6 +99,7 @@ type cfg struct {
 	maxID, maxKey, maxDims, maxDimValue  int
 	partitions                           int32
 	hotKeys                              map[string]int
+	idGen                                int64 // ms; 0: one generation
 }
 
 func dur(d, def time.Duration) int64 {
@@ -120,7 +126,7 @@ func (c Config) resolve() (cfg, error) {
 		horizon: dur(c.DedupHorizon, DefaultDedupHorizon), types: map[string]bool{},
 		maxID: limit(c.MaxIDLen, DefaultMaxIDLen), maxKey: limit(c.MaxKeyLen, DefaultMaxKeyLen),
 		maxDims: limit(c.MaxDims, DefaultMaxDims), maxDimValue: limit(c.MaxDimValueLen, DefaultMaxDimValueLen),
-		partitions: c.Partitions, hotKeys: c.HotKeys,
+		partitions: c.Partitions, hotKeys: c.HotKeys, idGen: max(c.IdentityGeneration.Milliseconds(), 0),
 	}
 	ws := c.Windows
 	if len(ws) == 0 {

@@ -43,13 +43,13 @@ func (o *Oracle) Merge(src *Oracle) error {
 		return errors.New("oracle: merge: only the truths of sent events merge (not a log's)")
 	}
 	var cross int64
-	for id := range src.seen {
-		if _, ok := o.seen[id]; ok {
+	src.eachSeen(func(id fingerprint) {
+		if o.seenHas(id) {
 			cross++
-			continue
+			return
 		}
 		o.seen[id] = struct{}{}
-	}
+	})
 	for k, t := range src.windows {
 		k.key, k.typ, k.dims = o.intern(src.strs[k.key]), o.intern(src.strs[k.typ]), o.intern(src.strs[k.dims])
 		a := o.windows[k]
@@ -87,7 +87,7 @@ func (o *Oracle) Merge(src *Oracle) error {
 func (o *Oracle) Identities() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return len(o.seen)
+	return o.seenLen()
 }
 
 // The identities file: gzip of a magic line, a uvarint count, then each
@@ -99,10 +99,8 @@ const idsMagic = "countlab-identities v1\n"
 // SaveIdentities writes the acknowledged identities to path (atomically).
 func (o *Oracle) SaveIdentities(path string) error {
 	o.mu.Lock()
-	ids := make([]fingerprint, 0, len(o.seen))
-	for id := range o.seen {
-		ids = append(ids, id)
-	}
+	ids := make([]fingerprint, 0, o.seenLen())
+	o.eachSeen(func(id fingerprint) { ids = append(ids, id) })
 	o.mu.Unlock()
 	slices.SortFunc(ids, func(a, b fingerprint) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
 	return writeAtomic(path, ".ids-*", func(f io.Writer) error {

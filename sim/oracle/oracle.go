@@ -21,6 +21,13 @@ type Oracle struct {
 
 	// sim mode: the (key, id) fingerprints of the acked distinct events.
 	seen map[fingerprint]struct{}
+	// with Config.IdentityGeneration: the older generations, oldest
+	// first, and the span of refs of the current one (rolling.go).
+	oldSeen         []idGen
+	genFrom, genMax int64
+	// taken: per size index, the start before which every on-time window
+	// was taken (TakeFinal); nil before the first take.
+	taken []int64
 	// log mode
 	parts   map[int32]*partition
 	pending map[recordPos]pendingRecord // originals outside their canonical partition
@@ -55,6 +62,9 @@ type wkey struct {
 	// the dedup horizon), counted by the engine but not by a reconcile,
 	// which knows every identity.
 	stale bool
+	// kept: put back by Restore after a take (rolling.go), never taken
+	// again.
+	kept bool
 }
 
 // Stats are the oracle's event counts.
@@ -88,6 +98,14 @@ type Stats struct {
 	// Windows is the number of (size, type, key, dimension set, start)
 	// totals, late ones included.
 	Windows int `json:"windows"`
+	// AfterTaken is the on-time distinct events acknowledged for a window
+	// already taken by TakeFinal (counted in Distinct, in no window): the
+	// take was premature, and the check cannot call the run exact.
+	AfterTaken int64 `json:"after_taken,omitempty"`
+	// Forgotten is the identities dropped by ForgetBefore.
+	Forgotten int64 `json:"forgotten,omitempty"`
+	// Identities is the acknowledged identities held (sim mode).
+	Identities int `json:"identities,omitempty"`
 }
 
 // Mismatch kinds.
@@ -191,11 +209,11 @@ func (o *Oracle) Add(s Sent) Verdict {
 		o.stats.Failed++
 	case s.Acked:
 		id := identity(v.Event.Key, v.Event.ID)
-		if _, dup := o.seen[id]; dup {
+		if o.seenHas(id) {
 			o.stats.Duplicates++
 			break
 		}
-		o.seen[id] = struct{}{}
+		o.seenAdd(id, s.Ref)
 		o.count(&v.Event, s.Late)
 	}
 	return v
@@ -261,8 +279,13 @@ func (o *Oracle) countKind(e *Event, late, stale bool) {
 		v = 1
 	}
 	k := wkey{key: o.intern(e.Key), typ: o.intern(e.Type), dims: o.intern(DimSet(e.Dims)), late: late, stale: stale}
+	after := false
 	for i, s := range o.cfg.sizes {
 		k.size, k.start = uint8(i), windowStart(e.TS, s)
+		if !late && !stale && o.takenSize(i, k.start) {
+			after = true
+			continue
+		}
 		t := o.windows[k]
 		if t == nil {
 			t = &Total{}
@@ -270,6 +293,9 @@ func (o *Oracle) countKind(e *Event, late, stale bool) {
 		}
 		t.Count++
 		t.Sum += v
+	}
+	if after {
+		o.stats.AfterTaken++
 	}
 }
 
@@ -285,6 +311,7 @@ func (o *Oracle) Stats() Stats {
 		st.Refused[k] = v
 	}
 	st.Windows = len(o.windows)
+	st.Identities = o.seenLen()
 	return st
 }
 

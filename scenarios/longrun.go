@@ -1,0 +1,102 @@
+package scenarios
+
+import (
+	"time"
+
+	"github.com/countlab/countlab/engine/kafka"
+)
+
+// RollingCheck checks windows while the run goes on, as soon as they are
+// final, and drops their truth, so that a long run's truth stays bounded
+// (reports.Roller); the check after the run does the rest. Every window
+// is accounted for once in report.json's accuracy (accuracy.rolling:
+// checked during the run, at the end, mismatched with the worst listed).
+type RollingCheck struct {
+	// Enabled turns the rolling check on.
+	Enabled bool `yaml:"enabled"`
+	// Every is how often it looks (default 10s).
+	Every time.Duration `yaml:"every,omitempty"`
+	// Settle is the wait after a window's end + the engine's lateness +
+	// out-of-orderness before its first look (default 5s): the engine's
+	// commit and the sink's write.
+	Settle time.Duration `yaml:"settle,omitempty"`
+	// Margin is how long after its first look a window may still differ
+	// (the pipeline is behind, a fault is healing) before it is a mid-run
+	// mismatch (default 2m). A mismatched window's truth goes back to the
+	// check after the run, which decides the verdict.
+	Margin time.Duration `yaml:"margin,omitempty"`
+	// AbortOnMismatch stops the run at the first mid-run mismatch (the
+	// abort machinery's reason "rolling_check"); otherwise the run goes on.
+	AbortOnMismatch bool `yaml:"abort_on_mismatch,omitempty"`
+	// IdentityMargin is how far behind the generator's duplicate horizon
+	// an acknowledged identity (key, id) is forgotten (default 2m): the
+	// sender re-sends an unacknowledged batch within it.
+	IdentityMargin time.Duration `yaml:"identity_margin,omitempty"`
+}
+
+// TopicRetention bounds the embedded broker's topics by time (kafka.Retention;
+// 0 keeps everything, the default). It is also set on the topics created
+// on a real cluster (--brokers).
+type TopicRetention struct {
+	// Events is the events topic's retention: longer than the engine may
+	// lag behind; with late events (a reconcile reads the whole run back),
+	// at least the duration + drain_timeout + 1m.
+	Events time.Duration `yaml:"events,omitempty"`
+	// Side is the late and dead-letter topics' retention.
+	Side time.Duration `yaml:"side,omitempty"`
+	// Changelog is the engine's dedup changelog's retention: at least
+	// twice the dedup horizon (default horizon 10m: 20m).
+	Changelog time.Duration `yaml:"changelog,omitempty"`
+}
+
+// Kafka is r as the engine's typed retention (zero without r).
+func (r *TopicRetention) Kafka() kafka.Retention {
+	if r == nil {
+		return kafka.Retention{}
+	}
+	return kafka.Retention{Events: r.Events, Side: r.Side, Changelog: r.Changelog}
+}
+
+// rollingDefaults fills the rolling check's defaults.
+func (s *Scenario) rollingDefaults() {
+	rc := s.RollingCheck
+	if rc == nil {
+		return
+	}
+	for _, d := range []struct {
+		p   *time.Duration
+		def time.Duration
+	}{{&rc.Every, 10 * time.Second}, {&rc.Settle, 5 * time.Second}, {&rc.Margin, 2 * time.Minute}, {&rc.IdentityMargin, 2 * time.Minute}} {
+		if *d.p == 0 {
+			*d.p = d.def
+		}
+	}
+}
+
+// validateLongRun checks rolling_check and topic_retention.
+func (s *Scenario) validateLongRun(bad func(path, hint, format string, a ...any)) {
+	late := s.Traffic.Disorder.TooLate > 0
+	if rc := s.RollingCheck; rc != nil {
+		for path, d := range map[string]time.Duration{"rolling_check.every": rc.Every, "rolling_check.settle": rc.Settle,
+			"rolling_check.margin": rc.Margin, "rolling_check.identity_margin": rc.IdentityMargin} {
+			if d < 0 {
+				bad(path, "leave it out for the default", "must be > 0 (got %s)", d)
+			}
+		}
+		if rc.Enabled && late {
+			bad("rolling_check.enabled", "false, or traffic.disorder.too_late: 0",
+				"late events are recounted by a reconcile after the run, which needs every window's truth")
+		}
+	}
+	if r := s.TopicRetention; r != nil {
+		if err := r.Kafka().Validate(0); err != nil {
+			bad("topic_retention", "events: 10m, side: 30m, changelog: 30m", "%v", err)
+		}
+		if need := s.Duration + s.DrainTimeout + time.Minute; late && r.Events > 0 && r.Events < need {
+			bad("topic_retention.events", need.String(), "late events are recounted from the events topic after the run: keep at least duration + drain_timeout + 1m (got %s)", r.Events)
+		}
+	}
+	if v := s.SLO.MaxHarnessRSSMiB; v < 0 {
+		bad("slo.max_harness_rss_mib", "1024", "must be >= 0 (got %v)", v)
+	}
+}

@@ -1,0 +1,33 @@
+package scenarios
+
+import (
+	"testing"
+	"time"
+)
+
+// TestLongRunFields: rolling_check and topic_retention parse strictly, take
+// their defaults, and what cannot work is refused with the field and a fix.
+func TestLongRunFields(t *testing.T) {
+	sc, err := Parse("t.yaml", []byte(base+"rolling_check: {enabled: true}\ntopic_retention: {events: 5m, changelog: 20m}\nslo: {max_harness_rss_mib: 1024}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := sc.RollingCheck
+	if !rc.Enabled || rc.Every != 10*time.Second || rc.Settle != 5*time.Second || rc.Margin != 2*time.Minute || rc.IdentityMargin != 2*time.Minute {
+		t.Fatalf("defaults %+v", rc)
+	}
+	if k := sc.TopicRetention.Kafka(); k.Events != 5*time.Minute || k.Changelog != 20*time.Minute || k.Side != 0 {
+		t.Fatalf("retention %+v", k)
+	}
+	f := func(name, yaml string, wants ...string) {
+		t.Helper()
+		_, err := Parse("t.yaml", []byte(yaml))
+		wantErr(t, name, err, wants...)
+	}
+	f("unknown field", base+"rolling_check: {enabld: true}\n", `rolling_check.enabld`, `try "enabled"`)
+	f("late events", base+"  disorder: {too_late: 0.01}\nrolling_check: {enabled: true}\n", `rolling_check.enabled`, `reconcile`)
+	f("short changelog", base+"topic_retention: {changelog: 15m}\n", `topic_retention`, `twice the dedup horizon`)
+	f("sub-minute", base+"topic_retention: {events: 30s}\n", `topic_retention`, `at least 1m`)
+	f("late and short events", base+"  disorder: {too_late: 0.01}\ntopic_retention: {events: 1m}\n", `topic_retention.events`, `duration + drain_timeout + 1m`)
+	f("negative margin", base+"rolling_check: {enabled: true, margin: -1s}\n", `rolling_check.margin`)
+}
