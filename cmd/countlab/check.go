@@ -9,6 +9,7 @@ import (
 	"github.com/countlab/countlab/engine/query/client"
 	"github.com/countlab/countlab/harness/run"
 	"github.com/countlab/countlab/reports"
+	"github.com/countlab/countlab/sim/oracle"
 )
 
 // cmdCheck is the accuracy check alone: a saved truth (a run's truth.bin)
@@ -64,19 +65,28 @@ func cmdCheck(ctx context.Context, args []string) error {
 		readRetentionBuckets(store, ic, rc)
 		cfg.Store = store
 	}
-	start := time.Now()
-	acc, err := reports.Check(ctx, truth, qc, cfg)
-	if err != nil {
+	acc, done, err := checkAndPrint(ctx, truth, qc, cfg)
+	if done || err != nil {
 		return err
 	}
-	if checkAsJSON { // --json (checkout.go)
-		return writeCheckJSON(os.Stdout, acc, time.Since(start))
-	}
-	printCheck(acc, time.Since(start))
 	if !acc.Exact {
 		return exitError{1, fmt.Errorf("not exact: %d windows differ from the truth, %d contract mismatches", acc.MismatchedWindows, acc.ContractMismatches)}
 	}
 	return nil
+}
+
+// checkAndPrint checks truth against q (and cfg.Store) and prints the
+// result, as JSON with --json (then done: the JSON is the answer, exit 0).
+func checkAndPrint(ctx context.Context, truth *oracle.Oracle, q reports.Querier, cfg reports.CheckConfig) (acc reports.Accuracy, done bool, err error) {
+	start := time.Now()
+	if acc, err = reports.Check(ctx, truth, q, cfg); err != nil {
+		return acc, false, err
+	}
+	if checkAsJSON { // --json (checkout.go)
+		return acc, true, writeCheckJSON(os.Stdout, acc, time.Since(start))
+	}
+	printCheck(acc, time.Since(start))
+	return acc, false, nil
 }
 
 func printCheck(acc reports.Accuracy, took time.Duration) {

@@ -6,8 +6,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"time"
 
 	"github.com/countlab/countlab/harness/run"
 	"github.com/countlab/countlab/harness/target"
@@ -49,15 +47,10 @@ func checkOnTarget(ctx context.Context, truth *oracle.Oracle, path string, cfg r
 		return usageError{Err: fmt.Errorf("--target: %w", err)}
 	}
 	cfg.StoreByKey = true
-	start := time.Now()
-	acc, err := reports.Check(ctx, truth, q, cfg)
-	if err != nil {
+	acc, done, err := checkAndPrint(ctx, truth, q, cfg) // check.go
+	if done || err != nil {
 		return err
 	}
-	if checkAsJSON { // --json (checkout.go)
-		return writeCheckJSON(os.Stdout, acc, time.Since(start))
-	}
-	printCheck(acc, time.Since(start))
 	if !acc.Exact {
 		return exitError{1, fmt.Errorf("not exact against target %s: %d windows differ from the truth", t.Spec.Name, acc.MismatchedWindows)}
 	}
