@@ -153,20 +153,7 @@ func (s *InfluxStore) AttrWindows(ctx context.Context, attr string, from, to int
 		}
 		k := oracle.AttrKey{Attr: attr, Value: tag("value"), Type: tag("type"), Size: size, Start: start}
 		t := out[k]
-		switch v := r.Value().(type) {
-		case int64:
-			if r.Field() == "count" {
-				t.Count += v
-			} else {
-				t.Sum += float64(v)
-			}
-		case float64:
-			if r.Field() == "count" {
-				t.Count += int64(v)
-			} else {
-				t.Sum += v
-			}
-		}
+		addField(&t, r.Field(), r.Value()) // storecheck.go; other types ignored, as before
 		out[k] = t
 	}
 	return out, res.Err()

@@ -99,21 +99,8 @@ func (s *InfluxStore) windowsIn(ctx context.Context, bucket string, from, to int
 			t = &oracle.Total{}
 			sums[k] = t
 		}
-		switch v := r.Value().(type) {
-		case int64:
-			if r.Field() == "count" {
-				t.Count += v
-			} else {
-				t.Sum += float64(v)
-			}
-		case float64:
-			if r.Field() == "count" {
-				t.Count += int64(v)
-			} else {
-				t.Sum += v
-			}
-		default:
-			return fmt.Errorf("store check: field %s of %s is a %T", r.Field(), k.key, v)
+		if !addField(t, r.Field(), r.Value()) {
+			return fmt.Errorf("store check: field %s of %s is a %T", r.Field(), k.key, r.Value())
 		}
 	}
 	if err := res.Err(); err != nil {
@@ -192,4 +179,26 @@ func checkStore(ctx context.Context, want []oracle.Window, st Store, keyPrefix s
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// addField adds a stored count or sum field's value v (int64 or float64,
+// as Flux returns them) to t; false for a value of another type.
+func addField(t *oracle.Total, field string, v any) bool {
+	switch v := v.(type) {
+	case int64:
+		if field == "count" {
+			t.Count += v
+		} else {
+			t.Sum += float64(v)
+		}
+	case float64:
+		if field == "count" {
+			t.Count += int64(v)
+		} else {
+			t.Sum += v
+		}
+	default:
+		return false
+	}
+	return true
 }
