@@ -203,19 +203,29 @@ func (s *Sender) schedule(ctx context.Context, queue chan<- batch) {
 	cur := make([]Item, 0, s.cfg.BatchMax)
 	for next < s.cfg.Duration {
 		now := time.Since(s.start)
-		firstDue := next
-		for s.cfg.TracerEvery > 0 && nextTracer <= now && nextTracer < s.cfg.Duration {
-			cur = append(cur, g.Tracer(nextTracer))
-			s.generated.Add(1)
-			nextTracer += s.cfg.TracerEvery
+		firstDue := min(next, nextTracer)
+		// Tracers go in event-time order with the traffic: a tracer is
+		// taken only once every item due before it has been, never ahead
+		// of a lagging schedule (a tracer timed by the wall clock while
+		// the sender is behind would push the engine's watermark past
+		// the items still to come and make them late), and never between
+		// the two items of a pair.
+		tracers := func(upTo time.Duration) {
+			for s.cfg.TracerEvery > 0 && nextTracer <= upTo && nextTracer < s.cfg.Duration &&
+				(len(cur) == 0 || !cur[len(cur)-1].withNext) {
+				cur = append(cur, g.Tracer(nextTracer))
+				s.generated.Add(1)
+				nextTracer += s.cfg.TracerEvery
+			}
 		}
 		// An item that must go with the next (a same-id pair) takes the
 		// next along, even if it is not yet due.
 		for (next <= now || len(cur) > 0 && cur[len(cur)-1].withNext) && next < s.cfg.Duration {
+			tracers(min(next, now))
 			cur = append(cur, src.take())
 			s.generated.Add(1)
 			next = src.next()
-			if len(cur) == s.cfg.BatchMax {
+			if len(cur) >= s.cfg.BatchMax {
 				// Never split a pair: its first item opens the next batch.
 				var carry []Item
 				if last := cur[len(cur)-1]; last.withNext && len(cur) > 1 {
@@ -227,6 +237,7 @@ func (s *Sender) schedule(ctx context.Context, queue chan<- batch) {
 				cur = append(make([]Item, 0, s.cfg.BatchMax), carry...)
 			}
 		}
+		tracers(min(next, now))
 		if len(cur) > 0 {
 			if !s.hand(ctx, queue, cur) {
 				return

@@ -354,3 +354,64 @@ func TestDupHorizon(t *testing.T) {
 		t.Fatalf("horizon %v far behind the traffic (%v)", h, end)
 	}
 }
+
+// orderTransport acknowledges everything after a delay and records the
+// items in the order they were sent.
+type orderTransport struct {
+	mu    sync.Mutex
+	delay time.Duration
+	sent  []Item
+}
+
+func (o *orderTransport) Send(_ context.Context, items []Item, out []Outcome) error {
+	time.Sleep(o.delay)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i := range items {
+		o.sent = append(o.sent, items[i])
+		out[i] = Acked
+		if items[i].Kind == KindMalformed {
+			out[i] = Rejected
+		}
+	}
+	return nil
+}
+
+// A sender that falls behind its schedule sends its tracers in event-time
+// order with the traffic: a tracer timed by the wall clock would run ahead
+// of the items still due and push the engine's watermark past them.
+func TestSenderTracersFollowALaggingSchedule(t *testing.T) {
+	g, err := NewGenerator(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One connection, 100 events per batch every 20 ms: at most 5,000/s
+	// against 20,000/s scheduled, so the sender lags by most of the run.
+	tr := &orderTransport{delay: 20 * time.Millisecond}
+	s, err := NewSender(SenderConfig{Generator: g, Schedule: NewSchedule(Constant(20000), false, 1), Duration: 500 * time.Millisecond,
+		Transport: tr, Connections: 1, BatchMax: 100, TracerEvery: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s.Progress().MaxLag < 200*time.Millisecond {
+		t.Fatalf("max lag %v: the test needs a sender that falls behind", s.Progress().MaxLag)
+	}
+	tracers := 0
+	var last time.Duration // the latest tracer so far
+	for i, it := range tr.sent {
+		if it.Tracer {
+			tracers++
+			last = max(last, it.At)
+			continue
+		}
+		if tracers > 0 && it.At < last {
+			t.Fatalf("item %d (due at %v) sent after the tracer due at %v", i, it.At, last)
+		}
+	}
+	if tracers < 5 {
+		t.Errorf("%d tracers sent, want about 10", tracers)
+	}
+}
