@@ -2,9 +2,11 @@ package reports
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/countlab/countlab/sim/oracle"
@@ -136,6 +138,9 @@ type Roller struct {
 	worst    []WindowDiff
 	first    time.Time
 	called   bool
+	// live counts for the progress line (Status), read without mu,
+	// which a look holds for its queries
+	liveChecked, liveWrong atomic.Int64
 }
 
 // NewRoller is the rolling check of truth through q.
@@ -166,6 +171,12 @@ func (r *Roller) Run(ctx context.Context, every time.Duration) RollingCheck {
 			r.Step(ctx, now)
 		}
 	}
+}
+
+// Status is the rolling check's part of a run's live progress line:
+// windows checked equal so far, and mismatched.
+func (r *Roller) Status() string {
+	return fmt.Sprintf("rolling check %d windows ok, %d wrong", r.liveChecked.Load(), r.liveWrong.Load())
 }
 
 // Step takes the windows final at now from the truth and checks every
@@ -271,6 +282,7 @@ func sumByKey(ws []oracle.Window) []oracle.Window {
 // checked counts window w of a period of size as checked.
 func (r *Roller) checked(size int64, w oracle.Window) {
 	r.res.WindowsChecked++
+	r.liveChecked.Add(1)
 	if size == r.smallest {
 		r.res.ExpectedEvents += w.Count
 		r.res.CountedEvents += w.Count
@@ -383,6 +395,7 @@ func (r *Roller) mismatch(p *period, now time.Time) {
 		switch {
 		case bad[w.WindowKey]:
 			r.res.MismatchedWindows++
+			r.liveWrong.Add(1)
 			back[w.WindowKey] = true
 		case !p.queryOK[i]: // never looked at (the store was behind)
 			r.res.HandedToEnd++

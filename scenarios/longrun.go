@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"slices"
 	"time"
 
 	"github.com/countlab/countlab/engine/kafka"
@@ -47,6 +48,13 @@ type TopicRetention struct {
 	// Changelog is the engine's dedup changelog's retention: at least
 	// twice the dedup horizon (default horizon 10m: 20m).
 	Changelog time.Duration `yaml:"changelog,omitempty"`
+	// Aggregates is the aggregates topic's retention on top of its
+	// compaction (a window's newest total older than it is deleted; 0:
+	// compacted only, every window's newest total kept): at least twice
+	// the largest window plus the lateness, and 10m. A restore rebuilds
+	// the open windows from these totals, so a partition must not go
+	// without events for longer than it.
+	Aggregates time.Duration `yaml:"aggregates,omitempty"`
 }
 
 // Kafka is r as the engine's typed retention (zero without r).
@@ -54,7 +62,7 @@ func (r *TopicRetention) Kafka() kafka.Retention {
 	if r == nil {
 		return kafka.Retention{}
 	}
-	return kafka.Retention{Events: r.Events, Side: r.Side, Changelog: r.Changelog}
+	return kafka.Retention{Events: r.Events, Side: r.Side, Changelog: r.Changelog, Aggregates: r.Aggregates}
 }
 
 // rollingDefaults fills the rolling check's defaults.
@@ -91,6 +99,12 @@ func (s *Scenario) validateLongRun(bad func(path, hint, format string, a ...any)
 	if r := s.TopicRetention; r != nil {
 		if err := r.Kafka().Validate(0); err != nil {
 			bad("topic_retention", "events: 10m, side: 30m, changelog: 30m", "%v", err)
+		}
+		if r.Aggregates > 0 && len(s.Engine.Windows) > 0 {
+			need := max(2*(slices.Max(s.Engine.Windows)+s.Engine.Lateness), 10*time.Minute)
+			if r.Aggregates < need {
+				bad("topic_retention.aggregates", need.String(), "a restore rebuilds the open windows from their newest totals: keep at least twice the largest window plus the lateness, and 10m (got %s)", r.Aggregates)
+			}
 		}
 		if need := s.Duration + s.DrainTimeout + time.Minute; late && r.Events > 0 && r.Events < need {
 			bad("topic_retention.events", need.String(), "late events are recounted from the events topic after the run: keep at least duration + drain_timeout + 1m (got %s)", r.Events)

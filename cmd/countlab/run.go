@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -84,6 +85,7 @@ func cmdRun(ctx context.Context, args []string) error {
 		runTestHook(sc)
 	}
 	plant.apply(sc)
+	limitMemory(sc)
 	if *repeat < 1 {
 		return usagef("--repeat: want 1 or more runs (got %d)", *repeat)
 	}
@@ -167,4 +169,16 @@ func (p planted) stackOpts() []stack.Opt {
 		return []stack.Opt{stack.QueryMiddleware(delayHandler(time.Duration(p.queryDelayMS) * time.Millisecond))}
 	}
 	return nil
+}
+
+// limitMemory gives the Go runtime a soft memory limit of 90% of the
+// scenario's bound on countlab's own resident memory
+// (slo.max_harness_rss_mib), unless GOMEMLIMIT is set: near the bound the
+// collector then runs more often instead of letting the heap grow to
+// twice what is live (the embedded broker's retained log and the truth,
+// most of the heap, are live data).
+func limitMemory(sc *scenarios.Scenario) {
+	if mib := sc.SLO.MaxHarnessRSSMiB; mib > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(mib * 0.9 * (1 << 20)))
+	}
 }

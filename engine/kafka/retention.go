@@ -16,8 +16,8 @@ import (
 // retention.ms, by record timestamp), by topic role. A zero field keeps
 // everything (retention.ms -1, the default: Kafka is the raw store that a
 // reconcile and `countlab check --from-log` read back). The aggregates
-// topic is never time-limited: it is compacted (the newest total of every
-// window is kept).
+// topic is always compacted (the newest total of every window is kept)
+// and, with Aggregates, also time-limited (cleanup.policy compact,delete).
 //
 // Retention deletes records whether or not a consumer has read them (as
 // Kafka does): each bound must exceed the longest the engine may lag
@@ -33,10 +33,21 @@ type Retention struct {
 	// future skew allowed), so it must exceed that plus the engine's lag
 	// (Validate asks for at least twice the horizon).
 	Changelog time.Duration
+	// Aggregates is the aggregates topic's retention on top of its
+	// compaction: a window's newest total older than it is deleted. A
+	// restore rebuilds the open windows from their newest totals, and the
+	// sink writes them from there, so it must exceed the longest a window
+	// stays open (its size, the allowed lateness, and the longest a
+	// partition may go without events, which holds its watermark back)
+	// plus the sink's lag; the scenario asks for at least twice the
+	// largest window plus lateness, and 10m.
+	Aggregates time.Duration
 }
 
 // Any says some topic is time-limited.
-func (r Retention) Any() bool { return r.Events > 0 || r.Side > 0 || r.Changelog > 0 }
+func (r Retention) Any() bool {
+	return r.Events > 0 || r.Side > 0 || r.Changelog > 0 || r.Aggregates > 0
+}
 
 // Validate checks r against the engine's dedup horizon (0: the default
 // 10m): no negative bound, none under a minute, and the changelog's at
@@ -48,7 +59,7 @@ func (r Retention) Validate(horizon time.Duration) error {
 	for _, f := range []struct {
 		name string
 		d    time.Duration
-	}{{"events", r.Events}, {"side", r.Side}, {"changelog", r.Changelog}} {
+	}{{"events", r.Events}, {"side", r.Side}, {"changelog", r.Changelog}, {"aggregates", r.Aggregates}} {
 		if f.d < 0 || f.d > 0 && f.d < time.Minute {
 			return fmt.Errorf("kafka: %s retention %v: give 0 (keep everything) or at least 1m", f.name, f.d)
 		}
@@ -72,6 +83,9 @@ func retentionMS(d time.Duration) *string {
 func (r Retention) TopicConfig(t Topics, name string) map[string]*string {
 	switch name {
 	case t.Aggregates:
+		if r.Aggregates > 0 {
+			return map[string]*string{"cleanup.policy": kadm.StringPtr("compact,delete"), "retention.ms": retentionMS(r.Aggregates)}
+		}
 		return map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
 	case t.Events:
 		return map[string]*string{"retention.ms": retentionMS(r.Events)}
@@ -95,7 +109,7 @@ func EnsureTopicsRetained(ctx context.Context, cl *kgo.Client, t Topics, partiti
 		if err == nil {
 			err = resp.Err
 		}
-		if errors.Is(err, kerr.TopicAlreadyExists) && r.Any() && name != t.Aggregates {
+		if errors.Is(err, kerr.TopicAlreadyExists) && r.Any() && (name != t.Aggregates || r.Aggregates > 0) {
 			err = SetRetention(ctx, adm, name, cfg)
 		}
 		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {

@@ -18,9 +18,11 @@ package probe
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -104,6 +106,9 @@ type Probes struct {
 
 	stop func()
 	done chan struct{}
+	// selfRSS is countlab's own resident memory at the last tick, in
+	// bytes (0 before the first; Status).
+	selfRSS atomic.Int64
 }
 
 // New is the probes of a run; ctx bounds the traffic context (Traffic).
@@ -213,9 +218,25 @@ func (p *Probes) tick(r *reading) {
 	if p.res != nil {
 		p.res.sample(r)
 	}
+	for i, pr := range p.src.Processes {
+		if pr.Self && r.procs[i].statOK {
+			p.selfRSS.Store(int64(r.procs[i].stat.rssBytes))
+		}
+	}
 	if p.cpu != nil {
 		p.cpu.sample(r)
 	}
+}
+
+// Status is the live progress line's part of the probes: countlab's own
+// resident memory at the last tick ("" before the first), the figure a
+// long run is held to.
+func (p *Probes) Status() string {
+	rss := p.selfRSS.Load()
+	if rss == 0 {
+		return ""
+	}
+	return fmt.Sprintf("countlab rss %d MiB", rss>>20)
 }
 
 // Result is what the samplers measured.

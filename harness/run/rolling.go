@@ -41,10 +41,10 @@ func newRunTruth(sc *scenarios.Scenario, t *Target) (*oracle.Oracle, error) {
 // startRolling starts the rolling check of r.truth, when the scenario asks
 // for it; stop ends it and returns its result (nil without one), the
 // truth of the windows not yet settled put back for the check after the
-// run.
-func (r *scenarioRun) startRolling(ctx context.Context, gen *sim.Generator, snd *sim.Sender, start time.Time, keyPrefix string) (stop func() *reports.RollingCheck) {
+// run; status is its part of the progress line ("" without one).
+func (r *scenarioRun) startRolling(ctx context.Context, gen *sim.Generator, snd *sim.Sender, start time.Time, keyPrefix string) (stop func() *reports.RollingCheck, status func() string) {
 	if !RollingOn(r.sc) || r.target.Query == nil {
-		return func() *reports.RollingCheck { return nil }
+		return func() *reports.RollingCheck { return nil }, func() string { return "" }
 	}
 	rc := *r.sc.RollingCheck
 	if rc.Every <= 0 { // a test's hook set it after the defaults
@@ -76,7 +76,7 @@ func (r *scenarioRun) startRolling(ctx context.Context, gen *sim.Generator, snd 
 		wg.Wait()
 		printRolling(r.out, &res)
 		return &res
-	}
+	}, roller.Status
 }
 
 // forgetIdentities drops, every `every`, the identities that can no

@@ -291,28 +291,30 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 	if err != nil {
 		return nil, err
 	}
-	prog := newProgressLine(r.errw)
-	progDone := make(chan struct{})
-	go func() {
-		defer close(progDone)
-		prog.loop(probeCtx, func() string {
-			p := snd.Progress()
-			status := ""
-			if tg.Status != nil {
-				status = " | " + tg.Status()
-			}
-			return fmt.Sprintf("%s%s | %s elapsed, %s left", p, status, p.Elapsed.Round(time.Second), max(sc.Duration-p.Elapsed, 0).Round(time.Second))
-		})
-	}()
 	waitDuring := r.startDuring(traffic, gcfg.KeyPrefix)
-	r.probes.Start(snd, ql)                                               // one tick for every sampler (harness/probe)
-	stopRoll := r.startRolling(probeCtx, gen, snd, start, gcfg.KeyPrefix) // rolling.go
+	r.probes.Start(snd, ql)                                                           // one tick for every sampler (harness/probe)
+	stopRoll, rollStatus := r.startRolling(probeCtx, gen, snd, start, gcfg.KeyPrefix) // rolling.go
 	// The metadata of an enrichment scenario (enrich.go).
 	enr, err := r.startEnrichment(probeCtx, start, gcfg.KeyPrefix)
 	if err != nil {
 		stopRoll()
 		return nil, err
 	}
+	prog := newProgressLine(r.errw)
+	progDone := make(chan struct{})
+	go func() {
+		defer close(progDone)
+		prog.loop(probeCtx, func() string {
+			p := snd.Progress()
+			var status string
+			for _, part := range []string{tgStatus(tg), rollStatus(), r.probes.Status()} {
+				if part != "" {
+					status += " | " + part
+				}
+			}
+			return fmt.Sprintf("%s%s | %s elapsed, %s left", p, status, p.Elapsed.Round(time.Second), max(sc.Duration-p.Elapsed, 0).Round(time.Second))
+		})
+	}()
 	sendErr := snd.Run(traffic)
 	sendDur := time.Since(start)
 	rolled := stopRoll()

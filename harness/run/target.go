@@ -132,3 +132,11 @@ func StackTarget(st *stack.Stack, token string) (*Target, error) {
 	}
 	return t, nil
 }
+
+// tgStatus is t's part of the progress line ("" without one).
+func tgStatus(t *Target) string {
+	if t.Status == nil {
+		return ""
+	}
+	return t.Status()
+}
