@@ -109,5 +109,6 @@ func retentionFlags(fs *flag.FlagSet) *kafka.Retention {
 	fs.DurationVar(&r.Events, "retention-events", 0, "drop events-topic records older than this (0: keep everything; at least 1m, longer than the engine may lag)")
 	fs.DurationVar(&r.Side, "retention-side", 0, "the same for the late and dead-letter topics (0: keep everything)")
 	fs.DurationVar(&r.Changelog, "retention-changelog", 0, "the same for the engine's dedup changelog, set when it appears (0: keep everything; at least twice the dedup horizon)")
+	fs.DurationVar(&r.Aggregates, "retention-aggregates", 0, "the same for the compacted aggregates topic, on top of its compaction (0: compaction only; longer than a window may stay open plus the sink's lag)")
 	return r
 }

@@ -93,3 +93,56 @@ func readLog(t *testing.T, addrs []string, topic string) []string {
 		fs.EachRecord(func(r *kgo.Record) { out = append(out, string(r.Key)+"="+string(r.Value)) })
 	}
 }
+
+// TestRetentionAggregates: with an aggregates retention the topic is
+// compacted and time-limited (cleanup.policy compact,delete): a window's
+// newest total older than the retention leaves the log, a newer key keeps
+// only its newest total.
+func TestRetentionAggregates(t *testing.T) {
+	ret := kafka.Retention{Aggregates: time.Minute}
+	if err := ret.Validate(0); err != nil {
+		t.Fatal(err)
+	}
+	b := newTestBroker(t, Partitions(1), Retention(ret, 200*time.Millisecond))
+	cl := newClient(t, b.Addrs(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topics := b.Topics()
+	old := time.Now().Add(-2 * time.Minute)
+	for i, r := range []*kgo.Record{
+		{Topic: topics.Aggregates, Key: []byte("w0"), Value: []byte("9"), Timestamp: old},
+		{Topic: topics.Aggregates, Key: []byte("w1"), Value: []byte("1")},
+		{Topic: topics.Aggregates, Key: []byte("w1"), Value: []byte("2")},
+		{Topic: topics.Aggregates, Key: []byte("w2"), Value: []byte("1")}, // the head is never compacted
+	} {
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil { // one batch each
+			t.Fatalf("produce %d: %v", i, err)
+		}
+	}
+	cfgs, err := kadm.NewClient(cl).DescribeTopicConfigs(ctx, topics.Aggregates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, rc := range cfgs {
+		for _, c := range rc.Configs {
+			if c.Value != nil {
+				got[c.Key] = *c.Value
+			}
+		}
+	}
+	if got["cleanup.policy"] != "compact,delete" || got["retention.ms"] != "60000" {
+		t.Fatalf("aggregates config %v, want cleanup.policy compact,delete and retention.ms 60000", got)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		agg := readLog(t, b.Addrs(), topics.Aggregates)
+		if len(agg) == 2 && agg[0] == "w1=2" && agg[1] == "w2=1" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("aggregates %v, want [w1=2 w2=1] (w0 past the retention, w1 compacted)", agg)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
