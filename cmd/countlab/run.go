@@ -67,10 +67,16 @@ func cmdRun(ctx context.Context, args []string) error {
 	repeat := fs.Int("repeat", 1, "run the scenario N times, each its own report in --report-dir/run-I, then gate the N runs together against --baseline (summary.json)")
 	duration := fs.Duration("duration", 0, "override the scenario's duration")
 	targetPath := fs.String("target", "", targetFlagUsage) // target.go
+	pprofAddr := fs.String("pprof", "", pprofFlagUsage)    // pprof.go
 	name, err := parseWithPositional(fs, args, "SCENARIO")
 	if err != nil {
 		return err
 	}
+	stopPprof, err := servePprof(*pprofAddr)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	if err := sf.validate(); err != nil {
 		return err
 	}

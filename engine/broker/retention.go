@@ -22,11 +22,24 @@ import (
 // sets it on every other topic once it appears (the engine workers create
 // their dedup changelog themselves, with retention -1), and runs the
 // cleaner every CleanerInterval, so the aggregates topic is compacted and
-// the others trimmed while the run goes on.
+// the others trimmed while the run goes on, in segments of
+// RetainedSegmentBytes.
 
 // DefaultCleanerInterval is how often kfake applies retention and
 // compaction under Retention.
 const DefaultCleanerInterval = 30 * time.Second
+
+// RetainedSegmentBytes is the log segment size under Retention (the
+// broker's log.segment.bytes). kfake frees a partition's log a whole
+// segment at a time, once every batch in it is past the log start, and
+// rolls a segment only by size: at its default of 100 MiB a partition
+// taking 45 KB/s (the dedup changelog of a 20k events/s run over 8
+// partitions) fills a segment in 39 minutes, so a 20-minute retention
+// held up to an hour of it, 8 partitions over (measured: soak-long's
+// heap past its 1 GiB bound after an hour, the collector then taking
+// both cores). At 4 MiB a partition holds at most one segment beyond its
+// retention.
+const RetainedSegmentBytes = 4 << 20
 
 // Retention bounds the topics' logs (see kafka.Retention; zero fields
 // keep everything) and runs kfake's cleaner every interval (0:
@@ -47,7 +60,8 @@ func (c *cfg) cleanerOpts() []kfake.Opt {
 		return nil
 	}
 	ms := strconv.FormatInt(c.cleanerEvery.Milliseconds(), 10)
-	return []kfake.Opt{kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": ms})}
+	return []kfake.Opt{kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": ms,
+		"log.segment.bytes": strconv.Itoa(RetainedSegmentBytes)})}
 }
 
 // watchTopics sets the changelog retention on every topic that is not one
