@@ -31,3 +31,16 @@ func TestLongRunFields(t *testing.T) {
 	f("late and short events", base+"  disorder: {too_late: 0.01}\ntopic_retention: {events: 1m}\n", `topic_retention.events`, `duration + drain_timeout + 1m`)
 	f("negative margin", base+"rolling_check: {enabled: true, margin: -1s}\n", `rolling_check.margin`)
 }
+
+// TestParseRetention: a retention config file decodes as strictly as a
+// scenario's engine.retention and is validated.
+func TestParseRetention(t *testing.T) {
+	c, err := ParseRetention("r.yaml", []byte("granularities:\n  - {window: 1m, retention: 168h}\n  - {window: 1h}\nevents: 720h\n"))
+	if err != nil || len(c.Granularities) != 2 || c.Granularities[0].Retention != 168*time.Hour || c.Events != 720*time.Hour {
+		t.Fatalf("%+v %v", c, err)
+	}
+	_, err = ParseRetention("r.yaml", []byte("granularities:\n  - {window: 1m, retenton: 1h}\n"))
+	wantErr(t, "unknown field", err, `r.yaml:`, `granularities[0].retenton (line 2): unknown field "retenton"; try "retention"`)
+	_, err = ParseRetention("r.yaml", []byte("granularities: []\n"))
+	wantErr(t, "no granularities", err, "r.yaml: ")
+}
