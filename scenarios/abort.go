@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/countlab/countlab/internal/strictyaml"
 )
 
 // Abort conditions, the steady-state hypothesis and phase-scoped SLOs:
@@ -160,7 +162,7 @@ func (s *Scenario) validateAbort(bad func(path, hint, format string, a ...any)) 
 func validateBound(p string, b Bound, bad func(path, hint, format string, a ...any)) {
 	if !slices.Contains(ProbeNames, b.Probe) {
 		hint := strings.Join(ProbeNames, ", ")
-		if c := closest(b.Probe, ProbeNames); c != "" {
+		if c := strictyaml.Closest(b.Probe, ProbeNames); c != "" {
 			hint = strconv.Quote(c)
 		}
 		bad(p+".probe", hint, "unknown probe %q", b.Probe)

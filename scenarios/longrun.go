@@ -41,7 +41,8 @@ type RollingCheck struct {
 type TopicRetention struct {
 	// Events is the events topic's retention: longer than the engine may
 	// lag behind; with late events (a reconcile reads the whole run back),
-	// at least the duration + drain_timeout + 1m.
+	// at least the duration + drain_timeout + 1m. engine.retention.events
+	// may give it instead (one number: both, and different, is refused).
 	Events time.Duration `yaml:"events,omitempty"`
 	// Side is the late and dead-letter topics' retention.
 	Side time.Duration `yaml:"side,omitempty"`
@@ -63,6 +64,35 @@ func (r *TopicRetention) Kafka() kafka.Retention {
 		return kafka.Retention{}
 	}
 	return kafka.Retention{Events: r.Events, Side: r.Side, Changelog: r.Changelog, Aggregates: r.Aggregates}
+}
+
+// validateEventsRetention checks the events topic's retention, given by
+// topic_retention.events or engine.retention.events (one number: the
+// stack creates the topic with it, the embedded broker enforces it and a
+// reconcile recounts only the windows whose events are still there).
+func (s *Scenario) validateEventsRetention(late bool, bad func(path, hint, format string, a ...any)) {
+	var te, re time.Duration
+	if s.TopicRetention != nil {
+		te = s.TopicRetention.Events
+	}
+	if s.Engine.Retention != nil {
+		re = s.Engine.Retention.Events
+	}
+	path, d := "topic_retention.events", te
+	switch {
+	case te > 0 && re > 0 && te != re:
+		bad(path, "leaving one of them out", "the events topic has one retention, but engine.retention.events is %s and topic_retention.events %s", re, te)
+		return
+	case te == 0 && re > 0:
+		path, d = "engine.retention.events", re
+		if re < time.Minute {
+			bad(path, "1m", "the embedded broker enforces the events topic's retention: give 0 (keep everything) or at least 1m (got %s)", re)
+			return
+		}
+	}
+	if need := s.Duration + s.DrainTimeout + time.Minute; late && d > 0 && d < need {
+		bad(path, need.String(), "late events are recounted from the events topic after the run: keep at least duration + drain_timeout + 1m (got %s)", d)
+	}
 }
 
 // rollingDefaults fills the rolling check's defaults.
@@ -106,10 +136,8 @@ func (s *Scenario) validateLongRun(bad func(path, hint, format string, a ...any)
 				bad("topic_retention.aggregates", need.String(), "a restore rebuilds the open windows from their newest totals: keep at least twice the largest window plus the lateness, and 10m (got %s)", r.Aggregates)
 			}
 		}
-		if need := s.Duration + s.DrainTimeout + time.Minute; late && r.Events > 0 && r.Events < need {
-			bad("topic_retention.events", need.String(), "late events are recounted from the events topic after the run: keep at least duration + drain_timeout + 1m (got %s)", r.Events)
-		}
 	}
+	s.validateEventsRetention(late, bad)
 	if v := s.SLO.MaxHarnessRSSMiB; v < 0 {
 		bad("slo.max_harness_rss_mib", "1024", "must be >= 0 (got %v)", v)
 	}

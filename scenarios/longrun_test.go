@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -29,5 +30,25 @@ func TestLongRunFields(t *testing.T) {
 	f("short changelog", base+"topic_retention: {changelog: 15m}\n", `topic_retention`, `twice the dedup horizon`)
 	f("sub-minute", base+"topic_retention: {events: 30s}\n", `topic_retention`, `at least 1m`)
 	f("late and short events", base+"  disorder: {too_late: 0.01}\ntopic_retention: {events: 1m}\n", `topic_retention.events`, `duration + drain_timeout + 1m`)
+	const ret = "engine:\n  retention: {granularities: [{window: 1m}], events: %s}\n"
+	f("events retention twice", base+fmt.Sprintf(ret, "10m")+"topic_retention: {events: 5m}\n", `topic_retention.events`, `one retention`, `engine.retention.events is 10m0s`)
+	f("sub-minute engine events", base+fmt.Sprintf(ret, "30s"), `engine.retention.events`, `at least 1m`)
+	f("late and short engine events", base+"  disorder: {too_late: 0.01}\n"+fmt.Sprintf(ret, "1m"), `engine.retention.events`, `duration + drain_timeout + 1m`)
+	if _, err := Parse("t.yaml", []byte(base+fmt.Sprintf(ret, "5m")+"topic_retention: {events: 5m}\n")); err != nil {
+		t.Errorf("the same events retention in both: %v", err)
+	}
 	f("negative margin", base+"rolling_check: {enabled: true, margin: -1s}\n", `rolling_check.margin`)
+}
+
+// TestParseRetention: a retention config file decodes as strictly as a
+// scenario's engine.retention and is validated.
+func TestParseRetention(t *testing.T) {
+	c, err := ParseRetention("r.yaml", []byte("granularities:\n  - {window: 1m, retention: 168h}\n  - {window: 1h}\nevents: 720h\n"))
+	if err != nil || len(c.Granularities) != 2 || c.Granularities[0].Retention != 168*time.Hour || c.Events != 720*time.Hour {
+		t.Fatalf("%+v %v", c, err)
+	}
+	_, err = ParseRetention("r.yaml", []byte("granularities:\n  - {window: 1m, retenton: 1h}\n"))
+	wantErr(t, "unknown field", err, `r.yaml:`, `granularities[0].retenton (line 2): unknown field "retenton"; try "retention"`)
+	_, err = ParseRetention("r.yaml", []byte("granularities: []\n"))
+	wantErr(t, "no granularities", err, "r.yaml: ")
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -148,69 +147,10 @@ func (t Target) PeakEventsPerS() float64 { return t.EventsPerDay / 86400 * t.Pea
 // defaults and validates it. name is for messages (the file name).
 func ParsePlan(name string, data []byte) (*Plan, error) {
 	var p Plan
-	if err := decodeStrict(name, data, &p, "name:, traffic:, grid:, search: and target:", planDecodeErrors); err != nil {
+	if err := decodeStrict(name, data, &p, "name:, traffic:, grid:, search: and target:"); err != nil {
 		return nil, err
 	}
 	return &p, nil
-}
-
-// planDecodeErrors is decodeErrors with the hints of unknown fields taken
-// from the Plan's fields instead of the Scenario's.
-func planDecodeErrors(root *yaml.Node, err error) error {
-	err = decodeErrors(root, err)
-	var es Errors
-	if !errors.As(err, &es) {
-		return err
-	}
-	for _, e := range es {
-		name, ok := strings.CutPrefix(e.Msg, "unknown field ")
-		if !ok {
-			continue
-		}
-		name, _ = strconv.Unquote(name)
-		parent, _ := strings.CutSuffix(e.Path, "."+name)
-		if parent == name {
-			parent = ""
-		}
-		known := knownFieldsIn(reflect.TypeOf(Plan{}), parent)
-		e.Hint = ""
-		if best := closest(name, known); best != "" {
-			e.Hint = strconv.Quote(best)
-		} else if len(known) > 0 {
-			e.Hint = "one of " + strings.Join(known, ", ")
-		}
-	}
-	return es
-}
-
-// knownFieldsIn lists the YAML field names of the struct at path (indices
-// dropped) under t.
-func knownFieldsIn(t reflect.Type, path string) []string {
-	if path != "" {
-		for _, part := range strings.Split(path, ".") {
-			if i := strings.IndexByte(part, '['); i >= 0 {
-				part = part[:i]
-			}
-			f, ok := fieldByYAML(t, part)
-			if !ok {
-				return nil
-			}
-			t = f.Type
-			for t.Kind() == reflect.Slice || t.Kind() == reflect.Pointer {
-				t = t.Elem()
-			}
-			if t.Kind() != reflect.Struct {
-				return nil
-			}
-		}
-	}
-	var out []string
-	for i := 0; i < t.NumField(); i++ {
-		if n := yamlName(t.Field(i)); n != "" {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 // LoadPlan reads and parses the plan file path.
@@ -301,9 +241,7 @@ func (p *Plan) TrialScenario(rate float64, d time.Duration, partitions, workers 
 // its path and a hint, or nil.
 func (p *Plan) Validate() error {
 	var es Errors
-	bad := func(path, hint, format string, a ...any) {
-		es = append(es, &FieldError{Path: path, Msg: fmt.Sprintf(format, a...), Hint: hint})
-	}
+	bad := badAt(&es)
 	if !nameRe.MatchString(p.Name) {
 		bad("name", "small", "must be lower-case letters, digits and '-' (got %q)", p.Name)
 	}
@@ -420,11 +358,7 @@ func (p *Plan) Validate() error {
 	if t.Headroom < 0 || t.Headroom >= 1 || math.IsNaN(t.Headroom) {
 		bad("target.headroom", "0.3", "must be in [0, 1) (got %v)", t.Headroom)
 	}
-	slices.SortStableFunc(es, func(a, b *FieldError) int { return strings.Compare(a.Path, b.Path) })
-	if len(es) > 0 {
-		return es
-	}
-	return nil
+	return sortedErr(es)
 }
 
 // ConfigMap is the plan, defaults filled, as the generic map its YAML

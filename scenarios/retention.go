@@ -1,9 +1,39 @@
 package scenarios
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"time"
+
+	"github.com/countlab/countlab/engine/rollup"
+	"github.com/countlab/countlab/internal/strictyaml"
 )
+
+// LoadRetention reads a retention config file (the --retention-config of
+// countlab sink, query-server, reconcile and check): the same block as a
+// scenario's engine.retention, decoded as strictly (an unknown field is
+// refused with its path, line and the closest known name) and validated.
+func LoadRetention(path string) (*rollup.Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRetention(path, data)
+}
+
+// ParseRetention is LoadRetention of a file's bytes; name is for
+// messages.
+func ParseRetention(name string, data []byte) (*rollup.Config, error) {
+	var c rollup.Config
+	if err := strictyaml.Decode(name, data, &c, strictyaml.Start("granularities:")); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &c, nil
+}
 
 // validateRetention checks engine.retention: the config's own rules
 // (rollup.Config.Validate), every granularity one of engine.windows, and

@@ -12,6 +12,7 @@ import (
 
 	"github.com/countlab/countlab/engine/event"
 	"github.com/countlab/countlab/faults"
+	"github.com/countlab/countlab/internal/strictyaml"
 	"github.com/countlab/countlab/sim"
 )
 
@@ -150,13 +151,29 @@ func (s *Scenario) applyDefaults() {
 
 var nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
+// badAt is the validators' bad: it adds the mistake at path, the message
+// made of format and a, with "try hint" as its fix (none for "").
+func badAt(es *Errors) func(path, hint, format string, a ...any) {
+	return func(path, hint, format string, a ...any) {
+		fix := ""
+		if hint != "" {
+			fix = "try " + hint
+		}
+		es.Add(path, fmt.Sprintf(format, a...), fix)
+	}
+}
+
+// sortedErr is es sorted by path, or nil when there are none.
+func sortedErr(es Errors) error {
+	slices.SortStableFunc(es, func(a, b *FieldError) int { return strings.Compare(a.Path, b.Path) })
+	return es.Err()
+}
+
 // Validate checks every field and returns Errors naming each bad one with
 // its path and a hint, or nil.
 func (s *Scenario) Validate() error {
 	var es Errors
-	bad := func(path, hint, format string, a ...any) {
-		es = append(es, &FieldError{Path: path, Msg: fmt.Sprintf(format, a...), Hint: hint})
-	}
+	bad := badAt(&es)
 	if !nameRe.MatchString(s.Name) {
 		bad("name", "quickstart or steady-50k", "must be lower-case letters, digits and '-' (got %q)", s.Name)
 	}
@@ -395,7 +412,7 @@ func (s *Scenario) Validate() error {
 		for m, v := range mm {
 			if !slices.Contains(BaselineMetrics, m) {
 				hint := strings.Join(BaselineMetrics, ", ")
-				if c := closest(m, BaselineMetrics); c != "" {
+				if c := strictyaml.Closest(m, BaselineMetrics); c != "" {
 					hint = strconv.Quote(c)
 				}
 				bad("baseline."+field+"."+m, hint, "unknown metric %q", m)
@@ -413,11 +430,7 @@ func (s *Scenario) Validate() error {
 	}
 	s.validateAbort(bad)
 	s.validateRetention(bad) // retention.go
-	slices.SortStableFunc(es, func(a, b *FieldError) int { return strings.Compare(a.Path, b.Path) })
-	if len(es) > 0 {
-		return es
-	}
-	return nil
+	return sortedErr(es)
 }
 
 // validateRoutes checks traffic.via and format, or traffic.routes.
@@ -460,7 +473,7 @@ func (s *Scenario) validateHostile(bad func(path, hint, format string, a ...any)
 		p := "traffic.hostile.kinds." + k
 		if !slices.Contains(sim.HostileKinds, k) {
 			hint := strings.Join(sim.HostileKinds, ", ")
-			if c := closest(k, sim.HostileKinds); c != "" {
+			if c := strictyaml.Closest(k, sim.HostileKinds); c != "" {
 				hint = strconv.Quote(c)
 			}
 			bad(p, hint, "unknown hostile kind %q", k)

@@ -141,7 +141,7 @@ func TestReportDiffNotAReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out := captureRun(t, "report", "diff", p, p, "--json")
-	var d diffJSON
+	var d reports.DiffJSON
 	if err := json.Unmarshal([]byte(out), &d); err != nil || code != 0 || !d.Pass || !d.Exact.New || d.New.Scenario != "s" {
 		t.Fatalf("report diff --json: exit %d, %v\n%s", code, err, out)
 	}

@@ -56,7 +56,7 @@ func TestReportDiff(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var js junitSuites
+		var js reports.JUnitSuites
 		if err := xml.Unmarshal(b, &js); err != nil {
 			t.Fatalf("%s: JUnit: %v\n%s", name, err, b)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/countlab/countlab/engine/rollup"
 	"github.com/countlab/countlab/engine/sink"
 	"github.com/countlab/countlab/reports"
+	"github.com/countlab/countlab/scenarios"
 )
 
 // retentionFlag registers --retention-config FILE on fs; the returned
@@ -19,11 +20,11 @@ func retentionFlag(fs *flag.FlagSet) func() (*rollup.Config, error) {
 		if *path == "" {
 			return nil, nil
 		}
-		c, err := rollup.Load(*path)
+		c, err := scenarios.LoadRetention(*path)
 		if err != nil {
 			return nil, usageError{Err: fmt.Errorf("--retention-config: %w", err)}
 		}
-		return &c, nil
+		return c, nil
 	}
 }
 

@@ -54,10 +54,10 @@ func writeFile(t *testing.T, s string) string {
 	return p
 }
 
-// example copies examples/NAME's files into a temp dir with every fixed
-// port replaced by a free one, sets the binaries its script runs, starts
-// it with SCRIPT start (stopped when the test ends) and returns the copy's
-// target.yaml.
+// example copies examples/NAME's files (and examples/lib.sh, which its
+// script sources from ..) into a temp dir with every fixed port replaced
+// by a free one, sets the binaries its script runs, starts it with SCRIPT
+// start (stopped when the test ends) and returns the copy's target.yaml.
 func example(t *testing.T, name, script string, ports ...string) string {
 	t.Helper()
 	influxdtest.Require(t)
@@ -74,6 +74,17 @@ func example(t *testing.T, name, script string, ports ...string) string {
 			t.Fatalf("go build naive-counter: %v\n%s", err, out)
 		}
 		t.Setenv("NAIVE_COUNTER", nc)
+	}
+	lib, err := os.ReadFile(filepath.Join("..", "..", "examples", "lib.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lib.sh"), lib, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir = filepath.Join(dir, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	src := filepath.Join("..", "..", "examples", name)
 	ents, err := os.ReadDir(src)

@@ -56,16 +56,33 @@ func (r Retention) Validate(horizon time.Duration) error {
 	if horizon <= 0 {
 		horizon = 10 * time.Minute
 	}
-	for _, f := range []struct {
-		name string
-		d    time.Duration
-	}{{"events", r.Events}, {"side", r.Side}, {"changelog", r.Changelog}, {"aggregates", r.Aggregates}} {
+	for _, f := range r.fields() {
 		if f.d < 0 || f.d > 0 && f.d < time.Minute {
 			return fmt.Errorf("kafka: %s retention %v: give 0 (keep everything) or at least 1m", f.name, f.d)
 		}
 	}
 	if r.Changelog > 0 && r.Changelog < 2*horizon {
 		return fmt.Errorf("kafka: changelog retention %v is under twice the dedup horizon (%v): a restore would miss ids", r.Changelog, 2*horizon)
+	}
+	return nil
+}
+
+type retentionField struct {
+	name string
+	d    time.Duration
+}
+
+func (r Retention) fields() []retentionField {
+	return []retentionField{{"events", r.Events}, {"side", r.Side}, {"changelog", r.Changelog}, {"aggregates", r.Aggregates}}
+}
+
+// nonNegative is the check of EnsureTopicsRetained: a topic created on
+// a cluster may keep its records for any time, but not a negative one.
+func (r Retention) nonNegative() error {
+	for _, f := range r.fields() {
+		if f.d < 0 {
+			return fmt.Errorf("kafka: %s retention must be >= 0, got %v", f.name, f.d)
+		}
 	}
 	return nil
 }
@@ -101,6 +118,9 @@ func (r Retention) TopicConfig(t Topics, name string) map[string]*string {
 func EnsureTopicsRetained(ctx context.Context, cl *kgo.Client, t Topics, partitions int32, replication int16, r Retention) error {
 	if partitions <= 0 {
 		return fmt.Errorf("kafka: partitions must be > 0, got %d", partitions)
+	}
+	if err := r.nonNegative(); err != nil {
+		return err
 	}
 	adm := kadm.NewClient(cl)
 	for _, name := range t.All() {

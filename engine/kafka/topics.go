@@ -2,13 +2,8 @@ package kafka
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strconv"
-	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -43,53 +38,12 @@ func (t Topics) All() []string { return []string{t.Events, t.Aggregates, t.Late,
 // EnsureTopics creates any missing topic with the given partition count and
 // replication factor (-1: the broker's default). Aggregates is compacted so
 // only the newest total of each window is kept; the others keep everything
-// (retention -1: Kafka is the raw store reconciliation reads), except the
-// events topic with EventsRetention. A topic that already exists is left as
-// it is.
-func EnsureTopics(ctx context.Context, cl *kgo.Client, t Topics, partitions int32, replication int16, opts ...TopicOpt) error {
-	if partitions <= 0 {
-		return fmt.Errorf("kafka: partitions must be > 0, got %d", partitions)
-	}
-	var tc topicCfg
-	for _, o := range opts {
-		o(&tc)
-	}
-	if tc.eventsRetention < 0 {
-		return fmt.Errorf("kafka: events retention must be >= 0, got %v", tc.eventsRetention)
-	}
-	adm := kadm.NewClient(cl)
-	keepAll := map[string]*string{"retention.ms": kadm.StringPtr("-1")}
-	compacted := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
-	for _, name := range t.All() {
-		cfg := keepAll
-		switch {
-		case name == t.Aggregates:
-			cfg = compacted
-		case name == t.Events && tc.eventsRetention > 0:
-			cfg = map[string]*string{"retention.ms": kadm.StringPtr(strconv.FormatInt(tc.eventsRetention.Milliseconds(), 10))}
-		}
-		resp, err := adm.CreateTopic(ctx, partitions, replication, cfg, name)
-		if err == nil {
-			err = resp.Err
-		}
-		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("kafka: create topic %s: %w", name, err)
-		}
-	}
-	return nil
+// (retention -1: Kafka is the raw store reconciliation reads). A topic that
+// already exists is left as it is. It is EnsureTopicsRetained with no
+// Retention; a time-limited events topic is Retention.Events.
+func EnsureTopics(ctx context.Context, cl *kgo.Client, t Topics, partitions int32, replication int16) error {
+	return EnsureTopicsRetained(ctx, cl, t, partitions, replication, Retention{})
 }
-
-// TopicOpt configures EnsureTopics.
-type TopicOpt func(*topicCfg)
-
-type topicCfg struct{ eventsRetention time.Duration }
-
-// EventsRetention creates the events topic with retention.ms = d (the
-// retention config's events, engine/rollup) instead of keeping every
-// record; 0 keeps them forever. Kafka then deletes log segments whose
-// newest record is older than d; reconcile recounts only the windows whose
-// events are all still there.
-func EventsRetention(d time.Duration) TopicOpt { return func(c *topicCfg) { c.eventsRetention = d } }
 
 // Dead-letter record headers.
 const (

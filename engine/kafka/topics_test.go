@@ -13,7 +13,7 @@ import (
 )
 
 // TestEventsRetention creates the topics on kfake with an events retention
-// and reads the topic configs back: events has retention.ms, the other
+// (and refuses a negative one) and reads the topic configs back: events has retention.ms, the other
 // raw topics keep everything, aggregates is compacted.
 func TestEventsRetention(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
@@ -29,10 +29,10 @@ func TestEventsRetention(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	tp := kafka.DefaultTopics("r-")
-	if err := kafka.EnsureTopics(ctx, cl, tp, 2, -1, kafka.EventsRetention(90*time.Minute)); err != nil {
+	if err := kafka.EnsureTopicsRetained(ctx, cl, tp, 2, -1, kafka.Retention{Events: 90 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
-	if err := kafka.EnsureTopics(ctx, cl, tp, 2, -1, kafka.EventsRetention(-time.Second)); err == nil {
+	if err := kafka.EnsureTopicsRetained(ctx, cl, tp, 2, -1, kafka.Retention{Events: -time.Second}); err == nil {
 		t.Fatal("a negative events retention: no error")
 	}
 	rcs, err := kadm.NewClient(cl).DescribeTopicConfigs(ctx, tp.All()...)

@@ -55,10 +55,11 @@ type Config struct {
 	// window sizes, a whole number of seconds, and divide the next one, so
 	// that a coarser window is exactly a run of finer ones.
 	Granularities []Granularity `yaml:"granularities" json:"granularities"`
-	// Events is how long the raw events topic keeps its records (Kafka
-	// retention.ms, set when countlab creates the topic); 0 (the default)
-	// keeps them forever. reconcile recounts only windows whose events are
-	// all still there.
+	// Events is how long the raw events topic keeps its records (its
+	// Kafka retention.ms: the same number as kafka.Retention's Events, the
+	// harness's stack keeps them one); 0 (the default) keeps them
+	// forever. reconcile recounts only windows whose events are all still
+	// there.
 	Events time.Duration `yaml:"events,omitempty" json:"events,omitempty"`
 	// EnforceEvery is how often the sink deletes the totals of a
 	// granularity whose retention is shorter than InfluxDB's minimum

@@ -174,16 +174,3 @@ func TestPlanProperties(t *testing.T) {
 		}
 	}
 }
-
-func TestParse(t *testing.T) {
-	c, err := Parse([]byte("granularities:\n  - {window: 1m, retention: 168h}\n  - {window: 1h}\nevents: 720h\n"))
-	if err != nil || len(c.Granularities) != 2 || c.Granularities[0].Retention != 168*time.Hour || c.Events != 720*time.Hour {
-		t.Fatalf("%+v %v", c, err)
-	}
-	if _, err := Parse([]byte("granularities:\n  - {window: 1m, retenton: 1h}\n")); err == nil || !strings.Contains(err.Error(), "retenton") {
-		t.Fatalf("unknown field: %v", err)
-	}
-	if _, err := Parse([]byte("granularities: []\n")); err == nil {
-		t.Fatal("no granularities: no error")
-	}
-}

@@ -19,60 +19,18 @@ cd "$(dirname "$0")"
 BROKER=127.0.0.1:19092
 INFLUX_HTTP=127.0.0.1:18086
 INFLUX_RPC=127.0.0.1:18088
-RUN="$PWD/run"
-COUNTLAB="${COUNTLAB:-$(command -v countlab || echo ../../bin/countlab)}"
-INFLUXD="${COUNTLAB_INFLUXD:-../../bin/influxd}"
 NAIVE_COUNTER="${NAIVE_COUNTER:-../../bin/naive-counter}"
-
-pidof_() { cat "$RUN/$1.pid" 2>/dev/null || echo 0; }
-
-running() { # running NAME: its process is there and not a zombie
-	pid=$(pidof_ "$1")
-	kill -0 "$pid" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null
-}
-
-wait_for() { # wait_for WHAT CMD...: up to 60 s
-	what=$1; shift
-	i=0
-	until "$@" >/dev/null 2>&1; do
-		i=$((i + 1))
-		if [ $i -gt 300 ]; then echo "naive.sh: $what did not come up (see $RUN/*.log)" >&2; exit 1; fi
-		sleep 0.2
-	done
-}
+. ../lib.sh
 
 start_counter() {
-	nohup "$NAIVE_COUNTER" --brokers "$BROKER" --topic events --group naive-counter \
-		--influx-url "http://$INFLUX_HTTP" --db naive --windows 10s >>"$RUN/counter-$1.log" 2>&1 &
-	echo $! >"$RUN/counter-$1.pid"
+	bg "counter-$1" "$NAIVE_COUNTER" --brokers "$BROKER" --topic events --group naive-counter \
+		--influx-url "http://$INFLUX_HTTP" --db naive --windows 10s
 }
 
 case "${1:-}" in
 start)
-	mkdir -p "$RUN/influx"
-	cat >"$RUN/influxd.conf" <<CONF
-reporting-disabled = true
-bind-address = "$INFLUX_RPC"
-[meta]
-  dir = "$RUN/influx/meta"
-[data]
-  dir = "$RUN/influx/data"
-  wal-dir = "$RUN/influx/wal"
-  wal-fsync-delay = "0s"
-  query-log-enabled = false
-[http]
-  bind-address = "$INFLUX_HTTP"
-  flux-enabled = true
-  log-enabled = false
-[logging]
-  level = "warn"
-[monitor]
-  store-enabled = false
-CONF
-	nohup "$INFLUXD" run -config "$RUN/influxd.conf" >>"$RUN/influxd.log" 2>&1 &
-	echo $! >"$RUN/influxd.pid"
-	nohup "$COUNTLAB" broker --listen "$BROKER" --data-dir "$RUN/kafka" --partitions 4 >>"$RUN/broker.log" 2>&1 &
-	echo $! >"$RUN/broker.pid"
+	start_influxd
+	start_broker
 	wait_for InfluxDB curl -sf "http://$INFLUX_HTTP/health"
 	wait_for "the broker" grep -q '^ready' "$RUN/broker.log"
 	start_counter 0
@@ -80,18 +38,10 @@ CONF
 	wait_for "the counters" grep -q 'consuming' "$RUN/counter-1.log"
 	echo "naive counter up: Kafka $BROKER (topic events), InfluxDB http://$INFLUX_HTTP (database naive)"
 	;;
-stop)
-	for p in counter-0 counter-1 broker influxd; do
-		kill -CONT "$(pidof_ $p)" 2>/dev/null || true
-		kill "$(pidof_ $p)" 2>/dev/null || true
-	done
-	sleep 1
-	for p in counter-0 counter-1 broker influxd; do kill -9 "$(pidof_ $p)" 2>/dev/null || true; done
-	rm -rf "$RUN"
-	;;
+stop) stop_all 1 counter-0 counter-1 broker influxd ;;
 start-counter) start_counter "$2" ;;
-kill) kill -9 "$(pidof_ "counter-$2")" ;;
-signal) kill -"$3" "$(pidof_ "counter-$2")" ;;
+kill) signal_ KILL "counter-$2" ;;
+signal) signal_ "$3" "counter-$2" ;;
 alive) running "counter-$2" ;;
-*) sed -n '2,17p' "$0" >&2; exit 2 ;;
+*) sed -n '2,17p' "$SCRIPT" >&2; exit 2 ;;
 esac

@@ -20,34 +20,9 @@ INFLUX_HTTP=127.0.0.1:28086
 INFLUX_RPC=127.0.0.1:28088
 GATEWAY=127.0.0.1:28080
 QUERY=127.0.0.1:28081
-RUN="$PWD/run"
-COUNTLAB="${COUNTLAB:-$(command -v countlab || echo ../../bin/countlab)}"
-INFLUXD="${COUNTLAB_INFLUXD:-../../bin/influxd}"
 # The engine's rules; target.yaml's semantics say the same.
 WINDOWS=10s LATENESS=15s OUT_OF_ORDER=5s
-
-pidof_() { cat "$RUN/$1.pid" 2>/dev/null || echo 0; }
-
-running() { # running NAME: its process is there and not a zombie
-	pid=$(pidof_ "$1")
-	kill -0 "$pid" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null
-}
-
-wait_for() { # wait_for WHAT CMD...: up to 60 s
-	what=$1; shift
-	i=0
-	until "$@" >/dev/null 2>&1; do
-		i=$((i + 1))
-		if [ $i -gt 300 ]; then echo "reference.sh: $what did not come up (see $RUN/*.log)" >&2; exit 1; fi
-		sleep 0.2
-	done
-}
-
-bg() { # bg NAME CMD...: run in the background, log and pid in ./run
-	name=$1; shift
-	nohup "$@" >>"$RUN/$name.log" 2>&1 &
-	echo $! >"$RUN/$name.pid"
-}
+. ../lib.sh
 
 start_engine() { # a fresh log: alive looks for this start's "engine ready"
 	mv -f "$RUN/engine-$1.log" "$RUN/engine-$1.log.prev" 2>/dev/null || true
@@ -57,28 +32,8 @@ start_engine() { # a fresh log: alive looks for this start's "engine ready"
 
 case "${1:-}" in
 start)
-	mkdir -p "$RUN/influx"
-	cat >"$RUN/influxd.conf" <<CONF
-reporting-disabled = true
-bind-address = "$INFLUX_RPC"
-[meta]
-  dir = "$RUN/influx/meta"
-[data]
-  dir = "$RUN/influx/data"
-  wal-dir = "$RUN/influx/wal"
-  wal-fsync-delay = "0s"
-  query-log-enabled = false
-[http]
-  bind-address = "$INFLUX_HTTP"
-  flux-enabled = true
-  log-enabled = false
-[logging]
-  level = "warn"
-[monitor]
-  store-enabled = false
-CONF
-	bg influxd "$INFLUXD" run -config "$RUN/influxd.conf"
-	bg broker "$COUNTLAB" broker --listen "$BROKER" --data-dir "$RUN/kafka" --partitions 4
+	start_influxd
+	start_broker
 	wait_for InfluxDB curl -sf "http://$INFLUX_HTTP/health"
 	curl -sf -XPOST "http://$INFLUX_HTTP/query" --data-urlencode "q=CREATE DATABASE countlab" >/dev/null
 	wait_for "the broker" grep -q '^ready' "$RUN/broker.log"
@@ -94,18 +49,10 @@ CONF
 	wait_for "the gateway" curl -sf "http://$GATEWAY/healthz"
 	echo "reference engine up: gateway http://$GATEWAY, query http://$QUERY, Kafka $BROKER, InfluxDB http://$INFLUX_HTTP"
 	;;
-stop)
-	for p in gateway query-server sink engine-0 engine-1 broker influxd; do
-		kill -CONT "$(pidof_ $p)" 2>/dev/null || true
-		kill "$(pidof_ $p)" 2>/dev/null || true
-	done
-	sleep 2
-	for p in gateway query-server sink engine-0 engine-1 broker influxd; do kill -9 "$(pidof_ $p)" 2>/dev/null || true; done
-	rm -rf "$RUN"
-	;;
+stop) stop_all 2 gateway query-server sink engine-0 engine-1 broker influxd ;;
 start-engine) start_engine "$2" ;;
-kill) kill -9 "$(pidof_ "engine-$2")" ;;
-signal) kill -"$3" "$(pidof_ "engine-$2")" ;;
+kill) signal_ KILL "engine-$2" ;;
+signal) signal_ "$3" "engine-$2" ;;
 alive) running "engine-$2" && grep -q 'engine ready' "$RUN/engine-$2.log" ;;
-*) sed -n '2,15p' "$0" >&2; exit 2 ;;
+*) sed -n '2,15p' "$SCRIPT" >&2; exit 2 ;;
 esac

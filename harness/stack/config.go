@@ -171,8 +171,8 @@ func TopicPrefix(p string) Opt { return func(c *cfg) { c.topicPrefix = p } }
 
 // TopicRetention bounds the topics by time (kafka.Retention; zero fields
 // keep everything, the default): the embedded broker enforces it, and it
-// is set on the topics created on an external cluster. (Retention is the
-// store's.)
+// is set on the topics created on an external cluster. Its events may be
+// given by Retention's events instead (retention.go).
 func TopicRetention(r kafka.Retention) Opt { return func(c *cfg) { c.topicRetention = r } }
 
 // Logger is where every part logs (default: nowhere); level is passed
@@ -272,6 +272,9 @@ func (c *cfg) validate() error {
 		}
 	}
 	if err := c.validateEnrich(); err != nil { // enrich.go
+		return err
+	}
+	if err := c.resolveEventsRetention(); err != nil { // retention.go
 		return err
 	}
 	if !c.externalKafka() && c.brokerSASL.SASLMechanism != "" {

@@ -127,7 +127,7 @@ func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 	LabelStage(reports.StageBroker)
 	if f.externalKafka() {
 		s.conn = f.kafka
-		if err := createTopics(ctx, s.conn, s.topics, int32(f.partitions), f.topicRetention, f.topicOpts()...); err != nil {
+		if err := createTopics(ctx, s.conn, s.topics, int32(f.partitions), f.topicRetention); err != nil {
 			return nil, err
 		}
 	} else if f.brokerProc {

@@ -118,9 +118,9 @@ func (s *Stack) addBuggyWorker(ctx context.Context, ready []<-chan struct{}) ([]
 	return append(ready, w.Ready()), nil
 }
 
-// createTopics creates countlab's missing topics on an external cluster:
-// with topic retention ret when it bounds any topic, otherwise with opts.
-func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, ret kafka.Retention, opts ...kafka.TopicOpt) error {
+// createTopics creates countlab's missing topics on an external cluster
+// with topic retention ret (set on existing ones too when it bounds any).
+func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, partitions int32, ret kafka.Retention) error {
 	cl, err := conn.NewClient()
 	if err != nil {
 		return err
@@ -128,12 +128,7 @@ func createTopics(ctx context.Context, conn kafka.Conn, topics kafka.Topics, par
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if ret.Any() {
-		err = kafka.EnsureTopicsRetained(ctx, cl, topics, partitions, -1, ret)
-	} else {
-		err = kafka.EnsureTopics(ctx, cl, topics, partitions, -1, opts...)
-	}
-	if err != nil {
+	if err = kafka.EnsureTopicsRetained(ctx, cl, topics, partitions, -1, ret); err != nil {
 		return fmt.Errorf("create the topics: %w", err)
 	}
 	return nil

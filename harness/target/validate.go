@@ -60,12 +60,10 @@ func (c *Columns) applyDefaults() {
 	c.Count, c.Sum = cmpOr(c.Count, "count"), cmpOr(c.Sum, "sum")
 }
 
-// errs collects FieldErrors.
+// errs collects the FieldErrors of the fields under target:.
 type errs struct{ list Errors }
 
-func (e *errs) add(path, msg, fix string) {
-	e.list = append(e.list, &FieldError{Path: "target." + path, Msg: msg, Fix: fix})
-}
+func (e *errs) add(path, msg, fix string) { e.list.Add("target."+path, msg, fix) }
 
 func (e *errs) oneOf(path, v string, allowed ...string) {
 	if !slices.Contains(allowed, v) {
@@ -140,10 +138,7 @@ func (s *Spec) Validate() error {
 	if s.Recovery.LagBound < 0 {
 		e.add("recovery.lag_bound", "negative", "write a number of records >= 0, or leave it out")
 	}
-	if len(e.list) > 0 {
-		return e.list
-	}
-	return nil
+	return e.list.Err()
 }
 
 func (s *Spec) validateIngest(e *errs) {
