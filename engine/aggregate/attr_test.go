@@ -137,3 +137,25 @@ func TestSubTotalsSealCommitEncode(t *testing.T) {
 		t.Fatalf("committed %+v", st.done)
 	}
 }
+
+func TestFoldSubs(t *testing.T) {
+	s := func(ms, n int64) sub { return sub{ms: ms, count: n, sum: float64(n), lo: 1, hi: 1} }
+	for _, c := range []struct {
+		done, delta, want []sub
+	}{
+		{nil, []sub{s(1, 1)}, []sub{s(1, 1)}},
+		{[]sub{s(1, 1)}, []sub{s(2, 1)}, []sub{s(1, 1), s(2, 1)}},                            // appended
+		{[]sub{s(1, 1), s(2, 1)}, []sub{s(2, 2), s(3, 1)}, []sub{s(1, 1), s(2, 3), s(3, 1)}}, // last merged
+		{[]sub{s(1, 1), s(5, 1)}, []sub{s(0, 1), s(5, 1), s(7, 1)}, []sub{s(0, 1), s(1, 1), s(5, 2), s(7, 1)}},
+	} {
+		got := foldSubs(append([]sub(nil), c.done...), c.delta)
+		if len(got) != len(c.want) {
+			t.Fatalf("fold %v %v = %v", c.done, c.delta, got)
+		}
+		for i := range got {
+			if got[i] != c.want[i] {
+				t.Fatalf("fold %v %v = %v, want %v", c.done, c.delta, got, c.want)
+			}
+		}
+	}
+}

@@ -390,6 +390,6 @@ func (w *Worker) restoreSubs(p *partition, subs map[int32]*restoredSubs, b []byt
 			delete(r.m, k)
 			return
 		}
-		r.m[k] = mergeSubs(make([]sub, 0, len(r.m[k])+len(delta)), r.m[k], delta)
+		r.m[k] = foldSubs(r.m[k], delta) // copies delta (readSubs reuses it)
 	})
 }

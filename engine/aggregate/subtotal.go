@@ -110,16 +110,28 @@ func mergeSubs(dst, a, b []sub) []sub {
 	return dst
 }
 
+// foldSubs returns done ⊕ delta (both sorted, one entry per ms), the
+// operation of a commit and of restore: in place when delta starts at or
+// after done's last ms (events mostly come in time order), else merged
+// into a new slice.
+func foldSubs(done, delta []sub) []sub {
+	if len(delta) == 0 {
+		return done
+	}
+	n := len(done)
+	switch {
+	case n == 0 || delta[0].ms > done[n-1].ms:
+		return append(done, delta...)
+	case delta[0].ms == done[n-1].ms:
+		done[n-1].merge(&delta[0])
+		return append(done, delta[1:]...)
+	}
+	return mergeSubs(make([]sub, 0, n+len(delta)), done, delta)
+}
+
 // commit makes the sealed batch permanent.
 func (st *subTotals) commit() {
-	if len(st.pend) == 0 {
-		return
-	}
-	if len(st.done) == 0 {
-		st.done = append(st.done, st.pend...)
-	} else {
-		st.done = mergeSubs(make([]sub, 0, len(st.done)+len(st.pend)), st.done, st.pend)
-	}
+	st.done = foldSubs(st.done, st.pend)
 	st.pend = st.pend[:0]
 }
 
