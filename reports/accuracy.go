@@ -296,8 +296,8 @@ func (a *Accuracy) WriteSources(w io.Writer, indent string) {
 		}
 	}
 	for _, c := range a.Attributes {
-		fmt.Fprintf(w, "%sper %s (attribute roll-up): %d windows; query service %d mismatched, %d unexpected; InfluxDB %d mismatched, %d unexpected; exact=%v\n",
-			indent, c.Attr, c.WindowsChecked, c.Query.Mismatched, c.Query.Unexpected, c.Store.Mismatched, c.Store.Unexpected, c.Exact)
+		fmt.Fprintf(w, "%sper %s (attribute roll-up): %d windows (%d key windows split by the per-event join); query service %d mismatched, %d unexpected; InfluxDB %d mismatched, %d unexpected; exact=%v\n",
+			indent, c.Attr, c.WindowsChecked, c.SplitKeyWindows, c.Query.Mismatched, c.Query.Unexpected, c.Store.Mismatched, c.Store.Unexpected, c.Exact)
 	}
 	a.WriteRetention(w, indent) // retention.go
 	if a.ContractMismatches > 0 {

@@ -21,6 +21,10 @@ type AttrCheck struct {
 	Store          AttrSource   `json:"store"`
 	Exact          bool         `json:"exact"`
 	Worst          []AttrDiffer `json:"worst_windows,omitempty"`
+	// SplitKeyWindows is the key windows among those checked whose events
+	// the truth gives more than one value (oracle.AttrSplits): the
+	// per-event join split them (set by the run, not by CheckAttrs).
+	SplitKeyWindows int `json:"split_key_windows"`
 }
 
 // AttrSource is one source's result.

@@ -30,6 +30,9 @@ type Enrichment struct {
 	Moves int `yaml:"moves"`
 	// Renames is the number of title changes during the run (default 0).
 	Renames int `yaml:"renames"`
+	// Deletes is the number of videos deleted during the run (effective
+	// when sent; their later events count under "(unknown)"; default 0).
+	Deletes int `yaml:"deletes"`
 }
 
 // defaults fills the zero fields.
@@ -72,8 +75,12 @@ func (s *Scenario) validateEnrichment(bad func(path, hint, format string, a ...a
 		bad("enrichment.late_backdate", "between 0 and engine.lateness: a version backdated further may miss windows that already closed",
 			"late_backdate %v (engine.lateness %v)", e.LateBackdate, s.Engine.Lateness)
 	}
-	if e.Moves < 0 || e.Renames < 0 {
-		bad("enrichment.moves", "counts >= 0", "moves %d, renames %d", e.Moves, e.Renames)
+	if e.Moves < 0 || e.Renames < 0 || e.Deletes < 0 {
+		bad("enrichment.moves", "counts >= 0", "moves %d, renames %d, deletes %d", e.Moves, e.Renames, e.Deletes)
+	}
+	if s.RollingCheck != nil && s.RollingCheck.Enabled {
+		bad("enrichment", "leave rolling_check out of an enrichment scenario",
+			"the attribute truth joins every event at its time, so it keeps them all; the rolling check drops them")
 	}
 	if s.Traffic.Hostile.Fraction > 0 {
 		bad("enrichment", "leave traffic.hostile out of an enrichment scenario", "hostile keys are not videos")

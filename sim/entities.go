@@ -33,8 +33,9 @@ type EntitiesConfig struct {
 	// version takes effect (>= 0; at most the allowed lateness).
 	LateBackdate time.Duration
 	// Moves videos move to another channel during the run, Renames get a
-	// new title (each effective when sent).
-	Moves, Renames int
+	// new title, Deletes are deleted (each effective when sent; a deleted
+	// video is not changed again).
+	Moves, Renames, Deletes int
 	// Duration is the traffic's length: updates are sent within it.
 	Duration time.Duration
 	// Seed makes the plan.
@@ -43,6 +44,7 @@ type EntitiesConfig struct {
 
 // MetadataUpdate is one metadata record of the plan: sent At after the
 // start, effective at start + Effective (negative: before the start).
+// Attrs nil is a deletion (sent as {"entity":..,"ts":..,"deleted":true}).
 type MetadataUpdate struct {
 	At        time.Duration
 	Effective time.Duration
@@ -52,7 +54,7 @@ type MetadataUpdate struct {
 
 // PlanMetadata is the run's metadata updates, sorted by At: every video's
 // first version (at the start, effective an hour before, or later for
-// the late ones), then the moves and renames. Versions carry every
+// the late ones), then the moves, renames and deletions. Versions carry every
 // attribute (channel, title): a version replaces the one before.
 func PlanMetadata(c EntitiesConfig) ([]MetadataUpdate, error) {
 	switch {
@@ -100,6 +102,22 @@ func PlanMetadata(c EntitiesConfig) ([]MetadataUpdate, error) {
 		a["channel"] = "ch" + strconv.Itoa(rng.IntN(c.Channels))
 	})
 	change(c.Renames, func(k string, a map[string]string) { a["title"] = "renamed " + k + " " + strconv.Itoa(rng.IntN(1000)) })
+	// Deletions come last in the plan's time of their video: nothing
+	// changes it after its deletion.
+	last := map[string]time.Duration{}
+	for _, u := range out {
+		last[u.Entity] = max(last[u.Entity], u.At)
+	}
+	for range c.Deletes {
+		if len(settled) == 0 {
+			break
+		}
+		i := rng.IntN(len(settled))
+		k := settled[i]
+		settled = slices.Delete(settled, i, i+1)
+		at := max(time.Duration(float64(c.Duration)*(0.5+0.4*rng.Float64())).Truncate(time.Millisecond), last[k]+time.Millisecond)
+		out = append(out, MetadataUpdate{At: at, Effective: at, Entity: k})
+	}
 	// Two changes of one video at the same millisecond would be one
 	// version: keep the later in the plan.
 	slices.SortStableFunc(out, func(a, b MetadataUpdate) int { return int(a.At - b.At) })
@@ -164,13 +182,14 @@ func (s *MetadataSender) Run(ctx context.Context, start time.Time, plan []Metada
 
 func (s *MetadataSender) post(ctx context.Context, start time.Time, us []MetadataUpdate) error {
 	type rec struct {
-		Entity string            `json:"entity"`
-		TS     int64             `json:"ts"`
-		Attrs  map[string]string `json:"attrs"`
+		Entity  string            `json:"entity"`
+		TS      int64             `json:"ts"`
+		Attrs   map[string]string `json:"attrs,omitempty"`
+		Deleted bool              `json:"deleted,omitempty"`
 	}
 	recs := make([]rec, len(us))
 	for i, u := range us {
-		recs[i] = rec{u.Entity, start.Add(u.Effective).UnixMilli(), u.Attrs}
+		recs[i] = rec{u.Entity, start.Add(u.Effective).UnixMilli(), u.Attrs, u.Attrs == nil}
 	}
 	body, _ := json.Marshal(recs)
 	cl := s.Client

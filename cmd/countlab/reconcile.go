@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/countlab/countlab/engine/aggregate"
+	"github.com/countlab/countlab/engine/enrich"
 	"github.com/countlab/countlab/engine/event"
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/reconcile"
@@ -43,6 +44,7 @@ func runReconcile(ctx context.Context, args []string, out io.Writer) error {
 		timeout     = fs.Duration("influx-timeout", 30*time.Second, "timeout of every InfluxDB call")
 		types       = fs.String("types", "", "accepted event types, comma-separated, as the aggregator's validator (empty: the default set)")
 		verbose     = fs.Bool("v", false, "log progress on stderr")
+		enrichNames = fs.String("enrich", "", "repair the attribute roll-ups of these attributes too, comma-separated (the engine's --enrich): each recounted event joined at its time with <prefix>metadata, compared with <prefix>attr-aggregates and attr_total")
 		hot         = hotKeyFlag{}
 	)
 	fs.Var(hot, "hot-key", "a hot counted key split over N partitions, KEY=N (repeatable; the engine's --hot-key)")
@@ -95,6 +97,14 @@ func runReconcile(ctx context.Context, args []string, out io.Writer) error {
 	if *engineGroup == "" || *txnID == "" {
 		return usagef("--engine-group and --transactional-id must not be empty")
 	}
+	var enr *reconcile.Enrich
+	if *enrichNames != "" {
+		names, err := enrich.ParseAttrNames(*enrichNames)
+		if err != nil {
+			return usagef("--enrich: %v", err)
+		}
+		enr = &reconcile.Enrich{MetadataTopic: *prefix + enrich.DefaultTopic, TotalsTopic: *prefix + enrich.DefaultTotalsTopic, Attrs: names}
+	}
 	wait := *waitEngine
 	if wait == 0 {
 		wait = -1 // Config: negative is no wait
@@ -108,7 +118,7 @@ func runReconcile(ctx context.Context, args []string, out io.Writer) error {
 		From: from, To: to, Windows: sizes, DryRun: *dryRun, Timeout: *timeout, Logger: log,
 		Validator: validator, AggregatesOnly: *aggOnly, EngineGroup: *engineGroup,
 		Lateness: *lateness, NoLateness: *lateness == 0, OutOfOrderness: *outOfOrder, NoOutOfOrderness: *outOfOrder == 0,
-		WaitForEngine: wait, TransactionalID: *txnID, HotKeys: hot, Rollup: rc,
+		WaitForEngine: wait, TransactionalID: *txnID, HotKeys: hot, Rollup: rc, Enrich: enr,
 	})
 	if err != nil {
 		return err
@@ -118,6 +128,9 @@ func runReconcile(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if *failOnDiff && res.WindowsDiffering > 0 {
 		return exitError{1, fmt.Errorf("%d of %d windows differed", res.WindowsDiffering, res.WindowsChecked)}
+	}
+	if a := res.Attributes; *failOnDiff && a != nil && a.WindowsDiffering > 0 {
+		return exitError{1, fmt.Errorf("%d of %d attribute totals differed", a.WindowsDiffering, a.WindowsChecked)}
 	}
 	return nil
 }

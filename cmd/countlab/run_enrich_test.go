@@ -6,7 +6,8 @@ import (
 )
 
 // TestRunEnrichmentShort runs the shipped enrichment-short: views per
-// channel while videos arrive late, move and are renamed, with worker 1
+// channel while videos arrive late, move (mid-window: the window splits),
+// are renamed and deleted, with worker 1
 // SIGKILLed during the metadata updates and restarted on its store. Every
 // key window and every closed channel window is exact in the query
 // service and InfluxDB, and some events counted under "(unknown)".
@@ -27,6 +28,13 @@ func TestRunEnrichmentShort(t *testing.T) {
 	if len(as) != 1 || as[0].Attr != "channel" || !as[0].Exact || as[0].WindowsChecked < 20 {
 		t.Fatalf("attribute check: %+v", as)
 	}
+	// Videos moved (or were known, or deleted) in the middle of windows
+	// with events on both sides: both values got part of the key's
+	// window, and the check above was exact against that per-event truth.
+	if as[0].SplitKeyWindows == 0 {
+		t.Fatalf("no key window split by the per-event join: %+v", as[0])
+	}
+	t.Logf("%d attribute windows exact, %d key windows split between two channels", as[0].WindowsChecked, as[0].SplitKeyWindows)
 	if len(rep.Faults) != 1 {
 		t.Fatalf("the worker crash: %+v", rep.Faults)
 	}

@@ -74,9 +74,9 @@ type countingEnricher struct {
 	lookups atomic.Int64
 }
 
-func (c *countingEnricher) Attrs(entity string, before int64, names []string) ([]string, error) {
+func (c *countingEnricher) Spans(entity string, from, to int64, names []string) ([]enrich.Span, error) {
 	c.lookups.Add(1)
-	return c.Enricher.Attrs(entity, before, names)
+	return c.Enricher.Spans(entity, from, to, names)
 }
 
 func benchFollower(b *testing.B, ctx context.Context, e *env) *enrich.Follower {

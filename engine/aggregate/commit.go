@@ -42,13 +42,16 @@ func (w *Worker) commit(ctx context.Context) error {
 	var closing []*window
 	var out outBatch
 	for _, p := range w.parts {
+		if p.enrich {
+			p.sealSubs() // subtotal.go
+		}
 		p.closable(dues[p], func(win *window) {
 			win.closing = true
 			closing = append(closing, win)
 			t := win.t
 			t.Closed = true
 			w.produceTotal(ctx, &out, p.id, &t)
-			w.attrAdd(p.id, &t)
+			w.attrAdd(p.id, win)
 		})
 		for _, win := range p.dirty {
 			if !win.closing {
@@ -62,7 +65,7 @@ func (w *Worker) commit(ctx context.Context) error {
 				Topic:     w.cfg.changelog,
 				Partition: p.id,
 				Key:       []byte(strconv.Itoa(int(p.id))),
-				Value:     appendChangelog(nil, p.wm, p.dedup.added),
+				Value:     p.appendSubs(appendChangelog(nil, p.wm, p.dedup.added)),
 				Timestamp: time.UnixMilli(max(p.wm.wm, 0)),
 			})
 		}

@@ -325,11 +325,18 @@ var (
 // whose ids have none, the bucket's last millisecond: width is the
 // reader's bucket width); w has the record's wm, maxTS and ahead.
 func readChangelog(b []byte, width int64, fn func(h idHash, ts int64)) (w watermark, err error) {
+	w, _, err = readChangelogRest(b, width, fn)
+	return w, err
+}
+
+// readChangelogRest is readChangelog, also returning what follows the ids
+// (the sub-totals of an enriched run, subtotal.go).
+func readChangelogRest(b []byte, width int64, fn func(h idHash, ts int64)) (w watermark, rest []byte, err error) {
 	if len(b) > 0 && b[0] == 1 {
-		return w, errChangelogV1
+		return w, nil, errChangelogV1
 	}
 	if len(b) == 0 || b[0] != changelogVersion && b[0] != changelogV2 {
-		return w, errChangelog
+		return w, nil, errChangelog
 	}
 	withTS := b[0] == changelogVersion
 	b = b[1:]
@@ -357,11 +364,11 @@ func readChangelog(b []byte, width int64, fn func(h idHash, ts int64)) (w waterm
 		bucket := next()
 		cnt := nextU()
 		if err != nil || uint64(len(b)) < cnt*16 {
-			return watermark{}, errChangelog
+			return watermark{}, nil, errChangelog
 		}
 		for i := uint64(0); i < cnt && err == nil; i++ {
 			if uint64(len(b)) < 16 {
-				return watermark{}, errChangelog
+				return watermark{}, nil, errChangelog
 			}
 			h := idHash{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])}
 			b = b[16:]
@@ -372,5 +379,5 @@ func readChangelog(b []byte, width int64, fn func(h idHash, ts int64)) (w waterm
 			fn(h, ts)
 		}
 	}
-	return w, err
+	return w, b, err
 }

@@ -18,6 +18,7 @@ type metrics struct {
 	commits       prometheus.Counter
 	totals        prometheus.Counter
 	aborted       prometheus.Counter
+	attrWhole     prometheus.Counter
 	commitLatency prometheus.Histogram
 	restoreTime   prometheus.Histogram
 	openWindows   prometheus.Gauge
@@ -54,6 +55,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		commits:   counter("transactions_committed_total", "Transactions committed."),
 		totals:    counter("totals_produced_total", "Window totals produced to the aggregates topic (in committed and aborted transactions alike)."),
 		aborted:   counter("transactions_aborted_total", "Transactions aborted (rebalance, fencing, errors); their batch is undone and replayed."),
+		attrWhole: counter("attr_windows_whole_total", "Closing key windows of an enriched run without sub-totals by event time (restored from an engine or mode that kept none), attributed whole at their last millisecond."),
 		commitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Subsystem: sub, Name: "commit_seconds",
 			Help:    "Time to produce a batch's totals and end its transaction.",
@@ -73,7 +75,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		hotKey:      gaugeVec("hot_key_share", "Share of a partition's load taken by a hot key (lower bound).", "partition", "key"),
 	}
 	if reg != nil {
-		reg.MustRegister(m.consumed, m.counted, m.dedupHits, m.late, m.malformed, m.moved, m.commits, m.totals, m.aborted,
+		reg.MustRegister(m.consumed, m.counted, m.dedupHits, m.late, m.malformed, m.moved, m.commits, m.totals, m.aborted, m.attrWhole,
 			m.commitLatency, m.restoreTime, m.openWindows, m.stateBytes, m.dedupIDs, m.lag, m.load, m.watermark, m.hotKey)
 	}
 	return m

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -80,6 +81,7 @@ func (w *Worker) restore(ctx context.Context, adm *kadm.Client, ps []int32) (map
 	out := make(map[int32]*partition, len(ps))
 	for _, p := range ps {
 		out[p] = newPartition(p, w.dedupWidth, start)
+		out[p].enrich = w.cfg.enrich != nil
 	}
 	if len(ps) == 0 {
 		return out, nil
@@ -122,8 +124,9 @@ func (w *Worker) restore(ctx context.Context, adm *kadm.Client, ps []int32) (map
 		}
 	}
 	last := make(map[int32]map[string]total.Total, len(ps))
+	subs := make(map[int32]*restoredSubs)
 	err = w.readRange(ctx, consume, ends, func(r *kgo.Record) error {
-		return w.restoreRecord(out[r.Partition], last, r)
+		return w.restoreRecord(out[r.Partition], last, subs, r)
 	})
 	if err != nil {
 		return nil, err
@@ -132,7 +135,7 @@ func (w *Worker) restore(ctx context.Context, adm *kadm.Client, ps []int32) (map
 	for p, st := range out {
 		for _, t := range last[p] {
 			if !t.Closed {
-				st.install(t, w.cfg.lateness)
+				st.install(t, w.cfg.lateness, subs[p].of(&t))
 				windows++
 			}
 		}
@@ -277,7 +280,7 @@ func (w *Worker) readRange(ctx context.Context, consume map[string]map[int32]kgo
 	return nil
 }
 
-func (w *Worker) restoreRecord(p *partition, last map[int32]map[string]total.Total, r *kgo.Record) error {
+func (w *Worker) restoreRecord(p *partition, last map[int32]map[string]total.Total, subs map[int32]*restoredSubs, r *kgo.Record) error {
 	if p == nil {
 		return nil
 	}
@@ -302,11 +305,16 @@ func (w *Worker) restoreRecord(p *partition, last map[int32]map[string]total.Tot
 		}
 		m[string(r.Key)] = t
 	case w.cfg.changelog:
-		got, err := readChangelog(r.Value, p.dedup.width, p.dedup.restore)
+		got, rest, err := readChangelogRest(r.Value, p.dedup.width, p.dedup.restore)
 		if err != nil {
 			return fmt.Errorf("aggregate: changelog %d@%d: %w", r.Partition, r.Offset, err)
 		}
 		p.wm.merge(got)
+		if p.enrich && len(rest) > 0 {
+			if err := w.restoreSubs(p, subs, rest); err != nil {
+				return fmt.Errorf("aggregate: changelog %d@%d: %w", r.Partition, r.Offset, err)
+			}
+		}
 	}
 	return nil
 }
@@ -347,4 +355,41 @@ func (w *Worker) waitStable(ctx context.Context, adm *kadm.Client, topics []stri
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// restoredSubs are the sub-totals restore read for one partition.
+type restoredSubs struct {
+	m       map[subKey][]sub
+	records int
+}
+
+func (r *restoredSubs) of(t *total.Total) []sub {
+	if r == nil {
+		return nil
+	}
+	return r.m[subKey{t.Type + "\x00" + t.Key + "\x00" + t.DimSet, t.Size, t.Start}]
+}
+
+// restoreSubs adds one changelog record's sub-totals (subtotal.go) to
+// those restored so far, in record order: the operations the worker did
+// at each commit. Windows the record's watermark closed are left out
+// (their Closed total is in the same transaction), and dropped every
+// 1024 records.
+func (w *Worker) restoreSubs(p *partition, subs map[int32]*restoredSubs, b []byte) error {
+	r := subs[p.id]
+	if r == nil {
+		r = &restoredSubs{m: make(map[subKey][]sub)}
+		subs[p.id] = r
+	}
+	closed := func(k subKey) bool { return k.start+k.size+w.cfg.lateness <= p.wm.wm }
+	if r.records++; r.records%1024 == 0 {
+		maps.DeleteFunc(r.m, func(k subKey, _ []sub) bool { return closed(k) })
+	}
+	return readSubs(b, func(k subKey, delta []sub) {
+		if closed(k) {
+			delete(r.m, k)
+			return
+		}
+		r.m[k] = foldSubs(r.m[k], delta) // copies delta (readSubs reuses it)
+	})
 }

@@ -34,6 +34,9 @@ type window struct {
 	closing bool        // its Closed total is in the uncommitted batch
 	live    bool        // in the partition's window map
 	prev    total.Total // value at the last commit (when dirty && !created)
+	// subs are the sub-totals by event-time ms of an enriched run's
+	// window (subtotal.go); nil without enrichment.
+	subs *subTotals
 }
 
 // partition is the aggregation state of one events-topic partition: its
@@ -49,6 +52,8 @@ type partition struct {
 	windows      map[winKey]*window
 	closing      map[int64][]*window // close time (end + lateness) -> windows
 	dedup        *dedupSet
+	// enrich: windows keep sub-totals by event time (subtotal.go).
+	enrich bool
 
 	dirty   []*window
 	changed bool // the batch consumed records or moved the watermark
@@ -126,6 +131,9 @@ func (p *partition) add(s *series, ts int64, v float64, sizes []int64, lateness 
 			w = &window{k: winKey{s, size, start}, created: true, dirty: true, live: true, t: total.Total{
 				Key: s.key, Type: s.typ, DimSet: s.dims, Sub: int(p.id), Start: start, Size: size,
 			}}
+			if p.enrich {
+				w.subs = &subTotals{}
+			}
 			s.refs++
 			p.windows[w.k] = w
 			p.dirty = append(p.dirty, w)
@@ -138,19 +146,29 @@ func (p *partition) add(s *series, ts int64, v float64, sizes []int64, lateness 
 		}
 		s.cache[i] = w
 		w.t.Add(v)
+		if w.subs != nil {
+			w.subs.add(ts, v)
+		}
 	}
 }
 
-// install puts a restored open total into the state.
-func (p *partition) install(t total.Total, lateness int64) {
+// install puts a restored open total into the state, with its restored
+// sub-totals (by event time) in an enriched run.
+func (p *partition) install(t total.Total, lateness int64, subs []sub) {
 	s := p.seriesByTotal(&t)
 	k := winKey{s, t.Size, t.Start}
 	if old := p.windows[k]; old != nil {
 		old.t = t
+		if old.subs != nil {
+			old.subs.done = subs
+		}
 		return
 	}
 	s.refs++
 	w := &window{k: k, t: t, live: true}
+	if p.enrich {
+		w.subs = &subTotals{done: subs}
+	}
 	p.windows[k] = w
 	closeAt := t.Start + t.Size + lateness
 	p.closing[closeAt] = append(p.closing[closeAt], w)
@@ -193,6 +211,9 @@ func (p *partition) rollback() {
 			}
 		} else {
 			w.t = w.prev
+			if w.subs != nil {
+				w.subs.pend = w.subs.pend[:0]
+			}
 		}
 		w.dirty, w.created = false, false
 	}
@@ -206,6 +227,9 @@ func (p *partition) rollback() {
 func (p *partition) committed(due []int64, horizon int64) {
 	for _, w := range p.dirty {
 		w.dirty, w.created = false, false
+		if w.subs != nil && !w.closing {
+			w.subs.commit()
+		}
 	}
 	p.dirty = p.dirty[:0]
 	for _, at := range due {
@@ -239,5 +263,21 @@ func (p *partition) stateBytes() int64 {
 	for name := range p.seriesByName {
 		seriesBytes += int64(2*len(name)) + 64
 	}
-	return int64(len(p.windows))*perWindow + seriesBytes + p.dedup.bytes()
+	var subs int64
+	if p.enrich {
+		for _, w := range p.windows {
+			subs += w.subs.bytes()
+		}
+	}
+	return int64(len(p.windows))*perWindow + seriesBytes + subs + p.dedup.bytes()
+}
+
+// sealSubs seals the batch's sub-totals of every dirty window, before
+// they are read at close and written to the changelog.
+func (p *partition) sealSubs() {
+	for _, w := range p.dirty {
+		if w.subs != nil {
+			w.subs.seal()
+		}
+	}
 }

@@ -11,9 +11,9 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
 )
 
-// AttrTotal is one attribute roll-up total: the merged key totals of one
-// window whose keys had attribute Attr = Value (Unknown: no metadata) at
-// the window's end, counted from one events partition (Sub; readers sum
+// AttrTotal is one attribute roll-up total: the events of one window
+// whose keys had attribute Attr = Value (Unknown: no version in effect) at
+// their event time, counted from one events partition (Sub; readers sum
 // over it). It is written once, when the window closes, as an absolute
 // value: writing it again is idempotent.
 type AttrTotal struct {
@@ -34,7 +34,9 @@ type AttrTotal struct {
 	Sum   float64 `json:"sum"`
 	Min   float64 `json:"min"`
 	Max   float64 `json:"max"`
-	// Keys is the number of key totals merged (keys x dimension sets).
+	// Keys is the number of key totals (keys x dimension sets) with
+	// events under Value (a key window split between values counts in
+	// each).
 	Keys int `json:"keys"`
 }
 

@@ -199,10 +199,16 @@ func (f *Follower) run(ctx context.Context) error {
 		})
 		fs.EachRecord(func(r *kgo.Record) {
 			next[r.Partition] = r.Offset + 1
-			if r.Attrs.IsControl() || r.Value == nil {
+			if r.Attrs.IsControl() {
 				return
 			}
-			rec, err := ParseRecord(r.Value)
+			var rec Record
+			var err error
+			if r.Value == nil {
+				rec, err = DeletionOf(r.Key) // a tombstone
+			} else {
+				rec, err = ParseRecord(r.Value)
+			}
 			if err != nil {
 				f.m.invalid.Inc()
 				f.cfg.log.Warn("enrich: metadata record refused (not applied)", "partition", r.Partition, "offset", r.Offset, "err", err)
@@ -295,6 +301,14 @@ func (f *Follower) Attrs(entity string, before int64, names []string) ([]string,
 	}
 	f.m.lookups.Inc()
 	return out, nil
+}
+
+// Spans returns the values of attributes names of entity over the event
+// times [from, to), split at its versions (Store.Spans): what the
+// aggregator splits a closing window's events by.
+func (f *Follower) Spans(entity string, from, to int64, names []string) ([]Span, error) {
+	f.m.lookups.Inc()
+	return f.st.Spans(entity, from, to, names)
 }
 
 // Closed tells the follower the aggregator closed windows ending at or

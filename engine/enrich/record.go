@@ -24,13 +24,40 @@ const (
 )
 
 // Record is one metadata record: the attributes of Entity from TS on.
+// A deletion (a tombstone) is a record without attributes: from TS on
+// the entity has no version (its events count under Unknown) until a
+// later version.
 type Record struct {
 	// Entity is the counted key the attributes describe (a video id).
 	Entity string
 	// TS is the effective time, unix milliseconds.
 	TS int64
-	// Attrs are the attributes, sorted by name, names unique.
+	// Attrs are the attributes, sorted by name, names unique; none for a
+	// deletion.
 	Attrs []Attr
+}
+
+// Deleted says r is a deletion (no attributes).
+func (r *Record) Deleted() bool { return len(r.Attrs) == 0 }
+
+// DeletionOf is the deletion record of a null value (a Kafka tombstone)
+// under record key "ENTITY@EFFECTIVE_MS".
+func DeletionOf(key []byte) (Record, error) {
+	k := string(key)
+	i := strings.LastIndexByte(k, '@')
+	if i < 0 {
+		return Record{}, bad("tombstone key %q: want ENTITY@EFFECTIVE_MS", k)
+	}
+	r := Record{Entity: k[:i]}
+	if err := text("entity", r.Entity, MaxEntityBytes); err != nil {
+		return Record{}, err
+	}
+	ts, err := strconv.ParseInt(k[i+1:], 10, 64)
+	if err != nil || ts <= 0 {
+		return Record{}, bad("tombstone key %q: the effective time is not a positive whole number of unix milliseconds", k)
+	}
+	r.TS = ts
+	return r, nil
 }
 
 // Attr is one attribute: a name and its value.
@@ -59,6 +86,8 @@ type wire struct {
 	Entity *string           `json:"entity"`
 	TS     json.RawMessage   `json:"ts"`
 	Attrs  map[string]string `json:"attrs"`
+	// Deleted marks a deletion: no attrs then.
+	Deleted bool `json:"deleted"`
 }
 
 // ErrRecord is wrapped by every validation error of ParseRecord.
@@ -71,6 +100,10 @@ func bad(format string, a ...any) error {
 // ParseRecord decodes and validates one JSON metadata record:
 //
 //	{"entity":"v42","ts":"2026-12-01T12:00:00Z","attrs":{"channel":"c7","title":"..."}}
+//
+// or, a deletion (the entity has no version from ts on):
+//
+//	{"entity":"v42","ts":"2026-12-01T13:00:00Z","deleted":true}
 //
 // ts is RFC 3339 or unix milliseconds; entity 1..256 bytes; attrs 1..32,
 // names [a-z][a-z0-9_]* up to 64 bytes, values up to 256 bytes; all valid
@@ -129,6 +162,12 @@ func (w *wire) record() (Record, error) {
 		return Record{}, err
 	}
 	r.TS = ts
+	if w.Deleted {
+		if len(w.Attrs) != 0 {
+			return Record{}, bad("attrs: a deletion (\"deleted\":true) has no attributes")
+		}
+		return r, nil
+	}
 	if len(w.Attrs) == 0 {
 		return Record{}, bad("attrs: missing or empty (give at least one attribute)")
 	}
@@ -203,8 +242,16 @@ func nameOK(n string) bool {
 	return true
 }
 
-// MarshalJSON encodes r as ParseRecord reads it (ts in unix ms).
+// MarshalJSON encodes r as ParseRecord reads it (ts in unix ms; a
+// deletion with "deleted":true).
 func (r Record) MarshalJSON() ([]byte, error) {
+	if r.Deleted() {
+		return json.Marshal(struct {
+			Entity  string `json:"entity"`
+			TS      int64  `json:"ts"`
+			Deleted bool   `json:"deleted"`
+		}{r.Entity, r.TS, true})
+	}
 	m := make(map[string]string, len(r.Attrs))
 	for _, a := range r.Attrs {
 		m[a.Name] = a.Value

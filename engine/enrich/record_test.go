@@ -50,3 +50,30 @@ func TestParseRecordRefuses(t *testing.T) {
 		}
 	}
 }
+
+func TestDeletion(t *testing.T) {
+	r, err := ParseRecord([]byte(`{"entity":"v1","ts":5,"deleted":true}`))
+	if err != nil || !r.Deleted() || r.Entity != "v1" || r.TS != 5 || r.Get("channel") != Unknown {
+		t.Fatalf("%+v %v", r, err)
+	}
+	b, _ := r.MarshalJSON()
+	if string(b) != `{"entity":"v1","ts":5,"deleted":true}` {
+		t.Fatalf("marshal %s", b)
+	}
+	if _, err := ParseRecord([]byte(`{"entity":"v1","ts":5,"deleted":true,"attrs":{"c":"x"}}`)); err == nil || !strings.Contains(err.Error(), "no attributes") {
+		t.Fatalf("a deletion with attributes: %v", err)
+	}
+	if _, err := ParseRecord([]byte(`{"entity":"v1","ts":5,"deleted":false}`)); err == nil || !strings.Contains(err.Error(), "attrs: missing") {
+		t.Fatalf("deleted false without attributes: %v", err)
+	}
+	// A null value (Kafka tombstone) under ENTITY@EFFECTIVE_MS.
+	d, err := DeletionOf([]byte("v1@1796126400000"))
+	if err != nil || !d.Deleted() || d.Entity != "v1" || d.TS != 1796126400000 || string(d.RecordKey()) != "v1@1796126400000" {
+		t.Fatalf("%+v %v", d, err)
+	}
+	for _, k := range []string{"v1", "v1@", "v1@x", "@5", "v1@-3"} {
+		if _, err := DeletionOf([]byte(k)); err == nil || !errors.Is(err, ErrRecord) {
+			t.Errorf("tombstone key %q: %v", k, err)
+		}
+	}
+}

@@ -205,6 +205,69 @@ func lookup(tx *bolt.Tx, entity string, before int64) (Record, bool, error) {
 	return Record{Entity: entity, TS: ts, Attrs: as}, true, nil
 }
 
+// Span is the attributes in effect from From on (until the next span),
+// one value per name asked for (Unknown: no version, a deletion, or a
+// version without the attribute).
+type Span struct {
+	From   int64
+	Values []string
+}
+
+// Spans returns the values of attributes names of entity over the event
+// times [from, to): the first span starts at from (the version in effect
+// at from: the last one effective at or before it), then one span per
+// version effective in (from, to), in time order. An event at t takes the
+// values of the last span with From <= t. One read transaction.
+func (s *Store) Spans(entity string, from, to int64, names []string) ([]Span, error) {
+	var out []Span
+	err := s.db.View(func(tx *bolt.Tx) error {
+		values := func(v []byte, ok bool) ([]string, error) {
+			vals := make([]string, len(names))
+			var as []Attr
+			if ok {
+				var err error
+				if as, err = decodeAttrs(v); err != nil {
+					return nil, err
+				}
+			}
+			r := Record{Attrs: as}
+			for i, n := range names {
+				vals[i] = r.Get(n)
+			}
+			return vals, nil
+		}
+		c := tx.Bucket(bucketVersions).Cursor()
+		seek := versionKey(make([]byte, 0, len(entity)+9), entity, from+1)
+		mine := func(k []byte) bool {
+			return k != nil && len(k) == len(entity)+9 && string(k[:len(entity)]) == entity && k[len(entity)] == 0
+		}
+		k, _ := c.Seek(seek)
+		var pk, pv []byte
+		if k == nil {
+			pk, pv = c.Last()
+		} else {
+			pk, pv = c.Prev()
+		}
+		vals, err := values(pv, mine(pk))
+		if err != nil {
+			return err
+		}
+		out = append(out, Span{From: from, Values: vals})
+		for k, v := c.Seek(seek); mine(k); k, v = c.Next() {
+			ts := int64(binary.BigEndian.Uint64(k[len(entity)+1:]) ^ (1 << 63))
+			if ts >= to {
+				break
+			}
+			if vals, err = values(v, true); err != nil {
+				return err
+			}
+			out = append(out, Span{From: ts, Values: vals})
+		}
+		return nil
+	})
+	return out, err
+}
+
 // Versions is the number of versions stored.
 func (s *Store) Versions() (int, error) {
 	var n int

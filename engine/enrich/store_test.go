@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -136,4 +137,47 @@ func BenchmarkStoreLookupBatched(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/lookup")
+}
+
+func TestStoreSpans(t *testing.T) {
+	st, _, err := OpenStore(filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ch := func(e string, ts int64, c string) Record {
+		return Record{Entity: e, TS: ts, Attrs: []Attr{{"channel", c}, {"title", "t"}}}
+	}
+	// v1: c1 from 50, c2 from 100, deleted at 150, c3 from 200; v10
+	// shares v1's prefix; w has a version at exactly the window start.
+	if err := st.Apply([]Record{ch("v1", 50, "c1"), ch("v1", 100, "c2"), {Entity: "v1", TS: 150}, ch("v1", 200, "c3"),
+		ch("v10", 120, "c9"), ch("w", 100, "cw")}, map[int32]int64{0: 6}); err != nil {
+		t.Fatal(err)
+	}
+	str := func(ss []Span) string {
+		var b strings.Builder
+		for _, s := range ss {
+			b.WriteString(strconv.FormatInt(s.From, 10) + ":" + strings.Join(s.Values, "/") + " ")
+		}
+		return b.String()
+	}
+	for _, c := range []struct {
+		e        string
+		from, to int64
+		want     string
+	}{
+		{"v1", 0, 100, "0:(unknown)/(unknown) 50:c1/t "},
+		{"v1", 100, 200, "100:c2/t 150:(unknown)/(unknown) "},
+		{"v1", 60, 1000, "60:c1/t 100:c2/t 150:(unknown)/(unknown) 200:c3/t "},
+		{"v1", 201, 300, "201:c3/t "},
+		{"v10", 0, 200, "0:(unknown)/(unknown) 120:c9/t "},
+		{"w", 100, 200, "100:cw/t "},
+		{"x", 0, 1 << 40, "0:(unknown)/(unknown) "},
+		{"zzz", 0, 10, "0:(unknown)/(unknown) "}, // after every key
+	} {
+		got, err := st.Spans(c.e, c.from, c.to, []string{"channel", "title"})
+		if err != nil || str(got) != c.want {
+			t.Errorf("Spans(%s, %d, %d) = %q, %v; want %q", c.e, c.from, c.to, str(got), err, c.want)
+		}
+	}
 }

@@ -74,7 +74,11 @@ func (s *Server) runMetadata(ctx context.Context) {
 		}
 		now := s.cfg.now().UnixMilli()
 		fs.EachRecord(func(r *kgo.Record) {
-			if rec, err := enrich.ParseRecord(r.Value); err == nil {
+			parse := enrich.ParseRecord
+			if r.Value == nil { // a tombstone: a deletion
+				parse = func([]byte) (enrich.Record, error) { return enrich.DeletionOf(r.Key) }
+			}
+			if rec, err := parse(r.Value); err == nil {
 				s.meta.add(rec, now)
 			}
 		})

@@ -52,6 +52,25 @@ func (v *topicView) add(r *kgo.Record) {
 // t.RecordKey(), value t.Marshal(). It commits or returns an error (then
 // nothing of it is visible to read_committed readers).
 func publish(ctx context.Context, base []kgo.Opt, topic, txnID string, ts []total.Total, timeout time.Duration, log *slog.Logger) error {
+	recs := make([]*kgo.Record, len(ts))
+	for i := range ts {
+		t := &ts[i]
+		v, err := t.Marshal()
+		if err != nil {
+			return fmt.Errorf("reconcile: publish %d totals to %s: %w", len(ts), topic, err) // never a total written as 0
+		}
+		recs[i] = &kgo.Record{Topic: topic, Partition: int32(t.Sub), Key: t.RecordKey(), Value: v}
+	}
+	return publishRecords(ctx, base, txnID, recs, timeout, log)
+}
+
+// publishRecords produces recs in one transaction of txnID; it commits or
+// returns an error.
+func publishRecords(ctx context.Context, base []kgo.Opt, txnID string, recs []*kgo.Record, timeout time.Duration, log *slog.Logger) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	topic := recs[0].Topic
 	cl, err := kgo.NewClient(append(base,
 		kgo.TransactionalID(txnID),
 		kgo.TransactionTimeout(max(timeout, 10*time.Second)),
@@ -67,19 +86,7 @@ func publish(ctx context.Context, base []kgo.Opt, topic, txnID string, ts []tota
 	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	recs := make([]*kgo.Record, len(ts))
-	var perr error
-	for i := range ts {
-		t := &ts[i]
-		v, err := t.Marshal()
-		if err != nil && perr == nil {
-			perr = err // never a total written as 0
-		}
-		recs[i] = &kgo.Record{Topic: topic, Partition: int32(t.Sub), Key: t.RecordKey(), Value: v}
-	}
-	if perr == nil {
-		perr = cl.ProduceSync(pctx, recs...).FirstErr()
-	}
+	perr := cl.ProduceSync(pctx, recs...).FirstErr()
 	// End under its own deadline: a canceled run must still abort cleanly.
 	ectx, ecancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer ecancel()
@@ -87,10 +94,10 @@ func publish(ctx context.Context, base []kgo.Opt, topic, txnID string, ts []tota
 		if err := cl.EndTransaction(ectx, kgo.TryAbort); err != nil {
 			log.Warn("abort after a failed publish", "err", err)
 		}
-		return fmt.Errorf("reconcile: publish %d totals to %s: %w", len(ts), topic, perr)
+		return fmt.Errorf("reconcile: publish %d totals to %s: %w", len(recs), topic, perr)
 	}
 	if err := cl.EndTransaction(ectx, kgo.TryCommit); err != nil {
-		return fmt.Errorf("reconcile: commit %d totals to %s: %w", len(ts), topic, err)
+		return fmt.Errorf("reconcile: commit %d totals to %s: %w", len(recs), topic, err)
 	}
 	return nil
 }

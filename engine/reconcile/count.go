@@ -42,6 +42,7 @@ type counter struct {
 	ev     event.Event
 	key    []byte
 
+	attr   *attrCounter    // the attribute roll-up recount (attr.go); nil: none
 	moved  map[string]bool // HeaderMovedFrom of the copies read
 	orig   []*kgo.Record   // records outside their canonical partition
 	finite error           // the first window whose total is not finite
@@ -159,6 +160,9 @@ func (c *counter) count(p int32) {
 			c.totals[string(c.key)] = cur
 		}
 		cur.Add(c.ev.Value)
+		if c.attr != nil {
+			c.attr.count(&c.ev, dims, p, start, size)
+		}
 		if c.finite == nil && !finite(cur) {
 			c.finite = fmt.Errorf("reconcile: window %s: the recounted total (sum %v, min %v, max %v) is not a finite number; "+
 				"an event value or partial sum is beyond float64's range (the validator accepts |value| <= 2^53): nothing is written",

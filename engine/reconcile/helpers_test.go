@@ -73,6 +73,21 @@ func commitEnd(t *testing.T, ctx context.Context, cl *kgo.Client, group, topic s
 // returns the newest total of every record key.
 func latest(t *testing.T, ctx context.Context, addrs []string, topic string) map[string]total.Total {
 	t.Helper()
+	out := map[string]total.Total{}
+	for k, v := range latestValues(t, ctx, addrs, topic) {
+		tt, err := total.Unmarshal(v)
+		if err != nil {
+			t.Fatalf("%s %s: %v", topic, k, err)
+		}
+		out[k] = tt
+	}
+	return out
+}
+
+// latestValues is the newest value of every record key of topic (read
+// committed, up to its last stable offsets).
+func latestValues(t *testing.T, ctx context.Context, addrs []string, topic string) map[string][]byte {
+	t.Helper()
 	adm, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +103,7 @@ func latest(t *testing.T, ctx context.Context, addrs []string, topic string) map
 			end[o.Partition] = o.Offset
 		}
 	})
-	out := map[string]total.Total{}
+	out := map[string][]byte{}
 	if len(end) == 0 {
 		return out
 	}
@@ -118,11 +133,7 @@ func latest(t *testing.T, ctx context.Context, addrs []string, topic string) map
 			if r.Attrs.IsControl() {
 				return
 			}
-			tt, err := total.Unmarshal(r.Value)
-			if err != nil {
-				t.Fatalf("%s/%d@%d: %v", topic, r.Partition, r.Offset, err)
-			}
-			out[string(r.Key)] = tt
+			out[string(r.Key)] = r.Value
 		})
 	}
 	return out

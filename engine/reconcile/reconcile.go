@@ -35,6 +35,10 @@
 // in none of their windows) are in the events topic too, so the recount has
 // them: their windows are what reconcile repairs. The late topic is read
 // only to report how many fall in the range.
+//
+// With Config.Enrich the attribute roll-ups (engine/enrich) of the
+// recounted windows are compared and repaired too (attr.go): every counted
+// event joined at its event time with the metadata topic.
 package reconcile
 
 import (
@@ -108,6 +112,9 @@ type Config struct {
 	MaxDifferences int
 	// Logger logs progress (discard when nil).
 	Logger *slog.Logger
+	// Enrich repairs the attribute roll-ups too (attr.go); nil: key
+	// totals only.
+	Enrich *Enrich
 	// Rollup is the retention config (engine/rollup; retention.go): each
 	// granularity in its own bucket, expired and no longer recountable
 	// windows left out. Nil: every size in Influx.Bucket, kept forever.
@@ -157,7 +164,10 @@ type Result struct {
 	// events the events topic may have dropped.
 	WindowsSkippedExpired int          `json:"windows_skipped_expired"`
 	Differences           []Difference `json:"differences,omitempty"`
-	DurationS             float64      `json:"duration_s"`
+	// Attributes is the attribute roll-up repair (Config.Enrich; nil
+	// without).
+	Attributes *AttrResult `json:"attributes,omitempty"`
+	DurationS  float64     `json:"duration_s"`
 }
 
 // Difference is one window whose stored total is not the recounted one.
@@ -270,6 +280,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, err
 	}
 	cnt := newCounter(cfg.Validator, cfg.HotKeys, parts, sizes, from, to)
+	if cfg.Enrich != nil {
+		// The metadata before the events: each counted event is joined
+		// at its time (attr.go).
+		cnt.attr = newAttrCounter(cfg.Enrich.Attrs)
+		if err := readTopic(ctx, base, cfg.Enrich.MetadataTopic, cfg.Idle, log, cnt.attr.addVersion); err != nil {
+			return res, err
+		}
+	}
 	if err := readTopic(ctx, base, cfg.Topics.Events, cfg.Idle, log, cnt.add); err != nil {
 		return res, err
 	}
@@ -342,12 +360,24 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		diffs = append(diffs, Difference{Window: k, Stored: got, Topic: top, Truth: truth})
 	}
 
+	var adiffs []attrDiff
+	if cfg.Enrich != nil {
+		if res.Attributes, adiffs, err = compareAttrs(ctx, &cfg, base, ic, sizes, cnt.attr, log); err != nil { // attr.go
+			return res, err
+		}
+	}
+
 	// Which differing windows are safe to write (safety.go).
 	sf := &safety{lateness: cfg.Lateness.Milliseconds(), outOfOrder: cfg.OutOfOrderness.Milliseconds(),
 		parts: cnt.read, ahead: make(map[int32]bool)}
 	need := make(map[int32]int64)
 	for _, d := range diffs {
 		if p := int32(d.sub()); cnt.read[p] != nil && cnt.read[p].end > 0 {
+			need[p] = cnt.read[p].end
+		}
+	}
+	for _, d := range adiffs {
+		if p := int32(d.t.Sub); cnt.read[p] != nil && cnt.read[p].end > 0 {
 			need[p] = cnt.read[p].end
 		}
 	}
@@ -420,6 +450,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			}
 		}
 		res.WindowsRewritten = len(fix)
+	}
+	if res.Attributes != nil {
+		if err := repairAttrs(ctx, &cfg, base, ic, res.Attributes, adiffs, sf, log); err != nil {
+			return res, err
+		}
 	}
 	res.DurationS = time.Since(began).Seconds()
 	log.Info("reconciled", "checked", res.WindowsChecked, "differing", res.WindowsDiffering,

@@ -19,9 +19,7 @@ import (
 // every name in it is escaped.
 func Stored(ctx context.Context, q api.QueryAPI, bucket string, from, to time.Time, sizes []int64) (map[string]*total.Total, error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "from(bucket: %s)\n  |> range(start: %s, stop: %s)\n  |> filter(fn: (r) => r._measurement == %s)\n",
-		influx.FluxString(bucket), from.UTC().Format(time.RFC3339Nano), to.UTC().Format(time.RFC3339Nano),
-		influx.FluxString(influx.Measurement))
+	fluxFrom(&b, bucket, influx.Measurement, from, to)
 	if len(sizes) > 0 {
 		conds := make([]string, len(sizes))
 		for i, s := range sizes {
@@ -61,6 +59,14 @@ func Stored(ctx context.Context, q api.QueryAPI, bucket string, from, to time.Ti
 		return nil, fmt.Errorf("reconcile: flux result: %w", err)
 	}
 	return out, nil
+}
+
+// fluxFrom writes the start of a Flux query: measurement's rows of bucket
+// in [from, to] (every name escaped).
+func fluxFrom(b *strings.Builder, bucket, measurement string, from, to time.Time) {
+	fmt.Fprintf(b, "from(bucket: %s)\n  |> range(start: %s, stop: %s)\n  |> filter(fn: (r) => r._measurement == %s)\n",
+		influx.FluxString(bucket), from.UTC().Format(time.RFC3339Nano), to.UTC().Format(time.RFC3339Nano),
+		influx.FluxString(measurement))
 }
 
 // seriesTotal is the total a row's tags name, without values.

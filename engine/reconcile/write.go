@@ -24,12 +24,18 @@ const (
 // jitter. A permanent rejection is an error: reconcile has no dead-letter
 // topic, and its report must not claim a repair that did not happen.
 func rewrite(ctx context.Context, w api.WriteAPIBlocking, ts []total.Total, timeout time.Duration, log *slog.Logger) error {
-	for len(ts) > 0 {
-		n := min(len(ts), rewriteBatch)
-		pts := make([]*write.Point, n)
-		for i := range n {
-			pts[i] = sink.Point(&ts[i])
-		}
+	pts := make([]*write.Point, len(ts))
+	for i := range ts {
+		pts[i] = sink.Point(&ts[i])
+	}
+	return rewritePoints(ctx, w, pts, timeout, log)
+}
+
+// rewritePoints is rewrite of points.
+func rewritePoints(ctx context.Context, w api.WriteAPIBlocking, all []*write.Point, timeout time.Duration, log *slog.Logger) error {
+	for len(all) > 0 {
+		n := min(len(all), rewriteBatch)
+		pts := all[:n]
 		for attempt := 0; ; attempt++ {
 			cctx, cancel := context.WithTimeout(ctx, timeout)
 			err := w.WritePoint(cctx, pts...)
@@ -51,7 +57,7 @@ func rewrite(ctx context.Context, w api.WriteAPIBlocking, ts []total.Total, time
 			case <-time.After(d):
 			}
 		}
-		ts = ts[n:]
+		all = all[n:]
 	}
 	return nil
 }

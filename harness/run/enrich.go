@@ -52,7 +52,7 @@ func (r *scenarioRun) startEnrichment(ctx context.Context, start time.Time, keyP
 		keys[i] = keyPrefix + strconv.Itoa(i)
 	}
 	plan, err := sim.PlanMetadata(sim.EntitiesConfig{Keys: keys, Channels: e.Channels, ZipfS: e.ZipfS, LateShare: e.LateShare,
-		LateBackdate: e.LateBackdate, Moves: e.Moves, Renames: e.Renames, Duration: r.sc.Duration, Seed: r.sc.Seed})
+		LateBackdate: e.LateBackdate, Moves: e.Moves, Renames: e.Renames, Deletes: e.Deletes, Duration: r.sc.Duration, Seed: r.sc.Seed})
 	if err != nil {
 		return nil, harness.ConfigError{Err: err}
 	}
@@ -83,14 +83,21 @@ func (er *enrichRun) check(ctx context.Context, r *scenarioRun, trafficEnd time.
 	}
 	cut := trafficEnd.Add(-r.target.Lateness - r.target.OutOfOrderness - time.Second).UnixMilli()
 	for _, a := range er.attrs {
+		all, err := oracle.AttrWindows(r.truth, &er.meta, a)
+		if err != nil {
+			return fmt.Errorf("attribute check: %w", err)
+		}
 		var want []oracle.AttrWindow
-		for _, w := range oracle.AttrWindows(r.truth, &er.meta, a) {
+		for _, w := range all {
 			if w.Start+w.Size <= cut {
 				want = append(want, w)
 			}
 		}
 		c, err := reports.CheckAttrs(ctx, want, q, st, r.drainTimeout())
 		if err != nil {
+			return fmt.Errorf("attribute check: %w", err)
+		}
+		if c.SplitKeyWindows, err = oracle.AttrSplits(r.truth, &er.meta, a, cut); err != nil {
 			return fmt.Errorf("attribute check: %w", err)
 		}
 		acc.Attributes = append(acc.Attributes, c)

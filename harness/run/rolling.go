@@ -35,6 +35,8 @@ func newRunTruth(sc *scenarios.Scenario, t *Target) (*oracle.Oracle, error) {
 	if RollingOn(sc) {
 		c.IdentityGeneration = identityGeneration
 	}
+	// The attribute truth joins each event at its time (oracle.AttrWindows).
+	c.EventTimes = sc.Enrichment != nil
 	return oracle.New(c)
 }
 

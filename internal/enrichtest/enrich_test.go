@@ -96,7 +96,8 @@ func startWorker(t *testing.T, id int, broker, store string) *exec.Cmd {
 }
 
 // TestEnrichmentExactWithWorkerCrash: 60 videos over 6 channels (Zipf),
-// 20% of them known only mid-run, 12 moves and 6 renames during 14 s of
+// 20% of them known only mid-run, 12 moves, 6 renames and 4 deletions
+// during 14 s of
 // traffic straight to Kafka (with duplicates and disorder); worker 1 is
 // SIGKILLed right after a move is acknowledged and restarted 2 s later
 // on a new, empty store: rebuilt from the metadata topic (the scenario
@@ -161,7 +162,7 @@ func TestEnrichmentExactWithWorkerCrash(t *testing.T) {
 	gh := httptest.NewServer(gw)
 	defer gh.Close()
 
-	truth, err := oracle.New(oracle.Config{Windows: []time.Duration{window}, Lateness: lateness, OutOfOrderness: outOfOrder, Partitions: partitions})
+	truth, err := oracle.New(oracle.Config{Windows: []time.Duration{window}, Lateness: lateness, OutOfOrderness: outOfOrder, Partitions: partitions, EventTimes: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,15 +176,34 @@ func TestEnrichmentExactWithWorkerCrash(t *testing.T) {
 	}
 	const traffic = 14 * time.Second
 	plan, err := sim.PlanMetadata(sim.EntitiesConfig{Keys: keys, Channels: 6, ZipfS: 1.1, LateShare: 0.2, LateBackdate: time.Second,
-		Moves: 12, Renames: 6, Duration: traffic, Seed: 7})
+		Moves: 12, Renames: 6, Deletes: 4, Duration: traffic, Seed: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
+	// moves are the versions acknowledged mid-run (entity, effective
+	// ms): moves, renames, late first versions, deletions.
+	type move struct {
+		entity string
+		eff    int64
+	}
+	var (
+		movesMu sync.Mutex
+		moves   []move
+		deletes int
+	)
 	crashed := make(chan struct{})
 	var crashOnce sync.Once
 	ms := &sim.MetadataSender{URL: gh.URL, Acked: func(u sim.MetadataUpdate, eff int64) {
 		meta.AddVersion(u.Entity, eff, u.Attrs)
+		movesMu.Lock()
+		if u.Attrs == nil {
+			deletes++
+		}
+		if u.At > 0 {
+			moves = append(moves, move{u.Entity, eff})
+		}
+		movesMu.Unlock()
 		skip := false
 		if u.Effective == u.At && u.At > 0 {
 			skipped.Do(func() { skip = true })
@@ -216,9 +236,11 @@ func TestEnrichmentExactWithWorkerCrash(t *testing.T) {
 	z, _ := sim.NewZipf(len(keys), 1.0)
 	rng := rand.New(rand.NewPCG(1, 2))
 	n := 0
+	times := map[string][]int64{} // each key's event times
 	produce := func(k string, ts int64, now time.Time) {
 		n++
 		e := event.Event{ID: "e" + strconv.Itoa(n), Key: k, Type: "VIEW", Value: float64(1 + rng.IntN(5)), TS: ts}
+		times[k] = append(times[k], ts)
 		copies := 1
 		if rng.IntN(20) == 0 {
 			copies = 2 // a duplicate
@@ -249,10 +271,43 @@ func TestEnrichmentExactWithWorkerCrash(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	want := oracle.AttrWindows(truth, &meta, "channel")
+	want, err := oracle.AttrWindows(truth, &meta, "channel")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The windows of the ticks' last seconds stay open: check those
 	// ending before the last tick minus lateness and out-of-orderness.
 	cut := time.Now().Add(-lateness - outOfOrder - time.Second).UnixMilli()
+	// The splits: a video changed channel (moved, first known late,
+	// deleted) in the middle of a closed window with events on both sides
+	// of the change. The check
+	// below being exact then says the engine gave the old channel the
+	// events before the move and the new one those after (the truth
+	// joins each event at its time).
+	splits := 0
+	for _, mv := range moves {
+		ws := mv.eff - mv.eff%window.Milliseconds()
+		from, to := meta.At(mv.entity, "channel", mv.eff-1), meta.At(mv.entity, "channel", mv.eff)
+		if from == to || ws+window.Milliseconds() > cut {
+			continue
+		}
+		var before, after int
+		for _, ts := range times[mv.entity] {
+			switch {
+			case ts >= ws && ts < mv.eff:
+				before++
+			case ts >= mv.eff && ts < ws+window.Milliseconds():
+				after++
+			}
+		}
+		if before > 0 && after > 0 {
+			splits++
+			t.Logf("split: %s %s -> %s at +%dms of window %d: %d events before, %d after", mv.entity, from, to, mv.eff-ws, ws, before, after)
+		}
+	}
+	if splits == 0 || deletes == 0 {
+		t.Fatalf("%d windows split by a move, %d deletions: the run does not show the per-event join", splits, deletes)
+	}
 	var closed []oracle.AttrWindow
 	unknown := int64(0)
 	for _, w := range want {
@@ -281,7 +336,11 @@ func TestEnrichmentExactWithWorkerCrash(t *testing.T) {
 		t.Fatalf("too little checked: %d windows, %d unknown events", len(closed), unknown)
 	}
 	var wrong []oracle.AttrWindow
-	for _, w := range oracle.AttrWindows(truth, &missed, "channel") {
+	wrongAll, err := oracle.AttrWindows(truth, &missed, "channel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range wrongAll {
 		if w.Start+w.Size <= cut {
 			wrong = append(wrong, w)
 		}

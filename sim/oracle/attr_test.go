@@ -5,17 +5,18 @@ import (
 	"time"
 )
 
-func TestMetadataAtWindowEnd(t *testing.T) {
+func TestMetadataAtEventTime(t *testing.T) {
 	var m Metadata
 	m.AddVersion("v", 1000, map[string]string{"channel": "a"})
 	m.AddVersion("v", 5000, map[string]string{"channel": "b"})
 	m.AddVersion("v", 3000, map[string]string{"title": "t"}) // no channel
+	m.Delete("v", 7000)
 	for _, c := range []struct {
-		end  int64
+		ts   int64
 		want string
-	}{{1000, UnknownValue}, {1001, "a"}, {3000, "a"}, {3001, UnknownValue}, {5001, "b"}} {
-		if got := m.At("v", "channel", c.end); got != c.want {
-			t.Errorf("At(%d) = %s, want %s", c.end, got, c.want)
+	}{{999, UnknownValue}, {1000, "a"}, {2999, "a"}, {3000, UnknownValue}, {5000, "b"}, {6999, "b"}, {7000, UnknownValue}} {
+		if got := m.At("v", "channel", c.ts); got != c.want {
+			t.Errorf("At(%d) = %s, want %s", c.ts, got, c.want)
 		}
 	}
 	if m.At("w", "channel", 1<<40) != UnknownValue {
@@ -23,28 +24,44 @@ func TestMetadataAtWindowEnd(t *testing.T) {
 	}
 }
 
-func TestAttrWindowsRollUp(t *testing.T) {
-	o, err := New(Config{Windows: []time.Duration{10 * time.Second}})
+// TestAttrWindowsPerEvent is the hand-computed example of
+// docs/enrichment.md, which engine/aggregate's TestAttrPerEventJoin
+// checks the engine against: a window is split at a version's effective
+// time, a version effective after an event does not apply to it, and a
+// deletion ends the entity's attributes.
+func TestAttrWindowsPerEvent(t *testing.T) {
+	if _, err := AttrWindows(newOracle(t, Config{}), &Metadata{}, "channel"); err != ErrNoEventTimes {
+		t.Fatalf("without event times: %v", err)
+	}
+	o := newOracle(t, Config{Windows: []time.Duration{10 * time.Second}, EventTimes: true})
+	base := int64(1_767_225_600_000) // a multiple of 10 s
+	add := func(id, key string, ts int64, v float64) {
+		o.Add(Sent{Event: &Event{ID: id, Key: key, Type: "VIEW", Value: v, HasValue: true, TS: base + ts, TSNumber: true}, Acked: true, Ref: base + ts})
+	}
+	add("1", "v1", 1000, 2)
+	add("2", "v2", 2000, 5)
+	add("3", "v3", 3000, 7)
+	add("4", "v4", 4000, 1)
+	add("5", "v1", 12000, 3)
+	add("6", "v4", 6000, 2)
+	add("7", "v1", 15000, 10)
+	add("8", "v1", 16000, 4)
+	var m Metadata
+	a, b := map[string]string{"channel": "a"}, map[string]string{"channel": "b"}
+	m.AddVersion("v1", base-1, a)
+	m.AddVersion("v1", base+15000, b) // mid-window: the window splits
+	m.AddVersion("v2", base+9999, a)  // after v2's only event
+	m.AddVersion("v4", base-1, a)
+	m.Delete("v4", base+5000)
+	got, err := AttrWindows(o, &m, "channel")
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := int64(1_800_000_000_000) // a multiple of 10 s
-	add := func(id, key string, ts int64, v float64) {
-		o.Add(Sent{Event: &Event{ID: id, Key: key, Type: "VIEW", Value: v, HasValue: true, TS: ts, TSNumber: true}, Acked: true, Ref: ts})
-	}
-	add("1", "v1", base+1000, 2)
-	add("2", "v1", base+12000, 3)
-	add("3", "v2", base+2000, 5)
-	add("4", "v3", base+3000, 7)
-	var m Metadata
-	m.AddVersion("v1", base-1, map[string]string{"channel": "a"})
-	m.AddVersion("v1", base+15000, map[string]string{"channel": "b"}) // mid-window: the whole window [10s, 20s)
-	m.AddVersion("v2", base+9999, map[string]string{"channel": "a"})  // before the first window's end
-	got := AttrWindows(o, &m, "channel")
 	want := []AttrWindow{
-		{AttrKey{"channel", UnknownValue, "VIEW", 10000, base}, Total{1, 7}},
-		{AttrKey{"channel", "a", "VIEW", 10000, base}, Total{2, 7}},
-		{AttrKey{"channel", "b", "VIEW", 10000, base + 10000}, Total{1, 3}},
+		{AttrKey{"channel", UnknownValue, "VIEW", 10000, base}, Total{3, 14}},
+		{AttrKey{"channel", "a", "VIEW", 10000, base}, Total{2, 3}},
+		{AttrKey{"channel", "a", "VIEW", 10000, base + 10000}, Total{1, 3}},
+		{AttrKey{"channel", "b", "VIEW", 10000, base + 10000}, Total{2, 14}},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %+v", got)

@@ -88,6 +88,11 @@ type Config struct {
 	// HotKeys are the keys split n ways (record key "key#i",
 	// i = FNV-1a-64(id) mod n), for the canonical partition.
 	HotKeys map[string]int
+	// EventTimes keeps, with every window total, its events' totals by
+	// event-time millisecond: what AttrWindows joins with the metadata
+	// per event. It costs a map entry per (window, millisecond); the
+	// saved truth (file.go) and Restore do not carry them.
+	EventTimes bool
 }
 
 // cfg is Config resolved: all in ms, defaults applied.
@@ -100,6 +105,7 @@ type cfg struct {
 	partitions                           int32
 	hotKeys                              map[string]int
 	idGen                                int64 // ms; 0: one generation
+	eventTimes                           bool
 }
 
 func dur(d, def time.Duration) int64 {
@@ -127,6 +133,7 @@ func (c Config) resolve() (cfg, error) {
 		maxID: limit(c.MaxIDLen, DefaultMaxIDLen), maxKey: limit(c.MaxKeyLen, DefaultMaxKeyLen),
 		maxDims: limit(c.MaxDims, DefaultMaxDims), maxDimValue: limit(c.MaxDimValueLen, DefaultMaxDimValueLen),
 		partitions: c.Partitions, hotKeys: c.HotKeys, idGen: max(c.IdentityGeneration.Milliseconds(), 0),
+		eventTimes: c.EventTimes,
 	}
 	ws := c.Windows
 	if len(ws) == 0 {

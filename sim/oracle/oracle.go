@@ -18,6 +18,9 @@ type Oracle struct {
 	strs    []string
 	strID   map[string]uint32
 	windows map[wkey]*Total
+	// times: with Config.EventTimes, each window's totals by event-time
+	// millisecond (attr.go).
+	times map[wkey]map[int64]Total
 
 	// sim mode: the (key, id) fingerprints of the acked distinct events.
 	seen map[fingerprint]struct{}
@@ -141,9 +144,13 @@ func New(c Config) (*Oracle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Oracle{cfg: r, strID: map[string]uint32{}, windows: map[wkey]*Total{}, seen: map[fingerprint]struct{}{},
+	o := &Oracle{cfg: r, strID: map[string]uint32{}, windows: map[wkey]*Total{}, seen: map[fingerprint]struct{}{},
 		parts: map[int32]*partition{}, pending: map[recordPos]pendingRecord{}, copied: map[recordPos]struct{}{},
-		stats: Stats{Refused: map[string]int64{}}}, nil
+		stats: Stats{Refused: map[string]int64{}}}
+	if r.eventTimes {
+		o.times = map[wkey]map[int64]Total{}
+	}
+	return o, nil
 }
 
 // Sizes are the window sizes, ascending.
@@ -293,6 +300,17 @@ func (o *Oracle) countKind(e *Event, late, stale bool) {
 		}
 		t.Count++
 		t.Sum += v
+		if o.times != nil {
+			byMS := o.times[k]
+			if byMS == nil {
+				byMS = map[int64]Total{}
+				o.times[k] = byMS
+			}
+			mt := byMS[e.TS]
+			mt.Count++
+			mt.Sum += v
+			byMS[e.TS] = mt
+		}
 	}
 	if after {
 		o.stats.AfterTaken++
@@ -355,13 +373,7 @@ func (o *Oracle) Windows(g Grouping, includeLate bool) []Window {
 		if g == ByKey {
 			g2.dims = 0
 		}
-		a := m[g2]
-		if a == nil {
-			a = &Total{}
-			m[g2] = a
-		}
-		a.Count += t.Count
-		a.Sum += t.Sum
+		addTotal(m, g2, *t)
 	}
 	out := make([]Window, 0, len(m))
 	for k, t := range m {
@@ -374,6 +386,17 @@ func (o *Oracle) Windows(g Grouping, includeLate bool) []Window {
 	o.mu.Unlock()
 	slices.SortFunc(out, compareWindows)
 	return out
+}
+
+// addTotal adds t to m[k] (created when missing).
+func addTotal[K comparable](m map[K]*Total, k K, t Total) {
+	a := m[k]
+	if a == nil {
+		a = &Total{}
+		m[k] = a
+	}
+	a.Count += t.Count
+	a.Sum += t.Sum
 }
 
 func compareWindows(a, b Window) int {

@@ -147,6 +147,7 @@ func (o *Oracle) TakeFinal(t time.Time) ([]Window, []Taken) {
 		out = append(out, Window{WindowKey: WindowKey{Size: o.cfg.sizes[k.size], Start: k.start, Type: o.strs[k.typ], Key: o.strs[k.key],
 			DimSet: o.strs[k.dims]}, Total: *t})
 		delete(o.windows, k)
+		delete(o.times, k)
 	}
 	o.mu.Unlock()
 	slices.SortFunc(out, compareWindows)
