@@ -150,14 +150,16 @@ func TestCeiling(t *testing.T) {
 }
 
 // TestCPUByRateBins: intervals at one rate make one bin; a partial last
-// interval is left out; the chart renders.
+// interval and one after the schedule (no offered rate) are left out; the
+// chart renders.
 func TestCPUByRateBins(t *testing.T) {
 	var ivs []CPUStep
 	for k := range 4 {
 		ivs = append(ivs, CPUStep{FromS: float64(5 * k), ToS: float64(5*k + 5), Seconds: 5, OfferedEventsPerS: 50000 + float64(k*100), AchievedEventsPerS: 50000,
 			Stages: []StageCores{{Stage: StageEngine, Cores: 0.2 + 0.1*float64(k)}}, Cores: 0.2 + 0.1*float64(k), SUTCores: 0.2 + 0.1*float64(k)})
 	}
-	ivs = append(ivs, CPUStep{FromS: 20, ToS: 20.3, Seconds: 0.3, OfferedEventsPerS: 90000, Stages: []StageCores{{Stage: StageEngine, Cores: 9}}, Cores: 9})
+	ivs = append(ivs, CPUStep{FromS: 20, ToS: 20.3, Seconds: 0.3, OfferedEventsPerS: 90000, Stages: []StageCores{{Stage: StageEngine, Cores: 9}}, Cores: 9},
+		CPUStep{FromS: 20.3, ToS: 25.3, Seconds: 5, AchievedEventsPerS: 9000, Stages: []StageCores{{Stage: StageEngine, Cores: 2}}, Cores: 2}) // the backlog after the schedule
 	bins := binByRate(ivs)
 	if len(bins) != 1 || !near(bins[0].Seconds, 20) || !near(bins[0].Stage(StageEngine), 0.35) || !near(bins[0].SUTMicrosPerEvent, 0.35e6/50000) {
 		t.Fatalf("bins %+v", bins)

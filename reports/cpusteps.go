@@ -199,11 +199,14 @@ const minBinInterval = 1.0
 
 // binByRate groups intervals into at most maxRateBins bins of equal width
 // of offered rate (one bin when every offered rate is within 5% of the
-// largest), ascending; empty bins are left out.
+// largest), ascending; empty bins are left out. Intervals shorter than
+// minBinInterval and those with no offered rate (after the schedule's
+// end, while a sender that fell behind sends its backlog) are left out
+// when others exist: they are in Intervals.
 func binByRate(intervals []CPUStep) []CPUStep {
 	var use []CPUStep
 	for _, s := range intervals {
-		if s.Seconds >= minBinInterval {
+		if s.Seconds >= minBinInterval && s.OfferedEventsPerS > 0 {
 			use = append(use, s)
 		}
 	}
