@@ -168,3 +168,26 @@ func TestCPUMeterIntervals(t *testing.T) {
 		t.Errorf("interval 0 cores %.3f, want 0.7", s0.Cores)
 	}
 }
+
+// TestCPUMeterRotate: cutting the profile stops it and starts the next
+// one; the last cut stops it for good (another profile can start).
+func TestCPUMeterRotate(t *testing.T) {
+	m := newCPUMeter(Sources{}, nil, 0)
+	m.begin(time.Now())
+	if m.profErr != nil {
+		t.Skipf("a CPU profile is already running: %v", m.profErr)
+	}
+	if _, err := m.rotate(false); err != nil || m.prof == nil || m.profErr != nil {
+		t.Fatalf("rotate: %v; profile %v, %v", err, m.prof, m.profErr)
+	}
+	if _, err := m.rotate(true); err != nil || m.prof != nil {
+		t.Fatalf("last rotate: %v; profile %v", err, m.prof)
+	}
+	p, err := startCPUProfile()
+	if err != nil {
+		t.Fatalf("the meter's profile still runs: %v", err)
+	}
+	if _, err := p.stop(reports.StageLabel); err != nil {
+		t.Fatal(err)
+	}
+}
