@@ -353,6 +353,7 @@ func (s *Sink) deliver(ctx context.Context, cl *kgo.Client, items []item, gen in
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		s.seen.forget.Store(true) // InfluxDB failed: it may have restarted (unchanged.go)
 		s.stats.retries.Add(1)
 		s.m.retries.Inc()
 		s.log.Warn("InfluxDB write failed; retrying", "attempt", attempt+1, "points", len(items), "err", err)

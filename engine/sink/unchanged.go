@@ -23,7 +23,10 @@ import (
 //   - a dead-letter replay writes old totals of its own: any replay that
 //     wrote a point forgets everything;
 //   - a point is remembered only after InfluxDB acknowledged its write
-//     (not when rejected, dead-lettered or past its retention);
+//     (not when rejected, dead-lettered or past its retention), and an
+//     acknowledged write stays (countlab's influxd fsyncs its WAL before
+//     it acknowledges, engine/influxd); any failed write forgets
+//     everything, since InfluxDB may have restarted;
 //   - reconcile writes InfluxDB directly only a window whose Closed total
 //     is already committed, and publishes its repair to the aggregates
 //     topic after it: the Closed total forgets its window (whether written
