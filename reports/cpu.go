@@ -89,6 +89,12 @@ type CPU struct {
 	PointsWritten  int64   `json:"points_written"`
 	TotalsPerEvent float64 `json:"totals_per_event"`
 	PointsPerEvent float64 `json:"points_per_event"`
+	// Intervals are the CPU by stage over each interval of the traffic
+	// and ByRate over the intervals grouped by their offered rate
+	// (cpusteps.go says what is exact and what estimated); empty when
+	// the probes measured no intervals.
+	Intervals []CPUStep `json:"intervals,omitempty"`
+	ByRate    []CPUStep `json:"by_offered_rate,omitempty"`
 	// Notes say what the figures leave out.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -145,7 +151,10 @@ type CPUInput struct {
 	ProfileError  string
 	TotalsWritten int64
 	PointsWritten int64
-	Notes         []string
+	// Intervals are the CPU over each interval of the span, in time
+	// order (cpusteps.go).
+	Intervals []CPUInterval
+	Notes     []string
 }
 
 // NewCPU computes the figures of in.
@@ -177,6 +186,10 @@ func NewCPU(in CPUInput) *CPU {
 		c.TotalsPerEvent = float64(in.TotalsWritten) / float64(in.Events)
 		c.PointsPerEvent = float64(in.PointsWritten) / float64(in.Events)
 	}
+	for _, iv := range in.Intervals {
+		c.Intervals = append(c.Intervals, newStep(iv, in.Self))
+	}
+	c.ByRate = binByRate(c.Intervals)
 	return c
 }
 
@@ -307,13 +320,26 @@ func (r *Report) cpuMarkdown(b *strings.Builder) {
 			fmt.Fprintf(b, "\nNote: %s\n", n)
 		}
 	}
+	c.byRateMarkdown(b) // cpusteps.go
 }
 
-// cpuHTML fills v's CPU table.
-func (r *Report) cpuHTML(v *htmlView) {
+// cpuHTML fills v's CPU tables and the chart of CPU by stage against the
+// offered rate.
+func (r *Report) cpuHTML(v *htmlView) error {
 	if r.CPU == nil {
-		return
+		return nil
 	}
 	v.CPU.Head = cpuHead
 	v.CPU.Rows = r.CPU.rows()
+	v.CPUByRate, v.CPUByRateNote = r.CPU.byRateTable(), byRateNote
+	if len(r.CPU.ByRate) == 0 {
+		return nil
+	}
+	png, err := CPUByRateChart(r.CPU.ByRate)
+	if err != nil {
+		return fmt.Errorf("cpu by stage chart: %w", err)
+	}
+	c := pngChart("CPU by stage against the offered rate", png)
+	v.CPUChart = &c
+	return nil
 }

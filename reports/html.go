@@ -86,6 +86,11 @@ type htmlView struct {
 	// Provenance is the build and machine that produced the report.
 	Provenance [][2]string
 	CPU        htmlTable // cpu.go
+	// CPUByRate and CPUChart are the CPU by stage against the offered
+	// rate (cpusteps.go).
+	CPUByRate     htmlTable
+	CPUByRateNote string
+	CPUChart      *htmlChart
 
 	// SteadyState, Phases and Gate: the steady-state check, each fault's
 	// phases and the regression gate's verdict (report.Aborted is shown
@@ -226,7 +231,9 @@ func (r *Report) htmlView(cfg *htmlCfg) (*htmlView, error) {
 	if err := r.saturationHTML(v); err != nil {
 		return nil, err
 	}
-	r.cpuHTML(v)
+	if err := r.cpuHTML(v); err != nil {
+		return nil, err
+	}
 	if err := r.resourcesHTML(v, ts, spans); err != nil {
 		return nil, err
 	}

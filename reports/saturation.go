@@ -423,6 +423,7 @@ func (r *Report) saturationMarkdown(b *strings.Builder) {
 		}
 		fmt.Fprintf(b, "| %s%s | %s | %s | %s | %s | %s | %s |\n", g.Stage, first, g.Signal, g.Rule, at, num(g.Value), num(g.Max), g.Unit)
 	}
+	s.Sustainable.ceilingMarkdown(b) // ceiling.go
 }
 
 func capitalize(s string) string {
@@ -437,6 +438,8 @@ type htmlSaturation struct {
 	Text    string
 	Signals []htmlSignal
 	Chart   *htmlChart
+	// Ceiling is the sustainable rate and its limiting stage (ceiling.go).
+	Ceiling [][2]string
 }
 
 type htmlSignal struct {
@@ -450,7 +453,7 @@ func (r *Report) saturationHTML(v *htmlView) error {
 	if s == nil {
 		return nil
 	}
-	h := &htmlSaturation{Text: capitalize(s.Text()) + "."}
+	h := &htmlSaturation{Text: capitalize(s.Text()) + ".", Ceiling: s.Sustainable.ceilingRows()}
 	for _, g := range s.Signals {
 		at := "never"
 		switch {

@@ -46,6 +46,9 @@ func (r *Report) WriteSummary(w io.Writer, path string) {
 	fmt.Fprintf(w, "  latency p50/p99 ms: ingest ack %.1f/%.1f, freshness %.1f/%.1f, query %.1f/%.1f\n",
 		l.IngestAck.P50, l.IngestAck.P99, l.Freshness.P50, l.Freshness.P99, l.Query.P50, l.Query.P99)
 	fmt.Fprintf(w, "  throughput: offered %.0f events/s, achieved %.0f events/s\n", r.Throughput.OfferedEventsPerS, r.Throughput.AchievedEventsPerS)
+	if r.Saturation != nil && r.Saturation.Sustainable != nil {
+		fmt.Fprintf(w, "  ceiling: %s\n", r.Saturation.Sustainable.CeilingText())
+	}
 	if lag := r.Traffic.MaxLagMS; lag > 1000 {
 		fmt.Fprintf(w, "  the sender fell behind its schedule by up to %.1fs (every connection busy): latencies count the wait\n", lag/1000)
 	}

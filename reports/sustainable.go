@@ -37,6 +37,23 @@ type Sustainable struct {
 	// acknowledged rate fell behind the offered); "" when none did (the
 	// offered load never went past what was sustained).
 	LimitedBy string `json:"limited_by,omitempty"`
+	// BrokeAtS is the end of that window (the first after the best one,
+	// with a higher offered rate, that was not sustainable; or the first
+	// not sustainable when none was), BrokeOfferedEventsPerS its mean
+	// offered rate; -1 and 0 when no window broke.
+	BrokeAtS               float64 `json:"broke_at_s"`
+	BrokeOfferedEventsPerS float64 `json:"broke_offered_events_per_s"`
+	// LimitingStage is the stage that limits the rate, LimitingSignal
+	// what names it (a saturation signal, or "cpu") and LimitingEvidence
+	// why, in words; CPUAtBreak is the CPU by stage over the window that
+	// broke (ceiling.go, Attribute). Empty when no window broke.
+	LimitingStage    string   `json:"limiting_stage,omitempty"`
+	LimitingSignal   string   `json:"limiting_signal,omitempty"`
+	LimitingEvidence string   `json:"limiting_evidence,omitempty"`
+	CPUAtBreak       *CPUStep `json:"cpu_at_break,omitempty"`
+
+	// start is the time the seconds count from (Attribute).
+	start time.Time
 }
 
 // Defaults of SustainableRate.
@@ -70,7 +87,7 @@ func SustainableRate(ts *TimeSeries, maxFreshnessMS float64) *Sustainable {
 		}
 	}
 	slices.SortFunc(tracers, func(a, b Point) int { return a.T.Compare(b.T) })
-	out := &Sustainable{WindowS: sustainWindow, MaxFreshnessMS: maxFreshnessMS, MaxLagS: sustainLagS, AtS: -1, FreshnessP99MS: -1, LagS: -1}
+	out := &Sustainable{WindowS: sustainWindow, MaxFreshnessMS: maxFreshnessMS, MaxLagS: sustainLagS, AtS: -1, FreshnessP99MS: -1, LagS: -1, BrokeAtS: -1, start: start}
 	best := -1
 	type verdict struct {
 		offered, achieved, fresh, lagS float64
@@ -112,6 +129,7 @@ func SustainableRate(ts *TimeSeries, maxFreshnessMS float64) *Sustainable {
 	for i := max(best+1, sustainWindow-1); i < n; i++ {
 		if v := verdicts[i]; v.broke != "" && v.offered > out.OfferedEventsPerS {
 			out.LimitedBy = v.broke
+			out.BrokeAtS, out.BrokeOfferedEventsPerS = ts.Offered[i].T.Sub(start).Seconds(), v.offered
 			break
 		}
 	}
@@ -165,12 +183,19 @@ func (s *Sustainable) Text() string {
 		return ""
 	}
 	if s.AtS < 0 {
-		return fmt.Sprintf("no %d s window was sustainable (acknowledged >= 95%% of offered, lag <= %.0f s, freshness p99 <= %.0f ms)",
+		txt := fmt.Sprintf("no %d s window was sustainable (acknowledged >= 95%% of offered, lag <= %.0f s, freshness p99 <= %.0f ms)",
 			s.WindowS, s.MaxLagS, s.MaxFreshnessMS)
+		if s.LimitingStage != "" {
+			txt += "; limited by " + s.LimitingStage + " (" + s.LimitingSignal + ")"
+		}
+		return txt
 	}
 	lim := "the offered load never went past it"
 	if s.LimitedBy != "" {
-		lim = "beyond it " + s.LimitedBy + " broke first"
+		lim = fmt.Sprintf("beyond it (offered %.0f, at %.0f s) %s broke first", s.BrokeOfferedEventsPerS, s.BrokeAtS, s.LimitedBy)
+		if s.LimitingStage != "" {
+			lim += "; limited by " + s.LimitingStage + " (" + s.LimitingSignal + ")"
+		}
 	}
 	return fmt.Sprintf("sustainable %.0f events/s (%d s ending at %.0f s: offered %.0f, freshness p99 %s ms, lag %s s); %s",
 		s.EventsPerS, s.WindowS, s.AtS, s.OfferedEventsPerS, orDash(s.FreshnessP99MS, "%.0f"), orDash(s.LagS, "%.2f"), lim)

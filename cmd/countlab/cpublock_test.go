@@ -45,6 +45,21 @@ func checkCPUBlock(t *testing.T, rep *reports.Report, dir string) {
 			t.Errorf("want harness and engine stages: %+v", c.Stages)
 		}
 	}
+	// CPU by stage over time: an interval every 5 s, and the intervals
+	// by offered rate, each with cores measured.
+	if len(c.Intervals) < int(c.WindowS/5) || len(c.ByRate) == 0 {
+		t.Errorf("cpu intervals %d over %.1f s, by rate %d: want one every 5 s and a bin", len(c.Intervals), c.WindowS, len(c.ByRate))
+	}
+	var ivCPU float64
+	for _, iv := range c.Intervals {
+		ivCPU += iv.Cores * iv.Seconds
+	}
+	if ivCPU <= 0 || ivCPU > 1.05*all+0.05 {
+		t.Errorf("the intervals' CPU %.3f s, the processes' %.3f s", ivCPU, all)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "report.md")); err != nil || !strings.Contains(string(b), "### CPU by stage against the offered rate") {
+		t.Errorf("report.md lacks the CPU by stage against the offered rate (%v)", err)
+	}
 	if c.TotalsWritten <= 0 || c.PointsWritten <= 0 || c.TotalsPerEvent <= 0 {
 		t.Errorf("totals %d, points %d written: want some", c.TotalsWritten, c.PointsWritten)
 	}

@@ -179,9 +179,38 @@ func TestRunStressShort(t *testing.T) {
 		}
 	}
 	t.Logf("saturation: %s", s.Text())
+	// The ceiling: the sustainable rate, and (when a window broke) the
+	// stage that limits it with the CPU by stage then; the CPU by stage
+	// against the offered rate.
+	su := s.Sustainable
+	if su == nil {
+		t.Fatal("no sustainable rate")
+	}
+	t.Logf("ceiling: %s; %s", su.CeilingText(), su.LimitingEvidence)
+	if su.BrokeAtS >= 0 && (su.LimitingStage == "" || su.LimitingSignal == "" || su.LimitingEvidence == "") {
+		t.Errorf("a window broke at %v s but no limiting stage: %+v", su.BrokeAtS, su)
+	}
+	c := rep.CPU
+	if c == nil || len(c.Intervals) < 2 || len(c.ByRate) < 2 {
+		t.Fatalf("cpu by stage over time: %+v", c)
+	}
+	for _, st := range c.ByRate {
+		t.Logf("offered %.0f events/s: %.2f cores (%v)", st.OfferedEventsPerS, st.Cores, st.Stages)
+		if st.Cores <= 0 || len(st.Stages) == 0 {
+			t.Errorf("step %+v: no CPU", st)
+		}
+	}
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
-	if !strings.Contains(string(md), "## Saturation") {
-		t.Error("report.md lacks the saturation section")
+	html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	for _, want := range []string{"## Saturation", "### Ceiling", "### CPU by stage against the offered rate"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	for _, want := range []string{"<h3>Ceiling</h3>", `alt="CPU by stage against the offered rate"`} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("report.html lacks %q", want)
+		}
 	}
 	raw, _ := os.ReadFile(filepath.Join(dir, "report.json"))
 	var top struct {
@@ -193,6 +222,12 @@ func TestRunStressShort(t *testing.T) {
 	for _, k := range []string{"first", "at_offered_events_per_s", "at_achieved_events_per_s", "at_s", "signals", "peak_achieved_events_per_s"} {
 		if _, ok := top.Saturation[k]; !ok {
 			t.Errorf("report.json saturation lacks %q", k)
+		}
+	}
+	sus, _ := top.Saturation["sustainable"].(map[string]any)
+	for _, k := range []string{"events_per_s", "broke_at_s", "limited_by", "limiting_stage", "cpu_at_break"} {
+		if _, ok := sus[k]; !ok && (su.BrokeAtS >= 0 || k == "events_per_s" || k == "broke_at_s") {
+			t.Errorf("report.json saturation.sustainable lacks %q", k)
 		}
 	}
 }

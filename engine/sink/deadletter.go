@@ -180,7 +180,9 @@ func (s *Sink) ReplayDeadLetter(ctx context.Context) (ReplayResult, error) {
 		if len(done) == 0 {
 			continue
 		}
+		s.seen.forget.Store(true) // old totals may overwrite newer points (unchanged.go)
 		rej, err := s.writeAll(ctx, items)
+		s.seen.forget.Store(true)
 		if err != nil {
 			return res, fmt.Errorf("sink: replay: %w", err)
 		}

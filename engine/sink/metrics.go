@@ -7,6 +7,7 @@ type metrics struct {
 	consumed       prometheus.Counter
 	superseded     prometheus.Counter
 	written        prometheus.Counter
+	unchanged      prometheus.Counter
 	writeSeconds   prometheus.Histogram
 	retries        prometheus.Counter
 	breakerState   prometheus.Gauge
@@ -32,6 +33,10 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		written: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "countlab_sink_points_written_total",
 			Help: "Points InfluxDB acknowledged.",
+		}),
+		unchanged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "countlab_sink_points_unchanged_total",
+			Help: "Totals not written because InfluxDB already holds the same point from this sink (a window's Closed total with no event since its last).",
 		}),
 		writeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "countlab_sink_write_seconds",
@@ -79,7 +84,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		m.breakerChanges.WithLabelValues(s)
 	}
 	if r != nil {
-		r.MustRegister(m.consumed, m.superseded, m.written, m.writeSeconds, m.retries,
+		r.MustRegister(m.consumed, m.superseded, m.written, m.unchanged, m.writeSeconds, m.retries,
 			m.breakerState, m.breakerChanges, m.deadLettered, m.replayed, m.deadLetterSize,
 			m.commits, m.commitLag, m.commitAge)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/rollup"
+	"github.com/countlab/countlab/engine/total"
 )
 
 // Rollup stores each granularity of r in its own retention policy (bucket
@@ -63,6 +64,12 @@ func (s *Sink) expired(size, start int64) bool {
 	}
 	s.ret.expired.Inc()
 	return true
+}
+
+// stored reports whether a total is within its retention (writeAll
+// writes it), without counting it.
+func (s *Sink) stored(t *total.Total) bool {
+	return s.cfg.rollup == nil || !s.cfg.rollup.Expired(t.Size, t.Start, s.ret.now().UnixMilli())
 }
 
 // writePoints writes pts (of items, index for index) to each one's bucket.

@@ -51,16 +51,19 @@ type Sink struct {
 	lostGen   atomic.Int64 // bumped when partitions are lost
 	replayMu  sync.Mutex
 	stats     counters
+	// seen is the last point written per window (unchanged.go).
+	seen unchanged
 }
 
 type counters struct {
-	consumed, written, retries, deadLettered, replayed, commits, opened, closed atomic.Int64
+	consumed, written, unchanged, retries, deadLettered, replayed, commits, opened, closed atomic.Int64
 }
 
 // Stats are the sink's counters since New.
 type Stats struct {
 	Consumed      int64 // totals read from Kafka
 	Written       int64 // points InfluxDB acknowledged
+	Unchanged     int64 // totals not written: the same point was (unchanged.go)
 	Retries       int64 // writes retried
 	DeadLettered  int64 // records sent to the dead-letter topic
 	Replayed      int64 // dead-lettered totals written by a replay
@@ -96,7 +99,7 @@ func (s *Sink) Close() { s.ic.Close() }
 // Stats returns the sink's counters.
 func (s *Sink) Stats() Stats {
 	return Stats{
-		Consumed: s.stats.consumed.Load(), Written: s.stats.written.Load(),
+		Consumed: s.stats.consumed.Load(), Written: s.stats.written.Load(), Unchanged: s.stats.unchanged.Load(),
 		Retries: s.stats.retries.Load(), DeadLettered: s.stats.deadLettered.Load(),
 		Replayed: s.stats.replayed.Load(), Commits: s.stats.commits.Load(),
 		BreakerOpened: s.stats.opened.Load(), BreakerClosed: s.stats.closed.Load(),
@@ -147,10 +150,12 @@ func (s *Sink) Run(ctx context.Context) error {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			s.seen.forget.Store(true)
 			s.log.Info("partitions assigned", "partitions", m)
 		}),
 		kgo.OnPartitionsRevoked(s.onRevoked),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			s.seen.forget.Store(true)
 			s.lostGen.Add(1)
 			s.log.Warn("partitions lost; their uncommitted totals will be read again", "partitions", m)
 		}),
@@ -188,6 +193,7 @@ func (s *Sink) Run(ctx context.Context) error {
 // are in InfluxDB; otherwise it commits nothing and the next owner reads
 // them again.
 func (s *Sink) onRevoked(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+	s.seen.forget.Store(true)
 	if !s.clean.Load() {
 		s.log.Info("partitions revoked mid-batch; uncommitted totals dropped, the next owner rewrites them", "partitions", m)
 		return
@@ -248,6 +254,9 @@ func (s *Sink) poll(ctx context.Context, cl *kgo.Client) error {
 		}
 	})
 	items, bad := s.decode(recs)
+	items, same := s.seen.drop(items) // unchanged.go
+	s.stats.unchanged.Add(int64(same))
+	s.m.unchanged.Add(float64(same))
 	for _, r := range recs {
 		if r.Timestamp.After(newest) {
 			newest = r.Timestamp
@@ -333,6 +342,7 @@ func (s *Sink) deliver(ctx context.Context, cl *kgo.Client, items []item, gen in
 		}
 		rej, err := s.writeAll(ctx, items)
 		if err == nil {
+			s.seen.remember(items, rej, s.stored)
 			s.br.success()
 			s.resume(cl)
 			if len(rej) > 0 {
@@ -343,6 +353,7 @@ func (s *Sink) deliver(ctx context.Context, cl *kgo.Client, items []item, gen in
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		s.seen.forget.Store(true) // InfluxDB failed: it may have restarted (unchanged.go)
 		s.stats.retries.Add(1)
 		s.m.retries.Inc()
 		s.log.Warn("InfluxDB write failed; retrying", "attempt", attempt+1, "points", len(items), "err", err)

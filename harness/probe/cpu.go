@@ -11,6 +11,7 @@ import (
 
 	"github.com/countlab/countlab/harness/stack"
 	"github.com/countlab/countlab/reports"
+	"github.com/countlab/countlab/sim"
 )
 
 // clockTicksPerS is USER_HZ, the unit of /proc/PID/stat's utime and
@@ -18,12 +19,23 @@ import (
 // needs cgo, so it is assumed).
 const clockTicksPerS = 100
 
+// cpuInterval is how long one interval of the CPU by stage over time is
+// (reports.CPUInterval): the countlab process's CPU profile is stopped
+// and started again at each interval's end.
+const cpuInterval = 5 * time.Second
+
 // cpuMeter measures the CPU time of a stack's processes over the traffic:
 // each process's utime+stime from /proc/PID/stat, on every tick (a
 // worker killed and restarted gets a new pid; both count), and the
-// countlab process's split by stage from its CPU profile.
+// countlab process's split by stage from its CPU profile; and the same
+// over each cpuInterval of the traffic (reports.CPUInterval, whose doc
+// says what is exact and what estimated). The profile is cut into one
+// per interval: runtime/pprof's samples carry no time, so a profile's
+// split is only known over the whole of it.
 type cpuMeter struct {
 	procs []stack.Process
+	rate  sim.Rate
+	dur   time.Duration
 
 	sampled bool
 	first   map[string]map[int]int64 // ticks at a pid's first sample (0: it started in the span)
@@ -33,25 +45,91 @@ type cpuMeter struct {
 
 	prof    *cpuProfile
 	profErr error
+	stopErr error // the first profile that could not be read
+	// samples are the stage samples of the profiles stopped so far.
+	samples map[string]int64
 	sink    prometheus.Gatherer
 	sink0   sinkWrites
 	start   time.Time
 	notes   []string
+
+	// The open interval: its start, each process's ticks and the events
+	// acknowledged then; the intervals closed.
+	ivStart   time.Time
+	ivTicks   map[string]int64
+	ivAcked   int64
+	intervals []reports.CPUInterval
 }
 
-// newCPUMeter is the meter of src's processes.
-func newCPUMeter(src Sources) *cpuMeter {
-	return &cpuMeter{procs: src.Processes, sink: src.Sink, notes: src.Notes,
-		first: map[string]map[int]int64{}, last: map[string]map[int]int64{}, pids: map[string][]int{}}
+// newCPUMeter is the meter of src's processes under the offered rate
+// over dur (nil rate: offered rates of 0).
+func newCPUMeter(src Sources, rate sim.Rate, dur time.Duration) *cpuMeter {
+	return &cpuMeter{procs: src.Processes, sink: src.Sink, notes: src.Notes, rate: rate, dur: dur,
+		first: map[string]map[int]int64{}, last: map[string]map[int]int64{}, pids: map[string][]int{}, samples: map[string]int64{}}
 }
 
 // begin starts the CPU profile at now (the traffic's start).
 func (m *cpuMeter) begin(now time.Time) {
-	m.start = now
+	m.start, m.ivStart = now, now
 	m.prof, m.profErr = startCPUProfile()
 	if m.sink != nil {
 		m.sink0, _ = readSinkWrites(m.sink)
 	}
+}
+
+// due reports whether the open interval ends at the reading taken at now
+// (Probes.read then rotates the profile as close to the /proc reads as it
+// can).
+func (m *cpuMeter) due(now time.Time) bool { return m.sampled && now.Sub(m.ivStart) >= cpuInterval }
+
+// rotate stops the profile and starts the next one: the stopped one's
+// samples by stage (nil: no profile ran).
+func (m *cpuMeter) rotate(final bool) (map[string]int64, error) {
+	if m.prof == nil {
+		return nil, nil
+	}
+	samples, err := m.prof.stop(reports.StageLabel)
+	m.prof = nil
+	if err != nil && m.stopErr == nil {
+		m.stopErr = err
+	}
+	for st, n := range samples {
+		m.samples[st] += n
+	}
+	if !final {
+		m.prof, m.profErr = startCPUProfile()
+	}
+	return samples, err
+}
+
+// ticksNow are each process's ticks over the span so far.
+func (m *cpuMeter) ticksNow() map[string]int64 {
+	out := make(map[string]int64, len(m.names))
+	for _, name := range m.names {
+		for pid, t := range m.last[name] {
+			out[name] += t - m.first[name][pid]
+		}
+	}
+	return out
+}
+
+// closeInterval ends the open interval at r (after r's ticks are in),
+// with the profile samples over it.
+func (m *cpuMeter) closeInterval(r *reading, samples map[string]int64) {
+	ticks := m.ticksNow()
+	a, b := m.ivStart.Sub(m.start), r.now.Sub(m.start)
+	iv := reports.CPUInterval{FromS: a.Seconds(), ToS: b.Seconds(), StageSamples: samples}
+	if b > a {
+		iv.AchievedEventsPerS = float64(r.prog.Acked-m.ivAcked) / (b - a).Seconds()
+		if m.rate != nil {
+			iv.OfferedEventsPerS = MeanRate(m.rate, m.dur, a, b)
+		}
+	}
+	for _, name := range m.names {
+		iv.Processes = append(iv.Processes, reports.ProcessCPUTime{Name: name, CPUS: float64(ticks[name]-m.ivTicks[name]) / clockTicksPerS})
+	}
+	m.intervals = append(m.intervals, iv)
+	m.ivStart, m.ivTicks, m.ivAcked = r.now, ticks, r.prog.Acked
 }
 
 // sample adds one reading's CPU ticks of every process.
@@ -74,7 +152,13 @@ func (m *cpuMeter) sample(r *reading) {
 		}
 		m.last[p.Name][pid] = t
 	}
+	if !m.sampled {
+		m.ivTicks, m.ivAcked = m.ticksNow(), r.prog.Acked
+	}
 	m.sampled = true
+	if r.rotated {
+		m.closeInterval(r, r.samples)
+	}
 }
 
 // cpuS is the CPU seconds of each process over the samples.
@@ -95,15 +179,19 @@ func (m *cpuMeter) cpuS() []reports.ProcessCPUTime {
 func (m *cpuMeter) result(end time.Time, acked int64) *reports.CPU {
 	span := end.Sub(m.start)
 	in := reports.CPUInput{WindowS: span.Seconds(), ClockTicksPerS: clockTicksPerS, Events: acked, Self: reports.HarnessProcess, Processes: m.cpuS()}
-	if m.prof != nil {
-		samples, err := m.prof.stop(reports.StageLabel)
-		if err != nil {
-			in.ProfileError = err.Error()
-		}
-		in.StageSamples = samples
-	} else if m.profErr != nil {
-		in.ProfileError = "no CPU profile of the countlab process: " + m.profErr.Error()
+	switch {
+	case m.profErr != nil:
+		in.ProfileError = "no CPU profile of the countlab process (over all or part of the span): " + m.profErr.Error()
+	case m.prof != nil: // not rotated at the last reading (Probes.Stop rotates)
+		m.rotate(true)
 	}
+	if m.stopErr != nil && in.ProfileError == "" {
+		in.ProfileError = m.stopErr.Error()
+	}
+	if len(m.samples) > 0 {
+		in.StageSamples = m.samples
+	}
+	in.Intervals = m.intervals
 	if m.sink != nil {
 		if w, ok := readSinkWrites(m.sink); ok {
 			in.TotalsWritten, in.PointsWritten = int64(w.totals-m.sink0.totals), int64(w.points-m.sink0.points)

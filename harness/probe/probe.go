@@ -141,7 +141,7 @@ func New(ctx context.Context, cfg Config, src Sources) *Probes {
 		p.res = newResourceSampler(src.Processes)
 	}
 	if cfg.Sampled&CPU != 0 {
-		p.cpu = newCPUMeter(src)
+		p.cpu = newCPUMeter(src, cfg.Rate, cfg.Duration)
 	}
 	return p
 }
@@ -315,8 +315,12 @@ type reading struct {
 
 	machine   cpuTimes
 	machineOK bool
-	influx    influxWrites
-	influxOK  bool
+	// rotated: the CPU meter's interval ends at this reading, its
+	// profile's samples over it are samples (cpu.go).
+	rotated  bool
+	samples  map[string]int64
+	influx   influxWrites
+	influxOK bool
 }
 
 // procReading is one process's reading.
@@ -351,6 +355,10 @@ func (p *Probes) read(ctx context.Context, now time.Time, snd *sim.Sender, final
 		}
 	}
 	if final {
+		if p.cpu != nil {
+			r.samples, _ = p.cpu.rotate(true)
+			r.rotated = true
+		}
 		return r
 	}
 	if p.sat != nil {
@@ -359,6 +367,12 @@ func (p *Probes) read(ctx context.Context, now time.Time, snd *sim.Sender, final
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Every*9/10)
 	defer cancel()
 	var wg sync.WaitGroup
+	if p.cpu != nil && p.cpu.due(now) {
+		// Cut the profile now, beside the /proc reads above (stopping
+		// takes ~0.1 s: beside the other reads, not before them).
+		r.rotated = true
+		wg.Go(func() { r.samples, _ = p.cpu.rotate(false) })
+	}
 	if p.src.Lag != nil && p.cfg.Sampled&(Series|Saturation|Monitor) != 0 {
 		wg.Go(func() {
 			var err error

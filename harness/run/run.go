@@ -369,6 +369,7 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 	}
 	if measured.Saturation != nil {
 		measured.Saturation.Sustainable = reports.SustainableRate(measured.Series, sc.SLO.MaxP99FreshnessMS) // the ceiling with fresh answers
+		measured.Saturation.Sustainable.Attribute(measured.Saturation, measured.CPU)                         // and its limiting stage (reports/ceiling.go)
 	}
 	stopProbes()
 	<-progDone
