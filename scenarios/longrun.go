@@ -138,6 +138,11 @@ func (s *Scenario) validateLongRun(bad func(path, hint, format string, a ...any)
 		}
 	}
 	s.validateEventsRetention(late, bad)
+	if m := s.Engine.QueryMemory; m != 0 && len(s.Engine.Windows) > 0 {
+		if need := max(2*(slices.Max(s.Engine.Windows)+s.Engine.Lateness), 5*time.Minute); m < need {
+			bad("engine.query_memory", need.String(), "the query service must hold every open window and the recent ones the probes ask for: at least twice the largest window plus the lateness, and 5m (got %s)", m)
+		}
+	}
 	if v := s.SLO.MaxHarnessRSSMiB; v < 0 {
 		bad("slo.max_harness_rss_mib", "1024", "must be >= 0 (got %v)", v)
 	}

@@ -38,6 +38,12 @@ func TestLongRunFields(t *testing.T) {
 		t.Errorf("the same events retention in both: %v", err)
 	}
 	f("negative margin", base+"rolling_check: {enabled: true, margin: -1s}\n", `rolling_check.margin`)
+	f("short aggregates", base+"topic_retention: {aggregates: 5m}\n", `topic_retention.aggregates`, `twice the largest window plus the lateness`)
+	f("short query memory", base+"engine: {query_memory: 1m}\n", `engine.query_memory`, `every open window`)
+	sc, err = Parse("t.yaml", []byte(base+"engine: {query_memory: 15m}\ntopic_retention: {aggregates: 10m}\n"))
+	if err != nil || sc.Engine.QueryMemory != 15*time.Minute || sc.TopicRetention.Kafka().Aggregates != 10*time.Minute {
+		t.Fatalf("query_memory and aggregates retention: %+v %v", sc.Engine, err)
+	}
 }
 
 // TestParseRetention: a retention config file decodes as strictly as a

@@ -73,6 +73,7 @@ func (c *cfg) scenarioStack(sc *scenarios.Scenario) []stack.Opt {
 		stack.AtLeastOnceUNSAFE(c.atLeastOnce),
 		stack.PlantBugUNSAFE(c.plantBug),
 		stack.TopicRetention(sc.TopicRetention.Kafka()), // scenario topic_retention: (scenarios/longrun.go)
+		stack.QueryMemory(e.QueryMemory),
 	}
 	if e.Retention != nil {
 		opts = append(opts, stack.Retention(e.Retention))

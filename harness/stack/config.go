@@ -46,6 +46,7 @@ type cfg struct {
 	sessionTimeout time.Duration
 	topicPrefix    string
 	topicRetention kafka.Retention
+	queryMemory    time.Duration
 	retention      *rollup.Config // retention.go
 
 	log      *slog.Logger
@@ -168,6 +169,11 @@ func SessionTimeout(d time.Duration) Opt { return func(c *cfg) { c.sessionTimeou
 
 // TopicPrefix prefixes every topic name (for shared clusters).
 func TopicPrefix(p string) Opt { return func(c *cfg) { c.topicPrefix = p } }
+
+// QueryMemory is how far back the query service keeps window totals in
+// memory (query.Retention; 0: its default); older ranges are read from
+// InfluxDB.
+func QueryMemory(d time.Duration) Opt { return func(c *cfg) { c.queryMemory = d } }
 
 // TopicRetention bounds the topics by time (kafka.Retention; zero fields
 // keep everything, the default): the embedded broker enforces it, and it

@@ -258,6 +258,9 @@ func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 	}
 	qopts = append(qopts, s.enrichQueryOpts()...)
 	qopts = append(qopts, f.queryOpts()...) // retention.go
+	if f.queryMemory > 0 {
+		qopts = append(qopts, query.Retention(f.queryMemory))
+	}
 	q, err := query.New(qopts...)
 	if err != nil {
 		return nil, err
