@@ -304,11 +304,15 @@ func (s *Server) Kill() error {
 	return nil
 }
 
+// restartBindWait is how long Restart tries the same ports again while
+// another socket holds one.
+const restartBindWait = 15 * time.Second
+
 // Restart starts the server again on the same ports with the same data
 // directory, first stopping it (as Stop does, keeping the data) if it is
 // running or paused. It returns once GET /health answers; the data
-// acknowledged before a Kill is there (WAL replay). It fails if the port
-// was taken meanwhile. ctx bounds the startup only.
+// acknowledged before a Kill is there (WAL replay). It fails if a port
+// is still taken after restartBindWait. ctx bounds the startup only.
 func (s *Server) Restart(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -319,8 +323,23 @@ func (s *Server) Restart(ctx context.Context) error {
 		return err
 	}
 	began := time.Now()
-	if err := s.boot(ctx); err != nil {
-		return err
+	// A port freed by the stop can be held a moment by another socket
+	// (an outgoing connection's local port is drawn from the same range):
+	// the same ports are tried again for up to restartBindWait.
+	for {
+		err := s.boot(ctx)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errAddrInUse) || time.Since(began) > restartBindWait || ctx.Err() != nil {
+			return err
+		}
+		s.cfg.logger.Info("influxd restart: port in use, trying again", "url", s.URL(), "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 	if err := s.createDatabase(ctx); err != nil {
 		return err
