@@ -45,6 +45,15 @@ type ResourceUsage struct {
 	// HeapMiBEnd is the Go heap in use at the last sample, when known
 	// (the countlab process: runtime/metrics).
 	HeapMiBEnd float64 `json:"heap_mib_end,omitempty"`
+	// LiveHeapMiBStart, LiveHeapMiBEnd and LiveHeapSlopeMiBPerH are the
+	// Go heap still reachable at the last collection (runtime/metrics
+	// /gc/heap/live:bytes) at the first and last sample and its slope
+	// after the warm-up, when known (the countlab process). This, not the
+	// RSS, is what a leak grows: the RSS also follows the collector's
+	// target (about twice the live heap, capped by a memory limit).
+	LiveHeapMiBStart     float64 `json:"live_heap_mib_start,omitempty"`
+	LiveHeapMiBEnd       float64 `json:"live_heap_mib_end,omitempty"`
+	LiveHeapSlopeMiBPerH float64 `json:"live_heap_slope_mib_per_h,omitempty"`
 	// Samples is the number of samples; FitFromS is where the fit starts,
 	// in seconds from the first sample (the warm-up before it is left out).
 	Samples  int     `json:"samples"`
@@ -62,6 +71,9 @@ type ProcessSamples struct {
 	Goroutines []Point
 	// Heap is the Go heap in use in MiB (empty: not measured).
 	Heap []Point
+	// LiveHeap is the Go heap live at the last collection in MiB (empty:
+	// not measured).
+	LiveHeap []Point
 }
 
 // Usage fits p's slopes, leaving the first warmup share (in [0, 1)) of its
@@ -79,6 +91,10 @@ func (p *ProcessSamples) Usage(warmup float64) ResourceUsage {
 	}
 	if n := len(p.Heap); n > 0 {
 		u.HeapMiBEnd = p.Heap[n-1].V
+	}
+	if n := len(p.LiveHeap); n > 0 {
+		u.LiveHeapMiBStart, u.LiveHeapMiBEnd = p.LiveHeap[0].V, p.LiveHeap[n-1].V
+		u.LiveHeapSlopeMiBPerH, _ = SlopePerHour(p.LiveHeap, warmup)
 	}
 	return u
 }
@@ -185,7 +201,14 @@ func (r *Report) resourcesTable() (head []string, rows [][]string) {
 func (r *Report) resourcesNote() string {
 	note := "Resident memory and goroutines of each process, sampled every second. The countlab process holds the truth of every event id sent (and the embedded broker's log), which grows with the traffic by design."
 	if r.BoundsGrowth() {
-		return note + fmt.Sprintf(" Slopes are least-squares fits after the first %.0f s (warm-up).", r.Resources[0].FitFromS)
+		note += fmt.Sprintf(" Slopes are least-squares fits after the first %.0f s (warm-up).", r.Resources[0].FitFromS)
+		for _, u := range r.Resources {
+			if u.LiveHeapMiBEnd > 0 {
+				note += fmt.Sprintf(" %s's live Go heap (reachable at the last collection; its RSS also follows the collector's target): %.0f -> %.0f MiB, %+.1f MiB/h.",
+					u.Process, u.LiveHeapMiBStart, u.LiveHeapMiBEnd, u.LiveHeapSlopeMiBPerH)
+			}
+		}
+		return note
 	}
 	return note + " Growth slopes are shown only for scenarios that bound them (soak): over a short run they say little (report.json has them)."
 }

@@ -48,8 +48,17 @@ func TestProcessSamplesUsage(t *testing.T) {
 		t.Errorf("usage %+v", u)
 	}
 	u = (&ProcessSamples{Process: "influxd", RSS: line(10, func(int) float64 { return 1 })}).Usage(0.2)
-	if u.GoroutinesMeasured || u.GoroutinesStart != 0 {
-		t.Errorf("no goroutine samples: %+v", u)
+	if u.GoroutinesMeasured || u.GoroutinesStart != 0 || u.LiveHeapMiBEnd != 0 {
+		t.Errorf("no goroutine or heap samples: %+v", u)
+	}
+	// countlab: the RSS climbs to the collector's target while the live
+	// heap is flat after its warm-up; each has its own slope.
+	u = (&ProcessSamples{Process: HarnessProcess,
+		RSS:      line(101, func(i int) float64 { return 300 + float64(i) }),
+		LiveHeap: line(101, func(i int) float64 { return math.Min(100+float64(i), 120) }),
+	}).Usage(0.2)
+	if u.LiveHeapMiBStart != 100 || u.LiveHeapMiBEnd != 120 || u.LiveHeapSlopeMiBPerH != 0 || math.Abs(u.RSSSlopeMiBPerH-3600) > 1e-6 {
+		t.Errorf("live heap: %+v", u)
 	}
 }
 

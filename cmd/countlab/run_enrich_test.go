@@ -7,7 +7,8 @@ import (
 
 // TestRunEnrichmentShort runs the shipped enrichment-short: views per
 // channel while videos arrive late, move (mid-window: the window splits),
-// are renamed and deleted, with worker 1
+// are renamed and deleted, 1% of the events too late (the run's
+// reconcile recounts them into the channel totals too), with worker 1
 // SIGKILLed during the metadata updates and restarted on its store. Every
 // key window and every closed channel window is exact in the query
 // service and InfluxDB, and some events counted under "(unknown)".
@@ -35,6 +36,12 @@ func TestRunEnrichmentShort(t *testing.T) {
 		t.Fatalf("no key window split by the per-event join: %+v", as[0])
 	}
 	t.Logf("%d attribute windows exact, %d key windows split between two channels", as[0].WindowsChecked, as[0].SplitKeyWindows)
+	// The late events: on-time check first, then the run's reconcile
+	// recounted them into the key and the channel totals, and the checks
+	// above were against the truth with them.
+	if rc := rep.Accuracy.Reconcile; rc == nil || rc.WindowsRewritten == 0 || rep.Accuracy.LateEvents == 0 {
+		t.Fatalf("no reconcile of late events: %+v (late %d)", rc, rep.Accuracy.LateEvents)
+	}
 	if len(rep.Faults) != 1 {
 		t.Fatalf("the worker crash: %+v", rep.Faults)
 	}

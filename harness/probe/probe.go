@@ -109,6 +109,9 @@ type Probes struct {
 	// selfRSS is countlab's own resident memory at the last tick, in
 	// bytes (0 before the first; Status).
 	selfRSS atomic.Int64
+	// selfLive is its Go heap live at the last collection, in MiB (0:
+	// not known).
+	selfLive atomic.Int64
 }
 
 // New is the probes of a run; ctx bounds the traffic context (Traffic).
@@ -221,6 +224,7 @@ func (p *Probes) tick(r *reading) {
 	for i, pr := range p.src.Processes {
 		if pr.Self && r.procs[i].statOK {
 			p.selfRSS.Store(int64(r.procs[i].stat.rssBytes))
+			p.selfLive.Store(int64(r.procs[i].liveMiB))
 		}
 	}
 	if p.cpu != nil {
@@ -235,6 +239,9 @@ func (p *Probes) Status() string {
 	rss := p.selfRSS.Load()
 	if rss == 0 {
 		return ""
+	}
+	if live := p.selfLive.Load(); live > 0 {
+		return fmt.Sprintf("countlab rss %d MiB (live heap %d)", rss>>20, live)
 	}
 	return fmt.Sprintf("countlab rss %d MiB", rss>>20)
 }
@@ -331,6 +338,7 @@ type procReading struct {
 	goroutines int
 	gorOK      bool
 	heapMiB    float64
+	liveMiB    float64
 }
 
 // read takes one reading: /proc once per process, the machine's CPU
@@ -351,7 +359,7 @@ func (p *Probes) read(ctx context.Context, now time.Time, snd *sim.Sender, final
 		}
 		r.procs[i].stat, r.procs[i].statOK = st, true
 		if pr.Self {
-			r.procs[i].heapMiB = heapInUseMiB()
+			r.procs[i].heapMiB, r.procs[i].liveMiB = heapMiB()
 		}
 	}
 	if final {

@@ -52,6 +52,7 @@ func (s *resourceSampler) sample(r *reading) {
 		}
 		if p.Self {
 			ps.Heap = append(ps.Heap, reports.Point{T: r.now, V: pr.heapMiB})
+			ps.LiveHeap = append(ps.LiveHeap, reports.Point{T: r.now, V: pr.liveMiB})
 		}
 	}
 }
@@ -88,15 +89,19 @@ func (s *resourceSampler) result(warmup float64) (use []reports.ResourceUsage, r
 	return use, rss, goroutines
 }
 
-// heapInUseMiB is this process's Go heap in use (runtime/metrics: heap
-// objects, live and not yet swept).
-func heapInUseMiB() float64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+// heapMiB is this process's Go heap in use (runtime/metrics: heap
+// objects, live and not yet swept) and its heap live at the last
+// collection (/gc/heap/live:bytes), in MiB (0: not known).
+func heapMiB() (inUse, live float64) {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
+	mib := func(v metrics.Value) float64 {
+		if v.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return float64(v.Uint64()) / (1 << 20)
 	}
-	return float64(s[0].Value.Uint64()) / (1 << 20)
+	return mib(s[0].Value), mib(s[1].Value)
 }
 
 // promGoroutines reads go_goroutines from a Prometheus text endpoint.
@@ -222,6 +227,10 @@ func PrintSaturationAndResources(w io.Writer, rep *reports.Report, slopes bool) 
 		if u.GoroutinesMeasured {
 			g = fmt.Sprintf(", goroutines %d -> %d (%+.0f/h)", u.GoroutinesStart, u.GoroutinesEnd, u.GoroutineSlopePerH)
 		}
-		fmt.Fprintf(w, "  resources %s (pid %d): RSS %.0f -> %.0f MiB (%+.1f MiB/h)%s\n", u.Process, u.PID, u.RSSMiBStart, u.RSSMiBEnd, u.RSSSlopeMiBPerH, g)
+		live := ""
+		if u.LiveHeapMiBEnd > 0 {
+			live = fmt.Sprintf(", live heap %.0f -> %.0f MiB (%+.1f MiB/h)", u.LiveHeapMiBStart, u.LiveHeapMiBEnd, u.LiveHeapSlopeMiBPerH)
+		}
+		fmt.Fprintf(w, "  resources %s (pid %d): RSS %.0f -> %.0f MiB (%+.1f MiB/h)%s%s\n", u.Process, u.PID, u.RSSMiBStart, u.RSSMiBEnd, u.RSSSlopeMiBPerH, live, g)
 	}
 }

@@ -68,8 +68,10 @@ func (r *scenarioRun) startEnrichment(ctx context.Context, start time.Time, keyP
 // check waits for the metadata sender, then checks every attribute window
 // that closed during the traffic (its end + lateness + out-of-orderness,
 // plus a second, before the traffic's end: later ones close only when
-// newer events move the watermark), and adds the result to acc.
-func (er *enrichRun) check(ctx context.Context, r *scenarioRun, trafficEnd time.Time, acc *reports.Accuracy) error {
+// newer events move the watermark), and adds the result to acc. After a
+// reconcile (reconciled) the truth has the late events too: the reconcile
+// rewrote the attribute totals from every distinct event.
+func (er *enrichRun) check(ctx context.Context, r *scenarioRun, trafficEnd time.Time, reconciled bool, acc *reports.Accuracy) error {
 	if er == nil {
 		return nil
 	}
@@ -83,7 +85,7 @@ func (er *enrichRun) check(ctx context.Context, r *scenarioRun, trafficEnd time.
 	}
 	cut := trafficEnd.Add(-r.target.Lateness - r.target.OutOfOrderness - time.Second).UnixMilli()
 	for _, a := range er.attrs {
-		all, err := oracle.AttrWindows(r.truth, &er.meta, a)
+		all, err := oracle.AttrWindows(r.truth, &er.meta, a, reconciled)
 		if err != nil {
 			return fmt.Errorf("attribute check: %w", err)
 		}

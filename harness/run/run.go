@@ -377,6 +377,7 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 	if err != nil {
 		return nil, fmt.Errorf("accuracy check: %w", err)
 	}
+	reconciled := false
 	if ls := r.truth.Stats(); ls.Late > 0 && tg.Reconcile != nil {
 		// Late events: the check above is the engine's late policy (not
 		// counted); a reconcile recounts them from Kafka, then every
@@ -385,8 +386,9 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 		if err != nil {
 			return nil, err
 		}
+		reconciled = true
 	}
-	if err := enr.check(ctx, r, start.Add(sendDur), &acc); err != nil {
+	if err := enr.check(ctx, r, start.Add(sendDur), reconciled, &acc); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(r.out, "  checked %d windows in %.1fs after the traffic\n", acc.WindowsChecked, time.Since(drainStart).Seconds())

@@ -122,6 +122,7 @@ func StackTarget(st *stack.Stack, token string) (*Target, error) {
 				Idle:             2 * time.Second,
 				Logger:           st.Logger(), // reconcile adds part=reconcile itself
 				Rollup:           st.Retention(),
+				Enrich:           st.ReconcileEnrich(), // the attribute roll-ups too (nil: none)
 			})
 		},
 		Err:    st.Err,

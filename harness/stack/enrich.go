@@ -13,6 +13,7 @@ import (
 	"github.com/countlab/countlab/engine/gateway"
 	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/query"
+	"github.com/countlab/countlab/engine/reconcile"
 	"github.com/countlab/countlab/harness"
 )
 
@@ -120,3 +121,15 @@ func (s *Stack) enrichGatewayOpts() []gateway.Opt {
 
 // EnrichAttrs are the attributes rolled up (nil: none).
 func (s *Stack) EnrichAttrs() []string { return s.cfg.enrichAttrs }
+
+// ReconcileEnrich is what a reconcile needs to repair the attribute
+// roll-ups too: the metadata and attribute totals topics and the
+// attributes (nil without enrichment).
+func (s *Stack) ReconcileEnrich() *reconcile.Enrich {
+	c := &s.cfg
+	if len(c.enrichAttrs) == 0 {
+		return nil
+	}
+	return &reconcile.Enrich{MetadataTopic: c.topicPrefix + enrich.DefaultTopic,
+		TotalsTopic: c.topicPrefix + enrich.DefaultTotalsTopic, Attrs: c.enrichAttrs}
+}

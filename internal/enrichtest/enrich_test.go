@@ -271,7 +271,7 @@ func TestEnrichmentExactWithWorkerCrash(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	want, err := oracle.AttrWindows(truth, &meta, "channel")
+	want, err := oracle.AttrWindows(truth, &meta, "channel", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +336,7 @@ func TestEnrichmentExactWithWorkerCrash(t *testing.T) {
 		t.Fatalf("too little checked: %d windows, %d unknown events", len(closed), unknown)
 	}
 	var wrong []oracle.AttrWindow
-	wrongAll, err := oracle.AttrWindows(truth, &missed, "channel")
+	wrongAll, err := oracle.AttrWindows(truth, &missed, "channel", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,12 +95,13 @@ type AttrWindow struct {
 // Config.EventTimes.
 var ErrNoEventTimes = errors.New("oracle: attribute windows need the events' times (Config.EventTimes)")
 
-// AttrWindows rolls the oracle's on-time events (late events are not in
-// attribute totals: a reconcile does not rewrite those) up by attribute
-// name of their keys at each event's time, per window, sorted by size,
-// start, type, value. The oracle must keep event times
-// (Config.EventTimes).
-func AttrWindows(o *Oracle, m *Metadata, name string) ([]AttrWindow, error) {
+// AttrWindows rolls the oracle's on-time events up by attribute name of
+// their keys at each event's time, per window, sorted by size, start,
+// type, value. includeLate is as in Windows: the late events added and
+// the repeats of forgotten first copies left out, the truth after a
+// reconcile (which rewrites the attribute totals too). The oracle must
+// keep event times (Config.EventTimes).
+func AttrWindows(o *Oracle, m *Metadata, name string, includeLate bool) ([]AttrWindow, error) {
 	o.mu.Lock()
 	if o.times == nil {
 		o.mu.Unlock()
@@ -110,7 +111,7 @@ func AttrWindows(o *Oracle, m *Metadata, name string) ([]AttrWindow, error) {
 	m.mu.Lock()
 	agg := map[AttrKey]*Total{}
 	for k, byMS := range o.times {
-		if k.late || k.stale {
+		if k.late && !includeLate || k.stale && (includeLate || k.late) {
 			continue
 		}
 		for ts, et := range byMS {

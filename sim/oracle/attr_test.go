@@ -30,7 +30,7 @@ func TestMetadataAtEventTime(t *testing.T) {
 // time, a version effective after an event does not apply to it, and a
 // deletion ends the entity's attributes.
 func TestAttrWindowsPerEvent(t *testing.T) {
-	if _, err := AttrWindows(newOracle(t, Config{}), &Metadata{}, "channel"); err != ErrNoEventTimes {
+	if _, err := AttrWindows(newOracle(t, Config{}), &Metadata{}, "channel", false); err != ErrNoEventTimes {
 		t.Fatalf("without event times: %v", err)
 	}
 	o := newOracle(t, Config{Windows: []time.Duration{10 * time.Second}, EventTimes: true})
@@ -53,7 +53,7 @@ func TestAttrWindowsPerEvent(t *testing.T) {
 	m.AddVersion("v2", base+9999, a)  // after v2's only event
 	m.AddVersion("v4", base-1, a)
 	m.Delete("v4", base+5000)
-	got, err := AttrWindows(o, &m, "channel")
+	got, err := AttrWindows(o, &m, "channel", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +69,33 @@ func TestAttrWindowsPerEvent(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("window %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+
+	// A too-late event (sent after its window closed) is left out on
+	// time and, after a reconcile (includeLate), joined at its own time:
+	// v1 was in channel a at 2 s.
+	add("10", "v1", 40000, 1)
+	o.Add(Sent{Event: &Event{ID: "9", Key: "v1", Type: "VIEW", Value: 6, HasValue: true, TS: base + 2000, TSNumber: true}, Acked: true, Ref: base + 41000, Late: true})
+	if o.Stats().Late != 1 {
+		t.Fatalf("late: %+v", o.Stats())
+	}
+	want = append(want, AttrWindow{AttrKey{"channel", "b", "VIEW", 10000, base + 40000}, Total{1, 1}})
+	for _, includeLate := range []bool{false, true} {
+		got, err := AttrWindows(o, &m, "channel", includeLate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if includeLate {
+			want[1].Total = Total{3, 9}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("includeLate %v: got %+v", includeLate, got)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("includeLate %v: window %d: got %+v, want %+v", includeLate, i, got[i], want[i])
+			}
 		}
 	}
 }
