@@ -39,7 +39,8 @@ func cmdEngine(ctx context.Context, args []string) error {
 		hot         = hotKeyFlag{}
 		brokerMap   = fs.String("broker-map", "", "dial broker addresses through others, from=to[,from=to...] (e.g. network-fault proxies; the addresses the cluster advertises are mapped too)")
 	)
-	ef := registerEngineEnrich(fs) // enrich.go
+	ef := registerEngineEnrich(fs)                      // enrich.go
+	pprofAddr := fs.String("pprof", "", pprofFlagUsage) // pprof.go
 	fs.Var(hot, "hot-key", "a hot counted key split over N partitions, KEY=N (repeatable; the gateway's --hot-key: it decides each event's canonical partition)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -59,6 +60,11 @@ func cmdEngine(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	stopPprof, err := servePprof(*pprofAddr)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 
 	reg := stack.ProcessRegistry()
 	opts := []aggregate.Opt{

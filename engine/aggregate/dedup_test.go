@@ -92,3 +92,41 @@ func TestDedupSet(t *testing.T) {
 		t.Fatalf("restore kept %d, want 2600", d.ids[h])
 	}
 }
+
+// TestDedupSetRebuildsUnderChurn: a steady stream replaces the set's ids
+// many times over; expire rebuilds the map once as many ids were deleted
+// as are live (Go maps grow under delete/insert churn otherwise), and
+// every id inside the horizon stays a duplicate across the rebuilds while
+// every forgotten one is gone.
+func TestDedupSetRebuildsUnderChurn(t *testing.T) {
+	const width, horizon, perMS = 100, 1000, 50
+	d := newDedupSet(width)
+	rebuilt := 0
+	for ts := int64(0); ts < 20*horizon; ts++ {
+		for i := range int64(perMS) {
+			d.add(idHash{uint64(ts), uint64(i)}, ts, 0, false)
+		}
+		d.committed()
+		before := d.deleted
+		d.expire(ts, horizon)
+		if d.deleted < before {
+			rebuilt++
+		}
+		if d.deleted > max(d.len(), minRebuild) {
+			t.Fatalf("at %d: %d deleted since the last rebuild, %d live", ts, d.deleted, d.len())
+		}
+	}
+	if rebuilt < 5 {
+		t.Fatalf("rebuilt %d times", rebuilt)
+	}
+	wm := int64(20*horizon - 1)
+	for _, ts := range []int64{wm, wm - horizon + width, wm - horizon - width, 0} {
+		want := !forgotten(ts, wm, horizon) && d.bucketStart(ts)+width > wm-horizon
+		if got := d.seen(idHash{uint64(ts), 7}, wm, horizon); got != want {
+			t.Errorf("id at %d: seen %v, want %v", ts, got, want)
+		}
+	}
+	if n := d.len(); n > (horizon+2*width)*perMS {
+		t.Fatalf("%d ids remembered for a horizon of %d ids", n, horizon*perMS)
+	}
+}

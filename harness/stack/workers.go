@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,6 +78,11 @@ func (s *Stack) workerArgs(slot int) []string {
 		args = append(args, "--session-timeout", c.sessionTimeout.String())
 	}
 	args = append(args, s.enrichArgs(slot)...) // enrich.go
+	// A diagnostic: COUNTLAB_ENGINE_PPROF_PORT=P serves worker N's Go
+	// profiles on 127.0.0.1:P+N (countlab engine --pprof).
+	if p, err := strconv.Atoi(os.Getenv("COUNTLAB_ENGINE_PPROF_PORT")); err == nil && p > 0 {
+		args = append(args, "--pprof", "127.0.0.1:"+strconv.Itoa(p+slot))
+	}
 	// Dial the brokers through the network proxies (netproxy.go).
 	return append(args, s.net.engineArgs()...)
 }
