@@ -26,6 +26,11 @@ import (
 // views per channel (default: none).
 func Enrich(attrs ...string) Opt { return func(c *cfg) { c.enrichAttrs = attrs } }
 
+// metadataTopic and attrTotalsTopic are the run's metadata and attribute
+// totals topics (the prefix and engine/enrich's names).
+func (c *cfg) metadataTopic() string   { return c.topicPrefix + enrich.DefaultTopic }
+func (c *cfg) attrTotalsTopic() string { return c.topicPrefix + enrich.DefaultTotalsTopic }
+
 func (c *cfg) validateEnrich() error {
 	for _, a := range c.enrichAttrs {
 		if _, err := enrich.ParseAttrNames(a); err != nil || a == "" {
@@ -54,7 +59,7 @@ func (s *Stack) ensureEnrich(ctx context.Context, dataDir string) error {
 	}
 	defer cl.Close()
 	n := int32(c.partitions)
-	return enrich.EnsureTopics(ctx, cl, c.topicPrefix+enrich.DefaultTopic, c.topicPrefix+enrich.DefaultTotalsTopic, n, n)
+	return enrich.EnsureTopics(ctx, cl, c.metadataTopic(), c.attrTotalsTopic(), n, n)
 }
 
 func (s *Stack) enrichStore(slot int) string {
@@ -68,7 +73,7 @@ func (s *Stack) enrichOpts(slot int) ([]aggregate.Opt, error) {
 	if len(c.enrichAttrs) == 0 {
 		return nil, nil
 	}
-	fol, err := enrich.NewFollower(enrich.FollowConn(s.net.engineConn(s.conn)), enrich.FollowTopic(c.topicPrefix+enrich.DefaultTopic),
+	fol, err := enrich.NewFollower(enrich.FollowConn(s.net.engineConn(s.conn)), enrich.FollowTopic(c.metadataTopic()),
 		enrich.StorePath(s.enrichStore(slot)), enrich.FollowLogger(s.log.With("part", "engine", "worker", slot)))
 	if err != nil {
 		return nil, err
@@ -77,7 +82,7 @@ func (s *Stack) enrichOpts(slot int) ([]aggregate.Opt, error) {
 		defer fol.Close()
 		return fol.Run(ctx)
 	}, s.runCtx)
-	return []aggregate.Opt{aggregate.Enrich(fol, c.topicPrefix+enrich.DefaultTotalsTopic, c.enrichAttrs...)}, nil
+	return []aggregate.Opt{aggregate.Enrich(fol, c.attrTotalsTopic(), c.enrichAttrs...)}, nil
 }
 
 // enrichArgs are worker process slot's `countlab engine` flags.
@@ -94,7 +99,7 @@ func (s *Stack) startEnrichSink(ic influx.Config) error {
 	if len(c.enrichAttrs) == 0 {
 		return nil
 	}
-	sk, err := enrich.NewSink(enrich.SinkConn(s.conn), enrich.SinkTopic(c.topicPrefix+enrich.DefaultTotalsTopic),
+	sk, err := enrich.NewSink(enrich.SinkConn(s.conn), enrich.SinkTopic(c.attrTotalsTopic()),
 		enrich.SinkGroup(c.topicPrefix+"countlab-attr-sink"), enrich.SinkInflux(ic), enrich.SinkLogger(s.log.With("part", "attr-sink")))
 	if err != nil {
 		return fmt.Errorf("attribute sink: %w", err)
@@ -111,12 +116,12 @@ func (s *Stack) enrichQueryOpts() []query.Opt {
 	if len(s.cfg.enrichAttrs) == 0 {
 		return nil
 	}
-	return []query.Opt{query.MetadataTopic(s.cfg.topicPrefix + enrich.DefaultTopic)}
+	return []query.Opt{query.MetadataTopic(s.cfg.metadataTopic())}
 }
 
 // enrichGatewayOpts: POST /v1/metadata writes the run's metadata topic.
 func (s *Stack) enrichGatewayOpts() []gateway.Opt {
-	return []gateway.Opt{gateway.MetadataTopic(s.cfg.topicPrefix + enrich.DefaultTopic)}
+	return []gateway.Opt{gateway.MetadataTopic(s.cfg.metadataTopic())}
 }
 
 // EnrichAttrs are the attributes rolled up (nil: none).
@@ -130,6 +135,6 @@ func (s *Stack) ReconcileEnrich() *reconcile.Enrich {
 	if len(c.enrichAttrs) == 0 {
 		return nil
 	}
-	return &reconcile.Enrich{MetadataTopic: c.topicPrefix + enrich.DefaultTopic,
-		TotalsTopic: c.topicPrefix + enrich.DefaultTotalsTopic, Attrs: c.enrichAttrs}
+	return &reconcile.Enrich{MetadataTopic: c.metadataTopic(),
+		TotalsTopic: c.attrTotalsTopic(), Attrs: c.enrichAttrs}
 }

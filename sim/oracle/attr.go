@@ -111,7 +111,7 @@ func AttrWindows(o *Oracle, m *Metadata, name string, includeLate bool) ([]AttrW
 	m.mu.Lock()
 	agg := map[AttrKey]*Total{}
 	for k, byMS := range o.times {
-		if k.late && !includeLate || k.stale && (includeLate || k.late) {
+		if k.leftOut(includeLate) {
 			continue
 		}
 		for ts, et := range byMS {

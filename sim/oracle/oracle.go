@@ -70,6 +70,14 @@ type wkey struct {
 	kept bool
 }
 
+// leftOut reports whether k's events are not in the truth: on time
+// (includeLate false) the late ones and the repeats of forgotten first
+// copies; after a reconcile (includeLate) only those repeats, which a
+// reconcile, knowing every identity, does not count.
+func (k wkey) leftOut(includeLate bool) bool {
+	return k.late && !includeLate || k.stale && (includeLate || k.late)
+}
+
 // Stats are the oracle's event counts.
 type Stats struct {
 	// Distinct is the distinct accepted events expected in their windows.
@@ -366,7 +374,7 @@ func (o *Oracle) Windows(g Grouping, includeLate bool) []Window {
 	}
 	m := make(map[gk]*Total, len(o.windows))
 	for k, t := range o.windows {
-		if k.late && !includeLate || k.stale && (includeLate || k.late) {
+		if k.leftOut(includeLate) {
 			continue
 		}
 		g2 := gk{start: k.start, key: k.key, typ: k.typ, dims: k.dims, size: k.size}
