@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/countlab/countlab/harness/run"
 )
 
 // flagRanges are the flags of each command (by flag set name, without
@@ -32,10 +36,44 @@ func checkParsed(fs *flag.FlagSet) error {
 	if err := nonNegativeFlags(fs, r.nonNegative...); err != nil {
 		return err
 	}
-	if q, t := fs.Lookup("query"), fs.Lookup("target"); name == "check" && q != nil && (t == nil || t.Value.String() == "") { // --target: its own read side
+	if name != "check" {
+		return nil
+	}
+	if err := truthsExist(fs); err != nil {
+		return err
+	}
+	if q, t := fs.Lookup("query"), fs.Lookup("target"); q != nil && (t == nil || t.Value.String() == "") { // --target: its own read side
 		return probeQuery(context.Background(), q.Value.String())
 	}
 	return nil
+}
+
+// truthsExist refuses a --truth that names no file (a DIR must hold
+// run.TruthFile) before the query service is probed and long before a big
+// truth is read: one mistake, one answer.
+func truthsExist(fs *flag.FlagSet) error {
+	f := fs.Lookup("truth")
+	if f == nil {
+		return nil
+	}
+	paths, _ := f.Value.(*listFlag)
+	for _, p := range derefList(paths) {
+		fi, err := os.Stat(p)
+		if err == nil && fi.IsDir() {
+			_, err = os.Stat(filepath.Join(p, run.TruthFile))
+		}
+		if err != nil {
+			return usagef("--truth %s: %v (give a run's directory or its %s)", p, err, run.TruthFile)
+		}
+	}
+	return nil
+}
+
+func derefList(l *listFlag) []string {
+	if l == nil {
+		return nil
+	}
+	return *l
 }
 
 // positiveFlags refuses (usage error, exit 2) a value <= 0 given on the

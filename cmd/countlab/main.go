@@ -137,16 +137,32 @@ func setUsage(fs *flag.FlagSet, text string) {
 // parseFlags parses args into fs; a bad flag is a usage error.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	applyHelp(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{Err: err}
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q (flags go before nothing else; see -h)", fs.Arg(0))
 	}
 	return checkParsed(fs) // flagcheck.go
+}
+
+// parseArgs is fs.Parse(args) with one-line errors: -h prints the
+// command's help and returns flag.ErrHelp, and a bad flag is a usage error
+// naming it and pointing at -h, without the whole help text after it (the
+// flag package's default, which buries the error under a page of flags).
+func parseArgs(fs *flag.FlagSet, args []string) error {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return err
+	}
+	return usageError{Err: fmt.Errorf("%w (see '%s -h')", err, fs.Name())}
 }
 
 // printJSON writes v to w as indented JSON.

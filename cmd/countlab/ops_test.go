@@ -67,6 +67,34 @@ func TestEveryCommandHelp(t *testing.T) {
 	}
 }
 
+// TestBadFlagOneLine: an undefined flag, on every subcommand, is exit 2
+// and one line naming it and pointing at -h, not the error buried under
+// the command's whole help.
+func TestBadFlagOneLine(t *testing.T) {
+	var names []string
+	for n := range commands() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		args := []string{n, "--no-such-flag"}
+		switch n {
+		case "report":
+			args = []string{"report", "diff", "--no-such-flag"}
+		case "scenarios": // a menu of subcommands
+			args = []string{"scenarios", "list", "--no-such-flag"}
+		}
+		code, out := captureRun(t, args...)
+		if code != 2 {
+			t.Errorf("%s: exit %d, want 2\n%s", args, code, out)
+			continue
+		}
+		if !strings.Contains(out, "-no-such-flag") || !strings.Contains(out, "-h')") || strings.Contains(out, "\nflags:") || strings.Count(out, "\n") > 1 {
+			t.Errorf("%s: want one line naming the flag and -h, got\n%s", args, out)
+		}
+	}
+}
+
 // TestMeaninglessFlagsRefused: values that mean nothing are exit 2 with
 // the flag and the fix, before anything starts.
 func TestMeaninglessFlagsRefused(t *testing.T) {
@@ -164,8 +192,15 @@ func TestScenariosListJSON(t *testing.T) {
 // TestCheckUnreachable: a query service nobody serves is exit 2 (a
 // configuration problem), not 1 (a failed check).
 func TestCheckUnreachable(t *testing.T) {
-	lf := filepath.Join(t.TempDir(), "ledger.gob") // never read: the target is checked first
+	lf := filepath.Join(t.TempDir(), "ledger.gob")
 	code, out := captureRun(t, "check", "--ledger", lf, "--query", "http://"+freeAddr(t), "--json")
+	if code != 2 || !strings.Contains(out, "--truth "+lf) || !strings.Contains(out, "no such file") {
+		t.Fatalf("a missing truth file: exit %d\n%s", code, out)
+	}
+	if err := os.WriteFile(lf, nil, 0o644); err != nil { // never read: the target is checked first
+		t.Fatal(err)
+	}
+	code, out = captureRun(t, "check", "--ledger", lf, "--query", "http://"+freeAddr(t), "--json")
 	if code != 2 || !strings.Contains(out, "is not reachable") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}

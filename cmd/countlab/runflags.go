@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"strconv"
 	"strings"
@@ -75,11 +74,8 @@ func parseWithPositional(fs *flag.FlagSet, args []string, what string) (string, 
 		pos, args = args[0], args[1:]
 	}
 	applyHelp(fs) // help.go
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", err
-		}
-		return "", usageError{Err: err}
+	if err := parseArgs(fs, args); err != nil {
+		return "", err
 	}
 	rest := fs.Args()
 	if pos == "" && len(rest) > 0 {

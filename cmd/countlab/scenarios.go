@@ -46,7 +46,7 @@ func scenariosMain(args []string, out, errw io.Writer) error {
 			return writeScenariosJSON(out) // scenariosjson.go
 		}
 		if len(args) > 1 {
-			return usagef("list takes no arguments but --json")
+			return usagef("list takes no arguments but --json (got %q; see 'countlab scenarios -h')", args[1])
 		}
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tDURATION\tRATE\tKEYS\tDESCRIPTION")
