@@ -264,7 +264,7 @@ type Engine struct {
 	Lateness time.Duration `yaml:"lateness"`
 	// OutOfOrderness is the watermark's bounded out-of-orderness (default 5s).
 	OutOfOrderness time.Duration `yaml:"out_of_orderness"`
-	// CommitInterval is the engine's transaction commit interval (default 100ms).
+	// CommitInterval is the engine's transaction commit interval (default 250ms).
 	CommitInterval time.Duration `yaml:"commit_interval"`
 	// QueryMemory is how far back the query service keeps window totals
 	// in memory (default 2h, query.DefaultRetention); older ranges are

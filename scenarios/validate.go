@@ -28,7 +28,7 @@ const (
 	DefaultWorkers      = 1
 	DefaultLateness     = 15 * time.Second
 	DefaultOutOfOrder   = 5 * time.Second
-	DefaultCommitEvery  = 100 * time.Millisecond
+	DefaultCommitEvery  = 250 * time.Millisecond
 	DefaultMaxDelay     = 3 * time.Second
 	// maxBatchEvents is the ingest gateway's default batch limit.
 	maxBatchEvents = 10_000

@@ -29,7 +29,7 @@ import (
 // COUNTLAB_BENCH_PHASES=gen stops after making the records and the broker,
 // =raw after the raw produce, so instruction counts of the phases can be
 // told apart; COUNTLAB_BENCH_CPUPROFILE=FILE profiles the pipeline phase;
-// COUNTLAB_BENCH_MAX_COMMIT_INTERVAL=100ms turns the commit pacing off).
+// COUNTLAB_BENCH_MAX_COMMIT_INTERVAL=250ms turns the commit pacing off).
 func BenchmarkPipeline(b *testing.B) {
 	n := 300_000
 	if s := os.Getenv("COUNTLAB_BENCH_EVENTS"); s != "" {
@@ -70,7 +70,7 @@ func BenchmarkPipeline(b *testing.B) {
 		opts := []Opt{Conn(e.conn), Logger(testLogger()), TransactionalID("bench"),
 			Windows(10*time.Second, time.Minute), IdleTimeout(time.Hour)}
 		if d, err := time.ParseDuration(os.Getenv("COUNTLAB_BENCH_MAX_COMMIT_INTERVAL")); err == nil {
-			opts = append(opts, MaxCommitInterval(d)) // 100ms: the pacing off
+			opts = append(opts, MaxCommitInterval(d)) // the commit interval: the pacing off
 		}
 		w, err := New(opts...)
 		if err != nil {

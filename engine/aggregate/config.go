@@ -19,7 +19,7 @@ import (
 // Defaults.
 const (
 	DefaultGroup           = "countlab-engine"
-	DefaultCommitInterval  = 100 * time.Millisecond
+	DefaultCommitInterval  = 250 * time.Millisecond
 	DefaultWindow          = time.Minute
 	DefaultLateness        = 15 * time.Second
 	DefaultOutOfOrderness  = 5 * time.Second
@@ -200,7 +200,10 @@ func InstanceID(id string) Opt { return optFn(func(c *cfg) { c.instanceID = id }
 // client's, 45s): how long a crashed worker keeps its partitions.
 func SessionTimeout(d time.Duration) Opt { return optFn(func(c *cfg) { c.sessionTO = d }) }
 
-// CommitInterval is how often the open transaction is committed (default 100ms).
+// CommitInterval is how often the open transaction is committed while the
+// worker keeps up (default 250ms: at 50k events/s the system under test
+// took 0.47 cores against 0.65 at 100ms, for ~150 ms more freshness p99;
+// see pace.go for the interval while it is behind).
 func CommitInterval(d time.Duration) Opt { return optFn(func(c *cfg) { c.commitInterval = d }) }
 
 // Windows are the tumbling window sizes (default 1m); one total per size.

@@ -89,21 +89,11 @@ func hashID(ident []byte) idHash {
 // the restore read position is derived from (restore.go, changelogFrom).
 type dedupSet struct {
 	width   int64
-	ids     map[idHash]int64  // fingerprint -> the first copy's event time
+	ids     idTable           // fingerprint -> the first copy's event time (idtable.go)
 	buckets map[int64]*idList // bucket start -> the fingerprints expiring with it
 
 	lastStart int64
 	last      *idList
-
-	// deleted counts the ids deleted from ids since it was last rebuilt
-	// (expire). Go's maps (Swiss tables, Go 1.26 here) keep a deleted
-	// slot as a tombstone and grow instead of reusing them under steady
-	// insert/delete churn: a 2M-entry map went from 137 to 224 MiB over
-	// 12 generations of replacement, and engine workers grew 290-490
-	// MiB/h in soak-long. Once as many ids were deleted as are live, ids is
-	// copied into a new map of its size (amortized: one insert per
-	// deleted id), which bounds it.
-	deleted int
 
 	added []dedupEntry // this batch's new ids, in order, for the changelog and rollback
 }
@@ -123,7 +113,7 @@ type dedupEntry struct {
 }
 
 func newDedupSet(width int64) *dedupSet {
-	return &dedupSet{width: width, ids: make(map[idHash]int64), buckets: make(map[int64]*idList)}
+	return &dedupSet{width: width, buckets: make(map[int64]*idList)}
 }
 
 func (d *dedupSet) bucketStart(ts int64) int64 {
@@ -163,14 +153,14 @@ func forgotten(ts, wm, horizon int64) bool {
 // seen reports whether h is remembered with a first copy that is not
 // forgotten at the watermark wm: a repeat of h is then a duplicate.
 func (d *dedupSet) seen(h idHash, wm, horizon int64) bool {
-	ts, ok := d.ids[h]
+	ts, ok := d.ids.get(h)
 	return ok && !forgotten(ts, wm, horizon)
 }
 
 // insert remembers h as a first copy at ts (the caller checked that h is
 // not seen); a forgotten earlier time of h is replaced.
 func (d *dedupSet) insert(h idHash, ts int64) {
-	prev, had := d.ids[h]
+	prev, had := d.ids.get(h)
 	d.add(h, ts, prev, had)
 }
 
@@ -178,7 +168,7 @@ func (d *dedupSet) insert(h idHash, ts int64) {
 // is a duplicate at the watermark wm and, when it is not, remembers h at ts
 // unless ts is already beyond the horizon.
 func (d *dedupSet) firstCopy(h idHash, ts, wm, horizon int64) (dup bool) {
-	prev, had := d.ids[h]
+	prev, had := d.ids.get(h)
 	if had && !forgotten(prev, wm, horizon) {
 		return true
 	}
@@ -190,7 +180,7 @@ func (d *dedupSet) firstCopy(h idHash, ts, wm, horizon int64) (dup bool) {
 
 // add remembers h at ts; prev and had are what the map held for h.
 func (d *dedupSet) add(h idHash, ts, prev int64, had bool) {
-	d.ids[h] = ts
+	d.ids.set(h, ts)
 	start := d.bucketStart(ts)
 	l := d.list(start)
 	l.hs = append(l.hs, h)
@@ -202,10 +192,10 @@ func (d *dedupSet) add(h idHash, ts, prev int64, had bool) {
 // when a later first copy replaced a forgotten one, with a later time: the
 // latest time is kept.
 func (d *dedupSet) restore(h idHash, ts int64) {
-	if cur, ok := d.ids[h]; ok && cur >= ts {
+	if cur, ok := d.ids.get(h); ok && cur >= ts {
 		return
 	}
-	d.ids[h] = ts
+	d.ids.set(h, ts)
 	l := d.list(d.bucketStart(ts))
 	l.hs = append(l.hs, h)
 }
@@ -218,9 +208,9 @@ func (d *dedupSet) rollback() {
 	for i := len(d.added) - 1; i >= 0; i-- {
 		e := d.added[i]
 		if e.had {
-			d.ids[e.h] = e.prev
+			d.ids.set(e.h, e.prev)
 		} else {
-			delete(d.ids, e.h)
+			d.ids.del(e.h)
 		}
 		if l := d.buckets[e.bucket]; l != nil && len(l.hs) > 0 {
 			l.hs = l.hs[:len(l.hs)-1]
@@ -241,11 +231,9 @@ func (d *dedupSet) expire(wm, horizon int64) {
 	limit := wm - horizon
 	for start, l := range d.buckets {
 		if start+d.width <= limit {
+			inBucket := func(ts int64) bool { return d.bucketStart(ts) == start }
 			for _, h := range l.hs {
-				if ts, ok := d.ids[h]; ok && d.bucketStart(ts) == start {
-					delete(d.ids, h)
-					d.deleted++
-				}
+				d.ids.delIf(h, inBucket)
 			}
 			delete(d.buckets, start)
 			if d.last == l {
@@ -253,32 +241,16 @@ func (d *dedupSet) expire(wm, horizon int64) {
 			}
 		}
 	}
-	if d.deleted >= max(len(d.ids), minRebuild) {
-		d.rebuild()
-	}
-}
-
-// minRebuild is the fewest deleted ids that rebuild the map (a small set
-// is not worth copying).
-const minRebuild = 1 << 14
-
-// rebuild copies ids into a new map of its size, without the tombstones
-// of the deleted ones (see dedupSet.deleted).
-func (d *dedupSet) rebuild() {
-	m := make(map[idHash]int64, len(d.ids))
-	for h, ts := range d.ids {
-		m[h] = ts
-	}
-	d.ids, d.deleted = m, 0
 }
 
 // len is the number of remembered identities.
-func (d *dedupSet) len() int { return len(d.ids) }
+func (d *dedupSet) len() int { return d.ids.len() }
 
-// bytes estimates the memory the set holds: per id a swiss-table slot
-// (16-byte key, 8-byte time and a control byte at 7/8 load) and its
-// 16-byte expiry list entry, plus the per-bucket lists.
-func (d *dedupSet) bytes() int64 { return int64(len(d.ids))*45 + int64(len(d.buckets))*64 }
+// bytes estimates the memory the set holds: the table's 24-byte slots,
+// per id its 16-byte expiry list entry, plus the per-bucket lists.
+func (d *dedupSet) bytes() int64 {
+	return int64(d.ids.cap())*24 + int64(d.ids.len())*16 + int64(len(d.buckets))*64
+}
 
 // Changelog record value (one per partition per commit that changed it):
 //

@@ -99,6 +99,17 @@ type batchCounts struct {
 	consumed, counted, dups, late, malformed, moved int64
 }
 
+// addFrom adds o's counts to c and clears o.
+func (c *batchCounts) addFrom(o *batchCounts) {
+	c.consumed += o.consumed
+	c.counted += o.counted
+	c.dups += o.dups
+	c.late += o.late
+	c.malformed += o.malformed
+	c.moved += o.moved
+	*o = batchCounts{}
+}
+
 func (m *metrics) add(c *batchCounts) {
 	m.consumed.Add(float64(c.consumed))
 	m.counted.Add(float64(c.counted))

@@ -59,6 +59,7 @@ type partition struct {
 	changed bool // the batch consumed records or moved the watermark
 
 	nameBuf []byte
+	scr     recScratch // record's per-event buffers and counts (parallel.go)
 
 	// metrics
 	m      partitionMetrics

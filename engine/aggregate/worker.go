@@ -99,13 +99,10 @@ type Worker struct {
 	prodMu  sync.Mutex
 	prodErr error
 
-	ev      event.Event
-	counts  batchCounts
-	bugN    int
-	sampleN uint
+	counts batchCounts
+	bugN   int
+	jobs   []partJob // the poll's records by partition (parallel.go)
 
-	recKey     []byte // the current record's canonical record key
-	identBuf   []byte // the current event's identity, for hashID
 	lastReport time.Time
 	hotLogged  map[string]bool
 	attrs      attrBatch // attribute totals of the windows the open commit closes (attr.go)
@@ -449,7 +446,8 @@ func (w *Worker) takeProduceErr() error {
 	return err
 }
 
-// process handles one poll's records.
+// process handles one poll's records: each partition's in log order,
+// partitions side by side (parallel.go).
 func (w *Worker) process(ctx context.Context, fs kgo.Fetches) error {
 	w.pace.lagAge = 0
 	if fs.Empty() {
@@ -460,6 +458,7 @@ func (w *Worker) process(ctx context.Context, fs kgo.Fetches) error {
 	}
 	now := time.Now()
 	var err error
+	jobs := w.jobs[:0]
 	fs.EachPartition(func(ft kgo.FetchTopicPartition) {
 		if err != nil || ft.Topic != w.cfg.topics.Events || len(ft.Records) == 0 {
 			return
@@ -472,19 +471,27 @@ func (w *Worker) process(ctx context.Context, fs kgo.Fetches) error {
 			err = fmt.Errorf("%w: partition %d", errNoState, ft.Partition)
 			return
 		}
+		jobs = append(jobs, partJob{p: p, ft: ft})
+	})
+	w.jobs = jobs[:0]
+	if err != nil {
+		return err
+	}
+	w.runJobs(ctx, jobs)
+	for i := range jobs {
+		p, ft := jobs[i].p, &jobs[i].ft
 		p.wm.lastRecord = now
 		p.changed = true
-		for _, r := range ft.Records {
-			w.record(ctx, p, r)
-		}
 		last := ft.Records[len(ft.Records)-1].Offset
 		p.m.lag.Set(float64(max(ft.HighWatermark-last-1, 0)))
 		p.events += int64(len(ft.Records))
-		w.pace.observe(&ft, now)
+		w.pace.observe(ft, now)
 		if len(p.dedup.added) >= maxBatchIDs {
 			w.pace.full = true
 		}
-	})
+		w.counts.addFrom(&p.scr.counts)
+		jobs[i] = partJob{}
+	}
 	w.m.add(&w.counts)
 	return err
 }
@@ -500,46 +507,49 @@ func (w *Worker) begin() error {
 	return nil
 }
 
-// record handles one events record.
+// record handles one events record of partition p. It touches p's state
+// and scratch alone (and produces): records of distinct partitions may be
+// handled at once.
 func (w *Worker) record(ctx context.Context, p *partition, r *kgo.Record) {
-	w.counts.consumed++
-	e := &w.ev
+	sc := &p.scr
+	sc.counts.consumed++
+	e := &sc.ev
 	e.Reset()
 	ref := r.Timestamp.UnixMilli()
 	_, err := event.Decode(r.Value, e)
 	err = w.validate(e, ref, err)
 	if err != nil {
-		w.counts.malformed++
+		sc.counts.malformed++
 		w.produce(ctx, deadLetter(w.cfg.topics.DeadLetter, r, err))
 		return
 	}
-	w.recKey = kafka.AppendRecordKey(w.recKey[:0], w.cfg.hotKeys, e.Key, e.ID)
-	if cp := kafka.Partition(w.recKey, w.partitions); cp != r.Partition && !isMoved(r) {
-		w.counts.moved++
-		w.produce(ctx, moved(r, cp, w.recKey))
+	sc.recKey = kafka.AppendRecordKey(sc.recKey[:0], w.cfg.hotKeys, e.Key, e.ID)
+	if cp := kafka.Partition(sc.recKey, w.partitions); cp != r.Partition && !isMoved(r) {
+		sc.counts.moved++
+		w.produce(ctx, moved(r, cp, sc.recKey))
 		return
 	}
 	// The first copy in the log wins, on time or too late (dedup.go):
 	// a repeat is a duplicate before lateness is looked at, and a
 	// too-late first copy is remembered too.
-	w.identBuf = appendIdentity(w.identBuf[:0], e.Key, e.ID)
-	h := hashID(w.identBuf)
+	sc.identBuf = appendIdentity(sc.identBuf[:0], e.Key, e.ID)
+	h := hashID(sc.identBuf)
 	if p.dedup.firstCopy(h, e.TS, p.wm.wm, w.cfg.horizon) {
-		w.counts.dups++
+		sc.counts.dups++
 		return
 	}
 	if tooLate(e.TS, p.wm.wm, w.cfg.windows, w.cfg.lateness) {
-		w.counts.late++
+		sc.counts.late++
 		w.produce(ctx, &kgo.Record{Topic: w.cfg.topics.Late, Partition: r.Partition, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp})
 		return
 	}
 	p.wm.observe(e.TS, ref, w.cfg.outOfOrder)
 	s := p.seriesFor(e)
-	w.counts.counted++
-	if w.sampleN++; w.sampleN&(1<<defaultHotKeySampleLog-1) == 0 {
+	sc.counts.counted++
+	if sc.sampleN++; sc.sampleN&(1<<defaultHotKeySampleLog-1) == 0 {
 		p.hot.observe(s.key)
 	}
-	if w.cfg.plantBug > 0 {
+	if w.cfg.plantBug > 0 { // handled one partition at a time (runJobs)
 		if w.bugN++; w.bugN%w.cfg.plantBug == 0 {
 			if (w.bugN/w.cfg.plantBug)%2 == 1 {
 				return // planted bug: dropped

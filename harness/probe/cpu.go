@@ -3,6 +3,7 @@ package probe
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,10 @@ type cpuMeter struct {
 
 	prof    *cpuProfile
 	profErr error
+	// profDir, when set (COUNTLAB_CPUPROFILE_DIR), keeps every
+	// interval's profile there as cpu-NNN.pb.gz, for go tool pprof.
+	profDir string
+	profN   int
 	stopErr error // the first profile that could not be read
 	// samples are the stage samples of the profiles stopped so far.
 	samples map[string]int64
@@ -65,7 +70,30 @@ type cpuMeter struct {
 // over dur (nil rate: offered rates of 0).
 func newCPUMeter(src Sources, rate sim.Rate, dur time.Duration) *cpuMeter {
 	return &cpuMeter{procs: src.Processes, sink: src.Sink, notes: src.Notes, rate: rate, dur: dur,
-		first: map[string]map[int]int64{}, last: map[string]map[int]int64{}, pids: map[string][]int{}, samples: map[string]int64{}}
+		first: map[string]map[int]int64{}, last: map[string]map[int]int64{}, pids: map[string][]int{}, samples: map[string]int64{},
+		profDir: os.Getenv(ProfileDirEnv)}
+}
+
+// ProfileDirEnv names the environment variable that keeps the countlab
+// process's CPU profiles of a run: each interval's profile is written to
+// that directory as cpu-NNN.pb.gz (merge them with go tool pprof).
+const ProfileDirEnv = "COUNTLAB_CPUPROFILE_DIR"
+
+// saveProfile writes the stopped profile to profDir, when set; a failure
+// is a note, never the run's.
+func (m *cpuMeter) saveProfile() {
+	if m.profDir == "" {
+		return
+	}
+	m.profN++
+	name := filepath.Join(m.profDir, fmt.Sprintf("cpu-%03d.pb.gz", m.profN))
+	err := os.MkdirAll(m.profDir, 0o755)
+	if err == nil {
+		err = os.WriteFile(name, m.prof.buf.Bytes(), 0o644)
+	}
+	if err != nil && m.profN == 1 {
+		m.notes = append(m.notes, fmt.Sprintf("%s: %v", ProfileDirEnv, err))
+	}
 }
 
 // begin starts the CPU profile at now (the traffic's start).
@@ -89,6 +117,7 @@ func (m *cpuMeter) rotate(final bool) (map[string]int64, error) {
 		return nil, nil
 	}
 	samples, err := m.prof.stop(reports.StageLabel)
+	m.saveProfile()
 	m.prof = nil
 	if err != nil && m.stopErr == nil {
 		m.stopErr = err
