@@ -48,7 +48,7 @@ func (o *Oracle) Merge(src *Oracle) error {
 			cross++
 			return
 		}
-		o.seen[id] = struct{}{}
+		o.seen.add(id)
 	})
 	for k, t := range src.windows {
 		k.key, k.typ, k.dims = o.intern(src.strs[k.key]), o.intern(src.strs[k.typ]), o.intern(src.strs[k.dims])
@@ -147,7 +147,7 @@ func (o *Oracle) LoadIdentities(path string) error {
 		if _, err := io.ReadFull(r, b[:]); err != nil {
 			return fmt.Errorf("oracle: %s: %w", path, err)
 		}
-		o.seen[fingerprint{binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])}] = struct{}{}
+		o.seen.add(fingerprint{binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])})
 	}
 	return nil
 }

@@ -2,8 +2,7 @@ package oracle
 
 import (
 	"cmp"
-	"encoding/binary"
-	"hash/fnv"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -23,7 +22,7 @@ type Oracle struct {
 	times map[wkey]map[int64]Total
 
 	// sim mode: the (key, id) fingerprints of the acked distinct events.
-	seen map[fingerprint]struct{}
+	seen *idSet
 	// with Config.IdentityGeneration: the older generations, oldest
 	// first, and the span of refs of the current one (rolling.go).
 	oldSeen         []idGen
@@ -43,17 +42,38 @@ type Oracle struct {
 // fingerprint is a 128-bit hash of (key, id): the identity, compactly.
 type fingerprint [2]uint64
 
+// identity is FNV-128a over len(key) (8 bytes, little-endian), key and
+// id, as hash/fnv computes it (TestIdentityIsFNV), without its hasher's
+// allocation; the digest's two big-endian halves read little-endian.
 func identity(key, id string) fingerprint {
-	h := fnv.New128a()
-	var n [8]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(len(key)))
-	h.Write(n[:])
-	h.Write([]byte(key))
-	h.Write([]byte(id))
-	var sum [16]byte
-	h.Sum(sum[:0])
-	return fingerprint{binary.LittleEndian.Uint64(sum[:8]), binary.LittleEndian.Uint64(sum[8:])}
+	h0, h1 := uint64(offset128Higher), uint64(offset128Lower)
+	n := uint64(len(key))
+	for range 8 {
+		h1 ^= n & 0xff
+		n >>= 8
+		hi, lo := bits.Mul64(prime128Lower, h1)
+		h0, h1 = hi+h1<<prime128Shift+prime128Lower*h0, lo
+	}
+	for i := 0; i < len(key); i++ {
+		h1 ^= uint64(key[i])
+		hi, lo := bits.Mul64(prime128Lower, h1)
+		h0, h1 = hi+h1<<prime128Shift+prime128Lower*h0, lo
+	}
+	for i := 0; i < len(id); i++ {
+		h1 ^= uint64(id[i])
+		hi, lo := bits.Mul64(prime128Lower, h1)
+		h0, h1 = hi+h1<<prime128Shift+prime128Lower*h0, lo
+	}
+	return fingerprint{bits.ReverseBytes64(h0), bits.ReverseBytes64(h1)}
 }
+
+// The FNV-128 offset basis and prime (2^88 + 0x13b), as in hash/fnv.
+const (
+	offset128Lower  = 0x62b821756295c58d
+	offset128Higher = 0x6c62272e07bb0142
+	prime128Lower   = 0x13b
+	prime128Shift   = 24
+)
 
 // wkey is one window of one series; strings interned.
 type wkey struct {
@@ -152,7 +172,7 @@ func New(c Config) (*Oracle, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &Oracle{cfg: r, strID: map[string]uint32{}, windows: map[wkey]*Total{}, seen: map[fingerprint]struct{}{},
+	o := &Oracle{cfg: r, strID: map[string]uint32{}, windows: map[wkey]*Total{}, seen: &idSet{},
 		parts: map[int32]*partition{}, pending: map[recordPos]pendingRecord{}, copied: map[recordPos]struct{}{},
 		stats: Stats{Refused: map[string]int64{}}}
 	if r.eventTimes {
@@ -223,12 +243,10 @@ func (o *Oracle) Add(s Sent) Verdict {
 	case !s.Acked && s.Code == "":
 		o.stats.Failed++
 	case s.Acked:
-		id := identity(v.Event.Key, v.Event.ID)
-		if o.seenHas(id) {
+		if !o.seenInsert(identity(v.Event.Key, v.Event.ID), s.Ref) {
 			o.stats.Duplicates++
 			break
 		}
-		o.seenAdd(id, s.Ref)
 		o.count(&v.Event, s.Late)
 	}
 	return v
@@ -293,7 +311,12 @@ func (o *Oracle) countKind(e *Event, late, stale bool) {
 	if !e.HasValue {
 		v = 1
 	}
-	k := wkey{key: o.intern(e.Key), typ: o.intern(e.Type), dims: o.intern(DimSet(e.Dims)), late: late, stale: stale}
+	k := wkey{key: o.intern(e.Key), typ: o.intern(e.Type), late: late, stale: stale}
+	if len(e.Dims) == 0 {
+		k.dims = o.intern("")
+	} else {
+		k.dims = o.intern(DimSet(e.Dims))
+	}
 	after := false
 	for i, s := range o.cfg.sizes {
 		k.size, k.start = uint8(i), windowStart(e.TS, s)

@@ -31,57 +31,66 @@ import (
 // acknowledged copy was sent at or before maxRef.
 type idGen struct {
 	maxRef int64
-	ids    map[fingerprint]struct{}
+	ids    *idSet
 }
 
 // seenHas says whether identity id was acknowledged (and not forgotten).
 func (o *Oracle) seenHas(id fingerprint) bool {
-	if _, ok := o.seen[id]; ok {
+	if o.seen.has(id) {
 		return true
 	}
 	for i := range o.oldSeen {
-		if _, ok := o.oldSeen[i].ids[id]; ok {
+		if o.oldSeen[i].ids.has(id) {
 			return true
 		}
 	}
 	return false
 }
 
-// seenAdd records identity id, first acknowledged in a copy sent at ref,
-// starting a new generation when the current one spans
-// IdentityGeneration.
-func (o *Oracle) seenAdd(id fingerprint, ref int64) {
-	if g := o.cfg.idGen; g > 0 {
-		switch {
-		case len(o.seen) == 0:
-			o.genFrom, o.genMax = ref, ref
-		case ref >= o.genFrom+g:
-			o.oldSeen = append(o.oldSeen, idGen{maxRef: o.genMax, ids: o.seen})
-			o.seen = map[fingerprint]struct{}{}
+// seenInsert records identity id, first acknowledged in a copy sent at
+// ref, unless it is held already, and says whether it was new. With
+// Config.IdentityGeneration a new generation starts when the current one
+// would span more than it.
+func (o *Oracle) seenInsert(id fingerprint, ref int64) bool {
+	for i := range o.oldSeen {
+		if o.oldSeen[i].ids.has(id) {
+			return false
+		}
+	}
+	g := o.cfg.idGen
+	if g > 0 && o.seen.len() > 0 && ref >= o.genFrom+g {
+		if o.seen.has(id) {
+			return false
+		}
+		o.oldSeen = append(o.oldSeen, idGen{maxRef: o.genMax, ids: o.seen})
+		o.seen = &idSet{}
+	}
+	first := o.seen.len() == 0
+	if !o.seen.add(id) {
+		return false
+	}
+	if g > 0 {
+		if first {
 			o.genFrom, o.genMax = ref, ref
 		}
 		o.genMax = max(o.genMax, ref)
 	}
-	o.seen[id] = struct{}{}
+	return true
 }
 
 // eachSeen calls fn for every identity held.
 func (o *Oracle) eachSeen(fn func(fingerprint)) {
 	for i := range o.oldSeen {
-		for id := range o.oldSeen[i].ids {
-			fn(id)
-		}
+		o.oldSeen[i].ids.each(fn)
 	}
-	for id := range o.seen {
-		fn(id)
-	}
+	o.seen.each(fn)
 }
 
 // seenLen is the number of identities held.
 func (o *Oracle) seenLen() int {
-	n := len(o.seen)
+	n := o.seen.len()
 	for i := range o.oldSeen {
-		n += len(o.oldSeen[i].ids)
+		n += o.oldSeen[i].ids.len()
 	}
 	return n
 }
@@ -100,7 +109,7 @@ func (o *Oracle) ForgetBefore(t time.Time) int {
 	keep := o.oldSeen[:0]
 	for _, g := range o.oldSeen {
 		if g.maxRef < ms {
-			n += len(g.ids)
+			n += g.ids.len()
 			continue
 		}
 		keep = append(keep, g)

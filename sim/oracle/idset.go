@@ -1,0 +1,110 @@
+package oracle
+
+import "math/bits"
+
+// idSet is a set of identities: an open-addressing table with linear
+// probing, written for the oracle's one hot question (is this identity
+// new? add it) at one cache line per question. A fingerprint is already a
+// uniform hash of (key, id), so it picks its own slot; the zero
+// fingerprint marks a free slot and is held apart. Nothing is ever
+// removed (a generation is dropped whole), so there are no tombstones.
+//
+// It is the oracle's own, not the engine's dedup index (engine/dedup):
+// the truth shares no code with what it checks.
+type idSet struct {
+	slots []fingerprint // len a power of two, or nil
+	n     int           // identities in slots
+	zero  bool          // the zero fingerprint is held
+}
+
+// idSetMinSlots is the first table's size; idSetLoad the load (out of 8)
+// at which it doubles.
+const (
+	idSetMinSlots = 1 << 10
+	idSetLoad     = 6
+)
+
+func (s *idSet) len() int {
+	if s.zero {
+		return s.n + 1
+	}
+	return s.n
+}
+
+// slot is id's first slot in a table of mask+1 slots: the top bits of a
+// multiplicative hash of both halves (fingerprints of short inputs agree
+// in some low bits).
+func (s *idSet) slot(id fingerprint, mask uint64) uint64 {
+	h := (id[0] ^ bits.RotateLeft64(id[1], 32)) * 0x9e3779b97f4a7c15
+	return (h >> 32) & mask
+}
+
+func (s *idSet) has(id fingerprint) bool {
+	if id == (fingerprint{}) {
+		return s.zero
+	}
+	if s.n == 0 {
+		return false
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := s.slot(id, mask); ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case id:
+			return true
+		case fingerprint{}:
+			return false
+		}
+	}
+}
+
+// add adds id and says whether it was new.
+func (s *idSet) add(id fingerprint) bool {
+	if id == (fingerprint{}) {
+		was := s.zero
+		s.zero = true
+		return !was
+	}
+	if (s.n+1)*8 > len(s.slots)*idSetLoad {
+		s.grow()
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := s.slot(id, mask); ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case id:
+			return false
+		case fingerprint{}:
+			s.slots[i] = id
+			s.n++
+			return true
+		}
+	}
+}
+
+// grow doubles the table (or makes the first one).
+func (s *idSet) grow() {
+	old := s.slots
+	s.slots = make([]fingerprint, max(idSetMinSlots, 2*len(old)))
+	mask := uint64(len(s.slots) - 1)
+	for _, id := range old {
+		if id == (fingerprint{}) {
+			continue
+		}
+		i := s.slot(id, mask)
+		for s.slots[i] != (fingerprint{}) {
+			i = (i + 1) & mask
+		}
+		s.slots[i] = id
+	}
+}
+
+// each calls fn for every identity, in no particular order.
+func (s *idSet) each(fn func(fingerprint)) {
+	if s.zero {
+		fn(fingerprint{})
+	}
+	for _, id := range s.slots {
+		if id != (fingerprint{}) {
+			fn(id)
+		}
+	}
+}
