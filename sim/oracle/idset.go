@@ -46,15 +46,8 @@ func (s *idSet) has(id fingerprint) bool {
 	if s.n == 0 {
 		return false
 	}
-	mask := uint64(len(s.slots) - 1)
-	for i := s.slot(id, mask); ; i = (i + 1) & mask {
-		switch s.slots[i] {
-		case id:
-			return true
-		case fingerprint{}:
-			return false
-		}
-	}
+	_, ok := s.probe(id)
+	return ok
 }
 
 // add adds id and says whether it was new.
@@ -67,15 +60,25 @@ func (s *idSet) add(id fingerprint) bool {
 	if (s.n+1)*8 > len(s.slots)*idSetLoad {
 		s.grow()
 	}
+	i, ok := s.probe(id)
+	if ok {
+		return false
+	}
+	s.slots[i] = id
+	s.n++
+	return true
+}
+
+// probe finds id (not zero) in a table with a free slot: its slot and
+// true, or the free slot where it belongs and false.
+func (s *idSet) probe(id fingerprint) (uint64, bool) {
 	mask := uint64(len(s.slots) - 1)
 	for i := s.slot(id, mask); ; i = (i + 1) & mask {
 		switch s.slots[i] {
 		case id:
-			return false
+			return i, true
 		case fingerprint{}:
-			s.slots[i] = id
-			s.n++
-			return true
+			return i, false
 		}
 	}
 }
@@ -84,16 +87,11 @@ func (s *idSet) add(id fingerprint) bool {
 func (s *idSet) grow() {
 	old := s.slots
 	s.slots = make([]fingerprint, max(idSetMinSlots, 2*len(old)))
-	mask := uint64(len(s.slots) - 1)
 	for _, id := range old {
-		if id == (fingerprint{}) {
-			continue
+		if id != (fingerprint{}) {
+			i, _ := s.probe(id)
+			s.slots[i] = id
 		}
-		i := s.slot(id, mask)
-		for s.slots[i] != (fingerprint{}) {
-			i = (i + 1) & mask
-		}
-		s.slots[i] = id
 	}
 }
 

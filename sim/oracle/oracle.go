@@ -49,22 +49,24 @@ func identity(key, id string) fingerprint {
 	h0, h1 := uint64(offset128Higher), uint64(offset128Lower)
 	n := uint64(len(key))
 	for range 8 {
-		h1 ^= n & 0xff
+		h0, h1 = fnv128a(h0, h1, byte(n))
 		n >>= 8
-		hi, lo := bits.Mul64(prime128Lower, h1)
-		h0, h1 = hi+h1<<prime128Shift+prime128Lower*h0, lo
 	}
 	for i := 0; i < len(key); i++ {
-		h1 ^= uint64(key[i])
-		hi, lo := bits.Mul64(prime128Lower, h1)
-		h0, h1 = hi+h1<<prime128Shift+prime128Lower*h0, lo
+		h0, h1 = fnv128a(h0, h1, key[i])
 	}
 	for i := 0; i < len(id); i++ {
-		h1 ^= uint64(id[i])
-		hi, lo := bits.Mul64(prime128Lower, h1)
-		h0, h1 = hi+h1<<prime128Shift+prime128Lower*h0, lo
+		h0, h1 = fnv128a(h0, h1, id[i])
 	}
 	return fingerprint{bits.ReverseBytes64(h0), bits.ReverseBytes64(h1)}
+}
+
+// fnv128a is one FNV-1a step on the state (h0 high, h1 low): xor c in,
+// multiply by the prime modulo 2^128.
+func fnv128a(h0, h1 uint64, c byte) (uint64, uint64) {
+	h1 ^= uint64(c)
+	hi, lo := bits.Mul64(prime128Lower, h1)
+	return hi + h1<<prime128Shift + prime128Lower*h0, lo
 }
 
 // The FNV-128 offset basis and prime (2^88 + 0x13b), as in hash/fnv.
@@ -285,6 +287,9 @@ func (o *Oracle) intern(s string) uint32 {
 
 // DimSet is the canonical dimension set of dims: "a=x,b=y", names sorted.
 func DimSet(dims []Dim) string {
+	if len(dims) == 0 {
+		return ""
+	}
 	ds := slices.Clone(dims)
 	slices.SortFunc(ds, func(a, b Dim) int { return strings.Compare(a.Name, b.Name) })
 	parts := make([]string, len(ds))
@@ -311,12 +316,7 @@ func (o *Oracle) countKind(e *Event, late, stale bool) {
 	if !e.HasValue {
 		v = 1
 	}
-	k := wkey{key: o.intern(e.Key), typ: o.intern(e.Type), late: late, stale: stale}
-	if len(e.Dims) == 0 {
-		k.dims = o.intern("")
-	} else {
-		k.dims = o.intern(DimSet(e.Dims))
-	}
+	k := wkey{key: o.intern(e.Key), typ: o.intern(e.Type), dims: o.intern(DimSet(e.Dims)), late: late, stale: stale}
 	after := false
 	for i, s := range o.cfg.sizes {
 		k.size, k.start = uint8(i), windowStart(e.TS, s)
