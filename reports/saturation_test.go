@@ -47,7 +47,7 @@ func TestEvaluateSaturation(t *testing.T) {
 		return from(i, func(s *SaturationSample, k int) { s.EngineLag = float64(30000 + 5000*k) }) // 3 s, 3.5 s, ...of input
 	}
 	sinkLag := func(i int) mod {
-		return from(i, func(s *SaturationSample, k int) { s.SinkLag = float64(15000 + 2500*k) })
+		return from(i, func(s *SaturationSample, k int) { s.SinkLag = float64(50000 + 2500*k) }) // 5 s, 5.25 s, ... of input: above the 5 s of the linger
 	}
 	influx := func(i int) mod { return from(i, func(s *SaturationSample, _ int) { s.InfluxWriteMS = 2500 }) }
 	f := func(name string, n int, want, wantSignal string, wantAt float64, mods ...mod) {

@@ -357,9 +357,9 @@ type Saturation struct {
 	ProduceP99MS float64 `yaml:"produce_p99_ms,omitempty"`
 	// GrowFor, EngineLagS, SinkLagS, MinLagRecords: the engine (sink)
 	// saturated when its consumer lag, in seconds of its input topic's
-	// rate, is above EngineLagS (SinkLagS; 2 s each) and grew in each of
-	// GrowFor (5) samples in a row; a lag under MinLagRecords (1000) never
-	// crosses.
+	// rate, is above EngineLagS (2 s; SinkLagS 5 s, as the sink's lag
+	// includes its 3 s linger) and grew in each of GrowFor (5) samples in
+	// a row; a lag under MinLagRecords (1000) never crosses.
 	GrowFor       int     `yaml:"grow_for,omitempty"`
 	EngineLagS    float64 `yaml:"engine_lag_s,omitempty"`
 	SinkLagS      float64 `yaml:"sink_lag_s,omitempty"`

@@ -113,14 +113,14 @@ func TestRunNetworkLatency(t *testing.T) {
 		6*s, 3*s, 6*s, 3*s, // bandwidth
 		10*s, 2*s, 10*s, 2*s, // reset
 		13*s, 3*s, 13*s, 3*s, // slow close
-		17*s, 4*s, // sink-errors
+		17*s, 6*s, // sink-errors
 	)
 	hook := func(sc *scenarios.Scenario) {
 		short(sc)
-		// The sink lingers 1 s per write: in 4 s, 4 requests or so, which
-		// the scenario's 30% misses a quarter of the time; 90% hits one
-		// but for 1 run in 10^4.
-		sc.Faults[8].Params["probability"] = 0.9
+		// The sink lingers 3 s per write: in 6 s, 2 requests or so, which
+		// the scenario's 30% misses half the time; every request fails
+		// while the fault lasts instead.
+		sc.Faults[8].Params["probability"] = 1.0
 	}
 	err, rep, dir := runScenario(t, hook, append([]string{"network-latency"}, influx...)...)
 	fs := checkNetChaos(t, err, rep, dir, "network-latency", "sink-slow", "network-bandwidth", "network-bandwidth",

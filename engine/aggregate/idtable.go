@@ -1,6 +1,9 @@
 package aggregate
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+	"unsafe"
+)
 
 // idTable maps fingerprints to event times: the dedup set's index
 // (dedup.go). It is an open-addressing table with linear probing and
@@ -172,6 +175,7 @@ func (t *idTable) resize(size int) {
 	}
 	old := t.slots
 	t.slots = make([]idSlot, size)
+	adviseHugePages(unsafe.Pointer(&t.slots[0]), uintptr(size)*unsafe.Sizeof(idSlot{})) // fewer TLB misses per probe
 	mask := uint64(size - 1)
 	for _, s := range old {
 		if s.h == (idHash{}) {

