@@ -90,12 +90,13 @@ vet:
 # k6 library's pure modules under Node's test runner.
 # The tests' outside tools: Node.js (the k6 library's tests, under Node's
 # test runner) and kcat (Debian's; the non-countlab Kafka producer of the
-# check --from-log tests). As root on Debian a missing kcat is installed.
+# check --from-log tests). As root on Debian a missing one is installed
+# (apt-get, system-wide); otherwise the target names the package and fails.
 tools:
-	@command -v node >/dev/null || { echo "make test needs Node.js: apt-get install -y nodejs" >&2; exit 2; }
-	@command -v kcat >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat; } || \
-		{ echo "make test needs kcat: apt-get install -y kcat" >&2; exit 2; }; }
+	@for t in node:nodejs kcat:kcat; do cmd=$${t%%:*}; pkg=$${t#*:}; \
+		command -v $$cmd >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg; } || \
+			{ echo "make test needs $$cmd: apt-get install -y $$pkg (as root)" >&2; exit 2; }; }; done
 
 # Tests too long for make test (each has a shorter sibling there).
 test-long: influxd tools

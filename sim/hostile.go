@@ -76,8 +76,10 @@ import (
 //     repeated field (id, key, value, ts, a dim name, each first given a
 //     decoy): accepted with the last values.
 //   - syntax: a JSON array element that is not an object (42, "event",
-//     null, true, [], [{...}]); a protobuf Event with a known field of the
-//     wrong wire type or truncated: refused, syntax.
+//     null, true, [], [{...}]) or not JSON (a bare NaN or -Infinity value,
+//     as Python's json writes them, a trailing comma, a raw tab in a
+//     string); a protobuf Event with a known field of the wrong wire type
+//     or truncated: refused, syntax.
 //   - same_id_variant: a fresh event followed, in the same batch, by an
 //     event with its key and id and another value, type, ts or dims: both
 //     acknowledged, the first counted, the second a duplicate.
@@ -551,7 +553,16 @@ func (g *Generator) hostileMemberDuplicate(at time.Duration, v int, proto bool) 
 func (g *Generator) hostileSyntax(at time.Duration, v int, _ bool) Item {
 	it := g.refused(at)
 	e := &it.Event
-	switch v % 6 {
+	switch v % 10 {
+	case 6: // what Python's json.dumps writes for a NaN
+		it.Raw = jsonRaw(e, jsonValue(`NaN`))
+	case 7:
+		it.Raw = jsonRaw(e, jsonValue(`-Infinity`))
+	case 8: // a trailing comma
+		raw := jsonRaw(e)
+		it.Raw = append(raw[:len(raw)-1:len(raw)-1], ",}"...)
+	case 9: // a raw tab in a string (JSON wants \t)
+		it.Raw = jsonRaw(e, jsonKey("\"tab\tkey\""))
 	case 0:
 		it.Raw = []byte(`42`)
 	case 1:

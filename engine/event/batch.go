@@ -20,9 +20,14 @@ import (
 // raw after it returns: e is reused for the next element; copy what you
 // need (e's strings may be kept, they do not refer to b).
 //
-// DecodeJSONBatch returns an error only when the array itself cannot be
-// parsed (not an array, truncated, an element that is not JSON at all): then
-// fn has been called for the elements before the broken one.
+// An element that is not JSON (a NaN or Infinity literal as Python's json
+// writes them, a raw control character in a string, a missing comma
+// inside the object) is handed to fn with its syntax error, like any other
+// bad element, as long as the array's brackets and strings still tell
+// where it ends (skipElement). DecodeJSONBatch returns an error only when
+// the array itself cannot be split (not an array, truncated, unbalanced
+// brackets, an unterminated string, an empty element): then fn has been
+// called for the elements before the broken one.
 func DecodeJSONBatch(b []byte, fn func(i int, raw []byte, e *Event, err error)) error {
 	if len(b) > maxInput {
 		return tooLarge(len(b))
@@ -46,11 +51,15 @@ func DecodeJSONBatch(b []byte, fn func(i int, raw []byte, e *Event, err error)) 
 			start := d.i
 			err := d.event(&e)
 			if err != nil {
-				// Find where the element ends; if it is not JSON, the
-				// array cannot be split.
+				// Find where the element ends: as JSON, or else by the
+				// brackets and strings around it (skipElement); when
+				// neither delimits it, the array cannot be split.
 				d.i = start
 				if serr := d.skipValue(); serr != nil {
-					return batchErr(n, serr)
+					d.i = start
+					if !d.skipElement() {
+						return batchErr(n, serr)
+					}
 				}
 			}
 			fn(n, b[start:d.i], &e, err)
@@ -72,6 +81,61 @@ func DecodeJSONBatch(b []byte, fn func(i int, raw []byte, e *Event, err error)) 
 		return batchErr(-1, d.syntaxErr("the end of input after the array"))
 	}
 	return nil
+}
+
+// skipElement moves d.i past the element at d.i that is not JSON, to the
+// ',' or ']' that ends it at the array's depth, and reports whether it
+// found one. It reads only the structure: strings (from '"' to the next
+// unescaped '"', whatever bytes are between) and brackets, which must
+// nest and match; every other byte is part of the element. An element of
+// no bytes, a bracket closed by the wrong kind, a '}' at the array's depth
+// and an unterminated string or bracket are not delimited: d.i is then
+// undefined.
+func (d *jsonDecoder) skipElement() bool {
+	b := d.b
+	var open []byte // the closing bracket each open one wants
+	start := d.i
+	for i := d.i; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(b) {
+				return false
+			}
+		case '{':
+			open = append(open, '}')
+		case '[':
+			open = append(open, ']')
+		case '}', ']':
+			if len(open) == 0 {
+				return c == ']' && d.endElement(start, i)
+			}
+			if open[len(open)-1] != c {
+				return false
+			}
+			open = open[:len(open)-1]
+		case ',':
+			if len(open) == 0 {
+				return d.endElement(start, i)
+			}
+		}
+	}
+	return false
+}
+
+// endElement ends the element that started at start before the
+// delimiter at i, without its trailing whitespace; an element of no bytes
+// is not one.
+func (d *jsonDecoder) endElement(start, i int) bool {
+	for i > start && isSpace(d.b[i-1]) {
+		i--
+	}
+	d.i = i
+	return i > start
 }
 
 func batchErr(i int, err error) error {

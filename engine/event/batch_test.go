@@ -70,15 +70,25 @@ func TestDecodeJSONBatch(t *testing.T) {
 		{raw: `[]`, err: "event: must be a JSON object"},
 		{raw: `{}`, e: Event{Value: 1}},
 	}
-	if len(items) != len(want) {
-		t.Fatalf("%d items, want %d: %+v", len(items), len(want), items)
+	checkItems(t, items, want)
+
+	// Elements that are not JSON but that the array's brackets and strings
+	// delimit: each refused on its own as syntax, the others decoded (a
+	// Python producer writes NaN and Infinity bare).
+	in = "[{\"id\":\"a\"}, {\"id\":\"n\",\"value\":NaN} ,{\"value\":-Infinity,\"k\":[\"]}\"]},{\"id\":\"t\x01\tab\"},{\"foo\":\"a\" x},{\"id\":\"b\"}]"
+	items, err = collect(t, DecodeJSONBatch, []byte(in))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i := range want {
-		g, w := items[i], want[i]
-		if g.raw != w.raw || !strings.HasPrefix(g.err, w.err) || (w.err == "") != (g.err == "") || w.err == "" && !sameEvent(&g.e, &w.e) {
-			t.Fatalf("element %d = %+v, want %+v", i, g, w)
-		}
+	want = []batchItem{
+		{raw: `{"id":"a"}`, e: Event{ID: "a", Value: 1}},
+		{raw: `{"id":"n","value":NaN}`, err: "json: invalid character 'N'"},
+		{raw: `{"value":-Infinity,"k":["]}"]}`, err: "json: invalid character 'I'"},
+		{raw: "{\"id\":\"t\x01\tab\"}", err: "json: control character 0x01"},
+		{raw: `{"foo":"a" x}`, err: "json: invalid character 'x'"},
+		{raw: `{"id":"b"}`, e: Event{ID: "b", Value: 1}},
 	}
+	checkItems(t, items, want)
 
 	// Empty arrays.
 	for _, in := range []string{`[]`, ` [ ] `, "\n[\n]\n"} {
@@ -103,9 +113,27 @@ func TestDecodeJSONBatch(t *testing.T) {
 	f(`[{"id":"a"},]`, 1, "invalid character ']'")
 	f(`[{"id":"a"} {"id":"b"}]`, 1, "',' or ']'")
 	f(`[{"id":"a"},{"id":]`, 1, "element 1: json: invalid character ']'")
-	f(`[{"foo":"a" x}]`, 0, "element 0")
+	f(`[{"id":"a"},{"v":[1}]`, 1, "element 1")   // brackets that do not match
+	f(`[{"id":"a"},{"v":"x]`, 1, "element 1")    // a string never closed
+	f(`[{"id":"a"},{"v":NaN}`, 1, "element 1")   // the array never closed
+	f(`[{"v":NaN},,{"id":"a"}]`, 1, "element 1") // an empty element
 	f(`[{"id":"a"}] x`, 1, "end of input after the array")
 	f(`[{"id":"a"}]]`, 1, "end of input after the array")
+}
+
+// checkItems wants the decoded elements to be want: raw bytes, the error's
+// start, or the event.
+func checkItems(t *testing.T, items, want []batchItem) {
+	t.Helper()
+	if len(items) != len(want) {
+		t.Fatalf("%d items, want %d: %+v", len(items), len(want), items)
+	}
+	for i := range want {
+		g, w := items[i], want[i]
+		if g.raw != w.raw || !strings.HasPrefix(g.err, w.err) || (w.err == "") != (g.err == "") || w.err == "" && !sameEvent(&g.e, &w.e) {
+			t.Fatalf("element %d = %+v, want %+v", i, g, w)
+		}
+	}
 }
 
 func TestDecodeProtoBatch(t *testing.T) {

@@ -97,7 +97,12 @@ func TestBadInput(t *testing.T) {
 	f("not an array", req("POST", PathEvents, js, token, strings.NewReader(goodEvent("x", 1).json())), check{code: 400, errHas: "not a JSON array"})
 	f("not JSON", req("POST", PathEvents, js, token, strings.NewReader("hello")), check{code: 400, errHas: "not a JSON array"})
 	f("truncated array", req("POST", PathEvents, js, token, strings.NewReader("["+goodEvent("x", 1).json()+",")), check{code: 400, errHas: "not a JSON array"})
-	f("element not JSON", req("POST", PathEvents, js, token, strings.NewReader(`[{"id":"x",}]`)), check{code: 400, errHas: "not a JSON array"})
+	f("element not delimited", req("POST", PathEvents, js, token, strings.NewReader(`[{"id":"x",]`)), check{code: 400, errHas: "not a JSON array"})
+	// An element that is not JSON but that the brackets delimit is an
+	// invalid event like any other: refused (syntax), dead-lettered.
+	f("element not JSON", req("POST", PathEvents, js, token, strings.NewReader(`[{"id":"x",}]`)), check{code: 400, errHas: "all 1 events are invalid"})
+	nan := "[" + goodEvent("nan", 1).json() + `,{"id":"n","key":"k","type":"VIEW","value":NaN,"ts":1}]`
+	f("a NaN literal among good events", req("POST", PathEvents, js, token, strings.NewReader(nan)), check{code: 207})
 	f("bad protobuf", req("POST", PathEvents, "application/x-protobuf", token, strings.NewReader("\xff\xff\xff")), check{code: 400, errHas: "not a protobuf EventBatch"})
 	f("all invalid", req("POST", PathEvents, js, token, strings.NewReader(`[{"id":"x"},"y"]`)), check{code: 400, errHas: "all 2 events are invalid"})
 	f("text/plain", req("POST", PathEvents, "text/plain", token, good(1)),
@@ -109,10 +114,12 @@ func TestBadInput(t *testing.T) {
 	if r.resp.Rejected != 2 || len(r.resp.Results) != 2 || r.resp.Results[0].ID != "x" {
 		t.Errorf("all invalid: %s", r.raw)
 	}
-	// Only the 3 events of "ok" (and none of the rejected requests) and the
-	// 4 dead letters of the two "all invalid" requests were produced.
-	consumeAll(t, c, topics.Events, 3)
-	consumeAll(t, c, topics.DeadLetter, 4)
+	// Only the 3 events of "ok" and the good one of the NaN batch (and none
+	// of the rejected requests), and the dead letters of "element not
+	// JSON", of the NaN batch's bad event and of the two "all invalid"
+	// requests (1 + 1 + 4) were produced.
+	consumeAll(t, c, topics.Events, 4)
+	consumeAll(t, c, topics.DeadLetter, 6)
 }
 
 // holdProduce makes the cluster hold the first produce request until
