@@ -104,7 +104,7 @@ var DefaultSaturationRules = SaturationRules{
 	ProduceP99MS:   500,
 	GrowFor:        5,
 	EngineLagS:     2,
-	SinkLagS:       5, // the sink's lag includes its linger (3 s by default): a batch is committed only once written
+	SinkLagS:       5, // the engine's 2 s plus the sink's 3 s linger, which its lag includes (TestSinkLagRuleCoversLinger in harness/stack keeps them in step)
 	MinLagRecords:  1000,
 	InfluxWriteMS:  1000,
 	PeakWindow:     5,
