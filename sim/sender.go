@@ -39,7 +39,8 @@ type SenderConfig struct {
 	// MaxAttempts bounds the sends of a failed item (default 10).
 	MaxAttempts int
 	// OnAck is called for every acknowledged item (not for Rejected);
-	// from many goroutines. The truth is told here.
+	// from many goroutines. It must not keep it: the item's slot is
+	// reused for a later batch once its batch is answered.
 	OnAck func(it *Item, ackedAt time.Time)
 	// Truth, when set, is told of every item sent, on every attempt,
 	// with its outcome (OracleSent, in the format of the item's route):
@@ -81,6 +82,13 @@ type Sender struct {
 	// TakeInterval, for latency over time.
 	ivMu sync.Mutex
 	iv   *hdrhistogram.Histogram
+
+	// free holds the batches' item slices the connections are done with,
+	// for the schedule to fill again: a batch of BatchMax items is a large
+	// pointerful object (224 bytes an item), and making a fresh one every
+	// flush cost the harness its largest allocation (zeroed, then scanned
+	// by every collection of the whole process).
+	free chan []Item
 }
 
 // NewSender checks cfg.
@@ -176,6 +184,9 @@ func (s *Sender) Run(ctx context.Context) error {
 	s.start = time.Now()
 	s.startedNs.Store(s.start.UnixNano())
 	queue := make(chan batch, 4*s.cfg.Connections)
+	// Every slice in flight fits: the queue's, one per connection, and
+	// the one being filled (plus a carried pair's).
+	s.free = make(chan []Item, 5*s.cfg.Connections+2)
 	var wg sync.WaitGroup
 	for c := 0; c < s.cfg.Connections; c++ {
 		wg.Add(1)
@@ -200,7 +211,7 @@ func (s *Sender) schedule(ctx context.Context, queue chan<- batch) {
 	nextTracer := s.cfg.TracerEvery / 2
 	tick := time.NewTicker(s.cfg.FlushEvery)
 	defer tick.Stop()
-	cur := make([]Item, 0, s.cfg.BatchMax)
+	cur := s.items()
 	for next < s.cfg.Duration {
 		now := time.Since(s.start)
 		firstDue := min(next, nextTracer)
@@ -234,7 +245,7 @@ func (s *Sender) schedule(ctx context.Context, queue chan<- batch) {
 				if !s.hand(ctx, queue, cur) {
 					return
 				}
-				cur = append(make([]Item, 0, s.cfg.BatchMax), carry...)
+				cur = append(s.items(), carry...)
 			}
 		}
 		tracers(min(next, now))
@@ -242,7 +253,7 @@ func (s *Sender) schedule(ctx context.Context, queue chan<- batch) {
 			if !s.hand(ctx, queue, cur) {
 				return
 			}
-			cur = make([]Item, 0, s.cfg.BatchMax)
+			cur = s.items()
 		}
 		// Lag: how late the oldest item just handed over went.
 		lag := max(time.Since(s.start)-firstDue, 0)
@@ -258,6 +269,30 @@ func (s *Sender) schedule(ctx context.Context, queue chan<- batch) {
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// items is an empty item slice of capacity BatchMax: a recycled one when
+// a connection has handed one back.
+func (s *Sender) items() []Item {
+	select {
+	case b := <-s.free:
+		return b[:0]
+	default:
+		return make([]Item, 0, s.cfg.BatchMax)
+	}
+}
+
+// recycle hands a sent batch's slice back to the schedule. Nothing may
+// hold the items after this: the transports and the truth are done with
+// them when Send returns, and OnAck must not keep the pointer.
+func (s *Sender) recycle(b []Item) {
+	if cap(b) < s.cfg.BatchMax {
+		return
+	}
+	select {
+	case s.free <- b:
+	default:
 	}
 }
 
@@ -371,6 +406,7 @@ func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 			}
 		}
 		s.batches.Add(1)
+		s.recycle(b.items)
 	}
 }
 

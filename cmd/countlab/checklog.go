@@ -204,7 +204,7 @@ func cmdCheckFromLog(ctx context.Context, args []string) error {
 	}
 	if q == nil {
 		from, to := res.Truth.Range()
-		q = &storeQuerier{st: store, from: from.UnixMilli(), to: to.UnixMilli()} // checklog_store.go
+		q = reports.StoreQuerier(store, from.UnixMilli(), to.UnixMilli())
 		fmt.Println("read side: InfluxDB alone (--query \"\"): the query-service lines compare InfluxDB's totals summed over dimension sets")
 	}
 	acc, err := reports.Check(ctx, res.Truth, q, cfg)

@@ -6,12 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/countlab/countlab/harness/run"
 	"github.com/countlab/countlab/harness/stack"
+	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/scenarios"
 )
 
@@ -34,7 +36,6 @@ const atLeastOnceFlag = "at-least-once-UNSAFE"
 // cmdRun runs a scenario against the embedded stack (or the cluster and
 // InfluxDB given by the stack flags): flags -> run.New(opts...).Run.
 func cmdRun(ctx context.Context, args []string) error {
-	allArgs := args // --repeat runs each run with these (repeat.go)
 	args, plantBug, err := takeHiddenInt(args, plantBugFlag)
 	if err != nil {
 		return err
@@ -80,17 +81,24 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err := sf.validate(); err != nil {
 		return err
 	}
-	sc, err := scenarios.Lookup(name)
+	load := func() (*scenarios.Scenario, error) { // each run of --repeat its own
+		sc, err := scenarios.Lookup(name)
+		if err != nil {
+			return nil, usageError{Err: err}
+		}
+		if *duration > 0 {
+			sc.Duration = *duration
+		}
+		if runTestHook != nil {
+			runTestHook(sc)
+		}
+		plant.apply(sc)
+		return sc, nil
+	}
+	sc, err := load()
 	if err != nil {
-		return usageError{Err: err}
+		return err
 	}
-	if *duration > 0 {
-		sc.Duration = *duration
-	}
-	if runTestHook != nil {
-		runTestHook(sc)
-	}
-	plant.apply(sc)
 	limitMemory(sc)
 	if *repeat < 1 {
 		return usagef("--repeat: want 1 or more runs (got %d)", *repeat)
@@ -103,14 +111,11 @@ func cmdRun(ctx context.Context, args []string) error {
 	if dir == "" {
 		dir = filepath.Join("reports", "out", sc.Name+"-"+time.Now().UTC().Format("20060102T150405Z"))
 	}
-	if *repeat > 1 {
-		return runRepeat(ctx, allArgs, *repeat, dir, base) // repeat.go
-	}
 	opts, err := sf.runOptions(os.Stderr)
 	if err != nil {
 		return err
 	}
-	opts = append(opts, run.Output(os.Stdout), run.Progress(os.Stderr), run.ReportDir(dir), run.Baseline(base),
+	opts = append(opts, run.Output(os.Stdout), run.Progress(os.Stderr),
 		run.AllowChaos(splitList(*allowChaos)...), run.DeleteTopics(*deleteTopics),
 		run.PlantBugUNSAFE(plantBug), run.AtLeastOnceUNSAFE(atLeastOnce), run.Stack(plant.stackOpts()...))
 	if faultSeed != nil {
@@ -124,15 +129,38 @@ func cmdRun(ctx context.Context, args []string) error {
 		defer closeTarget()
 		opts = append(opts, opt)
 	}
-	r, err := run.New(opts...)
+	once := func(ctx context.Context, sc *scenarios.Scenario, dir string, more ...run.Opt) (*reports.Report, error) {
+		r, err := run.New(slices.Concat(opts, []run.Opt{run.ReportDir(dir)}, more)...)
+		if err != nil {
+			return nil, err
+		}
+		rep, err := r.Run(ctx, sc)
+		if err != nil {
+			return nil, err
+		}
+		rep.WriteSummary(os.Stdout, filepath.Join(dir, "report.json"))
+		return rep, nil
+	}
+	if *repeat > 1 {
+		sum, err := run.Repeat(ctx, *repeat, dir, base, os.Stdout, func(ctx context.Context, dir string) (*reports.Report, error) {
+			sc, err := load()
+			if err != nil {
+				return nil, err
+			}
+			return once(ctx, sc, dir)
+		})
+		if err != nil {
+			return err
+		}
+		if !sum.Pass {
+			return exitError{1, fmt.Errorf("%d runs of %s: %s", *repeat, sum.Scenario, sum.Why())}
+		}
+		return nil
+	}
+	rep, err := once(ctx, sc, dir, run.Baseline(base))
 	if err != nil {
 		return err
 	}
-	rep, err := r.Run(ctx, sc)
-	if err != nil {
-		return err
-	}
-	rep.WriteSummary(os.Stdout, filepath.Join(dir, "report.json"))
 	if !rep.Pass {
 		return exitError{1, fmt.Errorf("scenario %s failed: %s", sc.Name, strings.Join(run.Failures(rep), "; "))}
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/countlab/countlab/harness/run"
 	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/scenarios"
 )
@@ -184,15 +185,6 @@ func TestReportDiffGate(t *testing.T) {
 	}
 }
 
-// TestRepeatArgs: --repeat's runs get the arguments without --repeat,
-// --baseline and --report-dir.
-func TestRepeatArgs(t *testing.T) {
-	got := dropFlags([]string{"ci-smoke", "--repeat", "3", "--baseline=a,b", "-report-dir", "x", "--duration", "5s", "--plant-slow-gateway"}, "repeat", "baseline", "report-dir")
-	if want := []string{"ci-smoke", "--duration", "5s", "--plant-slow-gateway"}; !slices.Equal(got, want) {
-		t.Fatalf("got %q, want %q", got, want)
-	}
-}
-
 // TestPlantedRegressions: the hidden flags' query delay and halved
 // gateway cap.
 func TestPlantedRegressions(t *testing.T) {
@@ -238,7 +230,7 @@ func TestRunRepeat(t *testing.T) {
 	if err := cmdRun(t.Context(), append([]string{"ci-smoke", "--repeat", "2", "--report-dir", dir}, influx...)); err != nil {
 		t.Fatalf("--repeat 2: %v", err)
 	}
-	var sum repeatSummary
+	var sum run.RepeatSummary
 	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
 	if err != nil || json.Unmarshal(b, &sum) != nil || len(sum.Runs) != 2 || !sum.Pass {
 		t.Fatalf("summary.json %s (%v)", b, err)

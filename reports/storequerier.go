@@ -1,4 +1,4 @@
-package main
+package reports
 
 import (
 	"cmp"
@@ -8,17 +8,22 @@ import (
 	"time"
 
 	"github.com/countlab/countlab/engine/query/client"
-	"github.com/countlab/countlab/reports"
 	"github.com/countlab/countlab/sim/oracle"
 )
 
-// storeQuerier answers the check's stats and top-N queries from InfluxDB's
-// stored totals (summed over dimension sets), for a target whose read side
-// is InfluxDB alone: `check --from-log --query "" --influx-url ...`. It
-// reads every stored window of [from, to) in one query, again when that
-// read is over a second old (the check re-asks while the pipeline drains).
+// StoreQuerier returns a Querier that answers Check's stats and top-N
+// queries from a Store's totals (summed over dimension sets), for a target
+// whose read side is the store alone (`check --from-log --query ""
+// --influx-url ...`). It reads every stored window of [from, to) (unix
+// ms) in one query, and again when that read is over a second old: Check
+// re-asks while the pipeline drains.
+func StoreQuerier(st Store, from, to int64) Querier {
+	return &storeQuerier{st: st, from: from, to: to}
+}
+
+// storeQuerier is StoreQuerier's Querier.
 type storeQuerier struct {
-	st       reports.Store
+	st       Store
 	from, to int64
 
 	mu   sync.Mutex
@@ -40,8 +45,8 @@ func (q *storeQuerier) load(ctx context.Context) ([]oracle.Window, error) {
 	return q.ws, nil
 }
 
-// each calls fn for every window of ws of r's type and size in r's range.
-func each(ws []oracle.Window, r client.Range, fn func(w oracle.Window)) {
+// eachIn calls fn for every window of ws of r's type and size in r's range.
+func eachIn(ws []oracle.Window, r client.Range, fn func(w oracle.Window)) {
 	from, to, size := r.From.UnixMilli(), r.To.UnixMilli(), r.Window.Milliseconds()
 	for _, w := range ws {
 		if w.Type == r.Type && w.Size == size && w.Start >= from && w.Start < to {
@@ -50,14 +55,14 @@ func each(ws []oracle.Window, r client.Range, fn func(w oracle.Window)) {
 	}
 }
 
-// Stats implements reports.Querier: a key's count and sum.
+// Stats implements Querier: a key's count and sum.
 func (q *storeQuerier) Stats(ctx context.Context, req client.StatsRequest) (client.StatsResponse, error) {
 	out := client.StatsResponse{Key: req.Key, Fn: req.Fn}
 	ws, err := q.load(ctx)
 	if err != nil {
 		return out, err
 	}
-	each(ws, req.Range, func(w oracle.Window) {
+	eachIn(ws, req.Range, func(w oracle.Window) {
 		if w.Key == req.Key {
 			out.Count += w.Count
 			out.Value += w.Sum
@@ -66,7 +71,7 @@ func (q *storeQuerier) Stats(ctx context.Context, req client.StatsRequest) (clie
 	return out, nil
 }
 
-// Top implements reports.Querier: the keys by count, ties by key.
+// Top implements Querier: the keys by count, ties by key.
 func (q *storeQuerier) Top(ctx context.Context, req client.TopRequest) (client.TopResponse, error) {
 	out := client.TopResponse{N: req.N, Exact: true}
 	ws, err := q.load(ctx)
@@ -74,7 +79,7 @@ func (q *storeQuerier) Top(ctx context.Context, req client.TopRequest) (client.T
 		return out, err
 	}
 	counts := map[string]int64{}
-	each(ws, req.Range, func(w oracle.Window) { counts[w.Key] += w.Count })
+	eachIn(ws, req.Range, func(w oracle.Window) { counts[w.Key] += w.Count })
 	for k, n := range counts {
 		out.Items = append(out.Items, client.TopItem{Key: k, Count: n})
 	}
