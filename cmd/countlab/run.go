@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/countlab/countlab/harness/run"
@@ -162,7 +162,7 @@ func cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	if !rep.Pass {
-		return exitError{1, fmt.Errorf("scenario %s failed: %s", sc.Name, strings.Join(run.Failures(rep), "; "))}
+		return exitError{1, errors.New(run.FailureText(rep))}
 	}
 	return nil
 }

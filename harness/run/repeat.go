@@ -76,7 +76,7 @@ func Repeat(ctx context.Context, n int, dir string, base []reports.Run, out io.W
 		}
 		rr := RepeatRun{Report: filepath.Join(runDir, "report.json"), Pass: rep.Pass}
 		if !rep.Pass {
-			rr.Error = fmt.Sprintf("scenario %s failed: %s", rep.Scenario, strings.Join(Failures(rep), "; "))
+			rr.Error = FailureText(rep)
 			sum.Pass = false
 		}
 		sum.Runs = append(sum.Runs, rr)

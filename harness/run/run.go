@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -140,6 +141,12 @@ func Failures(rep *reports.Report) []string {
 		}
 	}
 	return why
+}
+
+// FailureText is the one-line verdict of a failed run:
+// "scenario NAME failed: " and its Failures.
+func FailureText(rep *reports.Report) string {
+	return fmt.Sprintf("scenario %s failed: %s", rep.Scenario, strings.Join(Failures(rep), "; "))
 }
 
 // scenarioRun is one run of a scenario.
