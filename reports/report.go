@@ -110,7 +110,15 @@ func FromHistogram(h *hdrhistogram.Histogram) Percentiles {
 		P999: ms(h.ValueAtQuantile(99.9)), Max: ms(h.Max()), Count: h.TotalCount()}
 }
 
-// WriteFiles writes report.json, report.md and report.html into dir (made if
+// The files a report directory holds (WriteFiles): what `countlab
+// report`, `countlab gate` and a CI job read.
+const (
+	JSONFile     = "report.json"
+	MarkdownFile = "report.md"
+	HTMLFile     = "report.html"
+)
+
+// WriteFiles writes JSONFile, MarkdownFile and HTMLFile into dir (made if
 // missing).
 func (r *Report) WriteFiles(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -120,13 +128,13 @@ func (r *Report) WriteFiles(dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "report.json"), append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, JSONFile), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "report.md"), []byte(r.Markdown()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, MarkdownFile), []byte(r.Markdown()), 0o644); err != nil {
 		return err
 	}
-	return r.WriteHTMLFile(filepath.Join(dir, "report.html"))
+	return r.WriteHTMLFile(filepath.Join(dir, HTMLFile))
 }
 
 // ReadFile reads a report.json.

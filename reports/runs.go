@@ -54,10 +54,10 @@ func reportPaths(arg string) ([]string, error) {
 	if !fi.IsDir() {
 		return []string{arg}, nil
 	}
-	if p := filepath.Join(arg, "report.json"); fileExists(p) {
+	if p := filepath.Join(arg, JSONFile); fileExists(p) {
 		return []string{p}, nil
 	}
-	paths, _ := filepath.Glob(filepath.Join(arg, "*", "report.json"))
+	paths, _ := filepath.Glob(filepath.Join(arg, "*", JSONFile))
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("%s: no report.json in it nor in its subdirectories", arg)
 	}

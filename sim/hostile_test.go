@@ -142,22 +142,46 @@ type truthLog struct {
 
 func (l *truthLog) Sent(s oracle.Sent) { l.ch <- s }
 
+// batchTruthLog is a truthLog told of a batch at once (BatchTruth).
+type batchTruthLog struct {
+	*truthLog
+	calls int
+}
+
+func (l *batchTruthLog) SentAll(ss []oracle.Sent) {
+	l.calls++
+	for _, s := range ss {
+		l.ch <- s
+	}
+}
+
 // TestSenderTruth: the truth hears of every item on every attempt, in
-// batch order, with same-id pairs never split across batches.
+// batch order, with same-id pairs never split across batches; a
+// BatchTruth hears the same, a batch at a time.
 func TestSenderTruth(t *testing.T) {
+	t.Run("items", func(t *testing.T) { testSenderTruth(t, false) })
+	t.Run("batches", func(t *testing.T) { testSenderTruth(t, true) })
+}
+
+func testSenderTruth(t *testing.T, batched bool) {
 	g, err := NewGenerator(hostileConfig(0.5, Route{Weight: 1, Format: JSON}, Route{Weight: 1, Format: Protobuf}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr := &fakeTransport{failN: 5, acked: map[string]int{}}
 	log := &truthLog{ch: make(chan oracle.Sent, 1<<16)}
+	var truth Truth = log
+	blog := &batchTruthLog{truthLog: log}
+	if batched {
+		truth = blog
+	}
 	var batches [][]Item
 	rec := transportFunc(func(ctx context.Context, items []Item, out []Outcome) error {
 		batches = append(batches, slices.Clone(items))
 		return tr.Send(ctx, items, out)
 	})
 	s, err := NewSender(SenderConfig{Generator: g, Schedule: NewSchedule(Constant(2000), false, 1), Duration: 250 * time.Millisecond,
-		Transport: rec, Connections: 1, BatchMax: 7, Truth: log})
+		Transport: rec, Connections: 1, BatchMax: 7, Truth: truth})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +189,9 @@ func TestSenderTruth(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(log.ch)
+	if batched && blog.calls != len(batches) {
+		t.Fatalf("SentAll called %d times for %d batches sent", blog.calls, len(batches))
+	}
 	var sent []oracle.Sent
 	for x := range log.ch {
 		sent = append(sent, x)

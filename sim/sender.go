@@ -9,6 +9,8 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/countlab/countlab/sim/oracle"
 )
 
 // Latency histograms hold microseconds from 1 µs to 1 h, 3 significant
@@ -314,6 +316,29 @@ func (s *Sender) hand(ctx context.Context, queue chan<- batch, items []Item) boo
 
 // conn is one connection: it sends batches, re-sends failed items, and
 // records latency.
+// tell tells the truth what became of items (outcomes o, sent at ref):
+// in one SentAll when it is a BatchTruth, through buf (returned for the
+// next batch), else item by item.
+func (s *Sender) tell(tr Truth, items []Item, o []Outcome, ref int64, buf []oracle.Sent) []oracle.Sent {
+	g := s.cfg.Generator
+	bt, batch := tr.(BatchTruth)
+	for i := range items {
+		r := g.Route(items[i].Route)
+		sent := OracleSent(&items[i], r.Format, r.Direct, ref, o[i])
+		if !batch {
+			tr.Sent(sent)
+			continue
+		}
+		buf = append(buf, sent)
+	}
+	if batch {
+		bt.SentAll(buf)
+		clear(buf) // the items' bytes are the next batch's
+		buf = buf[:0]
+	}
+	return buf
+}
+
 func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 	h := NewHistogram()
 	defer func() {
@@ -323,6 +348,7 @@ func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 	}()
 	out := make([]Outcome, s.cfg.BatchMax)
 	lats := make([]int64, 0, s.cfg.BatchMax)
+	var sents []oracle.Sent // tell's buffer
 	for b := range queue {
 		items := b.items
 		for attempt := 1; len(items) > 0; attempt++ {
@@ -352,11 +378,7 @@ func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 			var retry []Item
 			lats = lats[:0]
 			if tr := s.cfg.Truth; tr != nil {
-				ref, g := sentAt.UnixMilli(), s.cfg.Generator
-				for i := range items {
-					r := g.Route(items[i].Route)
-					tr.Sent(OracleSent(&items[i], r.Format, r.Direct, ref, o[i]))
-				}
+				sents = s.tell(tr, items, o, sentAt.UnixMilli(), sents)
 			}
 			for i := range items {
 				switch o[i] {

@@ -18,6 +18,16 @@ type Truth interface {
 	Sent(s oracle.Sent)
 }
 
+// BatchTruth is a Truth that is told of a batch at once: the sender calls
+// SentAll with the items of one answered batch, in their order, instead
+// of Sent for each (a truth behind a lock takes it once a batch). The
+// same contract as Sent's holds; ss is the sender's, and must not be kept
+// once SentAll returns.
+type BatchTruth interface {
+	Truth
+	SentAll(ss []oracle.Sent)
+}
+
 // TruthFunc is a function that is a Truth.
 type TruthFunc func(oracle.Sent)
 

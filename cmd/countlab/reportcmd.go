@@ -85,7 +85,7 @@ func cmdReportHTML(out io.Writer, args []string) error {
 	}
 	path := *o
 	if path == "" {
-		path = filepath.Join(filepath.Dir(pos[0]), "report.html")
+		path = filepath.Join(filepath.Dir(pos[0]), reports.HTMLFile)
 	}
 	if err := r.WriteHTMLFile(path); err != nil {
 		return err

@@ -29,7 +29,7 @@ func cmdReportMerge(out io.Writer, args []string) error {
 	var shards []reports.Shard
 	for _, p := range pos {
 		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			p = filepath.Join(p, "report.json")
+			p = filepath.Join(p, reports.JSONFile)
 		}
 		r, err := reports.ReadFile(p)
 		if err != nil {
@@ -65,6 +65,6 @@ func cmdReportMerge(out io.Writer, args []string) error {
 	}
 	fmt.Fprintf(out, "%d shards merged (pass %v): %d acknowledged, %.0f events/s, ingest-ack p50 %.2f ms p99 %.2f ms (%d samples): %s\n", len(shards), rep.Pass,
 		rep.Traffic.Acked, rep.Throughput.AchievedEventsPerS, rep.Latency.IngestAck.P50, rep.Latency.IngestAck.P99, rep.Latency.IngestAck.Count,
-		filepath.Join(*o, "report.json"))
+		filepath.Join(*o, reports.JSONFile))
 	return nil
 }

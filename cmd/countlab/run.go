@@ -138,7 +138,7 @@ func cmdRun(ctx context.Context, args []string) error {
 		if err != nil {
 			return nil, err
 		}
-		rep.WriteSummary(os.Stdout, filepath.Join(dir, "report.json"))
+		rep.WriteSummary(os.Stdout, filepath.Join(dir, reports.JSONFile))
 		return rep, nil
 	}
 	if *repeat > 1 {

@@ -74,7 +74,7 @@ func Repeat(ctx context.Context, n int, dir string, base []reports.Run, out io.W
 		if err != nil {
 			return nil, err
 		}
-		rr := RepeatRun{Report: filepath.Join(runDir, "report.json"), Pass: rep.Pass}
+		rr := RepeatRun{Report: filepath.Join(runDir, reports.JSONFile), Pass: rep.Pass}
 		if !rep.Pass {
 			rr.Error = FailureText(rep)
 			sum.Pass = false

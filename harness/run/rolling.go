@@ -29,7 +29,8 @@ const identityGeneration = 10 * time.Second
 func RollingOn(sc *scenarios.Scenario) bool { return sc.RollingCheck != nil && sc.RollingCheck.Enabled }
 
 // newRunTruth is NewTruth, with identities kept in generations when the
-// rolling check forgets them.
+// rolling check forgets them, and room made for the events the scenario
+// offers.
 func newRunTruth(sc *scenarios.Scenario, t *Target) (*oracle.Oracle, error) {
 	c := truthConfig(t.Windows, t.Lateness, t.OutOfOrderness)
 	if RollingOn(sc) {
@@ -37,6 +38,8 @@ func newRunTruth(sc *scenarios.Scenario, t *Target) (*oracle.Oracle, error) {
 	}
 	// The attribute truth joins each event at its time (oracle.AttrWindows).
 	c.EventTimes = sc.Enrichment != nil
+	// The identity table sized for the run at once (no doublings).
+	c.Identities = int(sc.OfferedEvents())
 	return oracle.New(c)
 }
 

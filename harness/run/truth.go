@@ -39,9 +39,27 @@ func truthConfig(windows []time.Duration, lateness, outOfOrder time.Duration) or
 // marks Kafka-direct traffic: Kafka acknowledges malformed events the
 // engine then dead-letters, which is no contract mismatch (the sender
 // sets Direct itself for the Kafka routes of a traffic.routes mix).
-func TruthOf(o *oracle.Oracle, direct bool) sim.Truth {
-	return sim.TruthFunc(func(s oracle.Sent) {
-		s.Direct = s.Direct || direct
-		o.Add(s)
-	})
+func TruthOf(o *oracle.Oracle, direct bool) sim.BatchTruth {
+	return oracleTruth{o, direct}
+}
+
+// oracleTruth is TruthOf's truth: a batch goes to the oracle in one
+// AddAll.
+type oracleTruth struct {
+	o      *oracle.Oracle
+	direct bool
+}
+
+func (t oracleTruth) Sent(s oracle.Sent) {
+	s.Direct = s.Direct || t.direct
+	t.o.Add(s)
+}
+
+func (t oracleTruth) SentAll(ss []oracle.Sent) {
+	if t.direct {
+		for i := range ss {
+			ss[i].Direct = true
+		}
+	}
+	t.o.AddAll(ss)
 }

@@ -93,7 +93,20 @@ type Config struct {
 	// per event. It costs a map entry per (window, millisecond); the
 	// saved truth (file.go) and Restore do not carry them.
 	EventTimes bool
+	// Identities is a hint: about how many acknowledged identities the
+	// truth will hold (sim mode), e.g. the events a run offers. The
+	// identity table is made that large at once instead of doubling as it
+	// fills (each doubling re-inserts every identity: one more random
+	// memory access per event). Too small a hint costs only the
+	// doublings, too large one the memory; it is capped at
+	// MaxIdentitiesHint, and ignored with an IdentityGeneration. 0: the
+	// table starts small.
+	Identities int
 }
+
+// MaxIdentitiesHint is the largest Config.Identities taken (a first table
+// of 16M slots, 256 MiB); a larger hint is cut to it.
+const MaxIdentitiesHint = 12 << 20
 
 // cfg is Config resolved: all in ms, defaults applied.
 type cfg struct {
@@ -106,6 +119,7 @@ type cfg struct {
 	hotKeys                              map[string]int
 	idGen                                int64 // ms; 0: one generation
 	eventTimes                           bool
+	identities                           int // the table's first size hint
 }
 
 func dur(d, def time.Duration) int64 {
@@ -134,6 +148,9 @@ func (c Config) resolve() (cfg, error) {
 		maxDims: limit(c.MaxDims, DefaultMaxDims), maxDimValue: limit(c.MaxDimValueLen, DefaultMaxDimValueLen),
 		partitions: c.Partitions, hotKeys: c.HotKeys, idGen: max(c.IdentityGeneration.Milliseconds(), 0),
 		eventTimes: c.EventTimes,
+	}
+	if c.IdentityGeneration <= 0 {
+		r.identities = min(max(c.Identities, 0), MaxIdentitiesHint)
 	}
 	ws := c.Windows
 	if len(ws) == 0 {

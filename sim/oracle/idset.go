@@ -24,6 +24,20 @@ const (
 	idSetLoad     = 6
 )
 
+// newIDSet is an empty set whose first table holds about hint identities
+// before it doubles (0: the table is made at the first add).
+func newIDSet(hint int) *idSet {
+	s := &idSet{}
+	if hint > 0 {
+		n := idSetMinSlots
+		for n*idSetLoad < hint*8 {
+			n *= 2
+		}
+		s.slots = makeSlots(n)
+	}
+	return s
+}
+
 func (s *idSet) len() int {
 	if s.zero {
 		return s.n + 1
@@ -86,13 +100,21 @@ func (s *idSet) probe(id fingerprint) (uint64, bool) {
 // grow doubles the table (or makes the first one).
 func (s *idSet) grow() {
 	old := s.slots
-	s.slots = make([]fingerprint, max(idSetMinSlots, 2*len(old)))
+	s.slots = makeSlots(max(idSetMinSlots, 2*len(old)))
 	for _, id := range old {
 		if id != (fingerprint{}) {
 			i, _ := s.probe(id)
 			s.slots[i] = id
 		}
 	}
+}
+
+// makeSlots is a zeroed table of n slots, on huge pages where the system
+// gives them (useHugePages).
+func makeSlots(n int) []fingerprint {
+	s := make([]fingerprint, n)
+	useHugePages(s)
+	return s
 }
 
 // each calls fn for every identity, in no particular order.

@@ -14,9 +14,13 @@ type Oracle struct {
 	mu  sync.Mutex
 	cfg cfg
 
-	strs    []string
-	strID   map[string]uint32
-	windows map[wkey]*Total
+	strs  []string
+	strID map[string]uint32
+	few   []interned // internFew's cache
+	// recent: window's cache in front of windows (recent.go).
+	recent    []recentWins
+	recentGen uint32
+	windows   map[wkey]*Total
 	// times: with Config.EventTimes, each window's totals by event-time
 	// millisecond (attr.go).
 	times map[wkey]map[int64]Total
@@ -174,7 +178,7 @@ func New(c Config) (*Oracle, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &Oracle{cfg: r, strID: map[string]uint32{}, windows: map[wkey]*Total{}, seen: &idSet{},
+	o := &Oracle{cfg: r, strID: map[string]uint32{}, windows: map[wkey]*Total{}, seen: newIDSet(r.identities),
 		parts: map[int32]*partition{}, pending: map[recordPos]pendingRecord{}, copied: map[recordPos]struct{}{},
 		stats: Stats{Refused: map[string]int64{}}}
 	if r.eventTimes {
@@ -231,13 +235,42 @@ func (o *Oracle) Add(s Sent) Verdict {
 	v := o.Expect(s)
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.apply(&s, &v)
+	return v
+}
+
+// AddAll is Add for each of ss, in order, holding the lock once for all
+// of them (the verdicts are worked out before, outside it, as Add does):
+// for a sender's whole batch, which would otherwise take the lock, and
+// move the truth's state between the cores, once per event.
+func (o *Oracle) AddAll(ss []Sent) {
+	p := verdicts.Get().(*[]Verdict)
+	vs := (*p)[:0]
+	for i := range ss {
+		vs = append(vs, o.Expect(ss[i]))
+	}
+	o.mu.Lock()
+	for i := range ss {
+		o.apply(&ss[i], &vs[i])
+	}
+	o.mu.Unlock()
+	clear(vs)
+	*p = vs[:0]
+	verdicts.Put(p)
+}
+
+// verdicts are AddAll's buffers.
+var verdicts = sync.Pool{New: func() any { return new([]Verdict) }}
+
+// apply records s with its verdict v (o.mu held): Add's work.
+func (o *Oracle) apply(s *Sent, v *Verdict) {
 	switch {
 	case s.Acked && v.Code != "" && !s.Direct:
-		o.mismatch(MismatchAckedRefused, v, "")
+		o.mismatch(MismatchAckedRefused, *v, "")
 	case !s.Acked && s.Code != "" && v.Code == "":
-		o.mismatch(MismatchRefusedAccepted, v, s.Code)
+		o.mismatch(MismatchRefusedAccepted, *v, s.Code)
 	case !s.Acked && s.Code != "" && s.Code != v.Code:
-		o.mismatch(MismatchWrongCode, v, s.Code)
+		o.mismatch(MismatchWrongCode, *v, s.Code)
 	}
 	switch {
 	case v.Code != "":
@@ -251,7 +284,6 @@ func (o *Oracle) Add(s Sent) Verdict {
 		}
 		o.count(&v.Event, s.Late)
 	}
-	return v
 }
 
 func cut(s string) string {
@@ -282,6 +314,28 @@ func (o *Oracle) intern(s string) uint32 {
 	id := uint32(len(o.strs))
 	o.strs = append(o.strs, s)
 	o.strID[s] = id
+	return id
+}
+
+// interned is a string and its intern id.
+type interned struct {
+	s  string
+	id uint32
+}
+
+// internFew is intern for the strings of a small set (event types,
+// dimension sets): it looks at the first few it was given before the map,
+// which for a handful of short strings beats hashing.
+func (o *Oracle) internFew(s string) uint32 {
+	for _, e := range o.few {
+		if e.s == s {
+			return e.id
+		}
+	}
+	id := o.intern(s)
+	if len(o.few) < 8 {
+		o.few = append(o.few, interned{s, id})
+	}
 	return id
 }
 
@@ -316,7 +370,7 @@ func (o *Oracle) countKind(e *Event, late, stale bool) {
 	if !e.HasValue {
 		v = 1
 	}
-	k := wkey{key: o.intern(e.Key), typ: o.intern(e.Type), dims: o.intern(DimSet(e.Dims)), late: late, stale: stale}
+	k := wkey{key: o.intern(e.Key), typ: o.internFew(e.Type), dims: o.internFew(DimSet(e.Dims)), late: late, stale: stale}
 	after := false
 	for i, s := range o.cfg.sizes {
 		k.size, k.start = uint8(i), windowStart(e.TS, s)
@@ -324,11 +378,7 @@ func (o *Oracle) countKind(e *Event, late, stale bool) {
 			after = true
 			continue
 		}
-		t := o.windows[k]
-		if t == nil {
-			t = &Total{}
-			o.windows[k] = t
-		}
+		t := o.window(k)
 		t.Count++
 		t.Sum += v
 		if o.times != nil {

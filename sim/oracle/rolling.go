@@ -158,6 +158,9 @@ func (o *Oracle) TakeFinal(t time.Time) ([]Window, []Taken) {
 		delete(o.windows, k)
 		delete(o.times, k)
 	}
+	if len(out) > 0 {
+		o.forgetRecent()
+	}
 	o.mu.Unlock()
 	slices.SortFunc(out, compareWindows)
 	return out, bounds
