@@ -173,6 +173,18 @@ func (w *Worker) Ready() <-chan struct{} { return w.ready }
 
 func (w *Worker) setReady() { w.readyOnce.Do(func() { close(w.ready) }) }
 
+// A fetch waits for fetchMinBytes of committed events, at most
+// fetchMaxWait: at a moderate rate the broker would otherwise answer a
+// fetch per produce request, a few records each, and every answer costs
+// the broker, the client and the worker's poll loop the same whatever it
+// holds. At 50k events/s (steady-50k) the engine's CPU per event fell by
+// ~18% and the broker's by ~27%, for ~15 ms more freshness p99 (README,
+// Performance); under load the bytes are there at once and nothing waits.
+const (
+	fetchMinBytes = 64 << 10
+	fetchMaxWait  = 20 * time.Millisecond
+)
+
 func (w *Worker) clientOpts() ([]kgo.Opt, error) {
 	opts, err := w.cfg.conn.Opts()
 	if err != nil {
@@ -194,6 +206,7 @@ func (w *Worker) clientOpts() ([]kgo.Opt, error) {
 		// Topics this worker creates (the changelog) must be seen soon.
 		kgo.MetadataMinAge(250*time.Millisecond),
 		kgo.MaxBufferedRecords(1<<20),
+		kgo.FetchMinBytes(fetchMinBytes), kgo.FetchMaxWait(fetchMaxWait),
 	)
 	if w.cfg.instanceID != "" {
 		opts = append(opts, kgo.InstanceID(w.cfg.instanceID))
