@@ -314,8 +314,6 @@ func (s *Sender) hand(ctx context.Context, queue chan<- batch, items []Item) boo
 	}
 }
 
-// conn is one connection: it sends batches, re-sends failed items, and
-// records latency.
 // tell tells the truth what became of items (outcomes o, sent at ref):
 // in one SentAll when it is a BatchTruth, through buf (returned for the
 // next batch), else item by item.
@@ -339,6 +337,8 @@ func (s *Sender) tell(tr Truth, items []Item, o []Outcome, ref int64, buf []orac
 	return buf
 }
 
+// conn is one connection: it sends batches, re-sends failed items, and
+// records latency.
 func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 	h := NewHistogram()
 	defer func() {

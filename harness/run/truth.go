@@ -50,11 +50,13 @@ type oracleTruth struct {
 	direct bool
 }
 
+// Sent tells the oracle of one item (sim.Truth).
 func (t oracleTruth) Sent(s oracle.Sent) {
 	s.Direct = s.Direct || t.direct
 	t.o.Add(s)
 }
 
+// SentAll tells the oracle of a batch (sim.BatchTruth).
 func (t oracleTruth) SentAll(ss []oracle.Sent) {
 	if t.direct {
 		for i := range ss {

@@ -17,7 +17,7 @@ type Oracle struct {
 	strs  []string
 	strID map[string]uint32
 	few   []interned // internFew's cache
-	// recent: window's cache in front of windows (recent.go).
+	// recent: the per-key cache in front of windows (recent.go).
 	recent    []recentWins
 	recentGen uint32
 	windows   map[wkey]*Total
