@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/countlab/countlab/engine/aggregate"
 	"github.com/countlab/countlab/harness/run"
 	"github.com/countlab/countlab/harness/stack"
 )
@@ -68,7 +69,7 @@ func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
 	fs.StringVar(&f.windows, "windows", "1m", "tumbling window sizes, comma-separated (e.g. 10s,1m,1h)")
 	fs.DurationVar(&f.lateness, "lateness", 15*time.Second, "allowed lateness after a window's end")
 	fs.DurationVar(&f.outOfOrder, "out-of-orderness", 5*time.Second, "bounded out-of-orderness of the watermark")
-	fs.DurationVar(&f.commitEvery, "commit-interval", 100*time.Millisecond, "engine transaction commit interval")
+	fs.DurationVar(&f.commitEvery, "commit-interval", aggregate.DefaultCommitInterval, "engine transaction commit interval (countlab run: a scenario's engine.commit_interval, the same default, unless given)")
 	fs.StringVar(&f.topicPrefix, "topic-prefix", "", "prefix of every topic name (for shared clusters)")
 	f.influx.register(fs)
 	fs.Lookup("influx-url").Usage = "use this InfluxDB (2.x API) instead of a managed influxd; token from COUNTLAB_INFLUX_TOKEN[_FILE]"
