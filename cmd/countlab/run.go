@@ -51,6 +51,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	fs := newFlagSet("run")
 	var sf stackFlags
 	sf.register(fs, false)
+	sf.markScenarioOverrides()
 	allowChaos := fs.String("allow-chaos", "", "opt external targets (--brokers, --influx-url; loopback addresses too) in to the faults that need control over them: broker, influx, comma-separated")
 	deleteTopics := fs.Bool("delete-topics", false, "at the end, delete every topic whose name begins with the run's topic prefix (needs --brokers)")
 	var faultSeed *uint64

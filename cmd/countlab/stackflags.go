@@ -69,7 +69,7 @@ func (f *stackFlags) register(fs *flag.FlagSet, fixedPorts bool) {
 	fs.StringVar(&f.windows, "windows", "1m", "tumbling window sizes, comma-separated (e.g. 10s,1m,1h)")
 	fs.DurationVar(&f.lateness, "lateness", 15*time.Second, "allowed lateness after a window's end")
 	fs.DurationVar(&f.outOfOrder, "out-of-orderness", 5*time.Second, "bounded out-of-orderness of the watermark")
-	fs.DurationVar(&f.commitEvery, "commit-interval", aggregate.DefaultCommitInterval, "engine transaction commit interval (countlab run: a scenario's engine.commit_interval, the same default, unless given)")
+	fs.DurationVar(&f.commitEvery, "commit-interval", aggregate.DefaultCommitInterval, "engine transaction commit interval")
 	fs.StringVar(&f.topicPrefix, "topic-prefix", "", "prefix of every topic name (for shared clusters)")
 	f.influx.register(fs)
 	fs.Lookup("influx-url").Usage = "use this InfluxDB (2.x API) instead of a managed influxd; token from COUNTLAB_INFLUX_TOKEN[_FILE]"
@@ -165,6 +165,17 @@ func (f *stackFlags) logger(w io.Writer) *slog.Logger {
 // on the command line, they override it.
 var engineFlags = map[string]bool{"partitions": true, "workers": true, "windows": true, "lateness": true,
 	"out-of-orderness": true, "commit-interval": true, "engine-procs": true, "net-proxies": true}
+
+// markScenarioOverrides says, in the usage of each engine flag, that a
+// scenario's engine section sets it unless the flag is given
+// (countlab run; see options).
+func (f *stackFlags) markScenarioOverrides() {
+	for name := range engineFlags {
+		if fl := f.fs.Lookup(name); fl != nil {
+			fl.Usage += " (the scenario's engine section sets it; given, the flag overrides that)"
+		}
+	}
+}
 
 // options are the stack options of the flags, logging to log. With
 // onlyGiven, the engine flags not given on the command line are left
