@@ -117,6 +117,14 @@ func TestRollupPlanned(t *testing.T) {
 			from = total.WindowStart(from, 3600_000)
 			to = from + 3600_000*(1+rnd.Int64N(2))
 		}
+		switch i { // and, whatever the clock, one range only 10s totals answer and one only 1m totals do
+		case 1: // the 10s totals are the finest only from the first whole minute they hold
+			from = total.WindowStart(floor10+59_999, 60_000)
+			to = from + 10_000
+		case 2:
+			from = total.WindowStart(nowMs-30*60_000, 60_000) + 60_000
+			to = from + 60_000
+		}
 		key := keys[i%2]
 		got, err := c.Count(ctx, client.CountRequest{Key: key, Range: client.Range{Type: "VIEW", From: time.UnixMilli(from), To: time.UnixMilli(to), Auto: true}})
 		if err != nil {
@@ -129,6 +137,9 @@ func TestRollupPlanned(t *testing.T) {
 		if want := truth(key, gf, gt); got.Count != want {
 			t.Fatalf("range %d [%v, %v) answered as [%v, %v): count %d, want %d; plan %+v", i, time.UnixMilli(from).UTC(), time.UnixMilli(to).UTC(),
 				got.From, got.To, got.Count, want, got.Plan)
+		}
+		if want := map[int]string{1: "10s", 2: "60s"}[i]; want != "" && (len(got.Plan) != 1 || got.Plan[0].Window != want) {
+			t.Fatalf("range %d [%v, %v): plan %+v, want one %s piece", i, time.UnixMilli(from).UTC(), time.UnixMilli(to).UTC(), got.Plan, want)
 		}
 		var sum int64
 		for _, pc := range got.Plan {
