@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/countlab/countlab/engine/aggregate"
 	"github.com/countlab/countlab/engine/event"
 	"github.com/countlab/countlab/faults"
 	"github.com/countlab/countlab/internal/strictyaml"
@@ -26,9 +27,9 @@ const (
 	DefaultTracerEvery  = time.Second
 	DefaultPartitions   = 4
 	DefaultWorkers      = 1
-	DefaultLateness     = 15 * time.Second
-	DefaultOutOfOrder   = 5 * time.Second
-	DefaultCommitEvery  = 250 * time.Millisecond
+	DefaultLateness     = aggregate.DefaultLateness
+	DefaultOutOfOrder   = aggregate.DefaultOutOfOrderness
+	DefaultCommitEvery  = aggregate.DefaultCommitInterval
 	DefaultMaxDelay     = 3 * time.Second
 	// maxBatchEvents is the ingest gateway's default batch limit.
 	maxBatchEvents = 10_000

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/countlab/countlab/engine/aggregate"
 	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/kafka"
 	"github.com/countlab/countlab/engine/rollup"
@@ -82,9 +83,9 @@ func defaultCfg() cfg {
 		partitions:    4,
 		workers:       1,
 		windows:       []time.Duration{time.Minute},
-		lateness:      15 * time.Second,
-		outOfOrder:    5 * time.Second,
-		commitEvery:   100 * time.Millisecond,
+		lateness:      aggregate.DefaultLateness,
+		outOfOrder:    aggregate.DefaultOutOfOrderness,
+		commitEvery:   aggregate.DefaultCommitInterval,
 		log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		logLevel:      slog.LevelWarn,
 	}
@@ -159,8 +160,9 @@ func Lateness(d time.Duration) Opt { return func(c *cfg) { c.lateness = d } }
 // 0: none).
 func OutOfOrderness(d time.Duration) Opt { return func(c *cfg) { c.outOfOrder = d } }
 
-// CommitInterval is the engine's transaction commit interval (default
-// 100ms).
+// CommitInterval is the engine's transaction commit interval while a
+// worker keeps up (default aggregate.DefaultCommitInterval, 250ms, as
+// countlab engine and a scenario's engine section).
 func CommitInterval(d time.Duration) Opt { return func(c *cfg) { c.commitEvery = d } }
 
 // SessionTimeout is the engine workers' group session timeout (0: the
