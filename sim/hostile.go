@@ -36,8 +36,8 @@ import (
 //   - ts_unit: ts as a number of unix seconds, microseconds or
 //     nanoseconds (JSON numbers, protobuf ts_ms): refused, ts_unit.
 //   - ts_number: ts as a JSON number of milliseconds, RFC 3339 with an
-//     offset, with nine fraction digits: accepted (protobuf: a plain
-//     event).
+//     offset, with a lower-case t and z (RFC 3339 section 5.6), with nine
+//     fraction digits: accepted (protobuf: a plain event).
 //   - utf8_invalid: raw invalid UTF-8 (a lone 0xFF, a bad continuation,
 //     an overlong form, an encoded surrogate, beyond U+10FFFF, truncated)
 //     in the id, key, type, a dim name or value, in JSON and in protobuf
@@ -250,11 +250,13 @@ func (g *Generator) hostileTSNumber(at time.Duration, v int, _ bool) Item {
 	it := g.accepted(at)
 	e := &it.Event
 	var ts string
-	switch v % 3 {
+	switch v % 4 {
 	case 0:
 		ts = strconv.FormatInt(e.TS, 10)
 	case 1:
 		ts = `"` + time.UnixMilli(e.TS).In(time.FixedZone("", 5*3600+1800)).Format("2006-01-02T15:04:05.000-07:00") + `"`
+	case 2: // RFC 3339 section 5.6 lets the T and the Z be lower case
+		ts = `"` + time.UnixMilli(e.TS).UTC().Format("2006-01-02t15:04:05.000z") + `"`
 	default:
 		ts = `"` + time.UnixMilli(e.TS).UTC().Format("2006-01-02T15:04:05.000") + `456789Z"`
 	}

@@ -55,7 +55,7 @@ func stdDecodeJSON(b []byte) (Event, error) {
 		if err := json.Unmarshal(r.TS, &s); err != nil {
 			return Event{}, err
 		}
-		t, err := time.Parse(time.RFC3339Nano, s)
+		t, err := time.Parse(time.RFC3339Nano, upperTZ(s))
 		if err != nil {
 			return Event{}, err
 		}

@@ -9,13 +9,14 @@ const maxRFC3339TS = 253402300799999
 
 // parseRFC3339 parses "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)" to
 // unix milliseconds, truncating the fraction (any number of digits) to
-// milliseconds. It is strict RFC 3339: it accepts a subset of what
-// time.Parse(time.RFC3339Nano, s) accepts (which also takes a one-digit hour,
-// a ',' before the fraction and offsets of 24h or more) and gives the same
-// instant.
+// milliseconds. It is strict RFC 3339, whose section 5.6 lets the T and
+// the Z be lower case: with those upper-cased, it accepts a subset of what
+// time.Parse(time.RFC3339Nano, s) accepts (which also takes a one-digit
+// hour, a ',' before the fraction and offsets of 24h or more) and gives the
+// same instant.
 func parseRFC3339(s []byte) (int64, bool) {
 	if len(s) < len("2006-01-02T15:04:05Z") ||
-		s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		s[4] != '-' || s[7] != '-' || s[10]|0x20 != 't' || s[13] != ':' || s[16] != ':' {
 		return 0, false
 	}
 	year, ok1 := digits(s[0:4])
@@ -49,7 +50,7 @@ func parseRFC3339(s []byte) (int64, bool) {
 	}
 	var offset int64 // seconds east of UTC
 	switch {
-	case len(rest) == 1 && rest[0] == 'Z':
+	case len(rest) == 1 && rest[0]|0x20 == 'z':
 	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
 		oh, ok1 := digits(rest[1:3])
 		om, ok2 := digits(rest[4:6])

@@ -287,7 +287,7 @@ func (g *gen) next() input {
 }
 
 // rfc3339 writes ts as RFC 3339 text with a fraction of digits digits and
-// sometimes an offset.
+// sometimes an offset or a lower-case t and z.
 func rfc3339(ts int64, digits int) string {
 	if ts < 0 || ts > 253402300799999 {
 		return "9999-99-99T00:00:00Z"
@@ -301,6 +301,9 @@ func rfc3339(ts int64, digits int) string {
 	}
 	if digits == 2 {
 		return timeUTC(secs+3600).Format("2006-01-02T15:04:05") + "+01:00"
+	}
+	if digits == 3 { // RFC 3339 section 5.6: T and Z may be lower case
+		return s[:10] + "t" + s[11:] + "z"
 	}
 	return s + "Z"
 }

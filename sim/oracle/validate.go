@@ -149,7 +149,8 @@ func dimName(s string) bool {
 }
 
 // parseRFC3339 reads "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)" strictly
-// (upper-case T and Z, no leap second), the fraction truncated to ms.
+// (T and Z in either case, as RFC 3339 section 5.6 allows; no leap
+// second), the fraction truncated to ms.
 func parseRFC3339(s string) (int64, bool) {
 	num := func(a, b int) (int, bool) {
 		if b > len(s) {
@@ -164,7 +165,7 @@ func parseRFC3339(s string) (int64, bool) {
 		}
 		return n, true
 	}
-	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+	if len(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':' {
 		return 0, false
 	}
 	y, ok1 := num(0, 4)
@@ -198,7 +199,7 @@ func parseRFC3339(s string) (int64, bool) {
 	}
 	off := 0
 	switch rest := s[i:]; {
-	case rest == "Z":
+	case rest == "Z" || rest == "z":
 	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
 		oh, ok1 := num(i+1, i+3)
 		om, ok2 := num(i+4, i+6)
