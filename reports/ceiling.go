@@ -158,7 +158,7 @@ func (s *Sustainable) ceilingRows() [][2]string {
 	}
 	rows := [][2]string{
 		{"highest sustainable rate", rate},
-		{"bounds", fmt.Sprintf("acknowledged >= 95%% of offered, lag <= %.0f s of input, freshness p99 <= %.0f ms, over %d s", s.MaxLagS, s.MaxFreshnessMS, s.WindowS)},
+		{"bounds", fmt.Sprintf("answered (acknowledged or refused by the contract) >= 95%% of offered, lag <= %.0f s of input, freshness p99 <= %.0f ms, over %d s", s.MaxLagS, s.MaxFreshnessMS, s.WindowS)},
 	}
 	if s.BrokeAtS < 0 {
 		return append(rows, [2]string{"broke", "never: the offered load never went past the sustainable rate"})

@@ -42,9 +42,13 @@ type LatencySeries struct {
 // HTML report.
 type TimeSeries struct {
 	// Offered and Achieved are events a second, intended and acknowledged.
-	Offered  []Point         `json:"offered_events_per_s,omitempty"`
-	Achieved []Point         `json:"achieved_events_per_s,omitempty"`
-	Latency  []LatencySeries `json:"latency,omitempty"`
+	Offered  []Point `json:"offered_events_per_s,omitempty"`
+	Achieved []Point `json:"achieved_events_per_s,omitempty"`
+	// Refused is events a second the entry point refused by the contract
+	// (a 4xx naming the reason, not sent again), at the same seconds as
+	// Achieved: the two together are what was answered.
+	Refused []Point         `json:"refused_events_per_s,omitempty"`
+	Latency []LatencySeries `json:"latency,omitempty"`
 	// Lag is the engine's consumer lag (records) on the events topic: one
 	// Series a partition, named for it.
 	Lag []Series `json:"consumer_lag,omitempty"`

@@ -98,7 +98,10 @@ type PlanTrial struct {
 	Acked             int64     `json:"acked"`
 	Failed            int64     `json:"failed"`
 	Rejected          int64     `json:"rejected"`
-	// AchievedEventsPerS is acknowledged events over the trial's time.
+	// AchievedEventsPerS is acknowledged events over the trial's time;
+	// AchievedRatio is the answered ones (acknowledged, plus refused by the
+	// contract: malformed events are answered, not dropped) over the
+	// offered.
 	AchievedEventsPerS float64 `json:"achieved_events_per_s"`
 	AchievedRatio      float64 `json:"achieved_ratio"`
 	// SenderMaxLagMS is how far the load generator fell behind its
@@ -144,6 +147,9 @@ func (t *PlanTrial) Judge(c PlanCriteria) {
 	t.Why = nil
 	if t.OfferedEventsPerS > 0 {
 		t.AchievedRatio = t.AchievedEventsPerS / t.OfferedEventsPerS
+		if t.Acked > 0 {
+			t.AchievedRatio *= float64(t.Acked+t.Rejected) / float64(t.Acked)
+		}
 	}
 	t.LagSlopePerS, t.LagMax = lagSlope(t.Lag)
 	why := func(format string, a ...any) { t.Why = append(t.Why, fmt.Sprintf(format, a...)) }
@@ -151,7 +157,7 @@ func (t *PlanTrial) Judge(c PlanCriteria) {
 		why("error: %s", t.Error)
 	}
 	if t.AchievedRatio < c.MinAchievedRatio {
-		why("achieved %.0f of %.0f events/s (%.1f%% < %.0f%%)", t.AchievedEventsPerS, t.OfferedEventsPerS, 100*t.AchievedRatio, 100*c.MinAchievedRatio)
+		why("answered %.0f of %.0f events/s (acknowledged %.0f; %.1f%% < %.0f%%)", t.AchievedRatio*t.OfferedEventsPerS, t.OfferedEventsPerS, t.AchievedEventsPerS, 100*t.AchievedRatio, 100*c.MinAchievedRatio)
 	}
 	// A lag under a quarter second of events is the engine's commit
 	// interval and batching, not growth.

@@ -39,7 +39,10 @@ func TestPlanTrialJudge(t *testing.T) {
 		}
 	}
 	f("keeps up", func(*PlanTrial) {}, true, "")
-	f("falls behind", func(t *PlanTrial) { t.AchievedEventsPerS = 9000 }, false, "achieved 9000 of 10000")
+	f("falls behind", func(t *PlanTrial) { t.AchievedEventsPerS = 9000 }, false, "answered 9000 of 10000 events/s (acknowledged 9000")
+	// A tenth refused by the contract (malformed traffic): answered, so it keeps up.
+	f("refuses malformed", func(t *PlanTrial) { t.AchievedEventsPerS, t.Acked, t.Rejected = 9000, 90000, 9990 }, true, "")
+	f("refuses and falls behind", func(t *PlanTrial) { t.AchievedEventsPerS, t.Acked, t.Rejected = 8000, 80000, 1000 }, false, "answered 8100 of 10000 events/s (acknowledged 8000")
 	// 10% of the rate a second: 1000 records/s, 250 per sample.
 	f("lag grows", func(t *PlanTrial) { t.Lag = lagPoints(40, func(i int) float64 { return float64(250 * i) }) }, false, "consumer lag grew 1000 records/s")
 	f("lag grows slowly", func(t *PlanTrial) { t.Lag = lagPoints(40, func(i int) float64 { return float64(2000 + 10*i) }) }, true, "")

@@ -12,8 +12,10 @@ import (
 // stopped it from going higher.
 //
 // A window of WindowS consecutive seconds of the traffic is sustainable
-// when, over it, the acknowledged rate kept up with the offered one (at
-// least 95%), the engine's consumer lag at its end was at most LagS
+// when, over it, the answered rate (acknowledged, plus refused by the
+// contract: a hostile scenario's malformed events are answered, not
+// dropped) kept up with the offered one (at least 95%), the engine's
+// consumer lag at its end was at most LagS
 // seconds of its input (or under 1,000 records), and the freshness p99 of
 // the tracers sent in it was within MaxFreshnessMS (a window without a
 // tracer is judged without freshness). EventsPerS is the highest mean
@@ -34,7 +36,7 @@ type Sustainable struct {
 	MaxLagS        float64 `json:"max_lag_s"`
 	// LimitedBy is the bound the first window after the best one with a
 	// higher offered rate broke: "freshness", "lag" or "throughput" (the
-	// acknowledged rate fell behind the offered); "" when none did (the
+	// answered rate fell behind the offered); "" when none did (the
 	// offered load never went past what was sustained).
 	LimitedBy string `json:"limited_by,omitempty"`
 	// BrokeAtS is the end of that window (the first after the best one,
@@ -90,15 +92,19 @@ func SustainableRate(ts *TimeSeries, maxFreshnessMS float64) *Sustainable {
 	out := &Sustainable{WindowS: sustainWindow, MaxFreshnessMS: maxFreshnessMS, MaxLagS: sustainLagS, AtS: -1, FreshnessP99MS: -1, LagS: -1, BrokeAtS: -1, start: start}
 	best := -1
 	type verdict struct {
-		offered, achieved, fresh, lagS float64
-		broke                          string
+		offered, achieved, answered, fresh, lagS float64
+		broke                                    string
 	}
 	judge := func(i int) verdict { // the window of seconds i-w+1..i
 		var v verdict
 		for j := i - sustainWindow + 1; j <= i; j++ {
 			v.offered += ts.Offered[j].V / sustainWindow
 			v.achieved += ts.Achieved[j].V / sustainWindow
+			if j < len(ts.Refused) {
+				v.answered += ts.Refused[j].V / sustainWindow
+			}
 		}
+		v.answered += v.achieved
 		from, to := ts.Offered[i-sustainWindow+1].T.Add(-time.Second), ts.Offered[i].T
 		v.fresh = p99Between(tracers, from, to)
 		lag := lagAt(ts.Lag, to)
@@ -107,7 +113,7 @@ func SustainableRate(ts *TimeSeries, maxFreshnessMS float64) *Sustainable {
 			v.lagS = lag / v.achieved
 		}
 		switch {
-		case v.achieved < sustainAchieved*v.offered:
+		case v.answered < sustainAchieved*v.offered:
 			v.broke = "throughput"
 		case lag >= sustainMinLag && v.lagS > sustainLagS:
 			v.broke = "lag"
@@ -183,7 +189,7 @@ func (s *Sustainable) Text() string {
 		return ""
 	}
 	if s.AtS < 0 {
-		txt := fmt.Sprintf("no %d s window was sustainable (acknowledged >= 95%% of offered, lag <= %.0f s, freshness p99 <= %.0f ms)",
+		txt := fmt.Sprintf("no %d s window was sustainable (answered >= 95%% of offered, lag <= %.0f s, freshness p99 <= %.0f ms)",
 			s.WindowS, s.MaxLagS, s.MaxFreshnessMS)
 		if s.LimitingStage != "" {
 			txt += "; limited by " + s.LimitingStage + " (" + s.LimitingSignal + ")"

@@ -47,3 +47,27 @@ func TestSustainableRate(t *testing.T) {
 		t.Fatal("a rate from no series")
 	}
 }
+
+// A hostile run refuses a fifth of what it offers by the contract (each
+// answered with its reason): it keeps up, so every window is sustainable
+// at the acknowledged rate; the same acknowledged rate with nothing
+// refused fell behind.
+func TestSustainableRateCountsRefused(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	ts := &TimeSeries{}
+	for i := 1; i <= 10; i++ {
+		at := t0.Add(time.Duration(i) * time.Second)
+		ts.Offered = append(ts.Offered, Point{T: at, V: 500})
+		ts.Achieved = append(ts.Achieved, Point{T: at, V: 400})
+		ts.Refused = append(ts.Refused, Point{T: at, V: 100})
+	}
+	s := SustainableRate(ts, 1000)
+	if s == nil || s.AtS < 0 || s.EventsPerS != 400 || s.LimitedBy != "" {
+		t.Fatalf("got %+v, want 400 events/s sustainable, never broken", s)
+	}
+	ts.Refused = nil
+	s = SustainableRate(ts, 1000)
+	if s == nil || s.AtS >= 0 || s.LimitedBy != "throughput" {
+		t.Fatalf("got %+v, want no window sustainable (throughput)", s)
+	}
+}

@@ -86,7 +86,8 @@ type Search struct {
 	// MaxSearchSteps bounds the binary-search trials of a cell (default 4).
 	MaxSearchSteps int `yaml:"max_search_steps"`
 	// MinAchievedRatio is the least share of the offered rate that must be
-	// acknowledged for a trial to be sustainable (default 0.95).
+	// answered (acknowledged, or refused by the contract) for a trial to be
+	// sustainable (default 0.95).
 	MinAchievedRatio float64 `yaml:"min_achieved_ratio"`
 	// MaxLagGrowth bounds the growth of the engine's consumer lag over a
 	// trial's second half, as a share of the offered rate per second

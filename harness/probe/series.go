@@ -12,7 +12,7 @@ import (
 )
 
 // seriesSampler samples a run over time for report.json's series (and
-// report.html's charts): offered and achieved events a second, the
+// report.html's charts): offered, achieved and refused events a second, the
 // ingest-ack and query latency percentiles of each interval, and the
 // engine's consumer lag per partition of the events topic.
 type seriesSampler struct {
@@ -22,12 +22,12 @@ type seriesSampler struct {
 	ql    *reports.QueryLoad // nil: no query latency
 	every time.Duration
 
-	t0, prevT time.Time
-	prevAcked int64
+	t0, prevT              time.Time
+	prevAcked, prevRefused int64
 
-	offered, achieved []reports.Point
-	ingest, query     pctSeries
-	lags              map[int32]*reports.Series
+	offered, achieved, refused []reports.Point
+	ingest, query              pctSeries
+	lags                       map[int32]*reports.Series
 	// firstEnd and lastEnd are each partition's end offset at its first
 	// and last sample: the records produced to it during the run.
 	firstEnd, lastEnd map[int32]int64
@@ -70,9 +70,11 @@ func (s *seriesSampler) begin(now time.Time, snd *sim.Sender, ql *reports.QueryL
 func (s *seriesSampler) sample(r *reading) {
 	now := r.now
 	if el := now.Sub(s.prevT); el > s.every/10 {
-		acked := r.prog.Acked
+		acked, refused := r.prog.Acked, r.prog.Rejected
 		s.offered = append(s.offered, reports.Point{T: now, V: MeanRate(s.rate, s.dur, s.prevT.Sub(s.t0), now.Sub(s.t0))})
 		s.achieved = append(s.achieved, reports.Point{T: now, V: float64(acked-s.prevAcked) / el.Seconds()})
+		s.refused = append(s.refused, reports.Point{T: now, V: float64(refused-s.prevRefused) / el.Seconds()})
+		s.prevRefused = refused
 		s.ingest.add(now, s.snd.TakeInterval())
 		if s.ql != nil {
 			s.query.add(now, s.ql.TakeInterval())
@@ -99,7 +101,7 @@ func (s *seriesSampler) sample(r *reading) {
 
 // result is what was sampled.
 func (s *seriesSampler) result() *reports.TimeSeries {
-	ts := &reports.TimeSeries{Offered: s.offered, Achieved: s.achieved}
+	ts := &reports.TimeSeries{Offered: s.offered, Achieved: s.achieved, Refused: s.refused}
 	if l, ok := s.ingest.latency("ingest_ack"); ok {
 		ts.Latency = append(ts.Latency, l)
 	}
