@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -17,8 +18,8 @@ type mdColumn struct {
 	pts  []Point
 }
 
-// writeSeries is report.md's over-time section: offered and achieved
-// events a second, the p99 of each latency and the engine's total
+// writeSeries is report.md's over-time section: offered, achieved (and,
+// when any were, refused) events a second, the p99 of each latency and the engine's total
 // consumer lag, per interval of the run (the interval's mean rate, its
 // worst p99, its largest lag), then the events per partition.
 func writeSeries(b *strings.Builder, ts *TimeSeries) {
@@ -37,6 +38,9 @@ func writeSeries(b *strings.Builder, ts *TimeSeries) {
 		peak float64
 	}
 	cols := []mdColumn{{"offered ev/s", true, ts.Offered}, {"achieved ev/s", true, ts.Achieved}}
+	if slices.ContainsFunc(ts.Refused, func(p Point) bool { return p.V > 0 }) {
+		cols = append(cols, mdColumn{"refused ev/s", true, ts.Refused})
+	}
 	for _, l := range ts.Latency {
 		for _, p := range l.Percentiles {
 			switch {
