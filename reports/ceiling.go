@@ -30,9 +30,14 @@ const ceilingNear = 0.5
 //     second the one furthest downstream, as EvaluateSaturation);
 //  2. else the signal nearest its threshold over the break window (the
 //     highest mean of value / threshold), when at least ceilingNear;
-//  3. else the system under test's stage with the most CPU over the break
-//     window (signal "cpu": no stage showed a backlog, so the stage doing
-//     the most work is named, with the machine's cores measured beside).
+//  3. else, when the machine was CPU-bound over the break window (its
+//     busy share, Saturation.MachineBusy, at least cpuBound on average;
+//     not measured: taken as bound), the system under test's stage with
+//     the most CPU (signal "cpu": no stage showed a backlog, so the stage
+//     doing the most work is named, with the cores measured beside);
+//  4. else no stage: LimitingEvidence says the limit is outside what the
+//     run measured (the machine had cores to spare and no stage backed
+//     up).
 //
 // Without a break window (the offered load never went past the
 // sustainable rate) it does nothing.
@@ -47,13 +52,44 @@ func (s *Sustainable) Attribute(sat *Saturation, cpu *CPU) {
 			return
 		}
 	}
-	if st := s.CPUAtBreak; st != nil {
-		if stage, cores := st.TopSUTStage(); stage != "" {
-			s.LimitingStage, s.LimitingSignal = stage, "cpu"
-			s.LimitingEvidence = fmt.Sprintf("no saturation signal near its threshold; %s used the most CPU of the system under test, %.2f cores of %.2f measured (%s)",
-				stage, cores, st.Cores, stepCoresText(st))
+	st := s.CPUAtBreak
+	if st == nil {
+		return
+	}
+	if busy, ok := s.machineBusy(sat, from, to); ok && busy < cpuBound {
+		s.LimitingStage, s.LimitingSignal = "", ""
+		s.LimitingEvidence = fmt.Sprintf("no saturation signal near its threshold, and the machine was not CPU-bound (%.0f%% busy; the run's processes %.2f cores: %s): the limit is outside what the run measures (the sender's pacing, a fault, the network, a system it does not see)",
+			100*busy, st.Cores, stepCoresText(st))
+		return
+	}
+	if stage, cores := st.TopSUTStage(); stage != "" {
+		s.LimitingStage, s.LimitingSignal = stage, "cpu"
+		s.LimitingEvidence = fmt.Sprintf("no saturation signal near its threshold; %s used the most CPU of the system under test, %.2f cores of %.2f measured (%s)",
+			stage, cores, st.Cores, stepCoresText(st))
+	}
+}
+
+// cpuBound is the least mean busy share of the machine over the break
+// window for rule 3 of Attribute to name a stage by its CPU.
+const cpuBound = 0.8
+
+// machineBusy is the machine's mean busy share over the samples in
+// (from, to] (seconds from the traffic's start); false without one.
+func (s *Sustainable) machineBusy(sat *Saturation, from, to float64) (float64, bool) {
+	if sat == nil {
+		return 0, false
+	}
+	sum, n := 0.0, 0
+	for _, p := range sat.MachineBusy {
+		if at := p.T.Sub(s.start).Seconds(); at > from && at <= to {
+			sum += p.V
+			n++
 		}
 	}
+	if n == 0 {
+		return 0, false
+	}
+	return sum / float64(n), true
 }
 
 // crossedNear is rule 1 of Attribute.
@@ -142,6 +178,9 @@ func (s *Sustainable) CeilingText() string {
 		return fmt.Sprintf("highest sustainable rate %s (lag <= %.0f s, freshness p99 <= %.0f ms), limited by %s (%s)", rate, s.MaxLagS, s.MaxFreshnessMS, s.LimitingStage, s.LimitingSignal)
 	case s.BrokeAtS < 0 && s.AtS >= 0:
 		return fmt.Sprintf("highest sustainable rate %s (lag <= %.0f s, freshness p99 <= %.0f ms): the offered load never went past it", rate, s.MaxLagS, s.MaxFreshnessMS)
+	case s.LimitingEvidence != "" && s.CPUAtBreak != nil: // Attribute's rule 4
+		return fmt.Sprintf("highest sustainable rate %s (lag <= %.0f s, freshness p99 <= %.0f ms), limiting stage not found: no stage backed up and the machine was not CPU-bound",
+			rate, s.MaxLagS, s.MaxFreshnessMS)
 	}
 	return fmt.Sprintf("highest sustainable rate %s (lag <= %.0f s, freshness p99 <= %.0f ms), limiting stage not found", rate, s.MaxLagS, s.MaxFreshnessMS)
 }

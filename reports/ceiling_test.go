@@ -91,6 +91,31 @@ func TestCeiling(t *testing.T) {
 	if s.LimitingStage != StageEngine || s.LimitingSignal != "cpu" || !strings.Contains(s.LimitingEvidence, "engine used the most CPU") {
 		t.Fatalf("rule 3: %q %q: %s", s.LimitingStage, s.LimitingSignal, s.LimitingEvidence)
 	}
+	busy := func(v float64) {
+		sat.MachineBusy = nil
+		for i := 1; i <= 30; i++ {
+			sat.MachineBusy = append(sat.MachineBusy, Point{T: t0.Add(time.Duration(i) * time.Second), V: v})
+		}
+	}
+	busy(0.95) // a busy machine: rule 3 still
+	s.Attribute(sat, cpu)
+	if s.LimitingStage != StageEngine || s.LimitingSignal != "cpu" {
+		t.Fatalf("rule 3 on a busy machine: %q %q: %s", s.LimitingStage, s.LimitingSignal, s.LimitingEvidence)
+	}
+	// The machine 30% busy over the break window: no stage is named.
+	busy(0.3)
+	s.Attribute(sat, cpu)
+	if s.LimitingStage != "" || s.LimitingSignal != "" || !strings.Contains(s.LimitingEvidence, "not CPU-bound") || !strings.Contains(s.Text(), "beyond it") {
+		t.Fatalf("rule 4: %q %q: %s; %s", s.LimitingStage, s.LimitingSignal, s.LimitingEvidence, s.Text())
+	}
+	if !strings.Contains(s.CeilingText(), "limiting stage not found: no stage backed up and the machine was not CPU-bound") {
+		t.Fatalf("rule 4 ceiling text: %s", s.CeilingText())
+	}
+	if !strings.Contains(s.LimitingEvidence, "30% busy") {
+		t.Fatalf("rule 4 evidence: %s", s.LimitingEvidence)
+	}
+	sat.MachineBusy = nil
+	s.Attribute(sat, cpu)
 
 	sat.Sustainable = s
 	r := &Report{Scenario: "stress", Saturation: sat, CPU: cpu}

@@ -168,6 +168,9 @@ type Saturation struct {
 	// Series is each signal over time relative to its threshold (1 = the
 	// threshold), for the chart.
 	Series []Series `json:"series,omitempty"`
+	// MachineBusy is the machine's CPU busy share at each sample, in [0,
+	// 1] (every process on it, the run's and any other).
+	MachineBusy []Point `json:"machine_cpu_busy,omitempty"`
 	// DuringFault names the injected fault whose window (from its
 	// injection until it recovered) holds AtS: First stalled because of
 	// that fault, which says nothing about capacity ("" otherwise).
@@ -309,6 +312,11 @@ const chartCap = 5
 func EvaluateSaturation(samples []SaturationSample, rules SaturationRules) *Saturation {
 	r := rules.withDefaults()
 	out := &Saturation{Samples: len(samples), AtS: -1, PeakWindowS: r.PeakWindow}
+	for _, s := range samples {
+		if !math.IsNaN(s.CPUBusy) {
+			out.MachineBusy = append(out.MachineBusy, Point{T: s.T, V: s.CPUBusy})
+		}
+	}
 	firstIdx, firstRank := -1, 0
 	for _, ru := range saturationRules(r) {
 		sig := SaturationSignal{Stage: ru.stage, Signal: ru.signal, Rule: ru.text, Unit: ru.unit, CrossedAtS: -1}
