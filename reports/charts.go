@@ -47,8 +47,12 @@ type TimeSeries struct {
 	// Refused is events a second the entry point refused by the contract
 	// (a 4xx naming the reason, not sent again), at the same seconds as
 	// Achieved: the two together are what was answered.
-	Refused []Point         `json:"refused_events_per_s,omitempty"`
-	Latency []LatencySeries `json:"latency,omitempty"`
+	Refused []Point `json:"refused_events_per_s,omitempty"`
+	// Throttled is events a second the entry point pushed back for
+	// overload (the gateway's 429/503, sent again later), at the same
+	// seconds: a window with them did not take its offered load.
+	Throttled []Point         `json:"throttled_events_per_s,omitempty"`
+	Latency   []LatencySeries `json:"latency,omitempty"`
 	// Lag is the engine's consumer lag (records) on the events topic: one
 	// Series a partition, named for it.
 	Lag []Series `json:"consumer_lag,omitempty"`

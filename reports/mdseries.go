@@ -41,6 +41,9 @@ func writeSeries(b *strings.Builder, ts *TimeSeries) {
 	if slices.ContainsFunc(ts.Refused, func(p Point) bool { return p.V > 0 }) {
 		cols = append(cols, mdColumn{"refused ev/s", true, ts.Refused})
 	}
+	if slices.ContainsFunc(ts.Throttled, func(p Point) bool { return p.V > 0 }) {
+		cols = append(cols, mdColumn{"throttled ev/s", true, ts.Throttled})
+	}
 	for _, l := range ts.Latency {
 		for _, p := range l.Percentiles {
 			switch {

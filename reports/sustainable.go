@@ -14,12 +14,16 @@ import (
 // A window of WindowS consecutive seconds of the traffic is sustainable
 // when, over it, the answered rate (acknowledged, plus refused by the
 // contract: a hostile scenario's malformed events are answered, not
-// dropped) kept up with the offered one (at least 95%), the engine's
-// consumer lag at its end was at most LagS
-// seconds of its input (or under 1,000 records), and the freshness p99 of
-// the tracers sent in it was within MaxFreshnessMS (a window without a
-// tracer is judged without freshness). EventsPerS is the highest mean
-// acknowledged rate of such a window.
+// dropped) kept up with the offered one (at least 95%), the entry point
+// pushed back (429/503, sent again) less than 1% of the offered events,
+// the engine's consumer lag at its end was at most LagS seconds of its
+// input (or under 1,000 records), and the freshness p99 of the tracers
+// sent in it was within MaxFreshnessMS (a window without a tracer is
+// judged without freshness). A window's rate is its mean acknowledged
+// rate, but never more than its mean offered rate: past a push-back or a
+// stall the sender sends its backlog, and a window that drains one
+// acknowledges more than it was offered, which is no rate the pipeline
+// kept up with. EventsPerS is the highest rate of a sustainable window.
 type Sustainable struct {
 	EventsPerS float64 `json:"events_per_s"`
 	// OfferedEventsPerS is the mean offered rate of that window, AtS its
@@ -35,9 +39,10 @@ type Sustainable struct {
 	MaxFreshnessMS float64 `json:"max_freshness_ms"`
 	MaxLagS        float64 `json:"max_lag_s"`
 	// LimitedBy is the bound the first window after the best one with a
-	// higher offered rate broke: "freshness", "lag" or "throughput" (the
-	// answered rate fell behind the offered); "" when none did (the
-	// offered load never went past what was sustained).
+	// higher offered rate broke: "freshness", "lag", "throughput" (the
+	// answered rate fell behind the offered) or "throttled" (the entry
+	// point pushed back); "" when none did (the offered load never went
+	// past what was sustained).
 	LimitedBy string `json:"limited_by,omitempty"`
 	// BrokeAtS is the end of that window (the first after the best one,
 	// with a higher offered rate, that was not sustainable; or the first
@@ -64,6 +69,9 @@ const (
 	sustainLagS     = 2.0
 	sustainMinLag   = 1000
 	sustainAchieved = 0.95
+	// sustainThrottled is the share of the offered events pushed back
+	// (429/503) that breaks a window, as the gateway's saturation rule.
+	sustainThrottled = 0.01
 )
 
 // SustainableRate finds the sustainable rate in ts (nil when ts has no
@@ -92,8 +100,8 @@ func SustainableRate(ts *TimeSeries, maxFreshnessMS float64) *Sustainable {
 	out := &Sustainable{WindowS: sustainWindow, MaxFreshnessMS: maxFreshnessMS, MaxLagS: sustainLagS, AtS: -1, FreshnessP99MS: -1, LagS: -1, BrokeAtS: -1, start: start}
 	best := -1
 	type verdict struct {
-		offered, achieved, answered, fresh, lagS float64
-		broke                                    string
+		offered, achieved, answered, throttled, fresh, lagS float64
+		broke                                               string
 	}
 	judge := func(i int) verdict { // the window of seconds i-w+1..i
 		var v verdict
@@ -102,6 +110,9 @@ func SustainableRate(ts *TimeSeries, maxFreshnessMS float64) *Sustainable {
 			v.achieved += ts.Achieved[j].V / sustainWindow
 			if j < len(ts.Refused) {
 				v.answered += ts.Refused[j].V / sustainWindow
+			}
+			if j < len(ts.Throttled) {
+				v.throttled += ts.Throttled[j].V / sustainWindow
 			}
 		}
 		v.answered += v.achieved
@@ -115,6 +126,8 @@ func SustainableRate(ts *TimeSeries, maxFreshnessMS float64) *Sustainable {
 		switch {
 		case v.answered < sustainAchieved*v.offered:
 			v.broke = "throughput"
+		case v.throttled >= sustainThrottled*v.offered && v.throttled > 0:
+			v.broke = "throttled"
 		case lag >= sustainMinLag && v.lagS > sustainLagS:
 			v.broke = "lag"
 		case v.fresh > maxFreshnessMS:
@@ -125,9 +138,9 @@ func SustainableRate(ts *TimeSeries, maxFreshnessMS float64) *Sustainable {
 	verdicts := make([]verdict, n)
 	for i := sustainWindow - 1; i < n; i++ {
 		verdicts[i] = judge(i)
-		if v := verdicts[i]; v.broke == "" && (best < 0 || v.achieved > out.EventsPerS) {
+		if v := verdicts[i]; v.broke == "" && (best < 0 || min(v.achieved, v.offered) > out.EventsPerS) {
 			best = i
-			out.EventsPerS, out.OfferedEventsPerS = v.achieved, v.offered
+			out.EventsPerS, out.OfferedEventsPerS = min(v.achieved, v.offered), v.offered
 			out.AtS = ts.Offered[i].T.Sub(start).Seconds()
 			out.FreshnessP99MS, out.LagS = v.fresh, v.lagS
 		}

@@ -71,3 +71,44 @@ func TestSustainableRateCountsRefused(t *testing.T) {
 		t.Fatalf("got %+v, want no window sustainable (throughput)", s)
 	}
 }
+
+// A ramp whose entry point pushes back (429, sent again) past 40k events/s
+// offered: the acknowledged rate stays near the offered one, since the
+// sender re-sends, and the windows after the push-back drain its backlog
+// (acknowledged above offered). The ceiling is the last window before the
+// push-back, limited by "throttled", and no window's rate is more than it
+// was offered.
+func TestSustainableRateThrottled(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	ts := &TimeSeries{}
+	for i := 1; i <= 20; i++ {
+		at := t0.Add(time.Duration(i) * time.Second)
+		offered := float64(i) * 4000 // 4k .. 80k
+		achieved, throttled := offered, 0.0
+		switch {
+		case i == 11 || i == 12:
+			achieved, throttled = offered*0.9, offered*0.2 // pushed back, then...
+		case i > 12:
+			achieved = offered * 1.08 // ...the backlog sent on top
+		}
+		ts.Offered = append(ts.Offered, Point{T: at, V: offered})
+		ts.Achieved = append(ts.Achieved, Point{T: at, V: achieved})
+		ts.Throttled = append(ts.Throttled, Point{T: at, V: throttled})
+	}
+	s := SustainableRate(ts, 1000)
+	// Seconds 6-10 are the best window before the push-back: 32k offered
+	// on average. Windows from 16 on hold no push-back and ack more than
+	// offered: their rate is the offered one, higher, so one of them wins,
+	// capped at its offered rate.
+	if s == nil || s.EventsPerS != s.OfferedEventsPerS || s.EventsPerS != 72000 {
+		t.Fatalf("got %+v, want the best window capped at its offered rate (72000)", s)
+	}
+	// Pushed back for good: every window from 11 on is throttled.
+	for i := 10; i < 20; i++ {
+		ts.Throttled[i].V = ts.Offered[i].V * 0.05
+	}
+	s = SustainableRate(ts, 1000)
+	if s == nil || s.EventsPerS != 32000 || s.AtS != 10 || s.LimitedBy != "throttled" || s.BrokeAtS != 11 {
+		t.Fatalf("got %+v, want 32000 events/s (seconds 6-10) limited by throttled at 11 s", s)
+	}
+}

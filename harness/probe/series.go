@@ -14,7 +14,8 @@ import (
 // seriesSampler samples a run over time for report.json's series (and
 // report.html's charts): offered, achieved and refused events a second, the
 // ingest-ack and query latency percentiles of each interval, and the
-// engine's consumer lag per partition of the events topic.
+// engine's consumer lag per partition of the events topic; and the events
+// a second the entry point pushed back (throttled, sent again).
 type seriesSampler struct {
 	rate  sim.Rate
 	dur   time.Duration // the schedule's length: nothing offered after
@@ -22,12 +23,12 @@ type seriesSampler struct {
 	ql    *reports.QueryLoad // nil: no query latency
 	every time.Duration
 
-	t0, prevT              time.Time
-	prevAcked, prevRefused int64
+	t0, prevT                             time.Time
+	prevAcked, prevRefused, prevThrottled int64
 
-	offered, achieved, refused []reports.Point
-	ingest, query              pctSeries
-	lags                       map[int32]*reports.Series
+	offered, achieved, refused, throttled []reports.Point
+	ingest, query                         pctSeries
+	lags                                  map[int32]*reports.Series
 	// firstEnd and lastEnd are each partition's end offset at its first
 	// and last sample: the records produced to it during the run.
 	firstEnd, lastEnd map[int32]int64
@@ -74,7 +75,8 @@ func (s *seriesSampler) sample(r *reading) {
 		s.offered = append(s.offered, reports.Point{T: now, V: MeanRate(s.rate, s.dur, s.prevT.Sub(s.t0), now.Sub(s.t0))})
 		s.achieved = append(s.achieved, reports.Point{T: now, V: float64(acked-s.prevAcked) / el.Seconds()})
 		s.refused = append(s.refused, reports.Point{T: now, V: float64(refused-s.prevRefused) / el.Seconds()})
-		s.prevRefused = refused
+		s.throttled = append(s.throttled, reports.Point{T: now, V: float64(r.prog.Throttled-s.prevThrottled) / el.Seconds()})
+		s.prevRefused, s.prevThrottled = refused, r.prog.Throttled
 		s.ingest.add(now, s.snd.TakeInterval())
 		if s.ql != nil {
 			s.query.add(now, s.ql.TakeInterval())
@@ -101,7 +103,7 @@ func (s *seriesSampler) sample(r *reading) {
 
 // result is what was sampled.
 func (s *seriesSampler) result() *reports.TimeSeries {
-	ts := &reports.TimeSeries{Offered: s.offered, Achieved: s.achieved, Refused: s.refused}
+	ts := &reports.TimeSeries{Offered: s.offered, Achieved: s.achieved, Refused: s.refused, Throttled: s.throttled}
 	if l, ok := s.ingest.latency("ingest_ack"); ok {
 		ts.Latency = append(ts.Latency, l)
 	}
