@@ -134,7 +134,7 @@ func TestRunSoakShort(t *testing.T) {
 // TestRunStressShort runs stress shortened (a 15 s ramp from 5k to 120k
 // events/s): the report's saturation object holds every signal, and when
 // a stage crossed its rule, the rates then; every acknowledged event is
-// counted exactly. The shipped stress (45 s to 300k events/s) is a
+// counted exactly. The shipped stress (60 s to 800k events/s) is a
 // measurement: `countlab run stress`.
 func TestRunStressShort(t *testing.T) {
 	if testing.Short() {
