@@ -112,6 +112,13 @@ func TestStrictParams(t *testing.T) {
 			bad(ep+"&from="+strconv.FormatInt(now-60_000, 10)+"&to="+s, "to", "looks like unix seconds")
 		}
 		ok(ep + "&from=" + strconv.FormatInt(now-60_000, 10)) // milliseconds are fine
+		// RFC 3339 in either case (§5.6), and an offset's '+' that the
+		// query string turned into a space: a hint, not "want RFC 3339".
+		from, to := time.UnixMilli(now-60_000).UTC(), time.UnixMilli(now).UTC()
+		ok(ep + "&from=" + strings.ToLower(from.Format(time.RFC3339)) + "&to=" + strings.ToLower(to.Format(time.RFC3339Nano)))
+		ok(ep + "&from=" + from.Format(time.RFC3339) + "&to=" + url.QueryEscape(to.In(time.FixedZone("", 3600)).Format(time.RFC3339)))
+		bad(ep+"&from="+from.In(time.FixedZone("", 3600)).Format(time.RFC3339)+"&to="+to.Format(time.RFC3339), "from", "write the offset's '+' as %2B")
+		bad(ep+"&from="+from.Format("2006-01-02_15:04:05Z"), "from", "want RFC 3339")
 	}
 	// Parameters of the other endpoints are unknown here.
 	bad("/v1/counts/k?type=VIEW&fn=sum"+rng, "fn", "unknown parameter")
