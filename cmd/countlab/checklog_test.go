@@ -353,3 +353,21 @@ func TestCheckFromLogDoubleCount(t *testing.T) {
 		t.Fatalf("the failure does not name the windows (key, type, window, got vs want)")
 	}
 }
+
+// TestReconcileTime: --from/--to take the ingest's grammar (RFC 3339 with
+// T and Z in either case, an offset, or unix milliseconds), and anything
+// else is exit 2 naming the flag.
+func TestReconcileTime(t *testing.T) {
+	want := time.Date(2026, 12, 1, 12, 0, 0, 250e6, time.UTC)
+	for _, s := range []string{"2026-12-01T12:00:00.250Z", "2026-12-01t12:00:00.250z", "2026-12-01T13:00:00.250+01:00", "1796126400250"} {
+		got, err := reconcileTime("from", s)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("%q: %v %v, want %v", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"2026-12-01 12:00:00Z", "2026-12-01T12:00Z", "yesterday"} {
+		if _, err := reconcileTime("to", s); exitCode(err) != 2 || !strings.Contains(err.Error(), "--to: want RFC 3339") {
+			t.Errorf("%q: %v, want exit 2 naming --to", s, err)
+		}
+	}
+}

@@ -143,9 +143,9 @@ func reconcileTime(name, s string) (time.Time, error) {
 	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return time.UnixMilli(ms).UTC(), nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	ms, ok := event.ParseRFC3339(s) // the ingest's grammar: T and Z in either case
+	if !ok {
 		return time.Time{}, usagef("--%s: want RFC 3339 or unix milliseconds, got %q", name, s)
 	}
-	return t.UTC(), nil
+	return time.UnixMilli(ms).UTC(), nil
 }

@@ -3,6 +3,13 @@ package event
 // Event time as RFC 3339 text, hand-written because time.Parse and
 // time.Format cost several times more than the rest of decoding an event.
 
+// ParseRFC3339 parses s as the ingest parses an event's ts text (see
+// parseRFC3339): unix milliseconds, false when s is not strict RFC 3339.
+// Readers that take times (the query service's from/to, the commands'
+// --from/--to) use it, so every time a user writes means the same thing
+// everywhere.
+func ParseRFC3339(s string) (int64, bool) { return parseRFC3339([]byte(s)) }
+
 // maxRFC3339TS is 9999-12-31T23:59:59.999Z, the last instant RFC 3339 text
 // (a four-digit year) can express.
 const maxRFC3339TS = 253402300799999

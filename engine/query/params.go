@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/countlab/countlab/engine/event"
 	"github.com/countlab/countlab/engine/influx"
 	"github.com/countlab/countlab/engine/total"
 )
@@ -313,27 +314,14 @@ func parseTime(param, v string, def int64) (int64, *badParam) {
 		}
 		return n, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, upperTZ(v))
-	if err != nil {
-		if _, err2 := time.Parse(time.RFC3339Nano, upperTZ(strings.Replace(v, " ", "+", 1))); err2 == nil {
+	ms, ok := event.ParseRFC3339(v)
+	if !ok {
+		if _, ok := event.ParseRFC3339(strings.Replace(v, " ", "+", 1)); ok {
 			return 0, bad(param, strconv.Quote(v)+": a '+' in a query string is a space; write the offset's '+' as %2B (or use Z)")
 		}
 		return 0, bad(param, "want RFC 3339 or unix milliseconds, got "+strconv.Quote(v))
 	}
-	return t.UnixMilli(), nil
-}
-
-// upperTZ upper-cases RFC 3339's separator and zone letter, which §5.6
-// allows in either case ("2026-12-01t12:00:00z"); Go's time.Parse takes
-// only 'T' and 'Z'. Anything else is left for time.Parse to judge.
-func upperTZ(v string) string {
-	if len(v) > 10 && v[10] == 't' {
-		v = v[:10] + "T" + v[11:]
-	}
-	if n := len(v); n > 10 && v[n-1] == 'z' {
-		v = v[:n-1] + "Z"
-	}
-	return v
+	return ms, nil
 }
 
 // pathKey unescapes the key after prefix in the request path.
