@@ -30,8 +30,13 @@ type Accuracy struct {
 	// larger of query and store).
 	Lost int64 `json:"lost"`
 	// Duplicated is the events too many in windows that count too many
-	// (the larger of query and store).
+	// (the larger of query and store), but for Shared.
 	Duplicated int64 `json:"duplicated"`
+	// Shared is the events too many in windows whose surplus other
+	// traffic on the same key and window can explain (CheckConfig.Shared:
+	// the log holds at least as many records of other runs there): not
+	// exact, but not shown double counted (the larger of query and store).
+	Shared int64 `json:"shared,omitempty"`
 	// MismatchedWindows is the windows (any size) whose count or sum
 	// differs (the larger of query and store).
 	MismatchedWindows int `json:"mismatched_windows"`
@@ -103,10 +108,14 @@ type WindowCheck struct {
 	Lost       int64 `json:"lost"`
 	Duplicated int64 `json:"duplicated"`
 	// LostWindows and DuplicatedWindows are the windows (smallest size)
-	// that count too few and too many.
-	LostWindows       int  `json:"lost_windows"`
-	DuplicatedWindows int  `json:"duplicated_windows"`
-	Exact             bool `json:"exact"`
+	// that count too few and too many; a window that counts too many by
+	// no more than other traffic on it (CheckConfig.Shared) is one of
+	// SharedWindows instead, its surplus in Shared, not Duplicated.
+	LostWindows       int   `json:"lost_windows"`
+	DuplicatedWindows int   `json:"duplicated_windows"`
+	SharedWindows     int   `json:"shared_windows,omitempty"`
+	Shared            int64 `json:"shared,omitempty"`
+	Exact             bool  `json:"exact"`
 	// WorstWindows are up to 10 mismatched windows, largest difference
 	// first.
 	WorstWindows []WindowDiff `json:"worst_windows"`
@@ -174,6 +183,12 @@ type CheckConfig struct {
 	// no dimension sets); false: per dimension set, as countlab's sink
 	// stores them.
 	StoreByKey bool
+	// Shared, when set, is how many records of other traffic (not the
+	// truth's: another run's ids) the events log holds on a window's key
+	// and window (sim/logtruth's Others): a window that counts more than
+	// the truth by no more than that is labelled shared, not double
+	// counted. Still not exact: the check cannot tell the two apart.
+	Shared func(WindowDiff) int64
 	// KeyPrefix, when set, limits the windows looked at for ones the truth
 	// does not have, in the store and through the query service, to keys
 	// with this prefix (a stack shared with other runs).
@@ -239,7 +254,7 @@ func Check(ctx context.Context, truth *oracle.Oracle, q Querier, cfg CheckConfig
 		acc.QuerySkipped = true
 	}
 	if store != nil {
-		sc, err := checkStore(ctx, byDims, store, cfg.KeyPrefix, deadline, cfg.Rolling.before())
+		sc, err := checkStore(ctx, byDims, store, cfg.KeyPrefix, deadline, cfg.Rolling.before(), cfg.Shared)
 		if err != nil {
 			return acc, err
 		}
@@ -291,6 +306,9 @@ func (a *Accuracy) WriteSources(w io.Writer, indent string) {
 		if s.DuplicatedWindows > 0 {
 			fmt.Fprintf(w, "%s  DOUBLE COUNTED: %d windows count %d events too many\n", indent, s.DuplicatedWindows, s.Duplicated)
 		}
+		if s.SharedWindows > 0 {
+			fmt.Fprintf(w, "%s  SHARED: %d windows count %d events more than this run's truth, no more than the records of other traffic the log holds on their keys and windows: not exact, not shown double counted (give each run keys of its own)\n", indent, s.SharedWindows, s.Shared)
+		}
 		if s.LostWindows > 0 {
 			fmt.Fprintf(w, "%s  LOST: %d windows count %d events too few\n", indent, s.LostWindows, s.Lost)
 		}
@@ -313,6 +331,7 @@ func (a *Accuracy) combine() {
 	a.WindowsChecked = a.Query.WindowsChecked
 	a.CountedEvents = a.Query.CountedEvents
 	a.Lost, a.Duplicated, a.MismatchedWindows = a.Query.Lost, a.Query.Duplicated, a.Query.MismatchedWindows
+	a.Shared = a.Query.Shared
 	a.Exact = a.Query.Exact && a.ContractMismatches == 0
 	worst := slices.Clone(a.Query.WorstWindows)
 	if a.QuerySkipped && a.Store != nil {
@@ -321,6 +340,7 @@ func (a *Accuracy) combine() {
 	}
 	if s := a.Store; s != nil {
 		a.Lost, a.Duplicated = max(a.Lost, s.Lost), max(a.Duplicated, s.Duplicated)
+		a.Shared = max(a.Shared, s.Shared)
 		a.MismatchedWindows = max(a.MismatchedWindows, s.MismatchedWindows)
 		a.Exact = a.Exact && s.Exact
 		worst = append(worst, s.WorstWindows...)
@@ -338,9 +358,9 @@ func sortWorst(ds []WindowDiff) {
 	})
 }
 
-// finish sets c's totals from its differences: lost and duplicated over
-// the smallest size, the worst 10.
-func (c *WindowCheck) finish(diffs []WindowDiff, smallest string) {
+// finish sets c's totals from its differences: lost and duplicated (or
+// shared, by shared: nil is none) over the smallest size, the worst 10.
+func (c *WindowCheck) finish(diffs []WindowDiff, smallest string, shared func(WindowDiff) int64) {
 	for _, d := range diffs {
 		if d.Window != smallest {
 			continue
@@ -348,6 +368,9 @@ func (c *WindowCheck) finish(diffs []WindowDiff, smallest string) {
 		if n := d.WantCount - d.GotCount; n > 0 {
 			c.Lost += n
 			c.LostWindows++
+		} else if n < 0 && shared != nil && shared(d) >= -n {
+			c.Shared -= n
+			c.SharedWindows++
 		} else if n < 0 {
 			c.Duplicated -= n
 			c.DuplicatedWindows++

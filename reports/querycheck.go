@@ -88,7 +88,7 @@ func checkQuery(ctx context.Context, want []oracle.Window, q Querier, cfg CheckC
 	for _, d := range extra {
 		c.CountedEvents += d.GotCount
 	}
-	c.finish(append(diffs, extra...), smallest)
+	c.finish(append(diffs, extra...), smallest, cfg.Shared)
 	return c, len(extra), nil
 }
 

@@ -123,10 +123,10 @@ func parseSizeTag(s string) (int64, error) {
 // re-reading while they differ until deadline; a stored window of size s
 // the truth does not have is unexpected unless it starts before
 // checked[s] (the rolling check looked at those).
-func checkStore(ctx context.Context, want []oracle.Window, st Store, keyPrefix string, deadline time.Time, checked map[int64]int64) (WindowCheck, error) {
+func checkStore(ctx context.Context, want []oracle.Window, st Store, keyPrefix string, deadline time.Time, checked map[int64]int64, shared func(WindowDiff) int64) (WindowCheck, error) {
 	c := WindowCheck{WindowsChecked: len(want)}
 	if len(want) == 0 {
-		c.finish(nil, "")
+		c.finish(nil, "", nil)
 		return c, nil
 	}
 	from, to := want[0].Start, want[0].End()
@@ -170,7 +170,7 @@ func checkStore(ctx context.Context, want []oracle.Window, st Store, keyPrefix s
 			diffs = append(diffs, diff(k, oracle.Total{}, g))
 		}
 		if len(diffs) == 0 || !time.Now().Before(deadline) {
-			c.finish(diffs, sizeName(smallest))
+			c.finish(diffs, sizeName(smallest), shared)
 			return c, nil
 		}
 		select {

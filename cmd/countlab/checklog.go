@@ -207,6 +207,13 @@ func cmdCheckFromLog(ctx context.Context, args []string) error {
 		q = reports.StoreQuerier(store, from.UnixMilli(), to.UnixMilli())
 		fmt.Println("read side: InfluxDB alone (--query \"\"): the query-service lines compare InfluxDB's totals summed over dimension sets")
 	}
+	cfg.Shared = func(d reports.WindowDiff) int64 { // other runs' records on the window: shared, not double counted
+		size, err := time.ParseDuration(d.Window)
+		if err != nil {
+			return 0
+		}
+		return res.Shared(size, d.Type, d.Key, d.Start)
+	}
 	acc, err := reports.Check(ctx, res.Truth, q, cfg)
 	var dial *net.OpError
 	if errors.As(err, &dial) && dial.Op == "dial" {

@@ -118,6 +118,26 @@ type Result struct {
 	// Unfinished is the partitions taken as read after IdleTimeout
 	// without reaching their end offset.
 	Unfinished []int32
+	// Others counts, with IDPrefix, the records in the range that are not
+	// the run's but valid events by the contract, per window of the
+	// truth's sizes: traffic sharing the read side's keys and windows.
+	// Records, not distinct events: a duplicate or a moved copy counts
+	// each time, so it bounds what they can add (see Shared).
+	Others map[OtherWindow]int64
+}
+
+// OtherWindow is one window of other traffic's records.
+type OtherWindow struct {
+	Size      time.Duration
+	Type, Key string
+	// Start is the window start, unix milliseconds.
+	Start int64
+}
+
+// Shared is the records of other traffic on the window of size, type,
+// key and start (0 without IDPrefix).
+func (r Result) Shared(size time.Duration, typ, key string, start time.Time) int64 {
+	return r.Others[OtherWindow{Size: size, Type: typ, Key: key, Start: start.UnixMilli()}]
 }
 
 // Read reads the log and returns the truth of what it holds.
@@ -158,6 +178,7 @@ func (c *cfg) read(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{Truth: o, Partitions: parts}
+	sizes := o.Sizes()
 	if len(end) == 0 {
 		return res, nil
 	}
@@ -215,6 +236,7 @@ func (c *cfg) read(ctx context.Context) (Result, error) {
 			res.Records++
 			rec := record(r)
 			if len(c.idPrefix) > 0 && !c.matches(o, rec) {
+				res.other(o, sizes, rec)
 				return
 			}
 			res.Matched++
@@ -232,6 +254,23 @@ func (c *cfg) matches(o *oracle.Oracle, r oracle.Record) bool {
 	}
 	v := o.ExpectRecord(r.Value, r.Timestamp)
 	return bytes.HasPrefix([]byte(v.Event.ID), c.idPrefix)
+}
+
+// other counts a record that is not the run's in Others, when it is a
+// valid event.
+func (r *Result) other(o *oracle.Oracle, sizes []time.Duration, rec oracle.Record) {
+	v := o.ExpectRecord(rec.Value, rec.Timestamp)
+	if v.Code != "" {
+		return
+	}
+	if r.Others == nil {
+		r.Others = map[OtherWindow]int64{}
+	}
+	for _, size := range sizes {
+		ms := size.Milliseconds()
+		start := v.Event.TS - ((v.Event.TS%ms)+ms)%ms
+		r.Others[OtherWindow{Size: size, Type: v.Event.Type, Key: v.Event.Key, Start: start}]++
+	}
 }
 
 func record(r *kgo.Record) oracle.Record {
