@@ -295,25 +295,7 @@ func TestCheckFromLogDoubleCount(t *testing.T) {
 	st := logTestStack(t, stack.AtLeastOnceUNSAFE(true))
 	run := "t-dc-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	now := time.Now().UnixMilli()
-	var b strings.Builder
-	b.WriteString("[")
-	for i := 0; i < 200; i++ {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		fmt.Fprintf(&b, `{"id":"%s-%d","key":"%s-k%d","type":"VIEW","ts":%d}`, run, i, run, i%20, now)
-	}
-	b.WriteString("]")
-	post := func() {
-		resp, err := http.Post("http://"+st.GatewayAddr()+"/v1/events", "application/json", strings.NewReader(b.String()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("POST /v1/events: %d", resp.StatusCode)
-		}
-	}
+	post := func() { postViews(t, st, run, run, 200, 20, now) }
 	post()
 	if err, _ := runCheckLog(t, checkLogArgs(st, "--id-prefix", run+"-")...); err != nil {
 		t.Fatalf("before the move: %v, want exact", err)
@@ -381,26 +363,7 @@ func TestCheckFromLogShared(t *testing.T) {
 	stamp := strconv.FormatInt(time.Now().UnixNano(), 36)
 	runA, runB := "t-sa-"+stamp, "t-sb-"+stamp
 	now := time.Now().UnixMilli()
-	post := func(run, keys string, n int) {
-		t.Helper()
-		var b strings.Builder
-		b.WriteString("[")
-		for i := 0; i < n; i++ {
-			if i > 0 {
-				b.WriteString(",")
-			}
-			fmt.Fprintf(&b, `{"id":"%s-%d","key":"%s-k%d","type":"VIEW","ts":%d}`, run, i, keys, i%10, now)
-		}
-		b.WriteString("]")
-		resp, err := http.Post("http://"+st.GatewayAddr()+"/v1/events", "application/json", strings.NewReader(b.String()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("POST /v1/events: %d", resp.StatusCode)
-		}
-	}
+	post := func(run, keys string, n int) { postViews(t, st, run, keys, n, 10, now) }
 	post(runA, runA, 100)
 	if err, text := runCheckLog(t, checkLogArgs(st, "--id-prefix", runA+"-")...); err != nil {
 		t.Fatalf("run A alone: %v, want exact\n%s", err, text)
@@ -421,4 +384,27 @@ func TestCheckFromLogShared(t *testing.T) {
 		t.Fatalf("want the surplus labelled SHARED, not DOUBLE COUNTED:\n%s", text)
 	}
 	t.Logf("%s", text)
+}
+
+// postViews posts n VIEW events at ts, ids RUN-i, keys KEYS-k(i%mod), in
+// one batch to the stack's gateway, and wants 200.
+func postViews(t *testing.T, st *stack.Stack, run, keys string, n, mod int, ts int64) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("[")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"id":"%s-%d","key":"%s-k%d","type":"VIEW","ts":%d}`, run, i, keys, i%mod, ts)
+	}
+	b.WriteString("]")
+	resp, err := http.Post("http://"+st.GatewayAddr()+"/v1/events", "application/json", strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /v1/events: %d", resp.StatusCode)
+	}
 }
