@@ -69,9 +69,6 @@ const (
 	sustainLagS     = 2.0
 	sustainMinLag   = 1000
 	sustainAchieved = 0.95
-	// sustainThrottled is the share of the offered events pushed back
-	// (429/503) that breaks a window, as the gateway's saturation rule.
-	sustainThrottled = 0.01
 )
 
 // SustainableRate finds the sustainable rate in ts (nil when ts has no
@@ -126,7 +123,7 @@ func SustainableRate(ts *TimeSeries, maxFreshnessMS float64) *Sustainable {
 		switch {
 		case v.answered < sustainAchieved*v.offered:
 			v.broke = "throughput"
-		case v.throttled >= sustainThrottled*v.offered && v.throttled > 0:
+		case v.throttled > 0 && v.throttled >= DefaultSaturationRules.ThrottledShare*v.offered: // the gateway's saturation bound
 			v.broke = "throttled"
 		case lag >= sustainMinLag && v.lagS > sustainLagS:
 			v.broke = "lag"
