@@ -59,15 +59,7 @@ func (w *Worker) commit(ctx context.Context) error {
 			}
 		}
 		if p.changed && !w.cfg.atLeastOnce {
-			// The timestamp is the partition watermark (monotone,
-			// never < 0): restore seeks by it (changelogFrom).
-			w.produce(ctx, &kgo.Record{
-				Topic:     w.cfg.changelog,
-				Partition: p.id,
-				Key:       []byte(strconv.Itoa(int(p.id))),
-				Value:     p.appendSubs(appendChangelog(nil, p.wm, p.dedup.added)),
-				Timestamp: time.UnixMilli(max(p.wm.wm, 0)),
-			})
+			w.produceChangelog(ctx, p)
 		}
 	}
 	w.m.totals.Add(float64(out.totals))
@@ -93,6 +85,37 @@ func (w *Worker) commit(ctx context.Context) error {
 	w.m.commitLatency.Observe(time.Since(start).Seconds())
 	w.report(time.Now())
 	return err
+}
+
+// maxChangelogIDs bounds the dedup ids of one changelog record: at most
+// 26 bytes an id (16 of fingerprint, a varint of event time; about 19 in
+// practice), 32Ki ids stay well under Kafka's default 1 MiB record limit
+// (message.max.bytes) however many ids one poll brought.
+const maxChangelogIDs = 32 << 10
+
+// produceChangelog writes p's batch of new dedup ids: one changelog
+// record, or several in this one transaction when the batch has more than
+// maxChangelogIDs ids. Each record carries the partition's watermark and
+// is read on its own by restore (ids added, watermarks merged), so a batch
+// in k records restores exactly as in one; the sub-totals of an enriched
+// run go in the last. The timestamp is the partition watermark (monotone,
+// never < 0): restore seeks by it (changelogFrom).
+func (w *Worker) produceChangelog(ctx context.Context, p *partition) {
+	added := sortAdded(p.dedup.added)
+	key := []byte(strconv.Itoa(int(p.id)))
+	ts := time.UnixMilli(max(p.wm.wm, 0))
+	for {
+		n := min(len(added), maxChangelogIDs)
+		v := appendChangelog(nil, p.wm, added[:n])
+		added = added[n:]
+		if len(added) == 0 {
+			v = p.appendSubs(v)
+		}
+		w.produce(ctx, &kgo.Record{Topic: w.cfg.changelog, Partition: p.id, Key: key, Value: v, Timestamp: ts})
+		if len(added) == 0 {
+			return
+		}
+	}
 }
 
 // totalBytes is room enough for most totals' key and JSON value.

@@ -26,7 +26,7 @@ const (
 	DefaultIdleTimeout     = 10 * time.Second
 	DefaultDedupHorizon    = 10 * time.Minute
 	DefaultHotKeyShare     = 0.2
-	DefaultMaxPollRecords  = 10000
+	DefaultMaxPollRecords  = 0
 	changelogTopicSuffix   = "engine-dedup"
 	defaultHotKeyCapacity  = 32
 	defaultHotKeySampleLog = 3 // sample 1 event in 8 for hot-key detection
@@ -143,8 +143,8 @@ func (c *cfg) validate() error {
 			return fmt.Errorf("aggregate: hot key %q split %d ways: want a non-empty key without '#' (the sub-key separator) and a split >= 1", k, n)
 		}
 	}
-	if c.maxPollRecords <= 0 {
-		return errors.New("aggregate: max poll records must be > 0")
+	if c.maxPollRecords < 0 {
+		return errors.New("aggregate: max poll records must be >= 0 (0: every buffered record)")
 	}
 	if err := c.enrich.validate(); err != nil {
 		return err
@@ -270,7 +270,17 @@ func HotKeys(m map[string]int) Opt {
 	})
 }
 
-// MaxPollRecords bounds the records processed per poll (default 10000).
+// MaxPollRecords bounds the records processed per poll (default 0: every
+// record the client has buffered). The client (kgo) issues a broker's next
+// fetch only once every record of its buffered fetch was polled, so a
+// bound below a fetch's records leaves the fetch idle while the worker
+// processes, and the worker idle while the fetch runs: with 10000 (the
+// default before) BenchmarkPipeline's worker waited in the poll about
+// half of its time, and a poll of the whole fetch lets the next fetch run
+// beside the processing (README, Performance). A fetch is bounded in
+// bytes by the client (kgo.FetchMaxBytes, FetchMaxPartitionBytes), so the
+// whole buffer is bounded too. A poll of any size is one batch or part of
+// one: its dedup ids go in as many changelog records as needed (commit.go).
 func MaxPollRecords(n int) Opt { return optFn(func(c *cfg) { c.maxPollRecords = n }) }
 
 // AtLeastOnce is for tests and demonstrations ONLY: it turns off Kafka

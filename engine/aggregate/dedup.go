@@ -266,7 +266,12 @@ const changelogVersion = 3
 // taken at the end of its bucket (remembered as long as the bucket was).
 const changelogV2 = 2
 
-func appendChangelog(dst []byte, w watermark, added []dedupEntry) []byte {
+// sortAdded sorts a batch's ids by bucket, in place (mostly in order
+// already, as event time follows the log: then it is a scan), so that
+// appendChangelog writes each bucket once. The order of added does not
+// matter otherwise: an id is added at most once per batch, so rollback may
+// undo them in any order.
+func sortAdded(added []dedupEntry) []dedupEntry {
 	byBucket := func(x, y dedupEntry) int {
 		switch {
 		case x.bucket < y.bucket:
@@ -276,11 +281,16 @@ func appendChangelog(dst []byte, w watermark, added []dedupEntry) []byte {
 		}
 		return 0
 	}
-	// Mostly in order already (event time follows the log): sorting is
-	// then a scan.
 	if !slices.IsSortedFunc(added, byBucket) {
 		slices.SortFunc(added, byBucket)
 	}
+	return added
+}
+
+// appendChangelog appends the changelog value of w and added (sorted by
+// bucket: sortAdded; unsorted, a bucket is written as several groups,
+// which reads back the same).
+func appendChangelog(dst []byte, w watermark, added []dedupEntry) []byte {
 	groups := 0
 	for i := range added {
 		if i == 0 || added[i].bucket != added[i-1].bucket {

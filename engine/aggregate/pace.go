@@ -22,8 +22,9 @@ import (
 // behind): freshness is already lagAge, so the batch may stay open that
 // long too, up to MaxCommitInterval, and the worker catches up sooner on
 // the cheaper commits. Whatever the interval, a batch commits once any
-// partition's new dedup ids reach maxBatchIDs, which bounds the changelog
-// record (about 19 bytes an id) well under the 1 MiB Kafka record limit.
+// partition's new dedup ids reach maxBatchIDs, which bounds a batch's undo
+// set and its changelog records (commit.go: at most maxChangelogIDs ids a
+// record; a poll may still bring more than maxBatchIDs at once).
 //
 // The interval changes when a batch commits, never what it holds: every
 // batch is committed or undone whole (commit.go), so the totals are the
@@ -34,7 +35,7 @@ import (
 const DefaultMaxCommitInterval = 500 * time.Millisecond
 
 // maxBatchIDs bounds the new dedup ids of one partition in a batch: past
-// it the batch commits at once.
+// it the batch commits after the poll that filled it.
 const maxBatchIDs = 16 << 10
 
 // pace is the worker's view of its lag, updated by every poll.
