@@ -101,21 +101,18 @@ const maxChangelogIDs = 32 << 10
 // run go in the last. The timestamp is the partition watermark (monotone,
 // never < 0): restore seeks by it (changelogFrom).
 func (w *Worker) produceChangelog(ctx context.Context, p *partition) {
-	added := sortAdded(p.dedup.added)
+	sortAdded(p.dedup.added)
+	added := p.dedup.added
 	key := []byte(strconv.Itoa(int(p.id)))
 	ts := time.UnixMilli(max(p.wm.wm, 0))
-	for {
-		n := min(len(added), maxChangelogIDs)
-		v := appendChangelog(nil, p.wm, added[:n])
-		added = added[n:]
-		if len(added) == 0 {
-			v = p.appendSubs(v)
-		}
+	put := func(v []byte) {
 		w.produce(ctx, &kgo.Record{Topic: w.cfg.changelog, Partition: p.id, Key: key, Value: v, Timestamp: ts})
-		if len(added) == 0 {
-			return
-		}
 	}
+	for len(added) > maxChangelogIDs {
+		put(appendChangelog(nil, p.wm, added[:maxChangelogIDs]))
+		added = added[maxChangelogIDs:]
+	}
+	put(p.appendSubs(appendChangelog(nil, p.wm, added)))
 }
 
 // totalBytes is room enough for most totals' key and JSON value.

@@ -271,7 +271,7 @@ const changelogV2 = 2
 // appendChangelog writes each bucket once. The order of added does not
 // matter otherwise: an id is added at most once per batch, so rollback may
 // undo them in any order.
-func sortAdded(added []dedupEntry) []dedupEntry {
+func sortAdded(added []dedupEntry) {
 	byBucket := func(x, y dedupEntry) int {
 		switch {
 		case x.bucket < y.bucket:
@@ -284,7 +284,6 @@ func sortAdded(added []dedupEntry) []dedupEntry {
 	if !slices.IsSortedFunc(added, byBucket) {
 		slices.SortFunc(added, byBucket)
 	}
-	return added
 }
 
 // appendChangelog appends the changelog value of w and added (sorted by
