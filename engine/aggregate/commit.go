@@ -33,6 +33,7 @@ func (w *Worker) commit(ctx context.Context) error {
 	}
 	dues, anyDue = w.enrichCatchUp(ctx, dues, anyDue) // attr.go
 	if !w.batchOpen() && !anyDue {
+		w.recycle() // nothing produced: nothing refers to the records
 		w.report(start)
 		return nil
 	}
@@ -40,7 +41,7 @@ func (w *Worker) commit(ctx context.Context) error {
 		return err
 	}
 	var closing []*window
-	var out outBatch
+	out := &w.out
 	for _, p := range w.parts {
 		if p.enrich {
 			p.sealSubs() // subtotal.go
@@ -50,12 +51,12 @@ func (w *Worker) commit(ctx context.Context) error {
 			closing = append(closing, win)
 			t := win.t
 			t.Closed = true
-			w.produceTotal(ctx, &out, p.id, &t)
+			w.produceTotal(ctx, out, p.id, &t)
 			w.attrAdd(p.id, win)
 		})
 		for _, win := range p.dirty {
 			if !win.closing {
-				w.produceTotal(ctx, &out, p.id, &win.t)
+				w.produceTotal(ctx, out, p.id, &win.t)
 			}
 		}
 		if p.changed && !w.cfg.atLeastOnce {
@@ -70,6 +71,13 @@ func (w *Worker) commit(ctx context.Context) error {
 		}
 	}
 	committed, err := w.end(ctx)
+	if err == nil { // the client holds none of the batch's records
+		w.recycle()
+		out.reset()
+	} else {
+		w.dropHeld()
+		out.forget()
+	}
 	w.attrCommitted(committed)
 	if committed {
 		for _, p := range w.parts {
@@ -184,11 +192,16 @@ func (w *Worker) abort(ctx context.Context) error {
 		w.m.aborted.Inc()
 		w.takeProduceErr()
 		if err != nil {
+			w.dropHeld()
 			w.rollback()
 			return fmt.Errorf("aggregate: abort transaction: %w", err)
 		}
+		w.recycle() // End waited out every buffered record
 	} else if w.sess == nil {
+		w.dropHeld() // produced records may be in flight
 		w.cl.SetOffsets(w.cl.CommittedOffsets())
+	} else {
+		w.recycle() // no transaction open: nothing produced
 	}
 	w.rollback()
 	return nil

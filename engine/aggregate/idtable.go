@@ -175,7 +175,9 @@ func (t *idTable) resize(size int) {
 	}
 	old := t.slots
 	t.slots = make([]idSlot, size)
-	adviseHugePages(unsafe.Pointer(&t.slots[0]), uintptr(size)*unsafe.Sizeof(idSlot{})) // fewer TLB misses per probe
+	bytes := uintptr(size) * unsafe.Sizeof(idSlot{})
+	adviseHugePages(unsafe.Pointer(&t.slots[0]), bytes) // fewer TLB misses per probe
+	populate(unsafe.Pointer(&t.slots[0]), bytes)        // one call, not two faults a page (hugepage_linux.go)
 	mask := uint64(size - 1)
 	for _, s := range old {
 		if s.h == (idHash{}) {

@@ -102,6 +102,10 @@ type Worker struct {
 	counts batchCounts
 	bugN   int
 	jobs   []partJob // the poll's records by partition (parallel.go)
+	out    outBatch  // the records a commit produces (encode.go)
+
+	fpool fetchPool     // the client's record and decompression pool (fetchpool.go)
+	held  []kgo.Fetches // the open batch's polls, recycled when it ends
 
 	lastReport time.Time
 	hotLogged  map[string]bool
@@ -207,6 +211,7 @@ func (w *Worker) clientOpts() ([]kgo.Opt, error) {
 		kgo.MetadataMinAge(250*time.Millisecond),
 		kgo.MaxBufferedRecords(1<<20),
 		kgo.FetchMinBytes(fetchMinBytes), kgo.FetchMaxWait(fetchMaxWait),
+		kgo.WithPools(&w.fpool),
 	)
 	if w.cfg.instanceID != "" {
 		opts = append(opts, kgo.InstanceID(w.cfg.instanceID))
@@ -296,7 +301,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		// dropped: the client delivers them again, in order.
 		var aborted bool
 		aborted, err = w.applyPending(ectx)
+		if aborted {
+			fs.EachRecord(func(r *kgo.Record) { r.Recycle() }) // dropped unprocessed: nothing refers to them
+		}
 		if err == nil && !aborted {
+			w.hold(fs)
 			err = w.process(ctx, fs)
 			if errors.Is(err, errNoState) {
 				w.cfg.log.Error("records of a partition without restored state; aborting the batch", "err", err)
