@@ -91,15 +91,13 @@ type dedupSet struct {
 	width   int64
 	ids     idTable           // fingerprint -> the first copy's event time (idtable.go)
 	buckets map[int64]*idList // bucket start -> the fingerprints expiring with it
+	chunks  idChunks          // the buckets' free list chunks (idlist.go)
 
 	lastStart int64
 	last      *idList
 
 	added []dedupEntry // this batch's new ids, in order, for the changelog and rollback
 }
-
-// idList is one bucket's expiry list.
-type idList struct{ hs []idHash }
 
 // dedupEntry is one id added in the current batch: its bucket and event
 // time, and the time it replaced (had: there was one, forgotten) for
@@ -131,13 +129,7 @@ func (d *dedupSet) list(start int64) *idList {
 	}
 	l := d.buckets[start]
 	if l == nil {
-		// Size a new bucket like the newest one, so a steady stream
-		// does not pay for slice growth in every bucket.
-		hint := 64
-		if d.last != nil {
-			hint = max(hint, len(d.last.hs))
-		}
-		l = &idList{hs: make([]idHash, 0, hint)}
+		l = &idList{}
 		d.buckets[start] = l
 	}
 	d.lastStart, d.last = start, l
@@ -182,8 +174,7 @@ func (d *dedupSet) firstCopy(h idHash, ts, wm, horizon int64) (dup bool) {
 func (d *dedupSet) add(h idHash, ts, prev int64, had bool) {
 	d.ids.set(h, ts)
 	start := d.bucketStart(ts)
-	l := d.list(start)
-	l.hs = append(l.hs, h)
+	d.list(start).push(h, &d.chunks)
 	d.added = append(d.added, dedupEntry{bucket: start, h: h, ts: ts, prev: prev, had: had})
 }
 
@@ -196,8 +187,7 @@ func (d *dedupSet) restore(h idHash, ts int64) {
 		return
 	}
 	d.ids.set(h, ts)
-	l := d.list(d.bucketStart(ts))
-	l.hs = append(l.hs, h)
+	d.list(d.bucketStart(ts)).push(h, &d.chunks)
 }
 
 // rollback forgets this batch's ids (restoring a time they replaced).
@@ -212,8 +202,8 @@ func (d *dedupSet) rollback() {
 		} else {
 			d.ids.del(e.h)
 		}
-		if l := d.buckets[e.bucket]; l != nil && len(l.hs) > 0 {
-			l.hs = l.hs[:len(l.hs)-1]
+		if l := d.buckets[e.bucket]; l != nil {
+			l.pop(&d.chunks)
 		}
 	}
 	d.added = d.added[:0]
@@ -232,9 +222,12 @@ func (d *dedupSet) expire(wm, horizon int64) {
 	for start, l := range d.buckets {
 		if start+d.width <= limit {
 			inBucket := func(ts int64) bool { return d.bucketStart(ts) == start }
-			for _, h := range l.hs {
-				d.ids.delIf(h, inBucket)
+			for _, ch := range l.chunks {
+				for _, h := range ch {
+					d.ids.delIf(h, inBucket)
+				}
 			}
+			l.release(&d.chunks)
 			delete(d.buckets, start)
 			if d.last == l {
 				d.last = nil

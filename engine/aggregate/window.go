@@ -101,8 +101,12 @@ func (p *partition) seriesFor(e *event.Event) *series {
 	if s := p.seriesByName[string(b)]; s != nil {
 		return s
 	}
+	// The series keeps only its own copy (name), never e's strings: they
+	// may be the polled record's bytes (event.DecodeShared), which go back
+	// to the pool after the commit.
 	name := string(b)
-	s := &series{typ: e.Type, key: e.Key, dims: name[len(e.Type)+len(e.Key)+2:]}
+	nt, nk := len(e.Type), len(e.Key)
+	s := &series{typ: name[:nt], key: name[nt+1 : nt+1+nk], dims: name[nt+nk+2:]}
 	p.seriesByName[name] = s
 	return s
 }

@@ -538,7 +538,9 @@ func (w *Worker) record(ctx context.Context, p *partition, r *kgo.Record) {
 	e := &sc.ev
 	e.Reset()
 	ref := r.Timestamp.UnixMilli()
-	_, err := event.Decode(r.Value, e)
+	// e's strings are r.Value's bytes (no copy per event); nothing below
+	// keeps them past this record (seriesFor copies).
+	_, err := event.DecodeShared(r.Value, e)
 	err = w.validate(e, ref, err)
 	if err != nil {
 		sc.counts.malformed++

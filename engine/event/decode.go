@@ -42,7 +42,20 @@ func (f Format) String() string {
 // error the Format is the one b was taken for, or 0 for empty input. A
 // JSON member of the wrong type is an error that
 // Validator.ValidateDecodedAt places in the contract's order.
-func Decode(b []byte, e *Event) (Format, error) {
+func Decode(b []byte, e *Event) (Format, error) { return decode(b, e, false) }
+
+// DecodeShared is Decode without the copy of a protobuf event's strings:
+// when b is protobuf (Format FormatProto, err nil), e.ID, e.Key, e.Type
+// and e.Dims' strings are b's own bytes, valid only while b is neither
+// changed nor reused. A caller that keeps any of them past that (a map
+// key, a series name) must copy it first (strings.Clone). A JSON b, and an
+// event that fails to decode (the id and key of its report), are copied
+// as in Decode. For a consumer that decodes each record once, reads the
+// event and lets it go before the record's buffer is recycled: the
+// engine's worker, whose records come from a pool (kgo.WithPools).
+func DecodeShared(b []byte, e *Event) (Format, error) { return decode(b, e, true) }
+
+func decode(b []byte, e *Event, shared bool) (Format, error) {
 	if len(b) == 0 {
 		return 0, errorf(CodeSyntax, "event", "empty record value; want a JSON object or a protobuf countlab.v1.Event")
 	}
@@ -50,7 +63,7 @@ func Decode(b []byte, e *Event) (Format, error) {
 		return FormatJSON, DecodeJSON(b, e)
 	}
 	if !isSpace(b[0]) {
-		err := DecodeProto(b, e)
+		err := decodeProtoMode(b, e, shared)
 		var pe *Error
 		if err != nil && errors.As(err, &pe) {
 			// Say both things a reader needs: it is not JSON, and why it
@@ -68,7 +81,7 @@ func Decode(b []byte, e *Event) (Format, error) {
 	}
 	if i == len(b) || b[i] != '{' {
 		if b[0] == '\n' {
-			return FormatProto, DecodeProto(b, e)
+			return FormatProto, decodeProtoMode(b, e, shared)
 		}
 		return FormatJSON, DecodeJSON(b, e) // not an event either way; JSON's error is the clearer one
 	}

@@ -26,8 +26,17 @@ func TestDecode(t *testing.T) {
 
 	f := func(in []byte, wantFormat Format, want *Event, wantErr string) {
 		t.Helper()
+		// DecodeShared gives the same verdict and the same event.
+		var shared Event
+		sFormat, sErr := DecodeShared(append([]byte(nil), in...), &shared)
 		var got Event
 		format, err := Decode(in, &got)
+		if sFormat != format || (sErr == nil) != (err == nil) || (err != nil && sErr.Error() != err.Error()) {
+			t.Fatalf("DecodeShared(%q) = %v, %v; Decode = %v, %v", in, sFormat, sErr, format, err)
+		}
+		if err == nil && !sameEvent(&shared, &got) {
+			t.Fatalf("DecodeShared(%q) = %s; Decode = %s", in, describe(&shared), describe(&got))
+		}
 		if format != wantFormat {
 			t.Fatalf("Decode(%q) format = %v, want %v (err %v)", in, format, wantFormat, err)
 		}

@@ -86,8 +86,12 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte("\n{\"id\":\"a\"}"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var e, again Event
+		var e, again, shared Event
 		format, err := Decode(b, &e)
+		sFormat, sErr := DecodeShared(append([]byte(nil), b...), &shared)
+		if sFormat != format || (sErr == nil) != (err == nil) || (err != nil && sErr.Error() != err.Error()) || (err == nil && !sameEvent(&e, &shared)) {
+			t.Fatalf("DecodeShared(%q) = %v %s, %v; Decode = %v %s, %v", b, sFormat, describe(&shared), sErr, format, describe(&e), err)
+		}
 		jsonErr := DecodeJSON(b, &again)
 		if jsonErr == nil && (format != FormatJSON || err != nil) {
 			t.Fatalf("Decode(%q) = %v, %v; but it is a JSON event", b, format, err)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -104,10 +105,14 @@ func wireTypeErr(field string, got, want protowire.Type) error {
 // missing (proto3 does not tell an empty field from an absent one), and so
 // is ts when b has no ts_ms; the Validator says so.
 func DecodeProto(b []byte, e *Event) error {
+	return decodeProtoMode(b, e, false)
+}
+
+func decodeProtoMode(b []byte, e *Event, shared bool) error {
 	if len(b) > maxInput {
 		return tooLarge(len(b))
 	}
-	err := decodeProto(b, e)
+	err := decodeProto(b, e, shared)
 	if err != nil {
 		e.ID, e.Key = protoSentIDKey(b)
 	}
@@ -145,7 +150,9 @@ func protoSentIDKey(b []byte) (id, key string) {
 	return id, key
 }
 
-func decodeProto(b []byte, e *Event) error {
+// decodeProto decodes b into e; shared: e's strings share b's bytes (no
+// copy, DecodeShared).
+func decodeProto(b []byte, e *Event, shared bool) error {
 	var badUTF8 error // the first string that is not UTF-8
 	haveTS := false
 	var (
@@ -240,8 +247,11 @@ func decodeProto(b []byte, e *Event) error {
 		cover(ds.value)
 	}
 	var all string
-	compact := hi > lo && hi-lo <= 2*total+64
-	if compact {
+	compact := hi > lo && (shared || hi-lo <= 2*total+64)
+	switch {
+	case compact && shared:
+		all = unsafe.String(&b[lo], hi-lo)
+	case compact:
 		all = string(b[lo:hi])
 	}
 	str := func(s span) string {

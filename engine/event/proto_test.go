@@ -142,6 +142,46 @@ func TestDecodeProtoReuse(t *testing.T) {
 	}
 }
 
+// TestDecodeShared: a protobuf event's strings are the input's bytes (no
+// copy: a change to the input shows in them), a JSON event's and a failed
+// event's id and key are copies.
+func TestDecodeShared(t *testing.T) {
+	ex := exampleEvent()
+	b := AppendProto(nil, &ex)
+	var e Event
+	if f, err := DecodeShared(b, &e); f != FormatProto || err != nil || !sameEvent(&e, &ex) {
+		t.Fatalf("DecodeShared = %v, %v, %s; want %s", f, err, describe(&e), describe(&ex))
+	}
+	for i := range b {
+		b[i] = 'z'
+	}
+	if e.ID != strings.Repeat("z", len(ex.ID)) || e.Key != strings.Repeat("z", len(ex.Key)) {
+		t.Fatalf("strings do not share the input: id %q key %q", e.ID, e.Key)
+	}
+
+	j := []byte(exampleJSON)
+	var je Event
+	if f, err := DecodeShared(j, &je); f != FormatJSON || err != nil || !sameEvent(&je, &ex) {
+		t.Fatalf("DecodeShared(JSON) = %v, %v, %s", f, err, describe(&je))
+	}
+	bad := AppendProto(nil, &Event{ID: "abc", Key: "k"})
+	bad = append(bad, 0xff) // a truncated tag: an error with the id and key as sent
+	if _, err := DecodeShared(bad, &e); err == nil || e.ID != "abc" || e.Key != "k" {
+		t.Fatalf("DecodeShared(bad) = %v, id %q key %q", err, e.ID, e.Key)
+	}
+	for _, in := range [][]byte{j, bad} {
+		for i := range in {
+			in[i] = 'z'
+		}
+	}
+	if !sameEvent(&je, &ex) {
+		t.Fatalf("a JSON event changed with the input: %s", describe(&je))
+	}
+	if e.ID != "abc" || e.Key != "k" {
+		t.Fatalf("a failed event's id and key changed with the input: %q %q", e.ID, e.Key)
+	}
+}
+
 func TestAppendProto(t *testing.T) {
 	e := exampleEvent()
 	b := AppendProto(nil, &e)
