@@ -20,9 +20,10 @@ import (
 // the 470 MB the pipeline phase newly touched, with system time 37% of
 // its CPU.
 //
-// Nothing the worker keeps past a record's batch aliases the record:
-// event.Decode copies the strings it returns, and the windows, dedup set
-// and hot-key sketch hold only those copies and fingerprints.
+// Nothing the worker keeps past a record's batch aliases the record: it
+// decodes with event.DecodeShared, whose strings are the record's bytes,
+// but the windows and hot-key sketch hold only the series' own copy of
+// its name (seriesFor), and the dedup set only fingerprints.
 
 // poolClasses bounds the size classes (powers of two) of pooled slices.
 const poolClasses = 32
