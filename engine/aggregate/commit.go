@@ -60,7 +60,7 @@ func (w *Worker) commit(ctx context.Context) error {
 			}
 		}
 		if p.changed && !w.cfg.atLeastOnce {
-			w.produceChangelog(ctx, p)
+			w.produceChangelog(ctx, out, p, true)
 		}
 	}
 	w.m.totals.Add(float64(out.totals))
@@ -101,26 +101,54 @@ func (w *Worker) commit(ctx context.Context) error {
 // (message.max.bytes) however many ids one poll brought.
 const maxChangelogIDs = 32 << 10
 
-// produceChangelog writes p's batch of new dedup ids: one changelog
-// record, or several in this one transaction when the batch has more than
-// maxChangelogIDs ids. Each record carries the partition's watermark and
-// is read on its own by restore (ids added, watermarks merged), so a batch
-// in k records restores exactly as in one; the sub-totals of an enriched
-// run go in the last. The timestamp is the partition watermark (monotone,
-// never < 0): restore seeks by it (changelogFrom).
-func (w *Worker) produceChangelog(ctx context.Context, p *partition) {
-	sortAdded(p.dedup.added)
-	added := p.dedup.added
-	key := []byte(strconv.Itoa(int(p.id)))
+// changelogChunkIDs is how many of a partition's new dedup ids make a
+// changelog record before the commit: process produces it into the open
+// transaction as soon as a poll brings the partition's unlogged ids to it,
+// so the broker takes it in while the worker handles the next polls
+// instead of all at the commit, when the worker waits (the commit's Flush
+// and EndTxn stop processing). The record is in the batch's transaction,
+// so it commits or aborts with the rest; rollback undoes every id of the
+// batch, logged or not.
+const changelogChunkIDs = 4 << 10
+
+// produceChangelog writes p's batch's dedup ids that are not yet in a
+// changelog record: one record, or several in this one transaction when
+// there are more than maxChangelogIDs. Each record carries the partition's
+// watermark (as it stands when the record is made; it only rises) and is
+// read on its own by restore (ids added, watermarks merged), so a batch in
+// k records restores exactly as in one. final is the commit's record,
+// made even without new ids (it carries the batch's last watermark), with
+// the sub-totals of an enriched run. The timestamp is the partition
+// watermark (monotone, never < 0): restore seeks by it (changelogFrom).
+// The values are written into the batch's arena (out).
+func (w *Worker) produceChangelog(ctx context.Context, out *outBatch, p *partition, final bool) {
+	added := p.dedup.unlogged()
+	sortAdded(added)
+	p.dedup.logged = len(p.dedup.added)
+	key := strconv.AppendInt(nil, int64(p.id), 10)
 	ts := time.UnixMilli(max(p.wm.wm, 0))
-	put := func(v []byte) {
-		w.produce(ctx, &kgo.Record{Topic: w.cfg.changelog, Partition: p.id, Key: key, Value: v, Timestamp: ts})
+	put := func(ids []dedupEntry, last bool) {
+		_, n := changelogSize(ids)
+		out.reserve(n)
+		start := len(out.arena)
+		out.arena = appendChangelog(out.arena, p.wm, ids)
+		if last {
+			out.arena = p.appendSubs(out.arena)
+		}
+		r := out.record()
+		r.Topic, r.Partition, r.Key, r.Value, r.Timestamp = w.cfg.changelog, p.id, key, out.since(start), ts
+		w.produce(ctx, r)
 	}
 	for len(added) > maxChangelogIDs {
-		put(appendChangelog(nil, p.wm, added[:maxChangelogIDs]))
+		put(added[:maxChangelogIDs], false)
 		added = added[maxChangelogIDs:]
 	}
-	put(p.appendSubs(appendChangelog(nil, p.wm, added)))
+	if final || len(added) > 0 {
+		put(added, final)
+	}
+	if w.afterChangelog != nil {
+		w.afterChangelog(final)
+	}
 }
 
 // totalBytes is room enough for most totals' key and JSON value.
@@ -193,15 +221,19 @@ func (w *Worker) abort(ctx context.Context) error {
 		w.takeProduceErr()
 		if err != nil {
 			w.dropHeld()
+			w.out.forget()
 			w.rollback()
 			return fmt.Errorf("aggregate: abort transaction: %w", err)
 		}
 		w.recycle() // End waited out every buffered record
+		w.out.reset()
 	} else if w.sess == nil {
 		w.dropHeld() // produced records may be in flight
+		w.out.forget()
 		w.cl.SetOffsets(w.cl.CommittedOffsets())
 	} else {
 		w.recycle() // no transaction open: nothing produced
+		w.out.reset()
 	}
 	w.rollback()
 	return nil

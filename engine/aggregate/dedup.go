@@ -96,7 +96,8 @@ type dedupSet struct {
 	lastStart int64
 	last      *idList
 
-	added []dedupEntry // this batch's new ids, in order, for the changelog and rollback
+	added  []dedupEntry // this batch's new ids, in order, for the changelog and rollback
+	logged int          // how many of added are in changelog records of the open batch
 }
 
 // dedupEntry is one id added in the current batch: its bucket and event
@@ -206,11 +207,14 @@ func (d *dedupSet) rollback() {
 			l.pop(&d.chunks)
 		}
 	}
-	d.added = d.added[:0]
+	d.added, d.logged = d.added[:0], 0
 }
 
 // committed clears the batch bookkeeping after a commit.
-func (d *dedupSet) committed() { d.added = d.added[:0] }
+func (d *dedupSet) committed() { d.added, d.logged = d.added[:0], 0 }
+
+// unlogged is the batch's ids not yet in a changelog record.
+func (d *dedupSet) unlogged() []dedupEntry { return d.added[d.logged:] }
 
 // expire drops every bucket whose end is <= wm - horizon, with its ids
 // (unless an id's time was replaced by one in another bucket).
@@ -279,20 +283,24 @@ func sortAdded(added []dedupEntry) {
 	}
 }
 
-// appendChangelog appends the changelog value of w and added (sorted by
-// bucket: sortAdded; unsorted, a bucket is written as several groups,
-// which reads back the same).
-func appendChangelog(dst []byte, w watermark, added []dedupEntry) []byte {
-	groups := 0
+// changelogSize counts added's buckets (sorted by bucket) and bounds the
+// bytes of their changelog value: at most a header, and per id 16 bytes
+// and a 10-byte uvarint, per group two 10-byte varints.
+func changelogSize(added []dedupEntry) (groups, n int) {
 	for i := range added {
 		if i == 0 || added[i].bucket != added[i-1].bucket {
 			groups++
 		}
 	}
-	// At most: header, and per id 16 bytes + a 10-byte uvarint, per group
-	// two 10-byte varints.
-	dst = slices.Grow(dst, 1+3*binary.MaxVarintLen64+binary.MaxVarintLen64+
-		groups*2*binary.MaxVarintLen64+len(added)*(16+binary.MaxVarintLen64))
+	return groups, 1 + 4*binary.MaxVarintLen64 + groups*2*binary.MaxVarintLen64 + len(added)*(16+binary.MaxVarintLen64)
+}
+
+// appendChangelog appends the changelog value of w and added (sorted by
+// bucket: sortAdded; unsorted, a bucket is written as several groups,
+// which reads back the same).
+func appendChangelog(dst []byte, w watermark, added []dedupEntry) []byte {
+	groups, n := changelogSize(added)
+	dst = slices.Grow(dst, n)
 	dst = append(dst, changelogVersion)
 	dst = binary.AppendVarint(dst, w.wm)
 	dst = binary.AppendVarint(dst, w.maxTS)

@@ -1,6 +1,10 @@
 package aggregate
 
-import "github.com/twmb/franz-go/pkg/kgo"
+import (
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
 
 // outBatch allocates the records a commit produces in slabs: records from
 // a slice, keys and values from a byte arena, so a commit of thousands of
@@ -49,9 +53,15 @@ func (o *outBatch) reserve(n int) {
 	if cap(o.arena)-len(o.arena) >= n {
 		return
 	}
-	if k := len(o.spareArenas); k > 0 && cap(o.spareArenas[k-1]) >= n {
-		o.arena, o.spareArenas = o.spareArenas[k-1][:0], o.spareArenas[:k-1]
-	} else {
+	o.arena = nil
+	for k := len(o.spareArenas) - 1; k >= 0; k-- { // the last fits but for a large n
+		if cap(o.spareArenas[k]) >= n {
+			o.arena = o.spareArenas[k][:0]
+			o.spareArenas = slices.Delete(o.spareArenas, k, k+1)
+			break
+		}
+	}
+	if o.arena == nil {
 		o.arena = make([]byte, 0, max(arenaBytes, n))
 	}
 	o.usedArenas = append(o.usedArenas, o.arena)

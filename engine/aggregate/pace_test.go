@@ -1,6 +1,9 @@
 package aggregate
 
 import (
+	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -124,6 +127,94 @@ func TestChangelogChunksRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	if hits := counterValue(w2.m.dedupHits); hits != float64(len(evs)) {
+		t.Errorf("restored worker dropped %v duplicates, want %d", hits, len(evs))
+	}
+	compare(t, e.finalTotals(), truth(evs, sizes))
+}
+
+// A batch's changelog goes out in records while the batch is open, one per
+// changelogChunkIDs new ids of a partition (polls of 1000 records), all in
+// the batch's transaction: when the worker dies before the commit, the
+// aborted batch's records are never read back; the next worker redoes the
+// batch, and a third, restored from the committed records alone, drops
+// every duplicate of the events. Each committed id is in exactly one
+// committed record, and the totals are exact.
+func TestChangelogMidBatchAborted(t *testing.T) {
+	e := newEnv(t, 1)
+	evs := gen(1, maxBatchIDs+3*changelogChunkIDs+300, 0, base, 120_000)
+	e.produce(evs)
+	slow := []Opt{CommitInterval(time.Hour), MaxCommitInterval(time.Hour), MaxPollRecords(1000)}
+
+	w, err := New(append([]Opt{Conn(e.conn), Logger(testLogger()), TransactionalID("test-txn-0"),
+		Windows(sizes...), IdleTimeout(time.Hour), HotKeys(testHot)}, slow...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ended atomic.Bool
+	var midBatch atomic.Int64
+	killed := errors.New("killed")
+	w.beforeEnd = func() error {
+		ended.Store(true)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := w.cl.Flush(ctx); err != nil {
+			t.Error(err)
+		}
+		return killed // the batch's records are on the broker, uncommitted
+	}
+	w.afterChangelog = func(final bool) {
+		if !final && !ended.Load() {
+			midBatch.Add(1)
+		}
+	}
+	_, stop := e.start(w)
+	<-w.Ready()
+	deadline := time.Now().Add(60 * time.Second)
+	for !ended.Load() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := stop(); !errors.Is(err, killed) {
+		t.Fatalf("worker stopped with %v, want the kill", err)
+	}
+	if n := midBatch.Load(); n < 3 {
+		t.Fatalf("%d changelog records before the first commit, want >= 3 (one per %d ids)", n, changelogChunkIDs)
+	}
+
+	// The redo commits when a batch is full and, for the rest, at 2 s:
+	// each batch still has several chunks' ids.
+	w2, stop2 := e.worker(CommitInterval(2*time.Second), MaxCommitInterval(2*time.Second), MaxPollRecords(1000))
+	<-w2.Ready()
+	e.waitCommitted(DefaultGroup, 60*time.Second)
+	if err := stop2(); err != nil {
+		t.Fatal(err)
+	}
+	cl := e.readTopic(w2.cfg.changelog)
+	seen := make(map[idHash]int, len(evs))
+	for _, r := range cl {
+		if _, err := readChangelog(r.Value, w2.dedupWidth, func(h idHash, _ int64) { seen[h]++ }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(seen) != len(evs) {
+		t.Errorf("%d ids in the committed changelog, want %d", len(seen), len(evs))
+	}
+	for h, n := range seen {
+		if n != 1 {
+			t.Fatalf("id %v in %d committed records, want 1", h, n)
+		}
+	}
+	if commits := counterValue(w2.m.commits); float64(len(cl)) <= commits {
+		t.Errorf("%d changelog records for %v commits: none made before its commit", len(cl), commits)
+	}
+
+	e.produce(evs) // every event again, to a worker restored from the changelog
+	w3, stop3 := e.worker()
+	<-w3.Ready()
+	e.waitCommitted(DefaultGroup, 60*time.Second)
+	if err := stop3(); err != nil {
+		t.Fatal(err)
+	}
+	if hits := counterValue(w3.m.dedupHits); hits != float64(len(evs)) {
 		t.Errorf("restored worker dropped %v duplicates, want %d", hits, len(evs))
 	}
 	compare(t, e.finalTotals(), truth(evs, sizes))

@@ -115,6 +115,9 @@ type Worker struct {
 	// error from it stops the worker there, leaving the transaction open
 	// (a crash mid-transaction).
 	beforeEnd func() error
+	// afterChangelog, set by tests, runs after each changelog record is
+	// produced (final: the commit's record).
+	afterChangelog func(final bool)
 }
 
 // assignment is a change of the worker's partitions, applied by the
@@ -510,6 +513,9 @@ func (w *Worker) process(ctx context.Context, fs kgo.Fetches) error {
 		w.pace.observe(ft, now)
 		if len(p.dedup.added) >= maxBatchIDs {
 			w.pace.full = true
+		}
+		if !w.cfg.atLeastOnce && len(p.dedup.unlogged()) >= changelogChunkIDs {
+			w.produceChangelog(ctx, &w.out, p, false) // commit.go
 		}
 		w.counts.addFrom(&p.scr.counts)
 		jobs[i] = partJob{}
