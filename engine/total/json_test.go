@@ -48,6 +48,8 @@ func TestMarshalMatchesEncodingJSON(t *testing.T) {
 	f(Total{Key: "x\xffy\xc3", Type: "T", Sum: -2.5e-9, Min: math.MaxFloat64, Max: math.Copysign(0, -1)})
 	f(Total{Key: "k", Type: "T", Sum: 123456789012345678, Min: 1e20, Max: 12.5, Sub: -1, Count: math.MaxInt64, Start: math.MinInt64})
 	f(Total{Key: "k", Type: "T", Sum: 5e-324, Min: 1e-6, Max: 999999999999999999999.0})
+	f(Total{Key: "k", Type: "T", Sum: 1<<53 - 1, Min: -(1<<53 - 1), Max: 1 << 53})    // the integer fast path's edges
+	f(Total{Key: "k", Type: "T", Sum: -3, Min: 0, Max: float64(1<<53 + 2), Count: 7}) // and past them
 	f(Total{})
 }
 
