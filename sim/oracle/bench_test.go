@@ -20,7 +20,40 @@ func BenchmarkAdd(b *testing.B) {
 	b.Run("sized", func(b *testing.B) { benchmarkAdd(b, b.N) })
 }
 
-func benchmarkAdd(b *testing.B, identities int) {
+// BenchmarkAddAll is BenchmarkAdd's events told a sender's batch at a
+// time (Oracle.AddAll, 500 a batch as steady-50k's sender hands them), the
+// identity table sized for them.
+func BenchmarkAddAll(b *testing.B) {
+	o, evs, ids := benchOracle(b, b.N)
+	const batch = 500
+	ss := make([]Sent, 0, batch)
+	es := make([]Event, batch)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		e := &es[len(ss)]
+		*e = evs[i&(len(evs)-1)]
+		e.ID = ids[benchID(i)]
+		ss = append(ss, Sent{Event: e, Ref: ref, Acked: true})
+		if len(ss) == batch || i == b.N-1 {
+			o.AddAll(ss)
+			ss = ss[:0]
+		}
+	}
+}
+
+// benchID is the id index of BenchmarkAdd's i-th event: one in ten a
+// repeat of an earlier one.
+func benchID(i int) int {
+	if i%10 == 9 {
+		return i / 2
+	}
+	return i
+}
+
+// benchOracle is BenchmarkAdd's oracle and events: 10,000 keys, event
+// times a millisecond apart, n ids.
+func benchOracle(b *testing.B, identities int) (*Oracle, []Event, []string) {
 	o, err := New(Config{Windows: []time.Duration{10 * time.Second, time.Minute}, Identities: identities})
 	if err != nil {
 		b.Fatal(err)
@@ -38,15 +71,16 @@ func benchmarkAdd(b *testing.B, identities int) {
 	for i := range ids {
 		ids[i] = "0190a7c3-8c1e-7b3e-" + strconv.Itoa(1e12+i)
 	}
+	return o, evs, ids
+}
+
+func benchmarkAdd(b *testing.B, identities int) {
+	o, evs, ids := benchOracle(b, identities)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
 		e := evs[i&(len(evs)-1)]
-		n := i
-		if i%10 == 9 {
-			n = i / 2
-		}
-		e.ID = ids[n]
+		e.ID = ids[benchID(i)]
 		o.Add(Sent{Event: &e, Ref: ref, Acked: true})
 	}
 }
