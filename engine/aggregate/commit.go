@@ -138,6 +138,11 @@ func (w *Worker) produceChangelog(ctx context.Context, out *outBatch, p *partiti
 		r := out.record()
 		r.Topic, r.Partition, r.Key, r.Value, r.Timestamp = w.cfg.changelog, p.id, key, out.since(start), ts
 		w.produce(ctx, r)
+		if final {
+			w.m.changelogAtCommit.Inc()
+		} else {
+			w.m.changelogInBatch.Inc()
+		}
 	}
 	for len(added) > maxChangelogIDs {
 		put(added[:maxChangelogIDs], false)

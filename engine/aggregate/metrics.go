@@ -28,6 +28,9 @@ type metrics struct {
 	load          *prometheus.GaugeVec
 	watermark     *prometheus.GaugeVec
 	hotKey        *prometheus.GaugeVec
+	changelog     *prometheus.CounterVec // at: batch (mid-batch chunks) or commit
+
+	changelogInBatch, changelogAtCommit prometheus.Counter // changelog's two series
 }
 
 type partitionMetrics struct {
@@ -73,10 +76,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		load:        gaugeVec("partition_events_per_second", "Records consumed per second, per events partition.", "partition"),
 		watermark:   gaugeVec("partition_watermark_seconds", "Event-time watermark of a partition (unix seconds).", "partition"),
 		hotKey:      gaugeVec("hot_key_share", "Share of a partition's load taken by a hot key (lower bound).", "partition", "key"),
+		changelog: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "changelog_records_total",
+			Help: "Dedup changelog records produced (in committed and aborted transactions alike): at=batch, chunks of a batch's new ids produced while the batch is open; at=commit, those its commit produces."}, []string{"at"}),
 	}
+	m.changelogInBatch, m.changelogAtCommit = m.changelog.WithLabelValues("batch"), m.changelog.WithLabelValues("commit")
 	if reg != nil {
 		reg.MustRegister(m.consumed, m.counted, m.dedupHits, m.late, m.malformed, m.moved, m.commits, m.totals, m.aborted, m.attrWhole,
-			m.commitLatency, m.restoreTime, m.openWindows, m.stateBytes, m.dedupIDs, m.lag, m.load, m.watermark, m.hotKey)
+			m.commitLatency, m.restoreTime, m.openWindows, m.stateBytes, m.dedupIDs, m.lag, m.load, m.watermark, m.hotKey, m.changelog)
 	}
 	return m
 }

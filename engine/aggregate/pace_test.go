@@ -179,6 +179,9 @@ func TestChangelogMidBatchAborted(t *testing.T) {
 	if n := midBatch.Load(); n < 3 {
 		t.Fatalf("%d changelog records before the first commit, want >= 3 (one per %d ids)", n, changelogChunkIDs)
 	}
+	if got, want := counterValue(w.m.changelogInBatch), float64(midBatch.Load()); got != want {
+		t.Errorf(`changelog_records_total{at="batch"} = %v, want %v`, got, want)
+	}
 
 	// The redo commits when a batch is full and, for the rest, at 2 s:
 	// each batch still has several chunks' ids.
