@@ -180,7 +180,12 @@ type Generator struct {
 	routeW  []float64 // cumulative route weights, nil for one route
 	host    hostileState
 	dupHor  dupHorizon
+	names   []string // key names by index below maxCachedKeys, made on first use
 }
+
+// maxCachedKeys bounds the key names a generator keeps: a key set this
+// small (every scenario's) names each key once, not once an event.
+const maxCachedKeys = 1 << 16
 
 // Stats counts what a generator made.
 type Stats struct {
@@ -277,7 +282,24 @@ func NewGenerator(cfg Config) (*Generator, error) {
 func (g *Generator) Stats() Stats { return g.stats }
 
 // ID is the event id of sequence number seq.
-func (g *Generator) ID(seq uint64) string { return g.cfg.IDPrefix + strconv.FormatUint(seq, 10) }
+func (g *Generator) ID(seq uint64) string {
+	var buf [64]byte // one allocation, the string's, where prefix + digits fit
+	return string(strconv.AppendUint(append(buf[:0], g.cfg.IDPrefix...), seq, 10))
+}
+
+// keyName is the name of key index k: KeyPrefix and k in decimal.
+func (g *Generator) keyName(k uint64) string {
+	if k >= maxCachedKeys {
+		return g.cfg.KeyPrefix + strconv.FormatUint(k, 10)
+	}
+	if k >= uint64(len(g.names)) {
+		g.names = append(g.names, make([]string, min(max(int(k)+1, 2*len(g.names)), maxCachedKeys)-len(g.names))...)
+	}
+	if g.names[k] == "" {
+		g.names[k] = g.cfg.KeyPrefix + strconv.FormatUint(k, 10)
+	}
+	return g.names[k]
+}
 
 // Route is route r (Item.Route) of the generator's Config.
 func (g *Generator) Route(r uint8) Route { return g.cfg.Routes[r] }
@@ -372,7 +394,7 @@ func (g *Generator) newEvent(at time.Duration) Item {
 	it := Item{At: at, Seq: seq, Kind: KindFresh}
 	e := &it.Event
 	e.ID = g.ID(seq)
-	e.Key = g.cfg.KeyPrefix + strconv.FormatUint(g.cfg.Keys.Next(g.r, at), 10)
+	e.Key = g.keyName(g.cfg.Keys.Next(g.r, at))
 	t := g.pickType()
 	e.Type = t.Name
 	e.Value = t.Values.Next(g.r)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -413,5 +414,24 @@ func TestSenderTracersFollowALaggingSchedule(t *testing.T) {
 	}
 	if tracers < 5 {
 		t.Errorf("%d tracers sent, want about 10", tracers)
+	}
+}
+
+// TestKeyNames: a key's name is KeyPrefix and its index in decimal, cached
+// or not, and an id is IDPrefix and the sequence number.
+func TestKeyNames(t *testing.T) {
+	cfg := testConfig()
+	cfg.KeyPrefix, cfg.IDPrefix = "video-", "run7-"
+	g, err := NewGenerator(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []uint64{0, 7, 1000, 5, maxCachedKeys - 1, maxCachedKeys, 1 << 40, 7} {
+		if got, want := g.keyName(k), "video-"+strconv.FormatUint(k, 10); got != want {
+			t.Errorf("keyName(%d) = %q, want %q", k, got, want)
+		}
+	}
+	if got := g.ID(12345678901234567890); got != "run7-12345678901234567890" {
+		t.Errorf("ID = %q", got)
 	}
 }
