@@ -128,10 +128,10 @@ func (w *Worker) produceChangelog(ctx context.Context, out *outBatch, p *partiti
 	key := strconv.AppendInt(nil, int64(p.id), 10)
 	ts := time.UnixMilli(max(p.wm.wm, 0))
 	put := func(ids []dedupEntry, last bool) {
-		_, n := changelogSize(ids)
+		groups, n := changelogSize(ids)
 		out.reserve(n)
 		start := len(out.arena)
-		out.arena = appendChangelog(out.arena, p.wm, ids)
+		out.arena = appendChangelogGroups(out.arena, p.wm, ids, groups)
 		if last {
 			out.arena = p.appendSubs(out.arena)
 		}
@@ -150,9 +150,6 @@ func (w *Worker) produceChangelog(ctx context.Context, out *outBatch, p *partiti
 	}
 	if final || len(added) > 0 {
 		put(added, final)
-	}
-	if w.afterChangelog != nil {
-		w.afterChangelog(final)
 	}
 }
 

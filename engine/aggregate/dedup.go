@@ -300,7 +300,12 @@ func changelogSize(added []dedupEntry) (groups, n int) {
 // which reads back the same).
 func appendChangelog(dst []byte, w watermark, added []dedupEntry) []byte {
 	groups, n := changelogSize(added)
-	dst = slices.Grow(dst, n)
+	return appendChangelogGroups(slices.Grow(dst, n), w, added, groups)
+}
+
+// appendChangelogGroups is appendChangelog for a caller that counted
+// added's groups and made room already (changelogSize).
+func appendChangelogGroups(dst []byte, w watermark, added []dedupEntry, groups int) []byte {
 	dst = append(dst, changelogVersion)
 	dst = binary.AppendVarint(dst, w.wm)
 	dst = binary.AppendVarint(dst, w.maxTS)

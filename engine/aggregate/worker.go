@@ -115,9 +115,6 @@ type Worker struct {
 	// error from it stops the worker there, leaving the transaction open
 	// (a crash mid-transaction).
 	beforeEnd func() error
-	// afterChangelog, set by tests, runs after each changelog record is
-	// produced (final: the commit's record).
-	afterChangelog func(final bool)
 }
 
 // assignment is a change of the worker's partitions, applied by the
