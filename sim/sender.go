@@ -349,6 +349,9 @@ func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 	out := make([]Outcome, s.cfg.BatchMax)
 	lats := make([]int64, 0, s.cfg.BatchMax)
 	var sents []oracle.Sent // tell's buffer
+	// The items to re-send, in two buffers used in turn: an attempt reads
+	// one (its items) while it fills the other.
+	var retries [2][]Item
 	for b := range queue {
 		items := b.items
 		for attempt := 1; len(items) > 0; attempt++ {
@@ -375,7 +378,7 @@ func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 				}
 				s.mu.Unlock()
 			}
-			var retry []Item
+			retry := retries[attempt%2][:0]
 			lats = lats[:0]
 			if tr := s.cfg.Truth; tr != nil {
 				sents = s.tell(tr, items, o, sentAt.UnixMilli(), sents)
@@ -413,6 +416,7 @@ func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 				}
 				s.ivMu.Unlock()
 			}
+			retries[attempt%2] = retry
 			if len(retry) == 0 {
 				break
 			}

@@ -70,6 +70,8 @@ type Gateway struct {
 	Token  string
 	Format Format
 	Client *http.Client
+
+	bodies bodyPool
 }
 
 // NewGateway is a transport to the gateway at baseURL over up to conns
@@ -98,9 +100,10 @@ type gatewayResponse struct {
 
 // Send implements Transport.
 func (g *Gateway) Send(ctx context.Context, items []Item, out []Outcome) error {
-	// A fresh body per request: the HTTP client may still be writing it
-	// when an early answer arrives.
-	body := make([]byte, 0, 160*len(items)+2)
+	// The body's bytes are reused once the HTTP client has closed it
+	// (bodyPool): it may still be writing them when an early answer
+	// arrives.
+	body := g.bodies.get(160*len(items) + 2)
 	ctype := "application/json"
 	if g.Format == Protobuf {
 		ctype = "application/x-protobuf"
@@ -125,10 +128,11 @@ func (g *Gateway) Send(ctx context.Context, items []Item, out []Outcome) error {
 		out[i] = Failed
 		items[i].Code, items[i].Acked = "", false
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/events", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/events", g.bodies.body(body))
 	if err != nil {
 		return err
 	}
+	req.ContentLength = int64(len(body))
 	req.Header.Set("Content-Type", ctype)
 	if g.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+g.Token)

@@ -18,7 +18,7 @@ import (
 func someItems(t *testing.T, n int) []Item { return genItems(t, testConfig(), n, time.Millisecond) }
 
 // genItems is the first n items of cfg's generator, step apart.
-func genItems(t *testing.T, cfg Config, n int, step time.Duration) []Item {
+func genItems(t testing.TB, cfg Config, n int, step time.Duration) []Item {
 	t.Helper()
 	g, err := NewGenerator(cfg)
 	if err != nil {
