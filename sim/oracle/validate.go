@@ -15,13 +15,10 @@ func fromEvent(e *Event, proto bool) (partial, string) {
 	p := partial{Event: *e}
 	p.Dims = append([]Dim(nil), e.Dims...)
 	ok := utf8.ValidString(e.ID) && utf8.ValidString(e.Key) && utf8.ValidString(e.Type)
-	names := map[string]bool{}
-	dup := false
 	for _, d := range e.Dims {
 		ok = ok && utf8.ValidString(d.Name) && utf8.ValidString(d.Value)
-		dup = dup || names[d.Name]
-		names[d.Name] = true
 	}
+	dup := dupDimName(e.Dims)
 	switch {
 	case !ok:
 		return p, CodeUTF8
@@ -35,6 +32,29 @@ func fromEvent(e *Event, proto bool) (partial, string) {
 		p.TSNumber = true
 	}
 	return p, ""
+}
+
+// dupDimName says whether a dimension name comes twice: pairwise for
+// the few dimensions events carry, with a set beyond.
+func dupDimName(dims []Dim) bool {
+	if len(dims) > 8 {
+		names := make(map[string]bool, len(dims))
+		for _, d := range dims {
+			if names[d.Name] {
+				return true
+			}
+			names[d.Name] = true
+		}
+		return false
+	}
+	for i := range dims {
+		for j := range i {
+			if dims[j].Name == dims[i].Name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // check runs checks 4 to 13 with the reference time ref (unix ms).
