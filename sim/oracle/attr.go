@@ -102,7 +102,7 @@ var ErrNoEventTimes = errors.New("oracle: attribute windows need the events' tim
 // reconcile (which rewrites the attribute totals too). The oracle must
 // keep event times (Config.EventTimes).
 func AttrWindows(o *Oracle, m *Metadata, name string, includeLate bool) ([]AttrWindow, error) {
-	o.mu.Lock()
+	o.lock()
 	if o.times == nil {
 		o.mu.Unlock()
 		return nil, ErrNoEventTimes
@@ -135,7 +135,7 @@ func AttrWindows(o *Oracle, m *Metadata, name string, includeLate bool) ([]AttrW
 // windows the per-event join splits (a video moved, was first known or was
 // deleted in their middle).
 func AttrSplits(o *Oracle, m *Metadata, name string, end int64) (int, error) {
-	o.mu.Lock()
+	o.lock()
 	defer o.mu.Unlock()
 	if o.times == nil {
 		return 0, ErrNoEventTimes

@@ -95,12 +95,13 @@ type Config struct {
 	EventTimes bool
 	// Identities is a hint: about how many acknowledged identities the
 	// truth will hold (sim mode), e.g. the events a run offers. The
-	// identity table is made that large at once instead of doubling as it
+	// identity set is made that large at once instead of doubling as it
 	// fills (each doubling re-inserts every identity: one more random
-	// memory access per event). Too small a hint costs only the
-	// doublings, too large one the memory; it is capped at
-	// MaxIdentitiesHint, and ignored with an IdentityGeneration. 0: the
-	// table starts small.
+	// memory access per event), and beyond 65,536 identities in parts
+	// that AddAll fills a queue at a time (deferred.go). Too small a hint
+	// costs only the doublings, too large one the memory; it is capped at
+	// MaxIdentitiesHint, and ignored with an IdentityGeneration. 0: one
+	// table that starts small, every identity looked up as it comes.
 	Identities int
 }
 

@@ -68,7 +68,7 @@ func (e *encoder) f(v float64) { e.u(math.Float64bits(v)) }
 
 // Encode writes the oracle's truth file form to w.
 func (o *Oracle) Encode(w io.Writer) error {
-	o.mu.Lock()
+	o.lock()
 	defer o.mu.Unlock()
 	o.flush()
 	zw := gzip.NewWriter(w)

@@ -2,53 +2,82 @@ package oracle
 
 import "math/bits"
 
-// idSet is a set of identities: an open-addressing table with linear
+// idSet is a set of identities: open-addressing tables with linear
 // probing, written for the oracle's one hot question (is this identity
 // new? add it) at one cache line per question. A fingerprint is already a
-// uniform hash of (key, id), so it picks its own slot; the zero
+// uniform hash of (key, id), so it picks its own table and slot; the zero
 // fingerprint marks a free slot and is held apart. Nothing is ever
 // removed (a generation is dropped whole), so there are no tombstones.
+//
+// A set made for many identities is split into up to idSetMaxParts
+// tables by the fingerprint's top bits, each a few MiB: the oracle puts
+// the identities of a partition in together (deferred.go), so that its
+// lookups stay within a few pages instead of each being a TLB and cache
+// miss in a table of hundreds of MiB.
 //
 // It is the oracle's own, not the engine's dedup index (engine/dedup):
 // the truth shares no code with what it checks.
 type idSet struct {
-	slots []fingerprint // len a power of two, or nil
-	n     int           // identities in slots
-	zero  bool          // the zero fingerprint is held
+	parts []idTable // len a power of two: 1, or idSetParts(hint)
+	shift uint      // an identity's part is id[1] >> shift (64: one part)
+	zero  bool      // the zero fingerprint is held
 }
 
-// idSetMinSlots is the first table's size; idSetLoad the load (out of 8)
-// at which it doubles.
+// idTable is one part of an idSet.
+type idTable struct {
+	slots []fingerprint // len a power of two, or nil
+	n     int           // identities in slots
+}
+
+// idSetMinSlots is a table's first size; idSetLoad the load (out of 8) at
+// which it doubles; idSetPartIDs the identities a part is made for, up to
+// idSetMaxParts parts.
 const (
 	idSetMinSlots = 1 << 10
 	idSetLoad     = 6
+	idSetPartIDs  = 1 << 16
+	idSetMaxParts = 128
 )
 
-// newIDSet is an empty set whose first table holds about hint identities
-// before it doubles (0: the table is made at the first add).
+// newIDSet is an empty set whose tables hold about hint identities before
+// they double (0: one table, made at the first add).
 func newIDSet(hint int) *idSet {
-	s := &idSet{}
+	parts := 1
+	for parts < idSetMaxParts && parts*idSetPartIDs < hint {
+		parts *= 2
+	}
+	s := &idSet{parts: make([]idTable, parts), shift: 64 - uint(bits.TrailingZeros(uint(parts)))}
 	if hint > 0 {
 		n := idSetMinSlots
-		for n*idSetLoad < hint*8 {
+		for n*idSetLoad*parts < hint*8 {
 			n *= 2
 		}
-		s.slots = makeSlots(n)
+		slab := makeSlots(n * parts) // one allocation, on huge pages
+		for i := range s.parts {
+			s.parts[i].slots = slab[i*n : (i+1)*n : (i+1)*n]
+		}
 	}
 	return s
 }
 
+// part is the index of id's table.
+func (s *idSet) part(id fingerprint) int { return int(id[1] >> s.shift) }
+
 func (s *idSet) len() int {
-	if s.zero {
-		return s.n + 1
+	n := 0
+	for i := range s.parts {
+		n += s.parts[i].n
 	}
-	return s.n
+	if s.zero {
+		n++
+	}
+	return n
 }
 
 // slot is id's first slot in a table of mask+1 slots: the top bits of a
 // multiplicative hash of both halves (fingerprints of short inputs agree
 // in some low bits).
-func (s *idSet) slot(id fingerprint, mask uint64) uint64 {
+func slot(id fingerprint, mask uint64) uint64 {
 	h := (id[0] ^ bits.RotateLeft64(id[1], 32)) * 0x9e3779b97f4a7c15
 	return (h >> 32) & mask
 }
@@ -57,10 +86,11 @@ func (s *idSet) has(id fingerprint) bool {
 	if id == (fingerprint{}) {
 		return s.zero
 	}
-	if s.n == 0 {
+	t := &s.parts[s.part(id)]
+	if t.n == 0 {
 		return false
 	}
-	_, ok := s.probe(id)
+	_, ok := t.probe(id)
 	return ok
 }
 
@@ -71,24 +101,29 @@ func (s *idSet) add(id fingerprint) bool {
 		s.zero = true
 		return !was
 	}
-	if (s.n+1)*8 > len(s.slots)*idSetLoad {
-		s.grow()
+	return s.parts[s.part(id)].add(id)
+}
+
+// add adds id (not zero) and says whether it was new.
+func (t *idTable) add(id fingerprint) bool {
+	if (t.n+1)*8 > len(t.slots)*idSetLoad {
+		t.grow()
 	}
-	i, ok := s.probe(id)
+	i, ok := t.probe(id)
 	if ok {
 		return false
 	}
-	s.slots[i] = id
-	s.n++
+	t.slots[i] = id
+	t.n++
 	return true
 }
 
 // probe finds id (not zero) in a table with a free slot: its slot and
 // true, or the free slot where it belongs and false.
-func (s *idSet) probe(id fingerprint) (uint64, bool) {
-	mask := uint64(len(s.slots) - 1)
-	for i := s.slot(id, mask); ; i = (i + 1) & mask {
-		switch s.slots[i] {
+func (t *idTable) probe(id fingerprint) (uint64, bool) {
+	mask := uint64(len(t.slots) - 1)
+	for i := slot(id, mask); ; i = (i + 1) & mask {
+		switch t.slots[i] {
 		case id:
 			return i, true
 		case fingerprint{}:
@@ -98,13 +133,13 @@ func (s *idSet) probe(id fingerprint) (uint64, bool) {
 }
 
 // grow doubles the table (or makes the first one).
-func (s *idSet) grow() {
-	old := s.slots
-	s.slots = makeSlots(max(idSetMinSlots, 2*len(old)))
+func (t *idTable) grow() {
+	old := t.slots
+	t.slots = makeSlots(max(idSetMinSlots, 2*len(old)))
 	for _, id := range old {
 		if id != (fingerprint{}) {
-			i, _ := s.probe(id)
-			s.slots[i] = id
+			i, _ := t.probe(id)
+			t.slots[i] = id
 		}
 	}
 }
@@ -122,9 +157,11 @@ func (s *idSet) each(fn func(fingerprint)) {
 	if s.zero {
 		fn(fingerprint{})
 	}
-	for _, id := range s.slots {
-		if id != (fingerprint{}) {
-			fn(id)
+	for i := range s.parts {
+		for _, id := range s.parts[i].slots {
+			if id != (fingerprint{}) {
+				fn(id)
+			}
 		}
 	}
 }

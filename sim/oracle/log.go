@@ -53,7 +53,7 @@ func (p *partition) watermark(ooo int64) int64 {
 // counted in its own partition.
 func (o *Oracle) AddRecord(r Record) Verdict {
 	v := o.ExpectRecord(r.Value, r.Timestamp)
-	o.mu.Lock()
+	o.lock()
 	defer o.mu.Unlock()
 	if v.Code != "" {
 		o.stats.Refused[v.Code]++

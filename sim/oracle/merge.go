@@ -32,9 +32,9 @@ func (o *Oracle) Merge(src *Oracle) error {
 	if o == src {
 		return errors.New("oracle: merge with itself")
 	}
-	o.mu.Lock()
+	o.lock()
 	defer o.mu.Unlock()
-	src.mu.Lock()
+	src.lock()
 	defer src.mu.Unlock()
 	if !slices.Equal(o.cfg.sizes, src.cfg.sizes) {
 		return fmt.Errorf("oracle: merge: window sizes differ (%v and %v ms)", o.cfg.sizes, src.cfg.sizes)
@@ -85,7 +85,7 @@ func (o *Oracle) Merge(src *Oracle) error {
 // Identities is how many acknowledged identities (key, id) the oracle
 // holds (sim mode; a loaded truth holds those of its identities file).
 func (o *Oracle) Identities() int {
-	o.mu.Lock()
+	o.lock()
 	defer o.mu.Unlock()
 	return o.seenLen()
 }
@@ -98,7 +98,7 @@ const idsMagic = "countlab-identities v1\n"
 
 // SaveIdentities writes the acknowledged identities to path (atomically).
 func (o *Oracle) SaveIdentities(path string) error {
-	o.mu.Lock()
+	o.lock()
 	ids := make([]fingerprint, 0, o.seenLen())
 	o.eachSeen(func(id fingerprint) { ids = append(ids, id) })
 	o.mu.Unlock()
@@ -141,7 +141,7 @@ func (o *Oracle) LoadIdentities(path string) error {
 		return fmt.Errorf("oracle: %s: bad identity count", path)
 	}
 	var b [16]byte
-	o.mu.Lock()
+	o.lock()
 	defer o.mu.Unlock()
 	for range n {
 		if _, err := io.ReadFull(r, b[:]); err != nil {

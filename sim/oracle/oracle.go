@@ -25,8 +25,11 @@ type Oracle struct {
 	// millisecond (attr.go).
 	times map[wkey]map[int64]Total
 
-	// sim mode: the (key, id) fingerprints of the acked distinct events.
-	seen *idSet
+	// sim mode: the (key, id) fingerprints of the acked distinct events,
+	// and AddAll's acknowledged events not yet looked up in it, a queue
+	// per part (deferred.go).
+	seen   *idSet
+	queues [][]deferredAck
 	// with Config.IdentityGeneration: the older generations, oldest
 	// first, and the span of refs of the current one (rolling.go).
 	oldSeen         []idGen
@@ -233,9 +236,9 @@ func (o *Oracle) ExpectRecord(value []byte, ref int64) Verdict {
 // wins). Late events are kept apart.
 func (o *Oracle) Add(s Sent) Verdict {
 	v := o.Expect(s)
-	o.mu.Lock()
+	o.lock()
 	defer o.mu.Unlock()
-	o.apply(&s, &v)
+	o.apply(&s, &v, false)
 	return v
 }
 
@@ -249,9 +252,10 @@ func (o *Oracle) AddAll(ss []Sent) {
 	for i := range ss {
 		vs = append(vs, o.Expect(ss[i]))
 	}
-	o.mu.Lock()
+	o.mu.Lock() // not lock: the queues are settled by the next reader
+	queue := o.deferring()
 	for i := range ss {
-		o.apply(&ss[i], &vs[i])
+		o.apply(&ss[i], &vs[i], queue)
 	}
 	o.mu.Unlock()
 	clear(vs)
@@ -262,8 +266,9 @@ func (o *Oracle) AddAll(ss []Sent) {
 // verdicts are AddAll's buffers.
 var verdicts = sync.Pool{New: func() any { return new([]Verdict) }}
 
-// apply records s with its verdict v (o.mu held): Add's work.
-func (o *Oracle) apply(s *Sent, v *Verdict) {
+// apply records s with its verdict v (o.mu held): Add's work; with
+// queue, an acknowledged accepted event is queued (deferred.go).
+func (o *Oracle) apply(s *Sent, v *Verdict, queue bool) {
 	switch {
 	case s.Acked && v.Code != "" && !s.Direct:
 		o.mismatch(MismatchAckedRefused, *v, "")
@@ -277,6 +282,8 @@ func (o *Oracle) apply(s *Sent, v *Verdict) {
 		o.stats.Refused[v.Code]++
 	case !s.Acked && s.Code == "":
 		o.stats.Failed++
+	case s.Acked && queue:
+		o.deferAck(identity(v.Event.Key, v.Event.ID), &v.Event, s.Late)
 	case s.Acked:
 		if !o.seenInsert(identity(v.Event.Key, v.Event.ID), s.Ref) {
 			o.stats.Duplicates++
@@ -302,7 +309,7 @@ func (o *Oracle) mismatch(kind string, v Verdict, got string) {
 
 // Mismatches are the first 100 contract mismatches, in the order seen.
 func (o *Oracle) Mismatches() []Mismatch {
-	o.mu.Lock()
+	o.lock()
 	defer o.mu.Unlock()
 	return slices.Clone(o.mismatches)
 }
@@ -358,23 +365,37 @@ func (o *Oracle) count(e *Event, late bool) { o.countKind(e, late, false) }
 
 // countKind is count; a stale event (see wkey) is counted apart.
 func (o *Oracle) countKind(e *Event, late, stale bool) {
-	if stale {
+	o.countSeries(o.series(e, late, stale), e.TS, eventValue(e))
+}
+
+// series is e's series, its strings interned (no window yet).
+func (o *Oracle) series(e *Event, late, stale bool) wkey {
+	return wkey{key: o.intern(e.Key), typ: o.internFew(e.Type), dims: o.internFew(DimSet(e.Dims)), late: late, stale: stale}
+}
+
+// eventValue is what e adds to a window's sum: its value, or 1.
+func eventValue(e *Event) float64 {
+	if !e.HasValue {
+		return 1
+	}
+	return e.Value
+}
+
+// countSeries counts one distinct event of series k at event time ts
+// with value v in each of its windows.
+func (o *Oracle) countSeries(k wkey, ts int64, v float64) {
+	if k.stale {
 		o.stats.Stale++
 	}
-	if late {
+	if k.late {
 		o.stats.Late++
 	} else {
 		o.stats.Distinct++
 	}
-	v := e.Value
-	if !e.HasValue {
-		v = 1
-	}
-	k := wkey{key: o.intern(e.Key), typ: o.internFew(e.Type), dims: o.internFew(DimSet(e.Dims)), late: late, stale: stale}
 	after := false
 	for i, s := range o.cfg.sizes {
-		k.size, k.start = uint8(i), windowStart(e.TS, s)
-		if !late && !stale && o.takenSize(i, k.start) {
+		k.size, k.start = uint8(i), windowStart(ts, s)
+		if !k.late && !k.stale && o.takenSize(i, k.start) {
 			after = true
 			continue
 		}
@@ -387,10 +408,10 @@ func (o *Oracle) countKind(e *Event, late, stale bool) {
 				byMS = map[int64]Total{}
 				o.times[k] = byMS
 			}
-			mt := byMS[e.TS]
+			mt := byMS[ts]
 			mt.Count++
 			mt.Sum += v
-			byMS[e.TS] = mt
+			byMS[ts] = mt
 		}
 	}
 	if after {
@@ -401,7 +422,7 @@ func (o *Oracle) countKind(e *Event, late, stale bool) {
 // Stats are the counts so far (in log mode, after taking unmoved
 // originals as moved).
 func (o *Oracle) Stats() Stats {
-	o.mu.Lock()
+	o.lock()
 	defer o.mu.Unlock()
 	o.flush()
 	st := o.stats
@@ -438,7 +459,7 @@ func (w Window) End() int64 { return w.Start + w.Size }
 // and leaves out the repeats of forgotten first copies (Stats.Stale): the
 // truth after a reconcile.
 func (o *Oracle) Windows(g Grouping, includeLate bool) []Window {
-	o.mu.Lock()
+	o.lock()
 	o.flush()
 	type gk struct {
 		start          int64
@@ -488,7 +509,7 @@ func compareWindows(a, b Window) int {
 // Range is the time span of the expected windows, late ones included
 // (zero times without any).
 func (o *Oracle) Range() (from, to time.Time) {
-	o.mu.Lock()
+	o.lock()
 	defer o.mu.Unlock()
 	o.flush()
 	first := true

@@ -63,7 +63,7 @@ func (o *Oracle) seenInsert(id fingerprint, ref int64) bool {
 			return false
 		}
 		o.oldSeen = append(o.oldSeen, idGen{maxRef: o.genMax, ids: o.seen})
-		o.seen = &idSet{}
+		o.seen = newIDSet(0)
 	}
 	first := o.seen.len() == 0
 	if !o.seen.add(id) {
@@ -103,7 +103,7 @@ func (o *Oracle) seenLen() int {
 // again: one would be counted as a new event.
 func (o *Oracle) ForgetBefore(t time.Time) int {
 	ms := t.UnixMilli()
-	o.mu.Lock()
+	o.lock()
 	defer o.mu.Unlock()
 	n := 0
 	keep := o.oldSeen[:0]
@@ -134,7 +134,7 @@ type Taken struct {
 // repeats of forgotten identities stay.
 func (o *Oracle) TakeFinal(t time.Time) ([]Window, []Taken) {
 	ms := t.UnixMilli()
-	o.mu.Lock()
+	o.lock()
 	if o.taken == nil {
 		o.taken = make([]int64, len(o.cfg.sizes))
 		for i := range o.taken {
@@ -173,7 +173,7 @@ const minStart = -1 << 62
 // back, added to what the oracle holds, for a later check to see them
 // (Windows); TakeFinal never takes them again.
 func (o *Oracle) Restore(ws []Window) {
-	o.mu.Lock()
+	o.lock()
 	defer o.mu.Unlock()
 	for _, w := range ws {
 		i, ok := slices.BinarySearch(o.cfg.sizes, w.Size)
