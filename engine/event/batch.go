@@ -154,35 +154,51 @@ func batchErr(i int, err error) error {
 // the events before.
 func DecodeProtoBatch(b []byte, fn func(i int, raw []byte, e *Event, err error)) error {
 	var e Event
+	_, err := walkProtoBatch(b, func(i int, raw []byte) { fn(i, raw, &e, DecodeProto(raw, &e)) })
+	return err
+}
+
+// CountProtoBatch is the number of events in the protobuf
+// countlab.v1.EventBatch b without decoding them, or the error
+// DecodeProtoBatch returns for b (the same checks of the batch's own
+// wire format): what a gateway needs to know to admit or refuse a batch
+// before the work of decoding it.
+func CountProtoBatch(b []byte) (int, error) { return walkProtoBatch(b, nil) }
+
+// walkProtoBatch calls fn (if not nil) with each event's message bytes
+// within the batch b, in order, and returns how many there were, or the
+// batch's own wire-format error.
+func walkProtoBatch(b []byte, fn func(i int, raw []byte)) (int, error) {
 	n := 0
 	for i := 0; i < len(b); {
 		tagAt := i
 		num, wt, m := protoTag(b, i)
 		if m < 0 {
-			return batchErr(n, protoErr(tagAt, "invalid field tag"))
+			return n, batchErr(n, protoErr(tagAt, "invalid field tag"))
 		}
 		i += m
 		if num != 1 {
 			m := protowire.ConsumeFieldValue(num, wt, b[i:])
 			if m < 0 {
-				return batchErr(n, protoErr(tagAt, "malformed unknown field "+strconv.Itoa(int(num))))
+				return n, batchErr(n, protoErr(tagAt, "malformed unknown field "+strconv.Itoa(int(num))))
 			}
 			i += m
 			continue
 		}
 		if wt != protowire.BytesType {
-			return batchErr(n, wireTypeErr("events", wt, protowire.BytesType))
+			return n, batchErr(n, wireTypeErr("events", wt, protowire.BytesType))
 		}
 		lo, hi, ok := protoLen(b, i)
 		if !ok {
-			return batchErr(n, protoErr(tagAt, "truncated event"))
+			return n, batchErr(n, protoErr(tagAt, "truncated event"))
 		}
-		raw := b[lo:hi]
-		fn(n, raw, &e, DecodeProto(raw, &e))
+		if fn != nil {
+			fn(n, b[lo:hi])
+		}
 		n++
 		i = hi
 	}
-	return nil
+	return n, nil
 }
 
 // AppendJSONBatch appends events as a JSON array to dst.

@@ -158,8 +158,8 @@ func FuzzDecodeJSONBatch(f *testing.F) {
 }
 
 // FuzzDecodeProtoBatch: never panics; each event decodes alone as it did
-// in the batch; a batch the protobuf library parses is not rejected unless
-// for a wrong wire type.
+// in the batch; CountProtoBatch gives its count and error; a batch the
+// protobuf library parses is not rejected unless for a wrong wire type.
 func FuzzDecodeProtoBatch(f *testing.F) {
 	ex := exampleEvent()
 	f.Add(AppendProtoBatch(nil, []Event{ex, {ID: "b"}, {}}))
@@ -177,6 +177,9 @@ func FuzzDecodeProtoBatch(f *testing.F) {
 				t.Fatalf("event %d %x: in batch %s, %v; alone %s, %v", i, raw, describe(e), err, describe(&alone), aloneErr)
 			}
 		})
+		if c, cerr := CountProtoBatch(b); c != n || (cerr == nil) != (err == nil) || cerr != nil && cerr.Error() != err.Error() {
+			t.Fatalf("CountProtoBatch(%x) = %d, %v; DecodeProtoBatch %d, %v", b, c, cerr, n, err)
+		}
 		var m eventpb.EventBatch
 		libErr := proto.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(b, &m)
 		if err == nil && libErr == nil && n != len(m.Events) {

@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/countlab/countlab/engine/event"
 )
 
 // events returns a JSON array of n good events with ids prefix-i.
@@ -160,6 +162,35 @@ func TestBackpressure429(t *testing.T) {
 	if r.code != http.StatusTooManyRequests || r.header.Get("Retry-After") != "1" || !strings.Contains(r.resp.Error, "limit 5") {
 		t.Fatalf("second batch: status %d, Retry-After %q: %s; want 429 with Retry-After 1", r.code, r.header.Get("Retry-After"), r.raw)
 	}
+	// A protobuf batch is admitted or refused before it is decoded; a
+	// malformed one, too many events or none are answered as before.
+	protoOf := func(prefix string, n int) []byte {
+		var evs []event.Event
+		for i := range n {
+			e := goodEvent(prefix, i)
+			evs = append(evs, event.Event{ID: e.id, Key: e.key, Type: e.typ, TS: e.ts, TSNumber: true, Value: e.value})
+		}
+		return event.AppendProtoBatch(nil, evs)
+	}
+	for _, c := range []struct {
+		name string
+		body []byte
+		code int
+		has  string
+	}{
+		{"protobuf, fits not", protoOf("second", 1), http.StatusTooManyRequests, "batch of 1 does not fit"},
+		{"protobuf, malformed", append(protoOf("second", 1), 0x0a, 0x7f), http.StatusBadRequest, "truncated event"},
+		{"protobuf, over max batch", protoOf("second", 6), http.StatusBadRequest, "more than the limit of 5"},
+		{"protobuf, empty", nil, http.StatusOK, ""},
+	} {
+		r := post(t, srv.URL, "application/x-protobuf", c.body, "")
+		if r.code != c.code || !strings.Contains(r.resp.Error, c.has) {
+			t.Fatalf("%s: status %d %s, want %d with %q", c.name, r.code, r.raw, c.code, c.has)
+		}
+	}
+	if n := g.adm.inFlight(); n != 5 {
+		t.Fatalf("in flight %d after the refused batches, want the first batch's 5", n)
+	}
 	close(release)
 	if r := <-first; r.code != http.StatusOK || r.resp.Accepted != 5 {
 		t.Fatalf("first batch: status %d %s, want 200", r.code, r.raw)
@@ -175,6 +206,12 @@ func TestBackpressure429(t *testing.T) {
 	// Now it fits.
 	if r := post(t, srv.URL, "application/json", events("second", 1), ""); r.code != http.StatusOK {
 		t.Fatalf("retry: status %d %s", r.code, r.raw)
+	}
+	if r := post(t, srv.URL, "application/x-protobuf", protoOf("third", 5), ""); r.code != http.StatusOK || r.resp.Accepted != 5 {
+		t.Fatalf("protobuf retry: status %d %s", r.code, r.raw)
+	}
+	if n := g.adm.inFlight(); n != 0 {
+		t.Fatalf("in flight %d after the protobuf batch's answer, want 0", n)
 	}
 }
 
