@@ -30,38 +30,8 @@ func TestShardedLoad(t *testing.T) {
 	tmp := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	gw, q := freeAddr(t), freeAddr(t)
-	up := exec.CommandContext(ctx, bin, "up", "--broker-listen", freeAddr(t), "--gateway-listen", gw, "--query-listen", q, "--partitions", "2",
-		"--influx-listen", freeAddr(t), "--metrics-listen", freeAddr(t), "--windows", "10s")
-	up.Env = append(os.Environ(), "TMPDIR="+tmp, "COUNTLAB_TOKEN=", "COUNTLAB_TOKEN_FILE=")
-	stdout, err := up.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var upErr syncBuffer
-	up.Stderr = &upErr
-	if err := up.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = up.Process.Signal(syscall.SIGTERM)
-		_ = up.Wait()
-	}()
-	sc := bufio.NewScanner(stdout)
-	ready := false
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), "curl -s 'http://"+q+"/v1/top") {
-			ready = true
-			break
-		}
-	}
-	if !ready {
-		t.Fatalf("countlab up did not come up:\n%s", upErr.String())
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
+	gw, q, stop := startUp(ctx, t, bin, tmp)
+	defer stop() // before cancel: a graceful stop, which stops its influxd
 
 	run := func(args ...string) (int, string) {
 		cmd := exec.CommandContext(ctx, bin, args...)
@@ -188,6 +158,54 @@ func TestLoadFlagsRefused(t *testing.T) {
 		code, got := captureRun(t, c.args...)
 		if code != 2 || !strings.Contains(got, c.want) {
 			t.Errorf("%v: exit %d, want 2 with %q:\n%s", c.args, code, c.want, got)
+		}
+	}
+}
+
+// startUp starts `countlab up` (two partitions, 10 s windows, no token)
+// on free loopback ports and waits until it is up; it returns the
+// gateway's and the query service's addresses and a stop (SIGTERM, then
+// wait). A port taken by another process between freeAddr and the listen
+// (tests run in parallel processes) is tried again with other ports, up
+// to three times.
+func startUp(ctx context.Context, t *testing.T, bin, tmp string) (gw, q string, stop func()) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		gw, q = freeAddr(t), freeAddr(t)
+		up := exec.CommandContext(ctx, bin, "up", "--broker-listen", freeAddr(t), "--gateway-listen", gw, "--query-listen", q, "--partitions", "2",
+			"--influx-listen", freeAddr(t), "--metrics-listen", freeAddr(t), "--windows", "10s")
+		up.Env = append(os.Environ(), "TMPDIR="+tmp, "COUNTLAB_TOKEN=", "COUNTLAB_TOKEN_FILE=")
+		stdout, err := up.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var upErr syncBuffer
+		up.Stderr = &upErr
+		if err := up.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stdout)
+		ready := false
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "curl -s 'http://"+q+"/v1/top") {
+				ready = true
+				break
+			}
+		}
+		if ready {
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			return gw, q, func() {
+				_ = up.Process.Signal(syscall.SIGTERM)
+				_ = up.Wait()
+			}
+		}
+		_ = up.Process.Signal(syscall.SIGTERM)
+		_ = up.Wait()
+		if attempt == 3 || !strings.Contains(upErr.String(), "address already in use") {
+			t.Fatalf("countlab up did not come up:\n%s", upErr.String())
 		}
 	}
 }
