@@ -14,7 +14,8 @@ import (
 // exact through the query service and in the store for every retained
 // window of every granularity (10s, 1m and 5m totals are written in the
 // same transactions, so the crash replays all of them); 10s totals expired
-// during the run and are gone from the store (the sink's deletes);
+// during the run and are gone from the store (the sink's deletes), and
+// those still retained (unless the check came too late for any) exact;
 // window=auto ranges across the expired 10s totals are exact.
 func TestRunRetentionShort(t *testing.T) {
 	influx := testInflux(t)
@@ -38,8 +39,17 @@ func TestRunRetentionShort(t *testing.T) {
 		t.Fatalf("no retention check in the report: %+v", rc)
 	}
 	g := rc.Granularities[0]
-	if g.Window != "10s" || g.WindowsExpired == 0 || g.WindowsRetained == 0 || g.ExpiredStillStored != 0 {
-		t.Fatalf("10s granularity: %+v; want windows expired during the run and gone from the store, and some retained", g)
+	if g.Window != "10s" || g.WindowsExpired == 0 || g.ExpiredStillStored != 0 {
+		t.Fatalf("10s granularity: %+v; want windows expired during the run and gone from the store", g)
+	}
+	if g.WindowsRetained == 0 {
+		// A 10s window is retained at the check only if it ended within
+		// the last 10 s (20 s kept, judged 10 s ahead): on a loaded box
+		// (CI runs test processes side by side) the check can come later
+		// than that after the last event time, and there is nothing of
+		// that granularity left to compare; the 1m and 5m totals below
+		// still are, window by window.
+		t.Logf("10s granularity: %+v: every window had expired by the check (the sender's largest lag %.0f ms)", g, rep.Traffic.MaxLagMS)
 	}
 	for _, c := range rc.Granularities[1:] {
 		if c.WindowsExpired != 0 || c.WindowsRetained == 0 {
