@@ -45,14 +45,14 @@ func (o *Oracle) deferAck(id fingerprint, e *Event, late bool) {
 	}
 	q = append(q, deferredAck{id: id, series: o.series(e, late, false), ts: e.TS, v: eventValue(e)})
 	if len(q) == deferredQueue {
-		o.work(q)
-		q = q[:0]
+		q = o.work(q)
 	}
 	o.queues[p] = q
 }
 
-// work looks up and counts a queue's events, in order (o.mu held).
-func (o *Oracle) work(q []deferredAck) {
+// work looks up and counts a queue's events, in order (o.mu held), and
+// returns the queue emptied.
+func (o *Oracle) work(q []deferredAck) []deferredAck {
 	for i := range q {
 		a := &q[i]
 		if !o.seen.add(a.id) {
@@ -62,14 +62,14 @@ func (o *Oracle) work(q []deferredAck) {
 		o.countSeries(a.series, a.ts, a.v)
 	}
 	clear(q)
+	return q[:0]
 }
 
 // settle works every queue (o.mu held).
 func (o *Oracle) settle() {
 	for p, q := range o.queues {
 		if len(q) > 0 {
-			o.work(q)
-			o.queues[p] = q[:0]
+			o.queues[p] = o.work(q)
 		}
 	}
 }

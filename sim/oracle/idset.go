@@ -18,7 +18,7 @@ import "math/bits"
 // It is the oracle's own, not the engine's dedup index (engine/dedup):
 // the truth shares no code with what it checks.
 type idSet struct {
-	parts []idTable // len a power of two: 1, or idSetParts(hint)
+	parts []idTable // len a power of two (newIDSet: 1 without a large hint)
 	shift uint      // an identity's part is id[1] >> shift (64: one part)
 	zero  bool      // the zero fingerprint is held
 }
