@@ -91,6 +91,16 @@ func (t *idTable) get(h idHash) (int64, bool) {
 	}
 }
 
+// touch reads h's home slot and returns a word of it, so that a get or
+// set of h soon after finds the slot in cache (record.go). It changes
+// nothing.
+func (t *idTable) touch(h idHash) uint64 {
+	if len(t.slots) == 0 {
+		return 0
+	}
+	return t.slots[t.home(h, uint64(len(t.slots)-1))].h.a
+}
+
 // set holds h with ts, replacing its time if h is held.
 func (t *idTable) set(h idHash, ts int64) {
 	if h == (idHash{}) {

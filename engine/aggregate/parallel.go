@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/countlab/countlab/engine/event"
 )
 
 // A poll's records are handled partition by partition, and partitions
@@ -29,15 +27,6 @@ import (
 // minParallelRecords is the fewest records in a poll worth spreading
 // over goroutines (starting them costs a few microseconds).
 const minParallelRecords = 512
-
-// recScratch is a partition's buffers and counts for record.
-type recScratch struct {
-	ev       event.Event
-	counts   batchCounts
-	sampleN  uint
-	recKey   []byte // the current record's canonical record key
-	identBuf []byte // the current event's identity, for hashID
-}
 
 // partJob is one partition's records of a poll.
 type partJob struct {
@@ -95,10 +84,4 @@ func (w *Worker) runJobs(ctx context.Context, jobs []partJob) {
 	}
 	work()
 	wg.Wait()
-}
-
-func (w *Worker) recordsOf(ctx context.Context, j *partJob) {
-	for _, r := range j.ft.Records {
-		w.record(ctx, j.p, r)
-	}
 }

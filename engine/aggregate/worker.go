@@ -60,7 +60,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/countlab/countlab/engine/event"
-	"github.com/countlab/countlab/engine/kafka"
 )
 
 // Source is the dead-letter source header value of the engine.
@@ -530,59 +529,4 @@ func (w *Worker) begin() error {
 	}
 	w.txnOpen = true
 	return nil
-}
-
-// record handles one events record of partition p. It touches p's state
-// and scratch alone (and produces): records of distinct partitions may be
-// handled at once.
-func (w *Worker) record(ctx context.Context, p *partition, r *kgo.Record) {
-	sc := &p.scr
-	sc.counts.consumed++
-	e := &sc.ev
-	e.Reset()
-	ref := r.Timestamp.UnixMilli()
-	// e's strings are r.Value's bytes (no copy per event); nothing below
-	// keeps them past this record (seriesFor copies).
-	_, err := event.DecodeShared(r.Value, e)
-	err = w.validate(e, ref, err)
-	if err != nil {
-		sc.counts.malformed++
-		w.produce(ctx, deadLetter(w.cfg.topics.DeadLetter, r, err))
-		return
-	}
-	sc.recKey = kafka.AppendRecordKey(sc.recKey[:0], w.cfg.hotKeys, e.Key, e.ID)
-	if cp := kafka.Partition(sc.recKey, w.partitions); cp != r.Partition && !isMoved(r) {
-		sc.counts.moved++
-		w.produce(ctx, moved(r, cp, sc.recKey))
-		return
-	}
-	// The first copy in the log wins, on time or too late (dedup.go):
-	// a repeat is a duplicate before lateness is looked at, and a
-	// too-late first copy is remembered too.
-	sc.identBuf = appendIdentity(sc.identBuf[:0], e.Key, e.ID)
-	h := hashID(sc.identBuf)
-	if p.dedup.firstCopy(h, e.TS, p.wm.wm, w.cfg.horizon) {
-		sc.counts.dups++
-		return
-	}
-	if tooLate(e.TS, p.wm.wm, w.cfg.windows, w.cfg.lateness) {
-		sc.counts.late++
-		w.produce(ctx, &kgo.Record{Topic: w.cfg.topics.Late, Partition: r.Partition, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp})
-		return
-	}
-	p.wm.observe(e.TS, ref, w.cfg.outOfOrder)
-	s := p.seriesFor(e)
-	sc.counts.counted++
-	if sc.sampleN++; sc.sampleN&(1<<defaultHotKeySampleLog-1) == 0 {
-		p.hot.observe(s.key)
-	}
-	if w.cfg.plantBug > 0 { // handled one partition at a time (runJobs)
-		if w.bugN++; w.bugN%w.cfg.plantBug == 0 {
-			if (w.bugN/w.cfg.plantBug)%2 == 1 {
-				return // planted bug: dropped
-			}
-			p.add(s, e.TS, e.Value, w.cfg.windows, w.cfg.lateness) // planted bug: counted twice
-		}
-	}
-	p.add(s, e.TS, e.Value, w.cfg.windows, w.cfg.lateness)
 }

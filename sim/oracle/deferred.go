@@ -53,6 +53,7 @@ func (o *Oracle) deferAck(id fingerprint, e *Event, late bool) {
 // work looks up and counts a queue's events, in order (o.mu held), and
 // returns the queue emptied.
 func (o *Oracle) work(q []deferredAck) []deferredAck {
+	o.touch(q)
 	for i := range q {
 		a := &q[i]
 		if !o.seen.add(a.id) {
@@ -63,6 +64,27 @@ func (o *Oracle) work(q []deferredAck) []deferredAck {
 	}
 	clear(q)
 	return q[:0]
+}
+
+// touch reads the first slot of each of q's identities (one table's)
+// before any is looked up: the reads do not depend on one another, so the
+// core has their cache misses outstanding at once, and the lookups that
+// follow, one after another in order, find their slots in cache. A slot
+// that a doubling of the table moves is only a wasted read.
+func (o *Oracle) touch(q []deferredAck) {
+	if len(q) == 0 {
+		return
+	}
+	t := &o.seen.parts[o.seen.part(q[0].id)]
+	if len(t.slots) == 0 {
+		return
+	}
+	mask := uint64(len(t.slots) - 1)
+	x := o.touched
+	for i := range q {
+		x ^= t.slots[slot(q[i].id, mask)][0]
+	}
+	o.touched = x
 }
 
 // settle works every queue (o.mu held).

@@ -28,8 +28,9 @@ type Oracle struct {
 	// sim mode: the (key, id) fingerprints of the acked distinct events,
 	// and AddAll's acknowledged events not yet looked up in it, a queue
 	// per part (deferred.go).
-	seen   *idSet
-	queues [][]deferredAck
+	seen    *idSet
+	queues  [][]deferredAck
+	touched uint64 // what work's reads ahead read (kept, so they are not dropped)
 	// with Config.IdentityGeneration: the older generations, oldest
 	// first, and the span of refs of the current one (rolling.go).
 	oldSeen         []idGen
