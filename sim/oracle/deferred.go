@@ -76,13 +76,9 @@ func (o *Oracle) touch(q []deferredAck) {
 		return
 	}
 	t := &o.seen.parts[o.seen.part(q[0].id)]
-	if len(t.slots) == 0 {
-		return
-	}
-	mask := uint64(len(t.slots) - 1)
 	x := o.touched
 	for i := range q {
-		x ^= t.slots[slot(q[i].id, mask)][0]
+		x ^= t.touch(q[i].id)
 	}
 	o.touched = x
 }

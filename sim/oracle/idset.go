@@ -27,17 +27,30 @@ type idSet struct {
 type idTable struct {
 	slots []fingerprint // len a power of two, or nil
 	n     int           // identities in slots
+	load  int           // the load (out of 64) at which it doubles: idSetLoad*8 and up (newIDSet)
 }
 
-// idSetMinSlots is a table's first size; idSetLoad the load (out of 8) at
-// which it doubles; idSetPartIDs the identities a part is made for, up to
-// idSetMaxParts parts.
+// idSetMinSlots is a table's first size; idSetLoad the load (out of 8) a
+// set is sized for and at which its first part doubles; idSetPartIDs the
+// identities a part is made for, up to idSetMaxParts parts.
 const (
 	idSetMinSlots = 1 << 10
 	idSetLoad     = 6
 	idSetPartIDs  = 1 << 16
 	idSetMaxParts = 128
 )
+
+// idSetLoadSpread is how far (out of 64) above idSetLoad*8 the last part
+// of a set doubles. The fingerprints are uniform, so the parts of a set
+// fill alike: doubling at one load, they all doubled within a few thousand
+// identities of one another, each a rehash of a few MiB, and under the
+// truth's lock that was one stall of hundreds of ms (the stress ramp's
+// acknowledged rate fell to 67-222k events/s for a moment, 46 s in, at 12.6M
+// identities). Spread from 6/8 to 7/8, part i doubling at 48+8i/parts, the
+// doublings of a set are spread over a sixth more identities (seconds at
+// any rate), one part at a time; a set sized from a hint still holds the
+// hint before any part doubles.
+const idSetLoadSpread = 8
 
 // newIDSet is an empty set whose tables hold about hint identities before
 // they double (0: one table, made at the first add).
@@ -47,6 +60,9 @@ func newIDSet(hint int) *idSet {
 		parts *= 2
 	}
 	s := &idSet{parts: make([]idTable, parts), shift: 64 - uint(bits.TrailingZeros(uint(parts)))}
+	for i := range s.parts {
+		s.parts[i].load = idSetLoad*8 + idSetLoadSpread*i/parts
+	}
 	if hint > 0 {
 		n := idSetMinSlots
 		for n*idSetLoad*parts < hint*8 {
@@ -106,7 +122,7 @@ func (s *idSet) add(id fingerprint) bool {
 
 // add adds id (not zero) and says whether it was new.
 func (t *idTable) add(id fingerprint) bool {
-	if (t.n+1)*8 > len(t.slots)*idSetLoad {
+	if (t.n+1)*64 > len(t.slots)*t.load {
 		t.grow()
 	}
 	i, ok := t.probe(id)
@@ -130,6 +146,16 @@ func (t *idTable) probe(id fingerprint) (uint64, bool) {
 			return i, false
 		}
 	}
+}
+
+// touch reads id's first slot and returns a word of it, so that a probe
+// of id soon after finds the slot in cache (deferred.go). It changes
+// nothing.
+func (t *idTable) touch(id fingerprint) uint64 {
+	if len(t.slots) == 0 {
+		return 0
+	}
+	return t.slots[slot(id, uint64(len(t.slots)-1))][0]
 }
 
 // grow doubles the table (or makes the first one).
