@@ -18,7 +18,7 @@ import (
 // about 1 µs per event, 7% of the whole in-process stack's CPU. Here a
 // deletion moves the entries after it back into the hole instead, so no
 // slot is ever a tombstone and a probe ends at the first empty slot: at
-// the load kept here (at most 1/2 to 3/4 by table, growLoad; a table shrinks to a quarter once
+// the load kept here (at most 5/8; a table shrinks to a quarter once
 // below 1/16) a miss reads about 4 slots of 24 bytes on average, one or
 // two cache lines. BenchmarkDedupLookup (3M live ids under churn): 360-440
 // ns an event against 1,570 with the Go map, most of it the cache miss of
@@ -32,11 +32,18 @@ import (
 // to the dedup set anyway. The fingerprint (0, 0) marks an empty slot;
 // that one fingerprint, should an identity ever hash to it, is held apart
 // (zeroHas).
+//
+// A worker's partitions fill alike, so their tables double at about the
+// same moment; that is kept on purpose. Spreading the doublings (each
+// table at its own load, 1/2 to 3/4 or 19/32 to 21/32, picked from its
+// seed) made BenchmarkPipeline 12-15% slower (1.34-1.56 -> 1.51-1.78
+// CPU-µs/event, 2026-12-07): the partitions of a poll are handled side by
+// side and the poll waits for the slowest, so doublings that coincide
+// overlap on both cores, while spread ones each hold up a whole poll.
 type idTable struct {
 	slots []idSlot // len a power of two, or 0
 	n     int      // entries in slots
 	seed  uint64
-	load  int // the load (out of 64) at which it doubles, from the seed (growLoad)
 
 	zeroHas bool // the fingerprint (0, 0) is held, with zeroTS
 	zeroTS  int64
@@ -60,16 +67,6 @@ func (t *idTable) home(h idHash, mask uint64) uint64 {
 
 // minIDTable is the fewest slots of a table that holds anything.
 const minIDTable = 64
-
-// growLoad is the load (out of 64) at which a table with this seed
-// doubles: from 1/2 to 3/4, 5/8 on average. A worker's partitions fill
-// alike (the keys are spread over them by hash), so at one load their
-// tables all doubled within a few thousand events of one another, each a
-// rehash of tens of MiB (in the stress ramp, all 8 at about 5M and again
-// at 10M identities): the worker stalled for the sum of its partitions'
-// rehashes at once. With the load picked from each table's own seed, the
-// doublings come one table at a time.
-func growLoad(seed uint64) int { return 32 + int(seed%17) }
 
 // len is the number of fingerprints held.
 func (t *idTable) len() int {
@@ -118,7 +115,7 @@ func (t *idTable) set(h idHash, ts int64) {
 		t.zeroHas, t.zeroTS = true, ts
 		return
 	}
-	if (t.n+1)*64 > len(t.slots)*t.load {
+	if (t.n+1)*8 > len(t.slots)*5 {
 		t.resize(max(minIDTable, 2*len(t.slots)))
 	}
 	mask := uint64(len(t.slots) - 1)
@@ -189,11 +186,10 @@ func (t *idTable) delIf(h idHash, drop func(ts int64) bool) {
 }
 
 // resize rehashes every entry into size slots (a power of two that holds
-// them under the table's load).
+// them under the 5/8 load).
 func (t *idTable) resize(size int) {
 	if t.slots == nil {
 		t.seed = rand.Uint64()
-		t.load = growLoad(t.seed)
 	}
 	old := t.slots
 	t.slots = make([]idSlot, size)

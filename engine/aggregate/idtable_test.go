@@ -65,41 +65,6 @@ func TestIDTableMatchesMap(t *testing.T) {
 	}
 }
 
-// TestIDTableDoublingsSpread: tables filled alike (a worker's partitions)
-// double each at its own load between 1/2 and 3/4, not all at once.
-func TestIDTableDoublingsSpread(t *testing.T) {
-	const tables, slots = 8, 1 << 14
-	tb := make([]idTable, tables)
-	at := make([]int, tables) // entries held when the table grew past slots
-	for n := 1; ; n++ {
-		grown := 0
-		for i := range tb {
-			if at[i] == 0 {
-				tb[i].set(idHash{uint64(n), uint64(i + 1)}, int64(n))
-				if tb[i].cap() > slots {
-					at[i] = n - 1
-				}
-			}
-			if at[i] != 0 {
-				grown++
-			}
-		}
-		if grown == tables {
-			break
-		}
-	}
-	distinct := map[int]bool{}
-	for i, n := range at {
-		if n*2 < slots || n*4 > slots*3 {
-			t.Fatalf("table %d: %d slots doubled at %d entries, not between 1/2 and 3/4", i, slots, n)
-		}
-		distinct[n] = true
-	}
-	if len(distinct) < 2 {
-		t.Fatalf("all %d tables doubled at %d entries", tables, at[0])
-	}
-}
-
 // BenchmarkDedupLookup is one firstCopy per op on a set held at a steady
 // size under churn (the engine's per-event dedup work).
 func BenchmarkDedupLookup(b *testing.B) {
