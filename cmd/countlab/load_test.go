@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,47 +166,68 @@ func TestLoadFlagsRefused(t *testing.T) {
 // startUp starts `countlab up` (two partitions, 10 s windows, no token)
 // on free loopback ports and waits until it is up; it returns the
 // gateway's and the query service's addresses and a stop (SIGTERM, then
-// wait). A port taken by another process between freeAddr and the listen
-// (tests run in parallel processes) is tried again with other ports, up
-// to three times.
+// wait).
 func startUp(ctx context.Context, t *testing.T, bin, tmp string) (gw, q string, stop func()) {
 	t.Helper()
-	for attempt := 1; ; attempt++ {
+	up := launchUp(ctx, t, bin, append(os.Environ(), "TMPDIR="+tmp, "COUNTLAB_TOKEN=", "COUNTLAB_TOKEN_FILE="), func() ([]string, string) {
 		gw, q = freeAddr(t), freeAddr(t)
-		up := exec.CommandContext(ctx, bin, "up", "--broker-listen", freeAddr(t), "--gateway-listen", gw, "--query-listen", q, "--partitions", "2",
-			"--influx-listen", freeAddr(t), "--metrics-listen", freeAddr(t), "--windows", "10s")
-		up.Env = append(os.Environ(), "TMPDIR="+tmp, "COUNTLAB_TOKEN=", "COUNTLAB_TOKEN_FILE=")
-		stdout, err := up.StdoutPipe()
+		return []string{"--broker-listen", freeAddr(t), "--gateway-listen", gw, "--query-listen", q, "--partitions", "2",
+			"--influx-listen", freeAddr(t), "--metrics-listen", freeAddr(t), "--windows", "10s"}, "curl -s 'http://" + q + "/v1/top"
+	})
+	go func() { _, _ = io.Copy(io.Discard, up.stdout) }()
+	return gw, q, func() {
+		_ = up.cmd.Process.Signal(syscall.SIGTERM)
+		_ = up.cmd.Wait()
+	}
+}
+
+// upProcess is a `countlab up` that launchUp started and saw come up.
+type upProcess struct {
+	cmd    *exec.Cmd
+	banner string      // its stdout up to and including the ready line
+	stdout io.Reader   // the rest of its stdout (to be read or discarded)
+	stderr *syncBuffer // its stderr so far
+}
+
+// launchUp starts `countlab up` with env and the flags that attempt
+// gives, until a line of its stdout contains the ready text attempt
+// returns too. attempt picks fresh ports (freeAddr) each time it is
+// called: a port taken by another process between freeAddr and the
+// listen (tests run in parallel processes) makes up exit naming "address
+// already in use", and it is tried again with other ports, up to three
+// times. The process is killed when the test ends.
+func launchUp(ctx context.Context, t *testing.T, bin string, env []string, attempt func() (args []string, ready string)) upProcess {
+	t.Helper()
+	for n := 1; ; n++ {
+		args, ready := attempt()
+		cmd := exec.CommandContext(ctx, bin, append([]string{"up"}, args...)...)
+		cmd.Env = env
+		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
 		}
-		var upErr syncBuffer
-		up.Stderr = &upErr
-		if err := up.Start(); err != nil {
+		stderr := new(syncBuffer)
+		cmd.Stderr = stderr
+		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		sc := bufio.NewScanner(stdout)
-		ready := false
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "curl -s 'http://"+q+"/v1/top") {
-				ready = true
+		br := bufio.NewReader(stdout)
+		var banner strings.Builder
+		for {
+			line, err := br.ReadString('\n')
+			banner.WriteString(line)
+			if strings.Contains(line, ready) {
+				t.Cleanup(func() { _ = cmd.Process.Kill() })
+				return upProcess{cmd: cmd, banner: banner.String(), stdout: br, stderr: stderr}
+			}
+			if err != nil {
 				break
 			}
 		}
-		if ready {
-			go func() {
-				for sc.Scan() {
-				}
-			}()
-			return gw, q, func() {
-				_ = up.Process.Signal(syscall.SIGTERM)
-				_ = up.Wait()
-			}
-		}
-		_ = up.Process.Signal(syscall.SIGTERM)
-		_ = up.Wait()
-		if attempt == 3 || !strings.Contains(upErr.String(), "address already in use") {
-			t.Fatalf("countlab up did not come up:\n%s", upErr.String())
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if n == 3 || !strings.Contains(stderr.String(), "address already in use") {
+			t.Fatalf("countlab up did not come up (no line with %q):\n%s\nstderr:\n%s", ready, banner.String(), stderr.String())
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -146,36 +145,21 @@ func TestUpSASL(t *testing.T) {
 	influxdtest.Require(t)
 	const pass = "up-Pa55-5e1f"
 	bin := buildCountlab(t)
-	broker, gw, q := freeAddr(t), freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "up", "--broker-listen", broker, "--gateway-listen", gw, "--query-listen", q, "--partitions", "2",
-		"--influx-listen", freeAddr(t), "--sasl-mechanism", "SCRAM-SHA-256", "--sasl-user", "alice")
-	cmd.Env = secureEnv(kafka.EnvPassword + "=" + pass)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill() }()
-	sc := bufio.NewScanner(stdout)
-	var banner strings.Builder
-	for sc.Scan() {
-		banner.WriteString(sc.Text() + "\n")
-		if strings.Contains(sc.Text(), "kcat ") {
-			break
-		}
-	}
+	var broker, gw, q string
+	up := launchUp(ctx, t, bin, secureEnv(kafka.EnvPassword+"="+pass), func() ([]string, string) { // load_test.go
+		broker, gw, q = freeAddr(t), freeAddr(t), freeAddr(t)
+		return []string{"--broker-listen", broker, "--gateway-listen", gw, "--query-listen", q, "--partitions", "2",
+			"--influx-listen", freeAddr(t), "--sasl-mechanism", "SCRAM-SHA-256", "--sasl-user", "alice"}, "kcat "
+	})
+	cmd, stderr := up.cmd, up.stderr
 	want := "kcat -b " + broker + " -X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-256 -X sasl.username=alice -X sasl.password=\"$COUNTLAB_KAFKA_PASSWORD\" -C -t events -o beginning -e"
-	if !strings.Contains(banner.String(), want) {
-		t.Fatalf("banner without %q:\n%s\nstderr:\n%s", want, banner.String(), stderr.String())
+	if !strings.Contains(up.banner, want) {
+		t.Fatalf("banner without %q:\n%s\nstderr:\n%s", want, up.banner, stderr.String())
 	}
 	var rest syncBuffer
-	go func() { _, _ = io.Copy(&rest, stdout) }()
+	go func() { _, _ = io.Copy(&rest, up.stdout) }()
 
 	pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer pcancel()
@@ -234,7 +218,7 @@ func TestUpSASL(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("countlab up after SIGTERM: %v\nstderr:\n%s", err, stderr.String())
 	}
-	noSecretIn(t, banner.String()+rest.String()+stderr.String(), t.TempDir(), pass)
+	noSecretIn(t, up.banner+rest.String()+stderr.String(), t.TempDir(), pass)
 }
 
 // TestStackSecurityFlags pins what the stack's login flags become (an

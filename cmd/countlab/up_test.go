@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,37 +35,22 @@ func TestUpProcess(t *testing.T) {
 	influxdtest.Require(t)
 	bin := buildCountlab(t)
 	tmp := t.TempDir()
-	gw, q, inf, met := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "up", "--broker-listen", freeAddr(t), "--gateway-listen", gw, "--query-listen", q, "--partitions", "2",
-		"--influx-listen", inf, "--metrics-listen", met)
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill() }()
-	sc := bufio.NewScanner(stdout)
-	var banner strings.Builder
-	for sc.Scan() {
-		banner.WriteString(sc.Text() + "\n")
-		if strings.Contains(sc.Text(), "curl -s 'http://"+q+"/v1/top") {
-			break
-		}
-	}
+	var gw, q, inf, met string
+	up := launchUp(ctx, t, bin, append(os.Environ(), "TMPDIR="+tmp), func() ([]string, string) { // load_test.go
+		gw, q, inf, met = freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+		return []string{"--broker-listen", freeAddr(t), "--gateway-listen", gw, "--query-listen", q, "--partitions", "2",
+			"--influx-listen", inf, "--metrics-listen", met}, "curl -s 'http://" + q + "/v1/top"
+	})
+	cmd, stderr := up.cmd, up.stderr
 	for _, want := range []string{"http://" + gw, "influxdb       http://" + inf, "metrics        http://" + met + "/metrics", "removes its temp data"} {
-		if !strings.Contains(banner.String(), want) {
-			t.Fatalf("banner without %q:\n%s\nstderr:\n%s", want, banner.String(), stderr.String())
+		if !strings.Contains(up.banner, want) {
+			t.Fatalf("banner without %q:\n%s\nstderr:\n%s", want, up.banner, stderr.String())
 		}
 	}
 	scrapeNames(t, "http://"+met+"/metrics") // metrics_test.go
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	go func() { _, _ = io.Copy(io.Discard, up.stdout) }()
 
 	ts := time.Now().UnixMilli()
 	body := `[{"id":"u-1","key":"video-42","type":"VIEW","ts":` + strconv.FormatInt(ts, 10) + `},` +
@@ -114,5 +98,39 @@ func TestUpProcess(t *testing.T) {
 		if strings.HasPrefix(e.Name(), "countlab-") {
 			t.Errorf("temp data left behind: %s", e.Name())
 		}
+	}
+}
+
+// TestLaunchUpRetriesTakenPort: a port another process took between
+// freeAddr and up's listen makes launchUp try again with fresh ports
+// instead of failing the test (the race TestUpProcess and TestUpSASL
+// used to lose under parallel test processes).
+func TestLaunchUpRetriesTakenPort(t *testing.T) {
+	influxdtest.Require(t)
+	bin := buildCountlab(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	attempts := 0
+	up := launchUp(ctx, t, bin, append(os.Environ(), "TMPDIR="+t.TempDir()), func() ([]string, string) {
+		attempts++
+		gw, q := freeAddr(t), freeAddr(t)
+		if attempts == 1 {
+			gw = taken.Addr().String()
+		}
+		return []string{"--broker-listen", freeAddr(t), "--gateway-listen", gw, "--query-listen", q, "--partitions", "1",
+			"--influx-listen", freeAddr(t), "--metrics-listen", freeAddr(t)}, "curl -s 'http://" + q + "/v1/top"
+	})
+	if attempts != 2 {
+		t.Fatalf("%d attempts, want 2 (the first on a taken port)", attempts)
+	}
+	go func() { _, _ = io.Copy(io.Discard, up.stdout) }()
+	_ = up.cmd.Process.Signal(syscall.SIGTERM)
+	if err := up.cmd.Wait(); err != nil {
+		t.Fatalf("countlab up after SIGTERM: %v\nstderr:\n%s", err, up.stderr.String())
 	}
 }
