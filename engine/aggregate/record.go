@@ -40,11 +40,13 @@ type recScratch struct {
 }
 
 // decoded is a record after the first pass: its event (strings sharing
-// the record's bytes), the decode or validation error, the partition its
-// record key routes to, and its identity's fingerprint.
+// the record's bytes), the decode or validation error, the record's
+// timestamp (unix ms), the partition its record key routes to, and its
+// identity's fingerprint.
 type decoded struct {
 	ev  event.Event
 	err error
+	ref int64
 	cp  int32
 	h   idHash
 }
@@ -74,7 +76,8 @@ func (w *Worker) decode(p *partition, r *kgo.Record, d *decoded) {
 	// e's strings are r.Value's bytes (no copy per event); nothing keeps
 	// them past the record's run (seriesFor copies).
 	_, err := event.DecodeShared(r.Value, e)
-	if d.err = w.validate(e, r.Timestamp.UnixMilli(), err); d.err != nil {
+	d.ref = r.Timestamp.UnixMilli()
+	if d.err = w.validate(e, d.ref, err); d.err != nil {
 		return
 	}
 	sc.recKey = kafka.AppendRecordKey(sc.recKey[:0], w.cfg.hotKeys, e.Key, e.ID)
@@ -114,7 +117,7 @@ func (w *Worker) record(ctx context.Context, p *partition, r *kgo.Record, d *dec
 		w.produce(ctx, &kgo.Record{Topic: w.cfg.topics.Late, Partition: r.Partition, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp})
 		return
 	}
-	p.wm.observe(e.TS, r.Timestamp.UnixMilli(), w.cfg.outOfOrder)
+	p.wm.observe(e.TS, d.ref, w.cfg.outOfOrder)
 	s := p.seriesFor(e)
 	sc.counts.counted++
 	if sc.sampleN++; sc.sampleN&(1<<defaultHotKeySampleLog-1) == 0 {
