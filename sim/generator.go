@@ -319,8 +319,18 @@ func (g *Generator) route() uint8 {
 
 // Next makes the item intended to be sent at at.
 func (g *Generator) Next(at time.Duration) Item {
+	var it Item
+	g.next(&it, at)
+	return it
+}
+
+// next writes the item intended to be sent at at into *it (every field:
+// *it may hold a sent item of a recycled batch). The common item, a
+// fresh event, is built in place: an Item is ~250 bytes, and copying it
+// from return value to return value was a visible share of the sender.
+func (g *Generator) next(it *Item, at time.Duration) {
 	if len(g.pending) > 0 {
-		it := g.pending[0]
+		*it = g.pending[0]
 		g.pending = g.pending[1:]
 		it.At = at
 		if it.Hostile != "" {
@@ -328,45 +338,47 @@ func (g *Generator) Next(at time.Duration) Item {
 		} else {
 			g.stats.Duplicates++
 		}
-		return it
+		return
 	}
 	u := g.r.Float64()
 	if f := g.cfg.Malformed.Fraction; u < f {
 		g.stats.Malformed++
-		it := g.malformed(at)
+		*it = g.malformed(at)
 		it.Route = g.route()
-		return it
+		return
 	} else if u < f+g.host.fraction {
 		g.stats.Hostile++
-		return g.hostile(at, g.route())
+		*it = g.hostile(at, g.route())
+		return
 	} else if u < f+g.host.fraction+g.burstP && len(g.recent) > 0 {
-		it := g.recent[g.r.IntN(len(g.recent))]
+		*it = g.recent[g.r.IntN(len(g.recent))]
 		it.At = at
 		it.Kind = KindDuplicate
 		it.Route = g.route()
 		for i := 1; i < g.cfg.Duplicates.Burst; i++ {
-			g.pending = append(g.pending, it)
+			g.pending = append(g.pending, *it)
 		}
 		g.stats.Duplicates++
-		return it
+		return
 	}
-	it := g.fresh(at)
+	g.fresh(it, at)
 	it.Route = g.route()
 	it.origin = at
 	g.dupHor.update(g, at)
 	// Items share nothing mutable: Dims is never written after fresh
 	// makes it, so the recent list may hold the same slice.
 	if len(g.recent) < g.cfg.Duplicates.Recent {
-		g.recent = append(g.recent, it)
+		g.recent = append(g.recent, *it)
 	} else {
-		g.recent[g.r.IntN(len(g.recent))] = it
+		g.recent[g.r.IntN(len(g.recent))] = *it
 	}
-	return it
 }
 
-func (g *Generator) fresh(at time.Duration) Item {
+// fresh writes a new distinct event into *it, with its disorder, faults
+// and dimensions.
+func (g *Generator) fresh(it *Item, at time.Duration) {
 	g.stats.Fresh++
-	it := g.newEvent(at)
+	g.fillEvent(it, at)
 	e := &it.Event
 	d := &g.cfg.Disorder
 	switch u := g.r.Float64(); {
@@ -381,17 +393,23 @@ func (g *Generator) fresh(at time.Duration) Item {
 	if len(g.skews) > 0 {
 		e.TS += g.skews[g.r.IntN(len(g.skews))]
 	}
-	g.applyFaults(&it, at)
+	g.applyFaults(it, at)
 	g.addDims(e)
-	return it
 }
 
 // newEvent is a new distinct event of the next seq, on time, without
 // dimensions.
 func (g *Generator) newEvent(at time.Duration) Item {
+	var it Item
+	g.fillEvent(&it, at)
+	return it
+}
+
+// fillEvent writes newEvent's item into *it (every field).
+func (g *Generator) fillEvent(it *Item, at time.Duration) {
 	seq := g.seq
 	g.seq++
-	it := Item{At: at, Seq: seq, Kind: KindFresh}
+	*it = Item{At: at, Seq: seq, Kind: KindFresh}
 	e := &it.Event
 	e.ID = g.ID(seq)
 	e.Key = g.keyName(g.cfg.Keys.Next(g.r, at))
@@ -399,7 +417,6 @@ func (g *Generator) newEvent(at time.Duration) Item {
 	e.Type = t.Name
 	e.Value = t.Values.Next(g.r)
 	e.TS = g.start + at.Milliseconds()
-	return it
 }
 
 func (g *Generator) addDims(e *event.Event) {

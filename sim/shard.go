@@ -66,14 +66,20 @@ func (s *stream) next() time.Duration { return s.at }
 
 // take is the next item.
 func (s *stream) take() Item {
-	if s.sh.whole() {
-		it := s.g.Next(s.at)
-		s.at = s.sch.Next()
-		return it
-	}
-	it := s.it
-	s.draw()
+	var it Item
+	s.takeInto(&it)
 	return it
+}
+
+// takeInto writes the next item into *it (every field).
+func (s *stream) takeInto(it *Item) {
+	if s.sh.whole() {
+		s.g.next(it, s.at)
+		s.at = s.sch.Next()
+		return
+	}
+	*it = s.it
+	s.draw()
 }
 
 // draw draws the whole stream up to the shard's next item.
