@@ -236,10 +236,7 @@ func (s *Sender) schedule(ctx context.Context, queue chan<- batch) {
 		// next along, even if it is not yet due.
 		for (next <= now || len(cur) > 0 && cur[len(cur)-1].withNext) && next < s.cfg.Duration {
 			tracers(min(next, now))
-			if len(cur) == cap(cur) {
-				cur = slices.Grow(cur, 1)
-			}
-			cur = cur[:len(cur)+1]
+			cur = slices.Grow(cur, 1)[:len(cur)+1]
 			src.takeInto(&cur[len(cur)-1]) // in place: an Item is ~250 bytes
 			s.generated.Add(1)
 			next = src.next()

@@ -89,15 +89,18 @@ func (s *stream) draw() {
 		if s.at >= s.end {
 			return
 		}
-		it := s.g.Next(s.at)
+		// In place, as the schedule takes items: a shard of N draws N
+		// items for each one it sends. s.it is read only after a draw
+		// that kept it (take runs while next() < end).
+		it := &s.it
+		s.g.next(it, s.at)
 		if !s.chain {
-			s.keep = s.owns(&it)
+			s.keep = s.owns(it)
 		} else if it.Kind == KindMalformed {
 			s.mal++ // counted, the decision stays the pair's
 		}
 		s.chain = it.withNext
 		if s.keep {
-			s.it = it
 			return
 		}
 	}
