@@ -266,6 +266,18 @@ type Engine struct {
 	OutOfOrderness time.Duration `yaml:"out_of_orderness"`
 	// CommitInterval is the engine's transaction commit interval (default 250ms).
 	CommitInterval time.Duration `yaml:"commit_interval"`
+	// HotKeys splits hot counted keys over several partitions, key -> N
+	// (2..partitions): the embedded gateway, engine workers, reconcile and
+	// the Kafka route give an event of key K the record key "K#i", i =
+	// FNV-1a-64(id) mod N (the gateway's and engine's --hot-key), so K's
+	// load spreads over up to N partitions; the engine keeps one total per
+	// partition and reads sum them, still exact. A key is one of the
+	// traffic's (traffic.keys.prefix and an index below traffic.keys.count:
+	// k0 is a Zipf's hottest). Without it, the partition that holds the
+	// hottest keys bounds what one engine goroutine can take (stress).
+	// Default: none. The embedded stack's engine only (a --target's
+	// pipeline has its own; countlab plan's trials do not split keys).
+	HotKeys map[string]int `yaml:"hot_keys,omitempty"`
 	// QueryMemory is how far back the query service keeps window totals
 	// in memory (default 2h, query.DefaultRetention); older ranges are
 	// read from InfluxDB. Its memory grows with the windows written over

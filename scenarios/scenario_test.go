@@ -66,6 +66,11 @@ func TestParseErrors(t *testing.T) {
 	f("bad via", base+"  via: carrier-pigeon\n", `traffic.via`, `try gateway or kafka`)
 	f("bad type", base+"  types: [{name: PURCHASE}]\n", `traffic.types[0].name`, `unknown event type "PURCHASE"`, `VIEW`)
 	f("bad window", base+"engine: {windows: [1500ms]}\n", `engine.windows[0]`, `whole number of seconds`)
+	f("hot key not of the traffic", base+"engine: {partitions: 4, hot_keys: {video-1: 2}}\n", `engine.hot_keys.video-1: not a key of the traffic (k0 .. k9`, `try k0`)
+	f("hot key index", base+"engine: {partitions: 4, hot_keys: {k10: 2}}\n", `engine.hot_keys.k10: not a key of the traffic`)
+	f("hot key padded", base+"engine: {partitions: 4, hot_keys: {k01: 2}}\n", `engine.hot_keys.k01: not a key of the traffic`)
+	f("hot key split", base+"engine: {partitions: 4, hot_keys: {k0: 8}}\n", `engine.hot_keys.k0: must split the key 2..engine.partitions ways (got 8); try 4`)
+	f("hot key no split", base+"engine: {partitions: 4, hot_keys: {k1: 1}}\n", `engine.hot_keys.k1: must split`)
 	f("fault unknown field", base+"faults: [{kill: worker}]\n", `faults[0].kill`, `unknown field "kill"`)
 	f("fault unknown kind", base+"faults: [{kind: meteor, start: 1s, duration: 2s}]\n", `faults[0].kind: unknown fault kind "meteor"`,
 		`worker-crash, worker-pause, broker-errors, sink-outage`)

@@ -366,6 +366,7 @@ func (s *Scenario) Validate() error {
 	if e.CommitInterval < time.Millisecond {
 		bad("engine.commit_interval", "100ms", "must be at least 1ms (got %s)", e.CommitInterval)
 	}
+	s.validateHotKeys(bad)
 	seenF := map[string]bool{}
 	for i, f := range s.Faults {
 		p := "faults[" + strconv.Itoa(i) + "]"
@@ -495,6 +496,22 @@ func (s *Scenario) validateHostile(bad func(path, hint, format string, a ...any)
 func checkKey(k string) error {
 	v, _ := event.NewValidator()
 	return v.Validate(&event.Event{ID: "x", Key: k, Type: event.DefaultTypes[0], Value: 1, TS: 1})
+}
+
+// validateHotKeys checks engine.hot_keys: keys of the traffic, each
+// split 2..partitions ways.
+func (s *Scenario) validateHotKeys(bad func(path, hint, format string, a ...any)) {
+	k := s.Traffic.Keys
+	for _, key := range slices.Sorted(maps.Keys(s.Engine.HotKeys)) {
+		n, p := s.Engine.HotKeys[key], "engine.hot_keys."+key
+		i, err := strconv.Atoi(strings.TrimPrefix(key, k.Prefix))
+		switch {
+		case !strings.HasPrefix(key, k.Prefix) || err != nil || i < 0 || i >= k.Count || strconv.Itoa(i) != strings.TrimPrefix(key, k.Prefix):
+			bad(p, fmt.Sprintf("%s0 (the hottest of a zipf)", k.Prefix), "not a key of the traffic (%s0 .. %s%d: traffic.keys.prefix and an index below traffic.keys.count)", k.Prefix, k.Prefix, max(k.Count-1, 0))
+		case n < 2 || n > s.Engine.Partitions:
+			bad(p, fmt.Sprintf("%d (engine.partitions)", s.Engine.Partitions), "must split the key 2..engine.partitions ways (got %d)", n)
+		}
+	}
 }
 
 // validateSaturation checks the saturation rules' thresholds.

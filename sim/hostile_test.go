@@ -151,6 +151,10 @@ type batchTruthLog struct {
 func (l *batchTruthLog) SentAll(ss []oracle.Sent) {
 	l.calls++
 	for _, s := range ss {
+		if s.Event != nil { // the sender's, reused once SentAll returns
+			e := *s.Event
+			s.Event = &e
+		}
 		l.ch <- s
 	}
 }

@@ -316,27 +316,38 @@ func (s *Sender) hand(ctx context.Context, queue chan<- batch, items []Item) boo
 	}
 }
 
+// tellBuf is a connection's buffers for tell, kept between batches.
+type tellBuf struct {
+	sents  []oracle.Sent
+	events []oracle.Event // the Sent.Event of a batch told in one SentAll
+}
+
 // tell tells the truth what became of items (outcomes o, sent at ref):
-// in one SentAll when it is a BatchTruth, through buf (returned for the
-// next batch), else item by item.
-func (s *Sender) tell(tr Truth, items []Item, o []Outcome, ref int64, buf []oracle.Sent) []oracle.Sent {
+// in one SentAll when it is a BatchTruth, through b, else item by item.
+// A batch's events are written into b.events, not allocated one by one
+// (SentAll keeps nothing of ss once it returns).
+func (s *Sender) tell(tr Truth, items []Item, o []Outcome, ref int64, b *tellBuf) {
 	g := s.cfg.Generator
 	bt, batch := tr.(BatchTruth)
+	if !batch {
+		for i := range items {
+			r := g.Route(items[i].Route)
+			tr.Sent(OracleSent(&items[i], r.Format, r.Direct, ref, o[i]))
+		}
+		return
+	}
+	if cap(b.events) < len(items) {
+		b.events = make([]oracle.Event, len(items)) // never grown while pointers into it are held
+	}
+	evs := b.events[:len(items)]
 	for i := range items {
 		r := g.Route(items[i].Route)
-		sent := OracleSent(&items[i], r.Format, r.Direct, ref, o[i])
-		if !batch {
-			tr.Sent(sent)
-			continue
-		}
-		buf = append(buf, sent)
+		b.sents = append(b.sents, oracleSent(&items[i], r.Format, r.Direct, ref, o[i], &evs[i]))
 	}
-	if batch {
-		bt.SentAll(buf)
-		clear(buf) // the items' bytes are the next batch's
-		buf = buf[:0]
-	}
-	return buf
+	bt.SentAll(b.sents)
+	clear(b.sents) // the items' bytes are the next batch's
+	b.sents = b.sents[:0]
+	clear(evs)
 }
 
 // conn is one connection: it sends batches, re-sends failed items, and
@@ -350,7 +361,7 @@ func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 	}()
 	out := make([]Outcome, s.cfg.BatchMax)
 	lats := make([]int64, 0, s.cfg.BatchMax)
-	var sents []oracle.Sent // tell's buffer
+	var tb tellBuf
 	// The items to re-send, in two buffers used in turn: an attempt reads
 	// one (its items) while it fills the other.
 	var retries [2][]Item
@@ -383,7 +394,7 @@ func (s *Sender) conn(ctx context.Context, queue <-chan batch) {
 			retry := retries[attempt%2][:0]
 			lats = lats[:0]
 			if tr := s.cfg.Truth; tr != nil {
-				sents = s.tell(tr, items, o, sentAt.UnixMilli(), sents)
+				s.tell(tr, items, o, sentAt.UnixMilli(), &tb)
 			}
 			for i := range items {
 				switch o[i] {

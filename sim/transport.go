@@ -196,6 +196,11 @@ type Kafka struct {
 	Client *kgo.Client
 	Topic  string
 	Format Format
+	// HotKeys are the engine's split keys (aggregate.HotKeys): a record's
+	// key is its canonical one (kafka.AppendRecordKey), so that an event of
+	// a split key lands in the partition the engine counts it in. Nil: the
+	// counted key.
+	HotKeys map[string]int
 }
 
 // NewKafka is a producer to topics.Events on conn (idempotent, acks=all).
@@ -237,7 +242,7 @@ func (k *Kafka) Send(ctx context.Context, items []Item, out []Outcome) error {
 			v = event.AppendJSON(nil, &it.Event)
 		}
 		i := i
-		k.Client.Produce(ctx, &kgo.Record{Key: []byte(it.Event.Key), Value: v}, func(_ *kgo.Record, err error) {
+		k.Client.Produce(ctx, &kgo.Record{Key: kafka.AppendRecordKey(nil, k.HotKeys, it.Event.Key, it.Event.ID), Value: v}, func(_ *kgo.Record, err error) {
 			switch {
 			case err != nil:
 				out[i] = Failed

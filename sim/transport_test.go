@@ -32,7 +32,9 @@ func genItems(t testing.TB, cfg Config, n int, step time.Duration) []Item {
 }
 
 // TestKafkaTransport produces to a real (in-process) Kafka-protocol
-// broker and reads every acknowledged record back.
+// broker and reads every acknowledged record back, each with its
+// canonical record key in its canonical partition: in protobuf with the
+// first item's key split 3 ways (Kafka.HotKeys).
 func TestKafkaTransport(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "events"), kfake.Ports(0))
 	if err != nil {
@@ -45,6 +47,9 @@ func TestKafkaTransport(t *testing.T) {
 			t.Fatal(err)
 		}
 		items := someItems(t, 500)
+		if format == Protobuf {
+			k.HotKeys = map[string]int{items[0].Event.Key: 3}
+		}
 		out := make([]Outcome, len(items))
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if err := k.Send(ctx, items, out); err != nil {
@@ -63,15 +68,24 @@ func TestKafkaTransport(t *testing.T) {
 			}
 		}
 		cl, _ := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("events"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-		seen := 0
+		seen, split := 0, map[string]bool{}
 		var e event.Event
 		for seen < acked+rejected && ctx.Err() == nil {
 			cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
 				seen++
-				if _, err := event.Decode(r.Value, &e); err == nil && e.Key != "" && string(r.Key) != e.Key {
-					t.Errorf("record key %q, event key %q", r.Key, e.Key)
+				if _, err := event.Decode(r.Value, &e); err == nil && e.Key != "" {
+					want := kafka.AppendRecordKey(nil, k.HotKeys, e.Key, e.ID)
+					if string(r.Key) != string(want) || r.Partition != kafka.Partition(want, 4) {
+						t.Errorf("record key %q in partition %d, want %q in %d", r.Key, r.Partition, want, kafka.Partition(want, 4))
+					}
+					if e.Key != string(want) {
+						split[string(want)] = true
+					}
 				}
 			})
+		}
+		if format == Protobuf && len(split) != 3 {
+			t.Errorf("hot key %q: record keys %v, want 3", items[0].Event.Key, split)
 		}
 		cl.Close()
 		cancel()

@@ -52,6 +52,12 @@ func (f TruthFunc) Sent(s oracle.Sent) { f(s) }
 // event produced straight to Kafka); Code is the transport's reason code
 // (Item.Code) of a Rejected item.
 func OracleSent(it *Item, f Format, direct bool, ref int64, o Outcome) oracle.Sent {
+	return oracleSent(it, f, direct, ref, o, nil)
+}
+
+// oracleSent is OracleSent, with the event (when it is given as one)
+// written into *ev; a nil ev: a new one.
+func oracleSent(it *Item, f Format, direct bool, ref int64, o Outcome, ev *oracle.Event) oracle.Sent {
 	s := oracle.Sent{Ref: ref, Acked: o == Acked || it.Acked, Late: it.Late, Proto: f == Protobuf, Direct: direct}
 	if o == Rejected && !s.Acked {
 		s.Code = it.Code
@@ -67,14 +73,25 @@ func OracleSent(it *Item, f Format, direct bool, ref int64, o Outcome) oracle.Se
 	case f == JSON && it.Kind == KindMalformed:
 		s.Raw = event.AppendJSON(nil, e)
 	default:
-		s.Event = OracleEvent(e, f)
+		if ev == nil {
+			ev = new(oracle.Event)
+		}
+		fillOracleEvent(ev, e, f)
+		s.Event = ev
 	}
 	return s
 }
 
 // OracleEvent is e in the oracle's terms, as format f encodes it.
 func OracleEvent(e *event.Event, f Format) *oracle.Event {
-	o := &oracle.Event{ID: e.ID, Key: e.Key, Type: e.Type, Value: e.Value, HasValue: true, TS: e.TS}
+	o := new(oracle.Event)
+	fillOracleEvent(o, e, f)
+	return o
+}
+
+// fillOracleEvent writes OracleEvent(e, f) into *o (every field).
+func fillOracleEvent(o *oracle.Event, e *event.Event, f Format) {
+	*o = oracle.Event{ID: e.ID, Key: e.Key, Type: e.Type, Value: e.Value, HasValue: true, TS: e.TS}
 	if f == Protobuf {
 		o.HasValue = math.Float64bits(e.Value) != math.Float64bits(1) // Value stays 1
 		o.TSNumber = true
@@ -87,5 +104,4 @@ func OracleEvent(e *event.Event, f Format) *oracle.Event {
 			o.Dims[i] = oracle.Dim{Name: d.Name, Value: d.Value}
 		}
 	}
-	return o
 }

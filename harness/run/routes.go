@@ -34,10 +34,22 @@ func trafficTransport(st *stack.Stack, sc *scenarios.Scenario, token string) (tr
 				return nil, nil, err
 			}
 		}
-		mix = append(mix, &sim.Kafka{Client: producer.Client, Topic: st.Topics().Events, Format: format})
+		mix = append(mix, &sim.Kafka{Client: producer.Client, Topic: st.Topics().Events, Format: format, HotKeys: st.HotKeys()})
 	}
 	if len(mix) == 1 {
 		return mix[0], closeFn, nil
 	}
 	return mix, closeFn, nil
+}
+
+// prefixed is hot with prefix before every key (nil for none).
+func prefixed(hot map[string]int, prefix string) map[string]int {
+	if len(hot) == 0 {
+		return nil
+	}
+	out := make(map[string]int, len(hot))
+	for k, n := range hot {
+		out[prefix+k] = n
+	}
+	return out
 }

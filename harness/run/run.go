@@ -166,13 +166,14 @@ type scenarioRun struct {
 }
 
 // startTarget is the run's target: WithTarget's, or the embedded stack
-// started for sc (closed by the returned func).
-func (r *scenarioRun) startTarget(ctx context.Context, topicPrefix string) (*Target, func(), error) {
+// started for sc (closed by the returned func); keyPrefix is what the run
+// puts before its keys ("" : nothing), and so before its hot keys.
+func (r *scenarioRun) startTarget(ctx context.Context, topicPrefix, keyPrefix string) (*Target, func(), error) {
 	c := r.cfg
 	if c.target != nil {
 		return c.target, func() {}, nil
 	}
-	opts := append(c.scenarioStack(r.sc), stack.TopicPrefix(topicPrefix))
+	opts := append(c.scenarioStack(r.sc), stack.TopicPrefix(topicPrefix), stack.HotKeys(prefixed(r.sc.Engine.HotKeys, keyPrefix)))
 	opts = append(opts, c.stackOpts...)
 	st, err := stack.New(ctx, opts...)
 	if err != nil {
@@ -196,7 +197,16 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 	log := c.log
 	fmt.Fprintf(r.out, "countlab run %s: %s\n", sc.Name, sc.Description)
 	t0 := time.Now()
-	tg, closeTarget, err := r.startTarget(ctx, topicPrefix)
+	runID := "r" + strconv.FormatInt(t0.UnixMilli(), 36) + "-"
+	// A cluster, InfluxDB or data dir shared with earlier runs may hold
+	// totals of the same keys in the same windows: such a run's keys get
+	// their own prefix (and its hot keys with them).
+	ownKeys := c.isolateKeys || len(c.kafka.Brokers) > 0 || c.influx.URL != "" || c.target != nil
+	keyRun := ""
+	if ownKeys {
+		keyRun = runID
+	}
+	tg, closeTarget, err := r.startTarget(ctx, topicPrefix, keyRun)
 	if err != nil {
 		return nil, err
 	}
@@ -223,15 +233,11 @@ func (r *scenarioRun) run(ctx context.Context, topicPrefix string) (*reports.Rep
 	r.probes = probe.New(ctx, pcfg, tg.Probes)
 	defer r.probes.Close()
 	start := time.Now()
-	runID := "r" + strconv.FormatInt(start.UnixMilli(), 36) + "-"
 	gcfg, err := sc.GeneratorConfig(runID, start)
 	if err != nil {
 		return nil, harness.ConfigError{Err: err}
 	}
-	if c.isolateKeys || len(c.kafka.Brokers) > 0 || c.influx.URL != "" || c.target != nil {
-		// A cluster, InfluxDB or data dir shared with earlier runs may
-		// hold totals of the same keys in the same windows: give this
-		// run's keys their own prefix.
+	if ownKeys {
 		gcfg.KeyPrefix = runID + gcfg.KeyPrefix
 		sc.Traffic.Keys.Prefix = gcfg.KeyPrefix
 	}

@@ -120,6 +120,7 @@ func StackTarget(st *stack.Stack, token string) (*Target, error) {
 				NoLateness:       st.Lateness() == 0,
 				NoOutOfOrderness: st.OutOfOrderness() == 0,
 				Idle:             2 * time.Second,
+				HotKeys:          st.HotKeys(),
 				Logger:           st.Logger(), // reconcile adds part=reconcile itself
 				Rollup:           st.Retention(),
 				Enrich:           st.ReconcileEnrich(), // the attribute roll-ups too (nil: none)

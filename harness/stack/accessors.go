@@ -3,6 +3,7 @@ package stack
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,10 @@ func (s *Stack) Influx() influx.Config { return s.influx }
 
 // Windows are the window sizes, as configured.
 func (s *Stack) Windows() []time.Duration { return s.windows }
+
+// HotKeys are the keys split over several partitions (HotKeys; nil:
+// none), a copy.
+func (s *Stack) HotKeys() map[string]int { return maps.Clone(s.cfg.hotKeys) }
 
 // Lateness and OutOfOrderness are the engine's watermark settings.
 func (s *Stack) Lateness() time.Duration       { return s.cfg.lateness }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -64,6 +65,7 @@ type cfg struct {
 
 	gatewayRate        float64
 	gatewayMaxInFlight int
+	hotKeys            map[string]int // the gateway's, the workers' and reconcile's split keys
 	queryMiddleware    func(http.Handler) http.Handler
 	binary             string
 
@@ -223,6 +225,14 @@ func PlantBugUNSAFE(n int) Opt { return func(c *cfg) { c.plantBug = n } }
 // requests in flight (0: no cap).
 func GatewayCapacity(eventsPerS float64, maxInFlight int) Opt {
 	return func(c *cfg) { c.gatewayRate, c.gatewayMaxInFlight = eventsPerS, maxInFlight }
+}
+
+// HotKeys splits counted keys over several partitions, key -> n, in the
+// gateway, every engine worker (in process or not) and the reconcile
+// (gateway.HotKeys, aggregate.HotKeys: one map for all of them, as they
+// must share it). Default: none.
+func HotKeys(m map[string]int) Opt {
+	return func(c *cfg) { c.hotKeys = maps.Clone(m) }
 }
 
 // QueryMiddleware wraps the query service's handler (TEST ONLY: planted

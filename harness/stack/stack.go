@@ -284,7 +284,7 @@ func New(ctx context.Context, opts ...Opt) (_ *Stack, err error) {
 	if token != "" {
 		gopts = append(gopts, gateway.Token(token))
 	}
-	gopts = append(gopts, f.gatewayCapacity()...) // workers.go
+	gopts = append(gopts, f.gatewayConfig()...) // workers.go
 	gopts = append(gopts, s.enrichGatewayOpts()...)
 	gw, err := gateway.New(gopts...)
 	if err != nil {

@@ -8,7 +8,9 @@ package stack
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +44,9 @@ func (s *Stack) workerOpts(slot int) []aggregate.Opt {
 	}
 	if c.atLeastOnce {
 		opts = append(opts, aggregate.AtLeastOnce())
+	}
+	if len(c.hotKeys) > 0 {
+		opts = append(opts, aggregate.HotKeys(c.hotKeys))
 	}
 	return opts
 }
@@ -77,6 +82,9 @@ func (s *Stack) workerArgs(slot int) []string {
 	if c.sessionTimeout > 0 {
 		args = append(args, "--session-timeout", c.sessionTimeout.String())
 	}
+	for _, k := range slices.Sorted(maps.Keys(c.hotKeys)) {
+		args = append(args, "--hot-key", k+"="+strconv.Itoa(c.hotKeys[k]))
+	}
 	args = append(args, s.enrichArgs(slot)...) // enrich.go
 	// A diagnostic: COUNTLAB_ENGINE_PPROF_PORT=P serves worker N's Go
 	// profiles on 127.0.0.1:P+N (countlab engine --pprof).
@@ -87,10 +95,13 @@ func (s *Stack) workerArgs(slot int) []string {
 	return append(args, s.net.engineArgs()...)
 }
 
-// gatewayCapacity are the gateway options of the capacity settings
-// (GatewayCapacity).
-func (c *cfg) gatewayCapacity() []gateway.Opt {
+// gatewayConfig are the gateway options of the capacity settings
+// (GatewayCapacity), and its hot keys (HotKeys).
+func (c *cfg) gatewayConfig() []gateway.Opt {
 	var opts []gateway.Opt
+	if len(c.hotKeys) > 0 {
+		opts = append(opts, gateway.HotKeys(c.hotKeys))
+	}
 	if c.gatewayRate > 0 {
 		opts = append(opts, gateway.RateLimit(c.gatewayRate, 0))
 	}
@@ -116,6 +127,7 @@ func (s *Stack) addBuggyWorker(ctx context.Context, ready []<-chan struct{}) ([]
 		aggregate.CommitInterval(c.commitEvery),
 		aggregate.Logger(s.log.With("part", "engine", "worker", "planted-bug")),
 		aggregate.PlantBug(c.plantBug),
+		aggregate.HotKeys(c.hotKeys),
 	)
 	if err != nil {
 		return nil, err

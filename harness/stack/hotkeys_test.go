@@ -1,0 +1,29 @@
+package stack
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestWorkerHotKeys: a worker process is told the stack's hot keys as
+// the in-process workers and the gateway are (--hot-key, in key order),
+// and the stack hands out a copy of them.
+func TestWorkerHotKeys(t *testing.T) {
+	st := &Stack{cfg: defaultCfg()}
+	HotKeys(map[string]int{"k1": 2, "k0": 8})(&st.cfg)
+	if args := strings.Join(st.workerArgs(0), " "); !strings.Contains(args, "--hot-key k0=8 --hot-key k1=2") {
+		t.Errorf("worker args: %s", args)
+	}
+	if len(st.cfg.gatewayConfig()) != 1 {
+		t.Errorf("gateway options %d", len(st.cfg.gatewayConfig()))
+	}
+	h := st.HotKeys()
+	h["k0"] = 1
+	if st.cfg.hotKeys["k0"] != 8 {
+		t.Error("HotKeys handed out the stack's own map")
+	}
+	st = &Stack{cfg: defaultCfg()}
+	if args := strings.Join(st.workerArgs(0), " "); strings.Contains(args, "--hot-key") || len(st.cfg.gatewayConfig()) != 0 || st.HotKeys() != nil {
+		t.Errorf("no hot keys: args %s", args)
+	}
+}
