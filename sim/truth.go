@@ -21,8 +21,9 @@ type Truth interface {
 // BatchTruth is a Truth that is told of a batch at once: the sender calls
 // SentAll with the items of one answered batch, in their order, instead
 // of Sent for each (a truth behind a lock takes it once a batch). The
-// same contract as Sent's holds; ss is the sender's, and must not be kept
-// once SentAll returns.
+// same contract as Sent's holds; ss is the sender's, and neither it nor
+// what it points to (an Event, Raw bytes: the sender reuses both for the
+// next batch) may be kept once SentAll returns.
 type BatchTruth interface {
 	Truth
 	SentAll(ss []oracle.Sent)

@@ -142,7 +142,11 @@ func TestRunStressShort(t *testing.T) {
 	}
 	influx := testInflux(t)
 	hook := func(sc *scenarios.Scenario) {
-		sc.Traffic.Keys.Prefix = "stress-"
+		hot := map[string]int{} // engine.hot_keys names keys with the prefix
+		for k, n := range sc.Engine.HotKeys {
+			hot["stress-"+strings.TrimPrefix(k, sc.Traffic.Keys.Prefix)] = n
+		}
+		sc.Traffic.Keys.Prefix, sc.Engine.HotKeys = "stress-", hot
 		sc.Duration = 15 * time.Second
 		sc.Traffic.Rate.EventsPerS, sc.Traffic.Rate.ToEventsPerS, sc.Traffic.Rate.Over = 5000, 120000, 15*time.Second
 		sc.DrainTimeout = 120 * time.Second
