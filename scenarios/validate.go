@@ -504,9 +504,10 @@ func (s *Scenario) validateHotKeys(bad func(path, hint, format string, a ...any)
 	k := s.Traffic.Keys
 	for _, key := range slices.Sorted(maps.Keys(s.Engine.HotKeys)) {
 		n, p := s.Engine.HotKeys[key], "engine.hot_keys."+key
-		i, err := strconv.Atoi(strings.TrimPrefix(key, k.Prefix))
+		index, prefixed := strings.CutPrefix(key, k.Prefix)
+		i, err := strconv.Atoi(index)
 		switch {
-		case !strings.HasPrefix(key, k.Prefix) || err != nil || i < 0 || i >= k.Count || strconv.Itoa(i) != strings.TrimPrefix(key, k.Prefix):
+		case !prefixed || err != nil || strconv.Itoa(i) != index || i < 0 || i >= k.Count: // "k01" is not k1
 			bad(p, fmt.Sprintf("%s0 (the hottest of a zipf)", k.Prefix), "not a key of the traffic (%s0 .. %s%d: traffic.keys.prefix and an index below traffic.keys.count)", k.Prefix, k.Prefix, max(k.Count-1, 0))
 		case n < 2 || n > s.Engine.Partitions:
 			bad(p, fmt.Sprintf("%d (engine.partitions)", s.Engine.Partitions), "must split the key 2..engine.partitions ways (got %d)", n)
