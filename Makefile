@@ -165,8 +165,8 @@ MEDIAN       := sort -n | awk '{v[NR] = $$1} END {print (NR % 2) ? v[(NR + 1) / 
 bench-ratio:
 	@COUNTLAB_BENCH_EVENTS=$(RATIO_EVENTS) $(GO) test -run '^$$' -bench '^BenchmarkPipeline$$' -benchtime 1x -count $(BENCH_COUNT) -timeout 30m ./engine/aggregate/ > bench-ratio.txt
 	@awk '/^BenchmarkPipeline/ {for (i = 3; i < NF; i++) m[$$(i+1)] = $$i; \
-	  printf "run %d: ratio %s (pipeline %.0f, raw produce %.0f events/s), %s CPU-µs/event (raw produce %s), %s totals/event, %d commits\n", \
-	  ++n, m["ratio"], m["events/s"], m["raw-produce-events/s"], m["cpu-µs/event"], m["raw-cpu-µs/event"], m["totals/event"], m["commits"]}' bench-ratio.txt
+	  printf "run %d: ratio %s (pipeline %.0f, raw produce %.0f events/s, after/before %s), %s CPU-µs/event (raw produce %s), %s totals/event, %d commits\n", \
+	  ++n, m["ratio"], m["events/s"], m["raw-produce-events/s"], m["raw-after/before"], m["cpu-µs/event"], m["raw-cpu-µs/event"], m["totals/event"], m["commits"]}' bench-ratio.txt
 	@printf "median: ratio %s, %s CPU-µs/event, raw produce %s CPU-µs/event; load average %s\n" \
 	  "$$(grep '^BenchmarkPipeline' bench-ratio.txt | grep -o '[0-9.]* ratio' | cut -d' ' -f1 | $(MEDIAN))" \
 	  "$$(grep '^BenchmarkPipeline' bench-ratio.txt | grep -o '[0-9.]* cpu-µs/event' | cut -d' ' -f1 | $(MEDIAN))" \
