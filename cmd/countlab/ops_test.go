@@ -117,6 +117,9 @@ func TestMeaninglessFlagsRefused(t *testing.T) {
 		{[]string{"check", "--ledger", "x", "--wait", "-1s"}, "--wait -1s means nothing"},
 		{[]string{"up", "--influx-listen", "0.0.0.0:8086"}, "--influx-listen: the managed influxd listens on 127.0.0.1 only"},
 		{[]string{"up", "--metrics-listen", "nope"}, "--metrics-listen"},
+		{[]string{"up", "--partitions", "2", "--hot-key", "video-1=3"}, "--hot-key video-1=3: split a key 2..--partitions (2) ways"},
+		{[]string{"up", "--hot-key", "video-1=1"}, "--hot-key video-1=1"},
+		{[]string{"up", "--hot-key", "=2"}, "want KEY=N"},
 		// Start-up safety: reachable from other hosts without a token.
 		{[]string{"up", "--gateway-listen", "0.0.0.0:0"}, "--gateway-listen 0.0.0.0:0 is reachable from other hosts and no bearer token is set"},
 		{[]string{"run", "quickstart", "--query-listen", ":0"}, "--query-listen :0 is reachable"},

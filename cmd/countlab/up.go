@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/countlab/countlab/harness/stack"
 )
@@ -15,10 +18,17 @@ func cmdUp(ctx context.Context, args []string) error {
 	fs := newFlagSet("up")
 	var sf stackFlags
 	sf.register(fs, true)
+	hot := hotKeyFlag{}
+	fs.Var(hot, "hot-key", "split a hot key over N partitions, KEY=N, N in 2..--partitions (repeatable): the gateway and every engine worker give its events the record key KEY#i (check the log with countlab check --from-log --hot-key KEY=N)")
 	if err := sf.parse(fs, args); err != nil {
 		return err
 	}
-	st, err := startStack(ctx, &sf, sf.logger(os.Stderr))
+	for _, k := range slices.Sorted(maps.Keys(hot)) {
+		if n := hot[k]; n < 2 || n > sf.partitions {
+			return usagef("--hot-key %s=%d: split a key 2..--partitions (%d) ways", k, n, sf.partitions)
+		}
+	}
+	st, err := startStack(ctx, &sf, sf.logger(os.Stderr), stack.HotKeys(hot))
 	if err != nil {
 		return err
 	}
@@ -40,6 +50,15 @@ func writeUpBanner(w io.Writer, st *stack.Stack, sf *stackFlags) {
 	if t, _ := tokenFromEnv(); t != "" {
 		auth = ` -H "Authorization: Bearer $COUNTLAB_TOKEN"`
 	}
+	hotLine := ""
+	if hot := st.HotKeys(); len(hot) > 0 {
+		var kv []string
+		for _, k := range slices.Sorted(maps.Keys(hot)) {
+			kv = append(kv, fmt.Sprintf("%s=%d", k, hot[k]))
+		}
+		hotLine = fmt.Sprintf("  hot keys       %s   (record keys KEY#i; check the log with --hot-key %s)\n",
+			strings.Join(kv, ","), strings.Join(kv, " --hot-key "))
+	}
 	stops := "Ctrl-C stops it and removes its temp data"
 	if sf.dataDir != "" {
 		stops = "Ctrl-C stops it; the data stays in " + sf.dataDir
@@ -51,13 +70,13 @@ func writeUpBanner(w io.Writer, st *stack.Stack, sf *stackFlags) {
   query          http://%s   (GET /v1/counts/{key}, /v1/stats/{key}, /v1/top, /metrics)
   metrics        http://%s/metrics   (every part: engine, sink, gateway, query)
   windows        %v
-
+%s
 try:
   curl -s%s -H 'Content-Type: application/json' http://%s/v1/events \
     -d '[{"id":"e-1","key":"video-42","type":"VIEW","ts":'$(date +%%s000)',"dims":{"country":"US"}}]'
   curl -s%s 'http://%s/v1/counts/video-42?type=VIEW'
   curl -s%s 'http://%s/v1/top?type=VIEW&n=10'
-`, stops, st.Conn().String(), st.Topics().All(), st.Influx().URL, st.Influx().Bucket, st.GatewayAddr(), st.QueryAddr(), st.MetricsAddr(), st.Windows(),
+`, stops, st.Conn().String(), st.Topics().All(), st.Influx().URL, st.Influx().Bucket, st.GatewayAddr(), st.QueryAddr(), st.MetricsAddr(), st.Windows(), hotLine,
 		auth, st.GatewayAddr(), auth, st.QueryAddr(), auth, st.QueryAddr())
 	fmt.Fprint(w, kcatHint(st.Conn(), st.Topics().Events)) // stacksecure.go
 }

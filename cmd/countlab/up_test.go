@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"hash/fnv"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/countlab/countlab/engine/influxd/influxdtest"
 )
@@ -28,23 +31,26 @@ func TestSelfcheck(t *testing.T) {
 	}
 }
 
-// TestUpProcess starts `countlab up` as a user would, sends events with a
-// plain HTTP client, reads the count back, and stops it with SIGTERM: exit
-// 0 and the temp data removed.
+// TestUpProcess starts `countlab up` as a user would (video-42 split over
+// both partitions with --hot-key), sends events with a plain HTTP client,
+// reads the count back (exact over the split), finds the events in Kafka
+// under their canonical sub-keys, and stops it with SIGTERM: exit 0 and
+// the temp data removed.
 func TestUpProcess(t *testing.T) {
 	influxdtest.Require(t)
 	bin := buildCountlab(t)
 	tmp := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	var gw, q, inf, met string
+	var br, gw, q, inf, met string
 	up := launchUp(ctx, t, bin, append(os.Environ(), "TMPDIR="+tmp), func() ([]string, string) { // load_test.go
-		gw, q, inf, met = freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
-		return []string{"--broker-listen", freeAddr(t), "--gateway-listen", gw, "--query-listen", q, "--partitions", "2",
-			"--influx-listen", inf, "--metrics-listen", met}, "curl -s 'http://" + q + "/v1/top"
+		br, gw, q, inf, met = freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+		return []string{"--broker-listen", br, "--gateway-listen", gw, "--query-listen", q, "--partitions", "2",
+			"--influx-listen", inf, "--metrics-listen", met, "--hot-key", "video-42=2"}, "curl -s 'http://" + q + "/v1/top"
 	})
 	cmd, stderr := up.cmd, up.stderr
-	for _, want := range []string{"http://" + gw, "influxdb       http://" + inf, "metrics        http://" + met + "/metrics", "removes its temp data"} {
+	for _, want := range []string{"http://" + gw, "influxdb       http://" + inf, "metrics        http://" + met + "/metrics", "removes its temp data",
+		"hot keys       video-42=2   (record keys KEY#i; check the log with --hot-key video-42=2)"} {
 		if !strings.Contains(up.banner, want) {
 			t.Fatalf("banner without %q:\n%s\nstderr:\n%s", want, up.banner, stderr.String())
 		}
@@ -86,6 +92,8 @@ func TestUpProcess(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+
+	checkHotRecords(ctx, t, br, map[string]string{"u-1": "video-42#" + hotSub("u-1", 2), "u-2": "video-42#" + hotSub("u-2", 2)})
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -132,5 +140,47 @@ func TestLaunchUpRetriesTakenPort(t *testing.T) {
 	_ = up.cmd.Process.Signal(syscall.SIGTERM)
 	if err := up.cmd.Wait(); err != nil {
 		t.Fatalf("countlab up after SIGTERM: %v\nstderr:\n%s", err, up.stderr.String())
+	}
+}
+
+// hotSub is the sub-key index of event id of a key split n ways, from the
+// ingest contract (README "The ingest contract": FNV-1a-64 of the id, mod
+// n), computed here rather than with the engine's code.
+func hotSub(id string, n uint64) string {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return strconv.FormatUint(h.Sum64()%n, 10)
+}
+
+// checkHotRecords reads the events topic of the broker at addr to its end
+// and wants every record's key to be the one want gives for the record's
+// event id (want holds every id the topic must have).
+func checkHotRecords(ctx context.Context, t *testing.T, addr string, want map[string]string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("events"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	seen := map[string]bool{}
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for len(seen) < len(want) && rctx.Err() == nil {
+		cl.PollFetches(rctx).EachRecord(func(r *kgo.Record) {
+			var e struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal(r.Value, &e); err != nil {
+				return // not an event (the gateway re-encodes JSON as JSON)
+			}
+			if k, ok := want[e.ID]; !ok || string(r.Key) != k {
+				t.Errorf("record of %q has key %q, want %q", e.ID, r.Key, k)
+			}
+			seen[e.ID] = true
+		})
+	}
+	if len(seen) < len(want) {
+		t.Fatalf("events topic: found %v of %v", seen, want)
 	}
 }

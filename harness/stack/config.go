@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -287,6 +288,11 @@ func (c *cfg) validate() error {
 	if c.influx.URL == "" {
 		if _, err := ManagedInfluxPort(c.influxListen); err != nil {
 			return err
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.hotKeys)) {
+		if n := c.hotKeys[k]; k == "" || n < 2 || n > c.partitions {
+			return bad("hot key %q split %d ways: give a key and 2..partitions (%d) ways", k, n, c.partitions)
 		}
 	}
 	if err := c.validateEnrich(); err != nil { // enrich.go

@@ -27,3 +27,25 @@ func TestWorkerHotKeys(t *testing.T) {
 		t.Errorf("no hot keys: args %s", args)
 	}
 }
+
+// TestHotKeysValidated: a hot key is split 2..partitions ways, or the
+// stack refuses to start (before anything runs).
+func TestHotKeysValidated(t *testing.T) {
+	for _, c := range []struct {
+		hot  map[string]int
+		want string
+	}{
+		{map[string]int{"k0": 4}, ""},
+		{map[string]int{"k0": 5}, `hot key "k0" split 5 ways: give a key and 2..partitions (4) ways`},
+		{map[string]int{"k0": 1}, `hot key "k0" split 1 ways`},
+		{map[string]int{"": 2}, `hot key "" split 2 ways`},
+	} {
+		cfg := defaultCfg()
+		Partitions(4)(&cfg)
+		HotKeys(c.hot)(&cfg)
+		err := cfg.validate()
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%v: %v, want %q", c.hot, err, c.want)
+		}
+	}
+}
