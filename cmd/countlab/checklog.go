@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -193,6 +195,9 @@ func cmdCheckFromLog(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := unknownSplits(res.Splits); err != nil {
+		return err
+	}
 	st := res.Truth.Stats()
 	var ack *logtruth.AckCheck
 	if len(ss) > 0 {
@@ -223,6 +228,20 @@ func cmdCheckFromLog(ctx context.Context, args []string) error {
 		return err
 	}
 	return reportFromLog(os.Stdout, res, st, acc, ack, time.Since(start))
+}
+
+// unknownSplits is exit 2 when the log's record keys split keys more ways
+// than --hot-key says (logtruth.Result.Splits): the truth's canonical
+// partitions would not be the engine's.
+func unknownSplits(splits map[string]int) error {
+	if len(splits) == 0 {
+		return nil
+	}
+	var ks []string
+	for _, k := range slices.Sorted(maps.Keys(splits)) {
+		ks = append(ks, fmt.Sprintf("%s (record keys up to %s#%d)", k, k, splits[k]-1))
+	}
+	return usagef("the log's records split keys over more sub-keys than --hot-key says: %s; give --hot-key KEY=N with the pipeline's N for each (its gateway's and engine's --hot-key; at least the sub-keys seen)", strings.Join(ks, ", "))
 }
 
 // reportFromLog prints the verdict and returns exit 1 when a window differs

@@ -255,6 +255,26 @@ func TestCheckFromLogKcat(t *testing.T) {
 			t.Errorf("want records moved to their canonical partition (kcat's default partitioner is not murmur2)")
 		}
 	}
+	{
+		// A producer that splits a hot key the check was not told of:
+		// records keyed K#i. The truth's canonical partitions would not be
+		// the engine's, so the check refuses (exit 2) naming --hot-key.
+		run := "t-ks-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		now := time.Now().UnixMilli()
+		var b strings.Builder
+		for i := 0; i < 6; i++ {
+			fmt.Fprintf(&b, "%s-hot#%d|{\"id\":\"%s-%d\",\"key\":\"%s-hot\",\"type\":\"VIEW\",\"ts\":%d}\n", run, i%3, run, i, run, now)
+		}
+		cmd := exec.Command(kcat, "-P", "-b", st.Conn().String(), "-t", st.Topics().Events, "-K", "|", "-X", "acks=all", "-X", "partitioner=murmur2_random")
+		cmd.Stdin = strings.NewReader(b.String())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kcat: %v\n%s", err, out)
+		}
+		err, _ := runCheckLog(t, checkLogArgs(st, "--id-prefix", run+"-", "--hot-key", run+"-hot=2")...)
+		if exitCode(err) != 2 || !strings.Contains(err.Error(), run+"-hot (record keys up to "+run+"-hot#2)") || !strings.Contains(err.Error(), "give --hot-key KEY=N") {
+			t.Errorf("check of records split 3 ways with --hot-key KEY=2: %v, want exit 2 naming the key and --hot-key", err)
+		}
+	}
 }
 
 // TestCheckFromLogConfig: configuration errors are exit 2 with the fix

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -124,6 +125,14 @@ type Result struct {
 	// Records, not distinct events: a duplicate or a moved copy counts
 	// each time, so it bounds what they can add (see Shared).
 	Others map[OtherWindow]int64
+	// Splits names the keys whose records say the producer split them
+	// over more sub-keys than the oracle's Config.HotKeys (none, or a
+	// smaller n): an event of key K under the record key "K#i" with i >=
+	// HotKeys[K]. The value is the highest i + 1 seen, the least n the
+	// producer splits K into. A truth read with splits unknown is wrong
+	// (its canonical partitions are not the engine's): give the gateway's
+	// hot keys.
+	Splits map[string]int
 }
 
 // OtherWindow is one window of other traffic's records.
@@ -240,7 +249,9 @@ func (c *cfg) read(ctx context.Context) (Result, error) {
 				return
 			}
 			res.Matched++
-			o.AddRecord(rec)
+			if v := o.AddRecord(rec); v.Code == "" {
+				res.noteSplit(oc.HotKeys, rec.Key, v.Event.Key)
+			}
 		})
 	}
 	return res, nil
@@ -271,6 +282,22 @@ func (r *Result) other(o *oracle.Oracle, sizes []time.Duration, rec oracle.Recor
 		start := v.Event.TS - ((v.Event.TS%ms)+ms)%ms
 		r.Others[OtherWindow{Size: size, Type: v.Event.Type, Key: v.Event.Key, Start: start}]++
 	}
+}
+
+// noteSplit records in Splits a record key "key#i" (i decimal) with i at
+// or above hot[key]: a split the truth was not told of.
+func (r *Result) noteSplit(hot map[string]int, recKey []byte, key string) {
+	if len(recKey) < len(key)+2 || recKey[len(key)] != '#' || string(recKey[:len(key)]) != key {
+		return
+	}
+	i, err := strconv.Atoi(string(recKey[len(key)+1:]))
+	if err != nil || i < 0 || i < hot[key] {
+		return
+	}
+	if r.Splits == nil {
+		r.Splits = map[string]int{}
+	}
+	r.Splits[key] = max(r.Splits[key], i+1)
 }
 
 func record(r *kgo.Record) oracle.Record {

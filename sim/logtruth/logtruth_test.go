@@ -25,6 +25,17 @@ func cluster(t *testing.T) []string {
 	return c.ListenAddrs()
 }
 
+// producer is a client of the cluster at addrs producing to "events".
+func producer(t *testing.T, addrs []string) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
 func produce(t *testing.T, cl *kgo.Client, rs ...*kgo.Record) {
 	t.Helper()
 	if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
@@ -42,11 +53,7 @@ func ev(id, key string, ts int64) *kgo.Record {
 // record: only the run's committed distinct valid events are the truth.
 func TestReadCommittedRunTruth(t *testing.T) {
 	addrs := cluster(t)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := producer(t, addrs)
 	now := time.Now().UnixMilli()
 	w0 := now - now%60_000
 	var rs []*kgo.Record
@@ -175,11 +182,7 @@ func TestSummaries(t *testing.T) {
 // appended meanwhile is the one counted.
 func TestReadSettles(t *testing.T) {
 	addrs := cluster(t)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := producer(t, addrs)
 	now := time.Now().UnixMilli()
 	// A key whose canonical partition (murmur2, 3 partitions) is not 0: the
 	// oracle takes a record of it in partition 0 as an original to move.
@@ -215,5 +218,40 @@ func TestReadSettles(t *testing.T) {
 	}
 	if st := res.Truth.Stats(); st.Moved != 1 || st.Unmoved != 0 || st.Distinct != 1 || res.Records != 2 {
 		t.Fatalf("after settling: records %d, stats %+v", res.Records, st)
+	}
+}
+
+// TestReadSplits: records keyed "K#i" for events of key K are a split the
+// truth must be told of: Splits names K with the least n the sub-keys
+// seen need, until HotKeys says K is split that many ways (a record key
+// that merely contains '#' is not a split).
+func TestReadSplits(t *testing.T) {
+	addrs := cluster(t)
+	cl := producer(t, addrs)
+	now := time.Now().UnixMilli()
+	split := func(id, key, recKey string) *kgo.Record {
+		r := ev(id, key, now)
+		r.Key = []byte(recKey)
+		return r
+	}
+	produce(t, cl, split("s-1", "hot", "hot#0"), split("s-2", "hot", "hot#3"), split("s-3", "cold", "cold"),
+		split("s-4", "a#1", "a#1"), split("s-5", "hot", "hot#x"))
+	ctx := context.Background()
+	for _, c := range []struct {
+		hot  map[string]int
+		want map[string]int
+	}{
+		{nil, map[string]int{"hot": 4}},
+		{map[string]int{"hot": 2}, map[string]int{"hot": 4}},
+		{map[string]int{"hot": 4}, nil},
+	} {
+		res, err := Read(ctx, ClientOpts(kgo.SeedBrokers(addrs...)), IDPrefix("s-"), IdleTimeout(2*time.Second),
+			Oracle(oracle.Config{Windows: []time.Duration{time.Minute}, HotKeys: c.hot}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(res.Splits) != fmt.Sprint(c.want) {
+			t.Errorf("hot keys %v: splits %v, want %v", c.hot, res.Splits, c.want)
+		}
 	}
 }
