@@ -268,8 +268,8 @@ func splitList(s string) []string { return strings.FieldsFunc(s, listSep) }
 var engineBinary = os.Executable
 
 // startStack starts the embedded stack of the flags (every flag, given
-// or not), logging to log;
-// extra come after them (up's --hot-key).
+// or not), logging to log, with extra after the flags' options (up's
+// --hot-key).
 func startStack(ctx context.Context, f *stackFlags, log *slog.Logger, extra ...stack.Opt) (*stack.Stack, error) {
 	opts, err := f.options(log, false)
 	if err != nil {

@@ -130,7 +130,7 @@ type Result struct {
 	// smaller n): an event of key K under the record key "K#i" with i >=
 	// HotKeys[K]. The value is the highest i + 1 seen, the least n the
 	// producer splits K into. A truth read with splits unknown is wrong
-	// (its canonical partitions are not the engine's): give the gateway's
+	// (its canonical partitions are not the engine's): give the pipeline's
 	// hot keys.
 	Splits map[string]int
 }
