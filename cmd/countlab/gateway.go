@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,12 +23,15 @@ import (
 // hotKeyFlag collects repeated --hot-key K=N flags.
 type hotKeyFlag map[string]int
 
-func (h hotKeyFlag) String() string {
+func (h hotKeyFlag) String() string { return strings.Join(h.pairs(), ",") }
+
+// pairs are the flags' values, KEY=N, in key order.
+func (h hotKeyFlag) pairs() []string {
 	var parts []string
-	for k, n := range h {
-		parts = append(parts, k+"="+strconv.Itoa(n))
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		parts = append(parts, k+"="+strconv.Itoa(h[k]))
 	}
-	return strings.Join(parts, ",")
+	return parts
 }
 
 func (h hotKeyFlag) Set(s string) error {

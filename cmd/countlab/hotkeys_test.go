@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/countlab/countlab/reports"
@@ -47,11 +45,7 @@ slo:
 // partition.
 func TestRunHotKeys(t *testing.T) {
 	influx := testInflux(t)
-	file := filepath.Join(t.TempDir(), "hot-split.yaml")
-	if err := os.WriteFile(file, []byte(hotSplitScenario), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	err, rep, _ := runScenario(t, nil, append([]string{file}, influx...)...)
+	err, rep, _ := runScenario(t, nil, append([]string{writeFile(t, hotSplitScenario)}, influx...)...) // target_test.go
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}

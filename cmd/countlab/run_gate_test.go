@@ -66,11 +66,7 @@ slo: {accuracy_exact: true}
 // cannot hold: no fault is injected and the run fails with the reason.
 func TestRunSteadyStateRefuses(t *testing.T) {
 	influx := testInflux(t)
-	path := filepath.Join(t.TempDir(), "unhealthy.yaml")
-	if err := os.WriteFile(path, []byte(unhealthyYAML), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	err, rep, _ := runScenario(t, nil, append([]string{path}, influx...)...)
+	err, rep, _ := runScenario(t, nil, append([]string{writeFile(t, unhealthyYAML)}, influx...)...) // target_test.go
 	var ee exitError
 	if !errors.As(err, &ee) || ee.code != 1 {
 		t.Fatalf("unhealthy: %v, want exit 1", err)
@@ -97,10 +93,7 @@ func TestRunSteadyStateRefuses(t *testing.T) {
 	// SLO.
 	healthy := strings.Replace(strings.Replace(unhealthyYAML, "max: 0.001}", "max: 5000}", 1), "slo: {accuracy_exact: true}",
 		"phase_slo:\n  - {probe: achieved_events_per_s, min: 1, phase: during}\nslo: {accuracy_exact: true}", 1)
-	if err := os.WriteFile(path, []byte(healthy), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	err, rep, _ = runScenario(t, func(sc *scenarios.Scenario) { sc.Duration = 10 * time.Second; sc.Traffic.Keys.Prefix = "healthy-" }, append([]string{path}, influx...)...)
+	err, rep, _ = runScenario(t, func(sc *scenarios.Scenario) { sc.Duration = 10 * time.Second; sc.Traffic.Keys.Prefix = "healthy-" }, append([]string{writeFile(t, healthy)}, influx...)...)
 	if err != nil || rep.Aborted != nil || rep.SteadyState == nil || !rep.SteadyState.Pass {
 		t.Fatalf("healthy: %v; aborted %+v, steady state %+v", err, rep.Aborted, rep.SteadyState)
 	}

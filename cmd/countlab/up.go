@@ -52,10 +52,7 @@ func writeUpBanner(w io.Writer, st *stack.Stack, sf *stackFlags) {
 	}
 	hotLine := ""
 	if hot := st.HotKeys(); len(hot) > 0 {
-		var kv []string
-		for _, k := range slices.Sorted(maps.Keys(hot)) {
-			kv = append(kv, fmt.Sprintf("%s=%d", k, hot[k]))
-		}
+		kv := hotKeyFlag(hot).pairs() // gateway.go
 		hotLine = fmt.Sprintf("  hot keys       %s   (record keys KEY#i; check the log with --hot-key %s)\n",
 			strings.Join(kv, ","), strings.Join(kv, " --hot-key "))
 	}

@@ -291,7 +291,7 @@ func (r *Result) noteSplit(hot map[string]int, recKey []byte, key string) {
 		return
 	}
 	i, err := strconv.Atoi(string(recKey[len(key)+1:]))
-	if err != nil || i < 0 || i < hot[key] {
+	if err != nil || i < hot[key] { // a negative i too: hot[key] >= 0
 		return
 	}
 	if r.Splits == nil {
